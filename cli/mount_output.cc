@@ -1,0 +1,165 @@
+#include "mount_output.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <map>
+
+#include <fmt/format.h>
+
+namespace mntns::cli {
+namespace {
+
+nlohmann::ordered_json IfHas(const Mount& mount, FieldMask bits, nlohmann::ordered_json value) {
+  return mount.Has(bits) ? std::move(value) : nlohmann::ordered_json(nullptr);
+}
+
+nlohmann::ordered_json NonZero(std::uint64_t value) {
+  return value != 0 ? nlohmann::ordered_json(value) : nlohmann::ordered_json(nullptr);
+}
+
+std::string Number(std::uint64_t value) { return std::to_string(value); }
+
+const Column kColumns[] = {
+    {"ID", field::kMntBasic, [](const Mount& m) { return m.id != 0 ? Number(m.id) : std::string("-"); }},
+    {"PARENT", field::kMntBasic,
+     [](const Mount& m) { return m.parent_id != 0 ? Number(m.parent_id) : std::string("-"); }},
+    {"OLD_ID", field::kMntBasic, [](const Mount& m) { return Number(m.old_id); }},
+    {"OLD_PARENT", field::kMntBasic, [](const Mount& m) { return Number(m.old_parent_id); }},
+    {"TARGET", field::kMntPoint, [](const Mount& m) { return m.point; }},
+    {"ROOT", field::kMntRoot, [](const Mount& m) { return m.root; }},
+    {"SOURCE", field::kSbSource, [](const Mount& m) { return m.sb_source; }},
+    {"FSTYPE", field::kFsType | field::kFsSubtype, [](const Mount& m) { return FsTypeText(m); }},
+    {"OPTIONS", field::kMntBasic, [](const Mount& m) { return VfsOptions(m); }},
+    {"FS_OPTIONS", field::kSbBasic | field::kMntOpts, [](const Mount& m) { return SuperOptions(m); }},
+    {"PROPAGATION", field::kMntBasic | field::kPropagateFrom,
+     [](const Mount& m) { return PropagationText(m); }},
+    {"NS_ID", field::kMntNsId, [](const Mount& m) { return m.Has(field::kMntNsId) ? Number(m.ns_id) : std::string("-"); }},
+    {"MAJ:MIN", field::kSbBasic,
+     [](const Mount& m) { return fmt::format("{}:{}", m.sb_dev_major, m.sb_dev_minor); }},
+};
+
+// Depth-first order of the mount tree, with the tree prefix for TARGET.
+// Parents are matched by old ids, which both backends have.
+std::vector<std::pair<const Mount*, std::string>> TreeOrder(std::span<const Mount> mounts) {
+  std::map<std::uint32_t, std::vector<const Mount*>> children;
+  std::map<std::uint32_t, const Mount*> by_id;
+  for (const Mount& mount : mounts) by_id[mount.old_id] = &mount;
+  std::vector<const Mount*> roots;
+  for (const Mount& mount : mounts) {
+    const bool has_parent = mount.old_parent_id != mount.old_id && by_id.contains(mount.old_parent_id);
+    if (has_parent) {
+      children[mount.old_parent_id].push_back(&mount);
+    } else {
+      roots.push_back(&mount);
+    }
+  }
+  std::vector<std::pair<const Mount*, std::string>> order;
+  auto visit = [&](auto&& self, const Mount* mount, const std::string& prefix, bool last,
+                   bool is_root) -> void {
+    order.emplace_back(mount, is_root ? std::string() : prefix + (last ? "└─" : "├─"));
+    const std::string child_prefix = is_root ? std::string() : prefix + (last ? "  " : "│ ");
+    const auto& kids = children[mount->old_id];
+    for (std::size_t i = 0; i < kids.size(); ++i) {
+      self(self, kids[i], child_prefix, i + 1 == kids.size(), false);
+    }
+  };
+  for (const Mount* root : roots) visit(visit, root, "", true, true);
+  return order;
+}
+
+// Display width: the tree characters are one column each but three bytes.
+std::size_t Width(const std::string& text) {
+  std::size_t width = 0;
+  for (unsigned char c : text) width += (c & 0xC0) != 0x80 ? 1 : 0;
+  return width;
+}
+
+}  // namespace
+
+nlohmann::ordered_json MountToJson(const Mount& mount) {
+  nlohmann::ordered_json out;
+  const bool basic = mount.Has(field::kMntBasic);
+  out["id"] = basic ? NonZero(mount.id) : nullptr;
+  out["parent"] = basic ? NonZero(mount.parent_id) : nullptr;
+  out["old_id"] = IfHas(mount, field::kMntBasic, mount.old_id);
+  out["old_parent"] = IfHas(mount, field::kMntBasic, mount.old_parent_id);
+  out["target"] = IfHas(mount, field::kMntPoint, mount.point);
+  out["root"] = IfHas(mount, field::kMntRoot, mount.root);
+  out["source"] = IfHas(mount, field::kSbSource, mount.sb_source);
+  out["fstype"] = IfHas(mount, field::kFsType, FsTypeText(mount));
+  out["vfs_options"] = IfHas(mount, field::kMntBasic, VfsOptions(mount));
+  // statmount leaves kMntOpts out of the mask when a filesystem has no options.
+  out["fs_options"] = IfHas(mount, field::kSbBasic, SuperOptions(mount));
+  out["propagation"] = IfHas(mount, field::kMntBasic, PropagationText(mount));
+  out["ns_id"] = IfHas(mount, field::kMntNsId, mount.ns_id);
+  out["maj_min"] = IfHas(mount, field::kSbBasic, fmt::format("{}:{}", mount.sb_dev_major, mount.sb_dev_minor));
+  out["sb_magic"] = mount.Has(field::kSbBasic) ? NonZero(mount.sb_magic) : nullptr;
+  out["attr"] = IfHas(mount, field::kMntBasic, mount.attr);
+  out["peer_group"] = basic ? NonZero(mount.peer_group) : nullptr;
+  out["master"] = basic ? NonZero(mount.master) : nullptr;
+  out["propagate_from"] = mount.Has(field::kPropagateFrom) ? NonZero(mount.propagate_from) : nullptr;
+  if (mount.Has(field::kOptArray)) out["fs_option_array"] = mount.fs_option_array;
+  if (mount.Has(field::kOptSecArray)) out["security_option_array"] = mount.security_option_array;
+  if (mount.Has(field::kMntUidmap)) out["uid_map"] = mount.uid_map;
+  if (mount.Has(field::kMntGidmap)) out["gid_map"] = mount.gid_map;
+  if (mount.Has(field::kSupportedMask)) out["supported_mask"] = FieldNames(mount.supported_mask);
+  return out;
+}
+
+std::span<const Column> AllColumns() { return kColumns; }
+
+std::string DefaultColumns() { return "ID,PARENT,TARGET,SOURCE,FSTYPE,OPTIONS"; }
+
+Result<std::vector<const Column*>> ParseColumns(const std::string& list) {
+  std::vector<const Column*> columns;
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    std::size_t end = list.find(',', start);
+    if (end == std::string::npos) end = list.size();
+    std::string name = list.substr(start, end - start);
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    const auto found = std::find_if(std::begin(kColumns), std::end(kColumns),
+                                    [&name](const Column& c) { return c.name == name; });
+    if (found == std::end(kColumns)) return MakeError(EINVAL, "ls -o", QuotePath(name) + " is not a column");
+    columns.push_back(&*found);
+    start = end + 1;
+  }
+  return columns;
+}
+
+void PrintTable(std::span<const Mount> mounts, std::span<const Column* const> columns, bool tree) {
+  std::vector<std::pair<const Mount*, std::string>> rows;
+  if (tree) {
+    rows = TreeOrder(mounts);
+  } else {
+    for (const Mount& mount : mounts) rows.emplace_back(&mount, std::string());
+  }
+  std::vector<std::vector<std::string>> cells;
+  std::vector<std::size_t> widths;
+  for (const Column* column : columns) widths.push_back(column->name.size());
+  cells.reserve(rows.size());
+  for (const auto& [mount, prefix] : rows) {
+    std::vector<std::string>& row = cells.emplace_back();
+    for (std::size_t c = 0; c < columns.size(); ++c) {
+      std::string text = columns[c]->render(*mount);
+      if (columns[c]->name == "TARGET") text = prefix + text;
+      widths[c] = std::max(widths[c], Width(text));
+      row.push_back(std::move(text));
+    }
+  }
+  auto print_row = [&](auto cell_of) {
+    std::string line;
+    for (std::size_t c = 0; c < columns.size(); ++c) {
+      const std::string& text = cell_of(c);
+      line += text;
+      if (c + 1 < columns.size()) line += std::string(widths[c] - Width(text) + 1, ' ');
+    }
+    fmt::print("{}\n", line);
+  };
+  print_row([&](std::size_t c) -> const std::string& { return columns[c]->name; });
+  for (const auto& row : cells) print_row([&](std::size_t c) -> const std::string& { return row[c]; });
+}
+
+}  // namespace mntns::cli

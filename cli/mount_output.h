@@ -1,0 +1,43 @@
+// How the CLI shows mounts: JSON objects and findmnt-like table columns.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "mntns/error.h"
+#include "mntns/query.h"
+
+namespace mntns::cli {
+
+// The statmount fields MountToJson reads (everything but the option arrays,
+// id maps and supported mask, which `stat` adds with kAll).
+inline constexpr FieldMask kJsonMask = field::kSbBasic | field::kMntBasic | field::kPropagateFrom |
+                                       field::kMntRoot | field::kMntPoint | field::kFsType |
+                                       field::kMntNsId | field::kMntOpts | field::kFsSubtype |
+                                       field::kSbSource;
+
+// One mount as a JSON object. Keys whose field the backend did not return are
+// null (e.g. "id" from the mountinfo backend, which has no unique ids).
+[[nodiscard]] nlohmann::ordered_json MountToJson(const Mount& mount);
+
+// A table column: its name for -o, its header, and the fields it needs.
+struct Column {
+  std::string name;
+  FieldMask mask;
+  std::string (*render)(const Mount&);
+};
+
+[[nodiscard]] std::span<const Column> AllColumns();
+[[nodiscard]] std::string DefaultColumns();  // "ID,PARENT,TARGET,SOURCE,FSTYPE,OPTIONS"
+
+// Parses "-o ID,TARGET" (case-insensitive); EINVAL naming the unknown column.
+[[nodiscard]] Result<std::vector<const Column*>> ParseColumns(const std::string& list);
+
+// Prints a table with a header. With `tree`, rows are in depth-first order of
+// the mount tree and TARGET is drawn as a tree, like findmnt.
+void PrintTable(std::span<const Mount> mounts, std::span<const Column* const> columns, bool tree);
+
+}  // namespace mntns::cli

@@ -1,0 +1,41 @@
+// Error and Result<T>: how every fallible mntns call reports failure.
+#pragma once
+
+#include <expected>
+#include <string>
+#include <string_view>
+
+namespace mntns {
+
+// A failed operation. Keeps the raw errno (never folded into generic codes),
+// the operation that failed (usually the syscall or the mntns verb, e.g.
+// "statmount" or "stat"), its key argument (a path, an id, an fd) and, for the
+// fs_context API, the messages the kernel logged on the context.
+struct Error {
+  int code = 0;             // errno value, e.g. ENOENT
+  std::string operation;    // e.g. "open_tree"
+  std::string argument;     // e.g. "\"/nope\"" or "mnt_id=0x1234"; may be empty
+  std::string kernel_log;   // fs_context log lines ("e tmpfs: Bad value..."), may be empty
+
+  // `operation argument: strerror (ENAME)` followed by the kernel log, e.g.
+  // `stat "/nope": No such file or directory (ENOENT)`.
+  [[nodiscard]] std::string Message() const;
+};
+
+template <typename T>
+using Result = std::expected<T, Error>;
+
+// A Result<void> success value, for readability at return sites.
+inline constexpr std::expected<void, Error> kOk{};
+
+// Builds the unexpected value for `return MakeError(...)`. `code` is an errno.
+[[nodiscard]] std::unexpected<Error> MakeError(int code, std::string operation,
+                                               std::string argument = {});
+
+// Quotes a path for error text: `"/tmp/a b"`.
+[[nodiscard]] std::string QuotePath(std::string_view path);
+
+// The symbolic name of an errno value ("ENOENT"), or "E<number>" if unknown.
+[[nodiscard]] std::string ErrnoName(int code);
+
+}  // namespace mntns

@@ -1,0 +1,41 @@
+// UniqueFd: the one owner of a file descriptor.
+#pragma once
+
+#include <utility>
+
+namespace mntns {
+
+// Move-only owner of a file descriptor. Every fd the library creates is held by
+// a UniqueFd from the line that creates it, so no error path can leak one.
+// The destructor closes the fd exactly once and never retries close() on EINTR:
+// on Linux the fd is released even when close() reports EINTR, and a retry could
+// close an fd another thread has just been given.
+class UniqueFd {
+ public:
+  UniqueFd() noexcept = default;
+  explicit UniqueFd(int fd) noexcept : fd_(fd) {}
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.Release()) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) Reset(other.Release());
+    return *this;
+  }
+  ~UniqueFd() noexcept { Reset(); }
+
+  // The fd, still owned; -1 when empty.
+  [[nodiscard]] int Get() const noexcept { return fd_; }
+  [[nodiscard]] bool Valid() const noexcept { return fd_ >= 0; }
+  explicit operator bool() const noexcept { return Valid(); }
+
+  // Gives up ownership; the caller must close the returned fd.
+  [[nodiscard]] int Release() noexcept { return std::exchange(fd_, -1); }
+
+  // Closes the owned fd (if any) and takes ownership of `fd`.
+  void Reset(int fd = -1) noexcept;
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace mntns

@@ -1,0 +1,15 @@
+#include "mntns/fd.h"
+
+#include <unistd.h>
+
+namespace mntns {
+
+void UniqueFd::Reset(int fd) noexcept {
+  if (fd_ >= 0 && fd_ != fd) {
+    // Never retry: Linux releases the fd even when close() fails with EINTR.
+    (void)::close(fd_);
+  }
+  fd_ = fd;
+}
+
+}  // namespace mntns

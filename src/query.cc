@@ -1,0 +1,176 @@
+// Mount-table queries: listmount(2) + statmount(2), falling back on mountinfo.
+#include "mntns/query.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include <fmt/format.h>
+
+#include "mntns/features.h"
+#include "mountinfo.h"
+#include "statmount.h"
+#include "sys/syscalls.h"
+
+namespace mntns {
+namespace {
+
+// One listmount call returns at most this many ids; larger tables are paged.
+constexpr std::size_t kListmountBatch = 8192;
+
+bool UseListmount(Backend backend) {
+  switch (backend) {
+    case Backend::kListmount:
+      return true;
+    case Backend::kMountinfo:
+      return false;
+    case Backend::kAuto:
+      break;
+  }
+  const Features& features = KernelFeatures();
+  return features.listmount && features.statmount;
+}
+
+Result<std::uint64_t> NamespaceIdOfFile(const std::string& path) {
+  auto fd = sys::Open(AT_FDCWD, path.c_str(), O_RDONLY);
+  if (!fd) return std::unexpected(fd.error());
+  const int type = ::ioctl(fd->Get(), sys::kNsGetNsType);
+  if (type < 0) {
+    const int err = errno;
+    // ENOTTY: not an nsfs file at all.
+    return MakeError(err == ENOTTY ? EINVAL : err, "ioctl(NS_GET_NSTYPE)",
+                     QuotePath(path) + (err == ENOTTY ? " is not a namespace file" : ""));
+  }
+  if (type != CLONE_NEWNS) {
+    return MakeError(EINVAL, "open namespace", QuotePath(path) + " is not a mount namespace");
+  }
+  return sys::MountNamespaceId(fd->Get());
+}
+
+// The mnt_ns_id to put into listmount/statmount requests; 0 is the caller's.
+Result<std::uint64_t> ResolveNamespaceId(const NamespaceRef& ns) {
+  switch (ns.kind) {
+    case NamespaceRef::Kind::kCaller:
+      return 0;
+    case NamespaceRef::Kind::kId:
+      return ns.id;
+    case NamespaceRef::Kind::kFile:
+      return NamespaceIdOfFile(ns.path);
+    case NamespaceRef::Kind::kPid:
+      return NamespaceIdOfFile(fmt::format("/proc/{}/ns/mnt", ns.pid));
+  }
+  return MakeError(EINVAL, "resolve namespace");
+}
+
+std::unexpected<Error> WithContext(Error error, const NamespaceRef& ns) {
+  if (ns.kind != NamespaceRef::Kind::kCaller) error.argument += " in " + ns.Describe();
+  return std::unexpected(std::move(error));
+}
+
+Result<std::vector<std::uint64_t>> ListMountIds(std::uint64_t ns_id) {
+  std::vector<std::uint64_t> ids;
+  std::vector<std::uint64_t> batch(kListmountBatch);
+  sys::MntIdReq request{.size = sys::kMntIdReqSizeVer1,
+                        .mnt_ns_fd_or_mnt_fd = 0,
+                        .mnt_id = sys::kListmountRoot,
+                        .param = 0,  // list ids greater than this one
+                        .mnt_ns_id = ns_id};
+  for (;;) {
+    auto count = sys::Listmount(request, batch, 0);
+    if (!count) return std::unexpected(count.error());
+    ids.insert(ids.end(), batch.begin(), batch.begin() + static_cast<std::ptrdiff_t>(*count));
+    if (*count < batch.size()) break;
+    request.param = ids.back();
+  }
+  return ids;
+}
+
+Result<std::vector<Mount>> ListMountsWithListmount(const NamespaceRef& ns, FieldMask mask) {
+  auto ns_id = ResolveNamespaceId(ns);
+  if (!ns_id) return std::unexpected(ns_id.error());
+  auto ids = ListMountIds(*ns_id);
+  if (!ids) return WithContext(ids.error(), ns);
+
+  std::vector<Mount> mounts;
+  mounts.reserve(ids->size());
+  internal::StatmountReader reader;
+  for (std::uint64_t id : *ids) {
+    auto mount = reader.ById(id, *ns_id, mask);
+    if (!mount) {
+      // Unmounted between listmount and statmount: the table is a snapshot anyway.
+      if (mount.error().code == ENOENT) continue;
+      return WithContext(mount.error(), ns);
+    }
+    mounts.push_back(std::move(*mount));
+  }
+  return mounts;
+}
+
+Result<Mount> FindInMountinfo(std::uint64_t old_id, const NamespaceRef& ns, std::string argument) {
+  auto mounts = internal::ListMountsFromMountinfo(ns);
+  if (!mounts) return std::unexpected(mounts.error());
+  const auto found = std::find_if(mounts->begin(), mounts->end(),
+                                  [old_id](const Mount& m) { return m.old_id == old_id; });
+  if (found == mounts->end()) return WithContext(MakeError(ENOENT, "stat", argument).error(), ns);
+  return std::move(*found);
+}
+
+}  // namespace
+
+std::string NamespaceRef::Describe() const {
+  switch (kind) {
+    case Kind::kCaller:
+      return "the caller's namespace";
+    case Kind::kId:
+      return fmt::format("namespace id {}", id);
+    case Kind::kFile:
+      return fmt::format("namespace file {}", QuotePath(path));
+    case Kind::kPid:
+      return fmt::format("the namespace of pid {}", pid);
+  }
+  return "?";
+}
+
+Result<std::vector<Mount>> ListMounts(const NamespaceRef& ns, const QueryOptions& options) {
+  if (UseListmount(options.backend)) return ListMountsWithListmount(ns, options.mask);
+  return internal::ListMountsFromMountinfo(ns);
+}
+
+Result<Mount> StatMountById(std::uint64_t id, const NamespaceRef& ns, const QueryOptions& options) {
+  const std::string argument = fmt::format("--id {}", id);
+  if (!UseListmount(options.backend)) return FindInMountinfo(id, ns, argument);
+  auto ns_id = ResolveNamespaceId(ns);
+  if (!ns_id) return std::unexpected(ns_id.error());
+  internal::StatmountReader reader;
+  auto mount = reader.ById(id, *ns_id, options.mask);
+  if (!mount) {
+    Error error = mount.error();
+    error.operation = "stat";
+    error.argument = argument;
+    return WithContext(std::move(error), ns);
+  }
+  return mount;
+}
+
+Result<Mount> StatMountByPath(const std::string& path, const QueryOptions& options) {
+  if (!UseListmount(options.backend)) {
+    struct statx stx {};
+    if (::statx(AT_FDCWD, path.c_str(), 0, STATX_MNT_ID, &stx) != 0) {
+      const int err = errno;
+      return MakeError(err, "stat", QuotePath(path));
+    }
+    return FindInMountinfo(stx.stx_mnt_id, NamespaceRef::Caller(), QuotePath(path));
+  }
+  auto id = sys::UniqueMountIdOf(AT_FDCWD, path.c_str(), 0);
+  if (!id) return MakeError(id.error().code, "stat", QuotePath(path));
+  internal::StatmountReader reader;
+  auto mount = reader.ById(*id, 0, options.mask);
+  if (!mount) return MakeError(mount.error().code, "stat", QuotePath(path));
+  return mount;
+}
+
+}  // namespace mntns

@@ -1,0 +1,31 @@
+// statmount(2) with a growing, reusable buffer, decoded into Mount.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "mntns/query.h"
+#include "sys/uapi.h"
+
+namespace mntns::internal {
+
+// Not thread-safe: one reader per thread. Reusing one reader for a whole
+// table avoids an allocation per mount.
+class StatmountReader {
+ public:
+  StatmountReader();
+
+  // statmount of mount `id` in namespace `ns_id` (0: the caller's).
+  [[nodiscard]] Result<Mount> ById(std::uint64_t id, std::uint64_t ns_id, FieldMask mask);
+
+  // The raw call with any request and flags (STATMOUNT_BY_FD, ...).
+  [[nodiscard]] Result<Mount> Call(const sys::MntIdReq& request, unsigned flags);
+
+ private:
+  std::vector<std::uint64_t> storage_;  // uint64_t: struct statmount's alignment
+};
+
+// Decodes a filled struct statmount (strings included) into a Mount.
+[[nodiscard]] Mount DecodeStatmount(const sys::RawStatmount& raw);
+
+}  // namespace mntns::internal

@@ -1,0 +1,175 @@
+#include "sys/syscalls.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace mntns::sys {
+
+std::string DescribeDirFd(int dirfd, const char* path) {
+  std::string text = path != nullptr ? QuotePath(path) : std::string("NULL");
+  if (dirfd == AT_FDCWD || (path != nullptr && path[0] == '/')) return text;
+  return fmt::format("{} (dirfd {})", text, dirfd);
+}
+
+Result<UniqueFd> Open(int dirfd, const char* path, int flags, mode_t mode) {
+  const int fd = ::openat(dirfd, path, flags | O_CLOEXEC, mode);
+  if (fd < 0) {
+    const int err = errno;
+    return MakeError(err, "open", DescribeDirFd(dirfd, path));
+  }
+  return UniqueFd(fd);
+}
+
+Result<void> Statmount(const MntIdReq& request, std::span<std::byte> buffer, unsigned flags) {
+  const long rc = ::syscall(SYS_statmount, &request, buffer.data(), buffer.size(), flags);
+  if (rc < 0) {
+    const int err = errno;
+    return MakeError(err, "statmount",
+                     request.mnt_id != 0 ? fmt::format("mnt_id={}", request.mnt_id)
+                                         : fmt::format("fd {}", request.mnt_ns_fd_or_mnt_fd));
+  }
+  return kOk;
+}
+
+Result<std::size_t> Listmount(const MntIdReq& request, std::span<std::uint64_t> ids,
+                              unsigned flags) {
+  const long rc = ::syscall(SYS_listmount, &request, ids.data(), ids.size(), flags);
+  if (rc < 0) {
+    const int err = errno;
+    return MakeError(err, "listmount",
+                     request.mnt_ns_id != 0 ? fmt::format("mnt_ns_id={}", request.mnt_ns_id)
+                                            : std::string());
+  }
+  return static_cast<std::size_t>(rc);
+}
+
+Result<std::uint64_t> UniqueMountIdOf(int dirfd, const char* path, int flags) {
+  struct statx stx {};
+  if (::statx(dirfd, path, flags, kStatxMntIdUnique, &stx) != 0) {
+    const int err = errno;
+    return MakeError(err, "statx", DescribeDirFd(dirfd, path));
+  }
+  if ((stx.stx_mask & kStatxMntIdUnique) == 0) {
+    // Kernels before 6.8 silently answer the old, reusable id instead.
+    return MakeError(ENOSYS, "statx(STATX_MNT_ID_UNIQUE)", DescribeDirFd(dirfd, path));
+  }
+  return stx.stx_mnt_id;
+}
+
+Result<UniqueFd> OpenTree(int dirfd, const char* path, unsigned flags) {
+  const int fd = ::open_tree(dirfd, path, flags);
+  if (fd < 0) {
+    const int err = errno;
+    return MakeError(err, "open_tree", DescribeDirFd(dirfd, path));
+  }
+  return UniqueFd(fd);
+}
+
+Result<UniqueFd> FsOpen(const char* fs_name, unsigned flags) {
+  const int fd = ::fsopen(fs_name, flags | FSOPEN_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    return MakeError(err, "fsopen", QuotePath(fs_name));
+  }
+  return UniqueFd(fd);
+}
+
+Result<UniqueFd> FsMount(int fs_fd, unsigned flags, unsigned attr_flags) {
+  const int fd = ::fsmount(fs_fd, flags | FSMOUNT_CLOEXEC, attr_flags);
+  if (fd < 0) {
+    const int err = errno;
+    auto error = MakeError(err, "fsmount", fmt::format("fd {}", fs_fd));
+    error.error().kernel_log = ReadFsContextLog(fs_fd);
+    return error;
+  }
+  return UniqueFd(fd);
+}
+
+Result<void> MoveMount(int from_dirfd, const char* from_path, int to_dirfd, const char* to_path,
+                       unsigned flags) {
+  if (::move_mount(from_dirfd, from_path, to_dirfd, to_path, flags) != 0) {
+    const int err = errno;
+    return MakeError(err, "move_mount",
+                     fmt::format("{} -> {}", DescribeDirFd(from_dirfd, from_path),
+                                 DescribeDirFd(to_dirfd, to_path)));
+  }
+  return kOk;
+}
+
+Result<void> MountSetattr(int dirfd, const char* path, unsigned flags,
+                          const struct mount_attr& attr) {
+  auto attr_copy = attr;
+  if (::mount_setattr(dirfd, path, flags, &attr_copy, sizeof attr_copy) != 0) {
+    const int err = errno;
+    return MakeError(err, "mount_setattr", DescribeDirFd(dirfd, path));
+  }
+  return kOk;
+}
+
+namespace {
+
+Result<void> FsConfig(int fs_fd, unsigned cmd, const char* key, const char* value) {
+  if (::fsconfig(fs_fd, cmd, key, value, 0) != 0) {
+    const int err = errno;
+    auto error = MakeError(err, "fsconfig",
+                           key == nullptr    ? std::string("FSCONFIG_CMD_CREATE")
+                           : value == nullptr ? std::string(key)
+                                              : fmt::format("{}={}", key, value));
+    error.error().kernel_log = ReadFsContextLog(fs_fd);
+    return error;
+  }
+  return kOk;
+}
+
+}  // namespace
+
+Result<void> FsConfigString(int fs_fd, const char* key, const char* value) {
+  return FsConfig(fs_fd, FSCONFIG_SET_STRING, key, value);
+}
+
+Result<void> FsConfigFlag(int fs_fd, const char* key) {
+  return FsConfig(fs_fd, FSCONFIG_SET_FLAG, key, nullptr);
+}
+
+Result<void> FsConfigCreate(int fs_fd) { return FsConfig(fs_fd, FSCONFIG_CMD_CREATE, nullptr, nullptr); }
+
+std::string ReadFsContextLog(int fs_fd) {
+  // The kernel keeps up to 8 messages per context; each read() returns one.
+  std::string log;
+  char message[1024];
+  for (int i = 0; i < 8; ++i) {
+    const ssize_t n = ::read(fs_fd, message, sizeof message);
+    if (n <= 0) break;
+    if (!log.empty()) log += "; ";
+    log.append(message, static_cast<std::size_t>(n));
+  }
+  return log;
+}
+
+Result<std::uint64_t> MountNamespaceId(int ns_fd) {
+  std::uint64_t id = 0;
+  if (::ioctl(ns_fd, kNsGetMntnsId, &id) != 0) {
+    const int err = errno;
+    return MakeError(err, "ioctl(NS_GET_MNTNS_ID)", fmt::format("fd {}", ns_fd));
+  }
+  return id;
+}
+
+Result<MntNsInfo> MountNamespaceInfo(int ns_fd) {
+  MntNsInfo info{.size = kMntNsInfoSizeVer0, .nr_mounts = 0, .mnt_ns_id = 0};
+  if (::ioctl(ns_fd, kNsMntGetInfo, &info) != 0) {
+    const int err = errno;
+    return MakeError(err, "ioctl(NS_MNT_GET_INFO)", fmt::format("fd {}", ns_fd));
+  }
+  return info;
+}
+
+}  // namespace mntns::sys
