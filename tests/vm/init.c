@@ -12,7 +12,7 @@
 //                  and then "exit STATUS": 0 when all commands exited 0, else the first failing
 //                  command's status (128+N for signal N). No "exit" line means the VM broke.
 // Then the VM powers off. Commands run with cwd /tmp/work (tmpfs), MNTNS_IN_VM=1 in their
-// environment, stdin on /dev/null, in their own session with /dev/hvc0 as controlling tty.
+// environment, stdin on /dev/null, in their own session without a controlling tty.
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -78,14 +78,28 @@ static void leave_rootfs(void) {
   }
 }
 
+static int has_entries(const char *path) {
+  DIR *d = opendir(path);
+  if (!d) return 0;
+  struct dirent *e;
+  int found = 0;
+  while (!found && (e = readdir(d)))
+    found = strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+  closedir(d);
+  return found;
+}
+
 static void mount_basics(void) {
   do_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   do_mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   do_mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
   do_mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=620,ptmxmode=666");
   do_mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
-  do_mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
-  do_mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+  // Programs built under /tmp are shipped at their host path: a tmpfs there would hide them.
+  // The initramfs root is itself a writable tmpfs, so such a /tmp stays usable.
+  if (!has_entries("/tmp")) do_mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  chmod("/tmp", 01777);
+  if (!has_entries("/run")) do_mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
   do_mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
   symlink("/proc/self/fd", "/dev/fd");
   symlink("/proc/self/fd/0", "/dev/stdin");
@@ -240,10 +254,11 @@ static int run_command(char **argv, char **envp) {
   if (pid == 0) {
     setsid();
     int in = open("/dev/null", O_RDONLY);
-    int out = open("/dev/hvc0", O_RDWR);  // opened after setsid: becomes the controlling tty
+    // Not the controlling tty: when a session leader exits, the kernel hangs up its (non-pty)
+    // controlling tty, which would cut off init's own output and any unflushed bytes.
+    int out = open("/dev/hvc0", O_WRONLY | O_NOCTTY);
     if (in >= 0) dup2(in, 0);
     if (out >= 0) {
-      ioctl(out, TIOCSCTTY, 0);
       dup2(out, 1);
       dup2(out, 2);
     }
@@ -314,6 +329,9 @@ int main(int argc, char **argv) {
     snprintf(line, sizeof line, "cmd %d %d\n", index++, st);
     if (status_fd >= 0) write_all(status_fd, line);
   }
+  // hvc0 output is pushed to the host asynchronously (khvcd); without draining it, the last
+  // lines a command printed would be lost when the VM powers off.
+  if (hvc >= 0) tcdrain(hvc);
   snprintf(line, sizeof line, "exit %d\n", combined);
   if (status_fd >= 0) {
     write_all(status_fd, line);
