@@ -22,6 +22,10 @@ namespace {
 // One listmount call returns at most this many ids; larger tables are paged.
 constexpr std::size_t kListmountBatch = 8192;
 
+// Unique mount ids start above this (MNT_UNIQUE_ID_OFFSET); statmount answers
+// EINVAL for anything at or below it.
+constexpr std::uint64_t kLastOldMountId = 1ULL << 31;
+
 bool UseListmount(Backend backend) {
   switch (backend) {
     case Backend::kListmount:
@@ -143,6 +147,11 @@ Result<std::vector<Mount>> ListMounts(const NamespaceRef& ns, const QueryOptions
 Result<Mount> StatMountById(std::uint64_t id, const NamespaceRef& ns, const QueryOptions& options) {
   const std::string argument = fmt::format("--id {}", id);
   if (!UseListmount(options.backend)) return FindInMountinfo(id, ns, argument);
+  if (id <= kLastOldMountId) {
+    return MakeError(EINVAL, "stat",
+                     argument + " (unique mount ids start at 2^31; ids below are the old ids "
+                                "mountinfo shows: use --backend mountinfo for those)");
+  }
   auto ns_id = ResolveNamespaceId(ns);
   if (!ns_id) return std::unexpected(ns_id.error());
   internal::StatmountReader reader;

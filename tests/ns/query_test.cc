@@ -1,0 +1,297 @@
+// The mount-table queries against a tree this test builds in its own namespace.
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+
+#include <gtest/gtest.h>
+
+#include "mntns/features.h"
+#include "mntns/query.h"
+#include "support/namespace.h"
+
+namespace mntns {
+namespace {
+
+using testing::BindMount;
+using testing::InPrivateMountNamespace;
+using testing::MountTmpfs;
+using testing::SetMountAttributes;
+using testing::SetPropagation;
+
+// Builds, under `base`:
+//   base            tmpfs (private)
+//   base/shared     tmpfs, shared
+//   base/peer       bind of base/shared: same peer group
+//   base/slave      bind of base/shared, then made a slave of it
+//   base/unbindable tmpfs, unbindable
+//   base/ro         tmpfs size=64k, read-only, nosuid, noexec
+//   base/with space tmpfs (tests escaping)
+bool BuildKnownTree(const std::string& base) {
+  return MountTmpfs(base) && MountTmpfs(base + "/shared") &&
+         SetPropagation(base + "/shared", MS_SHARED) && BindMount(base + "/shared", base + "/peer") &&
+         BindMount(base + "/shared", base + "/slave") && SetPropagation(base + "/slave", MS_SLAVE) &&
+         MountTmpfs(base + "/unbindable") && SetPropagation(base + "/unbindable", MS_UNBINDABLE) &&
+         MountTmpfs(base + "/ro", "size=64k") &&
+         SetMountAttributes(base + "/ro", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC) &&
+         MountTmpfs(base + "/with space");
+}
+
+std::map<std::string, Mount> MountsUnder(const std::vector<Mount>& mounts, const std::string& base) {
+  std::map<std::string, Mount> under;
+  for (const Mount& mount : mounts) {
+    if (mount.point == base || mount.point.starts_with(base + "/")) {
+      under[mount.point.substr(base.size())] = mount;
+    }
+  }
+  return under;
+}
+
+// Everything both backends can say, rendered the way mountinfo shows it.
+std::string Describe(const Mount& m) {
+  return std::to_string(m.old_id) + " " + std::to_string(m.old_parent_id) + " " +
+         std::to_string(m.sb_dev_major) + ":" + std::to_string(m.sb_dev_minor) + " " + m.root + " " +
+         m.point + " " + VfsOptions(m) + " [" + PropagationText(m) + "] " + FsTypeText(m) + " " +
+         m.sb_source + " " + SuperOptions(m) + " ns=" + std::to_string(m.ns_id);
+}
+
+TEST(ListMounts, ListmountBackendSeesTheTreeAsBuilt) {
+  if (!KernelFeatures().listmount) GTEST_SKIP() << "kernel has no listmount (before 6.8)";
+  InPrivateMountNamespace([] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(BuildKnownTree(base));
+    auto mounts = ListMounts({}, {.mask = field::kAll, .backend = Backend::kListmount});
+    ASSERT_TRUE(mounts) << mounts.error().Message();
+    auto tree = MountsUnder(*mounts, base);
+    ASSERT_EQ(tree.size(), 7U);
+    EXPECT_EQ(tree[""].fs_type, "tmpfs");
+    EXPECT_EQ(PropagationText(tree[""]), "private");
+    EXPECT_EQ(tree["/shared"].propagation, static_cast<std::uint64_t>(MS_SHARED));
+    EXPECT_NE(tree["/shared"].peer_group, 0U);
+    EXPECT_EQ(tree["/peer"].peer_group, tree["/shared"].peer_group) << "a bind of a shared mount is its peer";
+    EXPECT_EQ(tree["/slave"].propagation, static_cast<std::uint64_t>(MS_SLAVE));
+    EXPECT_EQ(tree["/slave"].master, tree["/shared"].peer_group);
+    EXPECT_EQ(PropagationText(tree["/unbindable"]), "unbindable");
+    EXPECT_EQ(VfsOptions(tree["/ro"]), "ro,nosuid,noexec,relatime");
+    EXPECT_EQ(SuperOptions(tree["/ro"]), "rw,size=64k");
+    EXPECT_EQ(tree["/ro"].fs_option_array, std::vector<std::string>{"size=64k"});
+    EXPECT_EQ(tree["/with space"].point, base + "/with space");
+    for (const auto& [name, mount] : tree) {
+      EXPECT_NE(mount.id, 0U) << name;
+      EXPECT_NE(mount.ns_id, 0U) << name;
+      EXPECT_EQ(mount.sb_magic, 0x01021994U) << name << " (TMPFS_MAGIC)";
+      if (!name.empty()) {
+        EXPECT_EQ(mount.parent_id, tree[""].id) << name;
+      }
+    }
+  });
+}
+
+TEST(ListMounts, BothBackendsReturnTheSameTable) {
+  if (!KernelFeatures().listmount) GTEST_SKIP() << "kernel has no listmount (before 6.8)";
+  InPrivateMountNamespace([] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(BuildKnownTree(base));
+    auto by_listmount = ListMounts({}, {.mask = field::kAll, .backend = Backend::kListmount});
+    auto by_mountinfo = ListMounts({}, {.mask = field::kAll, .backend = Backend::kMountinfo});
+    ASSERT_TRUE(by_listmount) << by_listmount.error().Message();
+    ASSERT_TRUE(by_mountinfo) << by_mountinfo.error().Message();
+    ASSERT_EQ(by_listmount->size(), by_mountinfo->size());
+    for (std::size_t i = 0; i < by_listmount->size(); ++i) {
+      EXPECT_EQ(Describe((*by_listmount)[i]), Describe((*by_mountinfo)[i])) << "mount #" << i;
+      EXPECT_EQ((*by_listmount)[i].fs_option_array, (*by_mountinfo)[i].fs_option_array) << "mount #" << i;
+    }
+  });
+}
+
+TEST(ListMounts, RequestsOnlyTheFieldsAskedFor) {
+  if (!KernelFeatures().listmount) GTEST_SKIP() << "kernel has no listmount (before 6.8)";
+  auto mounts = ListMounts({}, {.mask = field::kMntPoint, .backend = Backend::kListmount});
+  ASSERT_TRUE(mounts) << mounts.error().Message();
+  ASSERT_FALSE(mounts->empty());
+  for (const Mount& mount : *mounts) {
+    EXPECT_EQ(mount.mask, field::kMntPoint);
+    EXPECT_TRUE(mount.fs_type.empty());
+  }
+}
+
+TEST(ListMounts, PagesThroughTablesLargerThanOneListmountBatch) {
+  if (!KernelFeatures().listmount) GTEST_SKIP() << "kernel has no listmount (before 6.8)";
+  InPrivateMountNamespace([] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(MountTmpfs(base));
+    ASSERT_TRUE(testing::MakeDirs(base + "/d"));
+    constexpr int kBinds = 9000;  // more than one listmount batch (8192)
+    for (int i = 0; i < kBinds; ++i) {
+      ASSERT_TRUE(BindMount(base + "/d", base + "/d")) << i;
+    }
+    auto by_listmount = ListMounts({}, {.mask = field::kMntBasic, .backend = Backend::kListmount});
+    auto by_mountinfo = ListMounts({}, {.backend = Backend::kMountinfo});
+    ASSERT_TRUE(by_listmount) << by_listmount.error().Message();
+    ASSERT_TRUE(by_mountinfo) << by_mountinfo.error().Message();
+    EXPECT_EQ(by_listmount->size(), by_mountinfo->size());
+    EXPECT_GE(by_listmount->size(), static_cast<std::size_t>(kBinds));
+    for (std::size_t i = 0; i < std::min(by_listmount->size(), by_mountinfo->size()); ++i) {
+      ASSERT_EQ((*by_listmount)[i].old_id, (*by_mountinfo)[i].old_id) << i;
+    }
+  });
+}
+
+// A child in a namespace of its own with a marker mount; it waits until told to exit.
+class OtherNamespace {
+ public:
+  explicit OtherNamespace(const std::string& marker) {
+    int ready[2];
+    EXPECT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+    EXPECT_EQ(::pipe2(release_, O_CLOEXEC), 0);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::close(release_[1]);  // or the read below would never see EOF
+      bool ok = ::unshare(CLONE_NEWNS) == 0 && SetPropagation("/", MS_PRIVATE, true) &&
+                MountTmpfs(marker);
+      char byte = ok ? '1' : '0';
+      (void)!::write(ready[1], &byte, 1);
+      (void)!::read(release_[0], &byte, 1);
+      ::_exit(0);
+    }
+    ::close(ready[1]);
+    char byte = 0;
+    EXPECT_EQ(::read(ready[0], &byte, 1), 1);
+    EXPECT_EQ(byte, '1') << "child could not build its namespace";
+    ::close(ready[0]);
+  }
+  ~OtherNamespace() {
+    ::close(release_[1]);
+    ::close(release_[0]);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  int release_[2] = {-1, -1};
+};
+
+bool HasMountAt(const std::vector<Mount>& mounts, const std::string& point) {
+  return std::any_of(mounts.begin(), mounts.end(), [&](const Mount& m) { return m.point == point; });
+}
+
+TEST(ListMounts, ReadsAnotherNamespaceByPidWithBothBackends) {
+  InPrivateMountNamespace([] {
+    const std::string marker = testing::TempDir() + "/marker";
+    OtherNamespace other(marker);
+    for (Backend backend : {Backend::kAuto, Backend::kMountinfo}) {
+      auto mounts = ListMounts(NamespaceRef::ByPid(other.pid()), {.backend = backend});
+      ASSERT_TRUE(mounts) << mounts.error().Message();
+      EXPECT_TRUE(HasMountAt(*mounts, marker)) << "backend " << static_cast<int>(backend);
+    }
+    auto own = ListMounts();
+    ASSERT_TRUE(own);
+    EXPECT_FALSE(HasMountAt(*own, marker)) << "the marker must not leak into our namespace";
+  });
+}
+
+TEST(ListMounts, ReadsAnotherNamespaceByNsFileAndById) {
+  InPrivateMountNamespace([] {
+    const std::string marker = testing::TempDir() + "/marker";
+    OtherNamespace other(marker);
+    const std::string ns_file = "/proc/" + std::to_string(other.pid()) + "/ns/mnt";
+    for (Backend backend : {Backend::kAuto, Backend::kMountinfo}) {
+      auto mounts = ListMounts(NamespaceRef::ByFile(ns_file), {.backend = backend});
+      ASSERT_TRUE(mounts) << mounts.error().Message();
+      ASSERT_TRUE(HasMountAt(*mounts, marker)) << "backend " << static_cast<int>(backend);
+      if (backend == Backend::kAuto && KernelFeatures().listmount) {
+        const std::uint64_t ns_id = mounts->front().ns_id;
+        auto by_id = ListMounts(NamespaceRef::ById(ns_id));
+        ASSERT_TRUE(by_id) << by_id.error().Message();
+        EXPECT_TRUE(HasMountAt(*by_id, marker));
+      }
+    }
+  });
+}
+
+TEST(ListMounts, MountinfoBackendRefusesNamespaceIdsWithENOTSUP) {
+  auto mounts = ListMounts(NamespaceRef::ById(12345), {.backend = Backend::kMountinfo});
+  ASSERT_FALSE(mounts);
+  EXPECT_EQ(mounts.error().code, ENOTSUP);
+}
+
+TEST(ListMounts, UnknownNamespaceIdIsAnError) {
+  if (!KernelFeatures().listmount) GTEST_SKIP() << "kernel has no listmount (before 6.8)";
+  auto mounts = ListMounts(NamespaceRef::ById(0xfffffffffff0ULL));
+  ASSERT_FALSE(mounts);
+  EXPECT_EQ(mounts.error().code, ENOENT) << mounts.error().Message();
+  EXPECT_NE(mounts.error().Message().find("namespace id"), std::string::npos) << mounts.error().Message();
+}
+
+TEST(ListMounts, NonexistentPidIsAnErrorNamingThePath) {
+  auto mounts = ListMounts(NamespaceRef::ByPid(0x3ffffff0));
+  ASSERT_FALSE(mounts);
+  EXPECT_EQ(mounts.error().code, ENOENT);
+  EXPECT_NE(mounts.error().Message().find("/proc/1073741808/ns/mnt"), std::string::npos)
+      << mounts.error().Message();
+}
+
+TEST(ListMounts, NonNamespaceFileIsEINVAL) {
+  for (const char* path : {"/proc/self/ns/net", "/etc/hostname"}) {
+    auto mounts = ListMounts(NamespaceRef::ByFile(path), {.backend = Backend::kListmount});
+    ASSERT_FALSE(mounts) << path;
+    EXPECT_EQ(mounts.error().code, EINVAL) << mounts.error().Message();
+  }
+}
+
+TEST(StatMount, ByPathFindsTheMountThePathLivesOn) {
+  InPrivateMountNamespace([] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(BuildKnownTree(base));
+    ASSERT_TRUE(testing::MakeDirs(base + "/ro/../shared/inner"));
+    for (Backend backend : {Backend::kAuto, Backend::kMountinfo}) {
+      auto mount = StatMountByPath(base + "/shared/inner", {.backend = backend});
+      ASSERT_TRUE(mount) << mount.error().Message();
+      EXPECT_EQ(mount->point, base + "/shared");
+      EXPECT_EQ(PropagationText(*mount), "shared:" + std::to_string(mount->peer_group));
+    }
+  });
+}
+
+TEST(StatMount, ByIdMatchesTheListing) {
+  if (!KernelFeatures().listmount) GTEST_SKIP() << "kernel has no listmount (before 6.8)";
+  auto mounts = ListMounts();
+  ASSERT_TRUE(mounts) << mounts.error().Message();
+  const Mount& last = mounts->back();
+  auto mount = StatMountById(last.id);
+  ASSERT_TRUE(mount) << mount.error().Message();
+  EXPECT_EQ(mount->point, last.point);
+  EXPECT_EQ(mount->old_id, last.old_id);
+  auto by_old_id = StatMountById(last.old_id, {}, {.backend = Backend::kMountinfo});
+  ASSERT_TRUE(by_old_id) << by_old_id.error().Message();
+  EXPECT_EQ(by_old_id->point, last.point);
+}
+
+TEST(StatMount, NonexistentPathNamesOperationPathAndErrno) {
+  auto mount = StatMountByPath("/nope/not-here");
+  ASSERT_FALSE(mount);
+  EXPECT_EQ(mount.error().Message(), "stat \"/nope/not-here\": No such file or directory (ENOENT)");
+}
+
+TEST(StatMount, UnknownUniqueIdIsENOENT) {
+  if (!KernelFeatures().statmount) GTEST_SKIP() << "kernel has no statmount (before 6.8)";
+  auto mount = StatMountById(0xfffffff00ULL);
+  ASSERT_FALSE(mount);
+  EXPECT_EQ(mount.error().code, ENOENT);
+  EXPECT_NE(mount.error().Message().find("--id 68719476480"), std::string::npos) << mount.error().Message();
+}
+
+TEST(StatMount, OldIdGivenAsUniqueIdIsEINVALWithAHint) {
+  auto mount = StatMountById(12345, {}, {.backend = Backend::kListmount});
+  ASSERT_FALSE(mount);
+  EXPECT_EQ(mount.error().code, EINVAL);
+  EXPECT_NE(mount.error().Message().find("--backend mountinfo"), std::string::npos) << mount.error().Message();
+}
+
+}  // namespace
+}  // namespace mntns

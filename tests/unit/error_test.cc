@@ -1,0 +1,57 @@
+#include <cerrno>
+
+#include <gtest/gtest.h>
+
+#include "mntns/error.h"
+#include "mntns/fd.h"
+#include "support/namespace.h"
+
+namespace mntns {
+namespace {
+
+TEST(Error, MessageNamesOperationArgumentTextAndErrnoName) {
+  const Error error = MakeError(ENOENT, "stat", QuotePath("/nope")).error();
+  EXPECT_EQ(error.Message(), "stat \"/nope\": No such file or directory (ENOENT)");
+}
+
+TEST(Error, MessageWithoutArgument) {
+  EXPECT_EQ(MakeError(EPERM, "unshare").error().Message(), "unshare: Operation not permitted (EPERM)");
+}
+
+TEST(Error, MessageAppendsTheKernelsFsContextLog) {
+  Error error = MakeError(EINVAL, "fsconfig", "size=x").error();
+  error.kernel_log = "e tmpfs: Bad value for 'size'";
+  EXPECT_EQ(error.Message(),
+            "fsconfig size=x: Invalid argument (EINVAL)\n  kernel: e tmpfs: Bad value for 'size'");
+}
+
+TEST(Error, UnknownErrnoStillHasAName) {
+  EXPECT_EQ(ErrnoName(4095), "E4095");
+  EXPECT_EQ(ErrnoName(EOVERFLOW), "EOVERFLOW");
+}
+
+TEST(QuotePath, EscapesQuotesAndBackslashes) { EXPECT_EQ(QuotePath("a\"b\\c"), "\"a\\\"b\\\\c\""); }
+
+TEST(UniqueFd, ClosesOnDestructionAndMovesOwnership) {
+  const int before = testing::OpenFdCount();
+  {
+    UniqueFd fd(::dup(0));
+    ASSERT_TRUE(fd.Valid());
+    EXPECT_EQ(testing::OpenFdCount(), before + 1);
+    UniqueFd moved(std::move(fd));
+    EXPECT_FALSE(fd.Valid());
+    EXPECT_TRUE(moved.Valid());
+    EXPECT_EQ(testing::OpenFdCount(), before + 1);
+  }
+  EXPECT_EQ(testing::OpenFdCount(), before);
+}
+
+TEST(UniqueFd, ReleaseGivesUpOwnership) {
+  UniqueFd fd(::dup(0));
+  const int raw = fd.Release();
+  EXPECT_FALSE(fd.Valid());
+  EXPECT_EQ(::close(raw), 0);
+}
+
+}  // namespace
+}  // namespace mntns

@@ -1,0 +1,85 @@
+#include <sys/mount.h>
+
+#include <gtest/gtest.h>
+
+#include "mntns/query.h"
+#include "mount_output.h"
+
+namespace mntns {
+namespace {
+
+TEST(VfsOptions, PrintsFlagsInTheKernelsOrder) {
+  Mount mount;
+  mount.attr = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSYMFOLLOW | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODEV |
+               MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODIRATIME | MOUNT_ATTR_RELATIME;
+  EXPECT_EQ(VfsOptions(mount), "ro,nosuid,nodev,noexec,nodiratime,relatime,nosymfollow");
+}
+
+TEST(VfsOptions, StrictatimePrintsNothingAndNoatimeReplacesRelatime) {
+  Mount mount;
+  mount.attr = MOUNT_ATTR_STRICTATIME;
+  EXPECT_EQ(VfsOptions(mount), "rw");
+  mount.attr = MOUNT_ATTR_NOATIME;
+  EXPECT_EQ(VfsOptions(mount), "rw,noatime");
+}
+
+TEST(VfsOptions, MarksIdmappedMounts) {
+  Mount mount;
+  mount.attr = MOUNT_ATTR_IDMAP | MOUNT_ATTR_STRICTATIME;
+  EXPECT_EQ(VfsOptions(mount), "rw,idmapped");
+}
+
+TEST(SuperOptions, PrefixesReadOnlyStateToFilesystemOptions) {
+  Mount mount;
+  mount.sb_flags = 1;  // SB_RDONLY
+  mount.fs_options = "size=4k,mode=755";
+  EXPECT_EQ(SuperOptions(mount), "ro,size=4k,mode=755");
+  mount.sb_flags = 0;
+  mount.fs_options.clear();
+  EXPECT_EQ(SuperOptions(mount), "rw");
+}
+
+TEST(PropagationText, HidesPropagateFromWhenItEqualsTheMaster) {
+  Mount mount;
+  mount.propagation = MS_SLAVE;
+  mount.master = 4;
+  mount.propagate_from = 4;
+  EXPECT_EQ(PropagationText(mount), "master:4");
+}
+
+TEST(FieldNames, ListsTheKernelsNamesLowestBitFirst) {
+  EXPECT_EQ(FieldNames(field::kMntPoint | field::kSbBasic | field::kMntGidmap),
+            (std::vector<std::string>{"sb_basic", "mnt_point", "mnt_gidmap"}));
+  EXPECT_TRUE(FieldNames(0).empty());
+  EXPECT_EQ(FieldNames(field::kAll).size(), 15U);
+}
+
+TEST(Columns, ParsesANamedListCaseInsensitively) {
+  auto columns = cli::ParseColumns("id,Target,FSTYPE");
+  ASSERT_TRUE(columns) << columns.error().Message();
+  ASSERT_EQ(columns->size(), 3U);
+  EXPECT_EQ((*columns)[1]->name, "TARGET");
+}
+
+TEST(Columns, RejectsAnUnknownColumnByName) {
+  auto columns = cli::ParseColumns("ID,BOGUS");
+  ASSERT_FALSE(columns);
+  EXPECT_EQ(columns.error().Message(), "ls -o \"BOGUS\" is not a column: Invalid argument (EINVAL)");
+}
+
+TEST(MountJson, UsesNullForFieldsTheBackendDidNotReturn) {
+  Mount mount;
+  mount.mask = field::kMntPoint;
+  mount.point = "/x";
+  const auto json = cli::MountToJson(mount);
+  EXPECT_EQ(json["target"], "/x");
+  EXPECT_TRUE(json["id"].is_null());
+  EXPECT_TRUE(json["fstype"].is_null());
+  for (const char* key : {"id", "parent", "old_id", "old_parent", "target", "root", "source", "fstype",
+                          "vfs_options", "fs_options", "propagation", "ns_id"}) {
+    EXPECT_TRUE(json.contains(key)) << key;
+  }
+}
+
+}  // namespace
+}  // namespace mntns
