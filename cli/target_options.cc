@@ -13,7 +13,8 @@ NamespaceRef TargetOptions::Namespace() const {
 
 void AddTargetOptions(CLI::App& command, TargetOptions& options) {
   auto* ns = command.add_option("--ns", options.ns_id,
-                                "Mount namespace by id (as `lsns -t mnt` or `mntns ls --json` ns_id show)")
+                                "Mount namespace by its 64-bit id (the ns_id that `mntns ls --json` shows;\n"
+                                "not the inode number lsns prints)")
                  ->check(CLI::PositiveNumber);
   auto* file = command.add_option("--ns-file", options.ns_file,
                                   "Mount namespace by nsfs file, e.g. /proc/PID/ns/mnt or a pinned bind");
@@ -30,7 +31,7 @@ void AddTargetOptions(CLI::App& command, TargetOptions& options) {
                   "listmount: only listmount+statmount; mountinfo: only /proc/PID/mountinfo\n"
                   "(no unique ids there: id and parent show as - / null)")
       ->transform(CLI::CheckedTransformer(backends, CLI::ignore_case))
-      ->default_str("auto");
+      ->option_text("auto|listmount|mountinfo (default: auto)");
 }
 
 }  // namespace mntns::cli
