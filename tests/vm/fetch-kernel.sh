@@ -12,7 +12,8 @@
 #
 # Environment:
 #   MNTNS_VM_CACHE          cache directory (default ~/.cache/mntns-vm)
-#   MNTNS_VM_MAX_AGE_DAYS   ask the archive again after this many days (default 7)
+#   MNTNS_VM_MAX_AGE_DAYS   ask the archive again after this many days (default 7); after a
+#                           failed attempt, not again for an hour
 #   MNTNS_VM_MIRROR         Debian mirror URL (default: the host's own Debian mirror)
 set -euo pipefail
 
@@ -121,14 +122,22 @@ print_result() {
   fi
 }
 
+# An archive that failed to answer is not asked again for an hour: every test binary would
+# otherwise wait for apt's network timeouts before falling back to the cache.
+recently_failed() {
+  [ -n "$(find "$cache/.last-failed-update" -mmin -60 2>/dev/null)" ]
+}
+
 current=$(cached_dir || true)
-if [ -n "$current" ] && [ "$refresh" = 0 ] && is_fresh; then
+if [ -n "$current" ] && [ "$refresh" = 0 ] && { is_fresh || recently_failed; }; then
+  is_fresh || note "warning: the archive failed within the last hour; using the cached kernel"
   print_result "$current"
   exit 0
 fi
 
 # Either nothing is cached, the cache is old, or a refresh was asked for: ask the archive.
 offline_fallback() {
+  touch "$cache/.last-failed-update"
   if [ -n "$current" ]; then
     note "warning: $1; using the cached kernel $(basename "$current")"
     print_result "$current"
@@ -205,6 +214,7 @@ if [ ! -f "$dir/.complete" ]; then
   touch "$dir/.complete"
 fi
 echo "$name" > "$cache/current.tmp" && mv "$cache/current.tmp" "$cache/current"
+rm -f "$cache/.last-failed-update"
 
 # Keep the current kernel and the one before it; drop older ones.
 for old in $(ls -1t "$cache/kernels" | grep -vxF "$name" | tail -n +2 || true); do
