@@ -69,7 +69,8 @@ mirror_url() {
             /etc/apt/sources.list | grep -v -- '-security' | head -n1 || true)
   fi
   # A bookworm mirror URL ends in /debian; sid lives under the same path.
-  echo "${url:-http://deb.debian.org/debian}" | sed 's:/*$::'
+  url=${url:-http://deb.debian.org/debian}
+  echo "${url%/}"
 }
 
 # Extracts the raw ELF vmlinux from a bzImage, as the kernel's scripts/extract-vmlinux does:
@@ -95,6 +96,7 @@ extract_vmlinux() {
 # The bzImage of an unpacked kernel: usr/lib/modules/REL/vmlinuz in Debian's 7.x packages,
 # boot/vmlinuz-REL in older ones.
 find_bzimage() {
+  # shellcheck disable=SC2012  # our own directory; the first match is all we need
   ls "$1"/root/usr/lib/modules/*/vmlinuz "$1"/root/lib/modules/*/vmlinuz \
      "$1"/root/boot/vmlinuz-* 2>/dev/null | head -n1 || true
 }
@@ -189,7 +191,7 @@ if [ ! -f "$dir/.complete" ]; then
   abi=${pkg#linux-image-}
   debs=("$pkg=$version")
   for dep in $(apt-cache "${apt_opts[@]}" show --no-all-versions "$pkg" \
-                 | sed -n 's/^Depends: //p' | tr ',|' '\n\n' | awk '{ print $1 }' \
+                 | sed -n 's/^Depends: //p' | tr ',|' '\n' | awk '{ print $1 }' \
                  | grep -F -- "-$abi" | grep -vxF "$pkg" | sort -u); do
     debs+=("$dep=$version")
   done
@@ -217,6 +219,7 @@ echo "$name" > "$cache/current.tmp" && mv "$cache/current.tmp" "$cache/current"
 rm -f "$cache/.last-failed-update"
 
 # Keep the current kernel and the one before it; drop older ones.
+# shellcheck disable=SC2010  # kernel directory names are package_version, no odd characters
 for old in $(ls -1t "$cache/kernels" | grep -vxF "$name" | tail -n +2 || true); do
   rm -rf "${cache:?}/kernels/$old"
 done
