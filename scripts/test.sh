@@ -47,7 +47,7 @@ for part in "${parts[@]}"; do
         echo "*** VM tests SKIPPED because MNTNS_SKIP_VM=1: the 7.x native paths were NOT tested ***"
         echo "******************************************************************************"
       fi
-      run_part "the same suites in a Linux 7.x VM" ctest --test-dir "$build" -L vm --output-on-failure ;;
+      run_part "the same suites in a Linux 7.x VM" ctest --test-dir "$build" -L vm -j "$jobs" --output-on-failure ;;
   esac
 done
 

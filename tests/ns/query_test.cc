@@ -77,8 +77,10 @@ TEST(ListMounts, ListmountBackendSeesTheTreeAsBuilt) {
     EXPECT_EQ(tree["/slave"].master, tree["/shared"].peer_group);
     EXPECT_EQ(PropagationText(tree["/unbindable"]), "unbindable");
     EXPECT_EQ(VfsOptions(tree["/ro"]), "ro,nosuid,noexec,relatime");
-    EXPECT_EQ(SuperOptions(tree["/ro"]), "rw,size=64k");
-    EXPECT_EQ(tree["/ro"].fs_option_array, std::vector<std::string>{"size=64k"});
+    // Debian's 7.x kernels add "inode64" to every tmpfs; 6.18 here does not.
+    EXPECT_TRUE(SuperOptions(tree["/ro"]).starts_with("rw,size=64k")) << SuperOptions(tree["/ro"]);
+    ASSERT_FALSE(tree["/ro"].fs_option_array.empty());
+    EXPECT_EQ(tree["/ro"].fs_option_array.front(), "size=64k");
     EXPECT_EQ(tree["/with space"].point, base + "/with space");
     for (const auto& [name, mount] : tree) {
       EXPECT_NE(mount.id, 0U) << name;
@@ -237,7 +239,7 @@ TEST(ListMounts, NonexistentPidIsAnErrorNamingThePath) {
 }
 
 TEST(ListMounts, NonNamespaceFileIsEINVAL) {
-  for (const char* path : {"/proc/self/ns/net", "/etc/hostname"}) {
+  for (const char* path : {"/proc/self/ns/net", "/proc/self/status"}) {
     auto mounts = ListMounts(NamespaceRef::ByFile(path), {.backend = Backend::kListmount});
     ASSERT_FALSE(mounts) << path;
     EXPECT_EQ(mounts.error().code, EINVAL) << mounts.error().Message();
