@@ -72,6 +72,20 @@ struct Mount {
   std::vector<std::string> uid_map;  // field::kMntUidmap: "inside outside count" lines
   std::vector<std::string> gid_map;  // field::kMntGidmap
 
+  // Set only by StatmountByFd, when the kernel itself could not describe the mount
+  // (Linux 7.x answers ENOENT for a single-mount detached tree and an fsmount() fd not yet
+  // attached; the 6.x emulation has no kernel answer for any mount outside the caller's
+  // namespace or root) and the fields were derived from fstatfs/statx/fstatvfs on the fd.
+  // Then the bits in `mask` promise less than usual (docs/statmount-by-fd.md):
+  //   kSbBasic: sb_dev_major/minor and sb_magic exact; of sb_flags only SB_SYNCHRONOUS
+  //             (statfs cannot tell a read-only superblock from a read-only mount).
+  //   kMntBasic: id, old_id, attr exact (read-only shows here; MOUNT_ATTR_IDMAP never);
+  //             parent_id/old_parent_id only for a directory fd (else 0); propagation,
+  //             peer_group and master are always 0, meaning unknown, not "private".
+  //   kFsType: only where the superblock magic names one filesystem type.
+  //   kMntPoint: only "/", for the first submount of a detached tree (as Linux 7.2 says).
+  bool derived = false;
+
   [[nodiscard]] bool Has(FieldMask bits) const { return (mask & bits) == bits; }
 };
 
@@ -129,6 +143,18 @@ struct QueryOptions {
 // The mount that `path` lives on (in the caller's namespace). The path is
 // resolved like stat(2), following symlinks.
 [[nodiscard]] Result<Mount> StatMountByPath(const std::string& path, const QueryOptions& options = {});
+
+// The mount that the open file `fd` lives on: an O_PATH fd, any file or directory,
+// an open_tree() or fsmount() fd, also on a mount that is no longer attached
+// (umount2(MNT_DETACH), detached trees). Needs no capability. The returned mask says which
+// of the requested fields are filled; MNT_POINT and MNT_NS_ID are left out for detached
+// mounts, MNT_POINT also for a mount outside the caller's root (chroot).
+// Linux 7.0+: statmount(STATMOUNT_BY_FD). 6.8-6.x: emulated with statx(STATX_MNT_ID_UNIQUE)
+// + statmount by id, and where no kernel call can describe the mount, a result derived
+// from the fd itself (Mount::derived). docs/statmount-by-fd.md lists every difference.
+// Errors: EBADF for a negative or closed fd; EINVAL for an fd on a kernel-internal mount
+// (pipe, socket, nsfs, anon inode, pidfd; on 7.x also memfd); ENOSYS before Linux 6.8.
+[[nodiscard]] Result<Mount> StatmountByFd(int fd, FieldMask mask = field::kAll);
 
 // ---- the mountinfo format (proc(5)) ------------------------------------------
 // One line of /proc/PID/mountinfo, octal escapes (\040 \011 \012 \134) decoded.
