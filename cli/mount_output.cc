@@ -26,7 +26,8 @@ const Column kColumns[] = {
      [](const Mount& m) { return m.parent_id != 0 ? Number(m.parent_id) : std::string("-"); }},
     {"OLD_ID", field::kMntBasic, [](const Mount& m) { return Number(m.old_id); }},
     {"OLD_PARENT", field::kMntBasic, [](const Mount& m) { return Number(m.old_parent_id); }},
-    {"TARGET", field::kMntPoint, [](const Mount& m) { return m.point; }},
+    {"TARGET", field::kMntPoint,
+     [](const Mount& m) { return m.Has(field::kMntPoint) ? m.point : std::string("(detached)"); }},
     {"ROOT", field::kMntRoot, [](const Mount& m) { return m.root; }},
     {"SOURCE", field::kSbSource, [](const Mount& m) { return m.sb_source; }},
     {"FSTYPE", field::kFsType | field::kFsSubtype, [](const Mount& m) { return FsTypeText(m); }},
@@ -90,8 +91,9 @@ nlohmann::ordered_json MountToJson(const Mount& mount) {
   out["fstype"] = IfHas(mount, field::kFsType, FsTypeText(mount));
   out["vfs_options"] = IfHas(mount, field::kMntBasic, VfsOptions(mount));
   // statmount leaves kMntOpts out of the mask when a filesystem has no options.
-  out["fs_options"] = IfHas(mount, field::kSbBasic, SuperOptions(mount));
-  out["propagation"] = IfHas(mount, field::kMntBasic, PropagationText(mount));
+  // A derived mount (StatmountByFd) knows neither superblock options nor propagation.
+  out["fs_options"] = mount.derived ? nullptr : IfHas(mount, field::kSbBasic, SuperOptions(mount));
+  out["propagation"] = mount.derived ? nullptr : IfHas(mount, field::kMntBasic, PropagationText(mount));
   out["ns_id"] = IfHas(mount, field::kMntNsId, mount.ns_id);
   out["maj_min"] = IfHas(mount, field::kSbBasic, fmt::format("{}:{}", mount.sb_dev_major, mount.sb_dev_minor));
   out["sb_magic"] = mount.Has(field::kSbBasic) ? NonZero(mount.sb_magic) : nullptr;
@@ -104,6 +106,10 @@ nlohmann::ordered_json MountToJson(const Mount& mount) {
   if (mount.Has(field::kMntUidmap)) out["uid_map"] = mount.uid_map;
   if (mount.Has(field::kMntGidmap)) out["gid_map"] = mount.gid_map;
   if (mount.Has(field::kSupportedMask)) out["supported_mask"] = FieldNames(mount.supported_mask);
+  // The kernel leaves MNT_POINT out for a mount attached nowhere (and for one outside the
+  // caller's root, which from there is just as unreachable).
+  if (!mount.Has(field::kMntPoint)) out["detached"] = true;
+  if (mount.derived) out["derived"] = true;
   return out;
 }
 

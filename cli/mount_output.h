@@ -20,7 +20,9 @@ inline constexpr FieldMask kJsonMask = field::kSbBasic | field::kMntBasic | fiel
                                        field::kSbSource;
 
 // One mount as a JSON object. Keys whose field the backend did not return are
-// null (e.g. "id" from the mountinfo backend, which has no unique ids).
+// null (e.g. "id" from the mountinfo backend, which has no unique ids). Adds
+// "detached": true when kMntPoint is missing (so ask for it) and "derived": true
+// for Mount::derived.
 [[nodiscard]] nlohmann::ordered_json MountToJson(const Mount& mount);
 
 // A table column: its name for -o, its header, and the fields it needs.

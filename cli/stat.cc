@@ -13,14 +13,17 @@ namespace {
 struct StatOptions {
   std::string path;
   std::uint64_t id = 0;
+  int fd = -1;
+  bool by_fd = false;
   bool json = false;
   TargetOptions target;
 };
 
 int RunStat(const StatOptions& options) {
   const QueryOptions query{.mask = field::kAll, .backend = options.target.backend};
-  auto mount = options.path.empty() ? StatMountById(options.id, options.target.Namespace(), query)
-                                    : StatMountByPath(options.path, query);
+  auto mount = options.by_fd          ? StatmountByFd(options.fd, query.mask)
+               : options.path.empty() ? StatMountById(options.id, options.target.Namespace(), query)
+                                      : StatMountByPath(options.path, query);
   if (!mount) return ReportError(mount.error());
 
   nlohmann::ordered_json out = MountToJson(*mount);
@@ -29,6 +32,7 @@ int RunStat(const StatOptions& options) {
     fmt::print("{}\n", out.dump(2));
     return 0;
   }
+  if (out.contains("detached")) out["target"] = "(detached)";
   for (const auto& [key, value] : out.items()) {
     if (value.is_null()) continue;
     fmt::print("{:<22} {}\n", key + ":", value.is_string() ? value.get<std::string>() : value.dump());
@@ -41,23 +45,33 @@ int RunStat(const StatOptions& options) {
 void AddStatCommand(CLI::App& app, Runner& runner) {
   auto options = std::make_shared<StatOptions>();
   CLI::App* command = app.add_subcommand(
-      "stat", "Show one mount: the one PATH lives on, or the mount with unique id ID.");
+      "stat", "Show one mount: the one PATH or open fd FD lives on, or the mount with unique id ID.");
   auto* path = command->add_option("path", options->path, "A path; its mount is shown (symlinks followed)");
   auto* id = command->add_option("--id", options->id,
                                  "A unique mount id (`mntns ls` ID column); with --backend mountinfo,\n"
                                  "an old id (OLD_ID column)")
                  ->check(CLI::PositiveNumber);
+  auto* fd = command->add_option("--fd", options->fd,
+                                 "An open fd inherited from the caller: its mount is shown, also when it\n"
+                                 "is detached (umount -l, open_tree, fsmount). In a shell, open it with\n"
+                                 "a redirection: `mntns stat --fd 3 3</proc`")
+                 ->check(CLI::NonNegativeNumber);
   path->excludes(id);
+  fd->excludes(path)->excludes(id);
   command->add_flag("--json", options->json,
                     "Print one JSON object: the `ls --json` keys, plus mask (the fields the\n"
-                    "kernel or the emulation returned) and the option arrays and id maps");
+                    "kernel or the emulation returned) and the option arrays and id maps;\n"
+                    "with --fd also detached: true (no target) and derived: true (fields\n"
+                    "derived from the fd where the kernel could not describe the mount)");
   AddTargetOptions(*command, options->target);
   command->footer(
       "Examples:\n"
       "  mntns stat /proc\n"
-      "  mntns stat --id 12345 --pid 1 --json");
-  command->callback([options, path, id, &runner] {
-    if (path->count() + id->count() == 0) throw CLI::RequiredError("PATH or --id");
+      "  mntns stat --id 12345 --pid 1 --json\n"
+      "  mntns stat --fd 3 3</proc");
+  command->callback([options, path, id, fd, &runner] {
+    if (path->count() + id->count() + fd->count() == 0) throw CLI::RequiredError("PATH, --id or --fd");
+    options->by_fd = fd->count() > 0;
     runner = [options] { return RunStat(*options); };
   });
 }
