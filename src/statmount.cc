@@ -1,7 +1,10 @@
 #include "statmount.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <optional>
 #include <span>
+#include <thread>
 
 #include "sys/syscalls.h"
 
@@ -51,6 +54,45 @@ Result<Mount> StatmountReader::Call(const sys::MntIdReq& request, unsigned flags
     storage_.resize(storage_.size() * 2);
   }
   return DecodeStatmount(*reinterpret_cast<const sys::RawStatmount*>(storage_.data()));
+}
+
+Result<std::vector<Mount>> StatmountMany(std::span<const std::uint64_t> ids, std::uint64_t ns_id,
+                                         FieldMask mask) {
+  // Below this many mounts per thread, starting threads costs more than it saves.
+  constexpr std::size_t kMountsPerThread = 2048;
+  const std::size_t cores = std::max(1U, std::thread::hardware_concurrency());
+  const std::size_t threads = std::clamp<std::size_t>(ids.size() / kMountsPerThread, 1, cores);
+
+  std::vector<std::optional<Mount>> slots(ids.size());
+  std::vector<std::optional<Error>> errors(threads);
+  auto work = [&](std::size_t part) {
+    StatmountReader reader;
+    const std::size_t begin = ids.size() * part / threads;
+    const std::size_t end = ids.size() * (part + 1) / threads;
+    for (std::size_t i = begin; i < end; ++i) {
+      auto mount = reader.ById(ids[i], ns_id, mask);
+      if (mount) {
+        slots[i] = std::move(*mount);
+      } else if (mount.error().code != ENOENT) {
+        errors[part] = mount.error();
+        return;
+      }
+    }
+  };
+  {
+    std::vector<std::jthread> helpers;
+    for (std::size_t part = 1; part < threads; ++part) helpers.emplace_back(work, part);
+    work(0);
+  }
+  for (auto& error : errors) {
+    if (error) return std::unexpected(std::move(*error));
+  }
+  std::vector<Mount> mounts;
+  mounts.reserve(ids.size());
+  for (auto& slot : slots) {
+    if (slot) mounts.push_back(std::move(*slot));
+  }
+  return mounts;
 }
 
 Mount DecodeStatmount(const sys::RawStatmount& raw) {

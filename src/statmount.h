@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "mntns/query.h"
@@ -24,6 +25,13 @@ class StatmountReader {
  private:
   std::vector<std::uint64_t> storage_;  // uint64_t: struct statmount's alignment
 };
+
+// statmount of every id in `ids` (namespace `ns_id`), in order. Large tables
+// are split across up to one thread per core: statmount is one syscall per
+// mount and scales with cores, while mountinfo is read by one reader. Mounts
+// that vanish meanwhile (ENOENT) are left out: the table is a snapshot anyway.
+[[nodiscard]] Result<std::vector<Mount>> StatmountMany(std::span<const std::uint64_t> ids,
+                                                       std::uint64_t ns_id, FieldMask mask);
 
 // Decodes a filled struct statmount (strings included) into a Mount.
 [[nodiscard]] Mount DecodeStatmount(const sys::RawStatmount& raw);
