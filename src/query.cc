@@ -13,6 +13,7 @@
 
 #include "mntns/features.h"
 #include "mountinfo.h"
+#include "namespace_internal.h"
 #include "statmount.h"
 #include "sys/syscalls.h"
 
@@ -99,11 +100,15 @@ Result<std::vector<Mount>> ListMountsWithListmount(const NamespaceRef& ns, Field
   auto ids = ListMountIds(*ns_id);
   if (!ids) return WithContext(ids.error(), ns);
 
+  // Another namespace may be one the template strategy built: read what it
+  // takes to hide its template root (namespace.h), as 7.x hides its nullfs root.
+  const bool foreign = ns.kind != NamespaceRef::Kind::kCaller;
+  const FieldMask read_mask = foreign ? mask | internal::kPresentationMask : mask;
   std::vector<Mount> mounts;
   mounts.reserve(ids->size());
   internal::StatmountReader reader;
   for (std::uint64_t id : *ids) {
-    auto mount = reader.ById(id, *ns_id, mask);
+    auto mount = reader.ById(id, *ns_id, read_mask);
     if (!mount) {
       // Unmounted between listmount and statmount: the table is a snapshot anyway.
       if (mount.error().code == ENOENT) continue;
@@ -111,6 +116,7 @@ Result<std::vector<Mount>> ListMountsWithListmount(const NamespaceRef& ns, Field
     }
     mounts.push_back(std::move(*mount));
   }
+  if (foreign) internal::PresentNamespace(mounts, mask);
   return mounts;
 }
 

@@ -1,0 +1,95 @@
+// A container mount namespace in one call: open_tree(OPEN_TREE_NAMESPACE) and
+// fsmount(FSMOUNT_NAMESPACE) on every kernel.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "mntns/error.h"
+#include "mntns/fd.h"
+
+namespace mntns {
+
+// How a namespace is built. Every strategy gives the same contract (below);
+// they differ in cost and in the few details listed per strategy.
+enum class NamespaceStrategy {
+  // kNative where the kernel has it, else kTemplate, else kClassic.
+  kAuto,
+  // The kernel's own calls: open_tree(OPEN_TREE_NAMESPACE) (7.0),
+  // fsmount(FSMOUNT_NAMESPACE) (7.1). ENOSYS-like EINVAL on older kernels.
+  kNative,
+  // 6.8+ emulation without a fork: a factory thread keeps a template namespace
+  // with a tiny mount table; each call copies it (unshare) and stacks the
+  // detached tree on its root. Cost does not grow with the caller's table.
+  // Differences from 7.x: below the tree lies an empty read-only tmpfs with
+  // source "mntns-template" (where 7.x has its nullfs root): ListMounts() of
+  // the namespace hides it, NS_MNT_GET_INFO counts it, and unmounting "/"
+  // inside reveals it (also inside a user namespace, where 7.x says EINVAL).
+  kTemplate,
+  // unshare(CLONE_NEWNS) + make-rprivate + pivot_root + detach of the old root,
+  // on a short-lived thread. Cost grows with the caller's mount table (it is
+  // copied, then detached). Differences from 7.x: the copied tree is made
+  // private (pivot_root refuses shared mounts), so a shared source does not
+  // stay in its peer group.
+  kClassic,
+};
+
+// "auto", "native", "template", "classic".
+[[nodiscard]] std::string_view StrategyName(NamespaceStrategy strategy);
+// The inverse of StrategyName; EINVAL for anything else.
+[[nodiscard]] Result<NamespaceStrategy> ParseStrategy(std::string_view name);
+// What kAuto means on the running kernel (from KernelFeatures()); other
+// values are returned unchanged.
+[[nodiscard]] NamespaceStrategy ResolveStrategy(NamespaceStrategy strategy);
+
+struct NamespaceOptions {
+  NamespaceStrategy strategy = NamespaceStrategy::kAuto;
+};
+
+// Flags OpenTreeNamespace accepts (the kernel's open_tree flags). OPEN_TREE_NAMESPACE
+// itself may be passed or not; OPEN_TREE_CLONE is refused (EINVAL).
+//   AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, AT_NO_AUTOMOUNT, AT_RECURSIVE, OPEN_TREE_CLOEXEC.
+
+// Creates a new mount namespace that holds only a copy of the mount at
+// `dirfd`/`path` (with every submount when `flags` has AT_RECURSIVE), like
+// open_tree(dirfd, path, flags | OPEN_TREE_NAMESPACE) on 7.0+, and returns an
+// nsfs fd for it (always close-on-exec). The namespace is owned by the
+// caller's user namespace. Inside it, root and cwd are the copied tree and
+// /proc/self/mountinfo lists only the tree.
+// Kernel rules, kept by every strategy:
+//  - EINVAL: OPEN_TREE_CLONE, or any flag not listed above.
+//  - EPERM: no CAP_SYS_ADMIN over the caller's user namespace.
+//  - ENOTDIR: the source is not a directory (as 7.1+).
+//  - An unbindable source fails (EINVAL); a recursive copy silently drops
+//    unbindable submounts.
+//  - Mount-namespace files (binds of /proc/PID/ns/mnt) are not copied (the
+//    file below them shows); other nsfs binds are. Emulations (kTemplate,
+//    kClassic) clone them with the tree and drop them once it is attached, but
+//    6.x refuses to attach such a file to a namespace newer than the one it
+//    names (ELOOP), and the new namespace is always the newest: a recursive
+//    copy of a tree that holds one mostly fails with ELOOP there.
+//  - Covered mounts stay covered; propagation is kept (a shared source gives
+//    copies in the same peer group: the namespace is not isolated by itself),
+//    except with kClassic (see above).
+// Minimum kernel: 7.0 for kNative, 6.8 for kTemplate, 5.2 for kClassic
+// (open_tree, move_mount, pivot_root).
+// Thread-safe. No fork, no mounts left in the caller's namespace on any path.
+[[nodiscard]] Result<UniqueFd> OpenTreeNamespace(int dirfd, const std::string& path, unsigned flags,
+                                                 const NamespaceOptions& options = {});
+
+// The same with a fresh filesystem as the namespace root: `fs_fd` is an
+// fsopen() fd after FSCONFIG_CMD_CREATE; `flags` may hold FSMOUNT_CLOEXEC and
+// FSMOUNT_NAMESPACE (anything else: EINVAL); `attr_flags` are fsmount's
+// MOUNT_ATTR_* bits. Like fsmount(fs_fd, flags | FSMOUNT_NAMESPACE, attr_flags)
+// on 7.1+: the root is private and the namespace holds one visible mount.
+// Errors carry the fs_context log. Minimum kernel: as OpenTreeNamespace.
+[[nodiscard]] Result<UniqueFd> FsmountNamespace(int fs_fd, unsigned flags, unsigned attr_flags,
+                                                const NamespaceOptions& options = {});
+
+// Stops and joins the kTemplate factory threads and releases the template
+// namespace, if they were started. The next kTemplate call starts them again.
+// Optional: the threads hold no resources a process must release before exit.
+// Must not run concurrently with calls that create namespaces.
+void StopNamespaceFactory();
+
+}  // namespace mntns

@@ -1,0 +1,61 @@
+// What the namespace strategies share (private to the library).
+#pragma once
+
+#include <functional>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "mntns/error.h"
+#include "mntns/fd.h"
+#include "mntns/query.h"
+
+namespace mntns::internal {
+
+// The sb_source of the template strategy's hidden root (an empty read-only tmpfs).
+inline constexpr std::string_view kTemplateRootSource = "mntns-template";
+
+// Opens the mount namespace the calling thread is in *now*. Made before the
+// thread switches namespaces: after a pivot_root or inside the template there
+// is no /proc to open, so the handle is taken while it is still reachable.
+class ThreadNamespaceOpener {
+ public:
+  // A pidfd for the thread (PIDFD_GET_MNT_NAMESPACE, 6.11) where the kernel has
+  // it, else a directory fd on /proc/thread-self.
+  [[nodiscard]] static Result<ThreadNamespaceOpener> ForCallingThread();
+
+  // A close-on-exec nsfs fd for the thread's current mount namespace. Only the
+  // thread that created the opener may call it.
+  [[nodiscard]] Result<UniqueFd> Current() const;
+
+ private:
+  UniqueFd pidfd_;
+  UniqueFd proc_dir_;
+};
+
+// Starts `body` on a new thread with every signal blocked (signals meant for
+// the process must reach the caller's threads, never a helper). Never throws.
+[[nodiscard]] Result<std::thread> StartHelperThread(std::function<void()> body);
+
+// Unmounts the mount-namespace files (nsfs binds of /proc/PID/ns/mnt) that a
+// recursive OPEN_TREE_CLONE copied. The calling thread must be inside the new
+// namespace with the tree as its root.
+[[nodiscard]] Result<void> DropMountNamespaceFiles();
+
+// The strategies; `tree` is a detached mount (open_tree(OPEN_TREE_CLONE) or
+// fsmount()) made in the caller's namespace; `recursive` says whether it may
+// hold submounts (and so mount-namespace files).
+[[nodiscard]] Result<UniqueFd> TemplateNamespace(UniqueFd tree, bool recursive);
+[[nodiscard]] Result<UniqueFd> ClassicNamespace(UniqueFd tree, bool recursive);
+void StopTemplateFactory();
+
+// For ListMounts() of another namespace: the fields that PresentNamespace needs.
+inline constexpr FieldMask kPresentationMask = field::kMntBasic | field::kSbSource | field::kFsType;
+
+// Removes the template strategy's hidden mounts (its empty root and the
+// namespace root below it) from a namespace's table, as 7.x hides its nullfs
+// root, then clears the fields the caller did not ask for (`requested`).
+// `mounts` must have been read with kPresentationMask added.
+void PresentNamespace(std::vector<Mount>& mounts, FieldMask requested);
+
+}  // namespace mntns::internal

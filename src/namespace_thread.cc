@@ -1,0 +1,99 @@
+// Thread plumbing shared by the template and classic strategies.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+
+#include <cerrno>
+#include <system_error>
+
+#include "namespace_internal.h"
+#include "statmount.h"
+#include "sys/namespaces.h"
+#include "sys/syscalls.h"
+#include "sys/uapi.h"
+
+namespace mntns::internal {
+namespace {
+
+constexpr std::uint64_t kNsfsMagic = 0x6e736673;  // NSFS_MAGIC
+constexpr std::size_t kListmountBatch = 512;
+
+}  // namespace
+
+Result<ThreadNamespaceOpener> ThreadNamespaceOpener::ForCallingThread() {
+  ThreadNamespaceOpener opener;
+  // A thread pidfd needs 6.9 and PIDFD_GET_MNT_NAMESPACE 6.11; both are
+  // cheaper than a path walk through /proc for every namespace.
+  if (auto pidfd = sys::PidfdOpen(sys::ThreadId(), sys::kPidfdThread); pidfd) {
+    if (auto probe = sys::PidfdMountNamespace(pidfd->Get()); probe) {
+      opener.pidfd_ = std::move(*pidfd);
+      return opener;
+    }
+  }
+  // /proc/thread-self names the calling thread; the directory fd keeps
+  // pointing at it after the thread's root changes.
+  auto dir = sys::Open(AT_FDCWD, "/proc/thread-self", O_RDONLY | O_DIRECTORY);
+  if (!dir) return std::unexpected(dir.error());
+  opener.proc_dir_ = std::move(*dir);
+  return opener;
+}
+
+Result<UniqueFd> ThreadNamespaceOpener::Current() const {
+  if (pidfd_) return sys::PidfdMountNamespace(pidfd_.Get());
+  return sys::Open(proc_dir_.Get(), "ns/mnt", O_RDONLY);
+}
+
+Result<std::thread> StartHelperThread(std::function<void()> body) {
+  sigset_t all;
+  sigset_t previous;
+  sigfillset(&all);
+  // A new thread inherits the creator's mask: block everything around the spawn.
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
+  Result<std::thread> thread = MakeError(EAGAIN, "start helper thread");
+  try {
+    thread = std::thread(std::move(body));
+  } catch (const std::system_error& error) {
+    thread = MakeError(error.code().value(), "start helper thread");
+  }
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  return thread;
+}
+
+Result<void> DropMountNamespaceFiles() {
+  // OPEN_TREE_CLONE|AT_RECURSIVE copies binds of mount-namespace files
+  // (CL_COPY_MNT_NS_FILE) while OPEN_TREE_NAMESPACE skips them: a namespace
+  // that holds a reference to another namespace can build reference loops.
+  sys::MntIdReq request{.size = sys::kMntIdReqSizeVer1,
+                        .mnt_ns_fd_or_mnt_fd = 0,
+                        .mnt_id = sys::kListmountRoot,
+                        .param = 0,
+                        .mnt_ns_id = 0};
+  std::vector<std::uint64_t> ids(kListmountBatch);
+  std::vector<std::string> doomed;
+  StatmountReader reader;
+  for (;;) {
+    auto count = sys::Listmount(request, ids, 0);
+    if (!count) return std::unexpected(count.error());
+    for (std::size_t i = 0; i < *count; ++i) {
+      auto basic = reader.ById(ids[i], 0, field::kSbBasic);
+      if (!basic) {
+        if (basic.error().code == ENOENT) continue;
+        return std::unexpected(basic.error());
+      }
+      if (basic->sb_magic != kNsfsMagic) continue;
+      auto mount = reader.ById(ids[i], 0, field::kMntRoot | field::kMntPoint);
+      if (!mount) return std::unexpected(mount.error());
+      if (mount->root.starts_with("mnt:[")) doomed.push_back(mount->point);
+    }
+    if (*count < ids.size()) break;
+    request.param = ids[*count - 1];
+  }
+  // Deepest first, so a file under another one's mount point stays reachable.
+  for (auto it = doomed.rbegin(); it != doomed.rend(); ++it) {
+    auto unmounted = sys::Umount(it->c_str(), MNT_DETACH);
+    if (!unmounted) return unmounted;
+  }
+  return kOk;
+}
+
+}  // namespace mntns::internal

@@ -1,0 +1,116 @@
+#include "sys/namespaces.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <fmt/format.h>
+
+#include "sys/syscalls.h"
+#include "sys/uapi.h"
+
+namespace mntns::sys {
+
+Result<void> Setns(int ns_fd, int nstype) {
+  if (::setns(ns_fd, nstype) != 0) {
+    const int err = errno;
+    return MakeError(err, "setns", fmt::format("fd {}", ns_fd));
+  }
+  return kOk;
+}
+
+Result<void> Unshare(int flags) {
+  if (::unshare(flags) != 0) {
+    const int err = errno;
+    return MakeError(err, "unshare", fmt::format("flags {:#x}", flags));
+  }
+  return kOk;
+}
+
+Result<void> PivotRoot(const char* new_root, const char* put_old) {
+  if (::syscall(SYS_pivot_root, new_root, put_old) != 0) {
+    const int err = errno;
+    return MakeError(err, "pivot_root", fmt::format("{} {}", QuotePath(new_root), QuotePath(put_old)));
+  }
+  return kOk;
+}
+
+Result<void> Umount(const char* path, int flags) {
+  if (::umount2(path, flags) != 0) {
+    const int err = errno;
+    return MakeError(err, "umount2", QuotePath(path));
+  }
+  return kOk;
+}
+
+Result<void> Fchdir(int fd) {
+  if (::fchdir(fd) != 0) {
+    const int err = errno;
+    return MakeError(err, "fchdir", fmt::format("fd {}", fd));
+  }
+  return kOk;
+}
+
+Result<void> Chdir(const char* path) {
+  if (::chdir(path) != 0) {
+    const int err = errno;
+    return MakeError(err, "chdir", QuotePath(path));
+  }
+  return kOk;
+}
+
+Result<void> MountLegacy(const char* source, const char* target, const char* type,
+                         unsigned long flags) {
+  if (::mount(source, target, type, flags, nullptr) != 0) {
+    const int err = errno;
+    return MakeError(err, "mount", fmt::format("{} flags {:#x}", QuotePath(target), flags));
+  }
+  return kOk;
+}
+
+Result<UniqueFd> PidfdOpen(pid_t pid, unsigned flags) {
+  const long fd = ::syscall(SYS_pidfd_open, pid, flags);
+  if (fd < 0) {
+    const int err = errno;
+    return MakeError(err, "pidfd_open", fmt::format("pid {}", pid));
+  }
+  // pidfds are always close-on-exec.
+  return UniqueFd(static_cast<int>(fd));
+}
+
+Result<UniqueFd> PidfdMountNamespace(int pidfd) {
+  const int fd = ::ioctl(pidfd, kPidfdGetMntNamespace, 0);
+  if (fd < 0) {
+    const int err = errno;
+    return MakeError(err, "ioctl(PIDFD_GET_MNT_NAMESPACE)", fmt::format("fd {}", pidfd));
+  }
+  return UniqueFd(fd);
+}
+
+Result<int> NamespaceType(int ns_fd) {
+  const int type = ::ioctl(ns_fd, kNsGetNsType);
+  if (type < 0) {
+    const int err = errno;
+    return MakeError(err, "ioctl(NS_GET_NSTYPE)", fmt::format("fd {}", ns_fd));
+  }
+  return type;
+}
+
+Result<bool> IsDirectory(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    return MakeError(err, "fstat", fmt::format("fd {}", fd));
+  }
+  return S_ISDIR(st.st_mode);
+}
+
+pid_t ThreadId() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
+
+}  // namespace mntns::sys

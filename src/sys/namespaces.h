@@ -1,0 +1,50 @@
+// The raw-syscall layer for namespace and process-root calls: setns, unshare,
+// pivot_root, umount2, chdir, pidfd and the legacy mount(2). Like syscalls.h,
+// each wrapper names the call and its key argument in its Error and captures
+// errno in the first statement after the call.
+#pragma once
+
+#include <sys/types.h>
+
+#include "mntns/error.h"
+#include "mntns/fd.h"
+
+namespace mntns::sys {
+
+// setns(2); `nstype` is a CLONE_NEW* flag or 0.
+[[nodiscard]] Result<void> Setns(int ns_fd, int nstype);
+
+// unshare(2) of the calling thread.
+[[nodiscard]] Result<void> Unshare(int flags);
+
+// pivot_root(2); only ever used as pivot_root(".", ".") after fchdir().
+[[nodiscard]] Result<void> PivotRoot(const char* new_root, const char* put_old);
+
+// umount2(2).
+[[nodiscard]] Result<void> Umount(const char* path, int flags);
+
+[[nodiscard]] Result<void> Fchdir(int fd);
+[[nodiscard]] Result<void> Chdir(const char* path);
+
+// Legacy mount(2). Only the classic namespace strategy calls it, and only
+// where the new mount API is missing (kernels before 5.12 lack mount_setattr).
+[[nodiscard]] Result<void> MountLegacy(const char* source, const char* target, const char* type,
+                                       unsigned long flags);
+
+// pidfd_open(2) (5.3; PIDFD_THREAD for a thread id needs 6.9).
+[[nodiscard]] Result<UniqueFd> PidfdOpen(pid_t pid, unsigned flags);
+
+// ioctl(PIDFD_GET_MNT_NAMESPACE) (6.11): a close-on-exec nsfs fd for the mount
+// namespace the pidfd's task is in now.
+[[nodiscard]] Result<UniqueFd> PidfdMountNamespace(int pidfd);
+
+// ioctl(NS_GET_NSTYPE): the CLONE_NEW* type of an nsfs fd.
+[[nodiscard]] Result<int> NamespaceType(int ns_fd);
+
+// fstat(2) reduced to "is it a directory".
+[[nodiscard]] Result<bool> IsDirectory(int fd);
+
+// The calling thread's id (gettid).
+[[nodiscard]] pid_t ThreadId();
+
+}  // namespace mntns::sys
