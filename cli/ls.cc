@@ -1,4 +1,5 @@
 // mntns ls: a namespace's mount table, as a table, a tree or JSON.
+#include <cstdio>
 #include <memory>
 
 #include <fmt/format.h>
@@ -34,10 +35,17 @@ int RunLs(const LsOptions& options) {
   if (!mounts) return ReportError(mounts.error());
 
   if (options.json) {
-    nlohmann::ordered_json out;
-    out["mounts"] = nlohmann::ordered_json::array();
-    for (const Mount& mount : *mounts) out["mounts"].push_back(MountToJson(mount));
-    fmt::print("{}\n", out.dump(2));
+    // Streamed: a DOM of 100,000 mounts would cost more than reading them.
+    fmt::memory_buffer text;
+    JsonWriter json(text);
+    json.BeginObject();
+    json.Key("mounts");
+    json.BeginArray();
+    for (const Mount& mount : *mounts) WriteMountJson(json, mount);
+    json.EndArray();
+    json.EndObject();
+    text.push_back('\n');
+    std::fwrite(text.data(), 1, text.size(), stdout);
     return 0;
   }
   PrintTable(*mounts, *columns, options.tree);

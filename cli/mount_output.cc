@@ -10,14 +10,6 @@
 namespace mntns::cli {
 namespace {
 
-nlohmann::ordered_json IfHas(const Mount& mount, FieldMask bits, nlohmann::ordered_json value) {
-  return mount.Has(bits) ? std::move(value) : nlohmann::ordered_json(nullptr);
-}
-
-nlohmann::ordered_json NonZero(std::uint64_t value) {
-  return value != 0 ? nlohmann::ordered_json(value) : nlohmann::ordered_json(nullptr);
-}
-
 std::string Number(std::uint64_t value) { return std::to_string(value); }
 
 const Column kColumns[] = {
@@ -78,39 +70,66 @@ std::size_t Width(const std::string& text) {
 
 }  // namespace
 
-nlohmann::ordered_json MountToJson(const Mount& mount) {
-  nlohmann::ordered_json out;
+void WriteMountJson(JsonWriter& json, const Mount& mount) {
   const bool basic = mount.Has(field::kMntBasic);
-  out["id"] = basic ? NonZero(mount.id) : nullptr;
-  out["parent"] = basic ? NonZero(mount.parent_id) : nullptr;
-  out["old_id"] = IfHas(mount, field::kMntBasic, mount.old_id);
-  out["old_parent"] = IfHas(mount, field::kMntBasic, mount.old_parent_id);
-  out["target"] = IfHas(mount, field::kMntPoint, mount.point);
-  out["root"] = IfHas(mount, field::kMntRoot, mount.root);
-  out["source"] = IfHas(mount, field::kSbSource, mount.sb_source);
-  out["fstype"] = IfHas(mount, field::kFsType, FsTypeText(mount));
-  out["vfs_options"] = IfHas(mount, field::kMntBasic, VfsOptions(mount));
+  const bool sb = mount.Has(field::kSbBasic);
+  // A key the backend could not fill is null, never left out.
+  auto number_or_null = [&json](std::string_view key, bool known, std::uint64_t value) {
+    json.Key(key);
+    if (known) {
+      json.Number(value);
+    } else {
+      json.Null();
+    }
+  };
+  auto string_or_null = [&json](std::string_view key, bool known, std::string_view value) {
+    json.Key(key);
+    if (known) {
+      json.String(value);
+    } else {
+      json.Null();
+    }
+  };
+  json.BeginObject();
+  number_or_null("id", basic && mount.id != 0, mount.id);
+  number_or_null("parent", basic && mount.parent_id != 0, mount.parent_id);
+  number_or_null("old_id", basic, mount.old_id);
+  number_or_null("old_parent", basic, mount.old_parent_id);
+  string_or_null("target", mount.Has(field::kMntPoint), mount.point);
+  string_or_null("root", mount.Has(field::kMntRoot), mount.root);
+  string_or_null("source", mount.Has(field::kSbSource), mount.sb_source);
+  string_or_null("fstype", mount.Has(field::kFsType), FsTypeText(mount));
+  string_or_null("vfs_options", basic, VfsOptions(mount));
   // statmount leaves kMntOpts out of the mask when a filesystem has no options.
   // A derived mount (StatmountByFd) knows neither superblock options nor propagation.
-  out["fs_options"] = mount.derived ? nullptr : IfHas(mount, field::kSbBasic, SuperOptions(mount));
-  out["propagation"] = mount.derived ? nullptr : IfHas(mount, field::kMntBasic, PropagationText(mount));
-  out["ns_id"] = IfHas(mount, field::kMntNsId, mount.ns_id);
-  out["maj_min"] = IfHas(mount, field::kSbBasic, fmt::format("{}:{}", mount.sb_dev_major, mount.sb_dev_minor));
-  out["sb_magic"] = mount.Has(field::kSbBasic) ? NonZero(mount.sb_magic) : nullptr;
-  out["attr"] = IfHas(mount, field::kMntBasic, mount.attr);
-  out["peer_group"] = basic ? NonZero(mount.peer_group) : nullptr;
-  out["master"] = basic ? NonZero(mount.master) : nullptr;
-  out["propagate_from"] = mount.Has(field::kPropagateFrom) ? NonZero(mount.propagate_from) : nullptr;
-  if (mount.Has(field::kOptArray)) out["fs_option_array"] = mount.fs_option_array;
-  if (mount.Has(field::kOptSecArray)) out["security_option_array"] = mount.security_option_array;
-  if (mount.Has(field::kMntUidmap)) out["uid_map"] = mount.uid_map;
-  if (mount.Has(field::kMntGidmap)) out["gid_map"] = mount.gid_map;
-  if (mount.Has(field::kSupportedMask)) out["supported_mask"] = FieldNames(mount.supported_mask);
+  string_or_null("fs_options", sb && !mount.derived, SuperOptions(mount));
+  string_or_null("propagation", basic && !mount.derived, PropagationText(mount));
+  number_or_null("ns_id", mount.Has(field::kMntNsId), mount.ns_id);
+  string_or_null("maj_min", sb, fmt::format("{}:{}", mount.sb_dev_major, mount.sb_dev_minor));
+  number_or_null("sb_magic", sb && mount.sb_magic != 0, mount.sb_magic);
+  number_or_null("attr", basic, mount.attr);
+  number_or_null("peer_group", basic && mount.peer_group != 0, mount.peer_group);
+  number_or_null("master", basic && mount.master != 0, mount.master);
+  number_or_null("propagate_from", mount.Has(field::kPropagateFrom) && mount.propagate_from != 0,
+                 mount.propagate_from);
+  if (mount.Has(field::kOptArray)) json.Field("fs_option_array", mount.fs_option_array);
+  if (mount.Has(field::kOptSecArray)) json.Field("security_option_array", mount.security_option_array);
+  if (mount.Has(field::kMntUidmap)) json.Field("uid_map", mount.uid_map);
+  if (mount.Has(field::kMntGidmap)) json.Field("gid_map", mount.gid_map);
+  if (mount.Has(field::kSupportedMask)) json.Field("supported_mask", FieldNames(mount.supported_mask));
   // The kernel leaves MNT_POINT out for a mount attached nowhere (and for one outside the
   // caller's root, which from there is just as unreachable).
-  if (!mount.Has(field::kMntPoint)) out["detached"] = true;
-  if (mount.derived) out["derived"] = true;
-  return out;
+  if (!mount.Has(field::kMntPoint)) json.Field("detached", true);
+  if (mount.derived) json.Field("derived", true);
+  json.Field("mask", FieldNames(mount.mask));
+  json.EndObject();
+}
+
+nlohmann::ordered_json MountToJson(const Mount& mount) {
+  fmt::memory_buffer text;
+  JsonWriter json(text);
+  WriteMountJson(json, mount);
+  return nlohmann::ordered_json::parse(std::string_view(text.data(), text.size()));
 }
 
 std::span<const Column> AllColumns() { return kColumns; }

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "json_writer.h"
 #include "mntns/error.h"
 #include "mntns/query.h"
 
@@ -19,10 +20,13 @@ inline constexpr FieldMask kJsonMask = field::kSbBasic | field::kMntBasic | fiel
                                        field::kMntNsId | field::kMntOpts | field::kFsSubtype |
                                        field::kSbSource;
 
-// One mount as a JSON object. Keys whose field the backend did not return are
-// null (e.g. "id" from the mountinfo backend, which has no unique ids). Adds
-// "detached": true when kMntPoint is missing (so ask for it) and "derived": true
-// for Mount::derived.
+// One mount as a JSON object, streamed: the keys of `ls --json` and `stat
+// --json`, plus "mask" (the fields the backend returned). Keys whose field the
+// backend did not return are null (e.g. "id" from the mountinfo backend, which
+// has no unique ids).
+void WriteMountJson(JsonWriter& json, const Mount& mount);
+
+// The same object as a JSON value (for one mount; WriteMountJson for tables).
 [[nodiscard]] nlohmann::ordered_json MountToJson(const Mount& mount);
 
 // A table column: its name for -o, its header, and the fields it needs.

@@ -27,7 +27,6 @@ int RunStat(const StatOptions& options) {
   if (!mount) return ReportError(mount.error());
 
   nlohmann::ordered_json out = MountToJson(*mount);
-  out["mask"] = FieldNames(mount->mask);
   if (options.json) {
     fmt::print("{}\n", out.dump(2));
     return 0;

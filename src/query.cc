@@ -104,19 +104,9 @@ Result<std::vector<Mount>> ListMountsWithListmount(const NamespaceRef& ns, Field
   // takes to hide its template root (namespace.h), as 7.x hides its nullfs root.
   const bool foreign = ns.kind != NamespaceRef::Kind::kCaller;
   const FieldMask read_mask = foreign ? mask | internal::kPresentationMask : mask;
-  std::vector<Mount> mounts;
-  mounts.reserve(ids->size());
-  internal::StatmountReader reader;
-  for (std::uint64_t id : *ids) {
-    auto mount = reader.ById(id, *ns_id, read_mask);
-    if (!mount) {
-      // Unmounted between listmount and statmount: the table is a snapshot anyway.
-      if (mount.error().code == ENOENT) continue;
-      return WithContext(mount.error(), ns);
-    }
-    mounts.push_back(std::move(*mount));
-  }
-  if (foreign) internal::PresentNamespace(mounts, mask);
+  auto mounts = internal::StatmountMany(*ids, *ns_id, read_mask);
+  if (!mounts) return WithContext(mounts.error(), ns);
+  if (foreign) internal::PresentNamespace(*mounts, mask);
   return mounts;
 }
 

@@ -1,0 +1,64 @@
+// A streaming JSON writer for large outputs (`ls --json` of 100,000 mounts):
+// no DOM, no per-key allocation, one buffer. Pretty-prints with two-space
+// indentation like nlohmann::json::dump(2).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace mntns::cli {
+
+class JsonWriter {
+ public:
+  explicit JsonWriter(fmt::memory_buffer& out) : out_(out) {}
+
+  void BeginObject() { Open('{'); }
+  void EndObject() { Close('}'); }
+  void BeginArray() { Open('['); }
+  void EndArray() { Close(']'); }
+
+  // The key of the next value inside an object.
+  void Key(std::string_view key);
+
+  // Bytes that are not valid UTF-8 (paths may hold any byte) become U+FFFD:
+  // JSON text must be UTF-8.
+  void String(std::string_view text);
+  void Number(std::uint64_t value);
+  void Bool(bool value);
+  void Null();
+  void Strings(std::span<const std::string> values);
+
+  template <typename T>
+  void Field(std::string_view key, const T& value) {
+    Key(key);
+    Value(value);
+  }
+
+ private:
+  void Value(std::string_view text) { String(text); }
+  void Value(const std::string& text) { String(text); }
+  void Value(const char* text) { String(text); }
+  void Value(std::uint64_t value) { Number(value); }
+  void Value(std::uint32_t value) { Number(value); }
+  void Value(bool value) { Bool(value); }
+  void Value(std::nullptr_t) { Null(); }
+  void Value(const std::vector<std::string>& values) { Strings(values); }
+
+  void BeforeValue();
+  void WriteQuoted(std::string_view text);
+  void Open(char bracket);
+  void Close(char bracket);
+  void Newline();
+
+  fmt::memory_buffer& out_;
+  // Per open container: whether it has members yet.
+  std::vector<bool> has_members_;
+  bool after_key_ = false;
+};
+
+}  // namespace mntns::cli
