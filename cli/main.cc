@@ -28,7 +28,9 @@ int Main(int argc, char** argv) {
   Runner runner;
   AddFeaturesCommand(app, runner);
   AddLsCommand(app, runner);
+  AddNewCommand(app, runner);
   AddStatCommand(app, runner);
+  AddBenchCommand(app, runner);
 
   try {
     app.parse(argc, argv);

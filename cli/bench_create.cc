@@ -1,0 +1,256 @@
+// mntns bench create: how fast container namespaces are made, with M mounts
+// in the caller's namespace. Everything runs in a forked child inside a
+// private namespace of its own: the caller's mount table is never touched.
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "command.h"
+#include "mntns/namespace.h"
+#include "sys/namespaces.h"
+#include "sys/syscalls.h"
+
+namespace mntns::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct BenchOptions {
+  std::size_t host_mounts = 0;
+  std::size_t count = 1000;
+  unsigned workers = 1;
+  std::string strategy = "auto";
+  bool json = false;
+};
+
+// "raw" is not a library strategy: the bare 7.x syscall, the yardstick for native.
+constexpr const char* kRawStrategy = "raw";
+
+Result<void> MakeDirectory(const std::string& path) {
+  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+    const int err = errno;
+    return MakeError(err, "mkdir", QuotePath(path));
+  }
+  return kOk;
+}
+
+Result<void> MountTmpfs(const std::string& path, const char* source) {
+  if (auto r = MakeDirectory(path); !r) return r;
+  auto fs = sys::FsOpen("tmpfs", 0);
+  if (!fs) return std::unexpected(fs.error());
+  if (auto r = sys::FsConfigString(fs->Get(), "source", source); !r) return r;
+  if (auto r = sys::FsConfigCreate(fs->Get()); !r) return r;
+  auto mnt = sys::FsMount(fs->Get(), 0, 0);
+  if (!mnt) return std::unexpected(mnt.error());
+  return sys::MoveMount(mnt->Get(), "", AT_FDCWD, path.c_str(), MOVE_MOUNT_F_EMPTY_PATH);
+}
+
+Result<void> Bind(const std::string& source, const std::string& target) {
+  if (auto r = MakeDirectory(target); !r) return r;
+  auto tree = sys::OpenTree(AT_FDCWD, source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (!tree) return std::unexpected(tree.error());
+  return sys::MoveMount(tree->Get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH);
+}
+
+// The caller's side: a private namespace with `host_mounts` extra binds, and
+// the small tree every namespace is made from.
+Result<std::string> PrepareHost(const std::string& base, std::size_t host_mounts) {
+  if (auto r = sys::Unshare(CLONE_NEWNS); !r) return std::unexpected(r.error());
+  struct mount_attr attr {};
+  attr.propagation = MS_PRIVATE;
+  if (auto r = sys::MountSetattr(AT_FDCWD, "/", AT_RECURSIVE, attr); !r) return std::unexpected(r.error());
+  if (auto r = MountTmpfs(base, "mntns-bench"); !r) return std::unexpected(r.error());
+  const std::string host = base + "/host";
+  if (auto r = MakeDirectory(host); !r) return std::unexpected(r.error());
+  if (auto r = MakeDirectory(host + "/empty"); !r) return std::unexpected(r.error());
+  const auto start = Clock::now();
+  for (std::size_t i = 0; i < host_mounts; ++i) {
+    if (auto r = Bind(host + "/empty", fmt::format("{}/{}", host, i)); !r) return std::unexpected(r.error());
+    if ((i + 1) % 5000 == 0) fmt::print(stderr, "mntns bench: {} of {} host mounts\n", i + 1, host_mounts);
+  }
+  if (host_mounts >= 5000) {
+    fmt::print(stderr, "mntns bench: {} host mounts in {:.1f} s\n", host_mounts,
+               std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  const std::string tree = base + "/tree";
+  for (const char* dir : {"", "/a", "/b", "/c", "/a/deeper"}) {
+    if (auto r = MakeDirectory(tree + dir); !r) return std::unexpected(r.error());
+  }
+  if (auto r = MountTmpfs(tree + "/sub", "mntns-bench-sub"); !r) return std::unexpected(r.error());
+  return tree;
+}
+
+Result<UniqueFd> CreateOne(const std::string& tree, const std::string& strategy) {
+  if (strategy == kRawStrategy) {
+    return sys::OpenTree(AT_FDCWD, tree.c_str(), OPEN_TREE_NAMESPACE | AT_RECURSIVE | OPEN_TREE_CLOEXEC);
+  }
+  auto parsed = ParseStrategy(strategy);
+  if (!parsed) return std::unexpected(parsed.error());
+  return OpenTreeNamespace(AT_FDCWD, tree, AT_RECURSIVE | OPEN_TREE_CLOEXEC, {.strategy = *parsed});
+}
+
+// Create, use (NS_MNT_GET_INFO needs no setns), release.
+Result<void> CreateUseRelease(const std::string& tree, const std::string& strategy) {
+  auto ns = CreateOne(tree, strategy);
+  if (!ns) return std::unexpected(ns.error());
+  auto info = sys::MountNamespaceInfo(ns->Get());
+  if (!info) return std::unexpected(info.error());
+  return kOk;
+}
+
+double Percentile(std::vector<double>& sorted, double fraction) {
+  if (sorted.empty()) return 0;
+  const auto index = static_cast<std::size_t>(fraction * static_cast<double>(sorted.size() - 1) + 0.5);
+  return sorted[std::min(index, sorted.size() - 1)];
+}
+
+int Measure(const BenchOptions& options, const std::string& tree) {
+  const std::string strategy =
+      options.strategy == kRawStrategy
+          ? options.strategy
+          : std::string(StrategyName(ResolveStrategy(*ParseStrategy(options.strategy))));
+  // Warm-up: starts the template factory (its one-time copy of this table).
+  const std::size_t warmup = std::clamp<std::size_t>(options.count / 100, 3, 200);
+  for (std::size_t i = 0; i < warmup; ++i) {
+    if (auto r = CreateUseRelease(tree, strategy); !r) return ReportError(r.error());
+  }
+  std::atomic<std::size_t> next{0};
+  std::atomic<std::size_t> done{0};
+  std::atomic<bool> failed{false};
+  std::vector<std::vector<double>> latencies(options.workers);
+  std::vector<Error> errors(options.workers);
+  const auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (unsigned w = 0; w < options.workers; ++w) {
+    threads.emplace_back([&, w] {
+      latencies[w].reserve(options.count / options.workers + 1);
+      while (!failed && next.fetch_add(1) < options.count) {
+        const auto t0 = Clock::now();
+        if (auto r = CreateUseRelease(tree, strategy); !r) {
+          errors[w] = r.error();
+          failed = true;
+          return;
+        }
+        latencies[w].push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+        ++done;
+      }
+    });
+  }
+  auto last_report = start;
+  while (done < options.count && !failed) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (Clock::now() - last_report > std::chrono::seconds(2)) {
+      last_report = Clock::now();
+      fmt::print(stderr, "mntns bench: {} of {} namespaces\n", done.load(), options.count);
+    }
+  }
+  for (std::thread& thread : threads) thread.join();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  for (const Error& error : errors) {
+    if (error.code != 0) return ReportError(error);
+  }
+  std::vector<double> all;
+  for (const auto& worker : latencies) all.insert(all.end(), worker.begin(), worker.end());
+  std::sort(all.begin(), all.end());
+  const double per_second = static_cast<double>(all.size()) / seconds;
+  const double p50 = Percentile(all, 0.50);
+  const double p99 = Percentile(all, 0.99);
+  if (options.json) {
+    nlohmann::ordered_json out;
+    out["strategy"] = strategy;
+    out["host_mounts"] = options.host_mounts;
+    out["count"] = options.count;
+    out["workers"] = options.workers;
+    out["per_second"] = per_second;
+    out["p50_us"] = p50;
+    out["p99_us"] = p99;
+    fmt::print("{}\n", out.dump());
+  } else {
+    fmt::print("strategy {} with {} host mounts: {} namespaces by {} worker{} in {:.3f} s: {:.0f}/s, "
+               "p50 {:.1f} us, p99 {:.1f} us (create + NS_MNT_GET_INFO + close)\n",
+               strategy, options.host_mounts, all.size(), options.workers, options.workers == 1 ? "" : "s",
+               seconds, per_second, p50, p99);
+  }
+  return 0;
+}
+
+int RunBenchCreate(const BenchOptions& options) {
+  std::string base = "/tmp/mntns-bench-XXXXXX";
+  if (::mkdtemp(base.data()) == nullptr) {
+    const int err = errno;
+    return ReportError(MakeError(err, "mkdtemp", QuotePath(base)).error());
+  }
+  std::fflush(stdout);
+  std::fflush(stderr);
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int err = errno;
+    ::rmdir(base.c_str());
+    return ReportError(MakeError(err, "fork").error());
+  }
+  if (pid == 0) {
+    auto tree = PrepareHost(base, options.host_mounts);
+    const int status = tree ? Measure(options, *tree) : ReportError(tree.error());
+    std::fflush(stdout);
+    std::fflush(stderr);
+    // Skips destructors: the factory threads and the namespace go with the process.
+    ::_exit(status);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  // The tmpfs lived in the child's namespace only; the directory is empty here.
+  ::rmdir(base.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace
+
+void AddBenchCommand(CLI::App& app, Runner& runner) {
+  CLI::App* bench = app.add_subcommand("bench", "Measure mntns operations (see `mntns bench COMMAND --help`).");
+  bench->require_subcommand(1);
+  auto options = std::make_shared<BenchOptions>();
+  CLI::App* create = bench->add_subcommand(
+      "create", "Create, use (NS_MNT_GET_INFO) and release COUNT namespaces from a small tree, with\n"
+                "M extra mounts in the caller's namespace (set up in a private namespace of its own).");
+  create->add_option("--host-mounts", options->host_mounts, "M: extra bind mounts in the caller's namespace")
+      ->default_str("0");
+  create->add_option("--count", options->count, "K: namespaces to create")
+      ->check(CLI::PositiveNumber)
+      ->default_str("1000");
+  create->add_option("--workers", options->workers, "W: threads creating namespaces in parallel")
+      ->check(CLI::Range(1U, 256U))
+      ->default_str("1");
+  create->add_option("--strategy", options->strategy,
+                     "auto, native, template, classic, or raw: the bare open_tree(OPEN_TREE_NAMESPACE)\n"
+                     "syscall (7.x), the yardstick for native")
+      ->check(CLI::IsMember({"auto", "native", "template", "classic", kRawStrategy}))
+      ->required();
+  create->add_flag("--json", options->json,
+                   "Print one JSON object: strategy, host_mounts, count, workers, per_second, p50_us, p99_us");
+  create->footer(
+      "Latency is per namespace: create + NS_MNT_GET_INFO on its fd + close (the close of the last\n"
+      "reference pays the kernel's teardown). bench/create.sh runs the comparisons side by side.\n"
+      "\n"
+      "Examples:\n"
+      "  mntns bench create --strategy auto --count 10000\n"
+      "  mntns bench create --strategy classic --host-mounts 10000 --count 50\n"
+      "  mntns bench create --strategy auto --host-mounts 30000 --count 20000 --workers 2 --json");
+  create->callback([options, &runner] { runner = [options] { return RunBenchCreate(*options); }; });
+}
+
+}  // namespace mntns::cli

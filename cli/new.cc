@@ -1,0 +1,213 @@
+// mntns new: a container mount namespace from a directory, in one call.
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "command.h"
+#include "mntns/namespace.h"
+#include "mntns/query.h"
+#include "sys/namespaces.h"
+#include "sys/syscalls.h"
+
+namespace mntns::cli {
+namespace {
+
+struct NewOptions {
+  bool recursive = false;
+  std::string strategy = "auto";
+  std::string pin;
+  bool json = false;
+  std::string path;
+  std::vector<std::string> command;
+};
+
+std::string ParentDirectory(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// Binds the namespace onto `file`, as `unshare --mount=FILE` does, so it
+// outlives this process (nsenter --mount=FILE, mntns ls --ns-file FILE).
+Result<void> Pin(int ns_fd, const std::string& file) {
+  // The kernel refuses to propagate a namespace file (it could build loops),
+  // so the bind fails on a shared mount; say why instead of a bare EINVAL.
+  auto parent = StatMountByPath(ParentDirectory(file), {.mask = field::kMntBasic | field::kMntPoint});
+  if (!parent) return MakeError(parent.error().code, "--pin", QuotePath(file) + ": " + parent.error().Message());
+  if ((parent->propagation & MS_SHARED) != 0) {
+    return MakeError(EINVAL, "--pin",
+                     fmt::format("{}: the mount it is on ({}) is shared, and a namespace can only be pinned "
+                                 "on a private mount (as for unshare --mount=FILE); e.g. "
+                                 "`mount --bind DIR DIR && mount --make-private DIR` and pin inside DIR",
+                                 QuotePath(file), QuotePath(parent->point)));
+  }
+  bool created = false;
+  {
+    auto existing = sys::Open(AT_FDCWD, file.c_str(), O_RDONLY | O_NOFOLLOW);
+    if (!existing) {
+      auto made = sys::Open(AT_FDCWD, file.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+      if (!made) return std::unexpected(made.error());
+      created = true;
+    }
+  }
+  const std::string source = fmt::format("/proc/self/fd/{}", ns_fd);
+  auto tree = sys::OpenTree(AT_FDCWD, source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  Result<void> bound = tree ? sys::MoveMount(tree->Get(), "", AT_FDCWD, file.c_str(), MOVE_MOUNT_F_EMPTY_PATH)
+                            : Result<void>(std::unexpected(tree.error()));
+  if (!bound) {
+    if (created) ::unlink(file.c_str());
+    Error error = bound.error();
+    error.argument = fmt::format("{} onto {}", error.argument, QuotePath(file));
+    return std::unexpected(error);
+  }
+  return kOk;
+}
+
+// Runs `command` inside the namespace; returns its exit status, 128+signal
+// if it was killed.
+int RunInside(int ns_fd, const std::vector<std::string>& command) {
+  std::fflush(stdout);
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int err = errno;
+    return ReportError(MakeError(err, "fork").error());
+  }
+  if (pid == 0) {
+    // A forked child has one thread and an fs_struct of its own: setns works.
+    if (auto r = sys::Setns(ns_fd, CLONE_NEWNS); !r) {
+      ReportError(r.error());
+      ::_exit(kExitFailure);
+    }
+    std::vector<char*> argv;
+    for (const std::string& arg : command) argv.push_back(const_cast<char*>(arg.c_str()));
+    argv.push_back(nullptr);
+    ::execvp(argv[0], argv.data());
+    const int err = errno;
+    ReportError(MakeError(err, "exec", QuotePath(command[0]) + " inside the new namespace").error());
+    ::_exit(err == ENOENT ? 127 : 126);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) {
+      const int err = errno;
+      return ReportError(MakeError(err, "waitpid", fmt::format("pid {}", pid)).error());
+    }
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int PrintSummary(const NewOptions& options, NamespaceStrategy strategy, int ns_fd) {
+  auto id = sys::MountNamespaceId(ns_fd);
+  if (!id) return ReportError(id.error());
+  auto mounts = ListMounts(NamespaceRef::ById(*id),
+                           {.mask = field::kMntPoint | field::kFsType | field::kSbSource | field::kMntBasic});
+  if (!mounts) return ReportError(mounts.error());
+  if (options.json) {
+    nlohmann::ordered_json out;
+    out["ns_id"] = *id;
+    out["strategy"] = StrategyName(strategy);
+    out["source"] = options.path;
+    out["recursive"] = options.recursive;
+    out["pinned"] = options.pin.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(options.pin);
+    out["mounts"] = nlohmann::ordered_json::array();
+    for (const Mount& m : *mounts) {
+      out["mounts"].push_back({{"target", m.point}, {"fstype", m.fs_type}, {"source", m.sb_source},
+                               {"propagation", PropagationText(m)}});
+    }
+    fmt::print("{}\n", out.dump(2));
+    return 0;
+  }
+  fmt::print("mount namespace {} ({} strategy): {} of {} as \"/\", {} mount{}\n", *id, StrategyName(strategy),
+             options.recursive ? "a recursive copy" : "a copy", QuotePath(options.path), mounts->size(),
+             mounts->size() == 1 ? "" : "s");
+  for (const Mount& m : *mounts) {
+    fmt::print("  {:<30} {:<10} {:<20} {}\n", m.point, m.fs_type, m.sb_source, PropagationText(m));
+  }
+  if (options.pin.empty()) {
+    fmt::print("(released when mntns exits: use --pin FILE to keep it, or -- CMD to run something in it)\n");
+  } else {
+    fmt::print("pinned at {}: enter with `nsenter --mount={}`, release with `umount {}`\n", options.pin,
+               options.pin, options.pin);
+  }
+  return 0;
+}
+
+int RunNew(const NewOptions& options) {
+  auto requested = ParseStrategy(options.strategy);
+  if (!requested) {
+    fmt::print(stderr, "mntns: {}\n", requested.error().Message());
+    return kExitUsage;
+  }
+  NamespaceStrategy strategy = ResolveStrategy(*requested);
+  auto ns = OpenTreeNamespace(AT_FDCWD, options.path, (options.recursive ? AT_RECURSIVE : 0) | OPEN_TREE_CLOEXEC,
+                              {.strategy = strategy});
+  if (!ns) return ReportError(ns.error());
+  if (!options.pin.empty()) {
+    auto pinned = Pin(ns->Get(), options.pin);
+    // The kernel binds a namespace file only into a namespace with a smaller
+    // id (mnt_ns_loop); 6.18 draws ids from per-CPU batches, so a namespace
+    // made on a factory thread may get a smaller id than ours. A classic one
+    // is made from this thread's CPU batch: retry with it a few times.
+    for (int retry = 0; !pinned && pinned.error().code == ELOOP && retry < 8; ++retry) {
+      ns = OpenTreeNamespace(AT_FDCWD, options.path, (options.recursive ? AT_RECURSIVE : 0) | OPEN_TREE_CLOEXEC,
+                             {.strategy = NamespaceStrategy::kClassic});
+      if (!ns) return ReportError(ns.error());
+      strategy = NamespaceStrategy::kClassic;
+      pinned = Pin(ns->Get(), options.pin);
+    }
+    if (!pinned) return ReportError(pinned.error());
+  }
+  if (!options.command.empty()) return RunInside(ns->Get(), options.command);
+  return PrintSummary(options, strategy, ns->Get());
+}
+
+}  // namespace
+
+void AddNewCommand(CLI::App& app, Runner& runner) {
+  auto options = std::make_shared<NewOptions>();
+  CLI::App* command = app.add_subcommand(
+      "new", "Create a mount namespace that holds only a copy of PATH (as \"/\"), like Linux 7's\n"
+             "open_tree(OPEN_TREE_NAMESPACE); run CMD in it, pin it to a file, or describe it.");
+  command->add_flag("-r,--recursive", options->recursive,
+                    "Copy the submounts of PATH too (unbindable ones and mount-namespace files are left out)");
+  command
+      ->add_option("--strategy", options->strategy,
+                   "auto: native on 7.x, else template; native: open_tree(OPEN_TREE_NAMESPACE) (7.0+);\n"
+                   "template: no-fork factory, cost independent of your mount table (6.8+);\n"
+                   "classic: unshare + pivot_root (slow with many mounts; copies become private)")
+      ->check(CLI::IsMember({"auto", "native", "template", "classic"}))
+      ->option_text("auto|native|template|classic (default: auto)");
+  command->add_option("--pin", options->pin,
+                      "Bind the namespace to FILE (created if missing) so it outlives mntns, like\n"
+                      "`unshare --mount=FILE`; FILE must be on a private mount");
+  command->add_flag("--json", options->json,
+                    "Without CMD: print {ns_id, strategy, source, recursive, pinned, mounts: [...]}");
+  command->add_option("path", options->path, "The directory to copy; it becomes \"/\" of the namespace")->required();
+  command->add_option("command", options->command, "After `--`: the command to run inside (argv)");
+  command->footer(
+      "Without CMD and without --pin the namespace is described and released when mntns exits.\n"
+      "With CMD, mntns exits with CMD's status (128+signal if it was killed).\n"
+      "\n"
+      "Examples:\n"
+      "  mntns new /srv/rootfs --recursive -- /bin/sh      a shell whose \"/\" is /srv/rootfs\n"
+      "  mntns new /tmp -- ls /                          what a copy of /tmp looks like from inside\n"
+      "  mntns new --pin /run/ns/web -r /srv/web         keep it: /run/ns must be on a private mount\n"
+      "  nsenter --mount=/run/ns/web sh                  enter a pinned namespace later\n"
+      "  mntns ls --ns-file /run/ns/web                  list its mounts from outside\n"
+      "  mntns new --json -r /srv/web                    its id and mounts as JSON\n"
+      "  mntns new --strategy classic -r / -- true       the unshare+pivot_root baseline");
+  command->callback([options, &runner] { runner = [options] { return RunNew(*options); }; });
+}
+
+}  // namespace mntns::cli
