@@ -19,9 +19,12 @@ using Runner = std::function<int()>;
 // Each Add*Command registers one subcommand on `app`; when the user picks it,
 // its runner is stored into `runner`.
 void AddBenchCommand(CLI::App& app, Runner& runner);
+// `bench ls`, registered by AddBenchCommand on its `bench` subcommand.
+void AddBenchLsCommand(CLI::App& bench, Runner& runner);
 void AddFeaturesCommand(CLI::App& app, Runner& runner);
 void AddLsCommand(CLI::App& app, Runner& runner);
 void AddNewCommand(CLI::App& app, Runner& runner);
+void AddRunCommand(CLI::App& app, Runner& runner);
 void AddStatCommand(CLI::App& app, Runner& runner);
 
 // Prints `mntns: <message>` to stderr and returns kExitFailure.

@@ -35,9 +35,23 @@ std::size_t Utf8SequenceLength(std::string_view text) {
 
 }  // namespace
 
+void JsonWriter::Flush() {
+  if (sink_ == nullptr) return;
+  std::fwrite(out_.data(), 1, out_.size(), sink_);
+  out_.clear();
+}
+
 void JsonWriter::Newline() {
-  out_.push_back('\n');
-  for (std::size_t i = 0; i < has_members_.size(); ++i) out_.append(std::string_view("  "));
+  constexpr std::size_t kFlushBytes = 64 * 1024;
+  if (sink_ != nullptr && out_.size() >= kFlushBytes) Flush();
+  static constexpr std::string_view kSpaces = "\n                                                  ";
+  const std::size_t width = 1 + 2 * has_members_.size();
+  if (width <= kSpaces.size()) {
+    out_.append(kSpaces.substr(0, width));
+  } else {
+    out_.push_back('\n');
+    for (std::size_t i = 0; i < has_members_.size(); ++i) out_.append(std::string_view("  "));
+  }
 }
 
 void JsonWriter::BeforeValue() {
@@ -81,12 +95,19 @@ void JsonWriter::WriteQuoted(std::string_view text) {
   out_.push_back('"');
   std::size_t i = 0;
   while (i < text.size()) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-      out_.push_back(static_cast<char>(c));
-      ++i;
-      continue;
+    // Copy the longest run that needs no escaping in one append.
+    std::size_t run = i;
+    while (run < text.size()) {
+      const unsigned char c = static_cast<unsigned char>(text[run]);
+      if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
+      ++run;
     }
+    if (run > i) {
+      out_.append(text.substr(i, run - i));
+      i = run;
+      if (i == text.size()) break;
+    }
+    const unsigned char c = static_cast<unsigned char>(text[i]);
     switch (c) {
       case '"': out_.append(std::string_view("\\\"")); ++i; continue;
       case '\\': out_.append(std::string_view("\\\\")); ++i; continue;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <span>
 #include <string>
 #include <string_view>
@@ -16,6 +17,13 @@ namespace mntns::cli {
 class JsonWriter {
  public:
   explicit JsonWriter(fmt::memory_buffer& out) : out_(out) {}
+  // Streams to `sink` whenever the buffer passes 64 KiB (and on Flush()), so
+  // a huge document never sits in memory whole: growing a 20 MB buffer costs
+  // more in page faults and copies than writing it.
+  JsonWriter(fmt::memory_buffer& out, std::FILE* sink) : out_(out), sink_(sink) {}
+
+  // Writes what is buffered to the sink (no-op without one).
+  void Flush();
 
   void BeginObject() { Open('{'); }
   void EndObject() { Close('}'); }
@@ -56,6 +64,7 @@ class JsonWriter {
   void Newline();
 
   fmt::memory_buffer& out_;
+  std::FILE* sink_ = nullptr;
   // Per open container: whether it has members yet.
   std::vector<bool> has_members_;
   bool after_key_ = false;

@@ -37,7 +37,7 @@ int RunLs(const LsOptions& options) {
   if (options.json) {
     // Streamed: a DOM of 100,000 mounts would cost more than reading them.
     fmt::memory_buffer text;
-    JsonWriter json(text);
+    JsonWriter json(text, stdout);
     json.BeginObject();
     json.Key("mounts");
     json.BeginArray();
@@ -45,7 +45,7 @@ int RunLs(const LsOptions& options) {
     json.EndArray();
     json.EndObject();
     text.push_back('\n');
-    std::fwrite(text.data(), 1, text.size(), stdout);
+    json.Flush();
     return 0;
   }
   PrintTable(*mounts, *columns, options.tree);

@@ -63,7 +63,9 @@ Result<std::vector<Mount>> StatmountMany(std::span<const std::uint64_t> ids, std
   const std::size_t cores = std::max(1U, std::thread::hardware_concurrency());
   const std::size_t threads = std::clamp<std::size_t>(ids.size() / kMountsPerThread, 1, cores);
 
-  std::vector<std::optional<Mount>> slots(ids.size());
+  // Decoded in place: a second vector of 30,000 mounts costs page faults.
+  std::vector<Mount> mounts(ids.size());
+  std::vector<char> vanished(ids.size(), 0);
   std::vector<std::optional<Error>> errors(threads);
   auto work = [&](std::size_t part) {
     StatmountReader reader;
@@ -72,8 +74,10 @@ Result<std::vector<Mount>> StatmountMany(std::span<const std::uint64_t> ids, std
     for (std::size_t i = begin; i < end; ++i) {
       auto mount = reader.ById(ids[i], ns_id, mask);
       if (mount) {
-        slots[i] = std::move(*mount);
-      } else if (mount.error().code != ENOENT) {
+        mounts[i] = std::move(*mount);
+      } else if (mount.error().code == ENOENT) {
+        vanished[i] = 1;
+      } else {
         errors[part] = mount.error();
         return;
       }
@@ -87,10 +91,12 @@ Result<std::vector<Mount>> StatmountMany(std::span<const std::uint64_t> ids, std
   for (auto& error : errors) {
     if (error) return std::unexpected(std::move(*error));
   }
-  std::vector<Mount> mounts;
-  mounts.reserve(ids.size());
-  for (auto& slot : slots) {
-    if (slot) mounts.push_back(std::move(*slot));
+  if (std::find(vanished.begin(), vanished.end(), 1) != vanished.end()) {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < mounts.size(); ++i) {
+      if (!vanished[i]) mounts[kept++] = std::move(mounts[i]);
+    }
+    mounts.resize(kept);
   }
   return mounts;
 }

@@ -1,0 +1,117 @@
+#include "bench_host.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "sys/syscalls.h"
+
+namespace mntns::cli {
+
+Result<void> MakeDirectory(const std::string& path) {
+  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+    const int err = errno;
+    return MakeError(err, "mkdir", QuotePath(path));
+  }
+  return kOk;
+}
+
+Result<void> MountTmpfs(const std::string& path, const char* source) {
+  if (auto made = MakeDirectory(path); !made) return made;
+  auto fs = sys::FsOpen("tmpfs", 0);
+  if (!fs) return std::unexpected(fs.error());
+  if (auto set = sys::FsConfigString(fs->Get(), "source", source); !set) return set;
+  if (auto created = sys::FsConfigCreate(fs->Get()); !created) return created;
+  auto mnt = sys::FsMount(fs->Get(), 0, 0);
+  if (!mnt) return std::unexpected(mnt.error());
+  return sys::MoveMount(mnt->Get(), "", AT_FDCWD, path.c_str(), MOVE_MOUNT_F_EMPTY_PATH);
+}
+
+Result<void> BindMount(const std::string& source, const std::string& target) {
+  if (auto made = MakeDirectory(target); !made) return made;
+  auto tree = sys::OpenTree(AT_FDCWD, source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (!tree) return std::unexpected(tree.error());
+  return sys::MoveMount(tree->Get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH);
+}
+
+Result<void> AddHostMounts(const std::string& dir, std::size_t count, std::size_t peer_groups) {
+  if (auto made = MakeDirectory(dir); !made) return made;
+  std::vector<std::string> sources;
+  if (peer_groups == 0) {
+    sources.push_back(dir + "/empty");
+    if (auto made = MakeDirectory(sources.back()); !made) return made;
+  }
+  for (std::size_t g = 0; g < peer_groups; ++g) {
+    sources.push_back(fmt::format("{}/group{}", dir, g));
+    if (auto mounted = MountTmpfs(sources.back(), "mntns-bench-group"); !mounted) return mounted;
+    struct mount_attr attr {};
+    attr.propagation = MS_SHARED;
+    if (auto shared = sys::MountSetattr(AT_FDCWD, sources.back().c_str(), 0, attr); !shared) return shared;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < count; ++i) {
+    if (auto bound = BindMount(sources[i % sources.size()], fmt::format("{}/{}", dir, i)); !bound) {
+      return bound;
+    }
+    if ((i + 1) % 10000 == 0) fmt::print(stderr, "mntns bench: {} of {} host mounts\n", i + 1, count);
+  }
+  if (count >= 10000) {
+    fmt::print(stderr, "mntns bench: {} host mounts in {:.1f} s\n", count,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return kOk;
+}
+
+int InPrivateBenchNamespace(const std::function<int(const std::string& base)>& body) {
+  std::string base = "/tmp/mntns-bench-XXXXXX";
+  if (::mkdtemp(base.data()) == nullptr) {
+    const int err = errno;
+    fmt::print(stderr, "mntns: {}\n", MakeError(err, "mkdtemp", QuotePath(base)).error().Message());
+    return 1;
+  }
+  std::fflush(stdout);
+  std::fflush(stderr);
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int err = errno;
+    ::rmdir(base.c_str());
+    fmt::print(stderr, "mntns: {}\n", MakeError(err, "fork").error().Message());
+    return 1;
+  }
+  if (pid == 0) {
+    int status = 1;
+    struct mount_attr attr {};
+    attr.propagation = MS_PRIVATE;
+    if (::unshare(CLONE_NEWNS) != 0) {
+      const int err = errno;
+      fmt::print(stderr, "mntns: {}\n", MakeError(err, "unshare", "CLONE_NEWNS").error().Message());
+    } else if (auto privatized = sys::MountSetattr(AT_FDCWD, "/", AT_RECURSIVE, attr); !privatized) {
+      fmt::print(stderr, "mntns: {}\n", privatized.error().Message());
+    } else if (auto mounted = MountTmpfs(base, "mntns-bench"); !mounted) {
+      fmt::print(stderr, "mntns: {}\n", mounted.error().Message());
+    } else {
+      status = body(base);
+    }
+    std::fflush(stdout);
+    std::fflush(stderr);
+    // The mounts go with this process's namespace; no destructor has anything to release.
+    ::_exit(status);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  ::rmdir(base.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace mntns::cli

@@ -1,0 +1,198 @@
+// mntns bench ls: reading a big mount table, mntns against mountinfo and findmnt, side by side.
+#include <fcntl.h>
+#include <sched.h>
+#include <spawn.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "bench_host.h"
+#include "command.h"
+#include "json_writer.h"
+#include "mntns/query.h"
+#include "mount_output.h"
+#include "sys/syscalls.h"
+
+extern char** environ;
+
+namespace mntns::cli {
+namespace {
+
+struct BenchLsOptions {
+  std::size_t host_mounts = 10000;
+  std::size_t peers = 0;
+  int runs = 5;
+  bool json = false;
+};
+
+struct Contender {
+  std::string name;
+  std::function<Result<void>()> run;
+  std::vector<double> milliseconds;
+};
+
+std::string SelfExe() {
+  char path[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", path, sizeof path - 1);
+  return n > 0 ? std::string(path, static_cast<std::size_t>(n)) : std::string("mntns");
+}
+
+// Runs a program with stdout on /dev/null (printing is part of its cost, the
+// terminal is not) and fails on a non-zero exit.
+Result<void> Spawn(const std::vector<std::string>& argv) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  std::vector<char*> args;
+  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  const int err = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (err != 0) return MakeError(err, "posix_spawn", QuotePath(argv[0]));
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return MakeError(ECHILD, "run", fmt::format("{} (exit status {})", QuotePath(argv[0]), status));
+  }
+  return kOk;
+}
+
+Result<void> ReadAndParseMountinfo() {
+  auto fd = sys::Open(AT_FDCWD, "/proc/self/mountinfo", O_RDONLY);
+  if (!fd) return std::unexpected(fd.error());
+  std::string text;
+  char chunk[1 << 16];
+  ssize_t n;
+  while ((n = ::read(fd->Get(), chunk, sizeof chunk)) > 0) text.append(chunk, static_cast<std::size_t>(n));
+  auto mounts = ParseMountinfo(text);
+  if (!mounts) return std::unexpected(mounts.error());
+  return kOk;
+}
+
+Result<void> EnterSlaveNamespace() {
+  // The namespace the peer groups were built in must outlive our leaving it:
+  // its mounts are the masters every slave here walks to.
+  auto master = sys::Open(AT_FDCWD, "/proc/self/ns/mnt", O_RDONLY);
+  if (!master) return std::unexpected(master.error());
+  if (::unshare(CLONE_NEWNS) != 0) {
+    const int err = errno;
+    return MakeError(err, "unshare", "CLONE_NEWNS");
+  }
+  struct mount_attr attr {};
+  attr.propagation = MS_SLAVE;
+  if (auto slave = sys::MountSetattr(AT_FDCWD, "/", AT_RECURSIVE, attr); !slave) return slave;
+  (void)master->Release();  // deliberately kept open until the benchmark process exits
+  return kOk;
+}
+
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values.empty() ? 0 : values[values.size() / 2];
+}
+
+int Measure(const BenchLsOptions& options, const std::string& base) {
+  if (auto added = AddHostMounts(base + "/host", options.host_mounts, options.peers); !added) {
+    return ReportError(added.error());
+  }
+  if (options.peers > 0) {
+    if (auto entered = EnterSlaveNamespace(); !entered) return ReportError(entered.error());
+  }
+  const std::string self = SelfExe();
+  std::vector<Contender> contenders;
+  contenders.push_back({"mntns ls --json", [&] { return Spawn({self, "ls", "--json"}); }, {}});
+  contenders.push_back({"mntns ls", [&] { return Spawn({self, "ls"}); }, {}});
+  contenders.push_back({"library query", [] {
+                          auto mounts = ListMounts({}, {.mask = kJsonMask});
+                          return mounts ? kOk : Result<void>(std::unexpected(mounts.error()));
+                        }, {}});
+  contenders.push_back({"mountinfo read+parse", ReadAndParseMountinfo, {}});
+  contenders.push_back({"findmnt -l -n", [] { return Spawn({"findmnt", "-l", "-n"}); }, {}});
+
+  // Interleaved, so drift in machine load hits every contender alike.
+  for (int run = 0; run < options.runs; ++run) {
+    for (Contender& contender : contenders) {
+      const auto start = std::chrono::steady_clock::now();
+      if (auto done = contender.run(); !done) return ReportError(done.error());
+      contender.milliseconds.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    }
+    fmt::print(stderr, "mntns bench ls: run {} of {}\n", run + 1, options.runs);
+  }
+
+  auto p50 = [&](std::string_view name) {
+    for (const Contender& c : contenders) {
+      if (c.name == name) return Median(c.milliseconds);
+    }
+    return 0.0;
+  };
+  if (options.json) {
+    fmt::memory_buffer text;
+    JsonWriter json(text);
+    json.BeginObject();
+    json.Field("host_mounts", static_cast<std::uint64_t>(options.host_mounts));
+    json.Field("peers", static_cast<std::uint64_t>(options.peers));
+    json.Field("runs", static_cast<std::uint64_t>(options.runs));
+    json.Key("contenders");
+    json.BeginArray();
+    for (const Contender& c : contenders) {
+      json.BeginObject();
+      json.Field("name", c.name);
+      json.Key("p50_ms");
+      json.String(fmt::format("{:.3f}", Median(c.milliseconds)));
+      json.EndObject();
+    }
+    json.EndArray();
+    json.EndObject();
+    fmt::print("{}\n", std::string_view(text.data(), text.size()));
+    return 0;
+  }
+  fmt::print("{} extra mounts, {}; median of {} runs\n", options.host_mounts,
+             options.peers > 0 ? fmt::format("slave namespace, {} peer groups", options.peers)
+                               : std::string("private namespace"),
+             options.runs);
+  for (const Contender& c : contenders) fmt::print("  {:<22} {:>10.2f} ms\n", c.name, Median(c.milliseconds));
+  fmt::print("  mntns ls --json / mountinfo read+parse = {:.2f}\n", p50("mntns ls --json") / p50("mountinfo read+parse"));
+  fmt::print("  findmnt -l -n / mntns ls --json      = {:.2f}\n", p50("findmnt -l -n") / p50("mntns ls --json"));
+  fmt::print("  findmnt -l -n / mntns ls             = {:.2f}\n", p50("findmnt -l -n") / p50("mntns ls"));
+  return 0;
+}
+
+}  // namespace
+
+void AddBenchLsCommand(CLI::App& bench, Runner& runner) {
+  auto options = std::make_shared<BenchLsOptions>();
+  CLI::App* ls = bench.add_subcommand(
+      "ls", "Time reading a mount table of M extra mounts (set up in a private namespace of its own):\n"
+            "mntns ls, mntns ls --json, the library query, mountinfo read+parse, findmnt -l -n.");
+  ls->add_option("--host-mounts", options->host_mounts, "M: extra bind mounts")->default_str("10000");
+  ls->add_option("--peers", options->peers,
+                 "P: make the binds members of P shared peer groups and read from a slave\n"
+                 "namespace of them (where mountinfo pays for every peer)")
+      ->default_str("0");
+  ls->add_option("--runs", options->runs, "Runs per contender (the median is reported)")
+      ->check(CLI::PositiveNumber)
+      ->default_str("5");
+  ls->add_flag("--json", options->json,
+               "Print {\"host_mounts\": M, \"peers\": P, \"runs\": R, \"contenders\": [{\"name\", \"p50_ms\"}]}");
+  ls->footer(
+      "Examples:\n"
+      "  mntns bench ls --host-mounts 30000\n"
+      "  mntns bench ls --host-mounts 10000 --peers 100 --json");
+  ls->callback([options, &runner] {
+    runner = [options] {
+      return InPrivateBenchNamespace([&](const std::string& base) { return Measure(*options, base); });
+    };
+  });
+}
+
+}  // namespace mntns::cli
