@@ -29,6 +29,7 @@ int Main(int argc, char** argv) {
   AddFeaturesCommand(app, runner);
   AddLsCommand(app, runner);
   AddNewCommand(app, runner);
+  AddRunCommand(app, runner);
   AddStatCommand(app, runner);
   AddBenchCommand(app, runner);
 

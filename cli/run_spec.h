@@ -1,0 +1,26 @@
+// mntns run: bubblewrap-style options and the JSON spec, both into a SandboxSpec.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "mntns/error.h"
+#include "mntns/sandbox.h"
+
+namespace mntns::cli {
+
+// Parses `args` (everything after `mntns run`) in order, like bwrap: each
+// option adds its step at its position; --size/--perms apply to the next
+// --tmpfs (--perms also to the next --dir); --overlay-src collects layers for
+// the next overlay step; --json-spec FILE inserts that file's setup at its
+// position. The command starts after `--` or at the first non-option.
+// Errors are usage errors (EINVAL) naming the option.
+[[nodiscard]] Result<SandboxSpec> ParseRunArguments(const std::vector<std::string>& args);
+
+// Adds a JSON document (the schema is in docs/run.md and `mntns run --help`) to `spec`.
+[[nodiscard]] Result<void> ApplyJsonSpec(const std::string& text, const std::string& origin, SandboxSpec& spec);
+
+// The JSON schema, for --help.
+[[nodiscard]] const char* JsonSpecHelp();
+
+}  // namespace mntns::cli

@@ -1,0 +1,138 @@
+// A bubblewrap-class sandbox: run a command in a minimal mount namespace built
+// with the new mount API only (fsopen/fsconfig/fsmount, open_tree, move_mount,
+// mount_setattr), on top of OpenTreeNamespace/FsmountNamespace.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "mntns/error.h"
+#include "mntns/fd.h"
+#include "mntns/namespace.h"
+
+namespace mntns {
+
+// One setup step. Steps run in the order given, like bubblewrap's options:
+// a later step may mount on or below what an earlier one set up.
+// Every DEST is a path inside the sandbox; it is resolved inside the new root
+// with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), so symlinks in the
+// root filesystem cannot send a mount outside it; missing directories (and, for
+// a non-directory source, the final file) are created the same way.
+struct SandboxMount {
+  enum class Kind {
+    kBind,        // bind SRC (recursive) on DEST: --bind, --ro-bind, --dev-bind, *-try
+    kTmpfs,       // a fresh tmpfs on DEST: --tmpfs [--size] [--perms]
+    kProc,        // a fresh proc on DEST (of the sandbox's pid namespace): --proc
+    kDev,         // a minimal /dev on DEST: --dev
+    kDir,         // mkdir -p DEST: --dir [--perms]
+    kSymlink,     // symlink DEST -> SOURCE: --symlink
+    kRemountRo,   // make the mount at DEST (and below) read-only: --remount-ro
+    kOverlay,     // overlayfs on DEST from `layers`: --overlay, --tmp-overlay, --ro-overlay
+  };
+  enum class OverlayUpper {
+    kDirectory,   // upper = SOURCE, work = `workdir` (host paths): --overlay
+    kTmpfs,       // upper and work on a fresh tmpfs, changes are lost: --tmp-overlay
+    kNone,        // read-only, no upper: --ro-overlay (needs two layers or more)
+  };
+
+  Kind kind = Kind::kBind;
+  // kBind: the host path (resolved in the caller's namespace, symlinks followed).
+  // kSymlink: the link's target text. kOverlay with kDirectory: the upper dir.
+  std::string source;
+  std::string dest;
+  bool read_only = false;      // kBind: MOUNT_ATTR_RDONLY, recursively
+  bool allow_devices = false;  // kBind: without it binds get MOUNT_ATTR_NODEV (as bwrap)
+  bool optional = false;       // kBind: skip silently when SOURCE does not exist (ENOENT)
+  std::uint64_t size = 0;      // kTmpfs: size in bytes, 0: the kernel default
+  std::optional<mode_t> perms; // kTmpfs: mode of the root (default 0755); kDir: mode
+  std::vector<std::string> layers;  // kOverlay: host lower dirs, lowest first
+  std::string workdir;              // kOverlay with kDirectory
+  OverlayUpper overlay_upper = OverlayUpper::kNone;
+};
+
+// A change to the environment CMD gets; applied in order to the caller's.
+struct SandboxEnvChange {
+  enum class Kind { kSet, kUnset, kClear };
+  Kind kind = Kind::kSet;
+  std::string name;
+  std::string value;
+};
+
+struct SandboxSpec {
+  // The sandbox's "/": a recursive copy of this host directory, or (empty) a
+  // fresh tmpfs (mode 0755) as with bubblewrap.
+  std::string root;
+  std::vector<SandboxMount> mounts;
+  std::vector<SandboxEnvChange> env;
+  // The working directory inside; empty: the caller's cwd if it exists inside, else "/".
+  std::string chdir;
+  bool unshare_user = false;
+  bool unshare_pid = false;
+  bool unshare_net = false;
+  bool unshare_uts = false;
+  bool unshare_ipc = false;
+  // With unshare_user: the ids CMD has inside (default: the caller's). The
+  // caller's uid/gid are mapped to them (one id each).
+  std::optional<uid_t> uid;
+  std::optional<gid_t> gid;
+  std::string hostname;  // needs unshare_uts
+  // PR_SET_PDEATHSIG(SIGKILL) for every process of the sandbox.
+  bool die_with_parent = false;
+  NamespaceStrategy strategy = NamespaceStrategy::kAuto;
+  std::vector<std::string> argv;  // argv[0] is looked up in PATH (execvpe)
+};
+
+// EINVAL with the reason when the spec cannot work (no argv, relative DEST,
+// hostname without unshare_uts, uid/gid without unshare_user, an overlay
+// without layers, ...). StartSandbox calls it first.
+[[nodiscard]] Result<void> ValidateSandboxSpec(const SandboxSpec& spec);
+
+// A started sandbox: the process mntns waits for (with unshare_pid it relays
+// the status of the sandbox's pid 1, which reaps everything and exits with
+// CMD's status).
+struct SandboxProcess {
+  pid_t pid = -1;
+  UniqueFd pidfd;
+  NamespaceStrategy strategy = NamespaceStrategy::kAuto;  // the resolved one
+};
+
+// Builds the sandbox and starts CMD in it. Returns once CMD has been exec'd
+// (or setup failed: then every process is reaped and the first failing step's
+// Error is returned, naming the option, the operation, the path, the errno and
+// the kernel's fs_context log).
+//
+// How (see sandbox_launch.cc): the namespace is made by OpenTreeNamespace(root,
+// AT_RECURSIVE) or FsmountNamespace(tmpfs) with `spec.strategy` (auto: native on
+// 7.0+, template on 6.8+). A forked child clones bind sources and creates the
+// fresh filesystems in the caller's namespace (detached, private), enters the
+// namespace (setns), makes "/" private recursively and attaches everything in
+// order with move_mount. No mount(2), no mountinfo reads, and nothing is ever
+// attached in the caller's namespace, so a failure leaves nothing behind.
+//
+// Privileges: as root (euid 0) the namespace is owned by the caller's user
+// namespace and unshare_user puts CMD into a new user namespace after setup
+// (CMD then has no capabilities outside it, nor inside: every capability is
+// dropped, and no_new_privs is set). Otherwise unshare_user is required: the
+// child first unshares a user namespace and a private copy of the caller's
+// mount namespace (cost grows with the caller's table on 6.x); there, with
+// kTemplate, this process must not have used the template factory before
+// (its threads do not survive fork).
+//
+// CMD's process: fds are not leaked (every fd mntns opens is close-on-exec;
+// inherited fds without FD_CLOEXEC stay open, as with bwrap), the signal mask
+// is empty, SIGINT/SIGTERM/SIGHUP/SIGQUIT have their default action.
+// Minimum kernel: 6.8 (openat2 5.6, mount_setattr 5.12, lowerdir+ for overlays 6.8).
+[[nodiscard]] Result<SandboxProcess> StartSandbox(const SandboxSpec& spec);
+
+// Waits for the sandbox and returns CMD's exit status (128+N if it was killed
+// by signal N). Each signal in `forward_signals` that reaches the caller is
+// sent on to the sandbox: block them (sigprocmask) before StartSandbox so none
+// is lost; the mask is left as it was.
+[[nodiscard]] Result<int> WaitSandbox(SandboxProcess& process, std::span<const int> forward_signals = {});
+
+}  // namespace mntns

@@ -1,0 +1,463 @@
+// Sandbox processes: namespace creation, the forked setup child, the pid-1
+// reaper, user-namespace maps, and the error channel back to the caller.
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "mntns/sandbox.h"
+#include "sandbox_internal.h"
+#include "sys/namespaces.h"
+#include "sys/syscalls.h"
+
+extern char** environ;
+
+namespace mntns {
+namespace {
+
+constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+constexpr int kSetupFailed = 1;
+
+// ---- the error channel: a close-on-exec pipe --------------------------------
+// EOF without data means CMD was exec'd (the last write end closed with it).
+
+void AppendField(std::string& out, const std::string& field) {
+  const auto size = static_cast<std::uint32_t>(field.size());
+  out.append(reinterpret_cast<const char*>(&size), sizeof size);
+  out += field;
+}
+
+void SendError(int fd, const Error& error) {
+  std::string message;
+  message.append(reinterpret_cast<const char*>(&error.code), sizeof error.code);
+  AppendField(message, error.operation);
+  AppendField(message, error.argument);
+  AppendField(message, error.kernel_log);
+  std::size_t written = 0;
+  while (written < message.size()) {
+    const ssize_t n = ::write(fd, message.data() + written, message.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    written += static_cast<std::size_t>(n);
+  }
+}
+
+Result<void> ReceiveError(int fd) {
+  std::string data;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      return MakeError(err, "read", "the sandbox setup channel");
+    }
+    if (n == 0) break;
+    data.append(buffer, static_cast<std::size_t>(n));
+  }
+  if (data.empty()) return kOk;
+  Error error;
+  std::size_t at = 0;
+  const auto take = [&](void* out, std::size_t size) {
+    if (at + size > data.size()) return false;
+    std::memcpy(out, data.data() + at, size);
+    at += size;
+    return true;
+  };
+  const auto take_field = [&](std::string& out) {
+    std::uint32_t size = 0;
+    if (!take(&size, sizeof size) || at + size > data.size()) return false;
+    out.assign(data, at, size);
+    at += size;
+    return true;
+  };
+  if (!take(&error.code, sizeof error.code) || !take_field(error.operation) || !take_field(error.argument) ||
+      !take_field(error.kernel_log)) {
+    return MakeError(EPROTO, "sandbox setup", "a truncated error report");
+  }
+  return std::unexpected(std::move(error));
+}
+
+[[noreturn]] void Fail(int error_fd, const Error& error) {
+  SendError(error_fd, error);
+  ::_exit(kSetupFailed);
+}
+
+// ---- pieces of the setup ------------------------------------------------------
+
+Result<UniqueFd> CreateRootNamespace(const SandboxSpec& spec, NamespaceStrategy strategy) {
+  const NamespaceOptions options{.strategy = strategy};
+  if (!spec.root.empty()) {
+    return OpenTreeNamespace(AT_FDCWD, spec.root, AT_RECURSIVE | OPEN_TREE_CLOEXEC, options);
+  }
+  auto fs = sys::FsOpen("tmpfs", 0);
+  if (!fs) return std::unexpected(fs.error());
+  if (auto r = sys::FsConfigString(fs->Get(), "source", "tmpfs"); !r) return std::unexpected(r.error());
+  if (auto r = sys::FsConfigString(fs->Get(), "mode", "755"); !r) return std::unexpected(r.error());
+  if (auto r = sys::FsConfigCreate(fs->Get()); !r) return std::unexpected(r.error());
+  return FsmountNamespace(fs->Get(), FSMOUNT_CLOEXEC, 0, options);
+}
+
+std::vector<std::string> BuildEnvironment(const SandboxSpec& spec) {
+  std::vector<std::string> env;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) env.emplace_back(*entry);
+  const auto remove = [&env](const std::string& name) {
+    std::erase_if(env, [&](const std::string& e) { return e.compare(0, name.size() + 1, name + "=") == 0; });
+  };
+  for (const SandboxEnvChange& change : spec.env) {
+    switch (change.kind) {
+      case SandboxEnvChange::Kind::kClear:
+        env.clear();
+        break;
+      case SandboxEnvChange::Kind::kUnset:
+        remove(change.name);
+        break;
+      case SandboxEnvChange::Kind::kSet:
+        remove(change.name);
+        env.push_back(change.name + "=" + change.value);
+        break;
+    }
+  }
+  return env;
+}
+
+Result<void> WriteProcFile(int proc_dir, const std::string& path, const std::string& text) {
+  auto file = sys::Open(proc_dir, path.c_str(), O_WRONLY);
+  if (!file) return std::unexpected(file.error());
+  if (::write(file->Get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+    const int err = errno;
+    return MakeError(err, "write", fmt::format("/proc/{} \"{}\"", path, text.substr(0, text.size() - 1)));
+  }
+  return kOk;
+}
+
+// Unshares a user namespace and maps the caller's ids (one each) to the ids
+// CMD gets. Without CAP_SETUID/CAP_SETGID over the parent namespace (which the
+// process gave up by unsharing) the kernel accepts exactly this one-id map, and
+// a gid map only after setgroups is denied.
+Result<void> EnterUserNamespace(const SandboxSpec& spec, int proc_dir, uid_t outside_uid, gid_t outside_gid) {
+  if (auto r = sys::Unshare(CLONE_NEWUSER); !r) return r;
+  if (auto r = WriteProcFile(proc_dir, "self/setgroups", "deny\n"); !r) return r;
+  if (auto r = WriteProcFile(proc_dir, "self/uid_map", fmt::format("{} {} 1\n", spec.uid.value_or(outside_uid), outside_uid));
+      !r) {
+    return r;
+  }
+  return WriteProcFile(proc_dir, "self/gid_map", fmt::format("{} {} 1\n", spec.gid.value_or(outside_gid), outside_gid));
+}
+
+// Empties the bounding, ambient, effective, permitted and inheritable sets, so
+// CMD has no capability even as uid 0 of its user namespace, and sets
+// no_new_privs so no setuid or file-capability binary gives them back.
+Result<void> DropCapabilities() {
+  for (int cap = 0;; ++cap) {
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
+      const int err = errno;
+      if (err == EINVAL) break;  // past the last capability this kernel knows
+      return MakeError(err, "prctl(PR_CAPBSET_DROP)", std::to_string(cap));
+    }
+  }
+  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
+    const int err = errno;
+    return MakeError(err, "prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
+  }
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (::syscall(SYS_capset, &header, data) != 0) {
+    const int err = errno;
+    return MakeError(err, "capset", "all empty");
+  }
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    const int err = errno;
+    return MakeError(err, "prctl(PR_SET_NO_NEW_PRIVS)");
+  }
+  return kOk;
+}
+
+sigset_t ForwardedSet(bool with_child) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : kForwardedSignals) sigaddset(&set, sig);
+  if (with_child) sigaddset(&set, SIGCHLD);
+  return set;
+}
+
+void SetDeathSignal(const SandboxSpec& spec, pid_t expected_parent) {
+  if (!spec.die_with_parent) return;
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  // The parent may have died before the prctl: then nobody would send it.
+  if (::getppid() != expected_parent) ::_exit(kSetupFailed);
+}
+
+int StatusCode(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
+
+// Waits for `child` while forwarding SIGINT/SIGTERM/SIGHUP/SIGQUIT to it and
+// reaping every other child (as pid 1 of a pid namespace, orphans are
+// re-parented here). Returns the child's status code. The caller has blocked
+// ForwardedSet(true) before forking `child`.
+int Supervise(pid_t child) {
+  const sigset_t set = ForwardedSet(true);
+  const int sfd = ::signalfd(-1, &set, SFD_CLOEXEC);
+  for (;;) {
+    int status = 0;
+    pid_t reaped;
+    while ((reaped = ::waitpid(-1, &status, WNOHANG)) > 0) {
+      if (reaped == child) return StatusCode(status);
+    }
+    if (reaped < 0 && errno == ECHILD) return kSetupFailed;
+    if (sfd < 0) {
+      // Without a signalfd (fd limit): still reap, without forwarding.
+      if (::waitpid(child, &status, 0) == child) return StatusCode(status);
+      continue;
+    }
+    signalfd_siginfo info{};
+    if (::read(sfd, &info, sizeof info) != sizeof info) continue;
+    if (info.ssi_signo != SIGCHLD) ::kill(child, static_cast<int>(info.ssi_signo));
+  }
+}
+
+[[noreturn]] void ExecCommand(const SandboxSpec& spec, const std::vector<std::string>& env, int error_fd) {
+  std::vector<char*> argv;
+  for (const std::string& arg : spec.argv) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (const std::string& entry : env) envp.push_back(const_cast<char*>(entry.c_str()));
+  envp.push_back(nullptr);
+  for (int sig : kForwardedSignals) ::signal(sig, SIG_DFL);
+  sigset_t empty;
+  sigemptyset(&empty);
+  ::sigprocmask(SIG_SETMASK, &empty, nullptr);
+  ::execvpe(argv[0], argv.data(), envp.data());
+  const int err = errno;
+  Fail(error_fd, MakeError(err, "execvp", QuotePath(spec.argv[0]) + " inside the sandbox").error());
+}
+
+struct Launch {
+  const SandboxSpec& spec;
+  NamespaceStrategy strategy;
+  bool privileged;
+  uid_t outside_uid;
+  gid_t outside_gid;
+  std::string cwd;
+  std::vector<std::string> env;
+  int ns_fd;  // -1: created by the child (unprivileged)
+  int error_fd;
+};
+
+// The sandbox's CMD: last steps in the process that execs.
+[[noreturn]] void BecomeCommand(const Launch& launch, int proc_dir) {
+  const SandboxSpec& spec = launch.spec;
+  if (spec.unshare_user) {
+    if (launch.privileged) {
+      if (auto r = EnterUserNamespace(spec, proc_dir, launch.outside_uid, launch.outside_gid); !r) {
+        Fail(launch.error_fd, r.error());
+      }
+    }
+    if (auto r = DropCapabilities(); !r) Fail(launch.error_fd, r.error());
+  }
+  ExecCommand(spec, launch.env, launch.error_fd);
+}
+
+// The sandbox's init: prepares the mounts in the caller's namespace, enters
+// the sandbox's, attaches them, then becomes CMD (or, as pid 1 of a new pid
+// namespace, forks CMD and reaps).
+[[noreturn]] void RunInit(const Launch& launch, UniqueFd ns, bool is_pid1) {
+  const SandboxSpec& spec = launch.spec;
+  const int error_fd = launch.error_fd;
+  const auto fail = [&](const Error& error) { Fail(error_fd, error); };
+
+  int other = 0;
+  if (spec.unshare_net) other |= CLONE_NEWNET;
+  if (spec.unshare_uts) other |= CLONE_NEWUTS;
+  if (spec.unshare_ipc) other |= CLONE_NEWIPC;
+  if (other != 0) {
+    if (auto r = sys::Unshare(other); !r) fail(r.error());
+  }
+  if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) {
+    const int err = errno;
+    fail(MakeError(err, "sethostname", QuotePath(spec.hostname)).error());
+  }
+  // The host's /proc, for the user-namespace maps written after entering.
+  UniqueFd proc_dir;
+  if (spec.unshare_user && launch.privileged) {
+    auto proc = sys::Open(AT_FDCWD, "/proc", O_PATH | O_DIRECTORY);
+    if (!proc) fail(proc.error());
+    proc_dir = std::move(*proc);
+  }
+  auto prepared = internal::PrepareMounts(spec);
+  if (!prepared) fail(prepared.error());
+  // setns(CLONE_NEWNS) refuses a process whose fs_struct is shared (the
+  // template factory's threads share it when the namespace was made here).
+  if (auto r = sys::Unshare(CLONE_FS); !r) fail(r.error());
+  if (auto r = sys::Setns(ns.Get(), CLONE_NEWNS); !r) fail(r.error());
+  ns.Reset();
+  // A shared --root keeps its peer group in the copy (as 7.x does): make the
+  // whole sandbox private so nothing propagates to or from the host.
+  struct mount_attr attr {};
+  attr.propagation = MS_PRIVATE;
+  if (auto r = sys::MountSetattr(AT_FDCWD, "/", AT_RECURSIVE, attr); !r) fail(r.error());
+  if (auto r = internal::AttachMounts(spec, *prepared); !r) fail(r.error());
+  if (!spec.chdir.empty()) {
+    if (auto r = sys::Chdir(spec.chdir.c_str()); !r) {
+      r.error().argument += " inside the sandbox (--chdir)";
+      fail(r.error());
+    }
+  } else if (launch.cwd.empty() || ::chdir(launch.cwd.c_str()) != 0) {
+    if (auto r = sys::Chdir("/"); !r) fail(r.error());
+  }
+  if (!is_pid1) BecomeCommand(launch, proc_dir.Get());
+
+  const sigset_t set = ForwardedSet(true);
+  ::sigprocmask(SIG_BLOCK, &set, nullptr);
+  const pid_t init_pid = ::getpid();
+  const pid_t command = ::fork();
+  if (command < 0) {
+    const int err = errno;
+    fail(MakeError(err, "fork", "CMD inside the sandbox").error());
+  }
+  if (command == 0) {
+    SetDeathSignal(spec, init_pid);
+    BecomeCommand(launch, proc_dir.Get());
+  }
+  ::close(error_fd);
+  ::_exit(Supervise(command));
+}
+
+[[noreturn]] void RunChild(const Launch& launch, UniqueFd ns, pid_t parent) {
+  const SandboxSpec& spec = launch.spec;
+  const auto fail = [&](const Error& error) { Fail(launch.error_fd, error); };
+  SetDeathSignal(spec, parent);
+  if (!launch.privileged) {
+    // Without privileges over the caller's namespace nothing can be cloned
+    // from it: first a user namespace, then a copy of the caller's mount
+    // namespace that it owns (mounts from the caller's stay locked together).
+    auto proc = sys::Open(AT_FDCWD, "/proc", O_PATH | O_DIRECTORY);
+    if (!proc) fail(proc.error());
+    if (auto r = EnterUserNamespace(spec, proc->Get(), launch.outside_uid, launch.outside_gid); !r) fail(r.error());
+    if (auto r = sys::Unshare(CLONE_NEWNS); !r) fail(r.error());
+    struct mount_attr attr {};
+    attr.propagation = MS_PRIVATE;
+    if (auto r = sys::MountSetattr(AT_FDCWD, "/", AT_RECURSIVE, attr); !r) fail(r.error());
+    auto created = CreateRootNamespace(spec, launch.strategy);
+    if (!created) fail(created.error());
+    ns = std::move(*created);
+  }
+  if (!spec.unshare_pid) RunInit(launch, std::move(ns), false);
+
+  // A new pid namespace applies to children only: this process stays outside
+  // and relays; its child is the sandbox's pid 1.
+  if (auto r = sys::Unshare(CLONE_NEWPID); !r) fail(r.error());
+  const sigset_t set = ForwardedSet(true);
+  ::sigprocmask(SIG_BLOCK, &set, nullptr);
+  const pid_t relay = ::getpid();
+  const pid_t init = ::fork();
+  if (init < 0) {
+    const int err = errno;
+    fail(MakeError(err, "fork", "the sandbox's pid 1").error());
+  }
+  if (init == 0) {
+    SetDeathSignal(spec, relay);
+    RunInit(launch, std::move(ns), true);
+  }
+  ns.Reset();
+  ::close(launch.error_fd);
+  ::_exit(Supervise(init));
+}
+
+}  // namespace
+
+Result<SandboxProcess> StartSandbox(const SandboxSpec& spec) {
+  if (auto r = ValidateSandboxSpec(spec); !r) return std::unexpected(r.error());
+  const bool privileged = ::geteuid() == 0;
+  if (!privileged && !spec.unshare_user) {
+    return MakeError(EPERM, "sandbox", "not root: add --unshare-user to build the sandbox in a user namespace");
+  }
+  const NamespaceStrategy strategy = ResolveStrategy(spec.strategy);
+  UniqueFd ns;
+  if (privileged) {
+    auto created = CreateRootNamespace(spec, strategy);
+    if (!created) return std::unexpected(created.error());
+    ns = std::move(*created);
+  }
+  std::string cwd;
+  if (char buffer[4096]; ::getcwd(buffer, sizeof buffer) != nullptr) cwd = buffer;
+
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    const int err = errno;
+    return MakeError(err, "pipe2", "the sandbox setup channel");
+  }
+  UniqueFd read_end(pipe_fds[0]);
+  UniqueFd write_end(pipe_fds[1]);
+  const Launch launch{spec,         strategy, privileged, ::geteuid(), ::getegid(), cwd, BuildEnvironment(spec),
+                      ns.Get(),     write_end.Get()};
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int err = errno;
+    return MakeError(err, "fork", "the sandbox");
+  }
+  if (pid == 0) RunChild(launch, std::move(ns), parent);
+  write_end.Reset();
+  ns.Reset();
+  auto setup = ReceiveError(read_end.Get());
+  if (!setup) {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return std::unexpected(setup.error());
+  }
+  SandboxProcess process;
+  process.pid = pid;
+  process.strategy = strategy;
+  if (auto pidfd = sys::PidfdOpen(pid, 0); pidfd) process.pidfd = std::move(*pidfd);
+  return process;
+}
+
+Result<int> WaitSandbox(SandboxProcess& process, std::span<const int> forward_signals) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : forward_signals) sigaddset(&set, sig);
+  UniqueFd sfd;
+  sigset_t old;
+  const bool forwarding = !forward_signals.empty() && process.pidfd;
+  if (forwarding) {
+    ::pthread_sigmask(SIG_BLOCK, &set, &old);
+    sfd.Reset(::signalfd(-1, &set, SFD_CLOEXEC));
+  }
+  while (forwarding && sfd) {
+    pollfd fds[2] = {{process.pidfd.Get(), POLLIN, 0}, {sfd.Get(), POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if ((fds[0].revents & POLLIN) != 0) break;
+    signalfd_siginfo info{};
+    if ((fds[1].revents & POLLIN) != 0 && ::read(sfd.Get(), &info, sizeof info) == sizeof info) {
+      ::kill(process.pid, static_cast<int>(info.ssi_signo));
+    }
+  }
+  int status = 0;
+  pid_t waited;
+  while ((waited = ::waitpid(process.pid, &status, 0)) < 0 && errno == EINTR) {
+  }
+  const int err = errno;
+  if (forwarding) ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (waited < 0) return MakeError(err, "waitpid", fmt::format("pid {}", process.pid));
+  process.pid = -1;
+  process.pidfd.Reset();
+  return StatusCode(status);
+}
+
+}  // namespace mntns

@@ -1,0 +1,78 @@
+// The sandbox spec model: validation and the option text used in errors.
+#include <cerrno>
+
+#include <fmt/format.h>
+
+#include "mntns/sandbox.h"
+#include "sandbox_internal.h"
+
+namespace mntns {
+namespace internal {
+
+std::string DescribeSandboxMount(const SandboxMount& mount) {
+  using Kind = SandboxMount::Kind;
+  switch (mount.kind) {
+    case Kind::kBind: {
+      std::string option = mount.allow_devices ? "--dev-bind" : mount.read_only ? "--ro-bind" : "--bind";
+      if (mount.optional) option += "-try";
+      return fmt::format("{} {} {}", option, mount.source, mount.dest);
+    }
+    case Kind::kTmpfs:
+      return fmt::format("--tmpfs {}", mount.dest);
+    case Kind::kProc:
+      return fmt::format("--proc {}", mount.dest);
+    case Kind::kDev:
+      return fmt::format("--dev {}", mount.dest);
+    case Kind::kDir:
+      return fmt::format("--dir {}", mount.dest);
+    case Kind::kSymlink:
+      return fmt::format("--symlink {} {}", mount.source, mount.dest);
+    case Kind::kRemountRo:
+      return fmt::format("--remount-ro {}", mount.dest);
+    case Kind::kOverlay:
+      switch (mount.overlay_upper) {
+        case SandboxMount::OverlayUpper::kDirectory:
+          return fmt::format("--overlay {} {} {}", mount.source, mount.workdir, mount.dest);
+        case SandboxMount::OverlayUpper::kTmpfs:
+          return fmt::format("--tmp-overlay {}", mount.dest);
+        case SandboxMount::OverlayUpper::kNone:
+          return fmt::format("--ro-overlay {}", mount.dest);
+      }
+  }
+  return mount.dest;
+}
+
+Error ForStep(Error error, const SandboxMount& mount) {
+  error.argument += fmt::format(" (for {})", DescribeSandboxMount(mount));
+  return error;
+}
+
+}  // namespace internal
+
+Result<void> ValidateSandboxSpec(const SandboxSpec& spec) {
+  const auto invalid = [](std::string what) { return MakeError(EINVAL, "sandbox spec", std::move(what)); };
+  if (spec.argv.empty()) return invalid("no command to run");
+  if (!spec.hostname.empty() && !spec.unshare_uts) return invalid("--hostname needs --unshare-uts");
+  if ((spec.uid || spec.gid) && !spec.unshare_user) return invalid("--uid/--gid need --unshare-user");
+  for (const SandboxMount& mount : spec.mounts) {
+    const std::string step = internal::DescribeSandboxMount(mount);
+    if (mount.dest.empty() || mount.dest[0] != '/') {
+      return invalid(fmt::format("{}: DEST must be an absolute path inside the sandbox", step));
+    }
+    if (mount.dest.find_first_not_of('/') == std::string::npos && mount.kind != SandboxMount::Kind::kRemountRo) {
+      return invalid(fmt::format("{}: DEST \"/\" is the sandbox root; use --root DIR to choose it", step));
+    }
+    if (mount.kind == SandboxMount::Kind::kOverlay) {
+      if (mount.layers.empty()) return invalid(fmt::format("{}: no --overlay-src before it", step));
+      if (mount.overlay_upper == SandboxMount::OverlayUpper::kNone && mount.layers.size() < 2) {
+        return invalid(fmt::format("{}: a read-only overlay needs at least two --overlay-src", step));
+      }
+    }
+    if (mount.kind == SandboxMount::Kind::kBind && mount.source.empty()) {
+      return invalid(fmt::format("{}: empty SRC", step));
+    }
+  }
+  return kOk;
+}
+
+}  // namespace mntns
