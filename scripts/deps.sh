@@ -8,7 +8,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev libfmt-dev       # CLI parsing, JSON, formatting
   libgtest-dev libgmock-dev libbenchmark-dev       # tests and micro-benchmarks
   qemu-system-x86 cpio xz-utils zstd               # the 7.x kernel matrix (tests/vm)
-  util-linux bubblewrap gnuplot-nox                # baselines (findmnt, unshare, bwrap) and plots
+  util-linux bubblewrap gnuplot-nox python3        # baselines (findmnt, unshare, bwrap), report and plots
 )
 
 missing=()

@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""Turns bench/results/*.json (written by scripts/bench.sh) into BENCHMARKS.md
+and PNG plots. Only ratios measured side by side in one run mean anything on
+these noisy machines; absolute numbers are shown for scale."""
+import argparse
+import datetime
+import glob
+import json
+import os
+import platform
+import re
+import subprocess
+
+
+def load(pattern):
+    found = {}
+    for path in sorted(glob.glob(pattern)):
+        with open(path) as f:
+            found[os.path.basename(path)] = json.load(f)
+    return found
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"Linux {platform.release()}, {os.cpu_count()} CPUs ({cpu}), {mem_gib:.0f} GiB"
+
+
+def gnuplot(script):
+    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+
+
+def create_section(results, plots):
+    rows = {}
+    for name, r in results.items():
+        m = re.match(r"create-(\w+)-w(\d+)-m(\d+)\.json", name)
+        if m:
+            rows[(m.group(1), int(m.group(2)), int(m.group(3)))] = r
+    if not rows:
+        return []
+    sizes = sorted({k[2] for k in rows})
+    out = ["## Creating a container mount namespace (`mntns bench create`)", "",
+           "Create, use (NS_MNT_GET_INFO) and release one namespace from a small tree, with M extra",
+           "mounts in the caller's namespace (set up in a private namespace of its own).", "",
+           "| M | strategy | workers | p50 µs | p99 µs | namespaces/s |", "|---|---|---|---|---|---|"]
+    for (strategy, workers, m), r in sorted(rows.items(), key=lambda kv: (kv[0][2], kv[0][0], kv[0][1])):
+        out.append(f"| {m:,} | {r['strategy']} ({strategy}) | {workers} | {r['p50_us']:.0f} | "
+                   f"{r['p99_us']:.0f} | {r['per_second']:,.0f} |")
+    out += ["", "Targets (ratios from this run):", ""]
+    auto = {m: rows.get(("auto", 1, m)) for m in sizes}
+    classic = {m: rows.get(("classic", 1, m)) for m in sizes}
+    if auto.get(10000) and classic.get(10000):
+        ratio = classic[10000]["p50_us"] / auto[10000]["p50_us"]
+        out.append(f"- M=10,000: classic p50 / auto p50 = **{ratio:.0f}x** (target >= 100x)")
+    if auto.get(30000) and auto.get(0):
+        ratio = auto[30000]["p50_us"] / auto[0]["p50_us"]
+        out.append(f"- auto p50 at M=30,000 / at M=0 = **{ratio:.2f}** (target <= 1.2)")
+    two = [rows[k]["per_second"] for k in rows if k[0] == "auto" and k[1] == 2]
+    if two:
+        out.append(f"- 2 workers, auto: **{min(two):,.0f}/s** at worst over M in {sizes} (target >= 10,000/s)")
+    out.append("")
+    if plots:
+        data = os.path.join(plots, "create.dat")
+        with open(data, "w") as f:
+            for m in sizes:
+                vals = [rows.get((s, 1, m), {}).get("p50_us", float("nan")) for s in ("auto", "classic")]
+                f.write(f"{max(m, 1)} {vals[0]} {vals[1]}\n")
+        png = os.path.join(plots, "create.png")
+        gnuplot(f"""set terminal pngcairo size 800,480
+set output '{png}'
+set title 'Creating one mount namespace: p50 latency vs extra mounts in the caller'
+set xlabel 'extra mounts in the caller (M, log; 0 drawn at 1)'
+set ylabel 'p50 latency (us, log)'
+set logscale xy
+set key top left
+plot '{data}' using 1:2 with linespoints title 'mntns auto', '' using 1:3 with linespoints title 'classic (unshare+pivot_root)'
+""")
+        out += [f"![namespace creation]({os.path.relpath(png)})", ""]
+    return out
+
+
+def ls_section(results, plots):
+    rows = {}
+    for name, r in results.items():
+        m = re.match(r"ls-p(\d+)-m(\d+)\.json", name)
+        if m:
+            rows[(int(m.group(1)), int(m.group(2)))] = {c["name"]: float(c["p50_ms"]) for c in r["contenders"]}
+    if not rows:
+        return []
+    names = list(next(iter(rows.values())).keys())
+    out = ["## Reading a mount table (`mntns bench ls`)", "",
+           "p50 of each contender in ms, measured interleaved in one run per row.", "",
+           "| M | namespace | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    for (peers, m), c in sorted(rows.items()):
+        kind = f"slave, {peers} peer groups" if peers else "private"
+        out.append(f"| {m:,} | {kind} | " + " | ".join(f"{c[n]:.2f}" for n in names) + " |")
+    out += ["", "Targets (ratios from this run):", ""]
+    if (0, 30000) in rows:
+        c = rows[(0, 30000)]
+        out.append(f"- M=30,000 private: mntns ls --json / mountinfo read+parse = "
+                   f"**{c['mntns ls --json'] / c['mountinfo read+parse']:.2f}** (target <= 1.0); "
+                   f"findmnt / mntns ls --json = **{c['findmnt -l -n'] / c['mntns ls --json']:.2f}x** (target >= 4x)")
+    for (peers, m), c in sorted(rows.items()):
+        if peers > 0:
+            out.append(f"- M={m:,}, slave namespace, {peers} peer groups: findmnt / mntns ls = "
+                       f"**{c['findmnt -l -n'] / c['mntns ls']:.1f}x** (target >= 10x with >= 100 peer groups)")
+    out.append("")
+    if plots:
+        private = sorted((m, c) for (p, m), c in rows.items() if p == 0)
+        data = os.path.join(plots, "ls.dat")
+        with open(data, "w") as f:
+            for m, c in private:
+                f.write(f"{m} " + " ".join(str(c[n]) for n in names) + "\n")
+        png = os.path.join(plots, "ls.png")
+        series = ", ".join(f"'{data}' using 1:{i + 2} with linespoints title '{n}'" for i, n in enumerate(names))
+        gnuplot(f"""set terminal pngcairo size 800,480
+set output '{png}'
+set title 'Reading a mount table in a private namespace: p50 vs mounts'
+set xlabel 'mounts (log)'
+set ylabel 'p50 (ms, log)'
+set logscale xy
+set key top left
+plot {series}
+""")
+        out += [f"![mount table reading]({os.path.relpath(png)})", ""]
+    return out
+
+
+def statmount_by_fd_section(results):
+    r = results.get("statmount_by_fd.json")
+    if not r:
+        return []
+    times = {b["name"]: b["real_time"] for b in r.get("benchmarks", []) if "error_message" not in b}
+    out = ["## StatmountByFd (Google Benchmark)", "", "| benchmark | ns per call |", "|---|---|"]
+    out += [f"| {n} | {t:.0f} |" for n, t in times.items()]
+    if "BM_EmulatedStatmountByFd" in times and "BM_StatmountById" in times:
+        ratio = times["BM_EmulatedStatmountByFd"] / times["BM_StatmountById"]
+        out += ["", f"- emulated StatmountByFd / statmount by id = **{ratio:.2f}x** (target <= 2x)"]
+    return out + [""]
+
+
+def run_section(results, plots):
+    rows = {}
+    for name, r in results.items():
+        m = re.match(r"run-m(\d+)\.json", name)
+        if m:
+            rows[int(m.group(1))] = r
+    if not rows:
+        return []
+    out = ["## Sandbox creation: `mntns run` against `bwrap` (bench/run_vs_bwrap.sh)", "",
+           "| M | " + " | ".join(k for k in next(iter(rows.values())) if k != "host_mounts") + " |",
+           "|---|" + "---|" * (len(next(iter(rows.values()))) - 1)]
+    for m, r in sorted(rows.items()):
+        out.append(f"| {m:,} | " + " | ".join(
+            f"{v:.2f}" if isinstance(v, float) else str(v) for k, v in r.items() if k != "host_mounts") + " |")
+    return out + [""]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--results", default="bench/results")
+    parser.add_argument("--markdown", default="BENCHMARKS.md")
+    parser.add_argument("--plots", default="bench/plots")
+    args = parser.parse_args()
+    os.makedirs(args.plots, exist_ok=True)
+    results = load(os.path.join(args.results, "*.json"))
+    doc = ["# mntns benchmarks", "",
+           "Generated by `make bench` (scripts/bench.sh, bench/report.py) from bench/results/*.json;",
+           "do not edit by hand.", "",
+           f"- Date: {datetime.date.today().isoformat()}",
+           f"- Machine: {machine()}", "",
+           "These machines are noisy: compare the ratios within one table, not absolute times",
+           "across runs.", ""]
+    doc += create_section(results, args.plots)
+    doc += run_section(results, args.plots)
+    doc += ls_section(results, args.plots)
+    doc += statmount_by_fd_section(results)
+    with open(args.markdown, "w") as f:
+        f.write("\n".join(doc))
+
+
+if __name__ == "__main__":
+    main()

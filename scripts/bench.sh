@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# make bench: every benchmark at several sizes, raw JSON under bench/results/,
+# then BENCHMARKS.md and the plots under bench/plots/ regenerated from it.
+# Every mount is made inside private namespaces the benchmarks create.
+# Sizes can be cut for a quick look: BENCH_SIZES="0 1000" make bench
+set -euo pipefail
+build=${1:-build}
+mntns="$build/bin/mntns"
+results=bench/results
+sizes=(${BENCH_SIZES:-0 1000 10000 30000})
+mkdir -p "$results"
+rm -f "$results"/*.json
+
+progress() { echo "[make bench $(date +%T)] $*" >&2; }
+started=$(date +%s)
+
+# Namespace creation, per strategy and size (classic is slow at large M: fewer samples).
+for m in "${sizes[@]}"; do
+  progress "create: auto at M=$m"
+  "$mntns" bench create --strategy auto --host-mounts "$m" --count 5000 --json >"$results/create-auto-w1-m$m.json"
+  progress "create: auto, 2 workers, at M=$m"
+  "$mntns" bench create --strategy auto --host-mounts "$m" --count 10000 --workers 2 --json \
+    >"$results/create-auto-w2-m$m.json"
+  classic_count=$(( m >= 10000 ? 20 : 300 ))
+  progress "create: classic at M=$m ($classic_count namespaces)"
+  "$mntns" bench create --strategy classic --host-mounts "$m" --count "$classic_count" --json \
+    >"$results/create-classic-w1-m$m.json"
+done
+
+# Reading the mount table.
+for m in "${sizes[@]}"; do
+  [ "$m" -gt 0 ] || continue
+  progress "ls: M=$m, private namespace"
+  "$mntns" bench ls --host-mounts "$m" --runs 5 --json >"$results/ls-p0-m$m.json"
+done
+# In a slave namespace mountinfo walks each master's whole peer group per line:
+# one group of 10,000 peers shows it; 100 groups of 100 barely do.
+for peers in 100 1; do
+  progress "ls: M=10000 in a slave namespace of $peers peer group(s)"
+  "$mntns" bench ls --host-mounts 10000 --peers "$peers" --runs 3 --json >"$results/ls-p$peers-m10000.json"
+done
+
+# StatmountByFd against statmount by id (Google Benchmark).
+progress "statmount by fd"
+"$build/bin/mntns_statmount_by_fd_bench" --benchmark_min_time=0.3 \
+  --benchmark_out="$results/statmount_by_fd.json" --benchmark_out_format=json >&2
+
+# Sandbox creation: mntns run against bwrap.
+if [ -x bench/run_vs_bwrap.sh ]; then
+  for m in "${sizes[@]}"; do
+    [ "$m" -le 10000 ] || continue
+    progress "run vs bwrap: M=$m"
+    bench/run_vs_bwrap.sh --mntns "$mntns" --host-mounts "$m" --json "$results/run-m$m.json" >&2
+  done
+fi
+
+progress "writing BENCHMARKS.md and bench/plots/"
+python3 bench/report.py --results "$results" --markdown BENCHMARKS.md --plots bench/plots
+progress "done in $(( $(date +%s) - started )) s"
