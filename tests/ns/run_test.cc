@@ -1,0 +1,645 @@
+// mntns run, checked from inside the sandbox. The command inside is this test
+// binary itself in probe mode (`--probe WHAT`), bound in read-only together
+// with the host's /usr, /lib, /lib64 (or their symlinks), so the suite needs
+// no shell and runs unchanged in the 7.x VM (native strategy) and on 6.x
+// (template strategy).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/capability.h>
+#include <sys/syscall.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "mntns/query.h"
+#include "support/cli_runner.h"
+#include "support/namespace.h"
+
+extern char** environ;
+
+namespace mntns {
+namespace {
+
+using testing::CliResult;
+using testing::InPrivateMountNamespace;
+using testing::RunCli;
+using testing::TempDir;
+
+// ---- the probe: runs inside the sandbox -------------------------------------
+
+int Probe(int argc, char** argv) {
+  const std::string what = argc > 2 ? argv[2] : "";
+  const std::string arg = argc > 3 ? argv[3] : "";
+  if (what == "mounts") {
+    // listmount/statmount need no /proc: the sandbox's own table.
+    auto mounts = ListMounts({}, {.mask = field::kMntPoint | field::kFsType | field::kMntBasic});
+    if (!mounts) {
+      std::cerr << mounts.error().Message() << "\n";
+      return 1;
+    }
+    for (const Mount& m : *mounts) {
+      std::cout << m.point << " " << m.fs_type << " " << ((m.attr & MOUNT_ATTR_RDONLY) ? "ro" : "rw")
+                << ((m.attr & MOUNT_ATTR_NODEV) ? ",nodev" : "") << "\n";
+    }
+    return 0;
+  }
+  if (what == "cat") {
+    std::ifstream in(arg);
+    if (!in) return 3;
+    std::cout << in.rdbuf();
+    return 0;
+  }
+  if (what == "ls") {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(arg, ec)) {
+      std::cout << entry.path().filename().string() << "\n";
+    }
+    return ec ? 3 : 0;
+  }
+  if (what == "stat") {
+    struct stat st {};
+    if (::lstat(arg.c_str(), &st) != 0) {
+      std::cout << "error " << strerrorname_np(errno) << "\n";
+      return 0;
+    }
+    const char* type = S_ISDIR(st.st_mode) ? "dir" : S_ISLNK(st.st_mode) ? "link" : S_ISCHR(st.st_mode) ? "chr" : "file";
+    std::cout << type << " " << std::oct << (st.st_mode & 07777) << std::dec << "\n";
+    if (S_ISLNK(st.st_mode)) {
+      char target[4096];
+      const ssize_t n = ::readlink(arg.c_str(), target, sizeof target);
+      std::cout << std::string(target, n > 0 ? static_cast<std::size_t>(n) : 0) << "\n";
+    }
+    return 0;
+  }
+  if (what == "statfs") {
+    struct statfs st {};
+    if (::statfs(arg.c_str(), &st) != 0) return 3;
+    std::cout << std::hex << st.f_type << std::dec << " " << st.f_blocks * st.f_bsize << "\n";
+    return 0;
+  }
+  if (what == "write") {
+    const int fd = ::open(arg.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    std::cout << (fd >= 0 ? std::string("ok") : std::string(strerrorname_np(errno))) << "\n";
+    if (fd >= 0) ::close(fd);
+    return 0;
+  }
+  if (what == "env") {
+    for (char** e = environ; *e != nullptr; ++e) std::cout << *e << "\n";
+    return 0;
+  }
+  if (what == "cwd") {
+    char buffer[4096];
+    std::cout << (::getcwd(buffer, sizeof buffer) ? buffer : "?") << "\n";
+    return 0;
+  }
+  if (what == "ids") {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2] = {};
+    ::syscall(SYS_capget, &header, data);
+    std::cout << ::getuid() << " " << ::getgid() << " caps " << data[0].effective << " " << data[1].effective
+              << " " << data[0].permitted << "\n";
+    return 0;
+  }
+  if (what == "fds") {
+    for (int fd = 0; fd < 4096; ++fd) {
+      if (::fcntl(fd, F_GETFD) >= 0) std::cout << fd << "\n";
+    }
+    return 0;
+  }
+  if (what == "pid") {
+    std::cout << ::getpid() << " " << ::getppid() << "\n";
+    return 0;
+  }
+  if (what == "hostname") {
+    char name[256] = {};
+    ::gethostname(name, sizeof name - 1);
+    std::cout << name << "\n";
+    return 0;
+  }
+  if (what == "exit") return std::atoi(arg.c_str());
+  if (what == "kill") {
+    ::kill(::getpid(), std::atoi(arg.c_str()));
+    return 99;
+  }
+  if (what == "wait-for-signal") {
+    std::cout << "ready" << std::endl;
+    ::pause();
+    return 98;
+  }
+  std::cerr << "unknown probe " << what << "\n";
+  return 2;
+}
+
+// ---- test helpers -------------------------------------------------------------
+
+std::string SelfPath() { return std::filesystem::read_symlink("/proc/self/exe").string(); }
+
+// What the probe needs inside: the host's library directories (bound
+// read-only, or recreated as the same symlinks) and this binary at /probe.
+std::vector<std::string> Base() {
+  std::vector<std::string> args;
+  for (const char* dir : {"/usr", "/lib", "/lib64", "/bin"}) {
+    std::error_code ec;
+    const auto status = std::filesystem::symlink_status(dir, ec);
+    if (ec) continue;
+    if (std::filesystem::is_symlink(status)) {
+      args.insert(args.end(), {"--symlink", std::filesystem::read_symlink(dir).string(), dir});
+    } else if (std::filesystem::is_directory(status)) {
+      args.insert(args.end(), {"--ro-bind", dir, dir});
+    }
+  }
+  args.insert(args.end(), {"--ro-bind", SelfPath(), "/probe"});
+  return args;
+}
+
+// mntns run BASE... EXTRA... -- /probe --probe WHAT [ARG]
+CliResult RunProbe(std::vector<std::string> extra, const std::string& what, const std::string& arg = "",
+                   bool with_base = true) {
+  std::vector<std::string> args = {"run"};
+  if (with_base) {
+    const auto base = Base();
+    args.insert(args.end(), base.begin(), base.end());
+  }
+  args.insert(args.end(), extra.begin(), extra.end());
+  args.insert(args.end(), {"--", "/probe", "--probe", what});
+  if (!arg.empty()) args.push_back(arg);
+  return RunCli(args);
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+bool HasLine(const std::string& text, const std::string& line) {
+  const auto lines = Lines(text);
+  return std::find(lines.begin(), lines.end(), line) != lines.end();
+}
+
+void WriteFile(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+#define EXPECT_RUN_OK(result) \
+  EXPECT_EQ((result).exit_status, 0) << "stdout:\n" << (result).out << "stderr:\n" << (result).err
+
+// ---- options, one test each ---------------------------------------------------
+
+TEST(MntnsRun, RootIsAFreshTmpfsByDefault) {
+  InPrivateMountNamespace([] {
+    const CliResult r = RunProbe({}, "mounts");
+    EXPECT_RUN_OK(r);
+    const auto lines = Lines(r.out);
+    ASSERT_FALSE(lines.empty());
+    EXPECT_EQ(lines[0], "/ tmpfs rw");
+  });
+}
+
+TEST(MntnsRun, RoBindIsReadOnlyRecursivelyAndNodev) {
+  InPrivateMountNamespace([] {
+    const std::string dir = TempDir();
+    const CliResult r = RunProbe({"--ro-bind", dir, "/data"}, "mounts");
+    EXPECT_RUN_OK(r);
+    EXPECT_TRUE(HasLine(r.out, "/data tmpfs ro,nodev") || HasLine(r.out, "/data ext4 ro,nodev")) << r.out;
+    const CliResult w = RunProbe({"--ro-bind", dir, "/data"}, "write", "/data/x");
+    EXPECT_EQ(w.out, "EROFS\n");
+  });
+}
+
+TEST(MntnsRun, BindIsWritableAndShowsHostFiles) {
+  InPrivateMountNamespace([] {
+    const std::string dir = TempDir();
+    WriteFile(dir + "/hello", "from host");
+    const CliResult r = RunProbe({"--bind", dir, "/data"}, "cat", "/data/hello");
+    EXPECT_RUN_OK(r);
+    EXPECT_EQ(r.out, "from host");
+    EXPECT_EQ(RunProbe({"--bind", dir, "/data"}, "write", "/data/new").out, "ok\n");
+    EXPECT_TRUE(std::filesystem::exists(dir + "/new"));
+  });
+}
+
+TEST(MntnsRun, BindOfAFileCreatesAFileMountPoint) {
+  InPrivateMountNamespace([] {
+    const std::string dir = TempDir();
+    WriteFile(dir + "/f", "file content");
+    const CliResult r = RunProbe({"--ro-bind", dir + "/f", "/etc/f"}, "cat", "/etc/f");
+    EXPECT_RUN_OK(r);
+    EXPECT_EQ(r.out, "file content");
+  });
+}
+
+TEST(MntnsRun, BindTrySkipsAMissingSource) {
+  InPrivateMountNamespace([] {
+    const CliResult r = RunProbe({"--ro-bind-try", "/nonexistent-mntns", "/x"}, "stat", "/x");
+    EXPECT_RUN_OK(r);
+    EXPECT_EQ(r.out, "error ENOENT\n");
+  });
+}
+
+TEST(MntnsRun, BindOfAMissingSourceFailsWithTheOption) {
+  InPrivateMountNamespace([] {
+    const CliResult r = RunProbe({"--bind", "/nonexistent-mntns", "/x"}, "exit", "0");
+    EXPECT_EQ(r.exit_status, 1);
+    EXPECT_NE(r.err.find("open_tree \"/nonexistent-mntns\" (for --bind /nonexistent-mntns /x)"), std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("ENOENT"), std::string::npos);
+  });
+}
+
+TEST(MntnsRun, DevBindKeepsDevices) {
+  InPrivateMountNamespace([] {
+    const CliResult r = RunProbe({"--dev-bind", "/dev/null", "/null"}, "mounts");
+    EXPECT_RUN_OK(r);
+    EXPECT_TRUE(HasLine(r.out, "/null devtmpfs rw")) << r.out;
+  });
+}
+
+TEST(MntnsRun, TmpfsTakesSizeAndPerms) {
+  InPrivateMountNamespace([] {
+    const std::vector<std::string> opts = {"--size", "1048576", "--perms", "1770", "--tmpfs", "/scratch"};
+    const CliResult mode = RunProbe(opts, "stat", "/scratch");
+    EXPECT_RUN_OK(mode);
+    EXPECT_EQ(mode.out, "dir 1770\n");
+    const CliResult fs = RunProbe(opts, "statfs", "/scratch");
+    EXPECT_EQ(fs.out, "1021994 1048576\n");  // TMPFS_MAGIC, 1 MiB
+  });
+}
+
+TEST(MntnsRun, ProcIsMounted) {
+  InPrivateMountNamespace([] {
+    const CliResult r = RunProbe({"--proc", "/proc"}, "stat", "/proc/self");
+    EXPECT_RUN_OK(r);
+    EXPECT_EQ(Lines(r.out).at(0), "link 777");
+  });
+}
+
+TEST(MntnsRun, DevIsMinimal) {
+  InPrivateMountNamespace([] {
+    const CliResult ls = RunProbe({"--dev", "/dev"}, "ls", "/dev");
+    EXPECT_RUN_OK(ls);
+    for (const char* name : {"null", "zero", "full", "random", "urandom", "tty", "pts", "ptmx", "shm", "fd"}) {
+      EXPECT_TRUE(HasLine(ls.out, name)) << name << " missing in\n" << ls.out;
+    }
+    EXPECT_EQ(Lines(ls.out).size(), 14U) << ls.out;  // + stdin stdout stderr core
+    EXPECT_EQ(RunProbe({"--dev", "/dev"}, "stat", "/dev/null").out, "chr 666\n");
+    EXPECT_EQ(RunProbe({"--dev", "/dev"}, "stat", "/dev/ptmx").out, "link 777\npts/ptmx\n");
+    const CliResult mounts = RunProbe({"--dev", "/dev"}, "mounts");
+    EXPECT_TRUE(HasLine(mounts.out, "/dev/pts devpts rw")) << mounts.out;
+    EXPECT_TRUE(HasLine(mounts.out, "/dev/shm tmpfs rw,nodev")) << mounts.out;
+    EXPECT_TRUE(HasLine(mounts.out, "/dev tmpfs rw")) << mounts.out;
+  });
+}
+
+TEST(MntnsRun, DirMakesDirectoriesWithPerms) {
+  InPrivateMountNamespace([] {
+    const CliResult r = RunProbe({"--perms", "700", "--dir", "/a/b/c"}, "stat", "/a/b/c");
+    EXPECT_RUN_OK(r);
+    EXPECT_EQ(r.out, "dir 700\n");
+  });
+}
+
+TEST(MntnsRun, SymlinkIsCreated) {
+  InPrivateMountNamespace([] {
+    const CliResult r = RunProbe({"--symlink", "somewhere/else", "/x/link"}, "stat", "/x/link");
+    EXPECT_RUN_OK(r);
+    EXPECT_EQ(r.out, "link 777\nsomewhere/else\n");
+  });
+}
+
+TEST(MntnsRun, RemountRoMakesAMountReadOnly) {
+  InPrivateMountNamespace([] {
+    const CliResult r = RunProbe({"--tmpfs", "/t", "--remount-ro", "/t"}, "write", "/t/x");
+    EXPECT_RUN_OK(r);
+    EXPECT_EQ(r.out, "EROFS\n");
+  });
+}
+
+TEST(MntnsRun, LaterStepsStackOnEarlierOnes) {
+  InPrivateMountNamespace([] {
+    const std::string dir = TempDir();
+    const CliResult r = RunProbe({"--bind", dir, "/d", "--tmpfs", "/d/inner", "--tmpfs", "/d"}, "mounts");
+    EXPECT_RUN_OK(r);
+    const auto lines = Lines(r.out);
+    EXPECT_EQ(std::count(lines.begin(), lines.end(), "/d tmpfs rw,nodev"), 1) << r.out;
+    EXPECT_TRUE(HasLine(r.out, "/d/inner tmpfs rw,nodev")) << r.out;
+  });
+}
+
+TEST(MntnsRun, RootTakesACopyOfADirectory) {
+  InPrivateMountNamespace([] {
+    const std::string root = TempDir();
+    WriteFile(root + "/marker", "root marker");
+    const CliResult r = RunProbe({"--root", root}, "cat", "/marker");
+    EXPECT_RUN_OK(r);
+    EXPECT_EQ(r.out, "root marker");
+  });
+}
+
+TEST(MntnsRun, ChdirSetsTheWorkingDirectory) {
+  InPrivateMountNamespace([] {
+    const CliResult r = RunProbe({"--dir", "/work/here", "--chdir", "/work/here"}, "cwd");
+    EXPECT_RUN_OK(r);
+    EXPECT_EQ(r.out, "/work/here\n");
+    EXPECT_EQ(RunProbe({}, "cwd").out, "/\n");
+  });
+}
+
+TEST(MntnsRun, EnvironmentChangesApplyInOrder) {
+  InPrivateMountNamespace([] {
+    const CliResult r =
+        RunProbe({"--setenv", "DROPPED", "1", "--clearenv", "--setenv", "A", "1", "--setenv", "B", "2",
+                  "--unsetenv", "A"},
+                 "env");
+    EXPECT_RUN_OK(r);
+    EXPECT_EQ(r.out, "B=2\n");
+  });
+}
+
+TEST(MntnsRun, UnshareUserMapsTheCallerAndDropsCapabilities) {
+  InPrivateMountNamespace([] {
+    const CliResult r = RunProbe({"--unshare-user", "--uid", "1000", "--gid", "1001"}, "ids");
+    EXPECT_RUN_OK(r);
+    EXPECT_EQ(r.out, "1000 1001 caps 0 0 0\n");
+    const CliResult root = RunProbe({"--unshare-user", "--uid", "0"}, "ids");
+    EXPECT_EQ(root.out, "0 0 caps 0 0 0\n");
+  });
+}
+
+TEST(MntnsRun, UnsharePidShowsOnlyTheSandboxsProcesses) {
+  InPrivateMountNamespace([] {
+    const CliResult pid = RunProbe({"--unshare-pid", "--proc", "/proc"}, "pid");
+    EXPECT_RUN_OK(pid);
+    EXPECT_EQ(pid.out, "2 1\n");  // pid 1 is the reaper, CMD its child
+    const CliResult ls = RunProbe({"--unshare-pid", "--proc", "/proc"}, "ls", "/proc");
+    std::vector<std::string> pids;
+    for (const auto& line : Lines(ls.out)) {
+      if (!line.empty() && std::isdigit(static_cast<unsigned char>(line[0]))) pids.push_back(line);
+    }
+    std::sort(pids.begin(), pids.end());
+    EXPECT_EQ(pids, (std::vector<std::string>{"1", "2"})) << ls.out;
+  });
+}
+
+TEST(MntnsRun, HostnameNeedsUtsAndIsSet) {
+  InPrivateMountNamespace([] {
+    const CliResult r = RunProbe({"--unshare-uts", "--hostname", "sandbox-box"}, "hostname");
+    EXPECT_RUN_OK(r);
+    EXPECT_EQ(r.out, "sandbox-box\n");
+    EXPECT_EQ(RunProbe({"--hostname", "x"}, "hostname").exit_status, 2);
+  });
+}
+
+TEST(MntnsRun, UnshareNetLeavesOnlyLoopback) {
+  InPrivateMountNamespace([] {
+    const CliResult r = RunProbe({"--unshare-net", "--proc", "/proc"}, "cat", "/proc/net/dev");
+    EXPECT_RUN_OK(r);
+    EXPECT_EQ(Lines(r.out).size(), 3U) << r.out;  // two header lines + lo
+  });
+}
+
+TEST(MntnsRun, JsonSpecIsTheSameSetup) {
+  InPrivateMountNamespace([] {
+    const std::string dir = TempDir();
+    WriteFile(dir + "/spec.json", R"({"mounts": [{"type": "tmpfs", "dest": "/j", "perms": "711"},
+                                                 {"type": "symlink", "target": "j", "dest": "/k"}],
+                                      "env": [{"clear": true}, {"set": "J", "value": "son"}]})");
+    const CliResult r = RunProbe({"--json-spec", dir + "/spec.json"}, "stat", "/k");
+    EXPECT_RUN_OK(r);
+    EXPECT_EQ(r.out, "link 777\nj\n");
+    EXPECT_EQ(RunProbe({"--json-spec", dir + "/spec.json"}, "stat", "/j").out, "dir 711\n");
+    EXPECT_EQ(RunProbe({"--json-spec", dir + "/spec.json"}, "env").out, "J=son\n");
+  });
+}
+
+TEST(MntnsRun, RoOverlayMergesLayers) {
+  InPrivateMountNamespace([] {
+    const std::string dir = TempDir();
+    std::filesystem::create_directories(dir + "/low");
+    std::filesystem::create_directories(dir + "/high");
+    WriteFile(dir + "/low/a", "low a");
+    WriteFile(dir + "/low/b", "low b");
+    WriteFile(dir + "/high/b", "high b");
+    const std::vector<std::string> opts = {"--overlay-src", dir + "/low", "--overlay-src", dir + "/high",
+                                           "--ro-overlay", "/o"};
+    const CliResult a = RunProbe(opts, "cat", "/o/a");
+    if (a.err.find("fsopen \"overlay\"") != std::string::npos) GTEST_SKIP() << "no overlayfs: " << a.err;
+    EXPECT_RUN_OK(a);
+    EXPECT_EQ(a.out, "low a");
+    EXPECT_EQ(RunProbe(opts, "cat", "/o/b").out, "high b");
+    EXPECT_EQ(RunProbe(opts, "write", "/o/c").out, "EROFS\n");
+  });
+}
+
+// ---- process behaviour ----------------------------------------------------------
+
+TEST(MntnsRun, ExitStatusIsPropagated) {
+  InPrivateMountNamespace([] {
+    EXPECT_EQ(RunProbe({}, "exit", "42").exit_status, 42);
+    EXPECT_EQ(RunProbe({"--unshare-pid"}, "exit", "43").exit_status, 43);
+  });
+}
+
+TEST(MntnsRun, KilledCommandGives128PlusSignal) {
+  InPrivateMountNamespace([] {
+    EXPECT_EQ(RunProbe({}, "kill", "9").exit_status, 128 + 9);
+    EXPECT_EQ(RunProbe({"--unshare-pid"}, "kill", "15").exit_status, 128 + 15);
+  });
+}
+
+TEST(MntnsRun, MissingCommandExits127) {
+  InPrivateMountNamespace([] {
+    const CliResult r = RunCli({"run", "--tmpfs", "/t", "--", "/no/such/cmd"});
+    EXPECT_EQ(r.exit_status, 127);
+    EXPECT_NE(r.err.find("execvp \"/no/such/cmd\""), std::string::npos) << r.err;
+  });
+}
+
+// Runs mntns run with the probe waiting for a signal, sends `sig` to mntns
+// itself once the probe is ready, and returns mntns's exit status.
+int SignalForwardedStatus(std::vector<std::string> extra, int sig) {
+  std::vector<std::string> args = {testing::CliPath(), "run"};
+  const auto base = Base();
+  args.insert(args.end(), base.begin(), base.end());
+  args.insert(args.end(), extra.begin(), extra.end());
+  args.insert(args.end(), {"--", "/probe", "--probe", "wait-for-signal"});
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return -1;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  char buffer[16] = {};
+  const ssize_t n = ::read(out[0], buffer, sizeof buffer - 1);
+  ::close(out[0]);
+  EXPECT_EQ(std::string(buffer, n > 0 ? static_cast<std::size_t>(n) : 0), "ready\n");
+  ::kill(pid, sig);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1000 + WTERMSIG(status);
+}
+
+TEST(MntnsRun, SigtermAndSigintAreForwarded) {
+  InPrivateMountNamespace([] {
+    EXPECT_EQ(SignalForwardedStatus({}, SIGTERM), 128 + SIGTERM);
+    EXPECT_EQ(SignalForwardedStatus({}, SIGINT), 128 + SIGINT);
+    EXPECT_EQ(SignalForwardedStatus({"--unshare-pid"}, SIGTERM), 128 + SIGTERM);
+  });
+}
+
+TEST(MntnsRun, NoFdLeaksIntoTheCommand) {
+  InPrivateMountNamespace([] {
+    for (const std::vector<std::string>& opts :
+         {std::vector<std::string>{"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"},
+          std::vector<std::string>{"--unshare-pid", "--unshare-user", "--proc", "/proc", "--dev", "/dev"}}) {
+      // 0-2 plus what the test runner itself handed down without FD_CLOEXEC
+      // (mntns passes those on, as bwrap does); nothing mntns opened.
+      std::string expected = "0\n1\n2\n";
+      for (int fd = 3; fd < 4096; ++fd) {
+        const int flags = ::fcntl(fd, F_GETFD);
+        if (flags >= 0 && (flags & FD_CLOEXEC) == 0) expected += std::to_string(fd) + "\n";
+      }
+      const CliResult r = RunProbe(opts, "fds");
+      EXPECT_RUN_OK(r);
+      EXPECT_EQ(r.out, expected);
+    }
+  });
+}
+
+TEST(MntnsRun, UnprivilegedCallerWithUnshareUser) {
+  const std::string self = SelfPath();
+  testing::AsUnprivilegedUser([] {}, [] {
+    const CliResult r = RunProbe({"--unshare-user", "--unshare-pid", "--proc", "/proc", "--tmpfs", "/tmp"}, "ids");
+    EXPECT_RUN_OK(r);
+    EXPECT_EQ(r.out, "65534 65534 caps 0 0 0\n");
+    const CliResult without = RunProbe({"--tmpfs", "/tmp"}, "ids");
+    EXPECT_EQ(without.exit_status, 1);
+    EXPECT_NE(without.err.find("--unshare-user"), std::string::npos) << without.err;
+  });
+}
+
+TEST(MntnsRun, StrategyOptionIsAccepted) {
+  InPrivateMountNamespace([] {
+    for (const char* strategy : {"template", "classic"}) {
+      const CliResult r = RunProbe({"--strategy", strategy}, "mounts");
+      EXPECT_RUN_OK(r);
+      EXPECT_EQ(Lines(r.out).at(0), "/ tmpfs rw") << strategy;
+    }
+  });
+}
+
+// ---- hostile root filesystems ---------------------------------------------------
+
+TEST(MntnsRunHostileRoot, AbsoluteSymlinkStaysInsideTheRoot) {
+  InPrivateMountNamespace([] {
+    const std::string root = TempDir();
+    const std::string outside = TempDir();
+    std::filesystem::create_directories(root + "/inside");
+    std::filesystem::create_symlink(outside, root + "/escape");  // an absolute host path
+    const CliResult r = RunProbe({"--root", root, "--tmpfs", "/escape/x"}, "exit", "0");
+    // Either the mount lands inside the root or setup fails; the host dir is untouched.
+    EXPECT_FALSE(std::filesystem::exists(outside + "/x"));
+    if (r.exit_status == 0) {
+      EXPECT_TRUE(std::filesystem::exists(root + outside + "/x"));
+    }
+  });
+}
+
+TEST(MntnsRunHostileRoot, DotDotSymlinkIsClampedAtTheRoot) {
+  InPrivateMountNamespace([] {
+    const std::string root = TempDir();
+    std::filesystem::create_directories(root + "/deep/er");
+    std::filesystem::create_symlink("../../../../../..", root + "/deep/er/up");
+    const CliResult r = RunProbe({"--root", root, "--tmpfs", "/deep/er/up/landed"}, "mounts");
+    EXPECT_RUN_OK(r);
+    EXPECT_TRUE(HasLine(r.out, "/landed tmpfs rw,nodev")) << r.out;
+    EXPECT_TRUE(std::filesystem::exists(root + "/landed"));
+  });
+}
+
+TEST(MntnsRunHostileRoot, EtcSymlinkToAbsoluteEtcResolvesInTheRoot) {
+  InPrivateMountNamespace([] {
+    const std::string root = TempDir();
+    std::filesystem::create_directories(root + "/real-etc");
+    std::filesystem::create_symlink("/real-etc", root + "/etc");
+    const std::string before = ReadFile("/etc/hostname");
+    const CliResult r = RunProbe({"--root", root, "--tmpfs", "/etc"}, "mounts");
+    EXPECT_RUN_OK(r);
+    EXPECT_TRUE(HasLine(r.out, "/real-etc tmpfs rw,nodev")) << r.out;
+    EXPECT_EQ(ReadFile("/etc/hostname"), before);
+  });
+}
+
+TEST(MntnsRunHostileRoot, MagicLinkIsRefused) {
+  InPrivateMountNamespace([] {
+    const std::string root = TempDir();
+    std::filesystem::create_symlink("/proc/self/root", root + "/magic");
+    const CliResult r = RunProbe({"--root", root, "--proc", "/proc", "--tmpfs", "/magic/x"}, "exit", "0");
+    EXPECT_EQ(r.exit_status, 1);
+    EXPECT_NE(r.err.find("ELOOP"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("--tmpfs /magic/x"), std::string::npos) << r.err;
+  });
+}
+
+TEST(MntnsRunHostileRoot, DirectoryOnAFileIsAClearError) {
+  InPrivateMountNamespace([] {
+    const std::string root = TempDir();
+    WriteFile(root + "/file", "x");
+    const CliResult r = RunProbe({"--root", root, "--tmpfs", "/file"}, "exit", "0");
+    EXPECT_EQ(r.exit_status, 1);
+    EXPECT_NE(r.err.find("ENOTDIR"), std::string::npos) << r.err;
+  });
+}
+
+TEST(MntnsRunHostileRoot, FileOnADirectoryIsAClearError) {
+  InPrivateMountNamespace([] {
+    const std::string root = TempDir();
+    std::filesystem::create_directories(root + "/dir");
+    const CliResult r = RunProbe({"--root", root, "--ro-bind", SelfPath(), "/dir"}, "exit", "0");
+    EXPECT_EQ(r.exit_status, 1);
+    EXPECT_NE(r.err.find("EISDIR"), std::string::npos) << r.err;
+  });
+}
+
+TEST(MntnsRun, FailedSetupLeavesTheCallersTableUnchanged) {
+  InPrivateMountNamespace([] {
+    const std::string before = ReadFile("/proc/self/mountinfo");
+    const CliResult r = RunProbe({"--tmpfs", "/a", "--proc", "/proc", "--bind", "/nonexistent-mntns", "/b"}, "exit", "0");
+    EXPECT_EQ(r.exit_status, 1);
+    EXPECT_EQ(ReadFile("/proc/self/mountinfo"), before);
+  });
+}
+
+}  // namespace
+}  // namespace mntns
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "--probe") return mntns::Probe(argc, argv);
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
