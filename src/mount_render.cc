@@ -21,26 +21,38 @@ constexpr std::uint32_t kSbLazytime = 1U << 25;
 
 }  // namespace
 
+namespace {
+
+constexpr std::array<std::pair<FieldMask, std::string_view>, 15> kFieldNames = {{
+    {field::kSbBasic, "sb_basic"},
+    {field::kMntBasic, "mnt_basic"},
+    {field::kPropagateFrom, "propagate_from"},
+    {field::kMntRoot, "mnt_root"},
+    {field::kMntPoint, "mnt_point"},
+    {field::kFsType, "fs_type"},
+    {field::kMntNsId, "mnt_ns_id"},
+    {field::kMntOpts, "mnt_opts"},
+    {field::kFsSubtype, "fs_subtype"},
+    {field::kSbSource, "sb_source"},
+    {field::kOptArray, "opt_array"},
+    {field::kOptSecArray, "opt_sec_array"},
+    {field::kSupportedMask, "supported_mask"},
+    {field::kMntUidmap, "mnt_uidmap"},
+    {field::kMntGidmap, "mnt_gidmap"},
+}};
+
+}  // namespace
+
+std::string_view FieldName(FieldMask bit) {
+  for (const auto& [known, name] : kFieldNames) {
+    if (known == bit) return name;
+  }
+  return {};
+}
+
 std::vector<std::string> FieldNames(FieldMask mask) {
-  static constexpr std::array<std::pair<FieldMask, const char*>, 15> kNames = {{
-      {field::kSbBasic, "sb_basic"},
-      {field::kMntBasic, "mnt_basic"},
-      {field::kPropagateFrom, "propagate_from"},
-      {field::kMntRoot, "mnt_root"},
-      {field::kMntPoint, "mnt_point"},
-      {field::kFsType, "fs_type"},
-      {field::kMntNsId, "mnt_ns_id"},
-      {field::kMntOpts, "mnt_opts"},
-      {field::kFsSubtype, "fs_subtype"},
-      {field::kSbSource, "sb_source"},
-      {field::kOptArray, "opt_array"},
-      {field::kOptSecArray, "opt_sec_array"},
-      {field::kSupportedMask, "supported_mask"},
-      {field::kMntUidmap, "mnt_uidmap"},
-      {field::kMntGidmap, "mnt_gidmap"},
-  }};
   std::vector<std::string> names;
-  for (const auto& [bit, name] : kNames) {
+  for (const auto& [bit, name] : kFieldNames) {
     if ((mask & bit) != 0) names.emplace_back(name);
   }
   return names;

@@ -36,6 +36,8 @@ inline constexpr FieldMask kAll = 0x7fff;
 // The kernel's names for the bits set in `mask` ("sb_basic", "mnt_point", ...),
 // lowest bit first.
 [[nodiscard]] std::vector<std::string> FieldNames(FieldMask mask);
+// The kernel's name of one bit ("mnt_point"); empty for an unknown bit.
+[[nodiscard]] std::string_view FieldName(FieldMask bit);
 
 // One mount, as statmount(2) describes it. Only the fields whose bit is set in
 // `mask` are meaningful; the others keep their zero values.
