@@ -69,6 +69,7 @@ void AddRunCommand(CLI::App& app, Runner& runner) {
       "  --remount-ro DEST       make the mount at DEST read-only (recursively)\n"
       "  --overlay-src SRC       a lower layer (lowest first) for the next overlay:\n"
       "  --overlay RWSRC WORKDIR DEST   overlayfs, upper RWSRC (host paths)\n"
+      "  --tmp-overlay DEST      overlayfs whose writes go to a tmpfs and are lost at exit\n"
       "  --ro-overlay DEST       read-only overlayfs of two or more --overlay-src\n"
       "  --chdir DIR             working directory inside (default: yours if it exists, else /)\n"
       "  --setenv VAR VALUE, --unsetenv VAR, --clearenv    CMD's environment, in order\n"

@@ -304,7 +304,8 @@ const char* JsonSpecHelp() {
          "   \"strategy\": \"auto\", \"command\": [\"/bin/sh\", \"-c\", \"ls /\"]}\n"
          "  mount types: bind ro-bind dev-bind bind-try ro-bind-try dev-bind-try (src, dest),\n"
          "  tmpfs (dest, size, perms), proc, dev, dir (dest, perms), symlink (target, dest),\n"
-         "  remount-ro (dest), overlay (sources, upper, work, dest), ro-overlay (sources, dest);\n"
+         "  remount-ro (dest), overlay (sources, upper, work, dest), ro-overlay and tmp-overlay\n"
+         "  (sources, dest);\n"
          "  sources are lowest first. A command after `--` on the command line replaces \"command\".";
 }
 

@@ -2,12 +2,15 @@
 // reaper, user-namespace maps, and the error channel back to the caller.
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <net/if.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -185,6 +188,27 @@ Result<void> DropCapabilities() {
   return kOk;
 }
 
+// A new network namespace starts with only "lo", and down; bwrap brings it up.
+Result<void> BringUpLoopback() {
+  UniqueFd socket(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!socket) {
+    const int err = errno;
+    return MakeError(err, "socket", "AF_INET for lo");
+  }
+  ifreq request{};
+  std::strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
+  if (::ioctl(socket.Get(), SIOCGIFFLAGS, &request) != 0) {
+    const int err = errno;
+    return MakeError(err, "ioctl(SIOCGIFFLAGS)", "lo");
+  }
+  request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP);
+  if (::ioctl(socket.Get(), SIOCSIFFLAGS, &request) != 0) {
+    const int err = errno;
+    return MakeError(err, "ioctl(SIOCSIFFLAGS)", "lo up");
+  }
+  return kOk;
+}
+
 sigset_t ForwardedSet(bool with_child) {
   sigset_t set;
   sigemptyset(&set);
@@ -283,6 +307,9 @@ struct Launch {
   if (spec.unshare_ipc) other |= CLONE_NEWIPC;
   if (other != 0) {
     if (auto r = sys::Unshare(other); !r) fail(r.error());
+  }
+  if (spec.unshare_net) {
+    if (auto r = BringUpLoopback(); !r) fail(r.error());
   }
   if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) {
     const int err = errno;

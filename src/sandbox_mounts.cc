@@ -143,8 +143,21 @@ Result<PreparedMount> PrepareOne(const SandboxMount& mount) {
         options.emplace_back("workdir", mount.workdir);
       } else if (mount.overlay_upper == SandboxMount::OverlayUpper::kNone) {
         attr |= MOUNT_ATTR_RDONLY;
-      } else {
-        return MakeError(EOPNOTSUPP, "overlay", "--tmp-overlay is not supported yet");
+      }
+      UniqueFd scratch;  // --tmp-overlay: upper and work on a detached tmpfs, gone with the sandbox
+      if (mount.overlay_upper == SandboxMount::OverlayUpper::kTmpfs) {
+        auto tmpfs = FreshTmpfs(std::nullopt, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        if (!tmpfs) return std::unexpected(tmpfs.error());
+        scratch = std::move(*tmpfs);
+        for (const char* name : {"upper", "work"}) {
+          if (::mkdirat(scratch.Get(), name, 0755) != 0) {
+            const int err = errno;
+            return MakeError(err, "mkdir", fmt::format("\"{}\" on the --tmp-overlay tmpfs", name));
+          }
+        }
+        // overlayfs takes layers by path; the detached tmpfs has one only through its fd.
+        options.emplace_back("upperdir", fmt::format("/proc/self/fd/{}/upper", scratch.Get()));
+        options.emplace_back("workdir", fmt::format("/proc/self/fd/{}/work", scratch.Get()));
       }
       auto tree = FreshMount("overlay", "overlay", options, attr);
       if (!tree) return std::unexpected(tree.error());

@@ -4,6 +4,9 @@
 // no shell and runs unchanged in the 7.x VM (native strategy) and on 6.x
 // (template strategy).
 #include <fcntl.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -127,6 +130,14 @@ int Probe(int argc, char** argv) {
     char name[256] = {};
     ::gethostname(name, sizeof name - 1);
     std::cout << name << "\n";
+    return 0;
+  }
+  if (what == "loopback") {
+    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ifreq request{};
+    std::strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
+    const bool up = fd >= 0 && ::ioctl(fd, SIOCGIFFLAGS, &request) == 0 && (request.ifr_flags & IFF_UP) != 0;
+    std::cout << (up ? "up" : "down") << "\n";
     return 0;
   }
   if (what == "exit") return std::atoi(arg.c_str());
@@ -412,11 +423,12 @@ TEST(MntnsRun, HostnameNeedsUtsAndIsSet) {
   });
 }
 
-TEST(MntnsRun, UnshareNetLeavesOnlyLoopback) {
+TEST(MntnsRun, UnshareNetLeavesOnlyLoopbackAndItIsUp) {
   InPrivateMountNamespace([] {
     const CliResult r = RunProbe({"--unshare-net", "--proc", "/proc"}, "cat", "/proc/net/dev");
     EXPECT_RUN_OK(r);
     EXPECT_EQ(Lines(r.out).size(), 3U) << r.out;  // two header lines + lo
+    EXPECT_EQ(RunProbe({"--unshare-net"}, "loopback").out, "up\n");
   });
 }
 
@@ -450,6 +462,37 @@ TEST(MntnsRun, RoOverlayMergesLayers) {
     EXPECT_EQ(a.out, "low a");
     EXPECT_EQ(RunProbe(opts, "cat", "/o/b").out, "high b");
     EXPECT_EQ(RunProbe(opts, "write", "/o/c").out, "EROFS\n");
+  });
+}
+
+TEST(MntnsRun, OverlayWritesGoToTheUpperDirectory) {
+  InPrivateMountNamespace([] {
+    const std::string dir = TempDir();
+    for (const char* sub : {"/low", "/up", "/work"}) std::filesystem::create_directories(dir + sub);
+    WriteFile(dir + "/low/a", "low a");
+    const std::vector<std::string> opts = {"--overlay-src", dir + "/low", "--overlay", dir + "/up", dir + "/work", "/o"};
+    const CliResult w = RunProbe(opts, "write", "/o/new");
+    if (w.err.find("fsopen \"overlay\"") != std::string::npos) GTEST_SKIP() << "no overlayfs: " << w.err;
+    EXPECT_RUN_OK(w);
+    EXPECT_EQ(w.out, "ok\n");
+    EXPECT_TRUE(std::filesystem::exists(dir + "/up/new"));
+    EXPECT_FALSE(std::filesystem::exists(dir + "/low/new"));
+    EXPECT_EQ(RunProbe(opts, "cat", "/o/a").out, "low a");
+  });
+}
+
+TEST(MntnsRun, TmpOverlayDiscardsWrites) {
+  InPrivateMountNamespace([] {
+    const std::string dir = TempDir();
+    std::filesystem::create_directories(dir + "/low");
+    WriteFile(dir + "/low/a", "low a");
+    const std::vector<std::string> opts = {"--overlay-src", dir + "/low", "--tmp-overlay", "/o"};
+    const CliResult w = RunProbe(opts, "write", "/o/new");
+    if (w.err.find("fsopen \"overlay\"") != std::string::npos) GTEST_SKIP() << "no overlayfs: " << w.err;
+    EXPECT_RUN_OK(w);
+    EXPECT_EQ(w.out, "ok\n");
+    EXPECT_FALSE(std::filesystem::exists(dir + "/low/new"));
+    EXPECT_EQ(RunProbe(opts, "cat", "/o/a").out, "low a");
   });
 }
 
