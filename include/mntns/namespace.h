@@ -25,12 +25,15 @@ enum class NamespaceStrategy {
   // source "mntns-template" (where 7.x has its nullfs root): ListMounts() of
   // the namespace hides it, NS_MNT_GET_INFO counts it, and unmounting "/"
   // inside reveals it (also inside a user namespace, where 7.x says EINVAL).
+  // On 7.x the caller's rootfs lies below that tmpfs too: hidden the same way,
+  // counted the same way.
   kTemplate,
   // unshare(CLONE_NEWNS) + make-rprivate + pivot_root + detach of the old root,
   // on a short-lived thread. Cost grows with the caller's mount table (it is
   // copied, then detached). Differences from 7.x: the copied tree is made
   // private (pivot_root refuses shared mounts), so a shared source does not
-  // stay in its peer group.
+  // stay in its peer group; on 7.x the caller's rootfs (which sits on 7.x's
+  // nullfs root) stays below the tree, listed and counted.
   kClassic,
 };
 
