@@ -27,7 +27,10 @@
 
 #include <gtest/gtest.h>
 
+#include "mntns/features.h"
 #include "mntns/query.h"
+#include "mntns/sandbox.h"
+#include "run_spec.h"
 #include "support/cli_runner.h"
 #include "support/namespace.h"
 
@@ -597,6 +600,37 @@ TEST(MntnsRun, StrategyOptionIsAccepted) {
       EXPECT_EQ(Lines(r.out).at(0), "/ tmpfs rw") << strategy;
     }
   });
+}
+
+// ---- the library ------------------------------------------------------------------
+
+TEST(StartSandbox, TakesTheFastNamespacePathAndReturnsTheStatus) {
+  InPrivateMountNamespace([] {
+    std::vector<std::string> args = Base();
+    args.insert(args.end(), {"--tmpfs", "/t", "--", "/probe", "--probe", "exit", "3"});
+    auto spec = cli::ParseRunArguments(args);
+    ASSERT_TRUE(spec.has_value()) << spec.error().Message();
+    auto process = StartSandbox(*spec);
+    ASSERT_TRUE(process.has_value()) << process.error().Message();
+    // Native on 7.1+ (the VM), the template emulation on 6.x: never the classic path.
+    const Features& features = KernelFeatures();
+    EXPECT_EQ(process->strategy, features.open_tree_namespace && features.fsmount_namespace
+                                     ? NamespaceStrategy::kNative
+                                     : NamespaceStrategy::kTemplate);
+    auto status = WaitSandbox(*process);
+    ASSERT_TRUE(status.has_value()) << status.error().Message();
+    EXPECT_EQ(*status, 3);
+  });
+}
+
+TEST(StartSandbox, RejectsAnInvalidSpec) {
+  SandboxSpec spec;
+  spec.argv = {"/bin/true"};
+  spec.hostname = "x";
+  auto process = StartSandbox(spec);
+  ASSERT_FALSE(process.has_value());
+  EXPECT_EQ(process.error().code, EINVAL);
+  EXPECT_NE(process.error().Message().find("--unshare-uts"), std::string::npos);
 }
 
 // ---- hostile root filesystems ---------------------------------------------------
