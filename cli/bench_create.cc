@@ -35,6 +35,8 @@ struct BenchOptions {
   unsigned workers = 1;
   std::string strategy = "auto";
   bool json = false;
+  // Measures the strategy and the bare syscall ("raw") alternately in one run.
+  bool against_raw = false;
 };
 
 // "raw" is not a library strategy: the bare 7.x syscall, the yardstick for native.
@@ -122,11 +124,56 @@ double Percentile(std::vector<double>& sorted, double fraction) {
   return sorted[std::min(index, sorted.size() - 1)];
 }
 
+// One namespace at a time, alternating the strategy and raw in pairs (in
+// changing order, so neither always runs on a warmer cache), and prints both
+// medians and their ratio: only ratios inside one run mean anything in a VM.
+int MeasureAgainstRaw(const BenchOptions& options, const std::string& tree, const std::string& strategy) {
+  std::vector<double> own;
+  std::vector<double> raw;
+  own.reserve(options.count);
+  raw.reserve(options.count);
+  const std::size_t warmup = std::clamp<std::size_t>(options.count / 100, 3, 200);
+  for (std::size_t i = 0; i < warmup + options.count; ++i) {
+    for (int half = 0; half < 2; ++half) {
+      const bool raw_now = (half == 0) == (i % 2 == 0);
+      const auto t0 = Clock::now();
+      if (auto r = CreateUseRelease(tree, raw_now ? std::string(kRawStrategy) : strategy); !r) {
+        return ReportError(r.error());
+      }
+      const double us = std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+      if (i >= warmup) (raw_now ? raw : own).push_back(us);
+    }
+  }
+  std::sort(own.begin(), own.end());
+  std::sort(raw.begin(), raw.end());
+  const double own_p50 = Percentile(own, 0.50);
+  const double raw_p50 = Percentile(raw, 0.50);
+  const double ratio = raw_p50 > 0 ? own_p50 / raw_p50 : 0;
+  if (options.json) {
+    nlohmann::ordered_json out;
+    out["strategy"] = strategy;
+    out["host_mounts"] = options.host_mounts;
+    out["count"] = options.count;
+    out["p50_us"] = own_p50;
+    out["p99_us"] = Percentile(own, 0.99);
+    out["raw_p50_us"] = raw_p50;
+    out["raw_p99_us"] = Percentile(raw, 0.99);
+    out["ratio_to_raw"] = ratio;
+    fmt::print("{}\n", out.dump());
+  } else {
+    fmt::print("strategy {} against raw open_tree(OPEN_TREE_NAMESPACE) with {} host mounts, {} pairs: "
+               "p50 {:.1f} us vs {:.1f} us, ratio {:.3f} (create + NS_MNT_GET_INFO + close)\n",
+               strategy, options.host_mounts, options.count, own_p50, raw_p50, ratio);
+  }
+  return 0;
+}
+
 int Measure(const BenchOptions& options, const std::string& tree) {
   const std::string strategy =
       options.strategy == kRawStrategy
           ? options.strategy
           : std::string(StrategyName(ResolveStrategy(*ParseStrategy(options.strategy))));
+  if (options.against_raw) return MeasureAgainstRaw(options, tree, strategy);
   // Warm-up: starts the template factory (its one-time copy of this table).
   const std::size_t warmup = std::clamp<std::size_t>(options.count / 100, 3, 200);
   for (std::size_t i = 0; i < warmup; ++i) {
@@ -247,6 +294,10 @@ void AddBenchCommand(CLI::App& app, Runner& runner) {
       ->required();
   create->add_flag("--json", options->json,
                    "Print one JSON object: strategy, host_mounts, count, workers, per_second, p50_us, p99_us");
+  create->add_flag("--against-raw", options->against_raw,
+                   "Alternate the strategy with the bare open_tree(OPEN_TREE_NAMESPACE) syscall (7.x) in one\n"
+                   "run and print both medians and their ratio (one worker; JSON adds raw_p50_us,\n"
+                   "raw_p99_us, ratio_to_raw)");
   create->footer(
       "Latency is per namespace: create + NS_MNT_GET_INFO on its fd + close (the close of the last\n"
       "reference pays the kernel's teardown). bench/create.sh runs the comparisons side by side.\n"
@@ -254,7 +305,8 @@ void AddBenchCommand(CLI::App& app, Runner& runner) {
       "Examples:\n"
       "  mntns bench create --strategy auto --count 10000\n"
       "  mntns bench create --strategy classic --host-mounts 10000 --count 50\n"
-      "  mntns bench create --strategy auto --host-mounts 30000 --count 20000 --workers 2 --json");
+      "  mntns bench create --strategy auto --host-mounts 30000 --count 20000 --workers 2 --json\n"
+      "  mntns bench create --strategy native --against-raw --count 5000    (7.x)");
   create->callback([options, &runner] { runner = [options] { return RunBenchCreate(*options); }; });
 }
 
