@@ -11,15 +11,11 @@
 #include "sys/uapi.h"
 
 namespace mntns {
-namespace {
 
-// Superblock flags as statmount reports them (include/linux/fs.h SB_*).
-constexpr std::uint32_t kSbRdonly = 1U << 0;
-constexpr std::uint32_t kSbSynchronous = 1U << 4;
-constexpr std::uint32_t kSbDirsync = 1U << 7;
-constexpr std::uint32_t kSbLazytime = 1U << 25;
-
-}  // namespace
+using sys::kSbDirsync;
+using sys::kSbLazytime;
+using sys::kSbRdonly;
+using sys::kSbSynchronous;
 
 namespace {
 

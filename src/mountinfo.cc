@@ -18,10 +18,10 @@
 namespace mntns {
 namespace {
 
-constexpr std::uint32_t kSbRdonly = 1U << 0;
-constexpr std::uint32_t kSbSynchronous = 1U << 4;
-constexpr std::uint32_t kSbDirsync = 1U << 7;
-constexpr std::uint32_t kSbLazytime = 1U << 25;
+using sys::kSbDirsync;
+using sys::kSbLazytime;
+using sys::kSbRdonly;
+using sys::kSbSynchronous;
 
 std::unexpected<Error> Malformed(std::string_view line, std::string_view why) {
   return MakeError(EINVAL, "parse mountinfo", fmt::format("line \"{}\" ({})", line, why));

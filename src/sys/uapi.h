@@ -121,6 +121,13 @@ inline constexpr std::uint64_t kStatmountSupportedMask = 0x1000;
 inline constexpr std::uint64_t kStatmountMntUidmap = 0x2000;
 inline constexpr std::uint64_t kStatmountMntGidmap = 0x4000;
 
+// Superblock flags as statmount's sb_flags reports them (include/linux/fs.h SB_*;
+// not UAPI headers, but their values are ABI through statmount).
+inline constexpr std::uint32_t kSbRdonly = 1U << 0;
+inline constexpr std::uint32_t kSbSynchronous = 1U << 4;
+inline constexpr std::uint32_t kSbDirsync = 1U << 7;
+inline constexpr std::uint32_t kSbLazytime = 1U << 25;
+
 // ---- include/uapi/linux/stat.h -----------------------------------------------
 inline constexpr unsigned kStatxMntIdUnique = 0x00004000U;  // 6.8
 
