@@ -154,8 +154,13 @@ class Factory {
     }
     auto ns = opener.Current();
     if (!ns || !job.recursive) return ns;
+    // The common case: no mount-namespace file in the tree, found by mount id
+    // without entering (which would cost a setns per namespace).
+    auto has_files = HasMountNamespaceFiles();
+    if (!has_files) return std::unexpected(has_files.error());
+    if (!*has_files) return ns;
     // Our root is the template root below the tree; enter properly to see
-    // the tree as "/" and find the mount-namespace files in it.
+    // the tree as "/" and unmount the files by path.
     if (auto r = sys::Setns(ns->Get(), CLONE_NEWNS); !r) return std::unexpected(r.error());
     if (auto r = DropMountNamespaceFiles(); !r) return std::unexpected(r.error());
     return ns;

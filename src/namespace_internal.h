@@ -42,6 +42,10 @@ class ThreadNamespaceOpener {
 // namespace with the tree as its root.
 [[nodiscard]] Result<void> DropMountNamespaceFiles();
 
+// Whether the calling thread's namespace holds a mount-namespace file. Needs
+// no particular root: listmount and statmount work by mount id.
+[[nodiscard]] Result<bool> HasMountNamespaceFiles();
+
 // The strategies; `tree` is a detached mount (open_tree(OPEN_TREE_CLONE) or
 // fsmount()) made in the caller's namespace; `recursive` says whether it may
 // hold submounts (and so mount-namespace files).

@@ -59,17 +59,18 @@ Result<std::thread> StartHelperThread(std::function<void()> body) {
   return thread;
 }
 
-Result<void> DropMountNamespaceFiles() {
-  // OPEN_TREE_CLONE|AT_RECURSIVE copies binds of mount-namespace files
-  // (CL_COPY_MNT_NS_FILE) while OPEN_TREE_NAMESPACE skips them: a namespace
-  // that holds a reference to another namespace can build reference loops.
+namespace {
+
+// The mount points of the mount-namespace files in the calling thread's
+// namespace, in listmount order; with `first_only`, stops at the first one.
+Result<std::vector<std::string>> FindMountNamespaceFiles(bool first_only) {
   sys::MntIdReq request{.size = sys::kMntIdReqSizeVer1,
                         .mnt_ns_fd_or_mnt_fd = 0,
                         .mnt_id = sys::kListmountRoot,
                         .param = 0,
                         .mnt_ns_id = 0};
   std::vector<std::uint64_t> ids(kListmountBatch);
-  std::vector<std::string> doomed;
+  std::vector<std::string> found;
   StatmountReader reader;
   for (;;) {
     auto count = sys::Listmount(request, ids, 0);
@@ -83,13 +84,32 @@ Result<void> DropMountNamespaceFiles() {
       if (basic->sb_magic != kNsfsMagic) continue;
       auto mount = reader.ById(ids[i], 0, field::kMntRoot | field::kMntPoint);
       if (!mount) return std::unexpected(mount.error());
-      if (mount->root.starts_with("mnt:[")) doomed.push_back(mount->point);
+      if (!mount->root.starts_with("mnt:[")) continue;
+      found.push_back(mount->point);
+      if (first_only) return found;
     }
     if (*count < ids.size()) break;
     request.param = ids[*count - 1];
   }
+  return found;
+}
+
+}  // namespace
+
+Result<bool> HasMountNamespaceFiles() {
+  auto found = FindMountNamespaceFiles(true);
+  if (!found) return std::unexpected(found.error());
+  return !found->empty();
+}
+
+Result<void> DropMountNamespaceFiles() {
+  // OPEN_TREE_CLONE|AT_RECURSIVE copies binds of mount-namespace files
+  // (CL_COPY_MNT_NS_FILE) while OPEN_TREE_NAMESPACE skips them: a namespace
+  // that holds a reference to another namespace can build reference loops.
+  auto doomed = FindMountNamespaceFiles(false);
+  if (!doomed) return std::unexpected(doomed.error());
   // Deepest first, so a file under another one's mount point stays reachable.
-  for (auto it = doomed.rbegin(); it != doomed.rend(); ++it) {
+  for (auto it = doomed->rbegin(); it != doomed->rend(); ++it) {
     auto unmounted = sys::Umount(it->c_str(), MNT_DETACH);
     if (!unmounted) return unmounted;
   }

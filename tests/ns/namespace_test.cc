@@ -428,8 +428,24 @@ TEST_P(NamespaceTest, RecursiveCopySilentlyDropsUnbindableSubmounts) {
   });
 }
 
+// A mount-namespace file may only be bound into a namespace with a smaller id
+// than the one it names (else ELOOP). 6.18 hands out namespace ids in per-CPU
+// batches, so ids are ordered only among namespaces made on the same CPU:
+// pin this process (and the helper threads it starts from now on) to one CPU,
+// then make the namespace the test runs in.
+bool EnterNamespaceOnOneCpu() {
+  const int cpu = ::sched_getcpu();
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu < 0 ? 0 : cpu, &set);
+  EXPECT_EQ(::sched_setaffinity(0, sizeof set, &set), 0) << std::strerror(errno);
+  EXPECT_EQ(::unshare(CLONE_NEWNS), 0) << std::strerror(errno);
+  return !::testing::Test::HasFailure();
+}
+
 TEST_P(NamespaceTest, MountNamespaceFilesAreNotCopiedOtherNamespaceFilesAre) {
   InPrivateMountNamespace([&] {
+    ASSERT_TRUE(EnterNamespaceOnOneCpu());
     const std::string base = testing::TempDir();
     ASSERT_TRUE(MountTmpfs(base));
     ASSERT_TRUE(WriteFile(base + "/mnt") && WriteFile(base + "/uts"));
