@@ -3,7 +3,8 @@
 # the ratios (issue 4). Usage: bench/create.sh [path/to/mntns]
 #   1. M=10,000: classic p50 / auto p50           (target >= 100)
 #   2. auto p50 at M=30,000 / auto p50 at M=0     (target <= 1.2)
-#   3. 2 workers, auto, at M=0/10,000/30,000      (target >= 10,000/s each)
+#   3. 2 workers, auto, at M=0/10,000/30,000      (target >= 10,000/s each; also with
+#      --reaper: the closes, which wait for the kernel's teardown, on a third thread)
 #   4. on 7.x: native p50 / bare open_tree(OPEN_TREE_NAMESPACE) p50 (target <= 1.1)
 # Needs root. Every mount is made inside a private namespace of mntns' own.
 set -eu
@@ -29,6 +30,9 @@ for m in 0 10000 30000; do
   two=$(run --strategy auto --host-mounts "$m" --count $((COUNT * 2)) --workers 2)
   echo "$two"
   echo "auto, 2 workers, M=$m: $(field "$two" per_second) namespaces/s (target >= 10000)"
+  reaped=$(run --strategy auto --host-mounts "$m" --count $((COUNT * 2)) --workers 2 --reaper)
+  echo "$reaped"
+  echo "auto, 2 workers + a reaper thread closing, M=$m: $(field "$reaped" per_second) namespaces/s"
 done
 
 if [ "$(field "$auto_0" strategy)" = native ]; then
