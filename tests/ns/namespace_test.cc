@@ -797,7 +797,13 @@ TEST(NamespaceSoak, TenThousandNamespacesLeaveNoMountsFdsChildrenOrMemory) {
     errno = 0;
     EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1);
     EXPECT_EQ(errno, ECHILD);
+#if defined(__SANITIZE_ADDRESS__)
+    // ASan keeps freed memory in its quarantine (256 MB by default), so RSS is
+    // not flat there by design; the plain build checks it.
+    std::printf("RSS check not applied under AddressSanitizer (grew %ld kB)\n", ResidentKilobytes() - rss);
+#else
     EXPECT_LT(ResidentKilobytes() - rss, 1024) << "RSS grew from " << rss << " kB";
+#endif
   });
 }
 

@@ -121,6 +121,26 @@ TEST(ListMounts, RequestsOnlyTheFieldsAskedFor) {
   }
 }
 
+TEST(StatMount, GrowsItsBufferWhenTheStringsDoNotFit) {
+  if (!KernelFeatures().statmount) GTEST_SKIP() << "kernel has no statmount (before 6.8)";
+  InPrivateMountNamespace([] {
+    // A bind whose mount point and root are each ~3,000 bytes long: with the
+    // 512-byte struct that overflows the first 4 KiB buffer (EOVERFLOW).
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(MountTmpfs(base));
+    std::string long_path = base;
+    for (int i = 0; i < 14; ++i) long_path += "/" + std::string(200, static_cast<char>('a' + i));
+    ASSERT_TRUE(testing::MakeDirs(long_path + "/src"));
+    ASSERT_TRUE(BindMount(long_path + "/src", long_path + "/dst"));
+    for (Backend backend : {Backend::kListmount, Backend::kMountinfo}) {
+      auto mount = StatMountByPath(long_path + "/dst", {.mask = field::kAll, .backend = backend});
+      ASSERT_TRUE(mount) << mount.error().Message();
+      EXPECT_EQ(mount->point, long_path + "/dst");
+      EXPECT_EQ(mount->root, long_path.substr(base.size()) + "/src");
+    }
+  });
+}
+
 TEST(ListMounts, PagesThroughTablesLargerThanOneListmountBatch) {
   if (!KernelFeatures().listmount) GTEST_SKIP() << "kernel has no listmount (before 6.8)";
   InPrivateMountNamespace([] {
