@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "bench_host.h"
 #include "command.h"
 #include "mntns/namespace.h"
 #include "sys/namespaces.h"
@@ -103,55 +104,15 @@ class Reaper {
 // "raw" is not a library strategy: the bare 7.x syscall, the yardstick for native.
 constexpr const char* kRawStrategy = "raw";
 
-Result<void> MakeDirectory(const std::string& path) {
-  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
-    const int err = errno;
-    return MakeError(err, "mkdir", QuotePath(path));
-  }
-  return kOk;
-}
-
-Result<void> MountTmpfs(const std::string& path, const char* source) {
-  if (auto r = MakeDirectory(path); !r) return r;
-  auto fs = sys::FsOpen("tmpfs", 0);
-  if (!fs) return std::unexpected(fs.error());
-  if (auto r = sys::FsConfigString(fs->Get(), "source", source); !r) return r;
-  if (auto r = sys::FsConfigCreate(fs->Get()); !r) return r;
-  auto mnt = sys::FsMount(fs->Get(), 0, 0);
-  if (!mnt) return std::unexpected(mnt.error());
-  return sys::MoveMount(mnt->Get(), "", AT_FDCWD, path.c_str(), MOVE_MOUNT_F_EMPTY_PATH);
-}
-
-Result<void> Bind(const std::string& source, const std::string& target) {
-  if (auto r = MakeDirectory(target); !r) return r;
-  auto tree = sys::OpenTree(AT_FDCWD, source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-  if (!tree) return std::unexpected(tree.error());
-  return sys::MoveMount(tree->Get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH);
-}
-
-// The caller's side: a private namespace with `host_mounts` extra binds, and
-// the small tree every namespace is made from.
+// The caller's side (already inside the private namespace InPrivateBenchNamespace
+// made): `host_mounts` extra binds, and the small tree every namespace is made from.
 Result<std::string> PrepareHost(const std::string& base, std::size_t host_mounts) {
-  if (auto r = sys::Unshare(CLONE_NEWNS); !r) return std::unexpected(r.error());
-  struct mount_attr attr {};
-  attr.propagation = MS_PRIVATE;
-  if (auto r = sys::MountSetattr(AT_FDCWD, "/", AT_RECURSIVE, attr); !r) return std::unexpected(r.error());
-  if (auto r = MountTmpfs(base, "mntns-bench"); !r) return std::unexpected(r.error());
   // The host mounts and the tree live on separate mounts: a recursive clone
   // walks every child of the source's mount, so a tree that is a directory
   // of the mount holding the M binds would cost O(M) on every kernel.
   const std::string host = base + "/host";
   if (auto r = MountTmpfs(host, "mntns-bench-host"); !r) return std::unexpected(r.error());
-  if (auto r = MakeDirectory(host + "/empty"); !r) return std::unexpected(r.error());
-  const auto start = Clock::now();
-  for (std::size_t i = 0; i < host_mounts; ++i) {
-    if (auto r = Bind(host + "/empty", fmt::format("{}/{}", host, i)); !r) return std::unexpected(r.error());
-    if ((i + 1) % 5000 == 0) fmt::print(stderr, "mntns bench: {} of {} host mounts\n", i + 1, host_mounts);
-  }
-  if (host_mounts >= 5000) {
-    fmt::print(stderr, "mntns bench: {} host mounts in {:.1f} s\n", host_mounts,
-               std::chrono::duration<double>(Clock::now() - start).count());
-  }
+  if (auto r = AddHostMounts(host, host_mounts); !r) return std::unexpected(r.error());
   const std::string tree = base + "/tree";
   if (auto r = MountTmpfs(tree, "mntns-bench-tree"); !r) return std::unexpected(r.error());
   for (const char* dir : {"/a", "/b", "/c", "/a/deeper"}) {
@@ -315,33 +276,10 @@ int Measure(const BenchOptions& options, const std::string& tree) {
 }
 
 int RunBenchCreate(const BenchOptions& options) {
-  std::string base = "/tmp/mntns-bench-XXXXXX";
-  if (::mkdtemp(base.data()) == nullptr) {
-    const int err = errno;
-    return ReportError(MakeError(err, "mkdtemp", QuotePath(base)).error());
-  }
-  std::fflush(stdout);
-  std::fflush(stderr);
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    const int err = errno;
-    ::rmdir(base.c_str());
-    return ReportError(MakeError(err, "fork").error());
-  }
-  if (pid == 0) {
+  return InPrivateBenchNamespace([&options](const std::string& base) {
     auto tree = PrepareHost(base, options.host_mounts);
-    const int status = tree ? Measure(options, *tree) : ReportError(tree.error());
-    std::fflush(stdout);
-    std::fflush(stderr);
-    // Skips destructors: the factory threads and the namespace go with the process.
-    ::_exit(status);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  // The tmpfs lived in the child's namespace only; the directory is empty here.
-  ::rmdir(base.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return tree ? Measure(options, *tree) : ReportError(tree.error());
+  });
 }
 
 }  // namespace
