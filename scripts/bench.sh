@@ -50,7 +50,7 @@ if [ -x bench/run_vs_bwrap.sh ]; then
   for m in "${sizes[@]}"; do
     [ "$m" -le 10000 ] || continue
     progress "run vs bwrap: M=$m"
-    bench/run_vs_bwrap.sh --mntns "$mntns" --host-mounts "$m" --json "$results/run-m$m.json" >&2
+    bench/run_vs_bwrap.sh --mntns "$mntns" --mounts "$m" --classic --json "$results/run-m$m.json" >&2
   done
 fi
 
