@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -273,7 +272,7 @@ Result<std::string> ReadWholeFile(int fd, const std::string& what) {
 // Runs on its own thread: unshare(CLONE_FS) gives the thread a private root
 // and cwd, which setns(CLONE_NEWNS) requires; the change dies with the thread.
 Result<std::string> ReadMountinfoInside(int ns_fd, const std::string& what) {
-  const pid_t tid = static_cast<pid_t>(::syscall(SYS_gettid));
+  const pid_t tid = ::gettid();
   auto task_dir = sys::Open(AT_FDCWD, fmt::format("/proc/self/task/{}", tid).c_str(),
                             O_PATH | O_DIRECTORY);
   if (!task_dir) return std::unexpected(task_dir.error());
