@@ -22,6 +22,15 @@ class JsonWriter {
   // more in page faults and copies than writing it.
   JsonWriter(fmt::memory_buffer& out, std::FILE* sink) : out_(out), sink_(sink) {}
 
+  // Continues a document another writer started: values written here are
+  // members of a container `depth` levels deep that already has members when
+  // `container_has_members` (so the first one gets its comma). For rendering
+  // parts of one big array on several threads.
+  JsonWriter(fmt::memory_buffer& out, std::size_t depth, bool container_has_members)
+      : out_(out), has_members_(depth, true) {
+    if (depth > 0) has_members_.back() = container_has_members;
+  }
+
   // Writes what is buffered to the sink (no-op without one).
   void Flush();
 

@@ -1,0 +1,57 @@
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "json_writer.h"
+
+namespace mntns::cli {
+namespace {
+
+std::string Text(const fmt::memory_buffer& buffer) { return std::string(buffer.data(), buffer.size()); }
+
+TEST(JsonWriter, PrettyPrintsLikeNlohmannDumpTwo) {
+  fmt::memory_buffer out;
+  JsonWriter json(out);
+  json.BeginObject();
+  json.Field("a", std::uint64_t{1});
+  json.Field("b", std::vector<std::string>{"x", "y"});
+  json.Field("c", std::vector<std::string>{});
+  json.Field("d", nullptr);
+  json.Field("e", true);
+  json.EndObject();
+  const auto parsed = nlohmann::ordered_json::parse(Text(out));
+  EXPECT_EQ(Text(out), parsed.dump(2));
+}
+
+TEST(JsonWriter, EscapesQuotesBackslashesAndControlCharacters) {
+  fmt::memory_buffer out;
+  JsonWriter json(out);
+  json.String(std::string("a\"b\\c\nd\te\x01", 10));
+  EXPECT_EQ(Text(out), R"("a\"b\\c\nd\te\u0001")");
+}
+
+TEST(JsonWriter, KeepsValidUtf8AndReplacesInvalidBytes) {
+  fmt::memory_buffer out;
+  JsonWriter json(out);
+  json.String("caf\xC3\xA9 \xFF \xC3");
+  EXPECT_EQ(Text(out), "\"caf\xC3\xA9 \xEF\xBF\xBD \xEF\xBF\xBD\"");
+  EXPECT_TRUE(nlohmann::json::accept(Text(out)));
+}
+
+TEST(JsonWriter, ContinuesAnArrayAnotherWriterStarted) {
+  fmt::memory_buffer whole;
+  {
+    JsonWriter json(whole);
+    json.BeginArray();
+    json.Number(1);
+    json.Number(2);
+    json.EndArray();
+  }
+  fmt::memory_buffer first;
+  fmt::memory_buffer second;
+  JsonWriter(first, 1, false).Number(1);
+  JsonWriter(second, 1, true).Number(2);
+  EXPECT_EQ("[" + Text(first) + Text(second) + "\n]", Text(whole));
+}
+
+}  // namespace
+}  // namespace mntns::cli
