@@ -8,6 +8,7 @@
 
 #include <cerrno>
 
+#include "sys/probe.h"
 #include "sys/syscalls.h"
 #include "sys/uapi.h"
 
@@ -18,12 +19,7 @@ namespace {
 // tells whether it knows the feature. Unknown syscalls answer ENOSYS; unknown
 // flags are checked before fds are looked up and answer EINVAL.
 
-int ErrnoOfSyscall(long rc) { return rc < 0 ? errno : 0; }
-
-bool ProbeSyscallExists(long number) {
-  // NULL request pointer: EFAULT if the syscall exists, ENOSYS if not.
-  return ErrnoOfSyscall(::syscall(number, nullptr, nullptr, 0, 0)) != ENOSYS;
-}
+bool ProbeSyscallExists(long number) { return sys::ProbeSyscallWithNullArgs(number) != ENOSYS; }
 
 bool ProbeStatmountByFd() {
   sys::MntIdReq request{.size = sys::kMntIdReqSizeVer1,
@@ -50,47 +46,31 @@ bool ProbeListmountByNsFd(int ns_fd) {
 }
 
 bool ProbeOpenTreeNamespace() {
-  const int fd = ::open_tree(-1, "", OPEN_TREE_NAMESPACE | AT_EMPTY_PATH | OPEN_TREE_CLOEXEC);
-  const int err = fd < 0 ? errno : 0;
-  UniqueFd owned(fd);  // cannot succeed with fd -1, but never leak if it did
+  const int err = sys::ProbeOpenTreeOnBadFd(OPEN_TREE_NAMESPACE | AT_EMPTY_PATH | OPEN_TREE_CLOEXEC);
   // 7.x: EBADF (or EPERM without CAP_SYS_ADMIN); 6.x: EINVAL for the unknown flag.
   return err != EINVAL && err != ENOSYS;
 }
 
 bool ProbeFsmountNamespace() {
-  const int fd = ::fsmount(-1, FSMOUNT_NAMESPACE | FSMOUNT_CLOEXEC, 0);
-  const int err = fd < 0 ? errno : 0;
-  UniqueFd owned(fd);
+  const int err = sys::ProbeFsmountOnBadFd(FSMOUNT_NAMESPACE | FSMOUNT_CLOEXEC);
   return err != EINVAL && err != ENOSYS;
 }
 
-bool ProbeMountSetattr() {
-  // usize 0 is below MOUNT_ATTR_SIZE_VER0: EINVAL where the syscall exists.
-  return ErrnoOfSyscall(::mount_setattr(-1, "", AT_EMPTY_PATH, nullptr, 0)) != ENOSYS;
-}
+bool ProbeMountSetattr() { return sys::ProbeMountSetattrWithZeroSize() != ENOSYS; }
 
-bool ProbeOpenTreeAttr() {
-  const long rc = ::syscall(SYS_open_tree_attr, -1, "", AT_EMPTY_PATH, nullptr, 0);
-  const int err = ErrnoOfSyscall(rc);
-  UniqueFd owned(rc >= 0 ? static_cast<int>(rc) : -1);
-  return err != ENOSYS;
-}
+bool ProbeOpenTreeAttr() { return sys::ProbeOpenTreeAttrOnBadFd() != ENOSYS; }
 
 bool ProbeFanotifyMountEvents() {
   // Creating a notification group has no effect beyond the fd itself.
   // Without CAP_SYS_ADMIN this answers EPERM and we report false (unknown).
-  const int fd = ::fanotify_init(sys::kFanReportMnt | sys::kFanClassNotif | FAN_CLOEXEC, O_RDONLY);
-  UniqueFd owned(fd);
-  return fd >= 0;
+  return sys::ProbeFanotifyInit(sys::kFanReportMnt | sys::kFanClassNotif | FAN_CLOEXEC) == 0;
 }
 
 bool ProbeNsMntGetNextPrev(int ns_fd) {
   if (ns_fd < 0) return false;
   sys::MntNsInfo info{.size = sys::kMntNsInfoSizeVer0, .nr_mounts = 0, .mnt_ns_id = 0};
   // Success returns an fd for the neighbour namespace; ENOENT means there is none.
-  const int fd = ::ioctl(ns_fd, sys::kNsMntGetNext, &info);
-  const int err = fd < 0 ? errno : 0;
-  UniqueFd owned(fd);
+  const int err = sys::ProbeIoctl(ns_fd, sys::kNsMntGetNext, &info);
   return err != ENOTTY && err != EINVAL;
 }
 
