@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command.h"
+#include "template_sharing.h"
 #include "mntns/namespace.h"
 #include "mntns/query.h"
 #include "sys/namespaces.h"
@@ -149,6 +150,7 @@ int RunNew(const NewOptions& options) {
     fmt::print(stderr, "mntns: {}\n", requested.error().Message());
     return kExitUsage;
   }
+  ShareTemplateWhenUseful(*requested);
   NamespaceStrategy strategy = ResolveStrategy(*requested);
   auto ns = OpenTreeNamespace(AT_FDCWD, options.path, (options.recursive ? AT_RECURSIVE : 0) | OPEN_TREE_CLOEXEC,
                               {.strategy = strategy});
@@ -195,9 +197,10 @@ void AddNewCommand(CLI::App& app, Runner& runner) {
                     "Without CMD: print {ns_id, strategy, source, recursive, pinned, mounts: [...]}");
   command->add_option("path", options->path, "The directory to copy; it becomes \"/\" of the namespace")->required();
   command->add_option("command", options->command, "After `--`: the command to run inside (argv)");
-  command->footer(
+  command->footer(fmt::format(
       "Without CMD and without --pin the namespace is described and released when mntns exits.\n"
       "With CMD, mntns exits with CMD's status (128+signal if it was killed).\n"
+      "{}\n"
       "\n"
       "Examples:\n"
       "  mntns new /srv/rootfs --recursive -- /bin/sh      a shell whose \"/\" is /srv/rootfs\n"
@@ -206,7 +209,8 @@ void AddNewCommand(CLI::App& app, Runner& runner) {
       "  nsenter --mount=/run/ns/web sh                  enter a pinned namespace later\n"
       "  mntns ls --ns-file /run/ns/web                  list its mounts from outside\n"
       "  mntns new --json -r /srv/web                    its id and mounts as JSON\n"
-      "  mntns new --strategy classic -r / -- true       the unshare+pivot_root baseline");
+      "  mntns new --strategy classic -r / -- true       the unshare+pivot_root baseline",
+      kTemplateSharingHelp));
   command->callback([options, &runner] { runner = [options] { return RunNew(*options); }; });
 }
 

@@ -9,6 +9,7 @@
 #include "command.h"
 #include "mntns/sandbox.h"
 #include "run_spec.h"
+#include "template_sharing.h"
 
 namespace mntns::cli {
 namespace {
@@ -31,6 +32,7 @@ int RunSandboxCommand(const std::vector<std::string>& args) {
   sigemptyset(&set);
   for (int sig : kForwarded) sigaddset(&set, sig);
   sigprocmask(SIG_BLOCK, &set, nullptr);
+  ShareTemplateWhenUseful(spec->strategy);
   auto process = StartSandbox(*spec);
   if (!process) {
     ReportError(process.error());
@@ -85,6 +87,7 @@ void AddRunCommand(CLI::App& app, Runner& runner) {
       "\n"
       "Every DEST is resolved inside the new root (openat2 RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS):\n"
       "symlinks in the root cannot send a mount outside it. Nothing is mounted in your namespace.\n"
+      "{}\n"
       "Exit status: CMD's (128+N if killed by signal N; SIGINT/SIGTERM are forwarded to it);\n"
       "1 if the sandbox could not be set up, 2 a usage error, 126/127 CMD could not be executed.\n"
       "\n"
@@ -96,7 +99,7 @@ void AddRunCommand(CLI::App& app, Runner& runner) {
       "  mntns run --unshare-user --uid 1000 --unshare-pid --ro-bind /usr /usr ... -- id\n"
       "  mntns run --root /srv/rootfs --bind /srv/data /data --chdir /data -- ./job\n"
       "  mntns run --json-spec box.json -- /usr/bin/env",
-      JsonSpecHelp()));
+      JsonSpecHelp(), kTemplateSharingHelp));
   // Parsed here, in order (CLI11 would sort options by name): CLI11 hands
   // everything from the first unknown option on to remaining(), unchanged.
   command->callback([command, &runner] {

@@ -49,10 +49,12 @@ Result<void> MakePrivate(int dirfd, const char* path, unsigned flags) {
   return sys::MountSetattr(dirfd, path, flags, attr);
 }
 
-// Runs on the first factory thread, in a namespace of its own (a copy of the
-// caller's): replaces the copied table by one empty read-only tmpfs. The copy
-// costs O(caller's mounts) once per process.
-Result<UniqueFd> BuildTemplate(const ThreadNamespaceOpener& opener) {
+}  // namespace
+
+// The copy (by the unshare) and the detach below cost O(caller's mounts): the
+// factory pays them once per process, unless a keeper process already holds
+// a template (namespace_keeper.cc).
+Result<UniqueFd> BuildTemplateNamespace(const ThreadNamespaceOpener& opener) {
   if (auto r = sys::Unshare(CLONE_NEWNS); !r) return std::unexpected(r.error());
   // Nothing done below may propagate back into the caller's namespace.
   if (auto r = MakePrivate(AT_FDCWD, "/", AT_RECURSIVE); !r) return std::unexpected(r.error());
@@ -80,10 +82,13 @@ Result<UniqueFd> BuildTemplate(const ThreadNamespaceOpener& opener) {
   return opener.Current();
 }
 
+namespace {
+
 class Factory {
  public:
-  // Starts the threads; the first one builds the template namespace.
-  static Result<Factory*> Start();
+  // Starts the threads; the first one builds the template namespace unless
+  // `shared_template` (a keeper's) is given.
+  static Result<Factory*> Start(UniqueFd shared_template);
 
   Result<UniqueFd> Create(int tree_fd, bool recursive) {
     Job job;
@@ -123,7 +128,7 @@ class Factory {
     auto opener = ThreadNamespaceOpener::ForCallingThread();
     if (!opener) return std::unexpected(opener.error());
     if (build_template) {
-      auto built = BuildTemplate(*opener);
+      auto built = BuildTemplateNamespace(*opener);
       if (!built) return std::unexpected(built.error());
       template_fd_ = std::move(*built);
     } else if (auto r = sys::Setns(template_fd_.Get(), CLONE_NEWNS); !r) {
@@ -211,11 +216,13 @@ class Factory {
   std::vector<std::thread> workers_;
 };
 
-Result<Factory*> Factory::Start() {
+Result<Factory*> Factory::Start(UniqueFd shared_template) {
   auto* factory = new Factory();
+  const bool build_template = !shared_template;
+  factory->template_fd_ = std::move(shared_template);
   const unsigned workers = std::clamp(std::thread::hardware_concurrency(), 1U, kMaximumWorkers);
   for (unsigned i = 0; i < workers; ++i) {
-    if (auto started = factory->StartThread(i == 0); !started) {
+    if (auto started = factory->StartThread(build_template && i == 0); !started) {
       factory->Stop();
       delete factory;
       return std::unexpected(started.error());
@@ -228,6 +235,7 @@ Result<Factory*> Factory::Start() {
 struct FactorySlot {
   std::mutex mutex;
   Factory* factory = nullptr;
+  UniqueFd shared_template;  // for the next Factory::Start
 };
 
 FactorySlot& Slot() {
@@ -247,7 +255,7 @@ Result<UniqueFd> TemplateNamespace(UniqueFd tree, bool recursive) {
       slot.factory = nullptr;
     }
     if (slot.factory == nullptr) {
-      auto started = Factory::Start();
+      auto started = Factory::Start(std::move(slot.shared_template));
       if (!started) return std::unexpected(started.error());
       slot.factory = *started;
     }
@@ -259,6 +267,7 @@ Result<UniqueFd> TemplateNamespace(UniqueFd tree, bool recursive) {
 void StopTemplateFactory() {
   FactorySlot& slot = Slot();
   std::lock_guard lock(slot.mutex);
+  slot.shared_template.Reset();
   if (slot.factory == nullptr) return;
   if (slot.factory->owner() == ::getpid()) {
     slot.factory->Stop();
@@ -267,6 +276,14 @@ void StopTemplateFactory() {
     slot.factory->AbandonAfterFork();
   }
   slot.factory = nullptr;
+}
+
+bool UseSharedTemplate(UniqueFd template_ns) {
+  FactorySlot& slot = Slot();
+  std::lock_guard lock(slot.mutex);
+  if (slot.factory != nullptr && slot.factory->owner() == ::getpid()) return false;
+  slot.shared_template = std::move(template_ns);
+  return true;
 }
 
 void PresentNamespace(std::vector<Mount>& mounts, FieldMask requested) {

@@ -53,6 +53,17 @@ class ThreadNamespaceOpener {
 [[nodiscard]] Result<UniqueFd> ClassicNamespace(UniqueFd tree, bool recursive);
 void StopTemplateFactory();
 
+// Turns the calling thread's mount namespace (a fresh private copy, made by
+// the caller with unshare) into a template: one empty read-only tmpfs with
+// source kTemplateRootSource. Returns an nsfs fd for it. Costs O(mounts of
+// the copy): they are all detached.
+[[nodiscard]] Result<UniqueFd> BuildTemplateNamespace(const ThreadNamespaceOpener& opener);
+
+// Hands the template factory a template namespace built elsewhere (by the
+// keeper process, see namespace_keeper.cc). Used when the factory starts; a
+// factory already running keeps its own. Returns whether it will be used.
+bool UseSharedTemplate(UniqueFd template_ns);
+
 // For ListMounts() of another namespace: the fields that PresentNamespace needs.
 inline constexpr FieldMask kPresentationMask = field::kMntBasic | field::kSbSource | field::kFsType;
 

@@ -607,6 +607,40 @@ TEST(MntnsRun, StrategyOptionIsAccepted) {
   });
 }
 
+// The keeper of the shared template (cli/template_sharing.h): its pid from the
+// record in /run/mntns, 0 when there is none.
+pid_t SharedTemplateKeeper() {
+  struct stat user_ns {};
+  if (::stat("/proc/self/ns/user", &user_ns) != 0) return 0;
+  std::ifstream record("/run/mntns/template-" + std::to_string(user_ns.st_ino));
+  pid_t pid = 0;
+  record >> pid;
+  return pid;
+}
+
+TEST(MntnsRun, TemplateStrategySharesOneTemplateBetweenRuns) {
+  InPrivateMountNamespace([] {
+    EXPECT_RUN_OK(RunProbe({"--strategy", "template"}, "exit", "0"));
+    const pid_t keeper = SharedTemplateKeeper();
+    ASSERT_GT(keeper, 0) << "no keeper record in /run/mntns";
+    std::ifstream comm("/proc/" + std::to_string(keeper) + "/comm");
+    std::string name;
+    comm >> name;
+    EXPECT_EQ(name, "mntns-template");
+    EXPECT_RUN_OK(RunProbe({"--strategy", "template"}, "exit", "0"));
+    EXPECT_EQ(SharedTemplateKeeper(), keeper);
+  });
+}
+
+TEST(MntnsRun, AMalformedTemplateIdleIsReportedAndTheRunGoesOn) {
+  InPrivateMountNamespace([] {
+    ASSERT_EQ(::setenv("MNTNS_TEMPLATE_IDLE", "soon", 1), 0);
+    const CliResult r = RunProbe({"--strategy", "template"}, "exit", "0");
+    EXPECT_EQ(r.exit_status, 0) << r.err;
+    EXPECT_NE(r.err.find("MNTNS_TEMPLATE_IDLE=\"soon\" is not a number of seconds"), std::string::npos) << r.err;
+  });
+}
+
 // ---- the library ------------------------------------------------------------------
 
 TEST(StartSandbox, TakesTheFastNamespacePathAndReturnsTheStatus) {

@@ -1,0 +1,317 @@
+// ShareTemplateNamespace: the template strategy's template held by a keeper
+// process and shared between processes. Every test runs in a forked child
+// (the namespace factory is per process) with its own record directory, and
+// kills the keepers it started.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string_view>
+#include <sstream>
+#include <thread>
+#include <utility>
+
+#include <gtest/gtest.h>
+
+#include "mntns/namespace.h"
+#include "support/namespace.h"
+#include "sys/syscalls.h"
+#include "sys/uapi.h"
+
+namespace mntns {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::InPrivateMountNamespace;
+using testing::MakeDirs;
+using testing::MountTmpfs;
+using testing::TempDir;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The record's file name for this process's user namespace.
+std::string RecordPath(const std::string& directory) {
+  struct stat user_ns {};
+  EXPECT_EQ(::stat("/proc/self/ns/user", &user_ns), 0);
+  return directory + "/template-" + std::to_string(user_ns.st_ino);
+}
+
+struct Record {
+  pid_t pid = 0;
+  std::uint64_t ns_id = 0;
+};
+
+Record ReadRecord(const std::string& directory) {
+  Record record;
+  std::istringstream(ReadFile(RecordPath(directory))) >> record.pid >> record.ns_id;
+  return record;
+}
+
+// Running, not a zombie waiting for whoever adopted it to reap it.
+bool Alive(pid_t pid) {
+  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
+  const std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  const auto name_end = stat.rfind(')');
+  return name_end != std::string::npos && name_end + 2 < stat.size() && stat[name_end + 2] != 'Z';
+}
+
+// Waits up to `limit` for `pid` to go; true if it went.
+bool WaitUntilGone(pid_t pid, std::chrono::milliseconds limit) {
+  for (auto waited = 0ms; waited < limit; waited += 50ms) {
+    if (!Alive(pid)) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return !Alive(pid);
+}
+
+void KillKeeper(const std::string& directory) {
+  const Record record = ReadRecord(directory);
+  if (record.pid > 0 && ReadFile("/proc/" + std::to_string(record.pid) + "/comm") == "mntns-template\n") {
+    ::kill(record.pid, SIGKILL);
+  }
+}
+
+using Device = std::pair<std::uint32_t, std::uint32_t>;
+
+// The superblock devices of the template roots (tmpfs "mntns-template") in a
+// namespace: raw listmount/statmount, as ListMounts() hides them.
+std::set<Device> TemplateRootsOf(std::uint64_t ns_id) {
+  std::set<Device> devices;
+  sys::MntIdReq request{};
+  request.size = sys::kMntIdReqSizeVer1;
+  request.mnt_id = sys::kListmountRoot;
+  request.mnt_ns_id = ns_id;
+  std::vector<std::uint64_t> ids(64);
+  auto count = sys::Listmount(request, ids, 0);
+  EXPECT_TRUE(count) << count.error().Message();
+  if (!count) return devices;
+  for (std::size_t i = 0; i < *count; ++i) {
+    alignas(sys::RawStatmount) std::byte buffer[4096];
+    sys::MntIdReq one{};
+    one.size = sys::kMntIdReqSizeVer1;
+    one.mnt_id = ids[i];
+    one.param = sys::kStatmountSbBasic | sys::kStatmountSbSource;
+    one.mnt_ns_id = ns_id;
+    auto stat = sys::Statmount(one, buffer, 0);
+    EXPECT_TRUE(stat) << stat.error().Message();
+    if (!stat) continue;
+    const auto* raw = reinterpret_cast<const sys::RawStatmount*>(buffer);
+    if ((raw->mask & sys::kStatmountSbSource) != 0 && std::string_view(raw->str + raw->sb_source) == "mntns-template") {
+      devices.emplace(raw->sb_dev_major, raw->sb_dev_minor);
+    }
+  }
+  return devices;
+}
+
+std::uint64_t NamespaceIdOf(int ns_fd) {
+  auto id = sys::MountNamespaceId(ns_fd);
+  EXPECT_TRUE(id) << id.error().Message();
+  return id ? *id : 0;
+}
+
+// A template namespace with a tmpfs tree, built the way `mntns new` does.
+UniqueFd NewTemplateNamespace(const std::string& dir) {
+  auto ns = OpenTreeNamespace(AT_FDCWD, dir, AT_RECURSIVE | OPEN_TREE_CLOEXEC,
+                              {.strategy = NamespaceStrategy::kTemplate});
+  EXPECT_TRUE(ns) << ns.error().Message();
+  return ns ? std::move(*ns) : UniqueFd();
+}
+
+TEST(TemplateSharing, NamespacesAreCopiesOfTheKeepersTemplate) {
+  const std::string directory = TempDir() + "/keeper";
+  InPrivateMountNamespace([&] {
+    const std::string tree = TempDir();
+    ASSERT_TRUE(MountTmpfs(tree));
+    auto shared = ShareTemplateNamespace({.directory = directory, .idle = 30s});
+    ASSERT_TRUE(shared) << shared.error().Message();
+    const Record record = ReadRecord(directory);
+    ASSERT_GT(record.pid, 0);
+    UniqueFd ns = NewTemplateNamespace(tree);
+    ASSERT_TRUE(ns);
+    // The keeper's template root is one empty tmpfs; a namespace copied from
+    // it holds a mount of that very superblock below the tree.
+    const auto template_roots = TemplateRootsOf(record.ns_id);
+    ASSERT_EQ(template_roots.size(), 1U);
+    const auto superblocks = TemplateRootsOf(NamespaceIdOf(ns.Get()));
+    EXPECT_TRUE(superblocks.contains(*template_roots.begin()));
+    KillKeeper(directory);
+  });
+}
+
+TEST(TemplateSharing, AProcessThatDoesNotAskBuildsItsOwnTemplate) {
+  const std::string directory = TempDir() + "/keeper";
+  InPrivateMountNamespace([&] {
+    auto shared = ShareTemplateNamespace({.directory = directory, .idle = 30s});
+    ASSERT_TRUE(shared) << shared.error().Message();
+  });
+  const Record record = ReadRecord(directory);
+  ASSERT_TRUE(Alive(record.pid));
+  InPrivateMountNamespace([&] {
+    const std::string tree = TempDir();
+    ASSERT_TRUE(MountTmpfs(tree));
+    UniqueFd ns = NewTemplateNamespace(tree);
+    ASSERT_TRUE(ns);
+    const auto template_roots = TemplateRootsOf(record.ns_id);
+    ASSERT_EQ(template_roots.size(), 1U);
+    EXPECT_FALSE(TemplateRootsOf(NamespaceIdOf(ns.Get())).contains(*template_roots.begin()));
+  });
+  KillKeeper(directory);
+}
+
+TEST(TemplateSharing, LaterProcessesFindTheSameKeeper) {
+  const std::string directory = TempDir() + "/keeper";
+  Record first;
+  InPrivateMountNamespace([&] {
+    auto shared = ShareTemplateNamespace({.directory = directory, .idle = 30s});
+    ASSERT_TRUE(shared) << shared.error().Message();
+  });
+  first = ReadRecord(directory);
+  ASSERT_TRUE(Alive(first.pid));
+  InPrivateMountNamespace([&] {
+    const std::string tree = TempDir();
+    ASSERT_TRUE(MountTmpfs(tree));
+    auto shared = ShareTemplateNamespace({.directory = directory, .idle = 30s});
+    ASSERT_TRUE(shared) << shared.error().Message();
+    UniqueFd ns = NewTemplateNamespace(tree);
+    ASSERT_TRUE(ns);
+    const auto template_roots = TemplateRootsOf(first.ns_id);
+    ASSERT_EQ(template_roots.size(), 1U);
+    EXPECT_TRUE(TemplateRootsOf(NamespaceIdOf(ns.Get())).contains(*template_roots.begin()));
+  });
+  const Record second = ReadRecord(directory);
+  EXPECT_EQ(second.pid, first.pid);
+  EXPECT_EQ(second.ns_id, first.ns_id);
+  KillKeeper(directory);
+}
+
+TEST(TemplateSharing, KeeperIsADetachedProcessThatHoldsOnlyItsDirectory) {
+  const std::string directory = TempDir() + "/keeper";
+  InPrivateMountNamespace([&] {
+    // A pipe the keeper must not hold: a reader of our output waits for EOF.
+    int pipe_fds[2];
+    ASSERT_EQ(::pipe(pipe_fds), 0);
+    auto shared = ShareTemplateNamespace({.directory = directory, .idle = 30s});
+    ASSERT_TRUE(shared) << shared.error().Message();
+    const Record record = ReadRecord(directory);
+    const std::string proc = "/proc/" + std::to_string(record.pid);
+    EXPECT_EQ(ReadFile(proc + "/comm"), "mntns-template\n");
+    // Not our child (nothing for our waitpid), a session of its own.
+    EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1);
+    EXPECT_EQ(errno, ECHILD);
+    EXPECT_EQ(::getsid(record.pid), record.pid);
+    std::vector<std::string> fds;
+    for (const auto& entry : std::filesystem::directory_iterator(proc + "/fd")) {
+      fds.push_back(std::filesystem::read_symlink(entry.path()).string());
+    }
+    EXPECT_EQ(fds, std::vector<std::string>{directory});
+    // Its own table: the template root alone.
+    const std::string mountinfo = ReadFile(proc + "/mountinfo");
+    EXPECT_EQ(std::count(mountinfo.begin(), mountinfo.end(), '\n'), 1) << mountinfo;
+    EXPECT_NE(mountinfo.find(" - tmpfs mntns-template "), std::string::npos) << mountinfo;
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+    KillKeeper(directory);
+  });
+}
+
+TEST(TemplateSharing, KeeperExitsAfterItsIdleTimeAndRemovesItsRecord) {
+  const std::string directory = TempDir() + "/keeper";
+  InPrivateMountNamespace([&] {
+    auto shared = ShareTemplateNamespace({.directory = directory, .idle = 1s});
+    ASSERT_TRUE(shared) << shared.error().Message();
+  });
+  const Record record = ReadRecord(directory);
+  ASSERT_TRUE(Alive(record.pid));
+  EXPECT_TRUE(WaitUntilGone(record.pid, 10s));
+  EXPECT_FALSE(std::filesystem::exists(RecordPath(directory)));
+}
+
+TEST(TemplateSharing, EachUseRestartsTheIdleTime) {
+  const std::string directory = TempDir() + "/keeper";
+  InPrivateMountNamespace([&] {
+    auto shared = ShareTemplateNamespace({.directory = directory, .idle = 2s});
+    ASSERT_TRUE(shared) << shared.error().Message();
+    const Record record = ReadRecord(directory);
+    // 4 s of use, every 0.5 s: twice the idle time, and the keeper stays.
+    for (int i = 0; i < 8; ++i) {
+      std::this_thread::sleep_for(500ms);
+      ASSERT_TRUE(Alive(record.pid)) << "after " << (i + 1) * 500 << " ms";
+      ASSERT_TRUE(ShareTemplateNamespace({.directory = directory, .idle = 2s}));
+    }
+    EXPECT_EQ(ReadRecord(directory).pid, record.pid);
+    EXPECT_TRUE(WaitUntilGone(record.pid, 10s));
+  });
+}
+
+TEST(TemplateSharing, ARecordThatDoesNotMatchItsProcessIsReplaced) {
+  const std::string directory = TempDir() + "/keeper";
+  InPrivateMountNamespace([&] {
+    ASSERT_TRUE(MakeDirs(directory));
+    ASSERT_EQ(::chmod(directory.c_str(), 0700), 0);
+    // pid 1 is alive, but not in that namespace (ids are never reused).
+    std::ofstream(RecordPath(directory)) << "1 18446744073709551615\n";
+    auto shared = ShareTemplateNamespace({.directory = directory, .idle = 30s});
+    ASSERT_TRUE(shared) << shared.error().Message();
+    const Record record = ReadRecord(directory);
+    EXPECT_NE(record.pid, 1);
+    EXPECT_EQ(ReadFile("/proc/" + std::to_string(record.pid) + "/comm"), "mntns-template\n");
+    KillKeeper(directory);
+  });
+}
+
+TEST(TemplateSharing, ADeadKeepersRecordIsReplaced) {
+  const std::string directory = TempDir() + "/keeper";
+  InPrivateMountNamespace([&] {
+    ASSERT_TRUE(ShareTemplateNamespace({.directory = directory, .idle = 30s}));
+    const Record dead = ReadRecord(directory);
+    ASSERT_EQ(::kill(dead.pid, SIGKILL), 0);
+    ASSERT_TRUE(WaitUntilGone(dead.pid, 10s));
+    auto shared = ShareTemplateNamespace({.directory = directory, .idle = 30s});
+    ASSERT_TRUE(shared) << shared.error().Message();
+    const Record record = ReadRecord(directory);
+    EXPECT_NE(record.pid, dead.pid);
+    EXPECT_NE(record.ns_id, dead.ns_id);
+    EXPECT_TRUE(Alive(record.pid));
+    KillKeeper(directory);
+  });
+}
+
+TEST(TemplateSharing, ADirectoryOthersCanWriteIsRefused) {
+  const std::string directory = TempDir() + "/keeper";
+  InPrivateMountNamespace([&] {
+    ASSERT_TRUE(MakeDirs(directory));
+    ASSERT_EQ(::chmod(directory.c_str(), 0777), 0);
+    auto shared = ShareTemplateNamespace({.directory = directory, .idle = 30s});
+    ASSERT_FALSE(shared);
+    EXPECT_EQ(shared.error().code, EPERM);
+    EXPECT_NE(shared.error().Message().find(directory), std::string::npos) << shared.error().Message();
+    EXPECT_FALSE(std::filesystem::exists(RecordPath(directory)));
+  });
+}
+
+TEST(TemplateSharing, TheCallersMountTableIsUnchanged) {
+  const std::string directory = TempDir() + "/keeper";
+  InPrivateMountNamespace([&] {
+    const std::string before = ReadFile("/proc/self/mountinfo");
+    auto shared = ShareTemplateNamespace({.directory = directory, .idle = 30s});
+    ASSERT_TRUE(shared) << shared.error().Message();
+    EXPECT_EQ(ReadFile("/proc/self/mountinfo"), before);
+    KillKeeper(directory);
+  });
+}
+
+}  // namespace
+}  // namespace mntns
