@@ -1,17 +1,7 @@
 // mntns: create, inspect and reason about Linux mount namespaces.
-#include <cstdio>
-
-#include <fmt/format.h>
-
 #include "command.h"
 
 namespace mntns::cli {
-
-int ReportError(const Error& error) {
-  fmt::print(stderr, "mntns: {}\n", error.Message());
-  return kExitFailure;
-}
-
 namespace {
 
 int Main(int argc, char** argv) {
