@@ -212,9 +212,15 @@ TEST(TemplateSharing, KeeperIsADetachedProcessThatHoldsOnlyItsDirectory) {
     EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1);
     EXPECT_EQ(errno, ECHILD);
     EXPECT_EQ(::getsid(record.pid), record.pid);
+    // Its socket to us goes once it sees our end closed (when the call returned).
     std::vector<std::string> fds;
-    for (const auto& entry : std::filesystem::directory_iterator(proc + "/fd")) {
-      fds.push_back(std::filesystem::read_symlink(entry.path()).string());
+    for (auto waited = 0ms; waited < 5s; waited += 20ms) {
+      fds.clear();
+      for (const auto& entry : std::filesystem::directory_iterator(proc + "/fd")) {
+        fds.push_back(std::filesystem::read_symlink(entry.path()).string());
+      }
+      if (fds.size() == 1) break;
+      std::this_thread::sleep_for(20ms);
     }
     EXPECT_EQ(fds, std::vector<std::string>{directory});
     // Its own table: the template root alone.
