@@ -90,31 +90,41 @@ plot '{data}' using 1:2 with linespoints title 'mntns auto', '' using 1:3 with l
 def ls_section(results, plots):
     rows = {}
     for name, r in results.items():
-        m = re.match(r"ls-p(\d+)-m(\d+)\.json", name)
+        m = re.match(r"ls-p(\d+)(?:-n\d+)?-m(\d+)\.json", name)
         if m:
-            rows[(int(m.group(1)), int(m.group(2)))] = {c["name"]: float(c["p50_ms"]) for c in r["contenders"]}
+            key = (int(r.get("peers", 0)), int(r.get("peer_namespaces", 0)), int(r["host_mounts"]))
+            rows[key] = {c["name"]: float(c["p50_ms"]) for c in r["contenders"]}
     if not rows:
         return []
     names = list(next(iter(rows.values())).keys())
     out = ["## Reading a mount table (`mntns bench ls`)", "",
-           "p50 of each contender in ms, measured interleaved in one run per row.", "",
+           "p50 of each contender in ms, measured interleaved in one run per row. In a slave",
+           "namespace mountinfo (and statmount's propagate_from) walks the master's whole peer group",
+           "for every mount; \"peers each\" counts the members of one group: M/P binds here plus a copy in",
+           "each of N other namespaces (`--peer-namespaces N`, as containers holding a copy of a host's",
+           "shared mounts).", "",
            "| M | namespace | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
-    for (peers, m), c in sorted(rows.items()):
-        kind = f"slave, {peers} peer groups" if peers else "private"
-        out.append(f"| {m:,} | {kind} | " + " | ".join(f"{c[n]:.2f}" for n in names) + " |")
+
+    def kind(peers, copies, m):
+        if not peers:
+            return "private"
+        return f"slave, {peers} peer groups of {m // peers * (copies + 1):,} peers each"
+
+    for (peers, copies, m), c in sorted(rows.items()):
+        out.append(f"| {m:,} | {kind(peers, copies, m)} | " + " | ".join(f"{c[n]:.2f}" for n in names) + " |")
     out += ["", "Targets (ratios from this run):", ""]
-    if (0, 30000) in rows:
-        c = rows[(0, 30000)]
+    if (0, 0, 30000) in rows:
+        c = rows[(0, 0, 30000)]
         out.append(f"- M=30,000 private: mntns ls --json / mountinfo read+parse = "
                    f"**{c['mntns ls --json'] / c['mountinfo read+parse']:.2f}** (target <= 1.0); "
                    f"findmnt / mntns ls --json = **{c['findmnt -l -n'] / c['mntns ls --json']:.2f}x** (target >= 4x)")
-    for (peers, m), c in sorted(rows.items()):
+    for (peers, copies, m), c in sorted(rows.items()):
         if peers > 0:
-            out.append(f"- M={m:,}, slave namespace, {peers} peer groups: findmnt / mntns ls = "
+            out.append(f"- M={m:,}, {kind(peers, copies, m)}: findmnt / mntns ls = "
                        f"**{c['findmnt -l -n'] / c['mntns ls']:.1f}x** (target >= 10x with >= 100 peer groups)")
     out.append("")
     if plots:
-        private = sorted((m, c) for (p, m), c in rows.items() if p == 0)
+        private = sorted((m, c) for (p, n, m), c in rows.items() if p == 0)
         data = os.path.join(plots, "ls.dat")
         with open(data, "w") as f:
             for m, c in private:

@@ -29,6 +29,7 @@ namespace {
 struct BenchLsOptions {
   std::size_t host_mounts = 10000;
   std::size_t peers = 0;
+  std::size_t peer_namespaces = 0;
   int runs = 5;
   bool json = false;
 };
@@ -75,6 +76,29 @@ Result<void> ReadAndParseMountinfo() {
   return kOk;
 }
 
+// N copies of the calling thread's namespace, held by fds until the process
+// exits: every shared host mount gains a peer in each, as on a host whose
+// containers got a copy of its (shared) table. Their mounts only need to exist.
+Result<void> MakePeerNamespaces(std::size_t count) {
+  auto home = sys::Open(AT_FDCWD, "/proc/self/ns/mnt", O_RDONLY);
+  if (!home) return std::unexpected(home.error());
+  for (std::size_t i = 0; i < count; ++i) {
+    if (::unshare(CLONE_NEWNS) != 0) {
+      const int err = errno;
+      return MakeError(err, "unshare", fmt::format("CLONE_NEWNS (peer namespace {} of {})", i + 1, count));
+    }
+    auto copy = sys::Open(AT_FDCWD, "/proc/self/ns/mnt", O_RDONLY);
+    if (!copy) return std::unexpected(copy.error());
+    (void)copy->Release();  // deliberately kept open until the benchmark process exits
+  }
+  if (count > 0) fmt::print(stderr, "mntns bench: {} peer namespaces\n", count);
+  if (::setns(home->Get(), CLONE_NEWNS) != 0) {
+    const int err = errno;
+    return MakeError(err, "setns", "the benchmark's namespace");
+  }
+  return kOk;
+}
+
 Result<void> EnterSlaveNamespace() {
   // The namespace the peer groups were built in must outlive our leaving it:
   // its mounts are the masters every slave here walks to.
@@ -101,6 +125,7 @@ int Measure(const BenchLsOptions& options, const std::string& base) {
     return ReportError(added.error());
   }
   if (options.peers > 0) {
+    if (auto made = MakePeerNamespaces(options.peer_namespaces); !made) return ReportError(made.error());
     if (auto entered = EnterSlaveNamespace(); !entered) return ReportError(entered.error());
   }
   const std::string self = SelfExe();
@@ -137,6 +162,7 @@ int Measure(const BenchLsOptions& options, const std::string& base) {
     json.BeginObject();
     json.Field("host_mounts", static_cast<std::uint64_t>(options.host_mounts));
     json.Field("peers", static_cast<std::uint64_t>(options.peers));
+    json.Field("peer_namespaces", static_cast<std::uint64_t>(options.peer_namespaces));
     json.Field("runs", static_cast<std::uint64_t>(options.runs));
     json.Key("contenders");
     json.BeginArray();
@@ -153,7 +179,8 @@ int Measure(const BenchLsOptions& options, const std::string& base) {
     return 0;
   }
   fmt::print("{} extra mounts, {}; median of {} runs\n", options.host_mounts,
-             options.peers > 0 ? fmt::format("slave namespace, {} peer groups", options.peers)
+             options.peers > 0 ? fmt::format("slave namespace, {} peer groups of {} peers each", options.peers,
+                                             options.host_mounts / options.peers * (options.peer_namespaces + 1))
                                : std::string("private namespace"),
              options.runs);
   for (const Contender& c : contenders) fmt::print("  {:<22} {:>10.2f} ms\n", c.name, Median(c.milliseconds));
@@ -175,15 +202,21 @@ void AddBenchLsCommand(CLI::App& bench, Runner& runner) {
                  "P: make the binds members of P shared peer groups and read from a slave\n"
                  "namespace of them (where mountinfo pays for every peer)")
       ->default_str("0");
+  ls->add_option("--peer-namespaces", options->peer_namespaces,
+                 "N (with --peers): N more namespaces hold a copy of every bind, as containers\n"
+                 "on a host with a shared table do: each peer group gets M/P*(N+1) members")
+      ->default_str("0");
   ls->add_option("--runs", options->runs, "Runs per contender (the median is reported)")
       ->check(CLI::PositiveNumber)
       ->default_str("5");
   ls->add_flag("--json", options->json,
-               "Print {\"host_mounts\": M, \"peers\": P, \"runs\": R, \"contenders\": [{\"name\", \"p50_ms\"}]}");
+               "Print {\"host_mounts\": M, \"peers\": P, \"peer_namespaces\": N, \"runs\": R,\n"
+               "\"contenders\": [{\"name\", \"p50_ms\"}]}");
   ls->footer(
       "Examples:\n"
       "  mntns bench ls --host-mounts 30000\n"
-      "  mntns bench ls --host-mounts 10000 --peers 100 --json");
+      "  mntns bench ls --host-mounts 10000 --peers 100 --json\n"
+      "  mntns bench ls --host-mounts 10000 --peers 100 --peer-namespaces 40");
   ls->callback([options, &runner] {
     runner = [options] {
       return InPrivateBenchNamespace([&](const std::string& base) { return Measure(*options, base); });
