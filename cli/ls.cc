@@ -1,10 +1,9 @@
 // mntns ls: a namespace's mount table, as a table, a tree or JSON.
-#include <algorithm>
 #include <cstdio>
+#include <map>
 #include <memory>
-#include <optional>
+#include <mutex>
 #include <span>
-#include <thread>
 
 #include <fmt/format.h>
 
@@ -22,31 +21,68 @@ struct LsOptions {
   TargetOptions target;
 };
 
-// {"mounts": [...]}, streamed (a DOM of 100,000 mounts would cost more than
-// reading them) and rendered on two threads, block by block: turning a mount
-// into JSON costs about as much as the statmount call that read it.
-void PrintJson(std::span<const Mount> mounts) {
-  constexpr std::size_t kBlock = 2048;
-  constexpr std::size_t kArrayDepth = 2;  // inside {"mounts": [ ... ]}
-  std::fputs("{\n  \"mounts\": [", stdout);
-  fmt::memory_buffer first;
-  fmt::memory_buffer second;
-  auto render = [&mounts](fmt::memory_buffer& out, std::size_t begin) {
-    out.clear();
-    JsonWriter json(out, kArrayDepth, begin > 0);
-    const std::size_t end = std::min(mounts.size(), begin + kBlock);
-    for (std::size_t i = begin; i < end; ++i) WriteMountJson(json, mounts[i]);
-  };
-  for (std::size_t begin = 0; begin < mounts.size(); begin += 2 * kBlock) {
-    const std::size_t next = begin + kBlock;
-    std::optional<std::jthread> helper;
-    if (next < mounts.size()) helper.emplace([&render, &second, next] { render(second, next); });
-    render(first, begin);
-    helper.reset();  // joins
-    std::fwrite(first.data(), 1, first.size(), stdout);
-    if (next < mounts.size()) std::fwrite(second.data(), 1, second.size(), stdout);
+// {"mounts": [...]}, streamed: no DOM and no table in memory. The library
+// hands over blocks of mounts on its reading threads (one per core); each is
+// rendered right there (turning a mount into JSON costs about as much as the
+// statmount call that read it) and written out in table order by whichever
+// thread completes the next block due.
+class JsonBlockPrinter {
+ public:
+  static constexpr std::size_t kBlock = 1024;
+
+  Result<void> Print(std::size_t index, std::span<const Mount> mounts) {
+    constexpr std::size_t kArrayDepth = 2;  // inside {"mounts": [ ... ]}
+    fmt::memory_buffer text;
+    JsonWriter json(text, kArrayDepth, true);  // each block starts with its comma
+    for (const Mount& mount : mounts) WriteMountJson(json, mount);
+    std::lock_guard lock(mutex_);
+    // Opened with the first block, so that an error before it (a namespace
+    // that cannot be opened) leaves stdout empty.
+    OpenDocument();
+    ready_.emplace(index, std::move(text));
+    for (auto due = ready_.find(next_); due != ready_.end(); due = ready_.find(next_)) {
+      const fmt::memory_buffer& block = due->second;
+      // The first mount of the document takes no comma.
+      const std::size_t skip = written_any_ || block.size() == 0 ? 0 : 1;
+      std::fwrite(block.data() + skip, 1, block.size() - skip, stdout);
+      written_any_ = written_any_ || block.size() > 0;
+      ready_.erase(due);
+      ++next_;
+    }
+    return kOk;
   }
-  std::fputs(mounts.empty() ? "]\n}\n" : "\n  ]\n}\n", stdout);
+
+  // After the last block.
+  void CloseDocument() {
+    OpenDocument();
+    std::fputs(written_any_ ? "\n  ]\n}\n" : "]\n}\n", stdout);
+  }
+
+ private:
+  void OpenDocument() {
+    if (!opened_) std::fputs("{\n  \"mounts\": [", stdout);
+    opened_ = true;
+  }
+
+  bool opened_ = false;
+  std::mutex mutex_;
+  std::map<std::size_t, fmt::memory_buffer> ready_;  // rendered, waiting for earlier blocks
+  std::size_t next_ = 0;
+  bool written_any_ = false;
+};
+
+int PrintJson(const LsOptions& options, FieldMask mask) {
+  JsonBlockPrinter printer;
+  auto printed = ForEachMountBlock(options.target.Namespace(), {.mask = mask, .backend = options.target.backend},
+                                   JsonBlockPrinter::kBlock, [&printer](std::size_t index, std::span<const Mount> mounts) {
+                                     return printer.Print(index, mounts);
+                                   });
+  if (!printed) {
+    std::fflush(stdout);
+    return ReportError(printed.error());
+  }
+  printer.CloseDocument();
+  return 0;
 }
 
 int RunLs(const LsOptions& options) {
@@ -62,13 +98,9 @@ int RunLs(const LsOptions& options) {
   } else {
     for (const Column* column : *columns) mask |= column->mask;
   }
+  if (options.json) return PrintJson(options, mask);
   auto mounts = ListMounts(options.target.Namespace(), {.mask = mask, .backend = options.target.backend});
   if (!mounts) return ReportError(mounts.error());
-
-  if (options.json) {
-    PrintJson(*mounts);
-    return 0;
-  }
   PrintTable(*mounts, *columns, options.tree);
   return 0;
 }

@@ -7,7 +7,11 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <optional>
+#include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -138,6 +142,72 @@ std::string NamespaceRef::Describe() const {
 Result<std::vector<Mount>> ListMounts(const NamespaceRef& ns, const QueryOptions& options) {
   if (UseListmount(options.backend)) return ListMountsWithListmount(ns, options.mask);
   return internal::ListMountsFromMountinfo(ns);
+}
+
+Result<std::size_t> ForEachMountBlock(const NamespaceRef& ns, const QueryOptions& options,
+                                      std::size_t block_size, const MountBlockVisitor& visit) {
+  if (block_size == 0) return MakeError(EINVAL, "list mounts", "block size 0");
+  // Another namespace may need its template root hidden, which takes the
+  // whole table (PresentNamespace); mountinfo is one read anyway.
+  if (!UseListmount(options.backend) || ns.kind != NamespaceRef::Kind::kCaller) {
+    auto mounts = ListMounts(ns, options);
+    if (!mounts) return std::unexpected(mounts.error());
+    std::size_t blocks = 0;
+    for (std::size_t begin = 0; begin < mounts->size(); begin += block_size, ++blocks) {
+      const std::size_t size = std::min(block_size, mounts->size() - begin);
+      if (auto visited = visit(blocks, std::span(*mounts).subspan(begin, size)); !visited) {
+        return std::unexpected(visited.error());
+      }
+    }
+    return blocks;
+  }
+  auto ns_id = ResolveNamespaceId(ns);
+  if (!ns_id) return std::unexpected(ns_id.error());
+  auto ids = ListMountIds(*ns_id);
+  if (!ids) return WithContext(ids.error(), ns);
+  const std::size_t blocks = (ids->size() + block_size - 1) / block_size;
+  const std::size_t threads =
+      std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, std::max<std::size_t>(blocks, 1));
+  // Blocks are taken in increasing order, so a visitor that writes them out in
+  // order rarely has to hold one back.
+  std::atomic<std::size_t> next_block{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::optional<Error>> errors(threads);
+  auto work = [&](std::size_t part) {
+    internal::StatmountReader reader;
+    std::vector<Mount> mounts(std::min(block_size, ids->size()));
+    while (!stop.load(std::memory_order_relaxed)) {
+      const std::size_t block = next_block.fetch_add(1);
+      if (block >= blocks) return;
+      const std::size_t begin = block * block_size;
+      const std::size_t end = std::min(ids->size(), begin + block_size);
+      std::size_t kept = 0;
+      for (std::size_t i = begin; i < end; ++i) {
+        auto read = reader.ByIdInto((*ids)[i], *ns_id, options.mask, mounts[kept]);
+        if (read) {
+          ++kept;
+        } else if (read.error().code != ENOENT) {  // ENOENT: unmounted meanwhile
+          errors[part] = WithContext(read.error(), ns).error();
+          stop = true;
+          return;
+        }
+      }
+      if (auto visited = visit(block, std::span(mounts).first(kept)); !visited) {
+        errors[part] = visited.error();
+        stop = true;
+        return;
+      }
+    }
+  };
+  {
+    std::vector<std::jthread> helpers;
+    for (std::size_t part = 1; part < threads; ++part) helpers.emplace_back(work, part);
+    work(0);
+  }
+  for (auto& error : errors) {
+    if (error) return std::unexpected(std::move(*error));
+  }
+  return blocks;
 }
 
 Result<Mount> StatMountById(std::uint64_t id, const NamespaceRef& ns, const QueryOptions& options) {

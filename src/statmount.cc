@@ -16,18 +16,18 @@ namespace {
 constexpr std::size_t kInitialBufferBytes = 4096;
 constexpr std::size_t kMaximumBufferBytes = 16 << 20;
 
-std::string StringAt(const sys::RawStatmount& raw, std::uint32_t offset) { return raw.str + offset; }
+// Assigning into existing strings and vectors keeps their capacity: a Mount
+// reused for a whole table (ReadInto) allocates only for its longest values.
+void AssignString(std::string& to, const sys::RawStatmount& raw, std::uint32_t offset) { to.assign(raw.str + offset); }
 
-std::vector<std::string> StringsAt(const sys::RawStatmount& raw, std::uint32_t offset,
-                                   std::uint32_t count) {
-  std::vector<std::string> strings;
-  strings.reserve(count);
+void AssignStrings(std::vector<std::string>& to, const sys::RawStatmount& raw, std::uint32_t offset,
+                   std::uint32_t count) {
+  to.resize(count);
   const char* cursor = raw.str + offset;
   for (std::uint32_t i = 0; i < count; ++i) {
-    strings.emplace_back(cursor);
-    cursor += strings.back().size() + 1;
+    to[i].assign(cursor);
+    cursor += to[i].size() + 1;
   }
-  return strings;
 }
 
 }  // namespace
@@ -44,6 +44,24 @@ Result<Mount> StatmountReader::ById(std::uint64_t id, std::uint64_t ns_id, Field
 }
 
 Result<Mount> StatmountReader::Call(const sys::MntIdReq& request, unsigned flags) {
+  auto raw = Fill(request, flags);
+  if (!raw) return std::unexpected(raw.error());
+  return DecodeStatmount(**raw);
+}
+
+Result<void> StatmountReader::ByIdInto(std::uint64_t id, std::uint64_t ns_id, FieldMask mask, Mount& mount) {
+  const sys::MntIdReq request{.size = sys::kMntIdReqSizeVer1,
+                              .mnt_ns_fd_or_mnt_fd = 0,
+                              .mnt_id = id,
+                              .param = mask,
+                              .mnt_ns_id = ns_id};
+  auto raw = Fill(request, 0);
+  if (!raw) return std::unexpected(raw.error());
+  DecodeStatmountInto(**raw, mount);
+  return kOk;
+}
+
+Result<const sys::RawStatmount*> StatmountReader::Fill(const sys::MntIdReq& request, unsigned flags) {
   for (;;) {
     auto bytes = std::as_writable_bytes(std::span(storage_));
     auto result = sys::Statmount(request, bytes, flags);
@@ -53,7 +71,7 @@ Result<Mount> StatmountReader::Call(const sys::MntIdReq& request, unsigned flags
     }
     storage_.resize(storage_.size() * 2);
   }
-  return DecodeStatmount(*reinterpret_cast<const sys::RawStatmount*>(storage_.data()));
+  return reinterpret_cast<const sys::RawStatmount*>(storage_.data());
 }
 
 Result<std::vector<Mount>> StatmountMany(std::span<const std::uint64_t> ids, std::uint64_t ns_id,
@@ -103,41 +121,56 @@ Result<std::vector<Mount>> StatmountMany(std::span<const std::uint64_t> ids, std
 
 Mount DecodeStatmount(const sys::RawStatmount& raw) {
   Mount mount;
-  mount.mask = raw.mask;
-  if (raw.mask & field::kSbBasic) {
-    mount.sb_dev_major = raw.sb_dev_major;
-    mount.sb_dev_minor = raw.sb_dev_minor;
-    mount.sb_magic = raw.sb_magic;
-    mount.sb_flags = raw.sb_flags;
-  }
-  if (raw.mask & field::kMntBasic) {
-    mount.id = raw.mnt_id;
-    mount.parent_id = raw.mnt_parent_id;
-    mount.old_id = raw.mnt_id_old;
-    mount.old_parent_id = raw.mnt_parent_id_old;
-    mount.attr = raw.mnt_attr;
-    mount.propagation = raw.mnt_propagation;
-    mount.peer_group = raw.mnt_peer_group;
-    mount.master = raw.mnt_master;
-  }
-  if (raw.mask & field::kPropagateFrom) mount.propagate_from = raw.propagate_from;
-  if (raw.mask & field::kMntRoot) mount.root = StringAt(raw, raw.mnt_root);
-  if (raw.mask & field::kMntPoint) mount.point = StringAt(raw, raw.mnt_point);
-  if (raw.mask & field::kFsType) mount.fs_type = StringAt(raw, raw.fs_type);
-  if (raw.mask & field::kMntNsId) mount.ns_id = raw.mnt_ns_id;
-  if (raw.mask & field::kMntOpts) mount.fs_options = StringAt(raw, raw.mnt_opts);
-  if (raw.mask & field::kFsSubtype) mount.fs_subtype = StringAt(raw, raw.fs_subtype);
-  if (raw.mask & field::kSbSource) mount.sb_source = StringAt(raw, raw.sb_source);
-  if (raw.mask & field::kOptArray) {
-    mount.fs_option_array = StringsAt(raw, raw.opt_array, raw.opt_num);
-  }
-  if (raw.mask & field::kOptSecArray) {
-    mount.security_option_array = StringsAt(raw, raw.opt_sec_array, raw.opt_sec_num);
-  }
-  if (raw.mask & field::kSupportedMask) mount.supported_mask = raw.supported_mask;
-  if (raw.mask & field::kMntUidmap) mount.uid_map = StringsAt(raw, raw.mnt_uidmap, raw.mnt_uidmap_num);
-  if (raw.mask & field::kMntGidmap) mount.gid_map = StringsAt(raw, raw.mnt_gidmap, raw.mnt_gidmap_num);
+  DecodeStatmountInto(raw, mount);
   return mount;
+}
+
+void DecodeStatmountInto(const sys::RawStatmount& raw, Mount& mount) {
+  // Every field is written (a value or its empty default): `mount` may hold
+  // the previous mount's.
+  mount.mask = raw.mask;
+  mount.derived = false;
+  const bool sb_basic = (raw.mask & field::kSbBasic) != 0;
+  mount.sb_dev_major = sb_basic ? raw.sb_dev_major : 0;
+  mount.sb_dev_minor = sb_basic ? raw.sb_dev_minor : 0;
+  mount.sb_magic = sb_basic ? raw.sb_magic : 0;
+  mount.sb_flags = sb_basic ? raw.sb_flags : 0;
+  const bool mnt_basic = (raw.mask & field::kMntBasic) != 0;
+  mount.id = mnt_basic ? raw.mnt_id : 0;
+  mount.parent_id = mnt_basic ? raw.mnt_parent_id : 0;
+  mount.old_id = mnt_basic ? raw.mnt_id_old : 0;
+  mount.old_parent_id = mnt_basic ? raw.mnt_parent_id_old : 0;
+  mount.attr = mnt_basic ? raw.mnt_attr : 0;
+  mount.propagation = mnt_basic ? raw.mnt_propagation : 0;
+  mount.peer_group = mnt_basic ? raw.mnt_peer_group : 0;
+  mount.master = mnt_basic ? raw.mnt_master : 0;
+  mount.propagate_from = (raw.mask & field::kPropagateFrom) ? raw.propagate_from : 0;
+  mount.ns_id = (raw.mask & field::kMntNsId) ? raw.mnt_ns_id : 0;
+  mount.supported_mask = (raw.mask & field::kSupportedMask) ? raw.supported_mask : 0;
+  auto string = [&](FieldMask bit, std::string& to, std::uint32_t offset) {
+    if (raw.mask & bit) {
+      AssignString(to, raw, offset);
+    } else {
+      to.clear();
+    }
+  };
+  string(field::kMntRoot, mount.root, raw.mnt_root);
+  string(field::kMntPoint, mount.point, raw.mnt_point);
+  string(field::kFsType, mount.fs_type, raw.fs_type);
+  string(field::kMntOpts, mount.fs_options, raw.mnt_opts);
+  string(field::kFsSubtype, mount.fs_subtype, raw.fs_subtype);
+  string(field::kSbSource, mount.sb_source, raw.sb_source);
+  auto strings = [&](FieldMask bit, std::vector<std::string>& to, std::uint32_t offset, std::uint32_t count) {
+    if (raw.mask & bit) {
+      AssignStrings(to, raw, offset, count);
+    } else {
+      to.clear();
+    }
+  };
+  strings(field::kOptArray, mount.fs_option_array, raw.opt_array, raw.opt_num);
+  strings(field::kOptSecArray, mount.security_option_array, raw.opt_sec_array, raw.opt_sec_num);
+  strings(field::kMntUidmap, mount.uid_map, raw.mnt_uidmap, raw.mnt_uidmap_num);
+  strings(field::kMntGidmap, mount.gid_map, raw.mnt_gidmap, raw.mnt_gidmap_num);
 }
 
 }  // namespace mntns::internal

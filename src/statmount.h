@@ -22,7 +22,13 @@ class StatmountReader {
   // The raw call with any request and flags (STATMOUNT_BY_FD, ...).
   [[nodiscard]] Result<Mount> Call(const sys::MntIdReq& request, unsigned flags);
 
+  // ById into an existing Mount, whose strings keep their capacity: reading a
+  // table into a few reused Mounts allocates nothing per mount.
+  [[nodiscard]] Result<void> ByIdInto(std::uint64_t id, std::uint64_t ns_id, FieldMask mask, Mount& mount);
+
  private:
+  [[nodiscard]] Result<const sys::RawStatmount*> Fill(const sys::MntIdReq& request, unsigned flags);
+
   std::vector<std::uint64_t> storage_;  // uint64_t: struct statmount's alignment
 };
 
@@ -35,5 +41,7 @@ class StatmountReader {
 
 // Decodes a filled struct statmount (strings included) into a Mount.
 [[nodiscard]] Mount DecodeStatmount(const sys::RawStatmount& raw);
+// The same into `mount`, overwriting every field it had.
+void DecodeStatmountInto(const sys::RawStatmount& raw, Mount& mount);
 
 }  // namespace mntns::internal

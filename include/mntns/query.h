@@ -4,6 +4,8 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -136,6 +138,22 @@ struct QueryOptions {
 // can reach a namespace only through a file or a process).
 [[nodiscard]] Result<std::vector<Mount>> ListMounts(const NamespaceRef& ns = {},
                                                     const QueryOptions& options = {});
+
+// The table ListMounts returns, handed over in blocks of up to `block_size`
+// consecutive mounts instead of one vector: for renderers of big tables, which
+// then need neither the whole table in memory nor a Mount allocated per mount
+// (each reading thread reuses its block's Mounts), and whose work overlaps the
+// reading. With the listmount backend in the caller's namespace the blocks are
+// read on up to one thread per core and `visit(index, mounts)` runs on those
+// threads, concurrently for different blocks and in no order across threads:
+// index 0, 1, 2, ... is the table order (a block may come short or empty when
+// mounts vanish meanwhile). Otherwise the table is read whole and visited block
+// by block on the calling thread. `mounts` is valid only during the call. The
+// first error (a failed read, or one that `visit` returns) stops the reading
+// and is returned; else the number of blocks.
+using MountBlockVisitor = std::function<Result<void>(std::size_t index, std::span<const Mount> mounts)>;
+[[nodiscard]] Result<std::size_t> ForEachMountBlock(const NamespaceRef& ns, const QueryOptions& options,
+                                                    std::size_t block_size, const MountBlockVisitor& visit);
 
 // One mount by its unique id (listmount backend) or, with the mountinfo
 // backend, by its old id.

@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
+#include <mutex>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -313,6 +316,100 @@ TEST(StatMount, OldIdGivenAsUniqueIdIsEINVALWithAHint) {
   ASSERT_FALSE(mount);
   EXPECT_EQ(mount.error().code, EINVAL);
   EXPECT_NE(mount.error().Message().find("--backend mountinfo"), std::string::npos) << mount.error().Message();
+}
+
+}  // namespace
+}  // namespace mntns
+
+namespace mntns {
+namespace {
+
+// The blocks ForEachMountBlock hands over, put back in index order.
+Result<std::vector<Mount>> CollectBlocks(const QueryOptions& options, std::size_t block_size,
+                                         std::size_t* calls = nullptr) {
+  std::mutex mutex;
+  std::map<std::size_t, std::vector<Mount>> blocks;
+  auto count = ForEachMountBlock({}, options, block_size, [&](std::size_t index, std::span<const Mount> mounts) {
+    std::lock_guard lock(mutex);
+    EXPECT_FALSE(blocks.contains(index)) << "block " << index << " twice";
+    EXPECT_LE(mounts.size(), block_size);
+    blocks[index].assign(mounts.begin(), mounts.end());
+    return kOk;
+  });
+  if (!count) return std::unexpected(count.error());
+  EXPECT_EQ(blocks.size(), *count);
+  if (calls != nullptr) *calls = blocks.size();
+  std::vector<Mount> all;
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    EXPECT_TRUE(blocks.contains(i)) << "block " << i << " missing";
+    all.insert(all.end(), blocks[i].begin(), blocks[i].end());
+  }
+  return all;
+}
+
+TEST(ForEachMountBlock, BlocksInIndexOrderAreTheTableListMountsReturns) {
+  InPrivateMountNamespace([] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(BuildKnownTree(base));
+    // Enough mounts for several blocks on every core, with fields that differ
+    // from one mount to the next (a reused Mount must not keep old values).
+    for (int i = 0; i < 600; ++i) {
+      const std::string dir = base + "/many/" + std::to_string(i);
+      ASSERT_TRUE(i % 3 == 0 ? MountTmpfs(dir, i % 2 == 0 ? "size=" + std::to_string(64 + i) + "k" : "")
+                             : BindMount(base + "/shared", dir));
+    }
+    for (Backend backend : {Backend::kListmount, Backend::kMountinfo}) {
+      if (backend == Backend::kListmount && !KernelFeatures().listmount) continue;
+      auto listed = ListMounts({}, {.mask = field::kAll, .backend = backend});
+      ASSERT_TRUE(listed) << listed.error().Message();
+      std::size_t calls = 0;
+      auto blocks = CollectBlocks({.mask = field::kAll, .backend = backend}, 64, &calls);
+      ASSERT_TRUE(blocks) << blocks.error().Message();
+      EXPECT_EQ(calls, (listed->size() + 63) / 64);
+      ASSERT_EQ(blocks->size(), listed->size());
+      for (std::size_t i = 0; i < listed->size(); ++i) {
+        EXPECT_EQ(Describe((*blocks)[i]), Describe((*listed)[i])) << "mount #" << i;
+        EXPECT_EQ((*blocks)[i].fs_option_array, (*listed)[i].fs_option_array) << "mount #" << i;
+        EXPECT_EQ((*blocks)[i].mask, (*listed)[i].mask) << "mount #" << i;
+      }
+    }
+  });
+}
+
+TEST(ForEachMountBlock, FieldsNotAskedForStayEmptyInReusedMounts) {
+  if (!KernelFeatures().listmount) GTEST_SKIP() << "kernel has no listmount (before 6.8)";
+  auto blocks = CollectBlocks({.mask = field::kMntPoint, .backend = Backend::kListmount}, 2);
+  ASSERT_TRUE(blocks) << blocks.error().Message();
+  ASSERT_FALSE(blocks->empty());
+  for (const Mount& mount : *blocks) {
+    EXPECT_EQ(mount.mask, field::kMntPoint);
+    EXPECT_TRUE(mount.fs_type.empty());
+    EXPECT_EQ(mount.id, 0U);
+  }
+}
+
+TEST(ForEachMountBlock, AVisitorsErrorStopsTheReadingAndIsReturned) {
+  InPrivateMountNamespace([] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(MountTmpfs(base));
+    for (int i = 0; i < 200; ++i) ASSERT_TRUE(MountTmpfs(base + "/" + std::to_string(i)));
+    std::atomic<std::size_t> calls{0};
+    auto count = ForEachMountBlock({}, {.mask = field::kMntBasic}, 4, [&](std::size_t index, std::span<const Mount>) {
+      ++calls;
+      return index == 3 ? Result<void>(MakeError(ENOSPC, "write", "block 3")) : Result<void>(kOk);
+    });
+    ASSERT_FALSE(count);
+    EXPECT_EQ(count.error().code, ENOSPC);
+    EXPECT_EQ(count.error().operation, "write");
+    // Each reading thread stops after the block in hand: far from all 50.
+    EXPECT_LT(calls.load(), 4U + 2U * std::max(1U, std::thread::hardware_concurrency()));
+  });
+}
+
+TEST(ForEachMountBlock, BlockSizeZeroIsEINVAL) {
+  auto count = ForEachMountBlock({}, {}, 0, [](std::size_t, std::span<const Mount>) { return kOk; });
+  ASSERT_FALSE(count);
+  EXPECT_EQ(count.error().code, EINVAL);
 }
 
 }  // namespace
