@@ -73,10 +73,9 @@ class JsonBlockPrinter {
 
 int PrintJson(const LsOptions& options, FieldMask mask) {
   JsonBlockPrinter printer;
+  auto print = [&printer](std::size_t index, std::span<const Mount> mounts) { return printer.Print(index, mounts); };
   auto printed = ForEachMountBlock(options.target.Namespace(), {.mask = mask, .backend = options.target.backend},
-                                   JsonBlockPrinter::kBlock, [&printer](std::size_t index, std::span<const Mount> mounts) {
-                                     return printer.Print(index, mounts);
-                                   });
+                                   JsonBlockPrinter::kBlock, print);
   if (!printed) {
     std::fflush(stdout);
     return ReportError(printed.error());

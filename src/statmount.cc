@@ -18,7 +18,9 @@ constexpr std::size_t kMaximumBufferBytes = 16 << 20;
 
 // Assigning into existing strings and vectors keeps their capacity: a Mount
 // reused for a whole table (ReadInto) allocates only for its longest values.
-void AssignString(std::string& to, const sys::RawStatmount& raw, std::uint32_t offset) { to.assign(raw.str + offset); }
+void AssignString(std::string& to, const sys::RawStatmount& raw, std::uint32_t offset) {
+  to.assign(raw.str + offset);
+}
 
 void AssignStrings(std::vector<std::string>& to, const sys::RawStatmount& raw, std::uint32_t offset,
                    std::uint32_t count) {

@@ -119,7 +119,8 @@ struct TemplateSharingOptions {
 [[nodiscard]] Result<void> ShareTemplateNamespace(const TemplateSharingOptions& options = {});
 
 // Stops and joins the kTemplate factory threads and releases the template
-// namespace (and a shared one not used yet), if they were started. The next kTemplate call starts them again.
+// namespace (and a shared one not used yet), if they were started. The next
+// kTemplate call starts them again.
 // Optional: the threads hold no resources a process must release before exit.
 // Must not run concurrently with calls that create namespaces.
 void StopNamespaceFactory();

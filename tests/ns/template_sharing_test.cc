@@ -109,7 +109,8 @@ std::set<Device> TemplateRootsOf(std::uint64_t ns_id) {
     EXPECT_TRUE(stat) << stat.error().Message();
     if (!stat) continue;
     const auto* raw = reinterpret_cast<const sys::RawStatmount*>(buffer);
-    if ((raw->mask & sys::kStatmountSbSource) != 0 && std::string_view(raw->str + raw->sb_source) == "mntns-template") {
+    const bool has_source = (raw->mask & sys::kStatmountSbSource) != 0;
+    if (has_source && std::string_view(raw->str + raw->sb_source) == "mntns-template") {
       devices.emplace(raw->sb_dev_major, raw->sb_dev_minor);
     }
   }
