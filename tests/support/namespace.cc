@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <grp.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -55,6 +56,42 @@ bool EnterPrivateMountNamespace(int extra_unshare_flags) {
   // Nothing this test mounts may propagate back into the caller's namespace.
   return SetPropagation("/", MS_PRIVATE, /*recursive=*/true);
 }
+
+// Every TempDir() of one test process lives under one directory, made before
+// the first test and removed after the last: the test children, in whose
+// namespaces things were mounted on those directories, are gone by then.
+class TempRoot : public ::testing::Environment {
+ public:
+  static std::string& Path() {
+    static std::string path;
+    return path;
+  }
+
+  static void Create() {
+    std::string pattern = "/tmp/mntns-test-XXXXXX";
+    if (::mkdtemp(pattern.data()) != nullptr) Path() = pattern;
+  }
+
+  void SetUp() override {
+    if (Path().empty()) Create();
+  }
+
+  void TearDown() override {
+    if (Path().empty()) return;
+    // Depth first, without following symlinks or entering other filesystems
+    // (FTW_MOUNT): only what the tests made on /tmp itself goes.
+    ::nftw(
+        Path().c_str(),
+        [](const char* path, const struct stat*, int, FTW*) {
+          ::remove(path);
+          return 0;
+        },
+        16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+    Path().clear();
+  }
+};
+
+[[maybe_unused]] ::testing::Environment* const kTempRoot = ::testing::AddGlobalTestEnvironment(new TempRoot);
 
 }  // namespace
 
@@ -149,7 +186,8 @@ bool SetMountAttributes(const std::string& path, unsigned long attr_set, unsigne
 }
 
 std::string TempDir() {
-  std::string pattern = "/tmp/mntns-test-XXXXXX";
+  if (TempRoot::Path().empty()) TempRoot::Create();  // called before the environment's SetUp
+  std::string pattern = TempRoot::Path() + "/mntns-test-XXXXXX";
   const char* dir = ::mkdtemp(pattern.data());
   EXPECT_NE(dir, nullptr) << "mkdtemp: " << std::strerror(errno);
   return dir != nullptr ? std::string(dir) : std::string("/tmp");

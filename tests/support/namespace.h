@@ -31,8 +31,9 @@ bool SetPropagation(const std::string& path, unsigned long propagation, bool rec
 // mount_setattr attr_set bits (MOUNT_ATTR_*), e.g. MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID.
 bool SetMountAttributes(const std::string& path, unsigned long attr_set, unsigned long attr_clr = 0);
 
-// A fresh empty directory under /tmp for one test (inside the child's namespace
-// it can be mounted on freely; the directory itself is left in /tmp).
+// A fresh empty directory for one test (inside the child's namespace it can be
+// mounted on freely), under /tmp/mntns-test-XXXXXX: one per test process,
+// removed with everything in it after the process's last test.
 std::string TempDir();
 
 // The number of fds open in this process (counts /proc/self/fd).
