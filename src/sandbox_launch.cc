@@ -1,7 +1,6 @@
 // Sandbox processes: namespace creation, the forked setup child, the pid-1
 // reaper, user-namespace maps, and the error channel back to the caller.
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -11,7 +10,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/ioctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -176,12 +174,7 @@ Result<void> DropCapabilities() {
     const int err = errno;
     return MakeError(err, "prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
   }
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2] = {};
-  if (::syscall(SYS_capset, &header, data) != 0) {
-    const int err = errno;
-    return MakeError(err, "capset", "all empty");
-  }
+  if (auto cleared = sys::ClearCapabilitySets(); !cleared) return cleared;
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     const int err = errno;
     return MakeError(err, "prctl(PR_SET_NO_NEW_PRIVS)");

@@ -1,6 +1,7 @@
 #include "sys/namespaces.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -112,5 +113,15 @@ Result<bool> IsDirectory(int fd) {
 }
 
 pid_t ThreadId() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
+
+Result<void> ClearCapabilitySets() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};  // version 3: two 32-bit halves, all empty
+  if (::syscall(SYS_capset, &header, data) != 0) {
+    const int err = errno;
+    return MakeError(err, "capset", "all empty");
+  }
+  return kOk;
+}
 
 }  // namespace mntns::sys

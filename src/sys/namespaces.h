@@ -1,7 +1,7 @@
 // The raw-syscall layer for namespace and process-root calls: setns, unshare,
-// pivot_root, umount2, chdir, pidfd and the legacy mount(2). Like syscalls.h,
-// each wrapper names the call and its key argument in its Error and captures
-// errno in the first statement after the call.
+// pivot_root, umount2, chdir, pidfd, capset and the legacy mount(2). Like
+// syscalls.h, each wrapper names the call and its key argument in its Error
+// and captures errno in the first statement after the call.
 #pragma once
 
 #include <sys/types.h>
@@ -43,6 +43,10 @@ namespace mntns::sys {
 
 // fstat(2) reduced to "is it a directory".
 [[nodiscard]] Result<bool> IsDirectory(int fd);
+
+// capset(2) emptying the calling thread's effective, permitted and
+// inheritable capability sets (glibc has no wrapper).
+[[nodiscard]] Result<void> ClearCapabilitySets();
 
 // The calling thread's id (gettid).
 [[nodiscard]] pid_t ThreadId();
