@@ -70,7 +70,9 @@ class JsonWriter {
   void WriteQuoted(std::string_view text);
   void Open(char bracket);
   void Close(char bracket);
-  void Newline();
+  void Newline(bool comma);
+  char* Extend(std::size_t most);
+  void Commit(const char* end);
 
   fmt::memory_buffer& out_;
   std::FILE* sink_ = nullptr;

@@ -25,8 +25,8 @@ TEST(JsonWriter, PrettyPrintsLikeNlohmannDumpTwo) {
 TEST(JsonWriter, EscapesQuotesBackslashesAndControlCharacters) {
   fmt::memory_buffer out;
   JsonWriter json(out);
-  json.String(std::string("a\"b\\c\nd\te\x01", 10));
-  EXPECT_EQ(Text(out), R"("a\"b\\c\nd\te\u0001")");
+  json.String(std::string("a\"b\\c\nd\te\x01\r\x1f", 12));
+  EXPECT_EQ(Text(out), R"("a\"b\\c\nd\te\u0001\r\u001f")");
 }
 
 TEST(JsonWriter, KeepsValidUtf8AndReplacesInvalidBytes) {
