@@ -325,19 +325,33 @@ Result<void> ShareTemplateNamespace(const TemplateSharingOptions& options) {
   const KeeperFiles files{base, base + ".new", base + ".lock"};
   auto lock = sys::Open(dir->Get(), files.lock.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW, 0600);
   if (!lock) return std::unexpected(lock.error());
-  while (::flock(lock->Get(), LOCK_EX) != 0) {
-    if (errno == EINTR) continue;
-    const int err = errno;
-    return MakeError(err, "flock", QuotePath(options.directory + "/" + files.lock));
-  }
-  if (UniqueFd kept = OpenKeptTemplate(dir->Get(), files); kept) {
+  auto take = [&](int operation) -> Result<void> {
+    while (::flock(lock->Get(), operation) != 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      return MakeError(err, "flock", QuotePath(options.directory + "/" + files.lock));
+    }
+    return kOk;
+  };
+  auto adopt = [&]() -> Result<bool> {
+    UniqueFd kept = OpenKeptTemplate(dir->Get(), files);
+    if (!kept) return false;
     if (::utimensat(dir->Get(), files.record.c_str(), nullptr, AT_SYMLINK_NOFOLLOW) != 0) {
       const int err = errno;
       return MakeError(err, "utimensat", QuotePath(options.directory + "/" + files.record));
     }
     internal::UseSharedTemplate(std::move(kept));
-    return kOk;
-  }
+    return true;
+  };
+  // The common case, many callers at once: shared, so they do not queue
+  // behind each other; only a keeper's exit (and a start) is exclusive.
+  if (auto r = take(LOCK_SH); !r) return std::unexpected(r.error());
+  auto adopted = adopt();
+  if (!adopted || *adopted) return adopted ? Result<void>(kOk) : std::unexpected(adopted.error());
+  // No live keeper: start one, unless another caller did between our locks.
+  if (auto r = take(LOCK_EX); !r) return std::unexpected(r.error());
+  adopted = adopt();
+  if (!adopted || *adopted) return adopted ? Result<void>(kOk) : std::unexpected(adopted.error());
   auto started = StartKeeper(dir->Get(), files, static_cast<time_t>(std::max<long>(options.idle.count(), 1)));
   if (!started) {
     Error& error = started.error();

@@ -198,6 +198,52 @@ TEST(TemplateSharing, LaterProcessesFindTheSameKeeper) {
   KillKeeper(directory);
 }
 
+TEST(TemplateSharing, CallersStartingAtOnceGetOneKeeper) {
+  const std::string directory = TempDir() + "/keeper";
+  InPrivateMountNamespace([&] {
+    // Eight processes released together, none finding a keeper: one starts it,
+    // the others (waiting for the exclusive lock) find and share it.
+    int go[2];
+    ASSERT_EQ(::pipe(go), 0);
+    std::vector<pid_t> callers;
+    for (int i = 0; i < 8; ++i) {
+      const pid_t pid = ::fork();
+      ASSERT_GE(pid, 0);
+      if (pid == 0) {
+        ::close(go[1]);
+        char byte;
+        if (::read(go[0], &byte, 1) != 0) ::_exit(3);  // EOF is the start signal
+        auto shared = ShareTemplateNamespace({.directory = directory, .idle = 30s});
+        ::_exit(shared ? 0 : 1);
+      }
+      callers.push_back(pid);
+    }
+    ::close(go[0]);
+    ::close(go[1]);
+    for (pid_t pid : callers) {
+      int status = 0;
+      ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+    }
+    const Record record = ReadRecord(directory);
+    EXPECT_TRUE(Alive(record.pid));
+    // Exactly one keeper for this directory: every other mntns-template
+    // process here holds another directory.
+    int keepers = 0;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+      const std::string name = entry.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      if (ReadFile(entry.path().string() + "/comm") != "mntns-template\n") continue;
+      std::error_code error;
+      for (const auto& fd : std::filesystem::directory_iterator(entry.path() / "fd", error)) {
+        if (std::filesystem::read_symlink(fd.path(), error).string() == directory) ++keepers;
+      }
+    }
+    EXPECT_EQ(keepers, 1);
+    KillKeeper(directory);
+  });
+}
+
 TEST(TemplateSharing, KeeperIsADetachedProcessThatHoldsOnlyItsDirectory) {
   const std::string directory = TempDir() + "/keeper";
   InPrivateMountNamespace([&] {
