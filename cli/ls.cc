@@ -4,6 +4,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -32,7 +33,7 @@ class JsonBlockPrinter {
 
   Result<void> Print(std::size_t index, std::span<const Mount> mounts) {
     constexpr std::size_t kArrayDepth = 2;  // inside {"mounts": [ ... ]}
-    fmt::memory_buffer text;
+    fmt::memory_buffer text = TakeBuffer();
     JsonWriter json(text, kArrayDepth, true);  // each block starts with its comma
     for (const Mount& mount : mounts) WriteMountJson(json, mount);
     std::lock_guard lock(mutex_);
@@ -46,6 +47,9 @@ class JsonBlockPrinter {
       const std::size_t skip = written_any_ || block.size() == 0 ? 0 : 1;
       std::fwrite(block.data() + skip, 1, block.size() - skip, stdout);
       written_any_ = written_any_ || block.size() > 0;
+      // Kept for the next block: a fresh ~700 KB buffer per block cost page
+      // faults and a dozen copies while it grew.
+      spare_.push_back(std::move(due->second));
       ready_.erase(due);
       ++next_;
     }
@@ -59,6 +63,15 @@ class JsonBlockPrinter {
   }
 
  private:
+  fmt::memory_buffer TakeBuffer() {
+    std::lock_guard lock(mutex_);
+    if (spare_.empty()) return {};
+    fmt::memory_buffer buffer = std::move(spare_.back());
+    spare_.pop_back();
+    buffer.clear();
+    return buffer;
+  }
+
   void OpenDocument() {
     if (!opened_) std::fputs("{\n  \"mounts\": [", stdout);
     opened_ = true;
@@ -67,6 +80,7 @@ class JsonBlockPrinter {
   bool opened_ = false;
   std::mutex mutex_;
   std::map<std::size_t, fmt::memory_buffer> ready_;  // rendered, waiting for earlier blocks
+  std::vector<fmt::memory_buffer> spare_;             // written, to be reused
   std::size_t next_ = 0;
   bool written_any_ = false;
 };
