@@ -65,7 +65,7 @@ class JsonBlockPrinter {
  private:
   fmt::memory_buffer TakeBuffer() {
     std::lock_guard lock(mutex_);
-    if (spare_.empty()) return {};
+    if (spare_.empty()) return fmt::memory_buffer();
     fmt::memory_buffer buffer = std::move(spare_.back());
     spare_.pop_back();
     buffer.clear();
