@@ -112,9 +112,30 @@ int RunLs(const LsOptions& options) {
     for (const Column* column : *columns) mask |= column->mask;
   }
   if (options.json) return PrintJson(options, mask);
-  auto mounts = ListMounts(options.target.Namespace(), {.mask = mask, .backend = options.target.backend});
-  if (!mounts) return ReportError(mounts.error());
-  PrintTable(*mounts, *columns, options.tree);
+  const QueryOptions query{.mask = mask, .backend = options.target.backend};
+  if (options.tree) {
+    // A tree needs every mount's parent before the first line.
+    auto mounts = ListMounts(options.target.Namespace(), query);
+    if (!mounts) return ReportError(mounts.error());
+    PrintTable(*mounts, *columns, true);
+    return 0;
+  }
+  // Column widths need every row, but not every Mount: each block's cells are
+  // rendered on the thread that read it.
+  std::mutex mutex;
+  std::vector<std::vector<std::string>> blocks;
+  auto render = [&](std::size_t index, std::span<const Mount> mounts) -> Result<void> {
+    std::vector<std::string> cells;
+    RenderRows(mounts, *columns, cells);
+    std::lock_guard lock(mutex);
+    if (blocks.size() <= index) blocks.resize(index + 1);
+    blocks[index] = std::move(cells);
+    return kOk;
+  };
+  if (auto read = ForEachMountBlock(options.target.Namespace(), query, JsonBlockPrinter::kBlock, render); !read) {
+    return ReportError(read.error());
+  }
+  PrintCells(*columns, blocks);
   return 0;
 }
 

@@ -167,37 +167,59 @@ Result<std::vector<const Column*>> ParseColumns(const std::string& list) {
   return columns;
 }
 
-void PrintTable(std::span<const Mount> mounts, std::span<const Column* const> columns, bool tree) {
-  std::vector<std::pair<const Mount*, std::string>> rows;
-  if (tree) {
-    rows = TreeOrder(mounts);
-  } else {
-    for (const Mount& mount : mounts) rows.emplace_back(&mount, std::string());
+void RenderRows(std::span<const Mount> mounts, std::span<const Column* const> columns, std::vector<std::string>& cells) {
+  cells.reserve(cells.size() + mounts.size() * columns.size());
+  for (const Mount& mount : mounts) {
+    for (const Column* column : columns) cells.push_back(column->render(mount));
   }
-  std::vector<std::vector<std::string>> cells;
+}
+
+void PrintCells(std::span<const Column* const> columns, std::span<const std::vector<std::string>> blocks) {
   std::vector<std::size_t> widths;
-  for (const Column* column : columns) widths.push_back(column->name.size());
-  cells.reserve(rows.size());
-  for (const auto& [mount, prefix] : rows) {
-    std::vector<std::string>& row = cells.emplace_back();
-    for (std::size_t c = 0; c < columns.size(); ++c) {
-      std::string text = columns[c]->render(*mount);
-      if (columns[c]->name == "TARGET") text = prefix + text;
-      widths[c] = std::max(widths[c], Width(text));
-      row.push_back(std::move(text));
+  for (const Column* column : columns) widths.push_back(Width(column->name));
+  for (const auto& cells : blocks) {
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      std::size_t& width = widths[i % columns.size()];
+      width = std::max(width, Width(cells[i]));
     }
   }
-  auto print_row = [&](auto cell_of) {
-    std::string line;
-    for (std::size_t c = 0; c < columns.size(); ++c) {
-      const std::string& text = cell_of(c);
-      line += text;
-      if (c + 1 < columns.size()) line += std::string(widths[c] - Width(text) + 1, ' ');
+  // One buffer written out in 64 KiB pieces: a formatted print per line of a
+  // 30,000-line table costs more than building it.
+  fmt::memory_buffer out;
+  auto cell = [&](std::size_t c, const std::string& text) {
+    out.append(text);
+    if (c + 1 < columns.size()) {
+      const std::size_t pad = widths[c] - Width(text) + 1;
+      for (std::size_t i = 0; i < pad; ++i) out.push_back(' ');
+    } else {
+      out.push_back('\n');
+      if (out.size() >= 64 * 1024) {
+        std::fwrite(out.data(), 1, out.size(), stdout);
+        out.clear();
+      }
     }
-    fmt::print("{}\n", line);
   };
-  print_row([&](std::size_t c) -> const std::string& { return columns[c]->name; });
-  for (const auto& row : cells) print_row([&](std::size_t c) -> const std::string& { return row[c]; });
+  for (std::size_t c = 0; c < columns.size(); ++c) cell(c, columns[c]->name);
+  for (const auto& cells : blocks) {
+    for (std::size_t i = 0; i < cells.size(); ++i) cell(i % columns.size(), cells[i]);
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+}
+
+void PrintTable(std::span<const Mount> mounts, std::span<const Column* const> columns, bool tree) {
+  std::vector<std::string> cells;
+  if (!tree) {
+    RenderRows(mounts, columns, cells);
+  } else {
+    cells.reserve(mounts.size() * columns.size());
+    for (const auto& [mount, prefix] : TreeOrder(mounts)) {
+      for (const Column* column : columns) {
+        std::string text = column->render(*mount);
+        cells.push_back(column->name == "TARGET" ? prefix + text : std::move(text));
+      }
+    }
+  }
+  PrintCells(columns, std::span(&cells, 1));
 }
 
 }  // namespace mntns::cli

@@ -46,4 +46,11 @@ struct Column {
 // the mount tree and TARGET is drawn as a tree, like findmnt.
 void PrintTable(std::span<const Mount> mounts, std::span<const Column* const> columns, bool tree);
 
+// The pieces of PrintTable, for tables read block by block (ForEachMountBlock):
+// RenderRows appends the cells of `mounts` (row after row, one per column) to
+// `cells`; PrintCells prints the header and the blocks' rows in order, every
+// column as wide as its widest cell.
+void RenderRows(std::span<const Mount> mounts, std::span<const Column* const> columns, std::vector<std::string>& cells);
+void PrintCells(std::span<const Column* const> columns, std::span<const std::vector<std::string>> blocks);
+
 }  // namespace mntns::cli
