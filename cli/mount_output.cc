@@ -167,7 +167,8 @@ Result<std::vector<const Column*>> ParseColumns(const std::string& list) {
   return columns;
 }
 
-void RenderRows(std::span<const Mount> mounts, std::span<const Column* const> columns, std::vector<std::string>& cells) {
+void RenderRows(std::span<const Mount> mounts, std::span<const Column* const> columns,
+                std::vector<std::string>& cells) {
   cells.reserve(cells.size() + mounts.size() * columns.size());
   for (const Mount& mount : mounts) {
     for (const Column* column : columns) cells.push_back(column->render(mount));

@@ -50,7 +50,8 @@ void PrintTable(std::span<const Mount> mounts, std::span<const Column* const> co
 // RenderRows appends the cells of `mounts` (row after row, one per column) to
 // `cells`; PrintCells prints the header and the blocks' rows in order, every
 // column as wide as its widest cell.
-void RenderRows(std::span<const Mount> mounts, std::span<const Column* const> columns, std::vector<std::string>& cells);
+void RenderRows(std::span<const Mount> mounts, std::span<const Column* const> columns,
+                std::vector<std::string>& cells);
 void PrintCells(std::span<const Column* const> columns, std::span<const std::vector<std::string>> blocks);
 
 }  // namespace mntns::cli
