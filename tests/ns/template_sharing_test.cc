@@ -230,7 +230,8 @@ TEST(TemplateSharing, CallersStartingAtOnceGetOneKeeper) {
     // Exactly one keeper for this directory: every other mntns-template
     // process here holds another directory.
     int keepers = 0;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::error_code listing;  // processes come and go while we look
+    for (const auto& entry : std::filesystem::directory_iterator("/proc", listing)) {
       const std::string name = entry.path().filename().string();
       if (name.find_first_not_of("0123456789") != std::string::npos) continue;
       if (ReadFile(entry.path().string() + "/comm") != "mntns-template\n") continue;
