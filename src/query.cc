@@ -199,14 +199,7 @@ Result<std::size_t> ForEachMountBlock(const NamespaceRef& ns, const QueryOptions
       }
     }
   };
-  {
-    std::vector<std::jthread> helpers;
-    for (std::size_t part = 1; part < threads; ++part) helpers.emplace_back(work, part);
-    work(0);
-  }
-  for (auto& error : errors) {
-    if (error) return std::unexpected(std::move(*error));
-  }
+  if (auto failed = internal::RunParts(threads, work, errors); !failed) return std::unexpected(failed.error());
   return blocks;
 }
 

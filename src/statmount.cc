@@ -32,17 +32,16 @@ void AssignStrings(std::vector<std::string>& to, const sys::RawStatmount& raw, s
   }
 }
 
+sys::MntIdReq RequestById(std::uint64_t id, std::uint64_t ns_id, FieldMask mask) {
+  return {.size = sys::kMntIdReqSizeVer1, .mnt_ns_fd_or_mnt_fd = 0, .mnt_id = id, .param = mask, .mnt_ns_id = ns_id};
+}
+
 }  // namespace
 
 StatmountReader::StatmountReader() : storage_(kInitialBufferBytes / sizeof(std::uint64_t)) {}
 
 Result<Mount> StatmountReader::ById(std::uint64_t id, std::uint64_t ns_id, FieldMask mask) {
-  const sys::MntIdReq request{.size = sys::kMntIdReqSizeVer1,
-                              .mnt_ns_fd_or_mnt_fd = 0,
-                              .mnt_id = id,
-                              .param = mask,
-                              .mnt_ns_id = ns_id};
-  return Call(request, 0);
+  return Call(RequestById(id, ns_id, mask), 0);
 }
 
 Result<Mount> StatmountReader::Call(const sys::MntIdReq& request, unsigned flags) {
@@ -52,12 +51,7 @@ Result<Mount> StatmountReader::Call(const sys::MntIdReq& request, unsigned flags
 }
 
 Result<void> StatmountReader::ByIdInto(std::uint64_t id, std::uint64_t ns_id, FieldMask mask, Mount& mount) {
-  const sys::MntIdReq request{.size = sys::kMntIdReqSizeVer1,
-                              .mnt_ns_fd_or_mnt_fd = 0,
-                              .mnt_id = id,
-                              .param = mask,
-                              .mnt_ns_id = ns_id};
-  auto raw = Fill(request, 0);
+  auto raw = Fill(RequestById(id, ns_id, mask), 0);
   if (!raw) return std::unexpected(raw.error());
   DecodeStatmountInto(**raw, mount);
   return kOk;
@@ -103,14 +97,7 @@ Result<std::vector<Mount>> StatmountMany(std::span<const std::uint64_t> ids, std
       }
     }
   };
-  {
-    std::vector<std::jthread> helpers;
-    for (std::size_t part = 1; part < threads; ++part) helpers.emplace_back(work, part);
-    work(0);
-  }
-  for (auto& error : errors) {
-    if (error) return std::unexpected(std::move(*error));
-  }
+  if (auto failed = RunParts(threads, work, errors); !failed) return std::unexpected(failed.error());
   if (std::find(vanished.begin(), vanished.end(), 1) != vanished.end()) {
     std::size_t kept = 0;
     for (std::size_t i = 0; i < mounts.size(); ++i) {
@@ -119,6 +106,19 @@ Result<std::vector<Mount>> StatmountMany(std::span<const std::uint64_t> ids, std
     mounts.resize(kept);
   }
   return mounts;
+}
+
+Result<void> RunParts(std::size_t parts, const std::function<void(std::size_t)>& work,
+                      std::vector<std::optional<Error>>& errors) {
+  {
+    std::vector<std::jthread> helpers;
+    for (std::size_t part = 1; part < parts; ++part) helpers.emplace_back(work, part);
+    work(0);
+  }
+  for (auto& error : errors) {
+    if (error) return std::unexpected(std::move(*error));
+  }
+  return kOk;
 }
 
 Mount DecodeStatmount(const sys::RawStatmount& raw) {

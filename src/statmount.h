@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -38,6 +40,12 @@ class StatmountReader {
 // that vanish meanwhile (ENOENT) are left out: the table is a snapshot anyway.
 [[nodiscard]] Result<std::vector<Mount>> StatmountMany(std::span<const std::uint64_t> ids,
                                                        std::uint64_t ns_id, FieldMask mask);
+
+// Runs work(0) on the calling thread and work(1..parts-1) on threads of
+// their own, joins them, then returns the first error a part stored in
+// `errors` (one slot per part).
+[[nodiscard]] Result<void> RunParts(std::size_t parts, const std::function<void(std::size_t)>& work,
+                                    std::vector<std::optional<Error>>& errors);
 
 // Decodes a filled struct statmount (strings included) into a Mount.
 [[nodiscard]] Mount DecodeStatmount(const sys::RawStatmount& raw);
