@@ -131,6 +131,28 @@ UniqueFd NewTemplateNamespace(const std::string& dir) {
   return ns ? std::move(*ns) : UniqueFd();
 }
 
+// Whether namespace `ns_fd` is a copy of the keeper's template: the keeper's
+// template root is one empty tmpfs, and a copy holds a mount of that very
+// superblock below its tree. Fails the test if the keeper's root is not one.
+bool CopiesKeptTemplate(int ns_fd, const Record& keeper) {
+  const auto template_roots = TemplateRootsOf(keeper.ns_id);
+  if (template_roots.size() != 1) {
+    ADD_FAILURE() << "the keeper's namespace has " << template_roots.size() << " template roots, not 1";
+    return false;
+  }
+  return TemplateRootsOf(NamespaceIdOf(ns_fd)).contains(*template_roots.begin());
+}
+
+// Starts a keeper for `directory` from a process that then exits, and
+// returns its record.
+Record StartKeeperFromAnotherProcess(const std::string& directory, std::chrono::seconds idle) {
+  InPrivateMountNamespace([&] {
+    auto shared = ShareTemplateNamespace({.directory = directory, .idle = idle});
+    ASSERT_TRUE(shared) << shared.error().Message();
+  });
+  return ReadRecord(directory);
+}
+
 TEST(TemplateSharing, NamespacesAreCopiesOfTheKeepersTemplate) {
   const std::string directory = TempDir() + "/keeper";
   InPrivateMountNamespace([&] {
@@ -142,44 +164,28 @@ TEST(TemplateSharing, NamespacesAreCopiesOfTheKeepersTemplate) {
     ASSERT_GT(record.pid, 0);
     UniqueFd ns = NewTemplateNamespace(tree);
     ASSERT_TRUE(ns);
-    // The keeper's template root is one empty tmpfs; a namespace copied from
-    // it holds a mount of that very superblock below the tree.
-    const auto template_roots = TemplateRootsOf(record.ns_id);
-    ASSERT_EQ(template_roots.size(), 1U);
-    const auto superblocks = TemplateRootsOf(NamespaceIdOf(ns.Get()));
-    EXPECT_TRUE(superblocks.contains(*template_roots.begin()));
+    EXPECT_TRUE(CopiesKeptTemplate(ns.Get(), record));
     KillKeeper(directory);
   });
 }
 
 TEST(TemplateSharing, AProcessThatDoesNotAskBuildsItsOwnTemplate) {
   const std::string directory = TempDir() + "/keeper";
-  InPrivateMountNamespace([&] {
-    auto shared = ShareTemplateNamespace({.directory = directory, .idle = 30s});
-    ASSERT_TRUE(shared) << shared.error().Message();
-  });
-  const Record record = ReadRecord(directory);
+  const Record record = StartKeeperFromAnotherProcess(directory, 30s);
   ASSERT_TRUE(Alive(record.pid));
   InPrivateMountNamespace([&] {
     const std::string tree = TempDir();
     ASSERT_TRUE(MountTmpfs(tree));
     UniqueFd ns = NewTemplateNamespace(tree);
     ASSERT_TRUE(ns);
-    const auto template_roots = TemplateRootsOf(record.ns_id);
-    ASSERT_EQ(template_roots.size(), 1U);
-    EXPECT_FALSE(TemplateRootsOf(NamespaceIdOf(ns.Get())).contains(*template_roots.begin()));
+    EXPECT_FALSE(CopiesKeptTemplate(ns.Get(), record));
   });
   KillKeeper(directory);
 }
 
 TEST(TemplateSharing, LaterProcessesFindTheSameKeeper) {
   const std::string directory = TempDir() + "/keeper";
-  Record first;
-  InPrivateMountNamespace([&] {
-    auto shared = ShareTemplateNamespace({.directory = directory, .idle = 30s});
-    ASSERT_TRUE(shared) << shared.error().Message();
-  });
-  first = ReadRecord(directory);
+  const Record first = StartKeeperFromAnotherProcess(directory, 30s);
   ASSERT_TRUE(Alive(first.pid));
   InPrivateMountNamespace([&] {
     const std::string tree = TempDir();
@@ -188,9 +194,7 @@ TEST(TemplateSharing, LaterProcessesFindTheSameKeeper) {
     ASSERT_TRUE(shared) << shared.error().Message();
     UniqueFd ns = NewTemplateNamespace(tree);
     ASSERT_TRUE(ns);
-    const auto template_roots = TemplateRootsOf(first.ns_id);
-    ASSERT_EQ(template_roots.size(), 1U);
-    EXPECT_TRUE(TemplateRootsOf(NamespaceIdOf(ns.Get())).contains(*template_roots.begin()));
+    EXPECT_TRUE(CopiesKeptTemplate(ns.Get(), first));
   });
   const Record second = ReadRecord(directory);
   EXPECT_EQ(second.pid, first.pid);
@@ -286,11 +290,7 @@ TEST(TemplateSharing, KeeperIsADetachedProcessThatHoldsOnlyItsDirectory) {
 
 TEST(TemplateSharing, KeeperExitsAfterItsIdleTimeAndRemovesItsRecord) {
   const std::string directory = TempDir() + "/keeper";
-  InPrivateMountNamespace([&] {
-    auto shared = ShareTemplateNamespace({.directory = directory, .idle = 1s});
-    ASSERT_TRUE(shared) << shared.error().Message();
-  });
-  const Record record = ReadRecord(directory);
+  const Record record = StartKeeperFromAnotherProcess(directory, 1s);
   ASSERT_TRUE(Alive(record.pid));
   EXPECT_TRUE(WaitUntilGone(record.pid, 10s));
   EXPECT_FALSE(std::filesystem::exists(RecordPath(directory)));
