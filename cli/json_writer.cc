@@ -35,6 +35,9 @@ std::size_t Utf8SequenceLength(std::string_view text) {
   return length;
 }
 
+// Bytes copied into a JSON string as they are: printable ASCII but '"' and '\\'.
+bool IsPlain(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
+
 }  // namespace
 
 void JsonWriter::Flush() {
@@ -43,9 +46,6 @@ void JsonWriter::Flush() {
   out_.clear();
 }
 
-// Grows `out` by up to `most` bytes and returns where they go; Commit() then
-// sets the size to what was written. One capacity check per value instead of
-// one per appended piece (a 30,000-mount listing is ~20 MB of JSON).
 char* JsonWriter::Extend(std::size_t most) {
   const std::size_t size = out_.size();
   out_.resize(size + most);
@@ -54,66 +54,71 @@ char* JsonWriter::Extend(std::size_t most) {
 
 void JsonWriter::Commit(const char* end) { out_.resize(static_cast<std::size_t>(end - out_.data())); }
 
-void JsonWriter::Newline(bool comma) {
+char* JsonWriter::BeginValue(std::size_t most) {
+  if (after_key_) {
+    after_key_ = false;
+    return Extend(most);
+  }
+  if (has_members_.empty()) return Extend(most);
   constexpr std::size_t kFlushBytes = 64 * 1024;
   if (sink_ != nullptr && out_.size() >= kFlushBytes) Flush();
+  const bool comma = has_members_.back() != 0;
+  has_members_.back() = 1;
   const std::size_t indent = 2 * has_members_.size();
-  char* p = Extend(indent + 2);
+  char* p = Extend(indent + 2 + most);
   if (comma) *p++ = ',';
   *p++ = '\n';
   std::memset(p, ' ', indent);
-  Commit(p + indent);
-}
-
-void JsonWriter::BeforeValue() {
-  if (after_key_) {
-    after_key_ = false;
-    return;
-  }
-  if (!has_members_.empty()) {
-    const bool comma = has_members_.back();
-    has_members_.back() = true;
-    Newline(comma);
-  }
+  return p + indent;
 }
 
 void JsonWriter::Key(std::string_view key) {
-  BeforeValue();
-  WriteQuoted(key);
-  out_.append(std::string_view(": "));
+  // At most 6 bytes per key byte (\u001f), the quotes and ": ".
+  char* p = WriteQuoted(BeginValue(key.size() * 6 + 4), key);
+  std::memcpy(p, ": ", 2);
+  Commit(p + 2);
   after_key_ = true;
 }
 
 void JsonWriter::Open(char bracket) {
-  BeforeValue();
-  out_.push_back(bracket);
-  has_members_.push_back(false);
+  char* p = BeginValue(1);
+  *p = bracket;
+  Commit(p + 1);
+  has_members_.push_back(0);
 }
 
 void JsonWriter::Close(char bracket) {
-  const bool had_members = has_members_.back();
+  const bool had_members = has_members_.back() != 0;
   has_members_.pop_back();
-  if (had_members) Newline(false);
-  out_.push_back(bracket);
+  if (had_members) {
+    const std::size_t indent = 2 * has_members_.size();
+    char* p = Extend(indent + 2);
+    *p++ = '\n';
+    std::memset(p, ' ', indent);
+    p[indent] = bracket;
+    Commit(p + indent + 1);
+  } else {
+    out_.push_back(bracket);
+  }
 }
 
 void JsonWriter::String(std::string_view text) {
-  BeforeValue();
-  WriteQuoted(text);
+  // At most 6 bytes per input byte (\u001f); U+FFFD for one bad byte is 3.
+  Commit(WriteQuoted(BeginValue(text.size() * 6 + 2), text));
 }
 
-void JsonWriter::WriteQuoted(std::string_view text) {
-  // At most 6 bytes per input byte (\u001f); U+FFFD for one bad byte is 3.
-  char* p = Extend(text.size() * 6 + 2);
+char* JsonWriter::WriteQuoted(char* p, std::string_view text) {
   *p++ = '"';
   std::size_t i = 0;
   while (i < text.size()) {
+    // Paths and options are almost all plain ASCII: copy each such run at once.
+    std::size_t run = i;
+    while (run < text.size() && IsPlain(static_cast<unsigned char>(text[run]))) ++run;
+    std::memcpy(p, text.data() + i, run - i);
+    p += run - i;
+    i = run;
+    if (i == text.size()) break;
     const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-      *p++ = static_cast<char>(c);
-      ++i;
-      continue;
-    }
     const char* escape = nullptr;
     switch (c) {
       case '"': escape = "\\\""; break;
@@ -150,23 +155,24 @@ void JsonWriter::WriteQuoted(std::string_view text) {
     }
   }
   *p++ = '"';
-  Commit(p);
+  return p;
 }
 
 void JsonWriter::Number(std::uint64_t value) {
-  BeforeValue();
   const fmt::format_int digits(value);  // no format-string parsing: ids are most of the numbers
-  out_.append(std::string_view(digits.data(), digits.size()));
+  char* p = BeginValue(digits.size());
+  std::memcpy(p, digits.data(), digits.size());
+  Commit(p + digits.size());
 }
 
-void JsonWriter::Bool(bool value) {
-  BeforeValue();
-  out_.append(value ? std::string_view("true") : std::string_view("false"));
-}
+void JsonWriter::Bool(bool value) { Literal(value ? "true" : "false"); }
 
-void JsonWriter::Null() {
-  BeforeValue();
-  out_.append(std::string_view("null"));
+void JsonWriter::Null() { Literal("null"); }
+
+void JsonWriter::Literal(std::string_view text) {
+  char* p = BeginValue(text.size());
+  std::memcpy(p, text.data(), text.size());
+  Commit(p + text.size());
 }
 
 void JsonWriter::Strings(std::span<const std::string> values) {
