@@ -174,7 +174,7 @@ Result<std::size_t> ForEachMountBlock(const NamespaceRef& ns, const QueryOptions
   std::atomic<bool> stop{false};
   std::vector<std::optional<Error>> errors(threads);
   auto work = [&](std::size_t part) {
-    internal::StatmountReader reader;
+    internal::MountTableReader reader(*ns_id, options.mask);
     std::vector<Mount> mounts(std::min(block_size, ids->size()));
     while (!stop.load(std::memory_order_relaxed)) {
       const std::size_t block = next_block.fetch_add(1);
@@ -183,7 +183,7 @@ Result<std::size_t> ForEachMountBlock(const NamespaceRef& ns, const QueryOptions
       const std::size_t end = std::min(ids->size(), begin + block_size);
       std::size_t kept = 0;
       for (std::size_t i = begin; i < end; ++i) {
-        auto read = reader.ByIdInto((*ids)[i], *ns_id, options.mask, mounts[kept]);
+        auto read = reader.ReadInto((*ids)[i], mounts[kept]);
         if (read) {
           ++kept;
         } else if (read.error().code != ENOENT) {  // ENOENT: unmounted meanwhile

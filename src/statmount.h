@@ -34,6 +34,57 @@ class StatmountReader {
   std::vector<std::uint64_t> storage_;  // uint64_t: struct statmount's alignment
 };
 
+// Reads the mounts of one table on one thread: each ReadInto gives what
+// StatmountReader::ByIdInto(id, ns_id, mask) would, but the strings that belong
+// to the superblock (kSuperblockStrings) are asked for once per superblock in a
+// run of mounts, not once per mount. Tables are mostly bind mounts of a few
+// filesystems, and an ext4 superblock's options alone cost statmount a quarter
+// of its time per mount. Where most mounts have a superblock of their own (two
+// calls for one would cost more) it goes back to one full call per mount.
+// The cache is dropped every kRunLength mounts: a superblock destroyed
+// meanwhile may see its device number reused by a new one, whose strings must
+// not be the old one's, so a run stays short (a few milliseconds of reading).
+class MountTableReader {
+ public:
+  static constexpr FieldMask kSuperblockStrings =
+      field::kFsType | field::kFsSubtype | field::kMntOpts | field::kOptArray | field::kOptSecArray;
+  static constexpr std::size_t kRunLength = 1024;
+  // The choice between one full call per mount and the split calls is made
+  // again after every kWindow reads, from how many found their superblock
+  // cached; the first kWindow reads make full calls.
+  static constexpr std::size_t kWindow = 64;
+
+  MountTableReader(std::uint64_t ns_id, FieldMask mask);
+
+  [[nodiscard]] Result<void> ReadInto(std::uint64_t id, Mount& mount);
+
+  // statmount calls so far, and how many of them asked for kSuperblockStrings
+  // (for tests of the cache).
+  [[nodiscard]] std::size_t calls() const { return calls_; }
+  [[nodiscard]] std::size_t superblock_string_calls() const { return superblock_string_calls_; }
+
+ private:
+  [[nodiscard]] Result<void> Read(std::uint64_t id, FieldMask mask, Mount& mount);
+  [[nodiscard]] const Mount* Find(const Mount& mount) const;
+  void Remember(const Mount& mount);
+  void CountRead(bool cached);
+
+  StatmountReader reader_;
+  std::uint64_t ns_id_;
+  FieldMask mask_;
+  // This run's superblocks: the device numbers and kSuperblockStrings of
+  // [0, superblocks_used_); entries past it keep their strings' capacity.
+  std::vector<Mount> superblocks_;
+  std::size_t superblocks_used_ = 0;
+  Mount scratch_;
+  bool split_ = false;  // per-mount call plus one per new superblock
+  std::size_t run_reads_ = 0;
+  std::size_t window_reads_ = 0;
+  std::size_t window_misses_ = 0;
+  std::size_t calls_ = 0;
+  std::size_t superblock_string_calls_ = 0;
+};
+
 // statmount of every id in `ids` (namespace `ns_id`), in order. Large tables
 // are split across up to one thread per core: statmount is one syscall per
 // mount and scales with cores, while mountinfo is read by one reader. Mounts

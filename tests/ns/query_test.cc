@@ -16,6 +16,7 @@
 
 #include "mntns/features.h"
 #include "mntns/query.h"
+#include "statmount.h"
 #include "support/namespace.h"
 
 namespace mntns {
@@ -423,6 +424,107 @@ TEST(ForEachMountBlock, BlockSizeZeroIsEINVAL) {
   auto count = ForEachMountBlock({}, {}, 0, [](std::size_t, std::span<const Mount>) { return kOk; });
   ASSERT_FALSE(count);
   EXPECT_EQ(count.error().code, EINVAL);
+}
+
+// Every field of a Mount, for comparing two reads of one mount.
+std::string Everything(const Mount& m) {
+  auto joined = [](const std::vector<std::string>& values) {
+    std::string text;
+    for (const std::string& value : values) text += "[" + value + "]";
+    return text;
+  };
+  return "mask=" + std::to_string(m.mask) + " sb=" + std::to_string(m.sb_dev_major) + ":" +
+         std::to_string(m.sb_dev_minor) + "/" + std::to_string(m.sb_magic) + "/" + std::to_string(m.sb_flags) +
+         " id=" + std::to_string(m.id) + " parent=" + std::to_string(m.parent_id) + " old=" +
+         std::to_string(m.old_id) + "/" + std::to_string(m.old_parent_id) + " attr=" + std::to_string(m.attr) +
+         " propagation=" + std::to_string(m.propagation) + "/" + std::to_string(m.peer_group) + "/" +
+         std::to_string(m.master) + "/" + std::to_string(m.propagate_from) + " root=" + m.root + " point=" +
+         m.point + " type=" + m.fs_type + "." + m.fs_subtype + " ns=" + std::to_string(m.ns_id) +
+         " options=" + m.fs_options + " source=" + m.sb_source + " array=" + joined(m.fs_option_array) +
+         " security=" + joined(m.security_option_array) + " supported=" + std::to_string(m.supported_mask) +
+         " maps=" + joined(m.uid_map) + joined(m.gid_map);
+}
+
+// Unique ids of the mounts at or under `base`, in table order.
+std::vector<std::uint64_t> IdsUnder(const std::string& base) {
+  std::vector<std::uint64_t> ids;
+  auto mounts = ListMounts({}, {.mask = field::kMntBasic | field::kMntPoint});
+  EXPECT_TRUE(mounts) << mounts.error().Message();
+  if (!mounts) return ids;
+  for (const Mount& mount : *mounts) {
+    if (mount.point == base || mount.point.starts_with(base + "/")) ids.push_back(mount.id);
+  }
+  return ids;
+}
+
+TEST(MountTableReader, ReadsWhatOneFullCallPerMountReads) {
+  if (!KernelFeatures().listmount) GTEST_SKIP() << "kernel has no listmount (before 6.8)";
+  InPrivateMountNamespace([] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(MountTmpfs(base, "size=1m"));
+    ASSERT_TRUE(testing::MakeDirs(base + "/d"));
+    // Runs of binds of one superblock (split calls, strings from the cache)
+    // between runs of tmpfs mounts that each have their own superblock and
+    // options (full calls), so that the reader changes its way more than once.
+    for (int i = 0; i < 900; ++i) {
+      const std::string dir = base + "/m" + std::to_string(i);
+      const bool own_superblock = (i / 150) % 2 == 1;
+      ASSERT_TRUE(own_superblock ? MountTmpfs(dir, "size=" + std::to_string(100 + i) + "k")
+                                 : BindMount(base + "/d", dir))
+          << i;
+    }
+    const std::vector<std::uint64_t> ids = IdsUnder(base);
+    ASSERT_EQ(ids.size(), 901U);
+    // With and without kSbBasic: the reader asks for it itself and must hide it.
+    for (FieldMask mask : {field::kAll, field::kAll & ~field::kSbBasic,
+                           field::kMntPoint | field::kFsType | field::kMntOpts}) {
+      internal::MountTableReader reader(0, mask);
+      internal::StatmountReader full;
+      Mount mount;
+      for (std::size_t i = 0; i < ids.size(); ++i) {
+        ASSERT_TRUE(reader.ReadInto(ids[i], mount)) << i;
+        auto expected = full.ById(ids[i], 0, mask);
+        ASSERT_TRUE(expected) << expected.error().Message();
+        ASSERT_EQ(Everything(mount), Everything(*expected)) << "mount #" << i << ", mask " << mask;
+      }
+      EXPECT_LT(reader.superblock_string_calls(), ids.size()) << "mask " << mask << ": the cache was never used";
+    }
+  });
+}
+
+TEST(MountTableReader, AsksForASharedSuperblocksStringsOncePerRun) {
+  if (!KernelFeatures().listmount) GTEST_SKIP() << "kernel has no listmount (before 6.8)";
+  InPrivateMountNamespace([] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(MountTmpfs(base));
+    ASSERT_TRUE(testing::MakeDirs(base + "/d"));
+    for (int i = 0; i < 2500; ++i) ASSERT_TRUE(BindMount(base + "/d", base + "/d")) << i;
+    const std::vector<std::uint64_t> ids = IdsUnder(base);
+    ASSERT_EQ(ids.size(), 2501U);
+    using Reader = internal::MountTableReader;
+    Reader reader(0, field::kMntPoint | field::kFsType | field::kMntOpts);
+    Mount mount;
+    for (std::uint64_t id : ids) ASSERT_TRUE(reader.ReadInto(id, mount));
+    // Full calls for the first window, then a second call only for the first
+    // mount of each later run, after the cache was dropped.
+    const std::size_t later_runs = (ids.size() - 1) / Reader::kRunLength;
+    EXPECT_EQ(reader.superblock_string_calls(), Reader::kWindow + later_runs);
+    EXPECT_EQ(reader.calls(), ids.size() + later_runs);
+  });
+}
+
+TEST(MountTableReader, MakesOneCallPerMountWhenEachHasItsOwnSuperblock) {
+  if (!KernelFeatures().listmount) GTEST_SKIP() << "kernel has no listmount (before 6.8)";
+  InPrivateMountNamespace([] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(MountTmpfs(base));
+    for (int i = 0; i < 300; ++i) ASSERT_TRUE(MountTmpfs(base + "/" + std::to_string(i))) << i;
+    const std::vector<std::uint64_t> ids = IdsUnder(base);
+    internal::MountTableReader reader(0, field::kMntPoint | field::kFsType | field::kMntOpts);
+    Mount mount;
+    for (std::uint64_t id : ids) ASSERT_TRUE(reader.ReadInto(id, mount));
+    EXPECT_EQ(reader.calls(), ids.size());
+  });
 }
 
 }  // namespace
