@@ -144,7 +144,8 @@ struct QueryOptions {
 // then need neither the whole table in memory nor a Mount allocated per mount
 // (each reading thread reuses its block's Mounts), and whose work overlaps the
 // reading. With the listmount backend in the caller's namespace the blocks are
-// read on up to one thread per core and `visit(index, mounts)` runs on those
+// read on up to one thread per core (the first while the calling thread still
+// lists the ids of later ones) and `visit(index, mounts)` runs on those
 // threads, concurrently for different blocks and in no order across threads:
 // index 0, 1, 2, ... is the table order (a block may come short or empty when
 // mounts vanish meanwhile). Otherwise the table is read whole and visited block

@@ -378,6 +378,28 @@ TEST(ForEachMountBlock, BlocksInIndexOrderAreTheTableListMountsReturns) {
   });
 }
 
+TEST(ForEachMountBlock, ATableEndingOnABlockBoundaryHasNoEmptyLastBlock) {
+  if (!KernelFeatures().listmount) GTEST_SKIP() << "kernel has no listmount (before 6.8)";
+  InPrivateMountNamespace([] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(MountTmpfs(base));
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(MountTmpfs(base + "/" + std::to_string(i)));
+    auto listed = ListMounts({}, {.mask = field::kMntBasic});
+    ASSERT_TRUE(listed) << listed.error().Message();
+    const std::size_t size = listed->size();
+    // One block exactly (the listing ends with an empty page), one block per
+    // mount, and one short block after a full one.
+    for (std::size_t block_size : {size, std::size_t{1}, size - 1}) {
+      std::size_t calls = 0;
+      auto blocks = CollectBlocks({.mask = field::kMntBasic}, block_size, &calls);
+      ASSERT_TRUE(blocks) << blocks.error().Message();
+      EXPECT_EQ(calls, (size + block_size - 1) / block_size) << "block size " << block_size;
+      ASSERT_EQ(blocks->size(), size) << "block size " << block_size;
+      for (std::size_t i = 0; i < size; ++i) EXPECT_EQ((*blocks)[i].id, (*listed)[i].id) << i;
+    }
+  });
+}
+
 TEST(ForEachMountBlock, FieldsNotAskedForStayEmptyInReusedMounts) {
   if (!KernelFeatures().listmount) GTEST_SKIP() << "kernel has no listmount (before 6.8)";
   auto blocks = CollectBlocks({.mask = field::kMntPoint, .backend = Backend::kListmount}, 2);
