@@ -2,6 +2,10 @@
 
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace mntns::cli {
 namespace {
 
@@ -37,6 +41,27 @@ std::size_t Utf8SequenceLength(std::string_view text) {
 
 // Bytes copied into a JSON string as they are: printable ASCII but '"' and '\\'.
 bool IsPlain(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
+
+// How many bytes at the start of `text` are plain; 16 at a time where SSE2 is
+// there (x86-64 always has it): paths and options are almost all plain.
+std::size_t PlainPrefix(std::string_view text) {
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i space = _mm_set1_epi8(0x20);
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  for (; i + 16 <= text.size(); i += 16) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + i));
+    // Signed: bytes from 0x80 up are negative, so "below space" also finds non-ASCII.
+    const __m128i special = _mm_or_si128(_mm_cmplt_epi8(bytes, space),
+                                         _mm_or_si128(_mm_cmpeq_epi8(bytes, quote), _mm_cmpeq_epi8(bytes, backslash)));
+    const int found = _mm_movemask_epi8(special);
+    if (found != 0) return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(found)));
+  }
+#endif
+  while (i < text.size() && IsPlain(static_cast<unsigned char>(text[i]))) ++i;
+  return i;
+}
 
 }  // namespace
 
@@ -111,12 +136,10 @@ char* JsonWriter::WriteQuoted(char* p, std::string_view text) {
   *p++ = '"';
   std::size_t i = 0;
   while (i < text.size()) {
-    // Paths and options are almost all plain ASCII: copy each such run at once.
-    std::size_t run = i;
-    while (run < text.size() && IsPlain(static_cast<unsigned char>(text[run]))) ++run;
-    std::memcpy(p, text.data() + i, run - i);
-    p += run - i;
-    i = run;
+    const std::size_t plain = PlainPrefix(text.substr(i));
+    std::memcpy(p, text.data() + i, plain);
+    p += plain;
+    i += plain;
     if (i == text.size()) break;
     const unsigned char c = static_cast<unsigned char>(text[i]);
     const char* escape = nullptr;

@@ -37,6 +37,25 @@ TEST(JsonWriter, KeepsValidUtf8AndReplacesInvalidBytes) {
   EXPECT_TRUE(nlohmann::json::accept(Text(out)));
 }
 
+// Long strings are scanned 16 bytes at a time: every position of a byte that
+// needs care, in the first and the later chunks and in the tail, must be found.
+TEST(JsonWriter, EscapesAtEveryPositionOfALongString) {
+  const std::vector<std::string> specials = {"\"", "\\", "\n", "\x01", "\x1f", "\x7f", "caf\xC3\xA9", "\xE2\x82\xAC"};
+  for (std::size_t position = 0; position < 40; ++position) {
+    for (const std::string& special : specials) {
+      const std::string text = std::string(position, 'a') + special + std::string(40 - position, 'b');
+      fmt::memory_buffer out;
+      JsonWriter(out).String(text);
+      EXPECT_EQ(nlohmann::json::parse(Text(out)).get<std::string>(), text) << Text(out);
+    }
+    const std::string invalid = std::string(position, 'a') + "\xFF" + std::string(40 - position, 'b');
+    fmt::memory_buffer out;
+    JsonWriter(out).String(invalid);
+    EXPECT_EQ(nlohmann::json::parse(Text(out)).get<std::string>(),
+              std::string(position, 'a') + "\xEF\xBF\xBD" + std::string(40 - position, 'b'));
+  }
+}
+
 TEST(JsonWriter, ContinuesAnArrayAnotherWriterStarted) {
   fmt::memory_buffer whole;
   {
