@@ -15,15 +15,18 @@
 #include <unistd.h>
 
 #include <linux/capability.h>
+#include <linux/openat2.h>
 #include <sys/syscall.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -31,6 +34,8 @@
 #include "mntns/query.h"
 #include "mntns/sandbox.h"
 #include "run_spec.h"
+#include "sys/openat2.h"
+#include "sys/syscalls.h"
 #include "support/cli_runner.h"
 #include "support/namespace.h"
 
@@ -686,6 +691,36 @@ TEST(MntnsRunHostileRoot, AbsoluteSymlinkStaysInsideTheRoot) {
     if (r.exit_status == 0) {
       EXPECT_TRUE(std::filesystem::exists(root + outside + "/x"));
     }
+  });
+}
+
+// Every DEST is resolved with openat2(RESOLVE_IN_ROOT), and the kernel fails a
+// ".." step with EAGAIN when a mount anywhere raced with it (~1% of lookups
+// here while another thread mounts): the wrapper must try again, or a sandbox
+// on a busy host fails at random.
+TEST(Openat2, TriesAgainWhenAMountRacesADotDotStep) {
+  InPrivateMountNamespace([] {
+    const std::string root = TempDir();
+    ASSERT_TRUE(testing::MountTmpfs(root));
+    for (const char* dir : {"/a", "/b", "/churn"}) ASSERT_EQ(::mkdir((root + dir).c_str(), 0755), 0);
+    auto root_fd = sys::Open(AT_FDCWD, root.c_str(), O_PATH | O_DIRECTORY);
+    ASSERT_TRUE(root_fd) << root_fd.error().Message();
+    std::atomic<bool> stop{false};
+    std::thread churn([&] {
+      const std::string point = root + "/churn";
+      while (!stop) {
+        if (testing::MountTmpfs(point)) ::umount2(point.c_str(), MNT_DETACH);
+      }
+    });
+    int failures = 0;
+    std::string first_failure;
+    for (int i = 0; i < 20000; ++i) {
+      auto fd = sys::Openat2(root_fd->Get(), "a/../b", O_PATH, RESOLVE_IN_ROOT);
+      if (!fd && failures++ == 0) first_failure = fd.error().Message();
+    }
+    stop = true;
+    churn.join();
+    EXPECT_EQ(failures, 0) << first_failure;
   });
 }
 
