@@ -102,7 +102,8 @@ def ls_section(results, plots):
            "namespace mountinfo (and statmount's propagate_from) walks the master's whole peer group",
            "for every mount; \"peers each\" counts the members of one group: M/P binds here plus a copy in",
            "each of N other namespaces (`--peer-namespaces N`, as containers holding a copy of a host's",
-           "shared mounts).", "",
+           "shared mounts). Where the time goes and where the kernel sets the floor:",
+           "[docs/ls.md](docs/ls.md).", "",
            "| M | namespace | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
 
     def kind(peers, copies, m):
