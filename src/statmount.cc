@@ -83,6 +83,35 @@ Result<const sys::RawStatmount*> StatmountReader::Fill(const sys::MntIdReq& requ
 }
 
 namespace {
+// Superblock magics (linux/magic.h) of the filesystems whose show_options()
+// prints from the superblock alone. The kernel hands it the mount's root dentry,
+// and some use it: btrfs prints the subvolume that root is in (subvolid=,
+// subvol=), so two mounts of one btrfs superblock show different options. For
+// any filesystem not listed here the options are asked for per mount.
+bool OptionsFollowTheSuperblock(std::uint64_t magic) {
+  switch (magic) {
+    case 0x01021994:  // tmpfs
+    case 0x858458f6:  // ramfs
+    case 0x958458f6:  // hugetlbfs
+    case 0xef53:      // ext2, ext3, ext4
+    case 0x58465342:  // xfs
+    case 0xf2f52010:  // f2fs
+    case 0x4d44:      // vfat, msdos
+    case 0xe0f5e1e2:  // erofs
+    case 0x794c7630:  // overlay
+    case 0x6969:      // nfs
+    case 0x65735546:  // fuse
+    case 0x9fa0:      // proc
+    case 0x6e736673:  // nsfs (bind-mounted namespace files)
+    case 0x1cd1:      // devpts
+    case 0x27e0eb:    // cgroup
+    case 0x63677270:  // cgroup2
+      return true;
+    default:
+      return false;
+  }
+}
+
 // Binds share a few superblocks per run; beyond this many in one run the table
 // is not one of binds, and full calls serve it (the window below sees to that).
 constexpr std::size_t kCachedSuperblocks = 64;
@@ -134,22 +163,34 @@ Result<void> MountTableReader::ReadInto(std::uint64_t id, Mount& mount) {
   return kOk;
 }
 
+bool MountTableReader::Cacheable(const Mount& mount) const {
+  // fs_type, fs_subtype and the security options come from the superblock
+  // itself; the filesystem's own options only for some filesystems.
+  constexpr FieldMask kFilesystemOptions = field::kMntOpts | field::kOptArray;
+  return mount.Has(field::kSbBasic) &&
+         ((mask_ & kFilesystemOptions) == 0 || OptionsFollowTheSuperblock(mount.sb_magic));
+}
+
 const Mount* MountTableReader::Find(const Mount& mount) const {
-  if (!mount.Has(field::kSbBasic)) return nullptr;
+  if (!Cacheable(mount)) return nullptr;
   for (std::size_t i = 0; i < superblocks_used_; ++i) {
     const Mount& known = superblocks_[i];
-    if (known.sb_dev_major == mount.sb_dev_major && known.sb_dev_minor == mount.sb_dev_minor) return &known;
+    if (known.sb_dev_major == mount.sb_dev_major && known.sb_dev_minor == mount.sb_dev_minor &&
+        known.sb_magic == mount.sb_magic) {
+      return &known;
+    }
   }
   return nullptr;
 }
 
 void MountTableReader::Remember(const Mount& mount) {
-  if (!mount.Has(field::kSbBasic) || superblocks_used_ == kCachedSuperblocks) return;
+  if (!Cacheable(mount) || superblocks_used_ == kCachedSuperblocks) return;
   if (superblocks_used_ == superblocks_.size()) superblocks_.emplace_back();
   Mount& entry = superblocks_[superblocks_used_++];
   entry.mask = field::kSbBasic;
   entry.sb_dev_major = mount.sb_dev_major;
   entry.sb_dev_minor = mount.sb_dev_minor;
+  entry.sb_magic = mount.sb_magic;
   CopySuperblockStrings(mount, entry);
 }
 

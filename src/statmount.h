@@ -39,8 +39,11 @@ class StatmountReader {
 // to the superblock (kSuperblockStrings) are asked for once per superblock in a
 // run of mounts, not once per mount. Tables are mostly bind mounts of a few
 // filesystems, and an ext4 superblock's options alone cost statmount a quarter
-// of its time per mount. Where most mounts have a superblock of their own (two
-// calls for one would cost more) it goes back to one full call per mount.
+// of its time per mount. The filesystem's options (kMntOpts, kOptArray) are
+// shared only for filesystems known to print them from the superblock alone
+// (not btrfs, whose options name the subvolume of each mount's root). Where
+// most mounts cannot share (two calls for one would cost more) it goes back to
+// one full call per mount.
 // The cache is dropped every kRunLength mounts: a superblock destroyed
 // meanwhile may see its device number reused by a new one, whose strings must
 // not be the old one's, so a run stays short (a few milliseconds of reading).
@@ -65,6 +68,7 @@ class MountTableReader {
 
  private:
   [[nodiscard]] Result<void> Read(std::uint64_t id, FieldMask mask, Mount& mount);
+  [[nodiscard]] bool Cacheable(const Mount& mount) const;
   [[nodiscard]] const Mount* Find(const Mount& mount) const;
   void Remember(const Mount& mount);
   void CountRead(bool cached);

@@ -1,7 +1,9 @@
 // The mount-table queries against a tree this test builds in its own namespace.
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -532,6 +534,32 @@ TEST(MountTableReader, AsksForASharedSuperblocksStringsOncePerRun) {
     const std::size_t later_runs = (ids.size() - 1) / Reader::kRunLength;
     EXPECT_EQ(reader.superblock_string_calls(), Reader::kWindow + later_runs);
     EXPECT_EQ(reader.calls(), ids.size() + later_runs);
+  });
+}
+
+// btrfs prints each mount's subvolume among its options, so options are shared
+// only for filesystems on a list; sysfs (not on it) stands in for btrfs here.
+TEST(MountTableReader, SharesOptionsOnlyOfFilesystemsThatPrintThemFromTheSuperblock) {
+  if (!KernelFeatures().listmount) GTEST_SKIP() << "kernel has no listmount (before 6.8)";
+  struct statfs sys {};
+  if (::statfs("/sys", &sys) != 0 || sys.f_type != SYSFS_MAGIC) GTEST_SKIP() << "no sysfs at /sys";
+  InPrivateMountNamespace([] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(MountTmpfs(base));
+    for (int i = 0; i < 300; ++i) ASSERT_TRUE(BindMount("/sys", base + "/" + std::to_string(i))) << i;
+    std::vector<std::uint64_t> ids = IdsUnder(base);
+    ids.erase(ids.begin());  // the tmpfs
+    ASSERT_EQ(ids.size(), 300U);
+    internal::MountTableReader with_options(0, field::kMntPoint | field::kFsType | field::kMntOpts);
+    internal::MountTableReader type_only(0, field::kMntPoint | field::kFsType);
+    Mount mount;
+    for (std::uint64_t id : ids) {
+      ASSERT_TRUE(with_options.ReadInto(id, mount));
+      EXPECT_EQ(mount.fs_type, "sysfs");
+      ASSERT_TRUE(type_only.ReadInto(id, mount));
+    }
+    EXPECT_EQ(with_options.superblock_string_calls(), ids.size());
+    EXPECT_EQ(type_only.superblock_string_calls(), internal::MountTableReader::kWindow);
   });
 }
 
