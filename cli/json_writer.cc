@@ -65,12 +65,6 @@ std::size_t PlainPrefix(std::string_view text) {
 
 }  // namespace
 
-void JsonWriter::Flush() {
-  if (sink_ == nullptr) return;
-  std::fwrite(out_.data(), 1, out_.size(), sink_);
-  out_.clear();
-}
-
 char* JsonWriter::Extend(std::size_t most) {
   const std::size_t size = out_.size();
   out_.resize(size + most);
@@ -85,8 +79,6 @@ char* JsonWriter::BeginValue(std::size_t most) {
     return Extend(most);
   }
   if (has_members_.empty()) return Extend(most);
-  constexpr std::size_t kFlushBytes = 64 * 1024;
-  if (sink_ != nullptr && out_.size() >= kFlushBytes) Flush();
   const bool comma = has_members_.back() != 0;
   has_members_.back() = 1;
   const std::size_t indent = 2 * has_members_.size();

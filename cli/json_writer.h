@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
 #include <span>
 #include <string>
 #include <string_view>
@@ -17,10 +16,6 @@ namespace mntns::cli {
 class JsonWriter {
  public:
   explicit JsonWriter(fmt::memory_buffer& out) : out_(out) {}
-  // Streams to `sink` whenever the buffer passes 64 KiB (and on Flush()), so
-  // a huge document never sits in memory whole: growing a 20 MB buffer costs
-  // more in page faults and copies than writing it.
-  JsonWriter(fmt::memory_buffer& out, std::FILE* sink) : out_(out), sink_(sink) {}
 
   // Continues a document another writer started: values written here are
   // members of a container `depth` levels deep that already has members when
@@ -30,9 +25,6 @@ class JsonWriter {
       : out_(out), has_members_(depth, 1) {
     if (depth > 0) has_members_.back() = container_has_members ? 1 : 0;
   }
-
-  // Writes what is buffered to the sink (no-op without one).
-  void Flush();
 
   void BeginObject() { Open('{'); }
   void EndObject() { Close('}'); }
@@ -79,7 +71,6 @@ class JsonWriter {
   void Close(char bracket);
 
   fmt::memory_buffer& out_;
-  std::FILE* sink_ = nullptr;
   // Per open container: whether it has members yet (char, not the slower bit vector).
   std::vector<char> has_members_;
   bool after_key_ = false;
