@@ -15,6 +15,12 @@
 namespace mntns::cli {
 namespace {
 
+// Mounts per block of ForEachMountBlock: small enough that a 1,000-mount table
+// still spreads over the cores and a block's JSON (~180 KB) is cheap to hold
+// back, large enough that the per-block costs vanish. 1,024 measured slower at
+// 1,000 mounts (8.8 vs 7.4 ms for ls --json) and no faster at 30,000.
+constexpr std::size_t kMountsPerBlock = 256;
+
 struct LsOptions {
   bool json = false;
   bool tree = false;
@@ -29,7 +35,6 @@ struct LsOptions {
 // thread completes the next block due.
 class JsonBlockPrinter {
  public:
-  static constexpr std::size_t kBlock = 1024;
 
   Result<void> Print(std::size_t index, std::span<const Mount> mounts) {
     constexpr std::size_t kArrayDepth = 2;  // inside {"mounts": [ ... ]}
@@ -47,8 +52,8 @@ class JsonBlockPrinter {
       const std::size_t skip = written_any_ || block.size() == 0 ? 0 : 1;
       std::fwrite(block.data() + skip, 1, block.size() - skip, stdout);
       written_any_ = written_any_ || block.size() > 0;
-      // Kept for the next block: a fresh ~700 KB buffer per block cost page
-      // faults and a dozen copies while it grew.
+      // Kept for the next block: a fresh buffer per block cost page faults and
+      // a dozen copies while it grew.
       spare_.push_back(std::move(due->second));
       ready_.erase(due);
       ++next_;
@@ -89,7 +94,7 @@ int PrintJson(const LsOptions& options, FieldMask mask) {
   JsonBlockPrinter printer;
   auto print = [&printer](std::size_t index, std::span<const Mount> mounts) { return printer.Print(index, mounts); };
   auto printed = ForEachMountBlock(options.target.Namespace(), {.mask = mask, .backend = options.target.backend},
-                                   JsonBlockPrinter::kBlock, print);
+                                   kMountsPerBlock, print);
   if (!printed) {
     std::fflush(stdout);
     return ReportError(printed.error());
@@ -132,7 +137,7 @@ int RunLs(const LsOptions& options) {
     blocks[index] = std::move(cells);
     return kOk;
   };
-  if (auto read = ForEachMountBlock(options.target.Namespace(), query, JsonBlockPrinter::kBlock, render); !read) {
+  if (auto read = ForEachMountBlock(options.target.Namespace(), query, kMountsPerBlock, render); !read) {
     return ReportError(read.error());
   }
   PrintCells(*columns, blocks);

@@ -1,6 +1,9 @@
 // `mntns ls`, `mntns stat` and `mntns features` as a user runs them.
 #include <sys/mount.h>
 
+#include <sstream>
+#include <string>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -61,6 +64,44 @@ TEST(CliLs, JsonListsTheSameMountsAsTheLibraryWithEveryDocumentedKey) {
       }
     }
     EXPECT_TRUE(found) << "no mount at " << base << " in:\n" << result.out;
+  });
+}
+
+// ls reads and renders blocks of mounts on every core and writes them in
+// order: a table of many blocks must come out whole, in the library's order.
+TEST(CliLs, JsonAndTableOfManyBlocksAreTheWholeTableInOrder) {
+  testing::InPrivateMountNamespace([] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(testing::MountTmpfs(base));
+    ASSERT_TRUE(testing::MakeDirs(base + "/d"));
+    for (int i = 0; i < 1500; ++i) {
+      const std::string dir = base + "/" + std::to_string(i);
+      ASSERT_TRUE(i % 10 == 0 ? testing::MountTmpfs(dir) : testing::BindMount(base + "/d", dir)) << i;
+    }
+    auto mounts = ListMounts({}, {.mask = field::kMntBasic | field::kMntPoint});
+    ASSERT_TRUE(mounts) << mounts.error().Message();
+    auto json = RunCli({"ls", "--json"});
+    ASSERT_EQ(json.exit_status, 0) << json.err;
+    const auto listed = nlohmann::json::parse(json.out)["mounts"];
+    ASSERT_EQ(listed.size(), mounts->size());
+    auto table = RunCli({"ls", "-o", "ID,TARGET"});
+    ASSERT_EQ(table.exit_status, 0) << table.err;
+    std::istringstream lines(table.out);
+    std::string line;
+    std::getline(lines, line);  // the header
+    for (std::size_t i = 0; i < mounts->size(); ++i) {
+      const Mount& mount = (*mounts)[i];
+      EXPECT_EQ(listed[i]["target"], mount.point) << "mount #" << i;
+      if (KernelFeatures().listmount) {
+        EXPECT_EQ(listed[i]["id"], mount.id) << "mount #" << i;
+      }
+      ASSERT_TRUE(std::getline(lines, line)) << "the table ends at row " << i;
+      // TARGET, the last column, is the rest of the line after ID and its padding.
+      const std::size_t after_id = line.find_first_not_of(' ', line.find(' '));
+      ASSERT_NE(after_id, std::string::npos) << line;
+      EXPECT_EQ(line.substr(after_id, line.find_last_not_of(' ') + 1 - after_id), mount.point) << "row " << i;
+    }
+    EXPECT_FALSE(std::getline(lines, line)) << "extra row: " << line;
   });
 }
 
