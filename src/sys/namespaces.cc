@@ -70,7 +70,7 @@ Result<void> MountLegacy(const char* source, const char* target, const char* typ
                          unsigned long flags) {
   if (::mount(source, target, type, flags, nullptr) != 0) {
     const int err = errno;
-    return MakeError(err, "mount", fmt::format("{} flags {:#x}", QuotePath(target), flags));
+    return MakeError(err, "mount", fmt::format("{} flags {:#x}{}", QuotePath(target), flags, MountLimitNote(err)));
   }
   return kOk;
 }

@@ -19,6 +19,19 @@ std::string DescribeDirFd(int dirfd, const char* path) {
   return fmt::format("{} (dirfd {})", text, dirfd);
 }
 
+std::string MountLimitNote(int code) {
+  if (code != ENOSPC) return {};
+  std::string limit = "?";
+  const int fd = ::open("/proc/sys/fs/mount-max", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    char text[32] = {};
+    const ssize_t n = ::read(fd, text, sizeof text - 1);
+    if (n > 0) limit = std::string(text, std::strcspn(text, "\n"));
+    ::close(fd);
+  }
+  return fmt::format(" (a mount namespace holds at most fs.mount-max = {} mounts)", limit);
+}
+
 Result<UniqueFd> Open(int dirfd, const char* path, int flags, mode_t mode) {
   const int fd = ::openat(dirfd, path, flags | O_CLOEXEC, mode);
   if (fd < 0) {
@@ -98,8 +111,8 @@ Result<void> MoveMount(int from_dirfd, const char* from_path, int to_dirfd, cons
   if (::move_mount(from_dirfd, from_path, to_dirfd, to_path, flags) != 0) {
     const int err = errno;
     return MakeError(err, "move_mount",
-                     fmt::format("{} -> {}", DescribeDirFd(from_dirfd, from_path),
-                                 DescribeDirFd(to_dirfd, to_path)));
+                     fmt::format("{} -> {}{}", DescribeDirFd(from_dirfd, from_path),
+                                 DescribeDirFd(to_dirfd, to_path), MountLimitNote(err)));
   }
   return kOk;
 }

@@ -19,6 +19,11 @@ namespace mntns::sys {
 // Renders an fd argument for error text: "fd 3" or "AT_FDCWD".
 [[nodiscard]] std::string DescribeDirFd(int dirfd, const char* path);
 
+// For error text when attaching a mount failed with `code`: ENOSPC there means
+// the namespace would exceed fs.mount-max (the kernel's only reason), which the
+// bare errno does not say. " (... fs.mount-max = N ...)" or "".
+[[nodiscard]] std::string MountLimitNote(int code);
+
 [[nodiscard]] Result<UniqueFd> Open(int dirfd, const char* path, int flags, mode_t mode = 0);
 
 // statmount(2). Fills `buffer` (a struct Statmount followed by strings). On

@@ -1,10 +1,13 @@
 #include <cerrno>
+#include <fstream>
+#include <string>
 
 #include <gtest/gtest.h>
 
 #include "mntns/error.h"
 #include "mntns/fd.h"
 #include "support/namespace.h"
+#include "sys/syscalls.h"
 
 namespace mntns {
 namespace {
@@ -12,6 +15,15 @@ namespace {
 TEST(Error, MessageNamesOperationArgumentTextAndErrnoName) {
   const Error error = MakeError(ENOENT, "stat", QuotePath("/nope")).error();
   EXPECT_EQ(error.Message(), "stat \"/nope\": No such file or directory (ENOENT)");
+}
+
+// ENOSPC from attaching a mount means fs.mount-max; the bare errno reads as a full disk.
+TEST(MountLimitNote, NamesFsMountMaxForENOSPCOnly) {
+  std::ifstream file("/proc/sys/fs/mount-max");
+  std::string limit;
+  if (!(file >> limit)) GTEST_SKIP() << "no /proc/sys/fs/mount-max";
+  EXPECT_EQ(sys::MountLimitNote(ENOSPC), " (a mount namespace holds at most fs.mount-max = " + limit + " mounts)");
+  EXPECT_EQ(sys::MountLimitNote(EPERM), "");
 }
 
 TEST(Error, MessageWithoutArgument) {
