@@ -22,12 +22,10 @@ std::string DescribeDirFd(int dirfd, const char* path) {
 std::string MountLimitNote(int code) {
   if (code != ENOSPC) return {};
   std::string limit = "?";
-  const int fd = ::open("/proc/sys/fs/mount-max", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    char text[32] = {};
-    const ssize_t n = ::read(fd, text, sizeof text - 1);
-    if (n > 0) limit = std::string(text, std::strcspn(text, "\n"));
-    ::close(fd);
+  const UniqueFd file(::open("/proc/sys/fs/mount-max", O_RDONLY | O_CLOEXEC));
+  char text[32] = {};
+  if (file.Get() >= 0 && ::read(file.Get(), text, sizeof text - 1) > 0) {
+    limit = std::string(text, std::strcspn(text, "\n"));
   }
   return fmt::format(" (a mount namespace holds at most fs.mount-max = {} mounts)", limit);
 }
