@@ -32,7 +32,7 @@ MNTNS=$(realpath "$MNTNS")
 command -v bwrap >/dev/null || { echo "run_vs_bwrap.sh: bwrap is not installed (apt-get install bubblewrap)" >&2; exit 2; }
 
 exec unshare -m --propagation private python3 - "$MNTNS" "$MOUNTS" "$RUNS" "$BWRAP_RUNS" "$CLASSIC" "$JSON" <<'PY'
-import ctypes, json, os, statistics, sys, tempfile, time
+import atexit, ctypes, json, os, statistics, sys, tempfile, time
 
 mntns, mounts, runs, bwrap_runs, classic, json_path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1", sys.argv[6]
 libc = ctypes.CDLL(None, use_errno=True)
@@ -45,6 +45,10 @@ def mount(src, dst, fstype, flags):
 
 # M host mounts: binds of one tmpfs directory, side by side (this namespace only).
 base = tempfile.mkdtemp(prefix="mntns-run-bench-")
+# The directory is on the caller's /tmp (the tmpfs on it only in this namespace):
+# removed on every way out, sys.exit included.
+MNT_DETACH = 2
+atexit.register(lambda: (libc.umount2(base.encode(), MNT_DETACH), os.rmdir(base)))
 mount("bench", base, "tmpfs", 0)
 os.mkdir(f"{base}/src")
 for i in range(mounts):
