@@ -7,18 +7,21 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <thread>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "bench_host.h"
 #include "command.h"
-#include "json_writer.h"
 #include "mntns/query.h"
 #include "mount_output.h"
+#include "statmount.h"
 #include "sys/syscalls.h"
 
 extern char** environ;
@@ -73,6 +76,50 @@ Result<void> Spawn(const std::vector<std::string>& argv) {
 Result<void> ReadAndParseMountinfo() {
   auto mounts = ListMounts({}, {.backend = Backend::kMountinfo});
   if (!mounts) return std::unexpected(mounts.error());
+  return kOk;
+}
+
+// The kernel's share of `mntns ls --json`, and a floor for any reader built on
+// statmount: listmount, then one statmount per mount asking for what
+// `ls --json` needs of each mount (the superblock's strings, which the library
+// asks for once per superblock, left out), on every core, into one buffer per
+// thread, with nothing decoded or printed and no process to start. If findmnt
+// is not 4x slower than this, no statmount-based `ls --json` can be.
+Result<void> StatmountCallsAlone() {
+  constexpr FieldMask kPerMount = (kJsonMask & ~internal::MountTableReader::kSuperblockStrings) | field::kSbBasic;
+  std::vector<std::uint64_t> ids(1 << 16);
+  std::size_t count = 0;
+  sys::MntIdReq list{
+      .size = sys::kMntIdReqSizeVer1, .mnt_ns_fd_or_mnt_fd = 0, .mnt_id = sys::kListmountRoot, .param = 0, .mnt_ns_id = 0};
+  for (;;) {
+    if (count == ids.size()) ids.resize(ids.size() * 2);
+    auto listed = sys::Listmount(list, std::span(ids).subspan(count), 0);
+    if (!listed) return std::unexpected(listed.error());
+    if (*listed == 0) break;
+    count += *listed;
+    list.param = ids[count - 1];  // continue after the last id
+  }
+  const std::size_t threads = std::max(1U, std::thread::hardware_concurrency());
+  std::vector<Result<void>> results(threads, kOk);
+  auto read_part = [&](std::size_t part) {
+    std::vector<std::byte> buffer(64 << 10);
+    for (std::size_t i = count * part / threads; i < count * (part + 1) / threads; ++i) {
+      const sys::MntIdReq request{
+          .size = sys::kMntIdReqSizeVer1, .mnt_ns_fd_or_mnt_fd = 0, .mnt_id = ids[i], .param = kPerMount, .mnt_ns_id = 0};
+      auto read = sys::Statmount(request, buffer, 0);
+      if (!read && read.error().code != ENOENT) {
+        results[part] = std::unexpected(read.error());
+        return;
+      }
+    }
+  };
+  std::vector<std::jthread> helpers;
+  for (std::size_t part = 1; part < threads; ++part) helpers.emplace_back(read_part, part);
+  read_part(0);
+  helpers.clear();  // joins
+  for (const Result<void>& result : results) {
+    if (!result) return result;
+  }
   return kOk;
 }
 
@@ -137,6 +184,7 @@ int Measure(const BenchLsOptions& options, const std::string& base) {
                           return mounts ? kOk : Result<void>(std::unexpected(mounts.error()));
                         }, {}});
   contenders.push_back({"mountinfo read+parse", ReadAndParseMountinfo, {}});
+  contenders.push_back({"statmount calls alone", StatmountCallsAlone, {}});
   contenders.push_back({"findmnt -l -n", [] { return Spawn({"findmnt", "-l", "-n"}); }, {}});
 
   // Interleaved, so drift in machine load hits every contender alike.
@@ -157,25 +205,16 @@ int Measure(const BenchLsOptions& options, const std::string& base) {
     return 0.0;
   };
   if (options.json) {
-    fmt::memory_buffer text;
-    JsonWriter json(text);
-    json.BeginObject();
-    json.Field("host_mounts", static_cast<std::uint64_t>(options.host_mounts));
-    json.Field("peers", static_cast<std::uint64_t>(options.peers));
-    json.Field("peer_namespaces", static_cast<std::uint64_t>(options.peer_namespaces));
-    json.Field("runs", static_cast<std::uint64_t>(options.runs));
-    json.Key("contenders");
-    json.BeginArray();
+    nlohmann::ordered_json out;
+    out["host_mounts"] = options.host_mounts;
+    out["peers"] = options.peers;
+    out["peer_namespaces"] = options.peer_namespaces;
+    out["runs"] = options.runs;
+    out["contenders"] = nlohmann::ordered_json::array();
     for (const Contender& c : contenders) {
-      json.BeginObject();
-      json.Field("name", c.name);
-      json.Key("p50_ms");
-      json.String(fmt::format("{:.3f}", Median(c.milliseconds)));
-      json.EndObject();
+      out["contenders"].push_back({{"name", c.name}, {"p50_ms", std::round(Median(c.milliseconds) * 1000) / 1000}});
     }
-    json.EndArray();
-    json.EndObject();
-    fmt::print("{}\n", std::string_view(text.data(), text.size()));
+    fmt::print("{}\n", out.dump(2));
     return 0;
   }
   fmt::print("{} extra mounts, {}; median of {} runs\n", options.host_mounts,
@@ -187,6 +226,8 @@ int Measure(const BenchLsOptions& options, const std::string& base) {
   fmt::print("  mntns ls --json / mountinfo read+parse = {:.2f}\n", p50("mntns ls --json") / p50("mountinfo read+parse"));
   fmt::print("  findmnt -l -n / mntns ls --json      = {:.2f}\n", p50("findmnt -l -n") / p50("mntns ls --json"));
   fmt::print("  findmnt -l -n / mntns ls             = {:.2f}\n", p50("findmnt -l -n") / p50("mntns ls"));
+  fmt::print("  findmnt -l -n / statmount calls alone = {:.2f} (the most any statmount-based ls could reach)\n",
+             p50("findmnt -l -n") / p50("statmount calls alone"));
   return 0;
 }
 
@@ -196,7 +237,8 @@ void AddBenchLsCommand(CLI::App& bench, Runner& runner) {
   auto options = std::make_shared<BenchLsOptions>();
   CLI::App* ls = bench.add_subcommand(
       "ls", "Time reading a mount table of M extra mounts (set up in a private namespace of its own):\n"
-            "mntns ls, mntns ls --json, the library query, mountinfo read+parse, findmnt -l -n.");
+            "mntns ls, mntns ls --json, the library query, mountinfo read+parse, findmnt -l -n,\n"
+            "and the statmount calls alone that ls --json makes (its kernel part, a floor).");
   ls->add_option("--host-mounts", options->host_mounts, "M: extra bind mounts")->default_str("10000");
   ls->add_option("--peers", options->peers,
                  "P: make the binds members of P shared peer groups and read from a slave\n"

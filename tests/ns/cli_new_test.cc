@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -174,6 +175,25 @@ TEST(CliBenchCreate, JsonHasEveryDocumentedKey) {
   EXPECT_EQ(json["host_mounts"], 10);
   EXPECT_EQ(json["count"], 50);
   EXPECT_GT(json["per_second"].get<double>(), 0);
+}
+
+// The names the issue asks for ("what was timed") and numbers for the times:
+// bench/report.py and users' scripts read them.
+TEST(CliBenchLs, JsonTimesEveryContenderAsANumber) {
+  auto result = RunCli({"bench", "ls", "--host-mounts", "20", "--runs", "2", "--json"});
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  const auto json = nlohmann::json::parse(result.out);
+  EXPECT_EQ(json["host_mounts"], 20);
+  EXPECT_EQ(json["peers"], 0);
+  EXPECT_EQ(json["runs"], 2);
+  std::vector<std::string> names;
+  for (const auto& contender : json["contenders"]) {
+    names.push_back(contender["name"].get<std::string>());
+    ASSERT_TRUE(contender["p50_ms"].is_number()) << contender;
+    EXPECT_GT(contender["p50_ms"].get<double>(), 0) << contender;
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"mntns ls --json", "mntns ls", "library query", "mountinfo read+parse",
+                                             "statmount calls alone", "findmnt -l -n"}));
 }
 
 }  // namespace
