@@ -79,14 +79,9 @@ Result<void> ReadAndParseMountinfo() {
   return kOk;
 }
 
-// The kernel's share of `mntns ls --json`, and a floor for any reader built on
-// statmount: listmount, then one statmount per mount asking for what
-// `ls --json` needs of each mount (the superblock's strings, which the library
-// asks for once per superblock, left out), on every core, into one buffer per
-// thread, with nothing decoded or printed and no process to start. If findmnt
-// is not 4x slower than this, no statmount-based `ls --json` can be.
-Result<void> StatmountCallsAlone() {
-  constexpr FieldMask kPerMount = (kJsonMask & ~internal::MountTableReader::kSuperblockStrings) | field::kSbBasic;
+// Every mount id of the calling thread's namespace, listed once before the
+// timing (the table does not change while the benchmark runs).
+Result<std::vector<std::uint64_t>> ListAllMountIds() {
   std::vector<std::uint64_t> ids(1 << 16);
   std::size_t count = 0;
   sys::MntIdReq list{
@@ -99,11 +94,23 @@ Result<void> StatmountCallsAlone() {
     count += *listed;
     list.param = ids[count - 1];  // continue after the last id
   }
+  ids.resize(count);
+  return ids;
+}
+
+// The kernel's share of `mntns ls --json`, and a floor for any reader built on
+// statmount: one statmount per mount asking for what `ls --json` needs of each
+// mount (the superblock's strings, which the library asks for once per
+// superblock, left out), split over every core, into one buffer per thread,
+// with nothing listed, decoded or printed and no process to start. If findmnt
+// is not 4x slower than this, no statmount-based `ls --json` can be.
+Result<void> StatmountCallsAlone(std::span<const std::uint64_t> ids) {
+  constexpr FieldMask kPerMount = (kJsonMask & ~internal::MountTableReader::kSuperblockStrings) | field::kSbBasic;
   const std::size_t threads = std::max(1U, std::thread::hardware_concurrency());
   std::vector<Result<void>> results(threads, kOk);
   auto read_part = [&](std::size_t part) {
     std::vector<std::byte> buffer(64 << 10);
-    for (std::size_t i = count * part / threads; i < count * (part + 1) / threads; ++i) {
+    for (std::size_t i = ids.size() * part / threads; i < ids.size() * (part + 1) / threads; ++i) {
       const sys::MntIdReq request{
           .size = sys::kMntIdReqSizeVer1, .mnt_ns_fd_or_mnt_fd = 0, .mnt_id = ids[i], .param = kPerMount, .mnt_ns_id = 0};
       auto read = sys::Statmount(request, buffer, 0);
@@ -176,6 +183,8 @@ int Measure(const BenchLsOptions& options, const std::string& base) {
     if (auto entered = EnterSlaveNamespace(); !entered) return ReportError(entered.error());
   }
   const std::string self = SelfExe();
+  auto ids = ListAllMountIds();
+  if (!ids) return ReportError(ids.error());
   std::vector<Contender> contenders;
   contenders.push_back({"mntns ls --json", [&] { return Spawn({self, "ls", "--json"}); }, {}});
   contenders.push_back({"mntns ls", [&] { return Spawn({self, "ls"}); }, {}});
@@ -184,7 +193,7 @@ int Measure(const BenchLsOptions& options, const std::string& base) {
                           return mounts ? kOk : Result<void>(std::unexpected(mounts.error()));
                         }, {}});
   contenders.push_back({"mountinfo read+parse", ReadAndParseMountinfo, {}});
-  contenders.push_back({"statmount calls alone", StatmountCallsAlone, {}});
+  contenders.push_back({"statmount calls alone", [&] { return StatmountCallsAlone(*ids); }, {}});
   contenders.push_back({"findmnt -l -n", [] { return Spawn({"findmnt", "-l", "-n"}); }, {}});
 
   // Interleaved, so drift in machine load hits every contender alike.
@@ -238,7 +247,7 @@ void AddBenchLsCommand(CLI::App& bench, Runner& runner) {
   CLI::App* ls = bench.add_subcommand(
       "ls", "Time reading a mount table of M extra mounts (set up in a private namespace of its own):\n"
             "mntns ls, mntns ls --json, the library query, mountinfo read+parse, findmnt -l -n,\n"
-            "and the statmount calls alone that ls --json makes (its kernel part, a floor).");
+            "and the statmount calls alone that ls --json makes (its kernel part: a floor).");
   ls->add_option("--host-mounts", options->host_mounts, "M: extra bind mounts")->default_str("10000");
   ls->add_option("--peers", options->peers,
                  "P: make the binds members of P shared peer groups and read from a slave\n"
