@@ -79,25 +79,6 @@ Result<void> ReadAndParseMountinfo() {
   return kOk;
 }
 
-// Every mount id of the calling thread's namespace, listed once before the
-// timing (the table does not change while the benchmark runs).
-Result<std::vector<std::uint64_t>> ListAllMountIds() {
-  std::vector<std::uint64_t> ids(1 << 16);
-  std::size_t count = 0;
-  sys::MntIdReq list{
-      .size = sys::kMntIdReqSizeVer1, .mnt_ns_fd_or_mnt_fd = 0, .mnt_id = sys::kListmountRoot, .param = 0, .mnt_ns_id = 0};
-  for (;;) {
-    if (count == ids.size()) ids.resize(ids.size() * 2);
-    auto listed = sys::Listmount(list, std::span(ids).subspan(count), 0);
-    if (!listed) return std::unexpected(listed.error());
-    if (*listed == 0) break;
-    count += *listed;
-    list.param = ids[count - 1];  // continue after the last id
-  }
-  ids.resize(count);
-  return ids;
-}
-
 // The kernel's share of `mntns ls --json`, and a floor for any reader built on
 // statmount: one statmount per mount asking for what `ls --json` needs of each
 // mount (the superblock's strings, which the library asks for once per
@@ -183,7 +164,8 @@ int Measure(const BenchLsOptions& options, const std::string& base) {
     if (auto entered = EnterSlaveNamespace(); !entered) return ReportError(entered.error());
   }
   const std::string self = SelfExe();
-  auto ids = ListAllMountIds();
+  // Listed once: the table does not change while the contenders run.
+  auto ids = internal::ListMountIds(0);
   if (!ids) return ReportError(ids.error());
   std::vector<Contender> contenders;
   contenders.push_back({"mntns ls --json", [&] { return Spawn({self, "ls", "--json"}); }, {}});

@@ -113,19 +113,6 @@ class MountIdLister {
   bool ended_ = false;
 };
 
-Result<std::vector<std::uint64_t>> ListMountIds(std::uint64_t ns_id) {
-  MountIdLister lister(ns_id);
-  std::vector<std::uint64_t> ids;
-  for (;;) {
-    const std::size_t size = ids.size();
-    ids.resize(size + kListmountBatch);
-    auto count = lister.Next(std::span(ids).subspan(size));
-    if (!count) return std::unexpected(count.error());
-    ids.resize(size + *count);
-    if (*count < kListmountBatch) return ids;
-  }
-}
-
 // Blocks of ids, listed on one thread and read on all: a reader starts on the
 // first block while the rest is still being listed (listmount of 30,000 mounts
 // takes 2-5 ms against ~60 ms for reading them on two cores). Blocks are handed out
@@ -192,7 +179,7 @@ class BlockQueue {
 Result<std::vector<Mount>> ListMountsWithListmount(const NamespaceRef& ns, FieldMask mask) {
   auto ns_id = ResolveNamespaceId(ns);
   if (!ns_id) return std::unexpected(ns_id.error());
-  auto ids = ListMountIds(*ns_id);
+  auto ids = internal::ListMountIds(*ns_id);
   if (!ids) return WithContext(ids.error(), ns);
 
   // Another namespace may be one the template strategy built: read what it
@@ -215,6 +202,23 @@ Result<Mount> FindInMountinfo(std::uint64_t old_id, const NamespaceRef& ns, std:
 }
 
 }  // namespace
+
+namespace internal {
+
+Result<std::vector<std::uint64_t>> ListMountIds(std::uint64_t ns_id) {
+  MountIdLister lister(ns_id);
+  std::vector<std::uint64_t> ids;
+  for (;;) {
+    const std::size_t size = ids.size();
+    ids.resize(size + kListmountBatch);
+    auto count = lister.Next(std::span(ids).subspan(size));
+    if (!count) return std::unexpected(count.error());
+    ids.resize(size + *count);
+    if (*count < kListmountBatch) return ids;
+  }
+}
+
+}  // namespace internal
 
 std::string NamespaceRef::Describe() const {
   switch (kind) {

@@ -89,6 +89,10 @@ class MountTableReader {
   std::size_t superblock_string_calls_ = 0;
 };
 
+// Every mount id of namespace `ns_id` (0: the caller's), in listmount order,
+// paged in large batches.
+[[nodiscard]] Result<std::vector<std::uint64_t>> ListMountIds(std::uint64_t ns_id);
+
 // statmount of every id in `ids` (namespace `ns_id`), in order. Large tables
 // are split across up to one thread per core: statmount is one syscall per
 // mount and scales with cores, while mountinfo is read by one reader. Mounts
