@@ -109,7 +109,8 @@ def ls_section(results, plots):
     def kind(peers, copies, m):
         if not peers:
             return "private"
-        return f"slave, {peers} peer groups of {m // peers * (copies + 1):,} peers each"
+        groups = "1 peer group" if peers == 1 else f"{peers} peer groups"
+        return f"slave, {groups} of {m // peers * (copies + 1):,} peers each"
 
     for (peers, copies, m), c in sorted(rows.items()):
         out.append(f"| {m:,} | {kind(peers, copies, m)} | " + " | ".join(f"{c[n]:.2f}" for n in names) + " |")

@@ -209,16 +209,19 @@ int Measure(const BenchLsOptions& options, const std::string& base) {
     return 0;
   }
   fmt::print("{} extra mounts, {}; median of {} runs\n", options.host_mounts,
-             options.peers > 0 ? fmt::format("slave namespace, {} peer groups of {} peers each", options.peers,
+             options.peers > 0 ? fmt::format("slave namespace, {} peer group{} of {} peers each", options.peers,
+                                             options.peers == 1 ? "" : "s",
                                              options.host_mounts / options.peers * (options.peer_namespaces + 1))
                                : std::string("private namespace"),
              options.runs);
   for (const Contender& c : contenders) fmt::print("  {:<22} {:>10.2f} ms\n", c.name, Median(c.milliseconds));
-  fmt::print("  mntns ls --json / mountinfo read+parse = {:.2f}\n", p50("mntns ls --json") / p50("mountinfo read+parse"));
-  fmt::print("  findmnt -l -n / mntns ls --json      = {:.2f}\n", p50("findmnt -l -n") / p50("mntns ls --json"));
-  fmt::print("  findmnt -l -n / mntns ls             = {:.2f}\n", p50("findmnt -l -n") / p50("mntns ls"));
-  fmt::print("  findmnt -l -n / statmount calls alone = {:.2f} (the most any statmount-based ls could reach)\n",
-             p50("findmnt -l -n") / p50("statmount calls alone"));
+  auto ratio = [&](std::string_view slower, std::string_view faster, std::string_view note = "") {
+    fmt::print("  {:<38} = {:.2f}{}\n", fmt::format("{} / {}", slower, faster), p50(slower) / p50(faster), note);
+  };
+  ratio("mntns ls --json", "mountinfo read+parse");
+  ratio("findmnt -l -n", "mntns ls --json");
+  ratio("findmnt -l -n", "mntns ls");
+  ratio("findmnt -l -n", "statmount calls alone", " (the most a statmount-based ls --json could reach)");
   return 0;
 }
 
