@@ -43,7 +43,9 @@ def mount(src, dst, fstype, flags):
         e = ctypes.get_errno()
         sys.exit(f"run_vs_bwrap.sh: mount {src} {dst}: {os.strerror(e)}")
 
-# M host mounts: binds of one tmpfs directory, side by side (this namespace only).
+# M host mounts: binds of one small tmpfs, side by side (this namespace only).
+# The source is a mount of its own: binding a directory of the mount that gets
+# the binds walks all of its children each time (has_locked_children()).
 base = tempfile.mkdtemp(prefix="mntns-run-bench-")
 # The directory is on the caller's /tmp (the tmpfs on it only in this namespace):
 # removed on every way out, sys.exit included.
@@ -51,6 +53,7 @@ MNT_DETACH = 2
 atexit.register(lambda: (libc.umount2(base.encode(), MNT_DETACH), os.rmdir(base)))
 mount("bench", base, "tmpfs", 0)
 os.mkdir(f"{base}/src")
+mount("bench-source", f"{base}/src", "tmpfs", 0)
 for i in range(mounts):
     os.mkdir(f"{base}/m{i}")
     mount(f"{base}/src", f"{base}/m{i}", None, MS_BIND)

@@ -46,10 +46,14 @@ Result<void> BindMount(const std::string& source, const std::string& target) {
 
 Result<void> AddHostMounts(const std::string& dir, std::size_t count, std::size_t peer_groups) {
   if (auto made = MakeDirectory(dir); !made) return made;
+  // Every source is a mount of its own, never a directory of the mount that
+  // receives the binds: a non-recursive bind walks all children of its source
+  // mount (has_locked_children() in fs/namespace.c), which made 30,000 binds of
+  // such a directory take 11 s instead of 0.5 s.
   std::vector<std::string> sources;
   if (peer_groups == 0) {
-    sources.push_back(dir + "/empty");
-    if (auto made = MakeDirectory(sources.back()); !made) return made;
+    sources.push_back(dir + "/source");
+    if (auto mounted = MountTmpfs(sources.back(), "mntns-bench-source"); !mounted) return mounted;
   }
   for (std::size_t g = 0; g < peer_groups; ++g) {
     sources.push_back(fmt::format("{}/group{}", dir, g));

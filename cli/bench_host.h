@@ -22,9 +22,10 @@ namespace mntns::cli {
 [[nodiscard]] Result<void> BindMount(const std::string& source, const std::string& target);
 
 // Adds `count` bind mounts under `dir` (side by side, not stacked: stacked
-// mounts make every path walk O(depth)). With `peer_groups` > 0 the binds are
-// of that many shared tmpfs mounts, round robin, so each bind joins a peer
-// group of about count/peer_groups members. Progress goes to stderr.
+// mounts make every path walk O(depth)), all of one small tmpfs. With
+// `peer_groups` > 0 the binds are of that many shared tmpfs mounts, round
+// robin, so each bind joins a peer group of about count/peer_groups members.
+// Progress goes to stderr.
 [[nodiscard]] Result<void> AddHostMounts(const std::string& dir, std::size_t count,
                                          std::size_t peer_groups = 0);
 

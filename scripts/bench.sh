@@ -7,7 +7,8 @@ set -euo pipefail
 build=${1:-build}
 mntns="$build/bin/mntns"
 results=bench/results
-sizes=(${BENCH_SIZES:-0 1000 10000 30000})
+# 90,000 is about the largest: a namespace holds at most fs.mount-max (100,000) mounts.
+sizes=(${BENCH_SIZES:-0 1000 10000 30000 90000})
 mkdir -p "$results"
 rm -f "$results"/*.json
 
