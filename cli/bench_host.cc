@@ -49,7 +49,7 @@ Result<void> AddHostMounts(const std::string& dir, std::size_t count, std::size_
   // Every source is a mount of its own, never a directory of the mount that
   // receives the binds: a non-recursive bind walks all children of its source
   // mount (has_locked_children() in fs/namespace.c), which made 30,000 binds of
-  // such a directory take 11 s instead of 0.5 s.
+  // such a directory take 11 s instead of under a second.
   std::vector<std::string> sources;
   if (peer_groups == 0) {
     sources.push_back(dir + "/source");
