@@ -30,6 +30,17 @@ using testing::MountTmpfs;
 using testing::SetMountAttributes;
 using testing::SetPropagation;
 
+// `count` binds side by side under a tmpfs at `base`, all of one tmpfs mounted
+// elsewhere: one superblock for every bind. Not stacked (every path walk would
+// cross each layer) and not of a directory of `base` (every bind would walk all
+// of base's children): either makes each bind cost more than the one before.
+void MountBindsOfOneTmpfs(const std::string& base, int count) {
+  ASSERT_TRUE(MountTmpfs(base));
+  const std::string source = testing::TempDir();
+  ASSERT_TRUE(MountTmpfs(source));
+  for (int i = 0; i < count; ++i) ASSERT_TRUE(BindMount(source, base + "/" + std::to_string(i))) << i;
+}
+
 // Builds, under `base`:
 //   base            tmpfs (private)
 //   base/shared     tmpfs, shared
@@ -151,13 +162,8 @@ TEST(StatMount, GrowsItsBufferWhenTheStringsDoNotFit) {
 TEST(ListMounts, PagesThroughTablesLargerThanOneListmountBatch) {
   if (!KernelFeatures().listmount) GTEST_SKIP() << "kernel has no listmount (before 6.8)";
   InPrivateMountNamespace([] {
-    const std::string base = testing::TempDir();
-    ASSERT_TRUE(MountTmpfs(base));
-    ASSERT_TRUE(testing::MakeDirs(base + "/d"));
     constexpr int kBinds = 9000;  // more than one listmount batch (8192)
-    for (int i = 0; i < kBinds; ++i) {
-      ASSERT_TRUE(BindMount(base + "/d", base + "/d")) << i;
-    }
+    ASSERT_NO_FATAL_FAILURE(MountBindsOfOneTmpfs(testing::TempDir(), kBinds));
     auto by_listmount = ListMounts({}, {.mask = field::kMntBasic, .backend = Backend::kListmount});
     auto by_mountinfo = ListMounts({}, {.backend = Backend::kMountinfo});
     ASSERT_TRUE(by_listmount) << by_listmount.error().Message();
@@ -520,9 +526,7 @@ TEST(MountTableReader, AsksForASharedSuperblocksStringsOncePerRun) {
   if (!KernelFeatures().listmount) GTEST_SKIP() << "kernel has no listmount (before 6.8)";
   InPrivateMountNamespace([] {
     const std::string base = testing::TempDir();
-    ASSERT_TRUE(MountTmpfs(base));
-    ASSERT_TRUE(testing::MakeDirs(base + "/d"));
-    for (int i = 0; i < 2500; ++i) ASSERT_TRUE(BindMount(base + "/d", base + "/d")) << i;
+    ASSERT_NO_FATAL_FAILURE(MountBindsOfOneTmpfs(base, 2500));
     const std::vector<std::uint64_t> ids = IdsUnder(base);
     ASSERT_EQ(ids.size(), 2501U);
     using Reader = internal::MountTableReader;
