@@ -185,7 +185,25 @@ def run_section(results, plots):
     if 10000 in rows:
         ratio = rows[10000]['ratio_bwrap_over_mntns']
         out += ["", f"- M=10,000: bwrap / mntns run = **{ratio:.1f}x** (target >= 50x; see docs/run.md)"]
-    return out + [""]
+    out.append("")
+    if plots:
+        data = os.path.join(plots, "run.dat")
+        with open(data, "w") as f:
+            for m, r in sorted(rows.items()):
+                f.write(f"{max(m, 1)} " + " ".join(str(r["results"][n]["median_ms"]) for n in names) + "\n")
+        png = os.path.join(plots, "run.png")
+        series = ", ".join(f"'{data}' using 1:{i + 2} with linespoints title '{n}'" for i, n in enumerate(names))
+        gnuplot(f"""set terminal pngcairo size 800,480
+set output '{png}'
+set title 'Sandbox creation + /bin/true: median vs extra mounts in the caller'
+set xlabel 'extra mounts in the caller (M, log; 0 drawn at 1)'
+set ylabel 'median per run (ms, log)'
+set logscale xy
+set key top left
+plot {series}
+""")
+        out += [f"![sandbox creation]({os.path.relpath(png)})", ""]
+    return out
 
 
 def main():
