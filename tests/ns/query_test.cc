@@ -176,6 +176,42 @@ TEST(ListMounts, PagesThroughTablesLargerThanOneListmountBatch) {
   });
 }
 
+// listmount and the statmount of each id are separate calls: a mount listed
+// and then unmounted before it is read is left out, never an error. Here a
+// thread mounts and unmounts a tmpfs as fast as it can; its mount has the
+// highest id, so it is read last, milliseconds after the listing.
+TEST(ListMounts, MountsThatVanishWhileTheTableIsReadAreLeftOut) {
+  if (!KernelFeatures().listmount) GTEST_SKIP() << "kernel has no listmount (before 6.8)";
+  InPrivateMountNamespace([] {
+    const std::string base = testing::TempDir();
+    ASSERT_NO_FATAL_FAILURE(MountBindsOfOneTmpfs(base, 3000));  // several blocks on every core
+    const std::string churn = testing::TempDir();
+    std::atomic<bool> stop{false};
+    std::atomic<int> cycles{0};
+    std::thread churner([&] {
+      while (!stop) {
+        if (::mount("churn", churn.c_str(), "tmpfs", 0, nullptr) == 0 && ::umount2(churn.c_str(), 0) == 0) ++cycles;
+      }
+    });
+    const QueryOptions options{.mask = field::kMntBasic | field::kMntPoint, .backend = Backend::kListmount};
+    int failures = 0;
+    for (int i = 0; i < 30; ++i) {
+      auto listed = ListMounts({}, options);
+      auto blocks = ForEachMountBlock({}, options, 256, [](std::size_t, std::span<const Mount>) { return kOk; });
+      if (!listed) ADD_FAILURE() << "ListMounts: " << listed.error().Message();
+      if (!blocks) ADD_FAILURE() << "ForEachMountBlock: " << blocks.error().Message();
+      if (listed) {
+        EXPECT_GE(listed->size(), 3001U);
+      }
+      failures += (listed ? 0 : 1) + (blocks ? 0 : 1);
+      if (failures > 3) break;
+    }
+    stop = true;
+    churner.join();
+    EXPECT_GT(cycles, 100) << "the churning thread hardly ran";
+  });
+}
+
 // A child in a namespace of its own with a marker mount; it waits until told to exit.
 class OtherNamespace {
  public:
