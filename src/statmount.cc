@@ -1,6 +1,5 @@
 #include "statmount.h"
 
-#include <algorithm>
 #include <cerrno>
 #include <optional>
 #include <span>
@@ -201,42 +200,6 @@ void MountTableReader::CountRead(bool cached) {
   split_ = window_misses_ * kMissesPerSplitRead <= window_reads_;
   window_reads_ = 0;
   window_misses_ = 0;
-}
-
-Result<std::vector<Mount>> StatmountMany(std::span<const std::uint64_t> ids, std::uint64_t ns_id,
-                                         FieldMask mask) {
-  // Below this many mounts per thread, starting threads costs more than it saves.
-  constexpr std::size_t kMountsPerThread = 2048;
-  const std::size_t cores = std::max(1U, std::thread::hardware_concurrency());
-  const std::size_t threads = std::clamp<std::size_t>(ids.size() / kMountsPerThread, 1, cores);
-
-  // Decoded in place: a second vector of 30,000 mounts costs page faults.
-  std::vector<Mount> mounts(ids.size());
-  std::vector<char> vanished(ids.size(), 0);
-  std::vector<std::optional<Error>> errors(threads);
-  auto work = [&](std::size_t part) {
-    MountTableReader reader(ns_id, mask);
-    const std::size_t begin = ids.size() * part / threads;
-    const std::size_t end = ids.size() * (part + 1) / threads;
-    for (std::size_t i = begin; i < end; ++i) {
-      auto read = reader.ReadInto(ids[i], mounts[i]);
-      if (read) continue;
-      if (read.error().code != ENOENT) {
-        errors[part] = read.error();
-        return;
-      }
-      vanished[i] = 1;
-    }
-  };
-  if (auto failed = RunParts(threads, work, errors); !failed) return std::unexpected(failed.error());
-  if (std::find(vanished.begin(), vanished.end(), 1) != vanished.end()) {
-    std::size_t kept = 0;
-    for (std::size_t i = 0; i < mounts.size(); ++i) {
-      if (!vanished[i]) mounts[kept++] = std::move(mounts[i]);
-    }
-    mounts.resize(kept);
-  }
-  return mounts;
 }
 
 Result<void> RunParts(std::size_t parts, const std::function<void(std::size_t)>& work,

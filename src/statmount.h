@@ -93,13 +93,6 @@ class MountTableReader {
 // paged in large batches.
 [[nodiscard]] Result<std::vector<std::uint64_t>> ListMountIds(std::uint64_t ns_id);
 
-// statmount of every id in `ids` (namespace `ns_id`), in order. Large tables
-// are split across up to one thread per core: statmount is one syscall per
-// mount and scales with cores, while mountinfo is read by one reader. Mounts
-// that vanish meanwhile (ENOENT) are left out: the table is a snapshot anyway.
-[[nodiscard]] Result<std::vector<Mount>> StatmountMany(std::span<const std::uint64_t> ids,
-                                                       std::uint64_t ns_id, FieldMask mask);
-
 // Runs work(0) on the calling thread and work(1..parts-1) on threads of
 // their own, joins them, then returns the first error a part stored in
 // `errors` (one slot per part).
