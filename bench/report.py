@@ -38,6 +38,27 @@ def gnuplot(script):
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
 
 
+def line_plot(plots, name, title, xlabel, ylabel, names, points, alt):
+    """Log-log lines, one per series in `names`, through `points` [(x, [y per series])];
+    writes plots/NAME.dat and plots/NAME.png and returns the Markdown that shows the PNG."""
+    data = os.path.join(plots, f"{name}.dat")
+    with open(data, "w") as f:
+        for x, ys in points:
+            f.write(f"{x} " + " ".join(str(y) for y in ys) + "\n")
+    png = os.path.join(plots, f"{name}.png")
+    series = ", ".join(f"'{data}' using 1:{i + 2} with linespoints title '{n}'" for i, n in enumerate(names))
+    gnuplot(f"""set terminal pngcairo size 800,480
+set output '{png}'
+set title '{title}'
+set xlabel '{xlabel}'
+set ylabel '{ylabel}'
+set logscale xy
+set key top left
+plot {series}
+""")
+    return [f"![{alt}]({os.path.relpath(png)})", ""]
+
+
 def create_section(results, plots):
     rows = {}
     for name, r in results.items():
@@ -68,22 +89,11 @@ def create_section(results, plots):
         out.append(f"- 2 workers, auto: **{min(two):,.0f}/s** at worst over M in {sizes} (target >= 10,000/s)")
     out.append("")
     if plots:
-        data = os.path.join(plots, "create.dat")
-        with open(data, "w") as f:
-            for m in sizes:
-                vals = [rows.get((s, 1, m), {}).get("p50_us", float("nan")) for s in ("auto", "classic")]
-                f.write(f"{max(m, 1)} {vals[0]} {vals[1]}\n")
-        png = os.path.join(plots, "create.png")
-        gnuplot(f"""set terminal pngcairo size 800,480
-set output '{png}'
-set title 'Creating one mount namespace: p50 latency vs extra mounts in the caller'
-set xlabel 'extra mounts in the caller (M, log; 0 drawn at 1)'
-set ylabel 'p50 latency (us, log)'
-set logscale xy
-set key top left
-plot '{data}' using 1:2 with linespoints title 'mntns auto', '' using 1:3 with linespoints title 'classic (unshare+pivot_root)'
-""")
-        out += [f"![namespace creation]({os.path.relpath(png)})", ""]
+        points = [(max(m, 1), [rows.get((s, 1, m), {}).get("p50_us", float("nan")) for s in ("auto", "classic")])
+                  for m in sizes]
+        out += line_plot(plots, "create", "Creating one mount namespace: p50 latency vs extra mounts in the caller",
+                         "extra mounts in the caller (M, log; 0 drawn at 1)", "p50 latency (us, log)",
+                         ["mntns auto", "classic (unshare+pivot_root)"], points, "namespace creation")
     return out
 
 
@@ -130,23 +140,9 @@ def ls_section(results, plots):
                        f"**{c['findmnt -l -n'] / c['mntns ls']:.1f}x** (target >= 10x with >= 100 peer groups)")
     out.append("")
     if plots:
-        private = sorted((m, c) for (p, n, m), c in rows.items() if p == 0)
-        data = os.path.join(plots, "ls.dat")
-        with open(data, "w") as f:
-            for m, c in private:
-                f.write(f"{m} " + " ".join(str(c[n]) for n in names) + "\n")
-        png = os.path.join(plots, "ls.png")
-        series = ", ".join(f"'{data}' using 1:{i + 2} with linespoints title '{n}'" for i, n in enumerate(names))
-        gnuplot(f"""set terminal pngcairo size 800,480
-set output '{png}'
-set title 'Reading a mount table in a private namespace: p50 vs mounts'
-set xlabel 'mounts (log)'
-set ylabel 'p50 (ms, log)'
-set logscale xy
-set key top left
-plot {series}
-""")
-        out += [f"![mount table reading]({os.path.relpath(png)})", ""]
+        points = [(m, [c[n] for n in names]) for (p, _, m), c in sorted(rows.items()) if p == 0]
+        out += line_plot(plots, "ls", "Reading a mount table in a private namespace: p50 vs mounts",
+                         "mounts (log)", "p50 (ms, log)", names, points, "mount table reading")
     return out
 
 
@@ -187,22 +183,10 @@ def run_section(results, plots):
         out += ["", f"- M=10,000: bwrap / mntns run = **{ratio:.1f}x** (target >= 50x; see docs/run.md)"]
     out.append("")
     if plots:
-        data = os.path.join(plots, "run.dat")
-        with open(data, "w") as f:
-            for m, r in sorted(rows.items()):
-                f.write(f"{max(m, 1)} " + " ".join(str(r["results"][n]["median_ms"]) for n in names) + "\n")
-        png = os.path.join(plots, "run.png")
-        series = ", ".join(f"'{data}' using 1:{i + 2} with linespoints title '{n}'" for i, n in enumerate(names))
-        gnuplot(f"""set terminal pngcairo size 800,480
-set output '{png}'
-set title 'Sandbox creation + /bin/true: median vs extra mounts in the caller'
-set xlabel 'extra mounts in the caller (M, log; 0 drawn at 1)'
-set ylabel 'median per run (ms, log)'
-set logscale xy
-set key top left
-plot {series}
-""")
-        out += [f"![sandbox creation]({os.path.relpath(png)})", ""]
+        points = [(max(m, 1), [r["results"][n]["median_ms"] for n in names]) for m, r in sorted(rows.items())]
+        out += line_plot(plots, "run", "Sandbox creation + /bin/true: median vs extra mounts in the caller",
+                         "extra mounts in the caller (M, log; 0 drawn at 1)", "median per run (ms, log)",
+                         names, points, "sandbox creation")
     return out
 
 
