@@ -35,7 +35,6 @@ struct LsOptions {
 // thread completes the next block due.
 class JsonBlockPrinter {
  public:
-
   Result<void> Print(std::size_t index, std::span<const Mount> mounts) {
     constexpr std::size_t kArrayDepth = 2;  // inside {"mounts": [ ... ]}
     fmt::memory_buffer text = TakeBuffer();

@@ -176,6 +176,22 @@ class BlockQueue {
   bool stopped_ = false;
 };
 
+// Runs work(0) on the calling thread and work(1..parts-1) on threads of
+// their own, joins them, then returns the first error a part stored in
+// `errors` (one slot per part).
+Result<void> RunParts(std::size_t parts, const std::function<void(std::size_t)>& work,
+                      std::vector<std::optional<Error>>& errors) {
+  {
+    std::vector<std::jthread> helpers;
+    for (std::size_t part = 1; part < parts; ++part) helpers.emplace_back(work, part);
+    work(0);
+  }
+  for (auto& error : errors) {
+    if (error) return std::unexpected(std::move(*error));
+  }
+  return kOk;
+}
+
 // The one reading loop of every listmount query: this thread lists the ids of
 // namespace `ns_id` block by block while one thread per core (this one too,
 // once the listing is done) reads the blocks listed so far; listmount of
@@ -244,7 +260,7 @@ Result<std::size_t> ReadInBlocks(const NamespaceRef& ns, std::uint64_t ns_id, Fi
       }
     }
   };
-  if (auto failed = internal::RunParts(threads, work, errors); !failed) return std::unexpected(failed.error());
+  if (auto failed = RunParts(threads, work, errors); !failed) return std::unexpected(failed.error());
   return queue.Pushed();
 }
 

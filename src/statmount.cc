@@ -1,9 +1,7 @@
 #include "statmount.h"
 
 #include <cerrno>
-#include <optional>
 #include <span>
-#include <thread>
 
 #include "sys/syscalls.h"
 
@@ -200,19 +198,6 @@ void MountTableReader::CountRead(bool cached) {
   split_ = window_misses_ * kMissesPerSplitRead <= window_reads_;
   window_reads_ = 0;
   window_misses_ = 0;
-}
-
-Result<void> RunParts(std::size_t parts, const std::function<void(std::size_t)>& work,
-                      std::vector<std::optional<Error>>& errors) {
-  {
-    std::vector<std::jthread> helpers;
-    for (std::size_t part = 1; part < parts; ++part) helpers.emplace_back(work, part);
-    work(0);
-  }
-  for (auto& error : errors) {
-    if (error) return std::unexpected(std::move(*error));
-  }
-  return kOk;
 }
 
 Mount DecodeStatmount(const sys::RawStatmount& raw) {

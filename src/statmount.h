@@ -2,8 +2,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
-#include <optional>
 #include <span>
 #include <vector>
 
@@ -92,12 +90,6 @@ class MountTableReader {
 // Every mount id of namespace `ns_id` (0: the caller's), in listmount order,
 // paged in large batches.
 [[nodiscard]] Result<std::vector<std::uint64_t>> ListMountIds(std::uint64_t ns_id);
-
-// Runs work(0) on the calling thread and work(1..parts-1) on threads of
-// their own, joins them, then returns the first error a part stored in
-// `errors` (one slot per part).
-[[nodiscard]] Result<void> RunParts(std::size_t parts, const std::function<void(std::size_t)>& work,
-                                    std::vector<std::optional<Error>>& errors);
 
 // Decodes a filled struct statmount (strings included) into a Mount.
 [[nodiscard]] Mount DecodeStatmount(const sys::RawStatmount& raw);
