@@ -343,15 +343,15 @@ Result<void> ShareTemplateNamespace(const TemplateSharingOptions& options) {
     internal::UseSharedTemplate(std::move(kept));
     return true;
   };
-  // The common case, many callers at once: shared, so they do not queue
-  // behind each other; only a keeper's exit (and a start) is exclusive.
-  if (auto r = take(LOCK_SH); !r) return std::unexpected(r.error());
-  auto adopted = adopt();
-  if (!adopted || *adopted) return adopted ? Result<void>(kOk) : std::unexpected(adopted.error());
-  // No live keeper: start one, unless another caller did between our locks.
-  if (auto r = take(LOCK_EX); !r) return std::unexpected(r.error());
-  adopted = adopt();
-  if (!adopted || *adopted) return adopted ? Result<void>(kOk) : std::unexpected(adopted.error());
+  // The common case, many callers at once, finds a live keeper under a shared
+  // lock, so they do not queue behind each other; with none, the exclusive
+  // lock starts one, unless another caller did between our two locks.
+  for (const int operation : {LOCK_SH, LOCK_EX}) {
+    if (auto r = take(operation); !r) return std::unexpected(r.error());
+    auto adopted = adopt();
+    if (!adopted) return std::unexpected(adopted.error());
+    if (*adopted) return kOk;
+  }
   auto started = StartKeeper(dir->Get(), files, static_cast<time_t>(std::max<long>(options.idle.count(), 1)));
   if (!started) {
     Error& error = started.error();
