@@ -9,8 +9,34 @@
 namespace mntns::cli {
 namespace {
 
-// Length of the valid UTF-8 sequence at the start of `text`, or 0.
+// Bytes copied into a JSON string as they are: printable ASCII but '"' and '\\'.
+bool IsPlain(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
+
+// How many bytes at the start of `text` are plain; 16 at a time where SSE2 is
+// there (x86-64 always has it): paths and options are almost all plain.
+std::size_t PlainPrefix(std::string_view text) {
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i space = _mm_set1_epi8(0x20);
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  for (; i + 16 <= text.size(); i += 16) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + i));
+    // Signed: bytes from 0x80 up are negative, so "below space" also finds non-ASCII.
+    const __m128i special = _mm_or_si128(_mm_cmplt_epi8(bytes, space),
+                                         _mm_or_si128(_mm_cmpeq_epi8(bytes, quote), _mm_cmpeq_epi8(bytes, backslash)));
+    const int found = _mm_movemask_epi8(special);
+    if (found != 0) return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(found)));
+  }
+#endif
+  while (i < text.size() && IsPlain(static_cast<unsigned char>(text[i]))) ++i;
+  return i;
+}
+
+}  // namespace
+
 std::size_t Utf8SequenceLength(std::string_view text) {
+  if (text.empty()) return 0;
   const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
   const unsigned char lead = byte(0);
   std::size_t length;
@@ -39,31 +65,25 @@ std::size_t Utf8SequenceLength(std::string_view text) {
   return length;
 }
 
-// Bytes copied into a JSON string as they are: printable ASCII but '"' and '\\'.
-bool IsPlain(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
-
-// How many bytes at the start of `text` are plain; 16 at a time where SSE2 is
-// there (x86-64 always has it): paths and options are almost all plain.
-std::size_t PlainPrefix(std::string_view text) {
-  std::size_t i = 0;
-#if defined(__SSE2__)
-  const __m128i space = _mm_set1_epi8(0x20);
-  const __m128i quote = _mm_set1_epi8('"');
-  const __m128i backslash = _mm_set1_epi8('\\');
-  for (; i + 16 <= text.size(); i += 16) {
-    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + i));
-    // Signed: bytes from 0x80 up are negative, so "below space" also finds non-ASCII.
-    const __m128i special = _mm_or_si128(_mm_cmplt_epi8(bytes, space),
-                                         _mm_or_si128(_mm_cmpeq_epi8(bytes, quote), _mm_cmpeq_epi8(bytes, backslash)));
-    const int found = _mm_movemask_epi8(special);
-    if (found != 0) return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(found)));
+bool IsValidUtf8(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t length = Utf8SequenceLength(text.substr(i));
+    if (length == 0) return false;
+    i += length;
   }
-#endif
-  while (i < text.size() && IsPlain(static_cast<unsigned char>(text[i]))) ++i;
-  return i;
+  return true;
 }
 
-}  // namespace
+std::string HexBytes(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(text.size() * 2);
+  for (unsigned char c : text) {
+    hex += kHex[c >> 4];
+    hex += kHex[c & 0xF];
+  }
+  return hex;
+}
 
 char* JsonWriter::Extend(std::size_t most) {
   const std::size_t size = out_.size();

@@ -13,6 +13,14 @@
 
 namespace mntns::cli {
 
+// Length of the valid UTF-8 sequence at the start of `text` (1 for ASCII), or
+// 0 where it does not start with one (overlong forms and surrogates are invalid).
+[[nodiscard]] std::size_t Utf8SequenceLength(std::string_view text);
+[[nodiscard]] bool IsValidUtf8(std::string_view text);
+// "2f74ff": two lowercase hex digits per byte. For the `*_hex` JSON keys that
+// carry a string's exact bytes where the string is not valid UTF-8.
+[[nodiscard]] std::string HexBytes(std::string_view text);
+
 class JsonWriter {
  public:
   explicit JsonWriter(fmt::memory_buffer& out) : out_(out) {}
@@ -35,7 +43,8 @@ class JsonWriter {
   void Key(std::string_view key);
 
   // Bytes that are not valid UTF-8 (paths may hold any byte) become U+FFFD:
-  // JSON text must be UTF-8.
+  // JSON text must be UTF-8. Callers that must stay lossless add a `*_hex`
+  // key with HexBytes() beside such a string.
   void String(std::string_view text);
   void Number(std::uint64_t value);
   void Bool(bool value);

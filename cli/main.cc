@@ -1,39 +1,127 @@
 // mntns: create, inspect and reason about Linux mount namespaces.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <algorithm>
+#include <string>
+#include <vector>
+#include <string_view>
+
+#include <fmt/format.h>
+
 #include "command.h"
 
 namespace mntns::cli {
 namespace {
 
+// A closed fd 0, 1 or 2 would be handed out by the next open(): an nsfs fd or
+// a record file would then receive what mntns prints. Each is reserved with
+// an O_PATH fd of "/" (there even where a root has no /dev/null), which any
+// read or write fails with EBADF as the closed fd would, close-on-exec so that
+// a command mntns runs still finds it closed.
+void ReserveStandardFds() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+    const int reserved = ::open("/", O_PATH | O_CLOEXEC);
+    if (reserved >= 0 && reserved != fd) ::close(reserved);
+  }
+}
+
+// findmnt's rule: output that did not reach its file is a failure (exit 1),
+// whether the file is full (ENOSPC), gone (EIO, EPIPE) or was never open (EBADF).
+int CheckStdout(int status) {
+  errno = 0;
+  if (std::fflush(stdout) == 0 && std::ferror(stdout) == 0) return status;
+  // stdio keeps no errno of an earlier failed write: a closed (reserved) fd 1
+  // is the one failure that needs saying what it was.
+  int error = errno;
+  if (error == 0) {
+    const int flags = ::fcntl(STDOUT_FILENO, F_GETFL);
+    error = flags < 0 || (flags & O_PATH) != 0 ? EBADF : EIO;
+  }
+  ReportError(MakeError(error, "write", "standard output").error());
+  return status == 0 ? kExitFailure : status;
+}
+
 int Main(int argc, char** argv) {
+  ReserveStandardFds();
   CLI::App app{
       "mntns: create, inspect and reason about Linux mount namespaces.\n"
       "Uses listmount/statmount, open_tree(OPEN_TREE_NAMESPACE) and STATMOUNT_BY_FD where the\n"
       "kernel has them (7.x) and emulates them faithfully on older kernels (6.x).",
       "mntns"};
-  app.require_subcommand(1);
+  // "mntns: " before CLI11's parse errors too, as before every other error.
+  app.failure_message([](const CLI::App*, const CLI::Error& error) {
+    return fmt::format("mntns: {}\nRun with --help for more information.\n", error.what());
+  });
+  app.set_version_flag("--version", fmt::format("mntns {}", MNTNS_VERSION), "Print the version and exit");
   app.footer(
       "Exit status: 0 success, 1 a failed operation, 2 a usage error.\n"
-      "Run `mntns COMMAND --help` for the options of one command.");
+      "Run `mntns COMMAND --help` (or `mntns help COMMAND`) for the options of one command.");
 
   Runner runner;
+  NewCommandLine new_command;
   AddFeaturesCommand(app, runner);
   AddLsCommand(app, runner);
-  AddNewCommand(app, runner);
+  AddNewCommand(app, runner, new_command);
   AddRunCommand(app, runner);
   AddStatCommand(app, runner);
   AddBenchCommand(app, runner);
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
+  // `mntns help [COMMAND]` is `mntns [COMMAND] --help`.
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0] == "help") {
+    args.erase(args.begin());
+    args.resize(std::min<std::size_t>(args.size(), 1));
+    args.push_back("--help");
+  }
+  // `mntns new PATH -- CMD`: CMD is whatever follows the first "--", and only
+  // that (CLI11 would also take a second positional as CMD: `new /tmp /tmp`
+  // ran "/tmp").
+  if (!args.empty() && args[0] == "new") {
+    const auto dashes = std::find(args.begin(), args.end(), "--");
+    if (dashes != args.end()) {
+      new_command.command.assign(dashes + 1, args.end());
+      new_command.given = true;
+      args.erase(dashes, args.end());
+    }
+  }
+  const auto is_command = [&app](const std::string& name) {
+    for (const CLI::App* command : app.get_subcommands({})) {
+      if (command->get_name() == name) return true;
+    }
+    return false;
+  };
+  if (!args.empty() && !args[0].starts_with("-") && !is_command(args[0])) {
+    fmt::print(stderr, "mntns: unknown command {} (the commands: features, ls, new, run, stat, bench;"
+                       " see mntns --help)\n", QuotePath(args[0]));
     return kExitUsage;
   }
-  return runner ? runner() : kExitUsage;
+  int status;
+  try {
+    // CLI11 wants the arguments in reverse order.
+    std::vector<std::string> reversed(args.rbegin(), args.rend());
+    app.parse(reversed);
+    if (!runner) {
+      std::fputs(app.help().c_str(), stdout);
+      status = kExitUsage;
+    } else {
+      status = runner();
+    }
+  } catch (const CLI::CallForHelp& e) {
+    status = app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    status = app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    status = app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    status = kExitUsage;
+  }
+  return CheckStdout(status);
 }
 
 }  // namespace

@@ -12,19 +12,23 @@ namespace {
 
 std::string Number(std::uint64_t value) { return std::to_string(value); }
 
+std::string TargetText(const Mount& m) {
+  return m.Has(field::kMntPoint) ? TerminalSafe(m.point) : std::string(UnreachableTarget(m));
+}
+
 const Column kColumns[] = {
     {"ID", field::kMntBasic, [](const Mount& m) { return m.id != 0 ? Number(m.id) : std::string("-"); }},
     {"PARENT", field::kMntBasic,
      [](const Mount& m) { return m.parent_id != 0 ? Number(m.parent_id) : std::string("-"); }},
     {"OLD_ID", field::kMntBasic, [](const Mount& m) { return Number(m.old_id); }},
     {"OLD_PARENT", field::kMntBasic, [](const Mount& m) { return Number(m.old_parent_id); }},
-    {"TARGET", field::kMntPoint,
-     [](const Mount& m) { return m.Has(field::kMntPoint) ? m.point : std::string("(detached)"); }},
-    {"ROOT", field::kMntRoot, [](const Mount& m) { return m.root; }},
-    {"SOURCE", field::kSbSource, [](const Mount& m) { return m.sb_source; }},
-    {"FSTYPE", field::kFsType | field::kFsSubtype, [](const Mount& m) { return FsTypeText(m); }},
+    // MNT_NS_ID tells a mount outside the caller's root from a detached one.
+    {"TARGET", field::kMntPoint | field::kMntNsId, TargetText},
+    {"ROOT", field::kMntRoot, [](const Mount& m) { return TerminalSafe(m.root); }},
+    {"SOURCE", field::kSbSource, [](const Mount& m) { return TerminalSafe(m.sb_source); }},
+    {"FSTYPE", field::kFsType | field::kFsSubtype, [](const Mount& m) { return TerminalSafe(FsTypeText(m)); }},
     {"OPTIONS", field::kMntBasic, [](const Mount& m) { return VfsOptions(m); }},
-    {"FS_OPTIONS", field::kSbBasic | field::kMntOpts, [](const Mount& m) { return SuperOptions(m); }},
+    {"FS_OPTIONS", field::kSbBasic | field::kMntOpts, [](const Mount& m) { return TerminalSafe(SuperOptions(m)); }},
     {"PROPAGATION", field::kMntBasic | field::kPropagateFrom,
      [](const Mount& m) { return PropagationText(m); }},
     {"NS_ID", field::kMntNsId, [](const Mount& m) { return m.Has(field::kMntNsId) ? Number(m.ns_id) : std::string("-"); }},
@@ -70,6 +74,59 @@ std::size_t Width(const std::string& text) {
 
 }  // namespace
 
+std::string TerminalSafe(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  const auto escape = [&out](unsigned char c) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out += "\\x";
+    out += kHex[c >> 4];
+    out += kHex[c & 0xF];
+  };
+  for (std::size_t i = 0; i < text.size();) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      // A backslash that starts "\x" would read as an escape: findmnt's \x5c.
+      if (c == '\\' && i + 1 < text.size() && text[i + 1] == 'x') {
+        escape(c);
+      } else {
+        out += static_cast<char>(c);
+      }
+      ++i;
+      continue;
+    }
+    const std::size_t length = c < 0x80 ? 0 : Utf8SequenceLength(text.substr(i));
+    // U+0080..U+009F (C1 controls, 0xC2 0x80..0x9F) act on terminals too.
+    const bool c1 = length == 2 && c == 0xC2 && static_cast<unsigned char>(text[i + 1]) < 0xA0;
+    if (length == 0 || c1) {
+      for (std::size_t k = 0; k < (c1 ? 2 : 1); ++k) escape(static_cast<unsigned char>(text[i + k]));
+      i += c1 ? 2 : 1;
+      continue;
+    }
+    out.append(text.substr(i, length));
+    i += length;
+  }
+  return out;
+}
+
+std::string_view UnreachableTarget(const Mount& mount) {
+  // statmount leaves MNT_POINT out for a mount attached nowhere, and for one
+  // outside the caller's root (chroot), which still has its namespace.
+  return mount.Has(field::kMntNsId) ? "(outside your root)" : "(detached)";
+}
+
+Mount TerminalSafeCopy(const Mount& mount) {
+  Mount safe = mount;
+  for (std::string* text : {&safe.root, &safe.point, &safe.fs_type, &safe.fs_options, &safe.fs_subtype,
+                            &safe.sb_source}) {
+    *text = TerminalSafe(*text);
+  }
+  for (auto* list : {&safe.fs_option_array, &safe.security_option_array, &safe.uid_map, &safe.gid_map}) {
+    for (std::string& text : *list) text = TerminalSafe(text);
+  }
+  return safe;
+}
+
 void WriteMountJson(JsonWriter& json, const Mount& mount) {
   const bool basic = mount.Has(field::kMntBasic);
   const bool sb = mount.Has(field::kSbBasic);
@@ -82,13 +139,24 @@ void WriteMountJson(JsonWriter& json, const Mount& mount) {
       json.Null();
     }
   };
+  // Paths may hold any byte, JSON strings only UTF-8: where a value is not
+  // valid UTF-8, "KEY_hex" follows with its exact bytes (docs/ls.md).
   auto string_or_null = [&json](std::string_view key, bool known, std::string_view value) {
     json.Key(key);
-    if (known) {
-      json.String(value);
-    } else {
+    if (!known) {
       json.Null();
+      return;
     }
+    json.String(value);
+    if (!IsValidUtf8(value)) json.Field(std::string(key) + "_hex", HexBytes(value));
+  };
+  auto strings = [&json](std::string_view key, const std::vector<std::string>& values) {
+    json.Field(key, values);
+    const bool valid = std::all_of(values.begin(), values.end(), [](const std::string& v) { return IsValidUtf8(v); });
+    if (valid) return;
+    std::vector<std::string> hex;
+    for (const std::string& value : values) hex.push_back(HexBytes(value));
+    json.Field(std::string(key) + "_hex", hex);
   };
   json.BeginObject();
   number_or_null("id", basic && mount.id != 0, mount.id);
@@ -115,10 +183,10 @@ void WriteMountJson(JsonWriter& json, const Mount& mount) {
   number_or_null("master", basic && mount.master != 0, mount.master);
   number_or_null("propagate_from", mount.Has(field::kPropagateFrom) && mount.propagate_from != 0,
                  mount.propagate_from);
-  if (mount.Has(field::kOptArray)) json.Field("fs_option_array", mount.fs_option_array);
-  if (mount.Has(field::kOptSecArray)) json.Field("security_option_array", mount.security_option_array);
-  if (mount.Has(field::kMntUidmap)) json.Field("uid_map", mount.uid_map);
-  if (mount.Has(field::kMntGidmap)) json.Field("gid_map", mount.gid_map);
+  if (mount.Has(field::kOptArray)) strings("fs_option_array", mount.fs_option_array);
+  if (mount.Has(field::kOptSecArray)) strings("security_option_array", mount.security_option_array);
+  if (mount.Has(field::kMntUidmap)) strings("uid_map", mount.uid_map);
+  if (mount.Has(field::kMntGidmap)) strings("gid_map", mount.gid_map);
   // Names written straight from the bits: a vector of names per mount is a
   // dozen allocations in a 100,000-mount listing.
   auto field_names = [&json](std::string_view key, FieldMask mask) {
@@ -130,9 +198,9 @@ void WriteMountJson(JsonWriter& json, const Mount& mount) {
     json.EndArray();
   };
   if (mount.Has(field::kSupportedMask)) field_names("supported_mask", mount.supported_mask);
-  // The kernel leaves MNT_POINT out for a mount attached nowhere (and for one outside the
-  // caller's root, which from there is just as unreachable).
-  if (!mount.Has(field::kMntPoint)) json.Field("detached", true);
+  // The kernel leaves MNT_POINT out for a mount attached nowhere, and for one
+  // outside the caller's root, which still has its namespace id.
+  if (!mount.Has(field::kMntPoint)) json.Field(mount.Has(field::kMntNsId) ? "outside_root" : "detached", true);
   if (mount.derived) json.Field("derived", true);
   field_names("mask", mount.mask);
   json.EndObject();

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <span>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -23,11 +24,27 @@ inline constexpr FieldMask kJsonMask = field::kSbBasic | field::kMntBasic | fiel
 // One mount as a JSON object, streamed: the keys of `ls --json` and `stat
 // --json`, plus "mask" (the fields the backend returned). Keys whose field the
 // backend did not return are null (e.g. "id" from the mountinfo backend, which
-// has no unique ids).
+// has no unique ids). A string that is not valid UTF-8 is written with U+FFFD
+// and followed by "KEY_hex" holding its exact bytes in hex. Without MNT_POINT,
+// "detached": true, or "outside_root": true for a mount above the caller's root.
 void WriteMountJson(JsonWriter& json, const Mount& mount);
 
 // The same object as a JSON value (for one mount; WriteMountJson for tables).
 [[nodiscard]] nlohmann::ordered_json MountToJson(const Mount& mount);
+
+// Text output (tables, trees, stat, new): bytes that a terminal would act on
+// or that would break a row are written \xNN, as findmnt writes them: C0
+// controls (newline, tab, escape ...), DEL, C1 controls, bytes that are not
+// valid UTF-8, and the backslash of a "\x" already in the text (\x5c), so
+// that every row stays one line and the bytes can be recovered.
+[[nodiscard]] std::string TerminalSafe(std::string_view text);
+// `mount` with every string passed through TerminalSafe (for `stat`).
+[[nodiscard]] Mount TerminalSafeCopy(const Mount& mount);
+
+// What text output shows as TARGET for a mount without MNT_POINT:
+// "(detached)", or "(outside your root)" when it has a namespace (a mount
+// above the caller's chroot).
+[[nodiscard]] std::string_view UnreachableTarget(const Mount& mount);
 
 // A table column: its name for -o, its header, and the fields it needs.
 struct Column {

@@ -1,4 +1,6 @@
 // mntns stat: one mount, every field statmount returns.
+#include <climits>
+#include <limits>
 #include <memory>
 
 #include <fmt/format.h>
@@ -14,6 +16,7 @@ struct StatOptions {
   std::string path;
   std::uint64_t id = 0;
   int fd = -1;
+  bool by_path = false;
   bool by_fd = false;
   bool json = false;
   TargetOptions target;
@@ -21,17 +24,19 @@ struct StatOptions {
 
 int RunStat(const StatOptions& options) {
   const QueryOptions query{.mask = field::kAll, .backend = options.target.backend};
-  auto mount = options.by_fd          ? StatmountByFd(options.fd, query.mask)
-               : options.path.empty() ? StatMountById(options.id, options.target.Namespace(), query)
-                                      : StatMountByPath(options.path, query);
+  // An empty PATH is a path (stat(2) answers ENOENT), not "no PATH".
+  auto mount = options.by_fd     ? StatmountByFd(options.fd, query.mask)
+               : options.by_path ? StatMountByPath(options.path, query)
+                                 : StatMountById(options.id, options.target.Namespace(), query);
   if (!mount) return ReportError(mount.error());
 
-  nlohmann::ordered_json out = MountToJson(*mount);
   if (options.json) {
-    fmt::print("{}\n", out.dump(2));
+    fmt::print("{}\n", MountToJson(*mount).dump(2));
     return 0;
   }
-  if (out.contains("detached")) out["target"] = "(detached)";
+  // Text rows: no byte of a path may act on the terminal or break the row.
+  nlohmann::ordered_json out = MountToJson(TerminalSafeCopy(*mount));
+  if (!mount->Has(field::kMntPoint)) out["target"] = UnreachableTarget(*mount);
   for (const auto& [key, value] : out.items()) {
     if (value.is_null()) continue;
     fmt::print("{:<22} {}\n", key + ":", value.is_string() ? value.get<std::string>() : value.dump());
@@ -46,15 +51,15 @@ void AddStatCommand(CLI::App& app, Runner& runner) {
   CLI::App* command = app.add_subcommand(
       "stat", "Show one mount: the one PATH or open fd FD lives on, or the mount with unique id ID.");
   auto* path = command->add_option("path", options->path, "A path; its mount is shown (symlinks followed)");
-  auto* id = command->add_option("--id", options->id,
-                                 "A unique mount id (`mntns ls` ID column); with --backend mountinfo,\n"
-                                 "an old id (OLD_ID column)")
-                 ->check(CLI::PositiveNumber);
-  auto* fd = command->add_option("--fd", options->fd,
-                                 "An open fd inherited from the caller: its mount is shown, also when it\n"
-                                 "is detached (umount -l, open_tree, fsmount). In a shell, open it with\n"
-                                 "a redirection: `mntns stat --fd 3 3</proc`")
-                 ->check(CLI::NonNegativeNumber);
+  auto* id = AddNumberOption(*command, "--id", 1, std::numeric_limits<std::uint64_t>::max(),
+                             [options](std::uint64_t value) { options->id = value; },
+                             "A unique mount id (`mntns ls` ID column); with --backend mountinfo,\n"
+                             "an old id (OLD_ID column)");
+  auto* fd = AddNumberOption(*command, "--fd", 0, INT_MAX,
+                             [options](std::uint64_t value) { options->fd = static_cast<int>(value); },
+                             "An open fd inherited from the caller: its mount is shown, also when it\n"
+                             "is detached (umount -l, open_tree, fsmount). In a shell, open it with\n"
+                             "a redirection: `mntns stat --fd 3 3</proc`");
   path->excludes(id);
   fd->excludes(path)->excludes(id);
   command->add_flag("--json", options->json,
@@ -70,6 +75,7 @@ void AddStatCommand(CLI::App& app, Runner& runner) {
       "  mntns stat --fd 3 3</proc");
   command->callback([options, path, id, fd, &runner] {
     if (path->count() + id->count() + fd->count() == 0) throw CLI::RequiredError("PATH, --id or --fd");
+    options->by_path = path->count() > 0;
     options->by_fd = fd->count() > 0;
     runner = [options] { return RunStat(*options); };
   });

@@ -1,6 +1,11 @@
 #include "target_options.h"
 
-#include <map>
+#include <cctype>
+#include <climits>
+#include <cstdint>
+#include <limits>
+
+#include "command.h"
 
 namespace mntns::cli {
 
@@ -12,26 +17,37 @@ NamespaceRef TargetOptions::Namespace() const {
 }
 
 void AddTargetOptions(CLI::App& command, TargetOptions& options) {
-  auto* ns = command.add_option("--ns", options.ns_id,
-                                "Mount namespace by its 64-bit id (the ns_id that `mntns ls --json` shows;\n"
-                                "not the inode number lsns prints)")
-                 ->check(CLI::PositiveNumber);
-  auto* file = command.add_option("--ns-file", options.ns_file,
-                                  "Mount namespace by nsfs file, e.g. /proc/PID/ns/mnt or a pinned bind");
-  auto* pid = command.add_option("--pid", options.pid, "Mount namespace of process PID")
-                  ->check(CLI::PositiveNumber);
+  auto* ns = AddNumberOption(command, "--ns", 1, std::numeric_limits<std::uint64_t>::max(),
+                             [&options](std::uint64_t id) { options.ns_id = id; },
+                             "Mount namespace by its 64-bit id (the ns_id that `mntns ls --json` shows;\n"
+                             "not the inode number lsns prints)");
+  auto* file = AddPathOption(command, "--ns-file", options.ns_file,
+                             "Mount namespace by nsfs file, e.g. /proc/PID/ns/mnt or a pinned bind");
+  auto* pid = AddNumberOption(command, "--pid", 1, INT_MAX,
+                              [&options](std::uint64_t value) { options.pid = static_cast<pid_t>(value); },
+                              "Mount namespace of process PID");
   ns->excludes(file, pid);
   file->excludes(pid);
-  const std::map<std::string, Backend> backends{{"auto", Backend::kAuto},
-                                                {"listmount", Backend::kListmount},
-                                                {"mountinfo", Backend::kMountinfo}};
-  command
-      .add_option("--backend", options.backend,
-                  "auto: listmount+statmount where the kernel has them (6.8+), else mountinfo;\n"
-                  "listmount: only listmount+statmount; mountinfo: only /proc/PID/mountinfo\n"
-                  "(no unique ids there: id and parent show as - / null)")
-      ->transform(CLI::CheckedTransformer(backends, CLI::ignore_case))
-      ->option_text("auto|listmount|mountinfo (default: auto)");
+  command.add_option_function<std::string>(
+             "--backend",
+             [&options](const std::string& given) {
+               std::string name = given;  // case-insensitive, as before
+               for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+               if (name == "auto") {
+                 options.backend = Backend::kAuto;
+               } else if (name == "listmount") {
+                 options.backend = Backend::kListmount;
+               } else if (name == "mountinfo") {
+                 options.backend = Backend::kMountinfo;
+               } else {
+                 throw CLI::ValidationError("--backend",
+                                            QuotePath(given) + " is not one of auto|listmount|mountinfo");
+               }
+             },
+             "auto: listmount+statmount where the kernel has them (6.8+), else mountinfo;\n"
+             "listmount: only listmount+statmount; mountinfo: only /proc/PID/mountinfo\n"
+             "(no unique ids there: id and parent show as - / null)")
+      ->type_name("auto|listmount|mountinfo (default: auto)");
 }
 
 }  // namespace mntns::cli

@@ -14,8 +14,15 @@ std::string ErrnoName(int code) {
 }
 
 std::string QuotePath(std::string_view path) {
+  // Error text reaches terminals: a control character in a path (newline,
+  // escape) is written \xNN instead of acting on the terminal.
   std::string out = "\"";
   for (char c : path) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      out += fmt::format("\\x{:02x}", byte);
+      continue;
+    }
     if (c == '"' || c == '\\') out += '\\';
     out += c;
   }

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "sys/namespaces.h"
 #include "sys/syscalls.h"
 #include "sys/uapi.h"
 
@@ -312,8 +313,15 @@ Result<std::vector<Mount>> ListMountsFromMountinfo(const NamespaceRef& ns) {
                                     " (mountinfo reaches a namespace only through a file or a pid)");
   }
 
-  auto ns_fd = sys::Open(AT_FDCWD, ns_path.c_str(), O_RDONLY);
+  // O_NONBLOCK|O_NOCTTY: a FIFO given as --ns-file must not hang the open.
+  auto ns_fd = sys::Open(AT_FDCWD, ns_path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY);
   if (!ns_fd && ns.kind == NamespaceRef::Kind::kFile) return std::unexpected(ns_fd.error());
+  if (ns.kind == NamespaceRef::Kind::kFile) {
+    auto type = sys::NamespaceType(ns_fd->Get());
+    if (!type || *type != CLONE_NEWNS) {
+      return MakeError(EINVAL, "open namespace", QuotePath(ns.path) + " is not a mount namespace file");
+    }
+  }
 
   Result<std::string> text;
   if (!mountinfo_path.empty()) {

@@ -51,7 +51,9 @@ bool UseListmount(Backend backend) {
 }
 
 Result<std::uint64_t> NamespaceIdOfFile(const std::string& path) {
-  auto fd = sys::Open(AT_FDCWD, path.c_str(), O_RDONLY);
+  // O_NONBLOCK|O_NOCTTY: a FIFO or a terminal given as the file must neither
+  // hang the open nor become our terminal; the ioctl below then refuses it.
+  auto fd = sys::Open(AT_FDCWD, path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY);
   if (!fd) return std::unexpected(fd.error());
   const int type = ::ioctl(fd->Get(), sys::kNsGetNsType);
   if (type < 0) {

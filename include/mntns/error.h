@@ -32,7 +32,8 @@ inline constexpr std::expected<void, Error> kOk{};
 [[nodiscard]] std::unexpected<Error> MakeError(int code, std::string operation,
                                                std::string argument = {});
 
-// Quotes a path for error text: `"/tmp/a b"`.
+// Quotes a path for error text: `"/tmp/a b"`; `"` and `\` get a backslash,
+// control characters (newline, escape, DEL) are written \xNN.
 [[nodiscard]] std::string QuotePath(std::string_view path);
 
 // The symbolic name of an errno value ("ENOENT"), or "E<number>" if unknown.

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+extern char** environ;
+
 namespace mntns::testing {
 
 std::string CliPath() {
@@ -16,24 +18,50 @@ std::string CliPath() {
 }
 
 CliResult RunCli(const std::vector<std::string>& args, int inherit_fd) {
+  return RunCli(args, RunOptions{.inherit_fd = inherit_fd});
+}
+
+CliResult RunCli(const std::vector<std::string>& args, const RunOptions& options) {
+  std::vector<std::string> argv{CliPath()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunProgram(argv, options);
+}
+
+CliResult RunProgram(const std::vector<std::string>& args, const RunOptions& options) {
   int out_pipe[2];
   int err_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) return {};
-  const std::string path = CliPath();
   std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(path.c_str()));
   for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
+  std::vector<std::string> environment;
+  for (char** entry = environ; *entry != nullptr; ++entry) environment.emplace_back(*entry);
+  environment.insert(environment.end(), options.environment.begin(), options.environment.end());
+  std::vector<char*> envp;
+  for (const std::string& entry : environment) envp.push_back(const_cast<char*>(entry.c_str()));
+  envp.push_back(nullptr);
 
   const pid_t pid = ::fork();
   if (pid == 0) {
-    ::dup2(out_pipe[1], STDOUT_FILENO);
-    ::dup2(err_pipe[1], STDERR_FILENO);
-    if (inherit_fd >= 0) {
-      // dup2 onto itself keeps O_CLOEXEC; clear it so the fd survives exec.
-      ::fcntl(inherit_fd, F_SETFD, 0);
+    switch (options.stdout_kind) {
+      case RunOptions::Stdout::kCaptured:
+        ::dup2(out_pipe[1], STDOUT_FILENO);
+        break;
+      case RunOptions::Stdout::kClosed:
+        ::close(STDOUT_FILENO);
+        break;
+      case RunOptions::Stdout::kFile: {
+        const int fd = ::open(options.stdout_file.c_str(), O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || ::dup2(fd, STDOUT_FILENO) < 0) ::_exit(126);
+        break;
+      }
     }
-    ::execv(path.c_str(), argv.data());
+    ::dup2(err_pipe[1], STDERR_FILENO);
+    if (options.inherit_fd >= 0) {
+      // dup2 onto itself keeps O_CLOEXEC; clear it so the fd survives exec.
+      ::fcntl(options.inherit_fd, F_SETFD, 0);
+    }
+    ::execvpe(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
   ::close(out_pipe[1]);

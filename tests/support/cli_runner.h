@@ -1,4 +1,4 @@
-// Test support: run the mntns CLI and capture what it prints.
+// Test support: run the mntns CLI (or another program) and capture what it prints.
 #pragma once
 
 #include <string>
@@ -12,9 +12,22 @@ struct CliResult {
   std::string err;
 };
 
+// Where the child's standard output goes; by default a pipe into CliResult::out.
+struct RunOptions {
+  enum class Stdout { kCaptured, kClosed, kFile };
+  Stdout stdout_kind = Stdout::kCaptured;
+  std::string stdout_file{};            // kFile: opened O_WRONLY, e.g. "/dev/full"
+  int inherit_fd = -1;                  // an fd kept open across exec, same number
+  std::vector<std::string> environment{};  // "NAME=VALUE" entries added to ours
+};
+
 // Runs the built mntns binary (MNTNS_CLI_PATH) with `args`, optionally with extra
 // fds inherited (`inherit_fd` is dup2'ed to the same number in the child).
 CliResult RunCli(const std::vector<std::string>& args, int inherit_fd = -1);
+CliResult RunCli(const std::vector<std::string>& args, const RunOptions& options);
+
+// Runs `argv` (argv[0] looked up in PATH) the same way.
+CliResult RunProgram(const std::vector<std::string>& argv, const RunOptions& options = {});
 
 // Path of the CLI under test.
 std::string CliPath();

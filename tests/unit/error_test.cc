@@ -44,6 +44,12 @@ TEST(Error, UnknownErrnoStillHasAName) {
 
 TEST(QuotePath, EscapesQuotesAndBackslashes) { EXPECT_EQ(QuotePath("a\"b\\c"), "\"a\\\"b\\\\c\""); }
 
+// Error text reaches terminals: a path may not move the cursor or end the line.
+TEST(QuotePath, WritesControlCharactersAsHexEscapes) {
+  EXPECT_EQ(QuotePath("a\nb\x1b[2Jc\x7f"), "\"a\\x0ab\\x1b[2Jc\\x7f\"");
+  EXPECT_EQ(QuotePath("caf\xc3\xa9"), "\"caf\xc3\xa9\"");
+}
+
 TEST(UniqueFd, ClosesOnDestructionAndMovesOwnership) {
   const int before = testing::OpenFdCount();
   {

@@ -8,6 +8,44 @@
 namespace mntns {
 namespace {
 
+TEST(TerminalSafe, KeepsPrintableTextAndValidUtf8) {
+  EXPECT_EQ(cli::TerminalSafe("/srv/data dir/caf\xc3\xa9"), "/srv/data dir/caf\xc3\xa9");
+  EXPECT_EQ(cli::TerminalSafe("a\\b"), "a\\b");
+}
+
+TEST(TerminalSafe, WritesControlsInvalidBytesAndBackslashXAsHex) {
+  EXPECT_EQ(cli::TerminalSafe("new\nline\ttab\x1b[31m"), "new\\x0aline\\x09tab\\x1b[31m");
+  EXPECT_EQ(cli::TerminalSafe("del\x7f"), "del\\x7f");
+  EXPECT_EQ(cli::TerminalSafe("c1\xc2\x85 nbsp\xc2\xa0"), "c1\\xc2\\x85 nbsp\xc2\xa0");
+  EXPECT_EQ(cli::TerminalSafe("bad\xff\xc3"), "bad\\xff\\xc3");
+  EXPECT_EQ(cli::TerminalSafe("\\x41"), "\\x5cx41") << "so that \\x in a path cannot pass for an escape";
+}
+
+TEST(MountJson, AStringThatIsNotUtf8CarriesItsBytesInHex) {
+  Mount mount;
+  mount.mask = field::kMntPoint | field::kMntRoot | field::kMntNsId;
+  mount.point = "/a\xff" "b";
+  mount.root = "/";
+  mount.ns_id = 7;
+  const auto json = cli::MountToJson(mount);
+  EXPECT_EQ(json["target"].get<std::string>(), "/a\xef\xbf\xbd" "b");
+  EXPECT_EQ(json["target_hex"].get<std::string>(), "2f61ff62");
+  EXPECT_FALSE(json.contains("root_hex"));
+}
+
+TEST(MountJson, NoMountPointButANamespaceIsOutsideTheRootNotDetached) {
+  Mount outside;
+  outside.mask = field::kMntBasic | field::kMntNsId;
+  const auto json = cli::MountToJson(outside);
+  EXPECT_TRUE(json.value("outside_root", false));
+  EXPECT_FALSE(json.contains("detached"));
+  EXPECT_EQ(cli::UnreachableTarget(outside), "(outside your root)");
+  Mount detached;
+  detached.mask = field::kMntBasic;
+  EXPECT_TRUE(cli::MountToJson(detached).value("detached", false));
+  EXPECT_EQ(cli::UnreachableTarget(detached), "(detached)");
+}
+
 TEST(VfsOptions, PrintsFlagsInTheKernelsOrder) {
   Mount mount;
   mount.attr = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSYMFOLLOW | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODEV |
