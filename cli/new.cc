@@ -14,6 +14,8 @@
 #include <nlohmann/json.hpp>
 
 #include "command.h"
+#include "json_writer.h"
+#include "mount_output.h"
 #include "template_sharing.h"
 #include "mntns/namespace.h"
 #include "mntns/query.h"
@@ -29,6 +31,7 @@ struct NewOptions {
   std::string pin;
   bool json = false;
   std::string path;
+  bool run_command = false;  // "--" was given: run `command`
   std::vector<std::string> command;
 };
 
@@ -42,10 +45,13 @@ std::string ParentDirectory(const std::string& path) {
 // Binds the namespace onto `file`, as `unshare --mount=FILE` does, so it
 // outlives this process (nsenter --mount=FILE, mntns ls --ns-file FILE).
 Result<void> Pin(int ns_fd, const std::string& file) {
+  const std::string directory = ParentDirectory(file);
   // The kernel refuses to propagate a namespace file (it could build loops),
   // so the bind fails on a shared mount; say why instead of a bare EINVAL.
-  auto parent = StatMountByPath(ParentDirectory(file), {.mask = field::kMntBasic | field::kMntPoint});
-  if (!parent) return MakeError(parent.error().code, "--pin", QuotePath(file) + ": " + parent.error().Message());
+  auto parent = StatMountByPath(directory, {.mask = field::kMntBasic | field::kMntPoint});
+  if (!parent) {
+    return MakeError(parent.error().code, "--pin", fmt::format("{}: its directory {}", QuotePath(file), QuotePath(directory)));
+  }
   if ((parent->propagation & MS_SHARED) != 0) {
     return MakeError(EINVAL, "--pin",
                      fmt::format("{}: the mount it is on ({}) is shared, and a namespace can only be pinned "
@@ -55,11 +61,30 @@ Result<void> Pin(int ns_fd, const std::string& file) {
   }
   bool created = false;
   {
-    auto existing = sys::Open(AT_FDCWD, file.c_str(), O_RDONLY | O_NOFOLLOW);
-    if (!existing) {
-      auto made = sys::Open(AT_FDCWD, file.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
-      if (!made) return std::unexpected(made.error());
+    // O_NONBLOCK: a FIFO in FILE's place must not hang the open.
+    auto existing = sys::Open(AT_FDCWD, file.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    if (existing) {
+      auto is_directory = sys::IsDirectory(existing->Get());
+      if (is_directory && *is_directory) {
+        return MakeError(EISDIR, "--pin", QuotePath(file) + " is a directory; the namespace is bound onto a file "
+                                                            "(created if missing)");
+      }
+      // A second bind would stack on the first and hide it.
+      if (sys::NamespaceType(existing->Get())) {
+        return MakeError(EBUSY, "--pin", QuotePath(file) + " already pins a namespace (release it with umount first)");
+      }
+    } else if (existing.error().code == ENOENT) {
+      auto made = sys::Open(AT_FDCWD, file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
+      if (!made) {
+        Error error = made.error();
+        error.operation = "--pin";
+        return std::unexpected(error);
+      }
       created = true;
+    } else {
+      Error error = existing.error();
+      error.operation = "--pin";
+      return std::unexpected(error);
     }
   }
   const std::string source = fmt::format("/proc/self/fd/{}", ns_fd);
@@ -125,21 +150,27 @@ int PrintSummary(const NewOptions& options, NamespaceStrategy strategy, int ns_f
     for (const Mount& m : *mounts) {
       out["mounts"].push_back({{"target", m.point}, {"fstype", m.fs_type}, {"source", m.sb_source},
                                {"propagation", PropagationText(m)}});
+      // As in ls --json: U+FFFD where a string is not UTF-8, its bytes beside it.
+      for (const auto& [key, value] : {std::pair{"target", &m.point}, std::pair{"source", &m.sb_source}}) {
+        if (!IsValidUtf8(*value)) out["mounts"].back()[std::string(key) + "_hex"] = HexBytes(*value);
+      }
     }
-    fmt::print("{}\n", out.dump(2));
+    if (!IsValidUtf8(options.path)) out["source_hex"] = HexBytes(options.path);
+    fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
     return 0;
   }
   fmt::print("mount namespace {} ({} strategy): {} of {} as \"/\", {} mount{}\n", *id, StrategyName(strategy),
-             options.recursive ? "a recursive copy" : "a copy", QuotePath(options.path), mounts->size(),
-             mounts->size() == 1 ? "" : "s");
+             options.recursive ? "a recursive copy" : "a copy", QuotePath(TerminalSafe(options.path)),
+             mounts->size(), mounts->size() == 1 ? "" : "s");
   for (const Mount& m : *mounts) {
-    fmt::print("  {:<30} {:<10} {:<20} {}\n", m.point, m.fs_type, m.sb_source, PropagationText(m));
+    fmt::print("  {:<30} {:<10} {:<20} {}\n", TerminalSafe(m.point), TerminalSafe(m.fs_type),
+               TerminalSafe(m.sb_source), PropagationText(m));
   }
   if (options.pin.empty()) {
     fmt::print("(released when mntns exits: use --pin FILE to keep it, or -- CMD to run something in it)\n");
   } else {
-    fmt::print("pinned at {}: enter with `nsenter --mount={}`, release with `umount {}`\n", options.pin,
-               options.pin, options.pin);
+    const std::string pin = TerminalSafe(options.pin);
+    fmt::print("pinned at {}: enter with `nsenter --mount={}`, release with `umount {}`\n", pin, pin, pin);
   }
   return 0;
 }
@@ -170,13 +201,13 @@ int RunNew(const NewOptions& options) {
     }
     if (!pinned) return ReportError(pinned.error());
   }
-  if (!options.command.empty()) return RunInside(ns->Get(), options.command);
+  if (options.run_command) return RunInside(ns->Get(), options.command);
   return PrintSummary(options, strategy, ns->Get());
 }
 
 }  // namespace
 
-void AddNewCommand(CLI::App& app, Runner& runner) {
+void AddNewCommand(CLI::App& app, Runner& runner, const NewCommandLine& command_line) {
   auto options = std::make_shared<NewOptions>();
   CLI::App* command = app.add_subcommand(
       "new", "Create a mount namespace that holds only a copy of PATH (as \"/\"), like Linux 7's\n"
@@ -196,8 +227,8 @@ void AddNewCommand(CLI::App& app, Runner& runner) {
   command->add_flag("--json", options->json,
                     "Without CMD: print {ns_id, strategy, source, recursive, pinned, mounts: [...]}");
   command->add_option("path", options->path, "The directory to copy; it becomes \"/\" of the namespace")->required();
-  command->add_option("command", options->command, "After `--`: the command to run inside (argv)");
   command->footer(fmt::format(
+      "CMD is everything after `--` (mntns new [OPTIONS] PATH -- CMD [ARGS...]).\n"
       "Without CMD and without --pin the namespace is described and released when mntns exits.\n"
       "With CMD, mntns exits with CMD's status (128+signal if it was killed).\n"
       "{}\n"
@@ -211,7 +242,12 @@ void AddNewCommand(CLI::App& app, Runner& runner) {
       "  mntns new --json -r /srv/web                    its id and mounts as JSON\n"
       "  mntns new --strategy classic -r / -- true       the unshare+pivot_root baseline",
       kTemplateSharingHelp));
-  command->callback([options, &runner] { runner = [options] { return RunNew(*options); }; });
+  command->callback([options, &runner, &command_line] {
+    if (command_line.given && command_line.command.empty()) throw CLI::ValidationError("--", "needs CMD after it");
+    options->run_command = command_line.given;
+    options->command = command_line.command;
+    runner = [options] { return RunNew(*options); };
+  });
 }
 
 }  // namespace mntns::cli

@@ -86,7 +86,13 @@ Result<UniqueFd> OpenTreeNamespace(int dirfd, const std::string& path, unsigned 
     // The bare syscall: nothing else on this path (the target is within 10%
     // of a direct open_tree call).
     auto ns = sys::OpenTree(dirfd, path.c_str(), flags | OPEN_TREE_NAMESPACE | OPEN_TREE_CLOEXEC);
-    if (!ns) ns.error().operation = kOpenTreeOperation;
+    if (!ns) {
+      ns.error().operation = kOpenTreeOperation;
+      if (ns.error().code == EINVAL && !KernelFeatures().open_tree_namespace) {
+        ns.error().argument += " (this kernel has no OPEN_TREE_NAMESPACE: it needs Linux 7.0; the template "
+                               "and classic strategies emulate it)";
+      }
+    }
     return ns;
   }
   const std::string operation = kOpenTreeOperation;
@@ -119,7 +125,13 @@ Result<UniqueFd> FsmountNamespace(int fs_fd, unsigned flags, unsigned attr_flags
   const NamespaceStrategy strategy = ResolveStrategy(options.strategy);
   if (strategy == NamespaceStrategy::kNative) {
     auto ns = sys::FsMount(fs_fd, flags | FSMOUNT_NAMESPACE, attr_flags);
-    if (!ns) ns.error().operation = operation;
+    if (!ns) {
+      ns.error().operation = operation;
+      if (ns.error().code == EINVAL && !KernelFeatures().fsmount_namespace) {
+        ns.error().argument += " (this kernel has no FSMOUNT_NAMESPACE: it needs Linux 7.1; the template "
+                               "and classic strategies emulate it)";
+      }
+    }
     return ns;
   }
   // A fresh superblock's root: private, no peers, as with FSMOUNT_NAMESPACE.

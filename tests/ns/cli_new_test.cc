@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "mntns/features.h"
 #include "mntns/namespace.h"
 #include "support/cli_runner.h"
 #include "support/namespace.h"
@@ -155,6 +156,68 @@ TEST(CliNew, JsonDescribesTheNamespace) {
     ASSERT_EQ(json["mounts"].size(), 1U);
     EXPECT_EQ(json["mounts"][0]["fstype"], "proc");
   });
+}
+
+std::size_t Occurrences(const std::string& text, const std::string& what) {
+  std::size_t count = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++count;
+  return count;
+}
+
+// CMD comes only after "--": `new /tmp /tmp` used to run "/tmp".
+TEST(CliNew, ASecondPathIsAUsageErrorNotACommand) {
+  auto result = RunCli({"new", "/tmp", "/tmp"});
+  EXPECT_EQ(result.exit_status, 2);
+  EXPECT_NE(result.err.find("not expected: /tmp"), std::string::npos) << result.err;
+  EXPECT_EQ(result.err.find("exec"), std::string::npos) << result.err;
+}
+
+TEST(CliNew, DashDashWithoutACommandIsAUsageError) {
+  auto result = RunCli({"new", "/tmp", "--"});
+  EXPECT_EQ(result.exit_status, 2);
+  EXPECT_NE(result.err.find("needs CMD"), std::string::npos) << result.err;
+}
+
+TEST(CliNew, PinOntoAnAlreadyPinnedFileIsRefused) {
+  testing::InPrivateMountNamespace([] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(testing::MountTmpfs(base));
+    const std::string pin = base + "/ns";
+    ASSERT_EQ(RunCli({"new", "--pin", pin, "/tmp"}).exit_status, 0);
+    auto second = RunCli({"new", "--pin", pin, "/tmp"});
+    EXPECT_EQ(second.exit_status, 1);
+    EXPECT_NE(second.err.find("already pins a namespace"), std::string::npos) << second.err;
+    // One umount releases it: nothing was stacked on the first pin.
+    ASSERT_EQ(::umount2(pin.c_str(), MNT_DETACH), 0);
+    EXPECT_NE(::umount2(pin.c_str(), MNT_DETACH), 0);
+  });
+}
+
+TEST(CliNew, PinErrorsNameThePathAndTheErrnoOnce) {
+  testing::InPrivateMountNamespace([] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(testing::MountTmpfs(base));
+    auto missing = RunCli({"new", "--pin", base + "/nodir/f", "/tmp"});
+    EXPECT_EQ(missing.exit_status, 1);
+    EXPECT_EQ(missing.err, "mntns: --pin \"" + base + "/nodir/f\": its directory \"" + base +
+                               "/nodir\": No such file or directory (ENOENT)\n");
+    auto directory = RunCli({"new", "--pin", base, "/tmp"});
+    EXPECT_EQ(directory.exit_status, 1);
+    EXPECT_NE(directory.err.find("is a directory"), std::string::npos) << directory.err;
+    EXPECT_EQ(Occurrences(directory.err, "EISDIR"), 1U) << directory.err;
+  });
+}
+
+TEST(CliNew, NativeStrategyOnAKernelWithoutItSaysWhatIsMissing) {
+  auto result = RunCli({"new", "--strategy", "native", "/tmp"});
+  if (KernelFeatures().open_tree_namespace) {
+    EXPECT_EQ(result.exit_status, 0) << result.err;
+    return;
+  }
+  EXPECT_EQ(result.exit_status, 1);
+  EXPECT_NE(result.err.find("this kernel has no OPEN_TREE_NAMESPACE: it needs Linux 7.0"), std::string::npos)
+      << result.err;
+  EXPECT_EQ(Occurrences(result.err, "EINVAL"), 1U) << result.err;
 }
 
 TEST(CliNew, HelpTeachesWithExamples) {
