@@ -106,6 +106,15 @@ Result<UniqueFd> OpenTreeNamespace(int dirfd, const std::string& path, unsigned 
     return std::unexpected(r.error());
   }
   auto ns = FromDetachedTree(std::move(*tree), (flags & AT_RECURSIVE) != 0, strategy);
+  if (!ns && ns.error().code == ELOOP && (flags & AT_RECURSIVE) != 0) {
+    // The tree holds a mount-namespace file (a pinned namespace, as snap
+    // keeps under /run) older than the new namespace: 7.x leaves such files
+    // out of the copy, and so do we, on the slower path that can.
+    auto source = sys::OpenTree(dirfd, path.c_str(), OPEN_TREE_CLOEXEC | (flags & kLookupFlags & ~AT_RECURSIVE));
+    auto without = source ? internal::CloneTreeWithoutNamespaceFiles(source->Get())
+                          : Result<UniqueFd>(std::unexpected(source.error()));
+    if (without) ns = FromDetachedTree(std::move(*without), true, strategy);
+  }
   if (!ns) {
     Error& error = ns.error();
     error.argument = fmt::format("{} ({} strategy, {} {})", DescribeSource(dirfd, path), StrategyName(strategy),

@@ -42,6 +42,16 @@ class ThreadNamespaceOpener {
 // namespace with the tree as its root.
 [[nodiscard]] Result<void> DropMountNamespaceFiles();
 
+// A recursive clone (OPEN_TREE_CLONE|AT_RECURSIVE) of the directory
+// `source_fd` (an O_PATH fd) without the mount-namespace files in it, for
+// trees that move_mount refuses with ELOOP (a namespace file may only be
+// attached in a namespace older than the one it names; OPEN_TREE_NAMESPACE
+// skips such files). A detached tree cannot be unmounted from, so this copies
+// the caller's namespace on a helper thread (O(the caller's mounts)), makes the
+// copy private, unmounts its namespace files and clones the source from there.
+// The clone's mounts are private: peer groups of the tree are not kept.
+[[nodiscard]] Result<UniqueFd> CloneTreeWithoutNamespaceFiles(int source_fd);
+
 // Whether the calling thread's namespace holds a mount-namespace file. Needs
 // no particular root: listmount and statmount work by mount id.
 [[nodiscard]] Result<bool> HasMountNamespaceFiles();

@@ -117,3 +117,31 @@ Result<void> DropMountNamespaceFiles() {
 }
 
 }  // namespace mntns::internal
+
+namespace mntns::internal {
+
+Result<UniqueFd> CloneTreeWithoutNamespaceFiles(int source_fd) {
+  Result<UniqueFd> result = MakeError(EINVAL, "clone without mount-namespace files");
+  auto thread = StartHelperThread([&] {
+    const auto run = [&]() -> Result<UniqueFd> {
+      // unshare(CLONE_NEWNS) moves the thread's cwd to the copy of the mount
+      // it was on: that is how the source is found again inside the copy.
+      if (auto r = sys::Unshare(CLONE_FS); !r) return std::unexpected(r.error());
+      if (auto r = sys::Fchdir(source_fd); !r) return std::unexpected(r.error());
+      if (auto r = sys::Unshare(CLONE_NEWNS); !r) return std::unexpected(r.error());
+      // Unmounting a file whose parent is shared would unmount it in every
+      // peer, the caller's namespace among them: the copy goes private first.
+      mount_attr attr{};
+      attr.propagation = MS_PRIVATE;
+      if (auto r = sys::MountSetattr(AT_FDCWD, "/", AT_RECURSIVE, attr); !r) return std::unexpected(r.error());
+      if (auto r = DropMountNamespaceFiles(); !r) return std::unexpected(r.error());
+      return sys::OpenTree(AT_FDCWD, ".", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    };
+    result = run();
+  });
+  if (!thread) return std::unexpected(thread.error());
+  thread->join();
+  return result;
+}
+
+}  // namespace mntns::internal

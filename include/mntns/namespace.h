@@ -68,10 +68,13 @@ struct NamespaceOptions {
 //    unbindable submounts.
 //  - Mount-namespace files (binds of /proc/PID/ns/mnt) are not copied (the
 //    file below them shows); other nsfs binds are. Emulations (kTemplate,
-//    kClassic) clone them with the tree and drop them once it is attached, but
-//    6.x refuses to attach such a file to a namespace newer than the one it
-//    names (ELOOP), and the new namespace is always the newest: a recursive
-//    copy of a tree that holds one mostly fails with ELOOP there.
+//    kClassic) clone them with the tree and drop them once it is attached;
+//    where 6.x refuses that attach (ELOOP: a namespace file may only be
+//    attached to a namespace older than the one it names, and the new one is
+//    the newest), they clone the tree again from a private copy of the
+//    caller's namespace with the files unmounted. That path costs
+//    O(the caller's mounts), and its copies are private: a tree holding a
+//    mount-namespace file loses its peer groups there (7.x keeps them).
 //  - Covered mounts stay covered; propagation is kept (a shared source gives
 //    copies in the same peer group: the namespace is not isolated by itself),
 //    except with kClassic (see above).

@@ -1,9 +1,11 @@
 // `mntns new` and `mntns bench create` as a user runs them.
+#include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -218,6 +220,41 @@ TEST(CliNew, NativeStrategyOnAKernelWithoutItSaysWhatIsMissing) {
   EXPECT_NE(result.err.find("this kernel has no OPEN_TREE_NAMESPACE: it needs Linux 7.0"), std::string::npos)
       << result.err;
   EXPECT_EQ(Occurrences(result.err, "EINVAL"), 1U) << result.err;
+}
+
+// Snap-style pinned namespaces under /run are common: `new -r` of a tree
+// that holds one must work on every strategy, and leave the file out as
+// OPEN_TREE_NAMESPACE does. On one CPU, 6.18's namespace ids are ordered, so
+// the attach of the pinned file would fail (ELOOP) without that.
+TEST(CliNew, RecursiveCopyOfATreeWithAPinnedNamespaceLeavesThePinOut) {
+  testing::InPrivateMountNamespace([] {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(std::max(::sched_getcpu(), 0), &one);
+    ASSERT_EQ(::sched_setaffinity(0, sizeof one, &one), 0);
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(testing::MountTmpfs(base));
+    ASSERT_TRUE(testing::MakeDirs(base + "/pd"));
+    ASSERT_TRUE(testing::MountTmpfs(base + "/sub"));
+    ASSERT_EQ(RunCli({"new", "--pin", base + "/pd/ns1", "/tmp"}).exit_status, 0);
+    std::vector<std::string> strategies = {"auto", "template", "classic"};
+    if (KernelFeatures().open_tree_namespace) strategies.push_back("native");
+    for (const std::string& strategy : strategies) {
+      for (const std::string& tree : {base, std::string("/")}) {
+        auto result = RunCli({"new", "--json", "-r", "--strategy", strategy, tree});
+        ASSERT_EQ(result.exit_status, 0) << strategy << " " << tree << ": " << result.err;
+        const auto json = nlohmann::json::parse(result.out);
+        std::vector<std::string> targets;
+        for (const auto& mount : json["mounts"]) targets.push_back(mount["target"]);
+        const std::string pin = tree == "/" ? base + "/pd/ns1" : "/pd/ns1";
+        const std::string sub = tree == "/" ? base + "/sub" : "/sub";
+        EXPECT_EQ(std::count(targets.begin(), targets.end(), pin), 0) << strategy << " " << tree << result.out;
+        EXPECT_EQ(std::count(targets.begin(), targets.end(), sub), 1) << strategy << " " << tree << result.out;
+      }
+    }
+    // The caller's pin is untouched: the copies were made private first.
+    EXPECT_EQ(RunCli({"ls", "--ns-file", base + "/pd/ns1"}).exit_status, 0);
+  });
 }
 
 TEST(CliNew, HelpTeachesWithExamples) {
