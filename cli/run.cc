@@ -44,6 +44,19 @@ int RunSandboxCommand(const std::vector<std::string>& args) {
   return *status;
 }
 
+// CLI11 prints "Usage: mntns run [OPTIONS]" (it knows only --help); this one
+// says where CMD starts.
+class RunHelpFormatter : public CLI::Formatter {
+ public:
+  std::string make_usage(const CLI::App* /*app*/, std::string name) const override {
+    return fmt::format(
+        "Usage: {} [OPTION...] [--] CMD [ARG...]\n"
+        "  OPTIONs apply in the order given; CMD starts after `--` or at the first argument that\n"
+        "  is not an OPTION (nor an OPTION's value).\n",
+        name);
+  }
+};
+
 }  // namespace
 
 void AddRunCommand(CLI::App& app, Runner& runner) {
@@ -51,12 +64,23 @@ void AddRunCommand(CLI::App& app, Runner& runner) {
       "run",
       "Run CMD in a minimal mount namespace built with the new mount API only, like bubblewrap\n"
       "(same option names and order rules), on the fast namespace path: open_tree/fsmount\n"
-      "(OPEN_TREE_NAMESPACE/FSMOUNT_NAMESPACE) on 7.x, the template emulation on 6.x.\n"
-      "Usage: mntns run OPTIONS [--] CMD [ARGS...]   (options apply in the order given;\nat least one option comes before `--`)");
+      "(OPEN_TREE_NAMESPACE/FSMOUNT_NAMESPACE) on 7.x, the template emulation on 6.x.");
+  command->formatter(std::make_shared<RunHelpFormatter>());
+  // The arguments are parsed in order by ParseRunArguments (CLI11 would sort
+  // options by name). CLI11 puts each unknown option into remaining() and,
+  // from the first positional on (prefix_command), everything after it too.
+  // A "--" it hands back to `mntns` itself (dropping it) unless a positional
+  // is still wanted: this one wants one and takes none (its check rejects
+  // every value), so "--" and all that follows stay in remaining(), in order.
   command->prefix_command();
   command->allow_extras();
+  command->validate_positionals();
+  command->add_option("CMD")
+      ->group("")
+      ->expected(1)
+      ->check(CLI::Validator([](std::string&) { return std::string("taken by remaining()"); }, ""));
   command->footer(fmt::format(
-      "Options (in order, like bwrap; DEST is a path inside the sandbox, SRC a host path):\n"
+      "Sandbox options (in order, like bwrap; DEST is a path inside the sandbox, SRC a host path):\n"
       "  --root DIR              \"/\" is a recursive copy of DIR (default: an empty tmpfs)\n"
       "  --bind SRC DEST         bind SRC (recursively, nosuid, nodev) on DEST\n"
       "  --ro-bind SRC DEST      the same, read-only (recursively)\n"
@@ -100,8 +124,6 @@ void AddRunCommand(CLI::App& app, Runner& runner) {
       "  mntns run --root /srv/rootfs --bind /srv/data /data --chdir /data -- ./job\n"
       "  mntns run --json-spec box.json -- /usr/bin/env",
       JsonSpecHelp(), kTemplateSharingHelp));
-  // Parsed here, in order (CLI11 would sort options by name): CLI11 hands
-  // everything from the first unknown option on to remaining(), unchanged.
   command->callback([command, &runner] {
     std::vector<std::string> args = command->remaining();
     runner = [args] { return RunSandboxCommand(args); };
