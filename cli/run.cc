@@ -14,7 +14,10 @@
 namespace mntns::cli {
 namespace {
 
-constexpr std::array kForwarded = {SIGINT, SIGTERM};
+// Every signal whose default action would end mntns while CMD went on: a
+// sandbox lives exactly as long as its mntns unless it is killed (SIGKILL;
+// --die-with-parent covers that).
+constexpr std::array kForwarded = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 
 int RunSandboxCommand(const std::vector<std::string>& args) {
   auto spec = ParseRunArguments(args);
@@ -26,13 +29,15 @@ int RunSandboxCommand(const std::vector<std::string>& args) {
     fmt::print(stderr, "mntns: {}\n", valid.error().Message());
     return kExitUsage;
   }
+  // Sharing can wait on the keeper's lock or record: with the signals still
+  // unblocked, Ctrl-C ends mntns there as anywhere before the sandbox exists.
+  ShareTemplateWhenUseful(spec->strategy);
   // Blocked before the sandbox starts so that none is lost; WaitSandbox
   // forwards them and CMD starts with an empty mask.
   sigset_t set;
   sigemptyset(&set);
   for (int sig : kForwarded) sigaddset(&set, sig);
   sigprocmask(SIG_BLOCK, &set, nullptr);
-  ShareTemplateWhenUseful(spec->strategy);
   auto process = StartSandbox(*spec);
   if (!process) {
     ReportError(process.error());
@@ -112,8 +117,9 @@ void AddRunCommand(CLI::App& app, Runner& runner) {
       "Every DEST is resolved inside the new root (openat2 RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS):\n"
       "symlinks in the root cannot send a mount outside it. Nothing is mounted in your namespace.\n"
       "{}\n"
-      "Exit status: CMD's (128+N if killed by signal N; SIGINT/SIGTERM are forwarded to it);\n"
-      "1 if the sandbox could not be set up, 2 a usage error, 126/127 CMD could not be executed.\n"
+      "Exit status: CMD's (128+N if killed by signal N; SIGINT, SIGTERM, SIGHUP and SIGQUIT are\n"
+      "forwarded to it); 1 if the sandbox could not be set up, 2 a usage error, 126/127 CMD could\n"
+      "not be executed.\n"
       "\n"
       "Examples:\n"
       "  mntns run --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib \\\n"
