@@ -1,29 +1,54 @@
 #include "run_spec.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "mntns/fd.h"
 
 namespace mntns::cli {
 namespace {
 
 using Kind = SandboxMount::Kind;
+using Json = nlohmann::json;
+
+// setresuid/setresgid and the id maps read (uid_t)-1 as "no id".
+constexpr std::uint64_t kMaxId = 4294967294;
 
 std::unexpected<Error> Usage(std::string what) { return MakeError(EINVAL, "mntns run", std::move(what)); }
 
 Result<std::uint64_t> ParseNumber(const std::string& option, const std::string& text, int base) {
   std::uint64_t value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, base);
+  if (ec == std::errc::result_out_of_range) return Usage(fmt::format("{} {}: too large", option, text));
   if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
-    return Usage(fmt::format("{}: \"{}\" is not a {} number", option, text, base == 8 ? "octal" : "decimal"));
+    return Usage(fmt::format("{} \"{}\": not a{} number", option, text, base == 8 ? "n octal" : " decimal"));
   }
   return value;
+}
+
+// The one rule for a mode, from --perms or a JSON "perms": octal digits only
+// ("700", "0700", "1777"), at most 07777.
+Result<mode_t> ParseMode(const std::string& where, const std::string& text) {
+  auto mode = ParseNumber(where, text, 8);
+  if (!mode) return std::unexpected(mode.error());
+  if (*mode > 07777) return Usage(fmt::format("{} {}: not a mode (at most 07777)", where, text));
+  return static_cast<mode_t>(*mode);
+}
+
+Result<std::uint32_t> ParseId(const std::string& option, const std::string& text) {
+  auto id = ParseNumber(option, text, 10);
+  if (!id) return std::unexpected(id.error());
+  if (*id > kMaxId) return Usage(fmt::format("{} {}: out of range (0 to {})", option, text, kMaxId));
+  return static_cast<std::uint32_t>(*id);
 }
 
 // The parsing state bwrap keeps between options.
@@ -56,8 +81,8 @@ SandboxMount Bind(const std::string& option, std::string source, std::string des
   return mount;
 }
 
-Result<void> AddOverlay(SandboxSpec& spec, Pending& pending, SandboxMount mount) {
-  if (pending.overlay_layers.empty()) return Usage(fmt::format("--overlay on {} needs --overlay-src first", mount.dest));
+Result<void> AddOverlay(SandboxSpec& spec, Pending& pending, const std::string& option, SandboxMount mount) {
+  if (pending.overlay_layers.empty()) return Usage(fmt::format("{} {} needs --overlay-src first", option, mount.dest));
   mount.kind = Kind::kOverlay;
   mount.layers = std::move(pending.overlay_layers);
   pending.overlay_layers.clear();
@@ -65,15 +90,70 @@ Result<void> AddOverlay(SandboxSpec& spec, Pending& pending, SandboxMount mount)
   return kOk;
 }
 
-Result<void> ReadJsonFile(const std::string& path, SandboxSpec& spec) {
-  std::ifstream in(path);
-  if (!in) {
+const char* FileKind(mode_t mode) {
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+// A --json-spec FILE: a regular file or a pipe (/dev/stdin, <(...), a FIFO),
+// at most kJsonSpecMaxBytes. Anything else is refused before it is opened:
+// /dev/zero never ends, and opening some devices does something.
+Result<std::string> ReadJsonFile(const std::string& path) {
+  const std::string where = QuotePath(path);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
     const int err = errno;
-    return MakeError(err, "--json-spec", QuotePath(path));
+    return MakeError(err, "--json-spec", where);
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  return ApplyJsonSpec(text.str(), path, spec);
+  if (S_ISDIR(st.st_mode)) return MakeError(EISDIR, "--json-spec", where);
+  if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+    return MakeError(EINVAL, "--json-spec", fmt::format("{} ({}; it takes a regular file or a pipe)", where,
+                                                        FileKind(st.st_mode)));
+  }
+  // Without O_NONBLOCK, opening a FIFO waits until some process opens it for writing.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  if (!fd) {
+    const int err = errno;
+    return MakeError(err, "--json-spec", where);
+  }
+  if (::fstat(fd.Get(), &st) != 0) {
+    const int err = errno;
+    return MakeError(err, "--json-spec", where);
+  }
+  if (S_ISFIFO(st.st_mode)) {
+    // Blocking reads from here on: they wait while a writer has the pipe open
+    // (one blocked in open() on the FIFO counts already) and return 0 once
+    // none has, also when none ever came, so nothing waits forever for a
+    // writer that does not exist.
+    const int flags = ::fcntl(fd.Get(), F_GETFL);
+    if (flags < 0 || ::fcntl(fd.Get(), F_SETFL, flags & ~O_NONBLOCK) != 0) {
+      const int err = errno;
+      return MakeError(err, "--json-spec", where + " (fcntl F_SETFL)");
+    }
+  } else if (!S_ISREG(st.st_mode)) {
+    return MakeError(EINVAL, "--json-spec", fmt::format("{} ({}; it takes a regular file or a pipe)", where,
+                                                        FileKind(st.st_mode)));
+  } else if (static_cast<std::uint64_t>(st.st_size) > kJsonSpecMaxBytes) {
+    return MakeError(EFBIG, "--json-spec", where + " (more than 16 MiB)");
+  }
+  // st_size is only a hint (0 for procfs files, a file may grow): the limit
+  // holds on what is read.
+  std::string text;
+  char buffer[65536];
+  while (text.size() <= kJsonSpecMaxBytes) {
+    const std::size_t want = std::min(sizeof buffer, kJsonSpecMaxBytes + 1 - text.size());
+    const ssize_t n = ::read(fd.Get(), buffer, want);
+    if (n < 0) {
+      const int err = errno;
+      if (err == EINTR) continue;
+      return MakeError(err, "--json-spec", where + " (read)");
+    }
+    if (n == 0) return text;
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  return MakeError(EFBIG, "--json-spec", where + " (more than 16 MiB)");
 }
 
 }  // namespace
@@ -122,10 +202,9 @@ Result<SandboxSpec> ParseRunArguments(const std::vector<std::string>& args) {
       if (!size) return std::unexpected(size.error());
       pending.size = *size;
     } else if (option == "--perms") {
-      auto perms = ParseNumber(option, a1, 8);
+      auto perms = ParseMode(option, a1);
       if (!perms) return std::unexpected(perms.error());
-      if (*perms > 07777) return Usage(fmt::format("--perms {}: not a mode", a1));
-      pending.perms = static_cast<mode_t>(*perms);
+      pending.perms = *perms;
     } else if (option == "--tmpfs") {
       spec.mounts.push_back(WithPerms(Step(Kind::kTmpfs, a1), pending.perms, pending.size.value_or(0)));
       pending.size.reset();
@@ -147,12 +226,12 @@ Result<SandboxSpec> ParseRunArguments(const std::vector<std::string>& args) {
       SandboxMount mount = Step(Kind::kOverlay, a3, a1);
       mount.workdir = a2;
       mount.overlay_upper = SandboxMount::OverlayUpper::kDirectory;
-      if (auto r = AddOverlay(spec, pending, std::move(mount)); !r) return std::unexpected(r.error());
+      if (auto r = AddOverlay(spec, pending, option, std::move(mount)); !r) return std::unexpected(r.error());
     } else if (option == "--tmp-overlay" || option == "--ro-overlay") {
       SandboxMount mount = Step(Kind::kOverlay, a1);
       mount.overlay_upper =
           option == "--ro-overlay" ? SandboxMount::OverlayUpper::kNone : SandboxMount::OverlayUpper::kTmpfs;
-      if (auto r = AddOverlay(spec, pending, std::move(mount)); !r) return std::unexpected(r.error());
+      if (auto r = AddOverlay(spec, pending, option, std::move(mount)); !r) return std::unexpected(r.error());
     } else if (option == "--chdir") {
       spec.chdir = a1;
     } else if (option == "--setenv") {
@@ -174,7 +253,7 @@ Result<SandboxSpec> ParseRunArguments(const std::vector<std::string>& args) {
     } else if (option == "--unshare-all") {
       spec.unshare_user = spec.unshare_pid = spec.unshare_net = spec.unshare_uts = spec.unshare_ipc = true;
     } else if (option == "--uid" || option == "--gid") {
-      auto id = ParseNumber(option, a1, 10);
+      auto id = ParseId(option, a1);
       if (!id) return std::unexpected(id.error());
       if (option == "--uid") spec.uid = static_cast<uid_t>(*id);
       else spec.gid = static_cast<gid_t>(*id);
@@ -184,20 +263,27 @@ Result<SandboxSpec> ParseRunArguments(const std::vector<std::string>& args) {
       spec.die_with_parent = true;
     } else if (option == "--strategy") {
       auto strategy = ParseStrategy(a1);
-      if (!strategy) return Usage(strategy.error().Message());
+      if (!strategy) return Usage(fmt::format("--strategy {}", strategy.error().argument));
       spec.strategy = *strategy;
     } else if (option == "--json-spec") {
-      if (auto r = ReadJsonFile(a1, spec); !r) return std::unexpected(r.error());
+      auto text = ReadJsonFile(a1);
+      if (!text) return std::unexpected(text.error());
+      if (auto r = ApplyJsonSpec(*text, a1, spec); !r) return std::unexpected(r.error());
     }
   }
-  if (pending.size || pending.perms) return Usage("--size/--perms given without a following --tmpfs or --dir");
-  if (!pending.overlay_layers.empty()) return Usage("--overlay-src given without a following overlay");
+  if (pending.size) return Usage(fmt::format("--size {} is not followed by a --tmpfs", *pending.size));
+  if (pending.perms) return Usage(fmt::format("--perms {:o} is not followed by a --tmpfs or --dir", *pending.perms));
+  if (!pending.overlay_layers.empty()) {
+    return Usage("--overlay-src is not followed by an --overlay, --tmp-overlay or --ro-overlay");
+  }
   if (i < args.size()) spec.argv.assign(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
   return spec;
 }
 
 Result<void> ApplyJsonSpec(const std::string& text, const std::string& origin, SandboxSpec& spec) {
   const auto bad = [&](const std::string& what) { return Usage(fmt::format("--json-spec {}: {}", origin, what)); };
+  // A FIFO without a writer reads as nothing: say so, not "unexpected end of input".
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) return bad("empty, not a JSON document");
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(text);
