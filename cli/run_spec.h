@@ -24,6 +24,9 @@ namespace mntns::cli {
 inline constexpr std::size_t kJsonSpecMaxBytes = std::size_t{16} << 20;
 
 // Adds a JSON document (the schema is in docs/run.md and `mntns run --help`) to `spec`.
+// Strict: an unknown or duplicate key, a value of the wrong type or out of
+// range, or a NUL in a string is an error (EINVAL) naming the key by its path
+// (`mounts[2].perms`); `origin` names the document in the error text.
 [[nodiscard]] Result<void> ApplyJsonSpec(const std::string& text, const std::string& origin, SandboxSpec& spec);
 
 // The JSON schema, for --help.

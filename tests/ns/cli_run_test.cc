@@ -122,6 +122,44 @@ TEST(MntnsRunHelp, HasOneUsageLineThatSaysWhereCmdStarts) {
   EXPECT_NE(r.out.find("Usage: mntns run [OPTION...] [--] CMD [ARG...]"), std::string::npos) << r.out;
 }
 
+TEST(MntnsRunUsage, ABadStrategyNamesTheOptionAndTheErrnoOnce) {
+  const CliResult r = RunCli({"run", "--strategy", "bogus", "--", kMissingCommand});
+  EXPECT_EQ(r.exit_status, 2);
+  EXPECT_NE(r.err.find("--strategy \"bogus\""), std::string::npos) << r.err;
+  EXPECT_EQ(Count(r.err, "(EINVAL)"), 1U) << r.err;
+}
+
+TEST(MntnsRunUsage, RangeErrorsOfIdsAreUsageErrors) {
+  const CliResult r = RunCli({"run", "--unshare-user", "--uid", "4294967296", "--", kMissingCommand});
+  EXPECT_EQ(r.exit_status, 2);
+  EXPECT_NE(r.err.find("--uid 4294967296: out of range"), std::string::npos) << r.err;
+}
+
+// Each of these ran a sandbox (without the isolation meant), hung, or grew
+// without bound; now each is a usage error, named, before anything starts.
+TEST(MntnsRunUsage, HostileJsonSpecsAreUsageErrors) {
+  const std::string dir = testing::TempDir();
+  const std::map<std::string, std::string> specs = {
+      {"unknown-key.json", R"({"unshar": ["net"], "command": ["/nonexistent-mntns/cmd"]})"},
+      {"perms-number.json", R"({"mounts": [{"type": "tmpfs", "dest": "/t", "perms": 1777}]})"},
+      {"uid-float.json", R"({"unshare": ["user"], "uid": 1e30})"},
+      {"nul.json", R"({"mounts": [{"type": "tmpfs", "dest": "/a\u0000b"}]})"},
+      {"deep.json", std::string(100000, '[')},
+  };
+  for (const auto& [name, text] : specs) {
+    std::ofstream(dir + "/" + name) << text;
+    const CliResult r = RunCli({"run", "--json-spec", dir + "/" + name, "--", kMissingCommand});
+    EXPECT_EQ(r.exit_status, 2) << name << ": " << r.err;
+    EXPECT_EQ(Count(r.err, "\n"), 1U) << name << ": " << r.err;
+    EXPECT_EQ(r.err.find("json.exception"), std::string::npos) << name << ": " << r.err;
+  }
+  for (const std::string& path : {dir, std::string("/dev/zero")}) {
+    const CliResult r = RunCli({"run", "--json-spec", path, "--", kMissingCommand});
+    EXPECT_EQ(r.exit_status, 2) << path << ": " << r.err;
+    EXPECT_NE(r.err.find("--json-spec \"" + path + "\""), std::string::npos) << r.err;
+  }
+}
+
 // ---- signals ------------------------------------------------------------------------
 
 // A started `mntns run`: its pid and the read end of the probe's stdout.

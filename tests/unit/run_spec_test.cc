@@ -18,6 +18,15 @@
 namespace mntns::cli {
 namespace {
 
+// The error of applying `json`, or "" when it was accepted.
+std::string JsonError(const std::string& json) {
+  SandboxSpec spec;
+  auto applied = ApplyJsonSpec(json, "spec.json", spec);
+  if (applied) return "";
+  EXPECT_EQ(applied.error().code, EINVAL) << applied.error().Message();
+  return applied.error().Message();
+}
+
 // The spec from `json`; the test fails if it was refused.
 SandboxSpec JsonSpec(const std::string& json) {
   SandboxSpec spec;
@@ -98,6 +107,115 @@ TEST(RunJsonSpec, PermsIsAnOctalStringLikeThePermsOption) {
     EXPECT_EQ(json.mounts[0].perms, options->mounts[0].perms) << perms;
     EXPECT_EQ(json.mounts[0].perms, std::optional<mode_t>(std::stoul(perms, nullptr, 8))) << perms;
   }
+}
+
+// ---- the JSON spec: what it refuses, naming the key by its path -----------------
+
+// "unshar" for "unshare" would otherwise run the command without the namespaces.
+TEST(RunJsonSpec, AnUnknownKeyIsAnErrorNamingIt) {
+  EXPECT_TRUE(Mentions(JsonError(R"({"unshar": ["net"]})"), "unshar: unknown key"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"die_with_parrent": true})"), "die_with_parrent: unknown key"));
+}
+
+TEST(RunJsonSpec, AMountKeyItsTypeDoesNotTakeIsAnError) {
+  EXPECT_TRUE(Mentions(JsonError(OneMount("tmpfs", "src", "\"/x\"")), "mounts[0].src: not a key of a \"tmpfs\" mount"));
+  EXPECT_TRUE(Mentions(JsonError(OneMount("bind", "perms", "\"700\"")), "mounts[0].perms: not a key of a \"bind\""));
+  EXPECT_TRUE(Mentions(JsonError(OneMount("proc", "sizee", "1")), "mounts[0].sizee"));
+}
+
+TEST(RunJsonSpec, AnUnknownKeyInAnEnvEntryIsAnError) {
+  EXPECT_TRUE(Mentions(JsonError(R"({"env": [{"set": "A", "value": "1", "vaule": "2"}]})"), "env[0].vaule"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"env": [{"clear": true}, {"unset": "A", "set": "B"}]})"), "env[1]"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"env": [{"clear": false}]})"), "env[0].clear: must be true"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"env": [{"sett": "A"}]})"), "env[0]: an env entry is"));
+}
+
+// nlohmann keeps the last of equal keys: the first "unshare" would be dropped.
+TEST(RunJsonSpec, ADuplicateKeyIsAnError) {
+  EXPECT_TRUE(Mentions(JsonError(R"({"unshare": ["net"], "unshare": []})"), "duplicate key \"unshare\""));
+  EXPECT_TRUE(Mentions(JsonError(R"({"mounts": [{"type": "proc", "dest": "/p", "dest": "/q"}]})"),
+                       "duplicate key \"dest\""));
+}
+
+TEST(RunJsonSpec, AValueOfTheWrongTypeIsAnErrorNamingItsPath) {
+  EXPECT_TRUE(Mentions(JsonError(R"({"mounts": [{"type": "proc", "dest": 5}]})"), "mounts[0].dest: must be a string"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"unshare": "net"})"), "unshare: must be an array"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"unshare": ["net", 1]})"), "unshare[1]: must be a string"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"die_with_parent": "yes"})"), "die_with_parent: must be true or false"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"command": ["/bin/sh", null]})"), "command[1]: must be a string"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"mounts": [{"type": "ro-overlay", "dest": "/o", "sources": ["/a", []]}]})"),
+                       "mounts[0].sources[1]: must be a string"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"mounts": {"type": "proc"}})"), "mounts: must be an array"));
+  EXPECT_TRUE(Mentions(JsonError(R"(["root"])"), "the document must be an object"));
+}
+
+TEST(RunJsonSpec, AMissingMountKeyIsAnError) {
+  EXPECT_TRUE(Mentions(JsonError(R"({"mounts": [{"type": "bind", "dest": "/d"}]})"), "mounts[0].src: missing"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"mounts": [{"dest": "/d"}]})"), "mounts[0].type: missing"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"mounts": [{"type": "bindd", "dest": "/d"}]})"),
+                       "mounts[0].type: unknown mount type \"bindd\""));
+}
+
+// A number would be read in decimal: 700 became mode 01274, 1777 mode 03361 (setgid).
+TEST(RunJsonSpec, PermsAsANumberIsRefusedAskingForAString) {
+  const std::string error = JsonError(OneMount("tmpfs", "perms", "700"));
+  EXPECT_TRUE(Mentions(error, "mounts[0].perms: write the mode as an octal string"));
+  EXPECT_TRUE(Mentions(JsonError(OneMount("dir", "perms", "1777")), "mounts[0].perms"));
+}
+
+TEST(RunJsonSpec, PermsThatIsNotAnOctalModeIsRefused) {
+  for (const char* perms : {"\"8\"", "\"10000\"", "\"-1\"", "\"\"", "\"0x1ff\"", "\"0o700\"", "\" 700\"", "true"}) {
+    EXPECT_TRUE(Mentions(JsonError(OneMount("tmpfs", "perms", perms)), "mounts[0].perms")) << perms;
+  }
+}
+
+// nlohmann's get<uid_t>() turned 1e30 into 0 (root), 1.5 into 1 and -1 into "no id".
+TEST(RunJsonSpec, UidAndGidAreIntegersUpToTheLargestId) {
+  for (const char* id : {"1e30", "1.5", "-1", "4294967295", "1e3", "\"1000\"", "1000.0"}) {
+    EXPECT_TRUE(Mentions(JsonError(std::string(R"({"uid": )") + id + "}"), "uid: must be an integer")) << id;
+    EXPECT_TRUE(Mentions(JsonError(std::string(R"({"gid": )") + id + "}"), "gid: must be an integer")) << id;
+  }
+}
+
+// "size": -5 became an unlimited tmpfs.
+TEST(RunJsonSpec, SizeIsANonNegativeInteger) {
+  for (const char* size : {"-5", "1.5", "\"1M\"", "1e400", "18446744073709551616"}) {
+    EXPECT_NE(JsonError(OneMount("tmpfs", "size", size)), "") << size;
+  }
+  EXPECT_TRUE(Mentions(JsonError(OneMount("tmpfs", "size", "-5")), "mounts[0].size"));
+  EXPECT_EQ(JsonSpec(OneMount("tmpfs", "size", "18446744073709551615")).mounts.at(0).size, UINT64_MAX);
+}
+
+// "/a\u0000b" became "/a" on its way to the kernel.
+TEST(RunJsonSpec, AStringWithANulIsRefused) {
+  EXPECT_TRUE(Mentions(JsonError(R"({"mounts": [{"type": "proc", "dest": "/a\u0000b"}]})"),
+                       "mounts[0].dest: contains a NUL"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"command": ["/bin/sh", "-c\u0000x"]})"), "command[1]: contains a NUL"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"env": [{"set": "A", "value": "1\u0000"}]})"), "env[0].value: contains a NUL"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"hostname": "a\u0000"})"), "hostname: contains a NUL"));
+}
+
+TEST(RunJsonSpec, AnUnknownStrategyOrNamespaceIsAnError) {
+  EXPECT_TRUE(Mentions(JsonError(R"({"strategy": "fast"})"), "strategy: unknown strategy \"fast\""));
+  EXPECT_TRUE(Mentions(JsonError(R"({"unshare": ["mnt"]})"), "unshare[0]: unknown namespace \"mnt\""));
+}
+
+TEST(RunJsonSpec, DeepNestingIsRefusedBeforeItIsBuilt) {
+  const std::string deep(kJsonSpecMaxBytes, '[');
+  EXPECT_TRUE(Mentions(JsonError(deep), "nested deeper than"));
+}
+
+TEST(RunJsonSpec, SyntaxErrorsSayWhereWithoutParserInternals) {
+  const std::string error = JsonError(R"({"root": )");
+  EXPECT_TRUE(Mentions(error, "not valid JSON at line 1, column 10"));
+  EXPECT_EQ(error.find("json.exception"), std::string::npos) << error;
+  EXPECT_TRUE(Mentions(JsonError(" \n"), "empty"));
+}
+
+TEST(RunJsonSpec, ErrorsNameTheFileAndTheErrnoOnce) {
+  const std::string error = JsonError(R"({"uid": -1})");
+  EXPECT_TRUE(Mentions(error, "--json-spec \"spec.json\": uid:"));
+  EXPECT_EQ(Count(error, "EINVAL"), 1U) << error;
 }
 
 // ---- the options ------------------------------------------------------------------
