@@ -14,7 +14,10 @@
 namespace mntns::cli {
 namespace {
 
-constexpr std::array kForwarded = {SIGINT, SIGTERM};
+// Every signal whose default action would end mntns while CMD went on: a
+// sandbox lives exactly as long as its mntns unless it is killed (SIGKILL;
+// --die-with-parent covers that).
+constexpr std::array kForwarded = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 
 int RunSandboxCommand(const std::vector<std::string>& args) {
   auto spec = ParseRunArguments(args);
@@ -26,13 +29,15 @@ int RunSandboxCommand(const std::vector<std::string>& args) {
     fmt::print(stderr, "mntns: {}\n", valid.error().Message());
     return kExitUsage;
   }
+  // Sharing can wait on the keeper's lock or record: with the signals still
+  // unblocked, Ctrl-C ends mntns there as anywhere before the sandbox exists.
+  ShareTemplateWhenUseful(spec->strategy);
   // Blocked before the sandbox starts so that none is lost; WaitSandbox
   // forwards them and CMD starts with an empty mask.
   sigset_t set;
   sigemptyset(&set);
   for (int sig : kForwarded) sigaddset(&set, sig);
   sigprocmask(SIG_BLOCK, &set, nullptr);
-  ShareTemplateWhenUseful(spec->strategy);
   auto process = StartSandbox(*spec);
   if (!process) {
     ReportError(process.error());
@@ -44,6 +49,19 @@ int RunSandboxCommand(const std::vector<std::string>& args) {
   return *status;
 }
 
+// CLI11 prints "Usage: mntns run [OPTIONS]" (it knows only --help); this one
+// says where CMD starts.
+class RunHelpFormatter : public CLI::Formatter {
+ public:
+  std::string make_usage(const CLI::App* /*app*/, std::string name) const override {
+    return fmt::format(
+        "Usage: {} [OPTION...] [--] CMD [ARG...]\n"
+        "  OPTIONs apply in the order given; CMD starts after `--` or at the first argument that\n"
+        "  is not an OPTION (nor an OPTION's value).\n",
+        name);
+  }
+};
+
 }  // namespace
 
 void AddRunCommand(CLI::App& app, Runner& runner) {
@@ -51,12 +69,23 @@ void AddRunCommand(CLI::App& app, Runner& runner) {
       "run",
       "Run CMD in a minimal mount namespace built with the new mount API only, like bubblewrap\n"
       "(same option names and order rules), on the fast namespace path: open_tree/fsmount\n"
-      "(OPEN_TREE_NAMESPACE/FSMOUNT_NAMESPACE) on 7.x, the template emulation on 6.x.\n"
-      "Usage: mntns run OPTIONS [--] CMD [ARGS...]   (options apply in the order given;\nat least one option comes before `--`)");
+      "(OPEN_TREE_NAMESPACE/FSMOUNT_NAMESPACE) on 7.x, the template emulation on 6.x.");
+  command->formatter(std::make_shared<RunHelpFormatter>());
+  // The arguments are parsed in order by ParseRunArguments (CLI11 would sort
+  // options by name). CLI11 puts each unknown option into remaining() and,
+  // from the first positional on (prefix_command), everything after it too.
+  // A "--" it hands back to `mntns` itself (dropping it) unless a positional
+  // is still wanted: this one wants one and takes none (its check rejects
+  // every value), so "--" and all that follows stay in remaining(), in order.
   command->prefix_command();
   command->allow_extras();
+  command->validate_positionals();
+  command->add_option("CMD")
+      ->group("")
+      ->expected(1)
+      ->check(CLI::Validator([](std::string&) { return std::string("taken by remaining()"); }, ""));
   command->footer(fmt::format(
-      "Options (in order, like bwrap; DEST is a path inside the sandbox, SRC a host path):\n"
+      "Sandbox options (in order, like bwrap; DEST is a path inside the sandbox, SRC a host path):\n"
       "  --root DIR              \"/\" is a recursive copy of DIR (default: an empty tmpfs)\n"
       "  --bind SRC DEST         bind SRC (recursively, nosuid, nodev) on DEST\n"
       "  --ro-bind SRC DEST      the same, read-only (recursively)\n"
@@ -75,21 +104,23 @@ void AddRunCommand(CLI::App& app, Runner& runner) {
       "  --ro-overlay DEST       read-only overlayfs of two or more --overlay-src\n"
       "  --chdir DIR             working directory inside (default: yours if it exists, else /)\n"
       "  --setenv VAR VALUE, --unsetenv VAR, --clearenv    CMD's environment, in order\n"
-      "  --unshare-user [--uid UID] [--gid GID]   new user namespace, your ids mapped to UID/GID;\n"
-      "                          CMD has no capabilities (needed when you are not root)\n"
+      "  --unshare-user [--uid UID] [--gid GID]   new user namespace, your ids mapped to UID/GID\n"
+      "                          (0 to 4294967294); CMD has no capabilities (needed when you are not root)\n"
       "  --unshare-pid           new pid namespace: pid 1 reaps, CMD is its child\n"
       "  --unshare-net, --unshare-uts, --unshare-ipc, --unshare-all\n"
       "  --hostname NAME         (with --unshare-uts)\n"
       "  --die-with-parent       kill the sandbox when mntns dies\n"
       "  --strategy S            auto|native|template|classic (as for mntns new)\n"
-      "  --json-spec FILE        insert FILE's setup here (schema below)\n"
+      "  --json-spec FILE        insert FILE's setup here (schema below; a regular file or a pipe\n"
+      "                          such as /dev/stdin, at most 16 MiB)\n"
       "\n{}\n"
       "\n"
       "Every DEST is resolved inside the new root (openat2 RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS):\n"
       "symlinks in the root cannot send a mount outside it. Nothing is mounted in your namespace.\n"
       "{}\n"
-      "Exit status: CMD's (128+N if killed by signal N; SIGINT/SIGTERM are forwarded to it);\n"
-      "1 if the sandbox could not be set up, 2 a usage error, 126/127 CMD could not be executed.\n"
+      "Exit status: CMD's (128+N if killed by signal N; SIGINT, SIGTERM, SIGHUP and SIGQUIT are\n"
+      "forwarded to it); 1 if the sandbox could not be set up, 2 a usage error, 126/127 CMD could\n"
+      "not be executed.\n"
       "\n"
       "Examples:\n"
       "  mntns run --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib \\\n"
@@ -100,8 +131,6 @@ void AddRunCommand(CLI::App& app, Runner& runner) {
       "  mntns run --root /srv/rootfs --bind /srv/data /data --chdir /data -- ./job\n"
       "  mntns run --json-spec box.json -- /usr/bin/env",
       JsonSpecHelp(), kTemplateSharingHelp));
-  // Parsed here, in order (CLI11 would sort options by name): CLI11 hands
-  // everything from the first unknown option on to remaining(), unchanged.
   command->callback([command, &runner] {
     std::vector<std::string> args = command->remaining();
     runner = [args] { return RunSandboxCommand(args); };

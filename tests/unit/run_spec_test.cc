@@ -1,0 +1,356 @@
+// mntns run's parsers (cli/run_spec.h): the command-line options and the JSON
+// spec, strict about what they accept, and the --json-spec FILE reader.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "run_spec.h"
+#include "support/namespace.h"
+
+namespace mntns::cli {
+namespace {
+
+// The error of applying `json`, or "" when it was accepted.
+std::string JsonError(const std::string& json) {
+  SandboxSpec spec;
+  auto applied = ApplyJsonSpec(json, "spec.json", spec);
+  if (applied) return "";
+  EXPECT_EQ(applied.error().code, EINVAL) << applied.error().Message();
+  return applied.error().Message();
+}
+
+// The spec from `json`; the test fails if it was refused.
+SandboxSpec JsonSpec(const std::string& json) {
+  SandboxSpec spec;
+  auto applied = ApplyJsonSpec(json, "spec.json", spec);
+  EXPECT_TRUE(applied.has_value()) << applied.error().Message();
+  return spec;
+}
+
+std::string ArgumentsError(const std::vector<std::string>& args) {
+  auto spec = ParseRunArguments(args);
+  return spec ? "" : spec.error().Message();
+}
+
+// `text` contains `part` (the message is shown when it does not).
+::testing::AssertionResult Mentions(const std::string& text, const std::string& part) {
+  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "\"" << text << "\" does not mention \"" << part << "\"";
+}
+
+std::size_t Count(const std::string& text, const std::string& part) {
+  std::size_t count = 0;
+  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++count;
+  return count;
+}
+
+// A document with one mount of `type` whose `key` is `value` (JSON text).
+std::string OneMount(const std::string& type, const std::string& key, const std::string& value) {
+  return R"({"mounts": [{"type": ")" + type + R"(", "dest": "/d", ")" + key + R"(": )" + value + "}]}";
+}
+
+// ---- the JSON spec: what it accepts ---------------------------------------------
+
+TEST(RunJsonSpec, EveryDocumentedKeyFillsItsField) {
+  const SandboxSpec spec = JsonSpec(R"({
+      "root": "/srv/rootfs",
+      "mounts": [{"type": "ro-bind-try", "src": "/usr", "dest": "/usr"},
+                 {"type": "tmpfs", "dest": "/tmp", "size": 1048576, "perms": "1777"},
+                 {"type": "dir", "dest": "/work", "perms": "0700"},
+                 {"type": "symlink", "target": "usr/bin", "dest": "/bin"},
+                 {"type": "overlay", "sources": ["/l1", "/l2"], "upper": "/up", "work": "/wk", "dest": "/o"}],
+      "env": [{"clear": true}, {"set": "PATH", "value": "/usr/bin"}, {"unset": "X"}],
+      "chdir": "/work", "unshare": ["user", "pid", "net", "uts", "ipc"],
+      "uid": 4294967294, "gid": 0, "hostname": "box", "die_with_parent": true,
+      "strategy": "classic", "command": ["/bin/sh", "-c", "ls /"]})");
+  EXPECT_EQ(spec.root, "/srv/rootfs");
+  ASSERT_EQ(spec.mounts.size(), 5U);
+  EXPECT_EQ(spec.mounts[0].kind, SandboxMount::Kind::kBind);
+  EXPECT_TRUE(spec.mounts[0].read_only && spec.mounts[0].optional && !spec.mounts[0].allow_devices);
+  EXPECT_EQ(spec.mounts[0].source, "/usr");
+  EXPECT_EQ(spec.mounts[1].kind, SandboxMount::Kind::kTmpfs);
+  EXPECT_EQ(spec.mounts[1].size, 1048576U);
+  EXPECT_EQ(spec.mounts[1].perms, std::optional<mode_t>(01777));
+  EXPECT_EQ(spec.mounts[2].perms, std::optional<mode_t>(0700));
+  EXPECT_EQ(spec.mounts[3].source, "usr/bin");
+  EXPECT_EQ(spec.mounts[3].dest, "/bin");
+  EXPECT_EQ(spec.mounts[4].layers, (std::vector<std::string>{"/l1", "/l2"}));
+  EXPECT_EQ(spec.mounts[4].source, "/up");
+  EXPECT_EQ(spec.mounts[4].workdir, "/wk");
+  EXPECT_EQ(spec.mounts[4].dest, "/o");
+  ASSERT_EQ(spec.env.size(), 3U);
+  EXPECT_EQ(spec.env[1].value, "/usr/bin");
+  EXPECT_EQ(spec.chdir, "/work");
+  EXPECT_TRUE(spec.unshare_user && spec.unshare_pid && spec.unshare_net && spec.unshare_uts && spec.unshare_ipc);
+  EXPECT_EQ(spec.uid, std::optional<uid_t>(4294967294U));
+  EXPECT_EQ(spec.gid, std::optional<gid_t>(0));
+  EXPECT_EQ(spec.hostname, "box");
+  EXPECT_TRUE(spec.die_with_parent);
+  EXPECT_EQ(spec.strategy, NamespaceStrategy::kClassic);
+  EXPECT_EQ(spec.argv, (std::vector<std::string>{"/bin/sh", "-c", "ls /"}));
+}
+
+TEST(RunJsonSpec, PermsIsAnOctalStringLikeThePermsOption) {
+  for (const std::string perms : {"700", "0700", "1777", "0", "7777"}) {
+    const SandboxSpec json = JsonSpec(OneMount("dir", "perms", "\"" + perms + "\""));
+    auto options = ParseRunArguments({"--perms", perms, "--dir", "/d"});
+    ASSERT_TRUE(options.has_value()) << options.error().Message();
+    ASSERT_EQ(json.mounts.size(), 1U);
+    EXPECT_EQ(json.mounts[0].perms, options->mounts[0].perms) << perms;
+    EXPECT_EQ(json.mounts[0].perms, std::optional<mode_t>(std::stoul(perms, nullptr, 8))) << perms;
+  }
+}
+
+// ---- the JSON spec: what it refuses, naming the key by its path -----------------
+
+// "unshar" for "unshare" would otherwise run the command without the namespaces.
+TEST(RunJsonSpec, AnUnknownKeyIsAnErrorNamingIt) {
+  EXPECT_TRUE(Mentions(JsonError(R"({"unshar": ["net"]})"), "unshar: unknown key"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"die_with_parrent": true})"), "die_with_parrent: unknown key"));
+}
+
+TEST(RunJsonSpec, AMountKeyItsTypeDoesNotTakeIsAnError) {
+  EXPECT_TRUE(Mentions(JsonError(OneMount("tmpfs", "src", "\"/x\"")), "mounts[0].src: not a key of a \"tmpfs\" mount"));
+  EXPECT_TRUE(Mentions(JsonError(OneMount("bind", "perms", "\"700\"")), "mounts[0].perms: not a key of a \"bind\""));
+  EXPECT_TRUE(Mentions(JsonError(OneMount("proc", "sizee", "1")), "mounts[0].sizee"));
+}
+
+TEST(RunJsonSpec, AnUnknownKeyInAnEnvEntryIsAnError) {
+  EXPECT_TRUE(Mentions(JsonError(R"({"env": [{"set": "A", "value": "1", "vaule": "2"}]})"), "env[0].vaule"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"env": [{"clear": true}, {"unset": "A", "set": "B"}]})"), "env[1]"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"env": [{"clear": false}]})"), "env[0].clear: must be true"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"env": [{"sett": "A"}]})"), "env[0]: an env entry is"));
+}
+
+// nlohmann keeps the last of equal keys: the first "unshare" would be dropped.
+TEST(RunJsonSpec, ADuplicateKeyIsAnError) {
+  EXPECT_TRUE(Mentions(JsonError(R"({"unshare": ["net"], "unshare": []})"), "duplicate key \"unshare\""));
+  EXPECT_TRUE(Mentions(JsonError(R"({"mounts": [{"type": "proc", "dest": "/p", "dest": "/q"}]})"),
+                       "duplicate key \"dest\""));
+}
+
+TEST(RunJsonSpec, AValueOfTheWrongTypeIsAnErrorNamingItsPath) {
+  EXPECT_TRUE(Mentions(JsonError(R"({"mounts": [{"type": "proc", "dest": 5}]})"), "mounts[0].dest: must be a string"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"unshare": "net"})"), "unshare: must be an array"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"unshare": ["net", 1]})"), "unshare[1]: must be a string"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"die_with_parent": "yes"})"), "die_with_parent: must be true or false"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"command": ["/bin/sh", null]})"), "command[1]: must be a string"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"mounts": [{"type": "ro-overlay", "dest": "/o", "sources": ["/a", []]}]})"),
+                       "mounts[0].sources[1]: must be a string"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"mounts": {"type": "proc"}})"), "mounts: must be an array"));
+  EXPECT_TRUE(Mentions(JsonError(R"(["root"])"), "the document must be an object"));
+}
+
+TEST(RunJsonSpec, AMissingMountKeyIsAnError) {
+  EXPECT_TRUE(Mentions(JsonError(R"({"mounts": [{"type": "bind", "dest": "/d"}]})"), "mounts[0].src: missing"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"mounts": [{"dest": "/d"}]})"), "mounts[0].type: missing"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"mounts": [{"type": "bindd", "dest": "/d"}]})"),
+                       "mounts[0].type: unknown mount type \"bindd\""));
+}
+
+// A number would be read in decimal: 700 became mode 01274, 1777 mode 03361 (setgid).
+TEST(RunJsonSpec, PermsAsANumberIsRefusedAskingForAString) {
+  const std::string error = JsonError(OneMount("tmpfs", "perms", "700"));
+  EXPECT_TRUE(Mentions(error, "mounts[0].perms: write the mode as an octal string"));
+  EXPECT_TRUE(Mentions(JsonError(OneMount("dir", "perms", "1777")), "mounts[0].perms"));
+}
+
+TEST(RunJsonSpec, PermsThatIsNotAnOctalModeIsRefused) {
+  for (const char* perms : {"\"8\"", "\"10000\"", "\"-1\"", "\"\"", "\"0x1ff\"", "\"0o700\"", "\" 700\"", "true"}) {
+    EXPECT_TRUE(Mentions(JsonError(OneMount("tmpfs", "perms", perms)), "mounts[0].perms")) << perms;
+  }
+}
+
+// nlohmann's get<uid_t>() turned 1e30 into 0 (root), 1.5 into 1 and -1 into "no id".
+TEST(RunJsonSpec, UidAndGidAreIntegersUpToTheLargestId) {
+  for (const char* id : {"1e30", "1.5", "-1", "4294967295", "1e3", "\"1000\"", "1000.0"}) {
+    EXPECT_TRUE(Mentions(JsonError(std::string(R"({"uid": )") + id + "}"), "uid: must be an integer")) << id;
+    EXPECT_TRUE(Mentions(JsonError(std::string(R"({"gid": )") + id + "}"), "gid: must be an integer")) << id;
+  }
+}
+
+// "size": -5 became an unlimited tmpfs.
+TEST(RunJsonSpec, SizeIsANonNegativeInteger) {
+  for (const char* size : {"-5", "1.5", "\"1M\"", "1e400", "18446744073709551616"}) {
+    EXPECT_NE(JsonError(OneMount("tmpfs", "size", size)), "") << size;
+  }
+  EXPECT_TRUE(Mentions(JsonError(OneMount("tmpfs", "size", "-5")), "mounts[0].size"));
+  EXPECT_EQ(JsonSpec(OneMount("tmpfs", "size", "18446744073709551615")).mounts.at(0).size, UINT64_MAX);
+}
+
+// "/a\u0000b" became "/a" on its way to the kernel.
+TEST(RunJsonSpec, AStringWithANulIsRefused) {
+  EXPECT_TRUE(Mentions(JsonError(R"({"mounts": [{"type": "proc", "dest": "/a\u0000b"}]})"),
+                       "mounts[0].dest: contains a NUL"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"command": ["/bin/sh", "-c\u0000x"]})"), "command[1]: contains a NUL"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"env": [{"set": "A", "value": "1\u0000"}]})"), "env[0].value: contains a NUL"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"hostname": "a\u0000"})"), "hostname: contains a NUL"));
+}
+
+TEST(RunJsonSpec, AnUnknownStrategyOrNamespaceIsAnError) {
+  EXPECT_TRUE(Mentions(JsonError(R"({"strategy": "fast"})"), "strategy: unknown strategy \"fast\""));
+  EXPECT_TRUE(Mentions(JsonError(R"({"unshare": ["mnt"]})"), "unshare[0]: unknown namespace \"mnt\""));
+}
+
+TEST(RunJsonSpec, DeepNestingIsRefusedBeforeItIsBuilt) {
+  const std::string deep(kJsonSpecMaxBytes, '[');
+  EXPECT_TRUE(Mentions(JsonError(deep), "nested deeper than"));
+}
+
+TEST(RunJsonSpec, SyntaxErrorsSayWhereWithoutParserInternals) {
+  const std::string error = JsonError(R"({"root": )");
+  EXPECT_TRUE(Mentions(error, "not valid JSON at line 1, column 10"));
+  EXPECT_EQ(error.find("json.exception"), std::string::npos) << error;
+  EXPECT_TRUE(Mentions(JsonError(" \n"), "empty"));
+}
+
+TEST(RunJsonSpec, ErrorsNameTheFileAndTheErrnoOnce) {
+  const std::string error = JsonError(R"({"uid": -1})");
+  EXPECT_TRUE(Mentions(error, "--json-spec \"spec.json\": uid:"));
+  EXPECT_EQ(Count(error, "EINVAL"), 1U) << error;
+}
+
+// ---- the options ------------------------------------------------------------------
+
+// 4294967296 wrapped to uid 0; 4294967295 is (uid_t)-1, "no id".
+TEST(RunArguments, UidAndGidAboveTheLargestIdAreRefused) {
+  EXPECT_TRUE(Mentions(ArgumentsError({"--uid", "4294967296", "--", "x"}), "--uid 4294967296: out of range"));
+  EXPECT_TRUE(Mentions(ArgumentsError({"--gid", "4294967295", "--", "x"}), "--gid 4294967295: out of range"));
+  EXPECT_TRUE(Mentions(ArgumentsError({"--uid", "99999999999999999999", "--", "x"}), "--uid"));
+  EXPECT_TRUE(Mentions(ArgumentsError({"--uid", "-1", "--", "x"}), "--uid"));
+  auto spec = ParseRunArguments({"--uid", "4294967294", "--", "x"});
+  ASSERT_TRUE(spec.has_value()) << spec.error().Message();
+  EXPECT_EQ(spec->uid, std::optional<uid_t>(4294967294U));
+}
+
+TEST(RunArguments, SizeIsADecimalByteCount) {
+  for (const char* size : {"-5", "1M", "1e3", "0x10", "18446744073709551616", ""}) {
+    EXPECT_TRUE(Mentions(ArgumentsError({"--size", size, "--tmpfs", "/t", "--", "x"}), "--size")) << size;
+  }
+}
+
+TEST(RunArguments, PermsIsAnOctalModeUpTo07777) {
+  for (const char* perms : {"8", "10000", "-1", "0x1ff", ""}) {
+    EXPECT_TRUE(Mentions(ArgumentsError({"--perms", perms, "--tmpfs", "/t", "--", "x"}), "--perms")) << perms;
+  }
+}
+
+// ParseStrategy's own error already ended in the errno; the usage error added it again.
+TEST(RunArguments, ABadStrategyNamesTheOptionAndTheErrnoOnce) {
+  const std::string error = ArgumentsError({"--strategy", "bogus", "--", "x"});
+  EXPECT_TRUE(Mentions(error, "--strategy \"bogus\""));
+  EXPECT_EQ(Count(error, "EINVAL"), 1U) << error;
+}
+
+TEST(RunArguments, AnOverlayWithoutSourcesNamesItsOwnOption) {
+  EXPECT_TRUE(Mentions(ArgumentsError({"--tmp-overlay", "/o", "--", "x"}), "--tmp-overlay /o needs --overlay-src"));
+  EXPECT_TRUE(Mentions(ArgumentsError({"--ro-overlay", "/o", "--", "x"}), "--ro-overlay /o needs --overlay-src"));
+}
+
+// ---- --json-spec FILE ---------------------------------------------------------------
+
+TEST(RunJsonSpecFile, ADirectoryIsAClearError) {
+  auto spec = ParseRunArguments({"--json-spec", testing::TempDir(), "--", "x"});
+  ASSERT_FALSE(spec.has_value());
+  EXPECT_EQ(spec.error().code, EISDIR);
+  EXPECT_TRUE(Mentions(spec.error().Message(), "Is a directory"));
+}
+
+// /dev/zero was read until memory ran out.
+TEST(RunJsonSpecFile, ADeviceIsRefusedUnread) {
+  struct stat st {};
+  if (::stat("/dev/zero", &st) != 0 || !S_ISCHR(st.st_mode)) GTEST_SKIP() << "no /dev/zero character device";
+  auto spec = ParseRunArguments({"--json-spec", "/dev/zero", "--", "x"});
+  ASSERT_FALSE(spec.has_value());
+  EXPECT_TRUE(Mentions(spec.error().Message(), "a character device"));
+}
+
+TEST(RunJsonSpecFile, AFileOverTheLimitIsRefusedUnread) {
+  const std::string path = testing::TempDir() + "/big.json";
+  {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0);
+    // Sparse: a gigabyte that costs nothing unless it is read.
+    EXPECT_EQ(::ftruncate(fd, off_t{1} << 30), 0);
+    ::close(fd);
+  }
+  auto spec = ParseRunArguments({"--json-spec", path, "--", "x"});
+  ASSERT_FALSE(spec.has_value());
+  EXPECT_EQ(spec.error().code, EFBIG) << spec.error().Message();
+}
+
+TEST(RunJsonSpecFile, APipeIsReadToItsEnd) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  const std::string json = R"({"unshare": ["net"], "command": ["/bin/true"]})";
+  ASSERT_EQ(::write(fds[1], json.data(), json.size()), static_cast<ssize_t>(json.size()));
+  ::close(fds[1]);
+  auto spec = ParseRunArguments({"--json-spec", "/proc/self/fd/" + std::to_string(fds[0])});
+  ::close(fds[0]);
+  ASSERT_TRUE(spec.has_value()) << spec.error().Message();
+  EXPECT_TRUE(spec->unshare_net);
+  EXPECT_EQ(spec->argv, std::vector<std::string>{"/bin/true"});
+}
+
+TEST(RunJsonSpecFile, APipeThatGoesOnPastTheLimitIsCutOff) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  // The writer sees EPIPE (not SIGPIPE) once the reader has given up.
+  struct sigaction ignore {}, old {};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ignore, &old);
+  std::thread writer([fd = fds[1]] {
+    const std::string spaces(65536, ' ');
+    while (::write(fd, spaces.data(), spaces.size()) > 0) {
+    }
+    ::close(fd);
+  });
+  auto spec = ParseRunArguments({"--json-spec", "/proc/self/fd/" + std::to_string(fds[0])});
+  ::close(fds[0]);
+  writer.join();
+  ::sigaction(SIGPIPE, &old, nullptr);
+  ASSERT_FALSE(spec.has_value());
+  EXPECT_EQ(spec.error().code, EFBIG) << spec.error().Message();
+}
+
+// Opening a FIFO for reading waits for a writer, forever if none comes.
+TEST(RunJsonSpecFile, AFifoWithoutAWriterIsEmptyAtOnce) {
+  const std::string path = testing::TempDir() + "/lonely.fifo";
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  const std::string error = ArgumentsError({"--json-spec", path, "--", "x"});
+  EXPECT_TRUE(Mentions(error, "empty"));
+}
+
+TEST(RunJsonSpecFile, AFifoIsReadAfterItsWriterHasGone) {
+  const std::string path = testing::TempDir() + "/spec.fifo";
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  // A reader that keeps the written data in the FIFO after its writer closed.
+  const int keep = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(keep, 0);
+  const int writer = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(writer, 0);
+  const std::string json = R"({"hostname": "fifo"})";
+  EXPECT_EQ(::write(writer, json.data(), json.size()), static_cast<ssize_t>(json.size()));
+  ::close(writer);
+  auto spec = ParseRunArguments({"--json-spec", path, "--", "x"});
+  ::close(keep);
+  ASSERT_TRUE(spec.has_value()) << spec.error().Message();
+  EXPECT_EQ(spec->hostname, "fifo");
+}
+
+TEST(RunJsonSpecFile, AMissingFileNamesThePathAndErrno) {
+  auto spec = ParseRunArguments({"--json-spec", "/nonexistent-mntns/spec.json", "--", "x"});
+  ASSERT_FALSE(spec.has_value());
+  EXPECT_EQ(spec.error().Message(), "--json-spec \"/nonexistent-mntns/spec.json\": No such file or directory (ENOENT)");
+}
+
+}  // namespace
+}  // namespace mntns::cli
