@@ -109,7 +109,9 @@ Result<UniqueFd> CreateRootNamespace(const SandboxSpec& spec, NamespaceStrategy 
   if (auto r = sys::FsConfigString(fs->Get(), "source", "tmpfs"); !r) return std::unexpected(r.error());
   if (auto r = sys::FsConfigString(fs->Get(), "mode", "755"); !r) return std::unexpected(r.error());
   if (auto r = sys::FsConfigCreate(fs->Get()); !r) return std::unexpected(r.error());
-  return FsmountNamespace(fs->Get(), FSMOUNT_CLOEXEC, 0, options);
+  // nosuid,nodev as bwrap's root tmpfs: nothing CMD writes there can be a
+  // setuid binary or a device node that works.
+  return FsmountNamespace(fs->Get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, options);
 }
 
 std::vector<std::string> BuildEnvironment(const SandboxSpec& spec) {
@@ -160,8 +162,9 @@ Result<void> EnterUserNamespace(const SandboxSpec& spec, int proc_dir, uid_t out
 }
 
 // Empties the bounding, ambient, effective, permitted and inheritable sets, so
-// CMD has no capability even as uid 0 of its user namespace, and sets
-// no_new_privs so no setuid or file-capability binary gives them back.
+// CMD has no capability even as uid 0 of its user namespace (no_new_privs,
+// set for every CMD, keeps setuid and file-capability binaries from giving
+// them back).
 Result<void> DropCapabilities() {
   for (int cap = 0;; ++cap) {
     if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
@@ -174,7 +177,13 @@ Result<void> DropCapabilities() {
     const int err = errno;
     return MakeError(err, "prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
   }
-  if (auto cleared = sys::ClearCapabilitySets(); !cleared) return cleared;
+  return sys::ClearCapabilitySets();
+}
+
+// As bwrap, for every CMD (root without a user namespace too): execve never
+// grants more than the caller has (no setuid, no file capabilities), and
+// seccomp filters are allowed without CAP_SYS_ADMIN.
+Result<void> SetNoNewPrivileges() {
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     const int err = errno;
     return MakeError(err, "prctl(PR_SET_NO_NEW_PRIVS)");
@@ -284,6 +293,7 @@ struct Launch {
     }
     if (auto r = DropCapabilities(); !r) Fail(launch.error_fd, r.error());
   }
+  if (auto r = SetNoNewPrivileges(); !r) Fail(launch.error_fd, r.error());
   ExecCommand(spec, launch.env, launch.error_fd);
 }
 
@@ -324,8 +334,10 @@ struct Launch {
   if (auto r = sys::Setns(ns.Get(), CLONE_NEWNS); !r) fail(r.error());
   ns.Reset();
   // A shared --root keeps its peer group in the copy (as 7.x does): make the
-  // whole sandbox private so nothing propagates to or from the host.
+  // whole sandbox private so nothing propagates to or from the host. A --root
+  // copy also becomes nosuid,nodev, as any --bind (the tmpfs root has them).
   struct mount_attr attr {};
+  attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
   attr.propagation = MS_PRIVATE;
   if (auto r = sys::MountSetattr(AT_FDCWD, "/", AT_RECURSIVE, attr); !r) fail(r.error());
   if (auto r = internal::AttachMounts(spec, *prepared); !r) fail(r.error());

@@ -108,7 +108,9 @@ Result<PreparedMount> PrepareOne(const SandboxMount& mount) {
       return prepared;
     }
     case Kind::kDev: {
-      auto dev = FreshTmpfs(std::nullopt, 0, MOUNT_ATTR_NOSUID);
+      // nodev as bwrap: the device nodes are separate binds on top of it, and
+      // CMD must not make usable ones of its own in it.
+      auto dev = FreshTmpfs(std::nullopt, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
       if (!dev) return std::unexpected(dev.error());
       prepared.tree = std::move(*dev);
       // Every devpts mount is a new instance since 4.7: its ptys are the sandbox's own.

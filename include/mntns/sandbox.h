@@ -65,7 +65,8 @@ struct SandboxEnvChange {
 
 struct SandboxSpec {
   // The sandbox's "/": a recursive copy of this host directory, or (empty) a
-  // fresh tmpfs (mode 0755) as with bubblewrap.
+  // fresh tmpfs (mode 0755) as with bubblewrap. Both are nosuid,nodev (the
+  // copy recursively, like a kBind).
   std::string root;
   std::vector<SandboxMount> mounts;
   std::vector<SandboxEnvChange> env;
@@ -117,7 +118,8 @@ struct SandboxProcess {
 // Privileges: as root (euid 0) the namespace is owned by the caller's user
 // namespace and unshare_user puts CMD into a new user namespace after setup
 // (CMD then has no capabilities outside it, nor inside: every capability is
-// dropped, and no_new_privs is set). Otherwise unshare_user is required: the
+// dropped); without unshare_user CMD keeps root's capabilities. CMD always has
+// no_new_privs (as with bwrap). Otherwise unshare_user is required: the
 // child first unshares a user namespace and a private copy of the caller's
 // mount namespace (cost grows with the caller's table on 6.x); there, with
 // kTemplate, this process must not have used the template factory before

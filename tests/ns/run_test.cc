@@ -67,6 +67,28 @@ int Probe(int argc, char** argv) {
     }
     return 0;
   }
+  if (what == "mount-attrs") {
+    auto mounts = ListMounts({}, {.mask = field::kMntPoint | field::kFsType | field::kMntBasic});
+    if (!mounts) {
+      std::cerr << mounts.error().Message() << "\n";
+      return 1;
+    }
+    for (const Mount& m : *mounts) {
+      std::cout << m.point << " " << m.fs_type << " " << ((m.attr & MOUNT_ATTR_RDONLY) ? "ro" : "rw")
+                << ((m.attr & MOUNT_ATTR_NOSUID) ? ",nosuid" : "") << ((m.attr & MOUNT_ATTR_NODEV) ? ",nodev" : "")
+                << ((m.attr & MOUNT_ATTR_NOEXEC) ? ",noexec" : "") << "\n";
+    }
+    return 0;
+  }
+  if (what == "status") {
+    // The /proc/self/status line of field ARG, e.g. "NoNewPrivs:\t1".
+    std::ifstream in("/proc/self/status");
+    if (!in) return 3;
+    for (std::string line; std::getline(in, line);) {
+      if (line.starts_with(arg + ":")) std::cout << line << "\n";
+    }
+    return 0;
+  }
   if (what == "cat") {
     std::ifstream in(arg);
     if (!in) return 3;
@@ -230,7 +252,44 @@ TEST(MntnsRun, RootIsAFreshTmpfsByDefault) {
     EXPECT_RUN_OK(r);
     const auto lines = Lines(r.out);
     ASSERT_FALSE(lines.empty());
-    EXPECT_EQ(lines[0], "/ tmpfs rw");
+    EXPECT_EQ(lines[0], "/ tmpfs rw,nodev");
+  });
+}
+
+TEST(MntnsRun, RootTmpfsAndDevTmpfsAreNosuidAndNodev) {
+  InPrivateMountNamespace([] {
+    for (const std::vector<std::string>& opts :
+         {std::vector<std::string>{"--dev", "/dev"}, std::vector<std::string>{"--unshare-user", "--dev", "/dev"}}) {
+      const CliResult r = RunProbe(opts, "mount-attrs");
+      EXPECT_RUN_OK(r);
+      EXPECT_TRUE(HasLine(r.out, "/ tmpfs rw,nosuid,nodev")) << opts.front() << "\n" << r.out;
+      EXPECT_TRUE(HasLine(r.out, "/dev tmpfs rw,nosuid,nodev")) << opts.front() << "\n" << r.out;
+    }
+  });
+}
+
+TEST(MntnsRun, RootCopyIsNosuidAndNodevLikeABind) {
+  InPrivateMountNamespace([] {
+    const std::string root = TempDir();
+    ASSERT_TRUE(testing::MountTmpfs(root));
+    ASSERT_TRUE(testing::MountTmpfs(root + "/sub"));
+    const CliResult r = RunProbe({"--root", root}, "mount-attrs");
+    EXPECT_RUN_OK(r);
+    EXPECT_TRUE(HasLine(r.out, "/ tmpfs rw,nosuid,nodev")) << r.out;
+    EXPECT_TRUE(HasLine(r.out, "/sub tmpfs rw,nosuid,nodev")) << r.out;
+  });
+}
+
+TEST(MntnsRun, CommandAlwaysHasNoNewPrivs) {
+  InPrivateMountNamespace([] {
+    // As root without a user namespace CMD keeps root's capabilities, and
+    // still no execve may add to them (as bwrap).
+    for (const std::vector<std::string>& opts :
+         {std::vector<std::string>{"--proc", "/proc"}, std::vector<std::string>{"--unshare-user", "--proc", "/proc"}}) {
+      const CliResult r = RunProbe(opts, "status", "NoNewPrivs");
+      EXPECT_RUN_OK(r);
+      EXPECT_EQ(r.out, "NoNewPrivs:\t1\n") << opts.front();
+    }
   });
 }
 
@@ -330,7 +389,8 @@ TEST(MntnsRun, DevIsMinimal) {
     const CliResult mounts = RunProbe({"--dev", "/dev"}, "mounts");
     EXPECT_TRUE(HasLine(mounts.out, "/dev/pts devpts rw")) << mounts.out;
     EXPECT_TRUE(HasLine(mounts.out, "/dev/shm tmpfs rw,nodev")) << mounts.out;
-    EXPECT_TRUE(HasLine(mounts.out, "/dev tmpfs rw")) << mounts.out;
+    EXPECT_TRUE(HasLine(mounts.out, "/dev tmpfs rw,nodev")) << mounts.out;
+    EXPECT_TRUE(HasLine(mounts.out, "/dev/null devtmpfs rw")) << mounts.out;  // the nodes still work
   });
 }
 
@@ -607,7 +667,7 @@ TEST(MntnsRun, StrategyOptionIsAccepted) {
     for (const char* strategy : {"template", "classic"}) {
       const CliResult r = RunProbe({"--strategy", strategy}, "mounts");
       EXPECT_RUN_OK(r);
-      EXPECT_EQ(Lines(r.out).at(0), "/ tmpfs rw") << strategy;
+      EXPECT_EQ(Lines(r.out).at(0), "/ tmpfs rw,nodev") << strategy;
     }
   });
 }
