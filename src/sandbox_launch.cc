@@ -1,6 +1,9 @@
 // Sandbox processes: namespace creation, the forked setup child, the pid-1
 // reaper, user-namespace maps, and the error channel back to the caller.
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -10,11 +13,14 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
+#include <span>
 
 #include <fmt/format.h>
 
@@ -191,6 +197,86 @@ Result<void> SetNoNewPrivileges() {
   return kOk;
 }
 
+// ---- the terminal filter -------------------------------------------------------
+// CMD keeps mntns's session and controlling terminal: a new session (setsid)
+// would cost interactive shells their job control and ^C. But then TIOCSTI
+// pushes bytes into that terminal's input queue as if typed, and the caller's
+// shell reads and runs them once the sandbox exits; TIOCLINUX can paste on a
+// virtual console. Both fail with EPERM under a seccomp filter, as in flatpak.
+// (The kernel allows TIOCSTI on one's own controlling terminal, or with
+// CAP_SYS_ADMIN, or not at all when dev.tty.legacy_tiocsti is 0.)
+
+struct IoctlAbi {
+  std::uint32_t arch;                      // AUDIT_ARCH_*, seccomp_data.arch
+  std::span<const std::uint32_t> numbers;  // what seccomp_data.nr is for ioctl in it
+};
+
+#if defined(__x86_64__)
+// x32 shares AUDIT_ARCH_X86_64 and marks its numbers with bit 30; its ioctl
+// is 514 (16 with the bit is ENOSYS for x32 today; refused too should a
+// kernel take it). i386 (int 0x80, any process may use it) has 54.
+constexpr std::uint32_t kX32Bit = 0x40000000;
+constexpr std::uint32_t kX86_64Ioctl[] = {16, kX32Bit | 514, kX32Bit | 16};
+constexpr std::uint32_t kI386Ioctl[] = {54};
+constexpr IoctlAbi kIoctlAbis[] = {{AUDIT_ARCH_X86_64, kX86_64Ioctl}, {AUDIT_ARCH_I386, kI386Ioctl}};
+#elif defined(__aarch64__)
+constexpr std::uint32_t kAarch64Ioctl[] = {29};
+constexpr std::uint32_t kArmIoctl[] = {54};
+constexpr IoctlAbi kIoctlAbis[] = {{AUDIT_ARCH_AARCH64, kAarch64Ioctl}, {AUDIT_ARCH_ARM, kArmIoctl}};
+#else
+#error "the TIOCSTI filter needs this architecture's AUDIT_ARCH values and ioctl numbers"
+#endif
+
+constexpr sock_filter Load(std::uint32_t offset) {
+  return {static_cast<std::uint16_t>(BPF_LD | BPF_W | BPF_ABS), 0, 0, offset};
+}
+constexpr sock_filter Return(std::uint32_t action) { return {static_cast<std::uint16_t>(BPF_RET | BPF_K), 0, 0, action}; }
+constexpr sock_filter JumpIfEqual(std::uint32_t value, std::uint8_t if_equal, std::uint8_t otherwise) {
+  return {static_cast<std::uint16_t>(BPF_JMP | BPF_JEQ | BPF_K), if_equal, otherwise, value};
+}
+
+// The kernel's ioctl takes the request as an unsigned int: a filter that
+// compared all 64 bits of args[1] would let TIOCSTI | 1 << 32 through
+// (flatpak's CVE-2019-10063). Only the low word is loaded.
+constexpr std::uint32_t kRequestLowWord = offsetof(seccomp_data, args) + sizeof(std::uint64_t) +
+                                          (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 0 : 4);
+
+std::vector<sock_filter> TerminalInjectionFilter() {
+  std::vector<sock_filter> code;
+  std::vector<std::size_t> to_request_check;  // jumps patched once its place is known
+  for (const IoctlAbi& abi : kIoctlAbis) {
+    code.push_back(Load(offsetof(seccomp_data, arch)));
+    // Another ABI: skip this block (the nr load, its compares, the allow).
+    code.push_back(JumpIfEqual(abi.arch, 0, static_cast<std::uint8_t>(abi.numbers.size() + 2)));
+    code.push_back(Load(offsetof(seccomp_data, nr)));
+    for (std::uint32_t number : abi.numbers) {
+      to_request_check.push_back(code.size());
+      code.push_back(JumpIfEqual(number, 0, 0));
+    }
+    code.push_back(Return(SECCOMP_RET_ALLOW));
+  }
+  // An ABI not listed above could reach ioctl unchecked.
+  code.push_back(Return(SECCOMP_RET_KILL_PROCESS));
+  for (std::size_t at : to_request_check) code[at].jt = static_cast<std::uint8_t>(code.size() - at - 1);
+  code.push_back(Load(kRequestLowWord));
+  code.push_back(JumpIfEqual(TIOCSTI, 2, 0));
+  code.push_back(JumpIfEqual(TIOCLINUX, 1, 0));
+  code.push_back(Return(SECCOMP_RET_ALLOW));
+  code.push_back(Return(SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)));
+  return code;
+}
+
+// Needs no_new_privs (or CAP_SYS_ADMIN). Inherited by everything CMD starts.
+Result<void> RefuseTerminalInjection() {
+  std::vector<sock_filter> code = TerminalInjectionFilter();
+  const sock_fprog program{static_cast<unsigned short>(code.size()), code.data()};
+  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) != 0) {
+    const int err = errno;
+    return MakeError(err, "prctl(PR_SET_SECCOMP)", "the TIOCSTI/TIOCLINUX filter");
+  }
+  return kOk;
+}
+
 // A new network namespace starts with only "lo", and down; bwrap brings it up.
 Result<void> BringUpLoopback() {
   UniqueFd socket(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
@@ -294,6 +380,7 @@ struct Launch {
     if (auto r = DropCapabilities(); !r) Fail(launch.error_fd, r.error());
   }
   if (auto r = SetNoNewPrivileges(); !r) Fail(launch.error_fd, r.error());
+  if (auto r = RefuseTerminalInjection(); !r) Fail(launch.error_fd, r.error());
   ExecCommand(spec, launch.env, launch.error_fd);
 }
 

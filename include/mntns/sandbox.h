@@ -127,7 +127,12 @@ struct SandboxProcess {
 //
 // CMD's process: fds are not leaked (every fd mntns opens is close-on-exec;
 // inherited fds without FD_CLOEXEC stay open, as with bwrap), the signal mask
-// is empty, SIGINT/SIGTERM/SIGHUP/SIGQUIT have their default action.
+// is empty, SIGINT/SIGTERM/SIGHUP/SIGQUIT have their default action. CMD stays
+// in the caller's session and controlling terminal (job control and ^C keep
+// working; no setsid as bwrap --new-session), and a seccomp filter makes
+// ioctl(TIOCSTI) and ioctl(TIOCLINUX) fail with EPERM for CMD and everything
+// it starts (every ABI: x86_64, x32, i386; aarch64, arm), so that it cannot
+// type into that terminal (the caller's shell would run it).
 // Minimum kernel: 6.8 (openat2 5.6, mount_setattr 5.12, lowerdir+ for overlays 6.8).
 [[nodiscard]] Result<SandboxProcess> StartSandbox(const SandboxSpec& spec);
 

@@ -6,12 +6,14 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <linux/capability.h>
@@ -87,6 +89,42 @@ int Probe(int argc, char** argv) {
     for (std::string line; std::getline(in, line);) {
       if (line.starts_with(arg + ":")) std::cout << line << "\n";
     }
+    return 0;
+  }
+  if (what == "tiocsti") {
+    // Tries to type into the terminal on fd 0 every way the kernel takes it.
+    const auto result = [](long r) { return r == 0 ? std::string("ok") : std::string(strerrorname_np(errno)); };
+    char byte = 'x';
+    std::cout << "TIOCSTI " << result(::ioctl(0, TIOCSTI, &byte)) << "\n";
+    // The kernel truncates the request to 32 bits: the same request to it.
+    std::cout << "TIOCSTI|1<<32 " << result(::ioctl(0, TIOCSTI | (1UL << 32), &byte)) << "\n";
+    char subcode = 127;  // no such TIOCLINUX subcode: EINVAL (or ENOTTY) when the call gets through
+    std::cout << "TIOCLINUX " << result(::ioctl(0, TIOCLINUX, &subcode)) << "\n";
+#if defined(__x86_64__)
+    // The i386 entry (int 0x80, ioctl is 54 there) takes 32-bit pointers. A
+    // kernel without ia32 emulation kills the child with SIGSEGV instead.
+    const pid_t child = ::fork();
+    if (child == 0) {
+      void* low = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+      if (low == MAP_FAILED) ::_exit(255);
+      *static_cast<char*>(low) = 'x';
+      long ret = 0;
+      __asm__ volatile("int $0x80"
+                       : "=a"(ret)
+                       : "a"(54L), "b"(0L), "c"(static_cast<long>(TIOCSTI)), "d"(reinterpret_cast<long>(low))
+                       : "memory");
+      ::_exit(static_cast<int>(-ret));
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    std::string i386 = "unavailable";
+    if (WIFSIGNALED(status) && WTERMSIG(status) != SIGSEGV) {
+      i386 = std::string("killed by ") + sigabbrev_np(WTERMSIG(status));
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) != 255) {
+      i386 = WEXITSTATUS(status) == 0 ? std::string("ok") : std::string(strerrorname_np(WEXITSTATUS(status)));
+    }
+    std::cout << "i386 TIOCSTI " << i386 << "\n";
+#endif
     return 0;
   }
   if (what == "cat") {
@@ -206,9 +244,9 @@ std::vector<std::string> Base() {
   return args;
 }
 
-// mntns run BASE... EXTRA... -- /probe --probe WHAT [ARG]
-CliResult RunProbe(std::vector<std::string> extra, const std::string& what, const std::string& arg = "",
-                   bool with_base = true) {
+// run BASE... EXTRA... -- /probe --probe WHAT [ARG]: the CLI's arguments.
+std::vector<std::string> ProbeArgs(const std::vector<std::string>& extra, const std::string& what,
+                                   const std::string& arg = "", bool with_base = true) {
   std::vector<std::string> args = {"run"};
   if (with_base) {
     const auto base = Base();
@@ -217,7 +255,13 @@ CliResult RunProbe(std::vector<std::string> extra, const std::string& what, cons
   args.insert(args.end(), extra.begin(), extra.end());
   args.insert(args.end(), {"--", "/probe", "--probe", what});
   if (!arg.empty()) args.push_back(arg);
-  return RunCli(args);
+  return args;
+}
+
+// mntns run BASE... EXTRA... -- /probe --probe WHAT [ARG]
+CliResult RunProbe(const std::vector<std::string>& extra, const std::string& what, const std::string& arg = "",
+                   bool with_base = true) {
+  return RunCli(ProbeArgs(extra, what, arg, with_base));
 }
 
 std::vector<std::string> Lines(const std::string& text) {
@@ -703,6 +747,118 @@ TEST(MntnsRun, AMalformedTemplateIdleIsReportedAndTheRunGoesOn) {
     const CliResult r = RunProbe({"--strategy", "template"}, "exit", "0");
     EXPECT_EQ(r.exit_status, 0) << r.err;
     EXPECT_NE(r.err.find("MNTNS_TEMPLATE_IDLE=\"soon\" is not a number of seconds"), std::string::npos) << r.err;
+  });
+}
+
+// ---- the caller's terminal ------------------------------------------------------
+
+// A pty pair whose slave is in raw mode: a byte pushed into its input queue
+// (TIOCSTI) waits there, counted by FIONREAD, and is not echoed.
+struct PtyPair {
+  UniqueFd master;
+  UniqueFd slave;
+};
+
+std::optional<PtyPair> OpenPtyPair(std::string& why) {
+  PtyPair pty;
+  pty.master.Reset(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!pty.master) {
+    why = std::string("posix_openpt: ") + strerrorname_np(errno);
+    return std::nullopt;
+  }
+  char name[64];
+  if (::grantpt(pty.master.Get()) != 0 || ::unlockpt(pty.master.Get()) != 0 ||
+      ::ptsname_r(pty.master.Get(), name, sizeof name) != 0) {
+    why = std::string("grantpt/unlockpt/ptsname: ") + strerrorname_np(errno);
+    return std::nullopt;
+  }
+  pty.slave.Reset(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  termios raw{};
+  if (!pty.slave || ::tcgetattr(pty.slave.Get(), &raw) != 0) {
+    why = std::string("open ") + name + ": " + strerrorname_np(errno);
+    return std::nullopt;
+  }
+  ::cfmakeraw(&raw);
+  if (::tcsetattr(pty.slave.Get(), TCSANOW, &raw) != 0) {
+    why = std::string("tcsetattr: ") + strerrorname_np(errno);
+    return std::nullopt;
+  }
+  return pty;
+}
+
+int QueuedInput(int slave) {
+  int count = -1;
+  ::ioctl(slave, FIONREAD, &count);
+  return count;
+}
+
+// Runs the CLI as a terminal session would: in a new session whose
+// controlling terminal is `slave`, which is also its stdin.
+CliResult RunOnTerminal(int slave, const std::vector<std::string>& args) {
+  int out[2];
+  int err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return {};
+  std::vector<std::string> argv_text = args;
+  argv_text.insert(argv_text.begin(), testing::CliPath());
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::setsid() < 0 || ::ioctl(slave, TIOCSCTTY, 0) != 0) ::_exit(125);
+    ::dup2(slave, STDIN_FILENO);
+    ::dup2(out[1], STDOUT_FILENO);
+    ::dup2(err[1], STDERR_FILENO);
+    std::vector<char*> argv;
+    for (auto& a : argv_text) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);  // what the probe prints fits in the pipes
+  CliResult result;
+  result.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  for (auto [fd, sink] : {std::pair{out[0], &result.out}, std::pair{err[0], &result.err}}) {
+    char buffer[4096];
+    for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) sink->append(buffer, static_cast<std::size_t>(n));
+    ::close(fd);
+  }
+  return result;
+}
+
+// CMD shares mntns's controlling terminal; TIOCSTI on it would queue input
+// that the caller's shell reads and runs after the sandbox exits.
+TEST(MntnsRunTerminal, CommandCannotTypeIntoTheCallersTerminal) {
+  InPrivateMountNamespace([] {
+    std::string why;
+    auto pty = OpenPtyPair(why);
+    if (!pty) GTEST_SKIP() << "no pty here: " << why;
+    const int slave = pty->slave.Get();
+    char byte = 'x';
+    if (::ioctl(slave, TIOCSTI, &byte) != 0) {
+      GTEST_SKIP() << "TIOCSTI fails here even outside a sandbox (" << strerrorname_np(errno)
+                   << ", CONFIG_LEGACY_TIOCSTI=n?): no hole to close";
+    }
+    ASSERT_EQ(QueuedInput(slave), 1) << "TIOCSTI outside a sandbox queued nothing: this test cannot see it";
+    ASSERT_EQ(::tcflush(slave, TCIFLUSH), 0);
+    // As root CMD keeps CAP_SYS_ADMIN (TIOCSTI works on any terminal); in a
+    // user namespace it needs dev.tty.legacy_tiocsti and its own terminal.
+    for (const std::vector<std::string>& opts :
+         {std::vector<std::string>{}, std::vector<std::string>{"--unshare-user", "--unshare-pid"}}) {
+      const std::string label = opts.empty() ? "root" : "--unshare-user";
+      const CliResult r = RunOnTerminal(slave, ProbeArgs(opts, "tiocsti"));
+      EXPECT_RUN_OK(r);
+      const auto lines = Lines(r.out);
+      ASSERT_GE(lines.size(), 3U) << label << "\n" << r.out << r.err;
+      EXPECT_EQ(lines[0], "TIOCSTI EPERM") << label;
+      EXPECT_EQ(lines[1], "TIOCSTI|1<<32 EPERM") << label;
+      EXPECT_EQ(lines[2], "TIOCLINUX EPERM") << label;
+      if (lines.size() > 3) {
+        EXPECT_TRUE(lines[3] == "i386 TIOCSTI EPERM" || lines[3] == "i386 TIOCSTI unavailable") << label << " " << lines[3];
+      }
+      EXPECT_EQ(QueuedInput(slave), 0) << label << ": the sandbox typed into the caller's terminal";
+      ::tcflush(slave, TCIFLUSH);
+    }
   });
 }
 
