@@ -306,11 +306,21 @@ sigset_t ForwardedSet(bool with_child) {
   return set;
 }
 
-void SetDeathSignal(const SandboxSpec& spec, pid_t expected_parent) {
+// With die_with_parent: a pidfd of this process, for the child it is about to
+// fork (see SetDeathSignal); empty otherwise.
+Result<UniqueFd> PidfdForChild(const SandboxSpec& spec) {
+  if (!spec.die_with_parent) return UniqueFd();
+  return sys::PidfdOpen(::getpid(), 0);
+}
+
+// PR_SET_PDEATHSIG fires only when the parent exits after it is set; whether it
+// exited before, its pidfd tells (readable once it has exited). getppid()
+// cannot: in a new pid namespace it is 0, the parent being outside it.
+void SetDeathSignal(const SandboxSpec& spec, UniqueFd parent_pidfd) {
   if (!spec.die_with_parent) return;
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  // The parent may have died before the prctl: then nobody would send it.
-  if (::getppid() != expected_parent) ::_exit(kSetupFailed);
+  pollfd exited{parent_pidfd.Get(), POLLIN, 0};
+  if (::poll(&exited, 1, 0) != 0) ::_exit(kSetupFailed);
 }
 
 int StatusCode(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
@@ -440,24 +450,26 @@ struct Launch {
 
   const sigset_t set = ForwardedSet(true);
   ::sigprocmask(SIG_BLOCK, &set, nullptr);
-  const pid_t init_pid = ::getpid();
+  auto init_pidfd = PidfdForChild(spec);
+  if (!init_pidfd) fail(init_pidfd.error());
   const pid_t command = ::fork();
   if (command < 0) {
     const int err = errno;
     fail(MakeError(err, "fork", "CMD inside the sandbox").error());
   }
   if (command == 0) {
-    SetDeathSignal(spec, init_pid);
+    SetDeathSignal(spec, std::move(*init_pidfd));
     BecomeCommand(launch, proc_dir.Get());
   }
+  init_pidfd->Reset();
   ::close(error_fd);
   ::_exit(Supervise(command));
 }
 
-[[noreturn]] void RunChild(const Launch& launch, UniqueFd ns, pid_t parent) {
+[[noreturn]] void RunChild(const Launch& launch, UniqueFd ns, UniqueFd parent_pidfd) {
   const SandboxSpec& spec = launch.spec;
   const auto fail = [&](const Error& error) { Fail(launch.error_fd, error); };
-  SetDeathSignal(spec, parent);
+  SetDeathSignal(spec, std::move(parent_pidfd));
   if (!launch.privileged) {
     // Without privileges over the caller's namespace nothing can be cloned
     // from it: first a user namespace, then a copy of the caller's mount
@@ -480,16 +492,18 @@ struct Launch {
   if (auto r = sys::Unshare(CLONE_NEWPID); !r) fail(r.error());
   const sigset_t set = ForwardedSet(true);
   ::sigprocmask(SIG_BLOCK, &set, nullptr);
-  const pid_t relay = ::getpid();
+  auto relay_pidfd = PidfdForChild(spec);
+  if (!relay_pidfd) fail(relay_pidfd.error());
   const pid_t init = ::fork();
   if (init < 0) {
     const int err = errno;
     fail(MakeError(err, "fork", "the sandbox's pid 1").error());
   }
   if (init == 0) {
-    SetDeathSignal(spec, relay);
+    SetDeathSignal(spec, std::move(*relay_pidfd));
     RunInit(launch, std::move(ns), true);
   }
+  relay_pidfd->Reset();
   ns.Reset();
   ::close(launch.error_fd);
   ::_exit(Supervise(init));
@@ -528,14 +542,16 @@ Result<SandboxProcess> StartSandbox(const SandboxSpec& spec) {
   UniqueFd write_end(pipe_fds[1]);
   const Launch launch{spec,         strategy, privileged, ::geteuid(), ::getegid(), cwd, BuildEnvironment(spec),
                       ns.Get(),     write_end.Get()};
-  const pid_t parent = ::getpid();
+  auto parent_pidfd = PidfdForChild(spec);
+  if (!parent_pidfd) return std::unexpected(parent_pidfd.error());
   const pid_t pid = ::fork();
   if (pid < 0) {
     const int err = errno;
     return MakeError(err, "fork", "the sandbox");
   }
-  if (pid == 0) RunChild(launch, std::move(ns), parent);
+  if (pid == 0) RunChild(launch, std::move(ns), std::move(*parent_pidfd));
   write_end.Reset();
+  parent_pidfd->Reset();
   ns.Reset();
   auto setup = ReceiveError(read_end.Get());
   if (!setup) {

@@ -82,7 +82,9 @@ struct SandboxSpec {
   std::optional<uid_t> uid;
   std::optional<gid_t> gid;
   std::string hostname;  // needs unshare_uts
-  // PR_SET_PDEATHSIG(SIGKILL) for every process of the sandbox.
+  // PR_SET_PDEATHSIG(SIGKILL) for every process of the sandbox (each for its
+  // parent, so that mntns dying, even by SIGKILL, takes the whole sandbox
+  // down; with unshare_pid too).
   bool die_with_parent = false;
   NamespaceStrategy strategy = NamespaceStrategy::kAuto;
   std::vector<std::string> argv;  // argv[0] is looked up in PATH (execvpe)

@@ -5,6 +5,7 @@
 // (template strategy).
 #include <fcntl.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -672,6 +673,83 @@ TEST(MntnsRun, SigtermAndSigintAreForwarded) {
     EXPECT_EQ(SignalForwardedStatus({}, SIGTERM), 128 + SIGTERM);
     EXPECT_EQ(SignalForwardedStatus({}, SIGINT), 128 + SIGINT);
     EXPECT_EQ(SignalForwardedStatus({"--unshare-pid"}, SIGTERM), 128 + SIGTERM);
+  });
+}
+
+TEST(MntnsRun, DieWithParentStartsTheCommand) {
+  InPrivateMountNamespace([] {
+    EXPECT_EQ(RunProbe({"--die-with-parent"}, "exit", "7").exit_status, 7);
+    const CliResult pid = RunProbe({"--unshare-pid", "--die-with-parent"}, "exit", "7");
+    EXPECT_EQ(pid.exit_status, 7) << pid.err;
+    const CliResult user = RunProbe({"--unshare-user", "--unshare-pid", "--die-with-parent"}, "exit", "7");
+    EXPECT_EQ(user.exit_status, 7) << user.err;
+  });
+}
+
+TEST(MntnsRun, DieWithParentStartsTheCommandForAnUnprivilegedCaller) {
+  testing::AsUnprivilegedUser([] {}, [] {
+    const CliResult r = RunProbe({"--unshare-user", "--unshare-pid", "--die-with-parent"}, "exit", "7");
+    EXPECT_EQ(r.exit_status, 7) << r.err;
+  });
+}
+
+// SIGKILLs everything that holds the pipe `read_end` reads from (a sandbox that
+// outlived the test).
+void KillPipeHolders(int read_end) {
+  struct stat pipe {};
+  if (::fstat(read_end, &pipe) != 0) return;
+  const std::string name = "pipe:[" + std::to_string(pipe.st_ino) + "]";
+  std::error_code ec;
+  for (const auto& process : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string pid = process.path().filename().string();
+    if (pid.empty() || !std::isdigit(static_cast<unsigned char>(pid[0]))) continue;
+    for (const auto& fd : std::filesystem::directory_iterator(process.path() / "fd", ec)) {
+      if (std::filesystem::read_symlink(fd.path(), ec).string() == name) {
+        ::kill(std::stoi(pid), SIGKILL);
+        break;
+      }
+    }
+  }
+}
+
+// Starts mntns run with the probe waiting, SIGKILLs mntns once the probe is
+// ready, and says whether the whole sandbox went away. Every sandbox process
+// holds the write end of the probe's stdout, so the pipe reaches EOF when the
+// last one is gone. (The poll timeout only keeps a surviving sandbox from
+// hanging the suite.)
+bool SandboxDiesWithMntns(const std::vector<std::string>& extra) {
+  std::vector<std::string> args = ProbeArgs(extra, "wait-for-signal");
+  args.insert(args.begin(), testing::CliPath());
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return false;
+  UniqueFd read_end(out[0]);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  char buffer[16] = {};
+  const ssize_t n = ::read(read_end.Get(), buffer, sizeof buffer - 1);
+  EXPECT_EQ(std::string(buffer, n > 0 ? static_cast<std::size_t>(n) : 0), "ready\n");
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  pollfd gone{read_end.Get(), POLLIN, 0};
+  const bool eof = ::poll(&gone, 1, 60'000) == 1 && ::read(read_end.Get(), buffer, sizeof buffer) == 0;
+  if (!eof) KillPipeHolders(read_end.Get());
+  return eof;
+}
+
+TEST(MntnsRun, DieWithParentKillsTheSandboxWhenMntnsIsKilled) {
+  InPrivateMountNamespace([] {
+    EXPECT_TRUE(SandboxDiesWithMntns({"--die-with-parent"}));
+    EXPECT_TRUE(SandboxDiesWithMntns({"--unshare-pid", "--die-with-parent"}));
+    EXPECT_TRUE(SandboxDiesWithMntns({"--unshare-user", "--unshare-pid", "--die-with-parent"}));
   });
 }
 
