@@ -350,10 +350,15 @@ int Supervise(pid_t child) {
   }
 }
 
-[[noreturn]] void ExecCommand(const SandboxSpec& spec, const std::vector<std::string>& env, int error_fd) {
+[[noreturn]] void ExecCommand(const SandboxSpec& spec, std::vector<std::string> env,
+                              const std::string& working_directory, int error_fd) {
   std::vector<char*> argv;
   for (const std::string& arg : spec.argv) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
+  // As bwrap: PWD is the directory CMD starts in, after every environment
+  // change; the caller's would be stale (programs read PWD without checking it).
+  std::erase_if(env, [](const std::string& entry) { return entry.starts_with("PWD="); });
+  env.push_back("PWD=" + working_directory);
   std::vector<char*> envp;
   for (const std::string& entry : env) envp.push_back(const_cast<char*>(entry.c_str()));
   envp.push_back(nullptr);
@@ -379,7 +384,7 @@ struct Launch {
 };
 
 // The sandbox's CMD: last steps in the process that execs.
-[[noreturn]] void BecomeCommand(const Launch& launch, int proc_dir) {
+[[noreturn]] void BecomeCommand(const Launch& launch, int proc_dir, const std::string& working_directory) {
   const SandboxSpec& spec = launch.spec;
   if (spec.unshare_user) {
     if (launch.privileged) {
@@ -391,7 +396,7 @@ struct Launch {
   }
   if (auto r = SetNoNewPrivileges(); !r) Fail(launch.error_fd, r.error());
   if (auto r = RefuseTerminalInjection(); !r) Fail(launch.error_fd, r.error());
-  ExecCommand(spec, launch.env, launch.error_fd);
+  ExecCommand(spec, launch.env, working_directory, launch.error_fd);
 }
 
 // The sandbox's init: prepares the mounts in the caller's namespace, enters
@@ -446,7 +451,9 @@ struct Launch {
   } else if (launch.cwd.empty() || ::chdir(launch.cwd.c_str()) != 0) {
     if (auto r = sys::Chdir("/"); !r) fail(r.error());
   }
-  if (!is_pid1) BecomeCommand(launch, proc_dir.Get());
+  std::string working_directory = "/";
+  if (char buffer[4096]; ::getcwd(buffer, sizeof buffer) != nullptr) working_directory = buffer;
+  if (!is_pid1) BecomeCommand(launch, proc_dir.Get(), working_directory);
 
   const sigset_t set = ForwardedSet(true);
   ::sigprocmask(SIG_BLOCK, &set, nullptr);
@@ -459,7 +466,7 @@ struct Launch {
   }
   if (command == 0) {
     SetDeathSignal(spec, std::move(*init_pidfd));
-    BecomeCommand(launch, proc_dir.Get());
+    BecomeCommand(launch, proc_dir.Get(), working_directory);
   }
   init_pidfd->Reset();
   ::close(error_fd);

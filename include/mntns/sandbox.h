@@ -56,6 +56,9 @@ struct SandboxMount {
 };
 
 // A change to the environment CMD gets; applied in order to the caller's.
+// `name` must be non-empty and hold no '=' (nor NUL; `value` neither).
+// After all changes PWD is set to the directory CMD starts in, as bwrap does
+// (even after kClear, and over a kSet of PWD).
 struct SandboxEnvChange {
   enum class Kind { kSet, kUnset, kClear };
   Kind kind = Kind::kSet;
@@ -92,7 +95,8 @@ struct SandboxSpec {
 
 // EINVAL with the reason when the spec cannot work (no argv, relative DEST,
 // hostname without unshare_uts, uid/gid without unshare_user, an overlay
-// without layers, ...). StartSandbox calls it first.
+// without layers, an environment name that is empty or has '=', ...).
+// StartSandbox calls it first.
 [[nodiscard]] Result<void> ValidateSandboxSpec(const SandboxSpec& spec);
 
 // A started sandbox: the process mntns waits for (with unshare_pid it relays

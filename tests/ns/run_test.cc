@@ -487,6 +487,42 @@ TEST(MntnsRun, RootTakesACopyOfADirectory) {
   });
 }
 
+TEST(MntnsRun, PwdIsTheDirectoryTheCommandStartsIn) {
+  InPrivateMountNamespace([] {
+    ASSERT_EQ(::setenv("PWD", "/stale/caller/dir", 1), 0);
+    EXPECT_TRUE(HasLine(RunProbe({}, "env").out, "PWD=/"));
+    const CliResult chdir = RunProbe({"--dir", "/work/here", "--chdir", "/work/here"}, "env");
+    EXPECT_RUN_OK(chdir);
+    EXPECT_TRUE(HasLine(chdir.out, "PWD=/work/here")) << chdir.out;
+    EXPECT_FALSE(HasLine(chdir.out, "PWD=/stale/caller/dir")) << chdir.out;
+  });
+}
+
+TEST(MntnsRun, PwdIsSetAfterEveryEnvironmentChangeAsInBwrap) {
+  InPrivateMountNamespace([] {
+    EXPECT_EQ(RunProbe({"--clearenv"}, "env").out, "PWD=/\n");
+    EXPECT_EQ(RunProbe({"--clearenv", "--setenv", "PWD", "/elsewhere"}, "env").out, "PWD=/\n");
+  });
+}
+
+TEST(MntnsRun, SetenvAndUnsetenvRefuseANameThatIsEmptyOrHasAnEqualsSign) {
+  InPrivateMountNamespace([] {
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{"--setenv", "A=B", "C"}, "--setenv \"A=B\" \"C\""},
+        {{"--setenv", "", "x"}, "--setenv \"\" \"x\""},
+        {{"--unsetenv", "A="}, "--unsetenv \"A=\""},
+        {{"--unsetenv", ""}, "--unsetenv \"\""},
+    };
+    for (const auto& [opts, step] : cases) {
+      const CliResult r = RunProbe(opts, "env");
+      EXPECT_EQ(r.exit_status, 2) << step;
+      EXPECT_EQ(r.out, "") << step;
+      EXPECT_EQ(r.err, "mntns: sandbox spec " + step +
+                           ": VAR must not be empty or contain '=': Invalid argument (EINVAL)\n");
+    }
+  });
+}
+
 TEST(MntnsRun, ChdirSetsTheWorkingDirectory) {
   InPrivateMountNamespace([] {
     const CliResult r = RunProbe({"--dir", "/work/here", "--chdir", "/work/here"}, "cwd");
@@ -503,7 +539,7 @@ TEST(MntnsRun, EnvironmentChangesApplyInOrder) {
                   "--unsetenv", "A"},
                  "env");
     EXPECT_RUN_OK(r);
-    EXPECT_EQ(r.out, "B=2\n");
+    EXPECT_EQ(r.out, "B=2\nPWD=/\n");
   });
 }
 
@@ -560,7 +596,7 @@ TEST(MntnsRun, JsonSpecIsTheSameSetup) {
     EXPECT_RUN_OK(r);
     EXPECT_EQ(r.out, "link 777\nj\n");
     EXPECT_EQ(RunProbe({"--json-spec", dir + "/spec.json"}, "stat", "/j").out, "dir 711\n");
-    EXPECT_EQ(RunProbe({"--json-spec", dir + "/spec.json"}, "env").out, "J=son\n");
+    EXPECT_EQ(RunProbe({"--json-spec", dir + "/spec.json"}, "env").out, "J=son\nPWD=/\n");
   });
 }
 
@@ -959,6 +995,16 @@ TEST(StartSandbox, TakesTheFastNamespacePathAndReturnsTheStatus) {
     ASSERT_TRUE(status.has_value()) << status.error().Message();
     EXPECT_EQ(*status, 3);
   });
+}
+
+TEST(StartSandbox, RejectsAnEnvironmentNameWithAnEqualsSign) {
+  SandboxSpec spec;
+  spec.argv = {"/bin/true"};
+  spec.env = {{.kind = SandboxEnvChange::Kind::kSet, .name = "A=B", .value = "C"}};
+  auto process = StartSandbox(spec);
+  ASSERT_FALSE(process.has_value());
+  EXPECT_EQ(process.error().code, EINVAL);
+  EXPECT_NE(process.error().Message().find("--setenv \"A=B\""), std::string::npos) << process.error().Message();
 }
 
 TEST(StartSandbox, RejectsAnInvalidSpec) {
