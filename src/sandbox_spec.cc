@@ -44,7 +44,9 @@ std::string DescribeSandboxMount(const SandboxMount& mount) {
 }
 
 Error ForStep(Error error, const SandboxMount& mount) {
-  error.argument += fmt::format(" (for {})", DescribeSandboxMount(mount));
+  std::string step = DescribeSandboxMount(mount);
+  if (error.operation == step) return error;  // a check of the step itself names it already
+  error.argument += fmt::format(" (for {})", step);
   return error;
 }
 

@@ -32,6 +32,7 @@ struct SandboxMount {
     kDir,         // mkdir -p DEST: --dir [--perms]
     kSymlink,     // symlink DEST -> SOURCE: --symlink
     kRemountRo,   // make the mount at DEST (and below) read-only: --remount-ro
+                  // (DEST must be a mount point: EINVAL saying so otherwise)
     kOverlay,     // overlayfs on DEST from `layers`: --overlay, --tmp-overlay, --ro-overlay
   };
   enum class OverlayUpper {

@@ -463,6 +463,54 @@ TEST(MntnsRun, RemountRoMakesAMountReadOnly) {
   });
 }
 
+TEST(MntnsRun, RemountRoOfADirectoryThatIsNotAMountPointSaysSo) {
+  InPrivateMountNamespace([] {
+    const CliResult r = RunProbe({"--tmpfs", "/t", "--dir", "/t/x", "--remount-ro", "/t/x"}, "exit", "0");
+    EXPECT_EQ(r.exit_status, 1);
+    EXPECT_EQ(r.err, "mntns: --remount-ro /t/x is not a mount point inside the sandbox: Invalid argument (EINVAL)\n");
+  });
+}
+
+TEST(MntnsRun, RemountRoOfAMissingPathNamesThePathInsideTheSandbox) {
+  InPrivateMountNamespace([] {
+    const CliResult r = RunProbe({"--tmpfs", "/t", "--remount-ro", "/t/missing"}, "exit", "0");
+    EXPECT_EQ(r.exit_status, 1);
+    EXPECT_EQ(r.err,
+              "mntns: openat2 \"/t/missing\" inside the sandbox (for --remount-ro /t/missing): "
+              "No such file or directory (ENOENT)\n");
+  });
+}
+
+// The errno is printed once, by Error::Message(), however deep the failure.
+TEST(MntnsRun, EverySetupErrorNamesItsErrnoOnce) {
+  InPrivateMountNamespace([] {
+    const std::string root = TempDir();
+    WriteFile(root + "/file", "x");
+    std::filesystem::create_symlink("/proc/self/root", root + "/magic");
+    const std::vector<std::vector<std::string>> failing = {
+        {"--bind", "/nonexistent-mntns", "/x"},
+        {"--root", root, "--tmpfs", "/file"},
+        {"--root", root, "--proc", "/proc", "--tmpfs", "/magic/x"},
+        {"--root", root, "--ro-bind", SelfPath(), "/"},
+        {"--tmpfs", "/t", "--remount-ro", "/t/missing"},
+        {"--dir", "/d", "--remount-ro", "/d"},
+        {"--chdir", "/nowhere"},
+        {"--setenv", "A=B", "C"},
+        {"--hostname", "h"},
+        {"--root", "/nonexistent-mntns"},
+        {"--overlay-src", "/nonexistent-mntns", "--overlay-src", "/nonexistent-mntns-2", "--ro-overlay", "/o"},
+    };
+    for (const auto& opts : failing) {
+      const CliResult r = RunProbe(opts, "exit", "0");
+      EXPECT_NE(r.exit_status, 0) << opts.front();
+      std::size_t errnos = 0;
+      for (std::size_t at = r.err.find(" (E"); at != std::string::npos; at = r.err.find(" (E", at + 1)) ++errnos;
+      EXPECT_EQ(errnos, 1U) << r.err;
+      EXPECT_EQ(Lines(r.err).size(), 1U) << r.err;
+    }
+  });
+}
+
 TEST(MntnsRun, LaterStepsStackOnEarlierOnes) {
   InPrivateMountNamespace([] {
     const std::string dir = TempDir();
