@@ -70,7 +70,9 @@ struct SandboxEnvChange {
 struct SandboxSpec {
   // The sandbox's "/": a recursive copy of this host directory, or (empty) a
   // fresh tmpfs (mode 0755) as with bubblewrap. Both are nosuid,nodev (the
-  // copy recursively, like a kBind).
+  // copy recursively, like a kBind). The copy shows DIR itself, not a snapshot:
+  // the directories, empty mount-point files and symlinks the steps create
+  // are made in DIR and stay there after the run (the mounts on them do not).
   std::string root;
   std::vector<SandboxMount> mounts;
   std::vector<SandboxEnvChange> env;

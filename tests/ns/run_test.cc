@@ -535,6 +535,26 @@ TEST(MntnsRun, RootTakesACopyOfADirectory) {
   });
 }
 
+// --root DIR is DIR itself, not a snapshot: the directories, mount-point files
+// and symlinks the setup creates are made in DIR and stay there after the run
+// (as with bwrap --bind DIR /); the mounts on them do not.
+TEST(MntnsRun, RootDirKeepsWhatTheSetupCreatedInIt) {
+  InPrivateMountNamespace([] {
+    const std::string root = TempDir();
+    const std::string dir = TempDir();
+    WriteFile(dir + "/f", "file");
+    const CliResult r =
+        RunProbe({"--root", root, "--tmpfs", "/made/point", "--ro-bind", dir + "/f", "/etc/f", "--symlink", "made", "/link"},
+                 "exit", "0");
+    EXPECT_RUN_OK(r);
+    EXPECT_TRUE(std::filesystem::is_directory(root + "/made/point"));
+    EXPECT_TRUE(std::filesystem::is_regular_file(root + "/etc/f"));
+    EXPECT_EQ(ReadFile(root + "/etc/f"), "");
+    EXPECT_TRUE(std::filesystem::is_symlink(root + "/link"));
+    EXPECT_TRUE(std::filesystem::is_directory(root + "/probe") || std::filesystem::is_regular_file(root + "/probe"));
+  });
+}
+
 TEST(MntnsRun, PwdIsTheDirectoryTheCommandStartsIn) {
   InPrivateMountNamespace([] {
     ASSERT_EQ(::setenv("PWD", "/stale/caller/dir", 1), 0);
