@@ -16,6 +16,8 @@ namespace mntns::internal {
 [[nodiscard]] std::string DescribeSandboxMount(const SandboxMount& mount);
 
 // Adds the step to an Error: `open_tree "/x" (for --ro-bind /x /y): ...`.
+// An Error whose operation is the step itself (a check of the step, not a
+// failed call: `--remount-ro /x is not a mount point ...`) is returned as it is.
 [[nodiscard]] Error ForStep(Error error, const SandboxMount& mount);
 
 // What a step needs from the caller's namespace, made there before entering

@@ -1,6 +1,9 @@
 // Sandbox processes: namespace creation, the forked setup child, the pid-1
 // reaper, user-namespace maps, and the error channel back to the caller.
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -14,7 +17,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
+#include <span>
 
 #include <fmt/format.h>
 
@@ -109,7 +114,9 @@ Result<UniqueFd> CreateRootNamespace(const SandboxSpec& spec, NamespaceStrategy 
   if (auto r = sys::FsConfigString(fs->Get(), "source", "tmpfs"); !r) return std::unexpected(r.error());
   if (auto r = sys::FsConfigString(fs->Get(), "mode", "755"); !r) return std::unexpected(r.error());
   if (auto r = sys::FsConfigCreate(fs->Get()); !r) return std::unexpected(r.error());
-  return FsmountNamespace(fs->Get(), FSMOUNT_CLOEXEC, 0, options);
+  // nosuid,nodev as bwrap's root tmpfs: nothing CMD writes there can be a
+  // setuid binary or a device node that works.
+  return FsmountNamespace(fs->Get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, options);
 }
 
 std::vector<std::string> BuildEnvironment(const SandboxSpec& spec) {
@@ -160,8 +167,9 @@ Result<void> EnterUserNamespace(const SandboxSpec& spec, int proc_dir, uid_t out
 }
 
 // Empties the bounding, ambient, effective, permitted and inheritable sets, so
-// CMD has no capability even as uid 0 of its user namespace, and sets
-// no_new_privs so no setuid or file-capability binary gives them back.
+// CMD has no capability even as uid 0 of its user namespace (no_new_privs,
+// set for every CMD, keeps setuid and file-capability binaries from giving
+// them back).
 Result<void> DropCapabilities() {
   for (int cap = 0;; ++cap) {
     if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
@@ -174,10 +182,96 @@ Result<void> DropCapabilities() {
     const int err = errno;
     return MakeError(err, "prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
   }
-  if (auto cleared = sys::ClearCapabilitySets(); !cleared) return cleared;
+  return sys::ClearCapabilitySets();
+}
+
+// As bwrap, for every CMD (root without a user namespace too): execve never
+// grants more than the caller has (no setuid, no file capabilities), and
+// seccomp filters are allowed without CAP_SYS_ADMIN.
+Result<void> SetNoNewPrivileges() {
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     const int err = errno;
     return MakeError(err, "prctl(PR_SET_NO_NEW_PRIVS)");
+  }
+  return kOk;
+}
+
+// ---- the terminal filter -------------------------------------------------------
+// CMD keeps mntns's session and controlling terminal: a new session (setsid)
+// would cost interactive shells their job control and ^C. But then TIOCSTI
+// pushes bytes into that terminal's input queue as if typed, and the caller's
+// shell reads and runs them once the sandbox exits; TIOCLINUX can paste on a
+// virtual console. Both fail with EPERM under a seccomp filter, as in flatpak.
+// (The kernel allows TIOCSTI on one's own controlling terminal, or with
+// CAP_SYS_ADMIN, or not at all when dev.tty.legacy_tiocsti is 0.)
+
+struct IoctlAbi {
+  std::uint32_t arch;                      // AUDIT_ARCH_*, seccomp_data.arch
+  std::span<const std::uint32_t> numbers;  // what seccomp_data.nr is for ioctl in it
+};
+
+#if defined(__x86_64__)
+// x32 shares AUDIT_ARCH_X86_64 and marks its numbers with bit 30; its ioctl
+// is 514 (16 with the bit is ENOSYS for x32 today; refused too should a
+// kernel take it). i386 (int 0x80, any process may use it) has 54.
+constexpr std::uint32_t kX32Bit = 0x40000000;
+constexpr std::uint32_t kX86_64Ioctl[] = {16, kX32Bit | 514, kX32Bit | 16};
+constexpr std::uint32_t kI386Ioctl[] = {54};
+constexpr IoctlAbi kIoctlAbis[] = {{AUDIT_ARCH_X86_64, kX86_64Ioctl}, {AUDIT_ARCH_I386, kI386Ioctl}};
+#elif defined(__aarch64__)
+constexpr std::uint32_t kAarch64Ioctl[] = {29};
+constexpr std::uint32_t kArmIoctl[] = {54};
+constexpr IoctlAbi kIoctlAbis[] = {{AUDIT_ARCH_AARCH64, kAarch64Ioctl}, {AUDIT_ARCH_ARM, kArmIoctl}};
+#else
+#error "the TIOCSTI filter needs this architecture's AUDIT_ARCH values and ioctl numbers"
+#endif
+
+constexpr sock_filter Load(std::uint32_t offset) {
+  return {static_cast<std::uint16_t>(BPF_LD | BPF_W | BPF_ABS), 0, 0, offset};
+}
+constexpr sock_filter Return(std::uint32_t action) { return {static_cast<std::uint16_t>(BPF_RET | BPF_K), 0, 0, action}; }
+constexpr sock_filter JumpIfEqual(std::uint32_t value, std::uint8_t if_equal, std::uint8_t otherwise) {
+  return {static_cast<std::uint16_t>(BPF_JMP | BPF_JEQ | BPF_K), if_equal, otherwise, value};
+}
+
+// The kernel's ioctl takes the request as an unsigned int: a filter that
+// compared all 64 bits of args[1] would let TIOCSTI | 1 << 32 through
+// (flatpak's CVE-2019-10063). Only the low word is loaded.
+constexpr std::uint32_t kRequestLowWord = offsetof(seccomp_data, args) + sizeof(std::uint64_t) +
+                                          (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? 0 : 4);
+
+std::vector<sock_filter> TerminalInjectionFilter() {
+  std::vector<sock_filter> code;
+  std::vector<std::size_t> to_request_check;  // jumps patched once its place is known
+  for (const IoctlAbi& abi : kIoctlAbis) {
+    code.push_back(Load(offsetof(seccomp_data, arch)));
+    // Another ABI: skip this block (the nr load, its compares, the allow).
+    code.push_back(JumpIfEqual(abi.arch, 0, static_cast<std::uint8_t>(abi.numbers.size() + 2)));
+    code.push_back(Load(offsetof(seccomp_data, nr)));
+    for (std::uint32_t number : abi.numbers) {
+      to_request_check.push_back(code.size());
+      code.push_back(JumpIfEqual(number, 0, 0));
+    }
+    code.push_back(Return(SECCOMP_RET_ALLOW));
+  }
+  // An ABI not listed above could reach ioctl unchecked.
+  code.push_back(Return(SECCOMP_RET_KILL_PROCESS));
+  for (std::size_t at : to_request_check) code[at].jt = static_cast<std::uint8_t>(code.size() - at - 1);
+  code.push_back(Load(kRequestLowWord));
+  code.push_back(JumpIfEqual(TIOCSTI, 2, 0));
+  code.push_back(JumpIfEqual(TIOCLINUX, 1, 0));
+  code.push_back(Return(SECCOMP_RET_ALLOW));
+  code.push_back(Return(SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)));
+  return code;
+}
+
+// Needs no_new_privs (or CAP_SYS_ADMIN). Inherited by everything CMD starts.
+Result<void> RefuseTerminalInjection() {
+  std::vector<sock_filter> code = TerminalInjectionFilter();
+  const sock_fprog program{static_cast<unsigned short>(code.size()), code.data()};
+  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) != 0) {
+    const int err = errno;
+    return MakeError(err, "prctl(PR_SET_SECCOMP)", "the TIOCSTI/TIOCLINUX filter");
   }
   return kOk;
 }
@@ -211,11 +305,21 @@ sigset_t ForwardedSet(bool with_child) {
   return set;
 }
 
-void SetDeathSignal(const SandboxSpec& spec, pid_t expected_parent) {
+// With die_with_parent: a pidfd of this process, for the child it is about to
+// fork (see SetDeathSignal); empty otherwise.
+Result<UniqueFd> PidfdForChild(const SandboxSpec& spec) {
+  if (!spec.die_with_parent) return UniqueFd();
+  return sys::PidfdOpen(::getpid(), 0);
+}
+
+// PR_SET_PDEATHSIG fires only when the parent exits after it is set; whether it
+// exited before, its pidfd tells (readable once it has exited). getppid()
+// cannot: in a new pid namespace it is 0, the parent being outside it.
+void SetDeathSignal(const SandboxSpec& spec, UniqueFd parent_pidfd) {
   if (!spec.die_with_parent) return;
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  // The parent may have died before the prctl: then nobody would send it.
-  if (::getppid() != expected_parent) ::_exit(kSetupFailed);
+  pollfd exited{parent_pidfd.Get(), POLLIN, 0};
+  if (::poll(&exited, 1, 0) != 0) ::_exit(kSetupFailed);
 }
 
 int StatusCode(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
@@ -245,10 +349,15 @@ int Supervise(pid_t child) {
   }
 }
 
-[[noreturn]] void ExecCommand(const SandboxSpec& spec, const std::vector<std::string>& env, int error_fd) {
+[[noreturn]] void ExecCommand(const SandboxSpec& spec, std::vector<std::string> env,
+                              const std::string& working_directory, int error_fd) {
   std::vector<char*> argv;
   for (const std::string& arg : spec.argv) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
+  // As bwrap: PWD is the directory CMD starts in, after every environment
+  // change; the caller's would be stale (programs read PWD without checking it).
+  std::erase_if(env, [](const std::string& entry) { return entry.starts_with("PWD="); });
+  env.push_back("PWD=" + working_directory);
   std::vector<char*> envp;
   for (const std::string& entry : env) envp.push_back(const_cast<char*>(entry.c_str()));
   envp.push_back(nullptr);
@@ -274,7 +383,7 @@ struct Launch {
 };
 
 // The sandbox's CMD: last steps in the process that execs.
-[[noreturn]] void BecomeCommand(const Launch& launch, int proc_dir) {
+[[noreturn]] void BecomeCommand(const Launch& launch, int proc_dir, const std::string& working_directory) {
   const SandboxSpec& spec = launch.spec;
   if (spec.unshare_user) {
     if (launch.privileged) {
@@ -284,7 +393,9 @@ struct Launch {
     }
     if (auto r = DropCapabilities(); !r) Fail(launch.error_fd, r.error());
   }
-  ExecCommand(spec, launch.env, launch.error_fd);
+  if (auto r = SetNoNewPrivileges(); !r) Fail(launch.error_fd, r.error());
+  if (auto r = RefuseTerminalInjection(); !r) Fail(launch.error_fd, r.error());
+  ExecCommand(spec, launch.env, working_directory, launch.error_fd);
 }
 
 // The sandbox's init: prepares the mounts in the caller's namespace, enters
@@ -324,8 +435,10 @@ struct Launch {
   if (auto r = sys::Setns(ns.Get(), CLONE_NEWNS); !r) fail(r.error());
   ns.Reset();
   // A shared --root keeps its peer group in the copy (as 7.x does): make the
-  // whole sandbox private so nothing propagates to or from the host.
+  // whole sandbox private so nothing propagates to or from the host. A --root
+  // copy also becomes nosuid,nodev, as any --bind (the tmpfs root has them).
   struct mount_attr attr {};
+  attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
   attr.propagation = MS_PRIVATE;
   if (auto r = sys::MountSetattr(AT_FDCWD, "/", AT_RECURSIVE, attr); !r) fail(r.error());
   if (auto r = internal::AttachMounts(spec, *prepared); !r) fail(r.error());
@@ -337,28 +450,32 @@ struct Launch {
   } else if (launch.cwd.empty() || ::chdir(launch.cwd.c_str()) != 0) {
     if (auto r = sys::Chdir("/"); !r) fail(r.error());
   }
-  if (!is_pid1) BecomeCommand(launch, proc_dir.Get());
+  std::string working_directory = "/";
+  if (char buffer[4096]; ::getcwd(buffer, sizeof buffer) != nullptr) working_directory = buffer;
+  if (!is_pid1) BecomeCommand(launch, proc_dir.Get(), working_directory);
 
   const sigset_t set = ForwardedSet(true);
   ::sigprocmask(SIG_BLOCK, &set, nullptr);
-  const pid_t init_pid = ::getpid();
+  auto init_pidfd = PidfdForChild(spec);
+  if (!init_pidfd) fail(init_pidfd.error());
   const pid_t command = ::fork();
   if (command < 0) {
     const int err = errno;
     fail(MakeError(err, "fork", "CMD inside the sandbox").error());
   }
   if (command == 0) {
-    SetDeathSignal(spec, init_pid);
-    BecomeCommand(launch, proc_dir.Get());
+    SetDeathSignal(spec, std::move(*init_pidfd));
+    BecomeCommand(launch, proc_dir.Get(), working_directory);
   }
+  init_pidfd->Reset();
   ::close(error_fd);
   ::_exit(Supervise(command));
 }
 
-[[noreturn]] void RunChild(const Launch& launch, UniqueFd ns, pid_t parent) {
+[[noreturn]] void RunChild(const Launch& launch, UniqueFd ns, UniqueFd parent_pidfd) {
   const SandboxSpec& spec = launch.spec;
   const auto fail = [&](const Error& error) { Fail(launch.error_fd, error); };
-  SetDeathSignal(spec, parent);
+  SetDeathSignal(spec, std::move(parent_pidfd));
   if (!launch.privileged) {
     // Without privileges over the caller's namespace nothing can be cloned
     // from it: first a user namespace, then a copy of the caller's mount
@@ -381,16 +498,18 @@ struct Launch {
   if (auto r = sys::Unshare(CLONE_NEWPID); !r) fail(r.error());
   const sigset_t set = ForwardedSet(true);
   ::sigprocmask(SIG_BLOCK, &set, nullptr);
-  const pid_t relay = ::getpid();
+  auto relay_pidfd = PidfdForChild(spec);
+  if (!relay_pidfd) fail(relay_pidfd.error());
   const pid_t init = ::fork();
   if (init < 0) {
     const int err = errno;
     fail(MakeError(err, "fork", "the sandbox's pid 1").error());
   }
   if (init == 0) {
-    SetDeathSignal(spec, relay);
+    SetDeathSignal(spec, std::move(*relay_pidfd));
     RunInit(launch, std::move(ns), true);
   }
+  relay_pidfd->Reset();
   ns.Reset();
   ::close(launch.error_fd);
   ::_exit(Supervise(init));
@@ -429,14 +548,16 @@ Result<SandboxProcess> StartSandbox(const SandboxSpec& spec) {
   UniqueFd write_end(pipe_fds[1]);
   const Launch launch{spec,         strategy, privileged, ::geteuid(), ::getegid(), cwd, BuildEnvironment(spec),
                       ns.Get(),     write_end.Get()};
-  const pid_t parent = ::getpid();
+  auto parent_pidfd = PidfdForChild(spec);
+  if (!parent_pidfd) return std::unexpected(parent_pidfd.error());
   const pid_t pid = ::fork();
   if (pid < 0) {
     const int err = errno;
     return MakeError(err, "fork", "the sandbox");
   }
-  if (pid == 0) RunChild(launch, std::move(ns), parent);
+  if (pid == 0) RunChild(launch, std::move(ns), std::move(*parent_pidfd));
   write_end.Reset();
+  parent_pidfd->Reset();
   ns.Reset();
   auto setup = ReceiveError(read_end.Get());
   if (!setup) {

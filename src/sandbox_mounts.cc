@@ -108,7 +108,9 @@ Result<PreparedMount> PrepareOne(const SandboxMount& mount) {
       return prepared;
     }
     case Kind::kDev: {
-      auto dev = FreshTmpfs(std::nullopt, 0, MOUNT_ATTR_NOSUID);
+      // nodev as bwrap: the device nodes are separate binds on top of it, and
+      // CMD must not make usable ones of its own in it.
+      auto dev = FreshTmpfs(std::nullopt, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
       if (!dev) return std::unexpected(dev.error());
       prepared.tree = std::move(*dev);
       // Every devpts mount is a new instance since 4.7: its ptys are the sandbox's own.
@@ -180,7 +182,9 @@ std::string Relative(const std::string& path) {
 }
 
 Result<UniqueFd> Resolve(int root, const std::string& path, int flags = O_PATH) {
-  return sys::Openat2(root, Relative(path).c_str(), flags, kInRoot);
+  auto resolved = sys::Openat2(root, Relative(path).c_str(), flags, kInRoot);
+  if (!resolved) resolved.error().argument = QuotePath(path) + " inside the sandbox";
+  return resolved;
 }
 
 // mkdir -p inside the root. Each missing component is made with mkdirat()
@@ -323,6 +327,10 @@ Result<void> AttachOne(int root, const SandboxMount& mount, PreparedMount& prepa
     case Kind::kRemountRo: {
       auto target = Resolve(root, mount.dest);
       if (!target) return std::unexpected(target.error());
+      // mount_setattr says only EINVAL for a path that is not the root of a mount.
+      auto is_mount_root = sys::IsMountRoot(target->Get());
+      if (!is_mount_root) return std::unexpected(is_mount_root.error());
+      if (!*is_mount_root) return MakeError(EINVAL, DescribeSandboxMount(mount), "is not a mount point inside the sandbox");
       struct mount_attr attr {};
       attr.attr_set = MOUNT_ATTR_RDONLY;
       return sys::MountSetattr(target->Get(), "", AT_EMPTY_PATH | AT_RECURSIVE, attr);

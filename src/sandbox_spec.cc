@@ -1,5 +1,6 @@
 // The sandbox spec model: validation and the option text used in errors.
 #include <cerrno>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -43,7 +44,9 @@ std::string DescribeSandboxMount(const SandboxMount& mount) {
 }
 
 Error ForStep(Error error, const SandboxMount& mount) {
-  error.argument += fmt::format(" (for {})", DescribeSandboxMount(mount));
+  std::string step = DescribeSandboxMount(mount);
+  if (error.operation == step) return error;  // a check of the step itself names it already
+  error.argument += fmt::format(" (for {})", step);
   return error;
 }
 
@@ -70,6 +73,21 @@ Result<void> ValidateSandboxSpec(const SandboxSpec& spec) {
     }
     if (mount.kind == SandboxMount::Kind::kBind && mount.source.empty()) {
       return invalid(fmt::format("{}: empty SRC", step));
+    }
+  }
+  for (const SandboxEnvChange& change : spec.env) {
+    if (change.kind == SandboxEnvChange::Kind::kClear) continue;
+    const std::string step = change.kind == SandboxEnvChange::Kind::kSet
+                                 ? fmt::format("--setenv {} {}", QuotePath(change.name), QuotePath(change.value))
+                                 : fmt::format("--unsetenv {}", QuotePath(change.name));
+    // An environment entry is one C string split at its first '=': a name with
+    // '=' or NUL in it would set another variable than the one asked for
+    // (`A=B` `C` becomes A with the value "B=C"). bwrap's setenv(3) refuses it too.
+    if (change.name.empty() || change.name.find_first_of(std::string_view("=\0", 2)) != std::string::npos) {
+      return invalid(fmt::format("{}: VAR must not be empty or contain '='", step));
+    }
+    if (change.value.find('\0') != std::string::npos) {
+      return invalid(fmt::format("{}: VALUE must not contain a NUL byte", step));
     }
   }
   return kOk;

@@ -32,6 +32,7 @@ struct SandboxMount {
     kDir,         // mkdir -p DEST: --dir [--perms]
     kSymlink,     // symlink DEST -> SOURCE: --symlink
     kRemountRo,   // make the mount at DEST (and below) read-only: --remount-ro
+                  // (DEST must be a mount point: EINVAL saying so otherwise)
     kOverlay,     // overlayfs on DEST from `layers`: --overlay, --tmp-overlay, --ro-overlay
   };
   enum class OverlayUpper {
@@ -56,6 +57,9 @@ struct SandboxMount {
 };
 
 // A change to the environment CMD gets; applied in order to the caller's.
+// `name` must be non-empty and hold no '=' (nor NUL; `value` neither).
+// After all changes PWD is set to the directory CMD starts in, as bwrap does
+// (even after kClear, and over a kSet of PWD).
 struct SandboxEnvChange {
   enum class Kind { kSet, kUnset, kClear };
   Kind kind = Kind::kSet;
@@ -65,7 +69,10 @@ struct SandboxEnvChange {
 
 struct SandboxSpec {
   // The sandbox's "/": a recursive copy of this host directory, or (empty) a
-  // fresh tmpfs (mode 0755) as with bubblewrap.
+  // fresh tmpfs (mode 0755) as with bubblewrap. Both are nosuid,nodev (the
+  // copy recursively, like a kBind). The copy shows DIR itself, not a snapshot:
+  // the directories, empty mount-point files and symlinks the steps create
+  // are made in DIR and stay there after the run (the mounts on them do not).
   std::string root;
   std::vector<SandboxMount> mounts;
   std::vector<SandboxEnvChange> env;
@@ -81,7 +88,9 @@ struct SandboxSpec {
   std::optional<uid_t> uid;
   std::optional<gid_t> gid;
   std::string hostname;  // needs unshare_uts
-  // PR_SET_PDEATHSIG(SIGKILL) for every process of the sandbox.
+  // PR_SET_PDEATHSIG(SIGKILL) for every process of the sandbox (each for its
+  // parent, so that mntns dying, even by SIGKILL, takes the whole sandbox
+  // down; with unshare_pid too).
   bool die_with_parent = false;
   NamespaceStrategy strategy = NamespaceStrategy::kAuto;
   std::vector<std::string> argv;  // argv[0] is looked up in PATH (execvpe)
@@ -89,7 +98,8 @@ struct SandboxSpec {
 
 // EINVAL with the reason when the spec cannot work (no argv, relative DEST,
 // hostname without unshare_uts, uid/gid without unshare_user, an overlay
-// without layers, ...). StartSandbox calls it first.
+// without layers, an environment name that is empty or has '=', ...).
+// StartSandbox calls it first.
 [[nodiscard]] Result<void> ValidateSandboxSpec(const SandboxSpec& spec);
 
 // A started sandbox: the process mntns waits for (with unshare_pid it relays
@@ -117,7 +127,8 @@ struct SandboxProcess {
 // Privileges: as root (euid 0) the namespace is owned by the caller's user
 // namespace and unshare_user puts CMD into a new user namespace after setup
 // (CMD then has no capabilities outside it, nor inside: every capability is
-// dropped, and no_new_privs is set). Otherwise unshare_user is required: the
+// dropped); without unshare_user CMD keeps root's capabilities. CMD always has
+// no_new_privs (as with bwrap). Otherwise unshare_user is required: the
 // child first unshares a user namespace and a private copy of the caller's
 // mount namespace (cost grows with the caller's table on 6.x); there, with
 // kTemplate, this process must not have used the template factory before
@@ -125,7 +136,12 @@ struct SandboxProcess {
 //
 // CMD's process: fds are not leaked (every fd mntns opens is close-on-exec;
 // inherited fds without FD_CLOEXEC stay open, as with bwrap), the signal mask
-// is empty, SIGINT/SIGTERM/SIGHUP/SIGQUIT have their default action.
+// is empty, SIGINT/SIGTERM/SIGHUP/SIGQUIT have their default action. CMD stays
+// in the caller's session and controlling terminal (job control and ^C keep
+// working; no setsid as bwrap --new-session), and a seccomp filter makes
+// ioctl(TIOCSTI) and ioctl(TIOCLINUX) fail with EPERM for CMD and everything
+// it starts (every ABI: x86_64, x32, i386; aarch64, arm), so that it cannot
+// type into that terminal (the caller's shell would run it).
 // Minimum kernel: 6.8 (openat2 5.6, mount_setattr 5.12, lowerdir+ for overlays 6.8).
 [[nodiscard]] Result<SandboxProcess> StartSandbox(const SandboxSpec& spec);
 

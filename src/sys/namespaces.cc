@@ -112,6 +112,18 @@ Result<bool> IsDirectory(int fd) {
   return S_ISDIR(st.st_mode);
 }
 
+Result<bool> IsMountRoot(int fd) {
+  struct statx stx {};
+  if (::statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, 0, &stx) != 0) {
+    const int err = errno;
+    return MakeError(err, "statx", fmt::format("fd {}", fd));
+  }
+  if ((stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) == 0) {
+    return MakeError(ENOSYS, "statx(STATX_ATTR_MOUNT_ROOT)", fmt::format("fd {}", fd));
+  }
+  return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+}
+
 pid_t ThreadId() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
 
 Result<void> ClearCapabilitySets() {

@@ -44,6 +44,9 @@ namespace mntns::sys {
 // fstat(2) reduced to "is it a directory".
 [[nodiscard]] Result<bool> IsDirectory(int fd);
 
+// statx(2) reduced to "is it the root of a mount" (STATX_ATTR_MOUNT_ROOT, 5.8+).
+[[nodiscard]] Result<bool> IsMountRoot(int fd);
+
 // capset(2) emptying the calling thread's effective, permitted and
 // inheritable capability sets (glibc has no wrapper).
 [[nodiscard]] Result<void> ClearCapabilitySets();

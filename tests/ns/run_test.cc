@@ -5,13 +5,16 @@
 // (template strategy).
 #include <fcntl.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <linux/capability.h>
@@ -65,6 +68,64 @@ int Probe(int argc, char** argv) {
       std::cout << m.point << " " << m.fs_type << " " << ((m.attr & MOUNT_ATTR_RDONLY) ? "ro" : "rw")
                 << ((m.attr & MOUNT_ATTR_NODEV) ? ",nodev" : "") << "\n";
     }
+    return 0;
+  }
+  if (what == "mount-attrs") {
+    auto mounts = ListMounts({}, {.mask = field::kMntPoint | field::kFsType | field::kMntBasic});
+    if (!mounts) {
+      std::cerr << mounts.error().Message() << "\n";
+      return 1;
+    }
+    for (const Mount& m : *mounts) {
+      std::cout << m.point << " " << m.fs_type << " " << ((m.attr & MOUNT_ATTR_RDONLY) ? "ro" : "rw")
+                << ((m.attr & MOUNT_ATTR_NOSUID) ? ",nosuid" : "") << ((m.attr & MOUNT_ATTR_NODEV) ? ",nodev" : "")
+                << ((m.attr & MOUNT_ATTR_NOEXEC) ? ",noexec" : "") << "\n";
+    }
+    return 0;
+  }
+  if (what == "status") {
+    // The /proc/self/status line of field ARG, e.g. "NoNewPrivs:\t1".
+    std::ifstream in("/proc/self/status");
+    if (!in) return 3;
+    for (std::string line; std::getline(in, line);) {
+      if (line.starts_with(arg + ":")) std::cout << line << "\n";
+    }
+    return 0;
+  }
+  if (what == "tiocsti") {
+    // Tries to type into the terminal on fd 0 every way the kernel takes it.
+    const auto result = [](long r) { return r == 0 ? std::string("ok") : std::string(strerrorname_np(errno)); };
+    char byte = 'x';
+    std::cout << "TIOCSTI " << result(::ioctl(0, TIOCSTI, &byte)) << "\n";
+    // The kernel truncates the request to 32 bits: the same request to it.
+    std::cout << "TIOCSTI|1<<32 " << result(::ioctl(0, TIOCSTI | (1UL << 32), &byte)) << "\n";
+    char subcode = 127;  // no such TIOCLINUX subcode: EINVAL (or ENOTTY) when the call gets through
+    std::cout << "TIOCLINUX " << result(::ioctl(0, TIOCLINUX, &subcode)) << "\n";
+#if defined(__x86_64__)
+    // The i386 entry (int 0x80, ioctl is 54 there) takes 32-bit pointers. A
+    // kernel without ia32 emulation kills the child with SIGSEGV instead.
+    const pid_t child = ::fork();
+    if (child == 0) {
+      void* low = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+      if (low == MAP_FAILED) ::_exit(255);
+      *static_cast<char*>(low) = 'x';
+      long ret = 0;
+      __asm__ volatile("int $0x80"
+                       : "=a"(ret)
+                       : "a"(54L), "b"(0L), "c"(static_cast<long>(TIOCSTI)), "d"(reinterpret_cast<long>(low))
+                       : "memory");
+      ::_exit(static_cast<int>(-ret));
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    std::string i386 = "unavailable";
+    if (WIFSIGNALED(status) && WTERMSIG(status) != SIGSEGV) {
+      i386 = std::string("killed by ") + sigabbrev_np(WTERMSIG(status));
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) != 255) {
+      i386 = WEXITSTATUS(status) == 0 ? std::string("ok") : std::string(strerrorname_np(WEXITSTATUS(status)));
+    }
+    std::cout << "i386 TIOCSTI " << i386 << "\n";
+#endif
     return 0;
   }
   if (what == "cat") {
@@ -184,9 +245,9 @@ std::vector<std::string> Base() {
   return args;
 }
 
-// mntns run BASE... EXTRA... -- /probe --probe WHAT [ARG]
-CliResult RunProbe(std::vector<std::string> extra, const std::string& what, const std::string& arg = "",
-                   bool with_base = true) {
+// run BASE... EXTRA... -- /probe --probe WHAT [ARG]: the CLI's arguments.
+std::vector<std::string> ProbeArgs(const std::vector<std::string>& extra, const std::string& what,
+                                   const std::string& arg = "", bool with_base = true) {
   std::vector<std::string> args = {"run"};
   if (with_base) {
     const auto base = Base();
@@ -195,7 +256,13 @@ CliResult RunProbe(std::vector<std::string> extra, const std::string& what, cons
   args.insert(args.end(), extra.begin(), extra.end());
   args.insert(args.end(), {"--", "/probe", "--probe", what});
   if (!arg.empty()) args.push_back(arg);
-  return RunCli(args);
+  return args;
+}
+
+// mntns run BASE... EXTRA... -- /probe --probe WHAT [ARG]
+CliResult RunProbe(const std::vector<std::string>& extra, const std::string& what, const std::string& arg = "",
+                   bool with_base = true) {
+  return RunCli(ProbeArgs(extra, what, arg, with_base));
 }
 
 std::vector<std::string> Lines(const std::string& text) {
@@ -230,7 +297,44 @@ TEST(MntnsRun, RootIsAFreshTmpfsByDefault) {
     EXPECT_RUN_OK(r);
     const auto lines = Lines(r.out);
     ASSERT_FALSE(lines.empty());
-    EXPECT_EQ(lines[0], "/ tmpfs rw");
+    EXPECT_EQ(lines[0], "/ tmpfs rw,nodev");
+  });
+}
+
+TEST(MntnsRun, RootTmpfsAndDevTmpfsAreNosuidAndNodev) {
+  InPrivateMountNamespace([] {
+    for (const std::vector<std::string>& opts :
+         {std::vector<std::string>{"--dev", "/dev"}, std::vector<std::string>{"--unshare-user", "--dev", "/dev"}}) {
+      const CliResult r = RunProbe(opts, "mount-attrs");
+      EXPECT_RUN_OK(r);
+      EXPECT_TRUE(HasLine(r.out, "/ tmpfs rw,nosuid,nodev")) << opts.front() << "\n" << r.out;
+      EXPECT_TRUE(HasLine(r.out, "/dev tmpfs rw,nosuid,nodev")) << opts.front() << "\n" << r.out;
+    }
+  });
+}
+
+TEST(MntnsRun, RootCopyIsNosuidAndNodevLikeABind) {
+  InPrivateMountNamespace([] {
+    const std::string root = TempDir();
+    ASSERT_TRUE(testing::MountTmpfs(root));
+    ASSERT_TRUE(testing::MountTmpfs(root + "/sub"));
+    const CliResult r = RunProbe({"--root", root}, "mount-attrs");
+    EXPECT_RUN_OK(r);
+    EXPECT_TRUE(HasLine(r.out, "/ tmpfs rw,nosuid,nodev")) << r.out;
+    EXPECT_TRUE(HasLine(r.out, "/sub tmpfs rw,nosuid,nodev")) << r.out;
+  });
+}
+
+TEST(MntnsRun, CommandAlwaysHasNoNewPrivs) {
+  InPrivateMountNamespace([] {
+    // As root without a user namespace CMD keeps root's capabilities, and
+    // still no execve may add to them (as bwrap).
+    for (const std::vector<std::string>& opts :
+         {std::vector<std::string>{"--proc", "/proc"}, std::vector<std::string>{"--unshare-user", "--proc", "/proc"}}) {
+      const CliResult r = RunProbe(opts, "status", "NoNewPrivs");
+      EXPECT_RUN_OK(r);
+      EXPECT_EQ(r.out, "NoNewPrivs:\t1\n") << opts.front();
+    }
   });
 }
 
@@ -330,7 +434,8 @@ TEST(MntnsRun, DevIsMinimal) {
     const CliResult mounts = RunProbe({"--dev", "/dev"}, "mounts");
     EXPECT_TRUE(HasLine(mounts.out, "/dev/pts devpts rw")) << mounts.out;
     EXPECT_TRUE(HasLine(mounts.out, "/dev/shm tmpfs rw,nodev")) << mounts.out;
-    EXPECT_TRUE(HasLine(mounts.out, "/dev tmpfs rw")) << mounts.out;
+    EXPECT_TRUE(HasLine(mounts.out, "/dev tmpfs rw,nodev")) << mounts.out;
+    EXPECT_TRUE(HasLine(mounts.out, "/dev/null devtmpfs rw")) << mounts.out;  // the nodes still work
   });
 }
 
@@ -358,6 +463,54 @@ TEST(MntnsRun, RemountRoMakesAMountReadOnly) {
   });
 }
 
+TEST(MntnsRun, RemountRoOfADirectoryThatIsNotAMountPointSaysSo) {
+  InPrivateMountNamespace([] {
+    const CliResult r = RunProbe({"--tmpfs", "/t", "--dir", "/t/x", "--remount-ro", "/t/x"}, "exit", "0");
+    EXPECT_EQ(r.exit_status, 1);
+    EXPECT_EQ(r.err, "mntns: --remount-ro /t/x is not a mount point inside the sandbox: Invalid argument (EINVAL)\n");
+  });
+}
+
+TEST(MntnsRun, RemountRoOfAMissingPathNamesThePathInsideTheSandbox) {
+  InPrivateMountNamespace([] {
+    const CliResult r = RunProbe({"--tmpfs", "/t", "--remount-ro", "/t/missing"}, "exit", "0");
+    EXPECT_EQ(r.exit_status, 1);
+    EXPECT_EQ(r.err,
+              "mntns: openat2 \"/t/missing\" inside the sandbox (for --remount-ro /t/missing): "
+              "No such file or directory (ENOENT)\n");
+  });
+}
+
+// The errno is printed once, by Error::Message(), however deep the failure.
+TEST(MntnsRun, EverySetupErrorNamesItsErrnoOnce) {
+  InPrivateMountNamespace([] {
+    const std::string root = TempDir();
+    WriteFile(root + "/file", "x");
+    std::filesystem::create_symlink("/proc/self/root", root + "/magic");
+    const std::vector<std::vector<std::string>> failing = {
+        {"--bind", "/nonexistent-mntns", "/x"},
+        {"--root", root, "--tmpfs", "/file"},
+        {"--root", root, "--proc", "/proc", "--tmpfs", "/magic/x"},
+        {"--root", root, "--ro-bind", SelfPath(), "/"},
+        {"--tmpfs", "/t", "--remount-ro", "/t/missing"},
+        {"--dir", "/d", "--remount-ro", "/d"},
+        {"--chdir", "/nowhere"},
+        {"--setenv", "A=B", "C"},
+        {"--hostname", "h"},
+        {"--root", "/nonexistent-mntns"},
+        {"--overlay-src", "/nonexistent-mntns", "--overlay-src", "/nonexistent-mntns-2", "--ro-overlay", "/o"},
+    };
+    for (const auto& opts : failing) {
+      const CliResult r = RunProbe(opts, "exit", "0");
+      EXPECT_NE(r.exit_status, 0) << opts.front();
+      std::size_t errnos = 0;
+      for (std::size_t at = r.err.find(" (E"); at != std::string::npos; at = r.err.find(" (E", at + 1)) ++errnos;
+      EXPECT_EQ(errnos, 1U) << r.err;
+      EXPECT_EQ(Lines(r.err).size(), 1U) << r.err;
+    }
+  });
+}
+
 TEST(MntnsRun, LaterStepsStackOnEarlierOnes) {
   InPrivateMountNamespace([] {
     const std::string dir = TempDir();
@@ -382,6 +535,62 @@ TEST(MntnsRun, RootTakesACopyOfADirectory) {
   });
 }
 
+// --root DIR is DIR itself, not a snapshot: the directories, mount-point files
+// and symlinks the setup creates are made in DIR and stay there after the run
+// (as with bwrap --bind DIR /); the mounts on them do not.
+TEST(MntnsRun, RootDirKeepsWhatTheSetupCreatedInIt) {
+  InPrivateMountNamespace([] {
+    const std::string root = TempDir();
+    const std::string dir = TempDir();
+    WriteFile(dir + "/f", "file");
+    const CliResult r =
+        RunProbe({"--root", root, "--tmpfs", "/made/point", "--ro-bind", dir + "/f", "/etc/f", "--symlink", "made", "/link"},
+                 "exit", "0");
+    EXPECT_RUN_OK(r);
+    EXPECT_TRUE(std::filesystem::is_directory(root + "/made/point"));
+    EXPECT_TRUE(std::filesystem::is_regular_file(root + "/etc/f"));
+    EXPECT_EQ(ReadFile(root + "/etc/f"), "");
+    EXPECT_TRUE(std::filesystem::is_symlink(root + "/link"));
+    EXPECT_TRUE(std::filesystem::is_directory(root + "/probe") || std::filesystem::is_regular_file(root + "/probe"));
+  });
+}
+
+TEST(MntnsRun, PwdIsTheDirectoryTheCommandStartsIn) {
+  InPrivateMountNamespace([] {
+    ASSERT_EQ(::setenv("PWD", "/stale/caller/dir", 1), 0);
+    EXPECT_TRUE(HasLine(RunProbe({}, "env").out, "PWD=/"));
+    const CliResult chdir = RunProbe({"--dir", "/work/here", "--chdir", "/work/here"}, "env");
+    EXPECT_RUN_OK(chdir);
+    EXPECT_TRUE(HasLine(chdir.out, "PWD=/work/here")) << chdir.out;
+    EXPECT_FALSE(HasLine(chdir.out, "PWD=/stale/caller/dir")) << chdir.out;
+  });
+}
+
+TEST(MntnsRun, PwdIsSetAfterEveryEnvironmentChangeAsInBwrap) {
+  InPrivateMountNamespace([] {
+    EXPECT_EQ(RunProbe({"--clearenv"}, "env").out, "PWD=/\n");
+    EXPECT_EQ(RunProbe({"--clearenv", "--setenv", "PWD", "/elsewhere"}, "env").out, "PWD=/\n");
+  });
+}
+
+TEST(MntnsRun, SetenvAndUnsetenvRefuseANameThatIsEmptyOrHasAnEqualsSign) {
+  InPrivateMountNamespace([] {
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{"--setenv", "A=B", "C"}, "--setenv \"A=B\" \"C\""},
+        {{"--setenv", "", "x"}, "--setenv \"\" \"x\""},
+        {{"--unsetenv", "A="}, "--unsetenv \"A=\""},
+        {{"--unsetenv", ""}, "--unsetenv \"\""},
+    };
+    for (const auto& [opts, step] : cases) {
+      const CliResult r = RunProbe(opts, "env");
+      EXPECT_EQ(r.exit_status, 2) << step;
+      EXPECT_EQ(r.out, "") << step;
+      EXPECT_EQ(r.err, "mntns: sandbox spec " + step +
+                           ": VAR must not be empty or contain '=': Invalid argument (EINVAL)\n");
+    }
+  });
+}
+
 TEST(MntnsRun, ChdirSetsTheWorkingDirectory) {
   InPrivateMountNamespace([] {
     const CliResult r = RunProbe({"--dir", "/work/here", "--chdir", "/work/here"}, "cwd");
@@ -398,7 +607,7 @@ TEST(MntnsRun, EnvironmentChangesApplyInOrder) {
                   "--unsetenv", "A"},
                  "env");
     EXPECT_RUN_OK(r);
-    EXPECT_EQ(r.out, "B=2\n");
+    EXPECT_EQ(r.out, "B=2\nPWD=/\n");
   });
 }
 
@@ -455,7 +664,7 @@ TEST(MntnsRun, JsonSpecIsTheSameSetup) {
     EXPECT_RUN_OK(r);
     EXPECT_EQ(r.out, "link 777\nj\n");
     EXPECT_EQ(RunProbe({"--json-spec", dir + "/spec.json"}, "stat", "/j").out, "dir 711\n");
-    EXPECT_EQ(RunProbe({"--json-spec", dir + "/spec.json"}, "env").out, "J=son\n");
+    EXPECT_EQ(RunProbe({"--json-spec", dir + "/spec.json"}, "env").out, "J=son\nPWD=/\n");
   });
 }
 
@@ -571,6 +780,83 @@ TEST(MntnsRun, SigtermAndSigintAreForwarded) {
   });
 }
 
+TEST(MntnsRun, DieWithParentStartsTheCommand) {
+  InPrivateMountNamespace([] {
+    EXPECT_EQ(RunProbe({"--die-with-parent"}, "exit", "7").exit_status, 7);
+    const CliResult pid = RunProbe({"--unshare-pid", "--die-with-parent"}, "exit", "7");
+    EXPECT_EQ(pid.exit_status, 7) << pid.err;
+    const CliResult user = RunProbe({"--unshare-user", "--unshare-pid", "--die-with-parent"}, "exit", "7");
+    EXPECT_EQ(user.exit_status, 7) << user.err;
+  });
+}
+
+TEST(MntnsRun, DieWithParentStartsTheCommandForAnUnprivilegedCaller) {
+  testing::AsUnprivilegedUser([] {}, [] {
+    const CliResult r = RunProbe({"--unshare-user", "--unshare-pid", "--die-with-parent"}, "exit", "7");
+    EXPECT_EQ(r.exit_status, 7) << r.err;
+  });
+}
+
+// SIGKILLs everything that holds the pipe `read_end` reads from (a sandbox that
+// outlived the test).
+void KillPipeHolders(int read_end) {
+  struct stat pipe {};
+  if (::fstat(read_end, &pipe) != 0) return;
+  const std::string name = "pipe:[" + std::to_string(pipe.st_ino) + "]";
+  std::error_code ec;
+  for (const auto& process : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string pid = process.path().filename().string();
+    if (pid.empty() || !std::isdigit(static_cast<unsigned char>(pid[0]))) continue;
+    for (const auto& fd : std::filesystem::directory_iterator(process.path() / "fd", ec)) {
+      if (std::filesystem::read_symlink(fd.path(), ec).string() == name) {
+        ::kill(std::stoi(pid), SIGKILL);
+        break;
+      }
+    }
+  }
+}
+
+// Starts mntns run with the probe waiting, SIGKILLs mntns once the probe is
+// ready, and says whether the whole sandbox went away. Every sandbox process
+// holds the write end of the probe's stdout, so the pipe reaches EOF when the
+// last one is gone. (The poll timeout only keeps a surviving sandbox from
+// hanging the suite.)
+bool SandboxDiesWithMntns(const std::vector<std::string>& extra) {
+  std::vector<std::string> args = ProbeArgs(extra, "wait-for-signal");
+  args.insert(args.begin(), testing::CliPath());
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return false;
+  UniqueFd read_end(out[0]);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  char buffer[16] = {};
+  const ssize_t n = ::read(read_end.Get(), buffer, sizeof buffer - 1);
+  EXPECT_EQ(std::string(buffer, n > 0 ? static_cast<std::size_t>(n) : 0), "ready\n");
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  pollfd gone{read_end.Get(), POLLIN, 0};
+  const bool eof = ::poll(&gone, 1, 60'000) == 1 && ::read(read_end.Get(), buffer, sizeof buffer) == 0;
+  if (!eof) KillPipeHolders(read_end.Get());
+  return eof;
+}
+
+TEST(MntnsRun, DieWithParentKillsTheSandboxWhenMntnsIsKilled) {
+  InPrivateMountNamespace([] {
+    EXPECT_TRUE(SandboxDiesWithMntns({"--die-with-parent"}));
+    EXPECT_TRUE(SandboxDiesWithMntns({"--unshare-pid", "--die-with-parent"}));
+    EXPECT_TRUE(SandboxDiesWithMntns({"--unshare-user", "--unshare-pid", "--die-with-parent"}));
+  });
+}
+
 TEST(MntnsRun, NoFdLeaksIntoTheCommand) {
   InPrivateMountNamespace([] {
     for (const std::vector<std::string>& opts :
@@ -607,7 +893,7 @@ TEST(MntnsRun, StrategyOptionIsAccepted) {
     for (const char* strategy : {"template", "classic"}) {
       const CliResult r = RunProbe({"--strategy", strategy}, "mounts");
       EXPECT_RUN_OK(r);
-      EXPECT_EQ(Lines(r.out).at(0), "/ tmpfs rw") << strategy;
+      EXPECT_EQ(Lines(r.out).at(0), "/ tmpfs rw,nodev") << strategy;
     }
   });
 }
@@ -646,6 +932,118 @@ TEST(MntnsRun, AMalformedTemplateIdleIsReportedAndTheRunGoesOn) {
   });
 }
 
+// ---- the caller's terminal ------------------------------------------------------
+
+// A pty pair whose slave is in raw mode: a byte pushed into its input queue
+// (TIOCSTI) waits there, counted by FIONREAD, and is not echoed.
+struct PtyPair {
+  UniqueFd master;
+  UniqueFd slave;
+};
+
+std::optional<PtyPair> OpenPtyPair(std::string& why) {
+  PtyPair pty;
+  pty.master.Reset(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!pty.master) {
+    why = std::string("posix_openpt: ") + strerrorname_np(errno);
+    return std::nullopt;
+  }
+  char name[64];
+  if (::grantpt(pty.master.Get()) != 0 || ::unlockpt(pty.master.Get()) != 0 ||
+      ::ptsname_r(pty.master.Get(), name, sizeof name) != 0) {
+    why = std::string("grantpt/unlockpt/ptsname: ") + strerrorname_np(errno);
+    return std::nullopt;
+  }
+  pty.slave.Reset(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  termios raw{};
+  if (!pty.slave || ::tcgetattr(pty.slave.Get(), &raw) != 0) {
+    why = std::string("open ") + name + ": " + strerrorname_np(errno);
+    return std::nullopt;
+  }
+  ::cfmakeraw(&raw);
+  if (::tcsetattr(pty.slave.Get(), TCSANOW, &raw) != 0) {
+    why = std::string("tcsetattr: ") + strerrorname_np(errno);
+    return std::nullopt;
+  }
+  return pty;
+}
+
+int QueuedInput(int slave) {
+  int count = -1;
+  ::ioctl(slave, FIONREAD, &count);
+  return count;
+}
+
+// Runs the CLI as a terminal session would: in a new session whose
+// controlling terminal is `slave`, which is also its stdin.
+CliResult RunOnTerminal(int slave, const std::vector<std::string>& args) {
+  int out[2];
+  int err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return {};
+  std::vector<std::string> argv_text = args;
+  argv_text.insert(argv_text.begin(), testing::CliPath());
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::setsid() < 0 || ::ioctl(slave, TIOCSCTTY, 0) != 0) ::_exit(125);
+    ::dup2(slave, STDIN_FILENO);
+    ::dup2(out[1], STDOUT_FILENO);
+    ::dup2(err[1], STDERR_FILENO);
+    std::vector<char*> argv;
+    for (auto& a : argv_text) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);  // what the probe prints fits in the pipes
+  CliResult result;
+  result.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  for (auto [fd, sink] : {std::pair{out[0], &result.out}, std::pair{err[0], &result.err}}) {
+    char buffer[4096];
+    for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) sink->append(buffer, static_cast<std::size_t>(n));
+    ::close(fd);
+  }
+  return result;
+}
+
+// CMD shares mntns's controlling terminal; TIOCSTI on it would queue input
+// that the caller's shell reads and runs after the sandbox exits.
+TEST(MntnsRunTerminal, CommandCannotTypeIntoTheCallersTerminal) {
+  InPrivateMountNamespace([] {
+    std::string why;
+    auto pty = OpenPtyPair(why);
+    if (!pty) GTEST_SKIP() << "no pty here: " << why;
+    const int slave = pty->slave.Get();
+    char byte = 'x';
+    if (::ioctl(slave, TIOCSTI, &byte) != 0) {
+      GTEST_SKIP() << "TIOCSTI fails here even outside a sandbox (" << strerrorname_np(errno)
+                   << ", CONFIG_LEGACY_TIOCSTI=n?): no hole to close";
+    }
+    ASSERT_EQ(QueuedInput(slave), 1) << "TIOCSTI outside a sandbox queued nothing: this test cannot see it";
+    ASSERT_EQ(::tcflush(slave, TCIFLUSH), 0);
+    // As root CMD keeps CAP_SYS_ADMIN (TIOCSTI works on any terminal); in a
+    // user namespace it needs dev.tty.legacy_tiocsti and its own terminal.
+    for (const std::vector<std::string>& opts :
+         {std::vector<std::string>{}, std::vector<std::string>{"--unshare-user", "--unshare-pid"}}) {
+      const std::string label = opts.empty() ? "root" : "--unshare-user";
+      const CliResult r = RunOnTerminal(slave, ProbeArgs(opts, "tiocsti"));
+      EXPECT_RUN_OK(r);
+      const auto lines = Lines(r.out);
+      ASSERT_GE(lines.size(), 3U) << label << "\n" << r.out << r.err;
+      EXPECT_EQ(lines[0], "TIOCSTI EPERM") << label;
+      EXPECT_EQ(lines[1], "TIOCSTI|1<<32 EPERM") << label;
+      EXPECT_EQ(lines[2], "TIOCLINUX EPERM") << label;
+      if (lines.size() > 3) {
+        EXPECT_TRUE(lines[3] == "i386 TIOCSTI EPERM" || lines[3] == "i386 TIOCSTI unavailable") << label << " " << lines[3];
+      }
+      EXPECT_EQ(QueuedInput(slave), 0) << label << ": the sandbox typed into the caller's terminal";
+      ::tcflush(slave, TCIFLUSH);
+    }
+  });
+}
+
 // ---- the library ------------------------------------------------------------------
 
 TEST(StartSandbox, TakesTheFastNamespacePathAndReturnsTheStatus) {
@@ -665,6 +1063,16 @@ TEST(StartSandbox, TakesTheFastNamespacePathAndReturnsTheStatus) {
     ASSERT_TRUE(status.has_value()) << status.error().Message();
     EXPECT_EQ(*status, 3);
   });
+}
+
+TEST(StartSandbox, RejectsAnEnvironmentNameWithAnEqualsSign) {
+  SandboxSpec spec;
+  spec.argv = {"/bin/true"};
+  spec.env = {{.kind = SandboxEnvChange::Kind::kSet, .name = "A=B", .value = "C"}};
+  auto process = StartSandbox(spec);
+  ASSERT_FALSE(process.has_value());
+  EXPECT_EQ(process.error().code, EINVAL);
+  EXPECT_NE(process.error().Message().find("--setenv \"A=B\""), std::string::npos) << process.error().Message();
 }
 
 TEST(StartSandbox, RejectsAnInvalidSpec) {
