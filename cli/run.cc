@@ -86,7 +86,8 @@ void AddRunCommand(CLI::App& app, Runner& runner) {
       ->check(CLI::Validator([](std::string&) { return std::string("taken by remaining()"); }, ""));
   command->footer(fmt::format(
       "Sandbox options (in order, like bwrap; DEST is a path inside the sandbox, SRC a host path):\n"
-      "  --root DIR              \"/\" is a recursive copy of DIR (default: an empty tmpfs)\n"
+      "  --root DIR              \"/\" is DIR with its mounts (nosuid,nodev; default: an empty tmpfs);\n"
+      "                          mount points and symlinks the setup makes are made in DIR and stay\n"
       "  --bind SRC DEST         bind SRC (recursively, nosuid, nodev) on DEST\n"
       "  --ro-bind SRC DEST      the same, read-only (recursively)\n"
       "  --dev-bind SRC DEST     the same, device nodes allowed\n"
