@@ -140,7 +140,7 @@ void WriteMountJson(JsonWriter& json, const Mount& mount) {
     }
   };
   // Paths may hold any byte, JSON strings only UTF-8: where a value is not
-  // valid UTF-8, "KEY_hex" follows with its exact bytes (docs/ls.md).
+  // valid UTF-8, "KEY_hex" follows with its exact bytes (README, ls --json).
   auto string_or_null = [&json](std::string_view key, bool known, std::string_view value) {
     json.Key(key);
     if (!known) {
