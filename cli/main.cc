@@ -7,6 +7,7 @@
 #include <cstring>
 #include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 #include <string_view>
 
@@ -57,6 +58,8 @@ int Main(int argc, char** argv) {
   app.failure_message([](const CLI::App*, const CLI::Error& error) {
     return fmt::format("mntns: {}\nRun with --help for more information.\n", error.what());
   });
+  // At most one command: `run --unshare-pid ls` runs ls, not `mntns ls`.
+  app.require_subcommand(0, 1);
   app.set_version_flag("--version", fmt::format("mntns {}", MNTNS_VERSION), "Print the version and exit");
   app.footer(
       "Exit status: 0 success, 1 a failed operation, 2 a usage error.\n"
@@ -104,7 +107,7 @@ int Main(int argc, char** argv) {
   try {
     // CLI11 wants the arguments in reverse order.
     std::vector<std::string> reversed(args.rbegin(), args.rend());
-    app.parse(reversed);
+    app.parse(std::move(reversed));  // the && overload: the & one stops at the first leftover
     if (!runner) {
       std::fputs(app.help().c_str(), stdout);
       status = kExitUsage;
