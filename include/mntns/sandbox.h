@@ -136,7 +136,7 @@ struct SandboxProcess {
 //
 // CMD's process: fds are not leaked (every fd mntns opens is close-on-exec;
 // inherited fds without FD_CLOEXEC stay open, as with bwrap), the signal mask
-// is empty, SIGINT/SIGTERM/SIGHUP/SIGQUIT have their default action. CMD stays
+// is empty, every signal has its default action (none ignored). CMD stays
 // in the caller's session and controlling terminal (job control and ^C keep
 // working; no setsid as bwrap --new-session), and a seccomp filter makes
 // ioctl(TIOCSTI) and ioctl(TIOCLINUX) fail with EPERM for CMD and everything

@@ -338,6 +338,21 @@ TEST(MntnsRun, CommandAlwaysHasNoNewPrivs) {
   });
 }
 
+// exec keeps ignored signals: a caller ignoring SIGPIPE (a shell, Python)
+// must not hand that to CMD, which would then never die of a closed pipe.
+TEST(MntnsRun, CommandStartsWithNoSignalIgnored) {
+  InPrivateMountNamespace([] {
+    ASSERT_NE(::signal(SIGPIPE, SIG_IGN), SIG_ERR);
+    ASSERT_NE(::signal(SIGUSR1, SIG_IGN), SIG_ERR);
+    for (const std::vector<std::string>& opts :
+         {std::vector<std::string>{"--proc", "/proc"}, std::vector<std::string>{"--unshare-pid", "--proc", "/proc"}}) {
+      const CliResult r = RunProbe(opts, "status", "SigIgn");
+      EXPECT_RUN_OK(r);
+      EXPECT_EQ(r.out, "SigIgn:\t0000000000000000\n") << opts.front();
+    }
+  });
+}
+
 TEST(MntnsRun, RoBindIsReadOnlyRecursivelyAndNodev) {
   InPrivateMountNamespace([] {
     // Own tmpfs mounts, so the filesystem type does not depend on where /tmp
