@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "sys/namespaces.h"
 #include "sys/syscalls.h"
 
 namespace mntns::cli {
@@ -96,9 +97,8 @@ int InPrivateBenchNamespace(const std::function<int(const std::string& base)>& b
     int status = 1;
     struct mount_attr attr {};
     attr.propagation = MS_PRIVATE;
-    if (::unshare(CLONE_NEWNS) != 0) {
-      const int err = errno;
-      fmt::print(stderr, "mntns: {}\n", MakeError(err, "unshare", "CLONE_NEWNS").error().Message());
+    if (auto unshared = sys::Unshare(CLONE_NEWNS); !unshared) {
+      fmt::print(stderr, "mntns: {}\n", unshared.error().Message());
     } else if (auto privatized = sys::MountSetattr(AT_FDCWD, "/", AT_RECURSIVE, attr); !privatized) {
       fmt::print(stderr, "mntns: {}\n", privatized.error().Message());
     } else if (auto mounted = MountTmpfs(base, "mntns-bench"); !mounted) {

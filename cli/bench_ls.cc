@@ -22,6 +22,7 @@
 #include "mntns/query.h"
 #include "mount_output.h"
 #include "statmount.h"
+#include "sys/namespaces.h"
 #include "sys/syscalls.h"
 
 extern char** environ;
@@ -118,19 +119,16 @@ Result<void> MakePeerNamespaces(std::size_t count) {
   auto home = sys::Open(AT_FDCWD, "/proc/self/ns/mnt", O_RDONLY);
   if (!home) return std::unexpected(home.error());
   for (std::size_t i = 0; i < count; ++i) {
-    if (::unshare(CLONE_NEWNS) != 0) {
-      const int err = errno;
-      return MakeError(err, "unshare", fmt::format("CLONE_NEWNS (peer namespace {} of {})", i + 1, count));
+    if (auto r = sys::Unshare(CLONE_NEWNS); !r) {
+      r.error().argument += fmt::format(" (peer namespace {} of {})", i + 1, count);
+      return r;
     }
     auto copy = sys::Open(AT_FDCWD, "/proc/self/ns/mnt", O_RDONLY);
     if (!copy) return std::unexpected(copy.error());
     (void)copy->Release();  // deliberately kept open until the benchmark process exits
   }
   if (count > 0) fmt::print(stderr, "mntns bench: {} peer namespaces\n", count);
-  if (::setns(home->Get(), CLONE_NEWNS) != 0) {
-    const int err = errno;
-    return MakeError(err, "setns", "the benchmark's namespace");
-  }
+  if (auto r = sys::Setns(home->Get(), CLONE_NEWNS); !r) return r;
   return kOk;
 }
 
@@ -139,10 +137,7 @@ Result<void> EnterSlaveNamespace() {
   // its mounts are the masters every slave here walks to.
   auto master = sys::Open(AT_FDCWD, "/proc/self/ns/mnt", O_RDONLY);
   if (!master) return std::unexpected(master.error());
-  if (::unshare(CLONE_NEWNS) != 0) {
-    const int err = errno;
-    return MakeError(err, "unshare", "CLONE_NEWNS");
-  }
+  if (auto r = sys::Unshare(CLONE_NEWNS); !r) return r;
   struct mount_attr attr {};
   attr.propagation = MS_SLAVE;
   if (auto slave = sys::MountSetattr(AT_FDCWD, "/", AT_RECURSIVE, attr); !slave) return slave;

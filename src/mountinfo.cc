@@ -277,13 +277,10 @@ Result<std::string> ReadMountinfoInside(int ns_fd, const std::string& what) {
   auto task_dir = sys::Open(AT_FDCWD, fmt::format("/proc/self/task/{}", tid).c_str(),
                             O_PATH | O_DIRECTORY);
   if (!task_dir) return std::unexpected(task_dir.error());
-  if (::unshare(CLONE_FS) != 0) {
-    const int err = errno;
-    return MakeError(err, "unshare(CLONE_FS)");
-  }
-  if (::setns(ns_fd, CLONE_NEWNS) != 0) {
-    const int err = errno;
-    return MakeError(err, "setns", what);
+  if (auto r = sys::Unshare(CLONE_FS); !r) return std::unexpected(r.error());
+  if (auto r = sys::Setns(ns_fd, CLONE_NEWNS); !r) {
+    r.error().argument = what;
+    return std::unexpected(r.error());
   }
   // The task directory was opened before entering: the namespace need not have /proc.
   auto mountinfo = sys::Open(task_dir->Get(), "mountinfo", O_RDONLY);

@@ -25,6 +25,7 @@
 #include "mountinfo.h"
 #include "namespace_internal.h"
 #include "statmount.h"
+#include "sys/namespaces.h"
 #include "sys/syscalls.h"
 
 namespace mntns {
@@ -55,14 +56,14 @@ Result<std::uint64_t> NamespaceIdOfFile(const std::string& path) {
   // hang the open nor become our terminal; the ioctl below then refuses it.
   auto fd = sys::Open(AT_FDCWD, path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY);
   if (!fd) return std::unexpected(fd.error());
-  const int type = ::ioctl(fd->Get(), sys::kNsGetNsType);
-  if (type < 0) {
-    const int err = errno;
+  auto type = sys::NamespaceType(fd->Get());
+  if (!type) {
     // ENOTTY: not an nsfs file at all.
-    return MakeError(err == ENOTTY ? EINVAL : err, "ioctl(NS_GET_NSTYPE)",
-                     QuotePath(path) + (err == ENOTTY ? " is not a namespace file" : ""));
+    const bool not_nsfs = type.error().code == ENOTTY;
+    return MakeError(not_nsfs ? EINVAL : type.error().code, "ioctl(NS_GET_NSTYPE)",
+                     QuotePath(path) + (not_nsfs ? " is not a namespace file" : ""));
   }
-  if (type != CLONE_NEWNS) {
+  if (*type != CLONE_NEWNS) {
     return MakeError(EINVAL, "open namespace", QuotePath(path) + " is not a mount namespace");
   }
   return sys::MountNamespaceId(fd->Get());

@@ -277,25 +277,7 @@ Result<void> RefuseTerminalInjection() {
 }
 
 // A new network namespace starts with only "lo", and down; bwrap brings it up.
-Result<void> BringUpLoopback() {
-  UniqueFd socket(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  if (!socket) {
-    const int err = errno;
-    return MakeError(err, "socket", "AF_INET for lo");
-  }
-  ifreq request{};
-  std::strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
-  if (::ioctl(socket.Get(), SIOCGIFFLAGS, &request) != 0) {
-    const int err = errno;
-    return MakeError(err, "ioctl(SIOCGIFFLAGS)", "lo");
-  }
-  request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP);
-  if (::ioctl(socket.Get(), SIOCSIFFLAGS, &request) != 0) {
-    const int err = errno;
-    return MakeError(err, "ioctl(SIOCSIFFLAGS)", "lo up");
-  }
-  return kOk;
-}
+Result<void> BringUpLoopback() { return sys::BringUpInterface("lo"); }
 
 sigset_t ForwardedSet(bool with_child) {
   sigset_t set;

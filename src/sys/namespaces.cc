@@ -2,14 +2,17 @@
 
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <net/if.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -132,6 +135,26 @@ Result<void> ClearCapabilitySets() {
   if (::syscall(SYS_capset, &header, data) != 0) {
     const int err = errno;
     return MakeError(err, "capset", "all empty");
+  }
+  return kOk;
+}
+
+Result<void> BringUpInterface(const char* name) {
+  UniqueFd socket(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!socket) {
+    const int err = errno;
+    return MakeError(err, "socket", fmt::format("AF_INET for {}", name));
+  }
+  ifreq request{};
+  std::strncpy(request.ifr_name, name, IFNAMSIZ - 1);
+  if (::ioctl(socket.Get(), SIOCGIFFLAGS, &request) != 0) {
+    const int err = errno;
+    return MakeError(err, "ioctl(SIOCGIFFLAGS)", name);
+  }
+  request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP);
+  if (::ioctl(socket.Get(), SIOCSIFFLAGS, &request) != 0) {
+    const int err = errno;
+    return MakeError(err, "ioctl(SIOCSIFFLAGS)", fmt::format("{} up", name));
   }
   return kOk;
 }

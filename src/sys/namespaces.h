@@ -51,6 +51,10 @@ namespace mntns::sys {
 // inheritable capability sets (glibc has no wrapper).
 [[nodiscard]] Result<void> ClearCapabilitySets();
 
+// Sets IFF_UP on the network interface `name` (ioctl SIOCGIFFLAGS/SIOCSIFFLAGS
+// on an AF_INET socket): a new network namespace's "lo" starts down.
+[[nodiscard]] Result<void> BringUpInterface(const char* name);
+
 // The calling thread's id (gettid).
 [[nodiscard]] pid_t ThreadId();
 
