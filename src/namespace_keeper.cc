@@ -102,9 +102,16 @@ bool Before(const timespec& a, const timespec& b) {
     timespec touched{};
     auto record = ReadRecord(dir_fd, files.record.c_str(), &touched);
     if (!record || record->pid != self) ::_exit(0);
-    const timespec deadline{touched.tv_sec + idle, touched.tv_nsec};
     timespec now{};
     ::clock_gettime(CLOCK_REALTIME, &now);
+    // A record touched in the future (the clock was set back, or touch -d)
+    // would keep the keeper for as long (and overflow the deadline): its idle
+    // time starts now instead. `idle` is at most a day, so the sum below fits.
+    if (Before(now, touched)) {
+      ::utimensat(dir_fd, files.record.c_str(), nullptr, AT_SYMLINK_NOFOLLOW);
+      continue;
+    }
+    const timespec deadline{touched.tv_sec + idle, touched.tv_nsec};
     if (Before(now, deadline)) {
       ::clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &deadline, nullptr);
       continue;
@@ -114,7 +121,7 @@ bool Before(const timespec& a, const timespec& b) {
     record = ReadRecord(dir_fd, files.record.c_str(), &touched);
     if (!record || record->pid != self) ::_exit(0);
     ::clock_gettime(CLOCK_REALTIME, &now);
-    if (!Before(now, timespec{touched.tv_sec + idle, touched.tv_nsec})) {
+    if (!Before(now, touched) && !Before(now, timespec{touched.tv_sec + idle, touched.tv_nsec})) {
       ::unlinkat(dir_fd, files.record.c_str(), 0);
       ::_exit(0);  // releases the lock
     }
@@ -311,6 +318,11 @@ Result<UniqueFd> StartKeeper(int dir_fd, const KeeperFiles& files, time_t idle) 
 }  // namespace
 
 Result<void> ShareTemplateNamespace(const TemplateSharingOptions& options) {
+  if (options.idle < std::chrono::seconds(1) || options.idle > TemplateSharingOptions::kMaximumIdle) {
+    return MakeError(EINVAL, "share template namespace",
+                     fmt::format("idle time {} s (1 to {} s)", options.idle.count(),
+                                 TemplateSharingOptions::kMaximumIdle.count()));
+  }
   auto dir = OpenPrivateDirectory(options.directory);
   if (!dir) return std::unexpected(dir.error());
   struct stat user_ns {};
@@ -352,7 +364,7 @@ Result<void> ShareTemplateNamespace(const TemplateSharingOptions& options) {
     if (!adopted) return std::unexpected(adopted.error());
     if (*adopted) return kOk;
   }
-  auto started = StartKeeper(dir->Get(), files, static_cast<time_t>(std::max<long>(options.idle.count(), 1)));
+  auto started = StartKeeper(dir->Get(), files, static_cast<time_t>(options.idle.count()));
   if (!started) {
     Error& error = started.error();
     error.argument = fmt::format("{} ({} in {})", error.argument, kKeeperName, QuotePath(options.directory));

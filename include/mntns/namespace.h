@@ -92,10 +92,13 @@ struct NamespaceOptions {
 
 // Sharing kTemplate's template namespace between processes.
 struct TemplateSharingOptions {
+  // The longest `idle` accepted.
+  static constexpr std::chrono::seconds kMaximumIdle{86400};
   // Holds the keeper's record and lock. Made (mode 0700) when missing; must be
   // owned by the caller's euid and writable by nobody else.
   std::string directory = "/run/mntns";
-  // The keeper exits once no ShareTemplateNamespace call has found it for this long.
+  // The keeper exits once no ShareTemplateNamespace call has found it for this
+  // long: 1 s to kMaximumIdle, else the call fails with EINVAL.
   std::chrono::seconds idle{10};
 };
 

@@ -22,6 +22,7 @@
 #include <gtest/gtest.h>
 
 #include "mntns/namespace.h"
+#include "support/cli_runner.h"
 #include "support/namespace.h"
 #include "sys/syscalls.h"
 #include "sys/uapi.h"
@@ -33,6 +34,7 @@ using namespace std::chrono_literals;
 using testing::InPrivateMountNamespace;
 using testing::MakeDirs;
 using testing::MountTmpfs;
+using testing::RunCli;
 using testing::TempDir;
 
 std::string ReadFile(const std::string& path) {
@@ -151,6 +153,17 @@ Record StartKeeperFromAnotherProcess(const std::string& directory, std::chrono::
     ASSERT_TRUE(shared) << shared.error().Message();
   });
   return ReadRecord(directory);
+}
+
+// How many fds `pid` holds.
+int OpenFdsOf(pid_t pid) {
+  int count = 0;
+  std::error_code error;  // a process that exits while we look has none
+  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", error);
+       !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
+    ++count;
+  }
+  return count;
 }
 
 TEST(TemplateSharing, NamespacesAreCopiesOfTheKeepersTemplate) {
@@ -367,6 +380,66 @@ TEST(TemplateSharing, TheCallersMountTableIsUnchanged) {
     ASSERT_TRUE(shared) << shared.error().Message();
     EXPECT_EQ(ReadFile("/proc/self/mountinfo"), before);
     KillKeeper(directory);
+  });
+}
+
+// ---- the idle time ---------------------------------------------------------------
+
+TEST(TemplateSharing, AnIdleTimeOutsideOneSecondToOneDayIsRefused) {
+  const std::string directory = TempDir() + "/keeper";
+  InPrivateMountNamespace([&] {
+    const std::chrono::seconds day = TemplateSharingOptions::kMaximumIdle;
+    ASSERT_EQ(day, 86400s);
+    for (const std::chrono::seconds idle : {0s, -1s, day + 1s, std::chrono::seconds(100000000000),
+                                            std::chrono::seconds::max()}) {
+      auto shared = ShareTemplateNamespace({.directory = directory, .idle = idle});
+      ASSERT_FALSE(shared) << idle.count();
+      EXPECT_EQ(shared.error().code, EINVAL) << idle.count();
+      EXPECT_NE(shared.error().Message().find(std::to_string(idle.count())), std::string::npos)
+          << shared.error().Message();
+    }
+    EXPECT_FALSE(std::filesystem::exists(RecordPath(directory)));
+  });
+}
+
+TEST(TemplateSharing, AKeeperWithTheLongestIdleTimeStays) {
+  const std::string directory = TempDir() + "/keeper";
+  const Record record = StartKeeperFromAnotherProcess(directory, TemplateSharingOptions::kMaximumIdle);
+  ASSERT_GT(record.pid, 0);
+  // Its first look at the record, right after it closes its socket to its
+  // starter, reckons the deadline; well past that look it is still there.
+  for (auto waited = 0ms; waited < 10s && OpenFdsOf(record.pid) > 1; waited += 20ms) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(OpenFdsOf(record.pid), 1);
+  std::this_thread::sleep_for(500ms);
+  EXPECT_TRUE(Alive(record.pid));
+  EXPECT_EQ(ReadRecord(directory).pid, record.pid);
+  KillKeeper(directory);
+}
+
+TEST(TemplateSharing, ARecordTouchedInTheFutureCountsItsIdleTimeFromNow) {
+  const std::string directory = TempDir() + "/keeper";
+  const Record record = StartKeeperFromAnotherProcess(directory, 1s);
+  ASSERT_TRUE(Alive(record.pid));
+  // 2100-01-01: the clock was set back, or someone touched the record by hand.
+  const timespec future[2] = {{4102444800, 0}, {4102444800, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, RecordPath(directory).c_str(), future, AT_SYMLINK_NOFOLLOW), 0);
+  EXPECT_TRUE(WaitUntilGone(record.pid, 10s));
+  KillKeeper(directory);
+}
+
+TEST(TemplateSharing, TheCliTurnsSharingOffForAnIdleTimeBeyondOneDay) {
+  InPrivateMountNamespace([&] {
+    const std::string tree = TempDir();
+    ASSERT_TRUE(MountTmpfs(tree));
+    for (const std::string value : {"86401", "100000000000", "9223372036854775807", "99999999999999999999"}) {
+      ASSERT_EQ(::setenv("MNTNS_TEMPLATE_IDLE", value.c_str(), 1), 0);
+      const auto r = RunCli({"new", "--strategy", "template", tree});
+      EXPECT_EQ(r.exit_status, 0) << r.err;
+      EXPECT_NE(r.err.find("MNTNS_TEMPLATE_IDLE=\"" + value + "\""), std::string::npos) << r.err;
+      EXPECT_NE(r.err.find("template sharing is off"), std::string::npos) << r.err;
+    }
   });
 }
 
