@@ -23,15 +23,22 @@ void ShareTemplateWhenUseful(NamespaceStrategy requested) {
   TemplateSharingOptions options;
   const char* idle = std::getenv(kTemplateIdleVariable);
   if (idle != nullptr) {
-    long seconds = 0;
+    unsigned long long seconds = 0;
     const char* end = idle + std::strlen(idle);
-    if (auto [at, error] = std::from_chars(idle, end, seconds); error != std::errc() || at != end || seconds < 0) {
+    const auto [at, error] = std::from_chars(idle, end, seconds);
+    const auto longest = static_cast<unsigned long long>(TemplateSharingOptions::kMaximumIdle.count());
+    if (at != end || (error != std::errc() && error != std::errc::result_out_of_range)) {
       fmt::print(stderr, "mntns: {}=\"{}\" is not a number of seconds; template sharing is off\n",
                  kTemplateIdleVariable, idle);
       return;
     }
+    if (error == std::errc::result_out_of_range || seconds > longest) {
+      fmt::print(stderr, "mntns: {}=\"{}\" is more than {} seconds (a day); template sharing is off\n",
+                 kTemplateIdleVariable, idle, longest);
+      return;
+    }
     if (seconds == 0) return;
-    options.idle = std::chrono::seconds(seconds);
+    options.idle = std::chrono::seconds(static_cast<long long>(seconds));
   }
   if (auto shared = ShareTemplateNamespace(options); !shared && idle != nullptr) {
     fmt::print(stderr, "mntns: template sharing is off: {}\n", shared.error().Message());

@@ -7,7 +7,8 @@
 namespace mntns::cli {
 
 // The environment variable that sets the keeper's idle time in seconds
-// (default 10); 0 turns sharing off.
+// (default 10, at most 86400); 0 turns sharing off, and so does anything else
+// (with a message).
 inline constexpr const char* kTemplateIdleVariable = "MNTNS_TEMPLATE_IDLE";
 
 // Calls ShareTemplateNamespace() when `requested` will be served by the
@@ -20,6 +21,7 @@ void ShareTemplateWhenUseful(NamespaceStrategy requested);
 inline constexpr const char* kTemplateSharingHelp =
     "On 6.x (template strategy), root shares one template namespace between mntns processes:\n"
     "a keeper process \"mntns-template\" (record in /run/mntns) holds it and exits after\n"
-    "MNTNS_TEMPLATE_IDLE seconds without use (default 10; 0: each process copies your mount table).";
+    "MNTNS_TEMPLATE_IDLE seconds without use (default 10, at most 86400; 0: each process copies\n"
+    "your mount table).";
 
 }  // namespace mntns::cli

@@ -1,23 +1,35 @@
 // ShareTemplateNamespace: a template namespace that outlives the process.
 //
-// The keeper is forked twice (it must not be the caller's child: a caller's
-// waitpid(-1) or child accounting would meet it) and builds the template
-// itself, in a copy of the caller's namespace; the caller receives the
-// template's nsfs fd over a socketpair. Later processes find the keeper
-// through its record and open /proc/PID/ns/mnt.
+// The keeper is a fresh image of the caller's own program: fork, then exec of
+// /proc/self/exe with argv {"mntns-template"} and an environment of one entry,
+// its start parameters. A constructor of this file (linked into every program
+// that can call ShareTemplateNamespace) sees them before main() and runs the
+// keeper instead of the program. So the keeper shows none of its starter's
+// arguments (`mntns run --setenv API_TOKEN ...` would be readable by everyone
+// in /proc/KEEPER/cmdline), environment or memory, and does not pin the
+// starter's whole image for as long as it lives. After exec it forks once
+// more and the intermediate exits (the keeper must not be the caller's child:
+// a caller's waitpid(-1) or child accounting would meet it). It builds the
+// template itself, in a copy of the caller's namespace (exec does not change
+// namespaces); the caller receives the template's nsfs fd over a socketpair.
+// Later processes find the keeper through its record and open
+// /proc/PID/ns/mnt, once the process proves to be the keeper: the record's
+// random token is in its environment, which only the starter could have put
+// there (a record naming any other process, with that process's right
+// namespace id, would land its whole table in our namespaces).
 //
 // Liveness without a protocol: every call touches the record's mtime; the
 // keeper sleeps until mtime + idle and exits once that passes untouched. It
 // removes its record under the lock that callers hold while they read the
 // record and open the namespace, so no caller opens the namespace of a keeper
 // that is leaving; a caller that holds the fd keeps the namespace alive alone.
-//
-// After the fork the caller may have had other threads; glibc's fork leaves
-// malloc usable in the child, and the keeper needs nothing else from them.
 #include <fcntl.h>
+#include <link.h>
 #include <signal.h>
+#include <sys/auxv.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -27,10 +39,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -43,16 +59,30 @@ namespace {
 
 constexpr const char* kKeeperName = "mntns-template";
 
-// File names inside the directory; made before the fork (no allocation in the keeper's loop).
+// The keeper's environment entry: "MNTNS_TEMPLATE_KEEPER=TOKEN DIRECTORY_FD
+// SOCKET_FD IDLE_SECONDS". The token comes first: callers check for it.
+constexpr const char* kKeeperVariable = "MNTNS_TEMPLATE_KEEPER";
+
+// 128 random bits in hex.
+constexpr std::size_t kTokenLength = 32;
+
+// A record ("PID MNTNS_ID TOKEN\n") is at most 65 bytes; anything longer is not one.
+constexpr std::size_t kRecordLimit = 128;
+
+// File names inside the directory, and the directory for error text.
 struct KeeperFiles {
+  std::string directory;
   std::string record;
   std::string record_draft;
   std::string lock;
+
+  [[nodiscard]] std::string PathOf(const std::string& name) const { return QuotePath(directory + "/" + name); }
 };
 
 struct KeeperRecord {
   pid_t pid = 0;
   std::uint64_t ns_id = 0;
+  std::string token;
 };
 
 // What the keeper sends back, with the template's nsfs fd when `error` is 0.
@@ -63,71 +93,148 @@ struct KeeperReport {
   char argument[192] = {};
 };
 
-// "PID MNTNS_ID\n"; anything else is no record.
-std::optional<KeeperRecord> ParseRecord(const char* text, std::size_t size) {
+// What the exec'd keeper was given by its starter.
+struct KeeperStart {
+  std::string token;
+  int dir_fd = -1;
+  int socket_fd = -1;
+  time_t idle = 0;
+};
+
+void BecomeKeeperWhenStartedAsOne();
+
+// One keeper per user namespace: namespaces copied from a template are owned
+// by the copier's user namespace, but the template's mounts would be locked
+// for a copier in a child user namespace of the keeper's.
+Result<KeeperFiles> KeeperFilesFor(const std::string& directory) {
+  struct stat user_ns {};
+  if (::stat("/proc/self/ns/user", &user_ns) != 0) {
+    const int err = errno;
+    return MakeError(err, "stat", "\"/proc/self/ns/user\"");
+  }
+  const std::string base = fmt::format("template-{}", user_ns.st_ino);
+  return KeeperFiles{directory, base, base + ".new", base + ".lock"};
+}
+
+bool IsToken(std::string_view text) {
+  return text.size() == kTokenLength && text.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+Result<std::string> NewToken() {
+  unsigned char bytes[kTokenLength / 2];
+  ssize_t got;
+  while ((got = ::getrandom(bytes, sizeof bytes, 0)) < 0 && errno == EINTR) {
+  }
+  if (got != static_cast<ssize_t>(sizeof bytes)) {
+    const int err = got < 0 ? errno : EIO;
+    return MakeError(err, "getrandom", "template keeper token");
+  }
+  std::string token;
+  for (const unsigned char byte : bytes) token += fmt::format("{:02x}", byte);
+  return token;
+}
+
+// "PID MNTNS_ID TOKEN\n" exactly; anything else is no record.
+std::optional<KeeperRecord> ParseRecord(std::string_view text) {
   KeeperRecord record;
-  const char* end = text + size;
-  auto [after_pid, pid_error] = std::from_chars(text, end, record.pid);
+  const char* end = text.data() + text.size();
+  auto [after_pid, pid_error] = std::from_chars(text.data(), end, record.pid);
   if (pid_error != std::errc() || after_pid == end || *after_pid != ' ' || record.pid <= 0) return std::nullopt;
   auto [after_id, id_error] = std::from_chars(after_pid + 1, end, record.ns_id);
-  if (id_error != std::errc() || record.ns_id == 0) return std::nullopt;
+  if (id_error != std::errc() || after_id == end || *after_id != ' ' || record.ns_id == 0) return std::nullopt;
+  const std::string_view rest(after_id + 1, static_cast<std::size_t>(end - after_id - 1));
+  if (rest.size() != kTokenLength + 1 || rest.back() != '\n' || !IsToken(rest.substr(0, kTokenLength))) {
+    return std::nullopt;
+  }
+  record.token = rest.substr(0, kTokenLength);
   return record;
 }
 
-// Reads the record without allocating (the keeper calls it too). `changed`
-// receives the record's mtime: the last time a caller found the keeper.
-std::optional<KeeperRecord> ReadRecord(int dir_fd, const char* name, timespec* changed) {
-  const int fd = ::openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return std::nullopt;
-  char text[64];
-  const ssize_t size = ::read(fd, text, sizeof text);
+// Up to `limit` bytes of `name`; nullopt if it cannot be opened or read.
+std::optional<std::string> ReadSmallFile(int dir_fd, const char* name, std::size_t limit) {
+  const UniqueFd fd(::openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return std::nullopt;
+  std::string text(limit, '\0');
+  std::size_t size = 0;
+  while (size < limit) {
+    const ssize_t got = ::read(fd.Get(), text.data() + size, limit - size);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return std::nullopt;
+    if (got == 0) break;
+    size += static_cast<std::size_t>(got);
+  }
+  text.resize(size);
+  return text;
+}
+
+// The record, if `name` is one: a small regular file of our euid that nobody
+// else can read (it holds the token) or write. `changed` receives its mtime:
+// the last time a caller found the keeper. Whoever planted something else
+// there gets nothing, and nobody waits: a FIFO is never opened for a blocking
+// read, a device never opened at all.
+std::optional<KeeperRecord> ReadRecord(int dir_fd, const std::string& name, timespec* changed) {
+  struct stat before {};
+  if (::fstatat(dir_fd, name.c_str(), &before, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(before.st_mode)) {
+    return std::nullopt;
+  }
+  const UniqueFd fd(::openat(dir_fd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
+  if (!fd) return std::nullopt;
   struct stat st {};
-  const bool stated = ::fstat(fd, &st) == 0;
-  ::close(fd);
-  if (size <= 0 || !stated) return std::nullopt;
+  if (::fstat(fd.Get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid() ||
+      (st.st_mode & 077) != 0 || st.st_size <= 0 || static_cast<std::size_t>(st.st_size) >= kRecordLimit) {
+    return std::nullopt;
+  }
+  char text[kRecordLimit];
+  ssize_t size;
+  while ((size = ::read(fd.Get(), text, sizeof text)) < 0 && errno == EINTR) {
+  }
+  if (size <= 0 || static_cast<std::size_t>(size) >= sizeof text) return std::nullopt;
   if (changed != nullptr) *changed = st.st_mtim;
-  return ParseRecord(text, static_cast<std::size_t>(size));
+  return ParseRecord(std::string_view(text, static_cast<std::size_t>(size)));
 }
 
 bool Before(const timespec& a, const timespec& b) {
   return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
 }
 
+bool NamesKeeper(const std::optional<KeeperRecord>& record, pid_t pid, const std::string& token) {
+  return record && record->pid == pid && record->token == token;
+}
+
 // The keeper's life once its record is written: sleep until the record has
 // gone `idle` seconds untouched, then remove it (under the lock) and exit.
 // Exits as well when the record no longer names this keeper.
-[[noreturn]] void KeepUntilIdle(int dir_fd, const KeeperFiles& files, time_t idle) {
+[[noreturn]] void KeepUntilIdle(int dir_fd, const KeeperFiles& files, const std::string& token, time_t idle) {
   const pid_t self = ::getpid();
   for (;;) {
     timespec touched{};
-    auto record = ReadRecord(dir_fd, files.record.c_str(), &touched);
-    if (!record || record->pid != self) ::_exit(0);
-    const timespec deadline{touched.tv_sec + idle, touched.tv_nsec};
+    auto record = ReadRecord(dir_fd, files.record, &touched);
+    if (!NamesKeeper(record, self, token)) ::_exit(0);
     timespec now{};
     ::clock_gettime(CLOCK_REALTIME, &now);
+    // A record touched in the future (the clock was set back, or touch -d)
+    // would keep the keeper for as long (and overflow the deadline): its idle
+    // time starts now instead. `idle` is at most a day, so the sum below fits.
+    if (Before(now, touched)) {
+      ::utimensat(dir_fd, files.record.c_str(), nullptr, AT_SYMLINK_NOFOLLOW);
+      continue;
+    }
+    const timespec deadline{touched.tv_sec + idle, touched.tv_nsec};
     if (Before(now, deadline)) {
       ::clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &deadline, nullptr);
       continue;
     }
-    const int lock_fd = ::openat(dir_fd, files.lock.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-    if (lock_fd >= 0) ::flock(lock_fd, LOCK_EX);
-    record = ReadRecord(dir_fd, files.record.c_str(), &touched);
-    if (!record || record->pid != self) ::_exit(0);
+    const UniqueFd lock(
+        ::openat(dir_fd, files.lock.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
+    if (lock) ::flock(lock.Get(), LOCK_EX);
+    record = ReadRecord(dir_fd, files.record, &touched);
+    if (!NamesKeeper(record, self, token)) ::_exit(0);
     ::clock_gettime(CLOCK_REALTIME, &now);
-    if (!Before(now, timespec{touched.tv_sec + idle, touched.tv_nsec})) {
+    if (!Before(now, touched) && !Before(now, timespec{touched.tv_sec + idle, touched.tv_nsec})) {
       ::unlinkat(dir_fd, files.record.c_str(), 0);
       ::_exit(0);  // releases the lock
     }
-    if (lock_fd >= 0) ::close(lock_fd);
   }
-}
-
-void CloseAllFdsExcept(int a, int b) {
-  const unsigned low = static_cast<unsigned>(std::min(a, b));
-  const unsigned high = static_cast<unsigned>(std::max(a, b));
-  if (low > 0) ::close_range(0, low - 1, 0);
-  if (high > low + 1) ::close_range(low + 1, high - 1, 0);
-  ::close_range(high + 1, ~0U, 0);
 }
 
 void CopyText(std::span<char> to, const std::string& from) {
@@ -190,39 +297,133 @@ Result<UniqueFd> ReceiveReport(int socket_fd, KeeperReport& report) {
   return fd;
 }
 
-// The keeper process: builds the template, reports it, waits until its
-// record is written (the caller closes the socket then), then keeps it.
-[[noreturn]] void RunKeeper(int dir_fd, int socket_fd, const KeeperFiles& files, time_t idle) {
-  ::setsid();  // no terminal signals, no job control of the caller's shell
+Result<UniqueFd> BuildKeptTemplate() {
+  auto opener = internal::ThreadNamespaceOpener::ForCallingThread();
+  if (!opener) return std::unexpected(opener.error());
+  return internal::BuildTemplateNamespace(*opener);
+}
+
+// The keeper, in its own image: builds the template, reports it, waits until
+// its record is written (the caller closes the socket then), then keeps it.
+[[noreturn]] void RunKeeper(const KeeperStart& start) {
   ::prctl(PR_SET_NAME, kKeeperName);
+  // The starter waits for this intermediate process, which leaves at once.
+  const pid_t keeper = ::fork();
+  if (keeper != 0) ::_exit(keeper < 0 ? 1 : 0);
+  ::setsid();  // no terminal signals, no job control of the caller's shell
+  // exec kept the signals the starter ignored, and its mask.
   struct sigaction default_action {};
   default_action.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &default_action, nullptr);  // not the caller's handlers
+  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &default_action, nullptr);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  // The caller's stdout may be a pipe someone reads to EOF: hold nothing of its.
-  CloseAllFdsExcept(dir_fd, socket_fd);
+  // Passed across exec without close-on-exec; this process execs nothing.
+  UniqueFd dir(start.dir_fd);
+  UniqueFd socket(start.socket_fd);
+  ::fcntl(dir.Get(), F_SETFD, FD_CLOEXEC);
+  ::fcntl(socket.Get(), F_SETFD, FD_CLOEXEC);
+  auto files = KeeperFilesFor("");
   {
     KeeperReport report;
     report.pid = ::getpid();
-    UniqueFd template_ns;
-    auto opener = internal::ThreadNamespaceOpener::ForCallingThread();
-    Result<UniqueFd> built = opener ? internal::BuildTemplateNamespace(*opener) : std::unexpected(opener.error());
-    if (built) {
-      template_ns = std::move(*built);
-    } else {
+    Result<UniqueFd> built = files ? BuildKeptTemplate() : std::unexpected(files.error());
+    if (!built) {
       report.error = built.error().code;
       CopyText(report.operation, built.error().operation);
       CopyText(report.argument, built.error().argument);
     }
-    if (!SendReport(socket_fd, report, template_ns.Get()) || report.error != 0) ::_exit(1);
+    const int template_fd = built ? built->Get() : -1;
+    if (!SendReport(socket.Get(), report, template_fd) || report.error != 0) ::_exit(1);
   }
   char ignored;
-  while (::read(socket_fd, &ignored, 1) < 0 && errno == EINTR) {
+  while (::read(socket.Get(), &ignored, 1) < 0 && errno == EINTR) {
   }
-  ::close(socket_fd);
-  KeepUntilIdle(dir_fd, files, idle);
+  socket.Reset();
+  KeepUntilIdle(dir.Get(), *files, start.token, start.idle);
+}
+
+// "TOKEN DIRECTORY_FD SOCKET_FD IDLE_SECONDS", the fds being a directory and a socket.
+std::optional<KeeperStart> ParseKeeperStart(std::string_view text) {
+  KeeperStart start;
+  if (text.size() < kTokenLength + 1 || !IsToken(text.substr(0, kTokenLength)) || text[kTokenLength] != ' ') {
+    return std::nullopt;
+  }
+  start.token = text.substr(0, kTokenLength);
+  const char* at = text.data() + kTokenLength + 1;
+  const char* end = text.data() + text.size();
+  // Each number ends with a space, the last one with the text.
+  auto number = [&](auto& value, bool last) {
+    auto [after, error] = std::from_chars(at, end, value);
+    if (error != std::errc()) return false;
+    if (last) return after == end;
+    if (after == end || *after != ' ') return false;
+    at = after + 1;
+    return true;
+  };
+  if (!number(start.dir_fd, false) || !number(start.socket_fd, false) || !number(start.idle, true)) {
+    return std::nullopt;
+  }
+  if (start.idle < 1 || start.idle > TemplateSharingOptions::kMaximumIdle.count()) return std::nullopt;
+  struct stat dir {};
+  struct stat socket {};
+  if (::fstat(start.dir_fd, &dir) != 0 || !S_ISDIR(dir.st_mode) || ::fstat(start.socket_fd, &socket) != 0 ||
+      !S_ISSOCK(socket.st_mode)) {
+    return std::nullopt;
+  }
+  return start;
+}
+
+// Runs before main() in every program that links this file. In a process
+// that StartKeeper (below) exec'd, it runs the keeper and never returns: no
+// code of the program runs, nothing of its starter is there.
+__attribute__((constructor(101))) void BecomeKeeperWhenStartedAsOne() {
+  const char* parameters = std::getenv(kKeeperVariable);
+  if (parameters == nullptr) return;
+  // In a set-user-ID (or otherwise secure-execution) program the environment
+  // is an unprivileged starter's: its fds and token are nothing to act on.
+  if (::getauxval(AT_SECURE) != 0) return;
+  auto start = ParseKeeperStart(parameters);
+  if (!start) ::_exit(127);
+  RunKeeper(*start);
+}
+
+// The shared object to preload into the keeper's image so that the
+// constructor above runs there (a program that dlopen()s libmntns.so does not
+// load it at start); empty when this file is part of the executable itself.
+Result<std::string> KeeperLibrary() {
+  struct Search {
+    std::uintptr_t address = 0;
+    bool first = true;
+    bool found = false;
+    bool in_executable = false;
+    std::string path;
+  } search;
+  search.address = reinterpret_cast<std::uintptr_t>(&BecomeKeeperWhenStartedAsOne);
+  ::dl_iterate_phdr(
+      [](dl_phdr_info* info, std::size_t, void* data) -> int {
+        auto* s = static_cast<Search*>(data);
+        const bool first = std::exchange(s->first, false);  // the executable comes first
+        for (int i = 0; i < info->dlpi_phnum; ++i) {
+          const ElfW(Phdr)& segment = info->dlpi_phdr[i];
+          const std::uintptr_t start = info->dlpi_addr + segment.p_vaddr;
+          if (segment.p_type == PT_LOAD && s->address >= start && s->address - start < segment.p_memsz) {
+            s->found = true;
+            s->in_executable = first;
+            s->path = info->dlpi_name != nullptr ? info->dlpi_name : "";
+            return 1;
+          }
+        }
+        return 0;
+      },
+      &search);
+  if (!search.found) return MakeError(ENOENT, "start template keeper", "libmntns is in no loaded object");
+  if (search.in_executable) return std::string();
+  // LD_PRELOAD splits its list at spaces and colons.
+  if (search.path.empty() || search.path.find_first_of(" :") != std::string::npos) {
+    return MakeError(EINVAL, "start template keeper", fmt::format("cannot preload {}", QuotePath(search.path)));
+  }
+  return search.path;
 }
 
 Result<UniqueFd> OpenPrivateDirectory(const std::string& path) {
@@ -246,36 +447,89 @@ Result<UniqueFd> OpenPrivateDirectory(const std::string& path) {
   return dir;
 }
 
+Result<UniqueFd> OpenLock(int dir_fd, const KeeperFiles& files) {
+  // Non-blocking: a FIFO planted in its place must not hold us up.
+  auto lock = sys::Open(dir_fd, files.lock.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0600);
+  if (!lock) {
+    Error error = lock.error();
+    error.argument = files.PathOf(files.lock);
+    return std::unexpected(error);
+  }
+  struct stat st {};
+  if (::fstat(lock->Get(), &st) != 0) {
+    const int err = errno;
+    return MakeError(err, "fstat", files.PathOf(files.lock));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return MakeError(EPERM, "share template namespace", files.PathOf(files.lock) + " is not a regular file");
+  }
+  return lock;
+}
+
 // The live keeper's template, or an empty fd when the record is missing,
-// malformed or stale (its pid gone, or no longer in that namespace).
+// malformed, stale, or names a process that is not our keeper.
 UniqueFd OpenKeptTemplate(int dir_fd, const KeeperFiles& files) {
-  auto record = ReadRecord(dir_fd, files.record.c_str(), nullptr);
+  auto record = ReadRecord(dir_fd, files.record, nullptr);
   if (!record) return {};
-  auto ns = sys::Open(AT_FDCWD, fmt::format("/proc/{}/ns/mnt", record->pid).c_str(), O_RDONLY);
+  // Every look below goes through this directory: it stays bound to the
+  // process it was opened for, and lookups in it fail once that process is
+  // gone, even if its pid has been reused.
+  auto process = sys::Open(AT_FDCWD, fmt::format("/proc/{}", record->pid).c_str(), O_RDONLY | O_DIRECTORY);
+  if (!process) return {};
+  // The name first: reading it does not touch the process's memory, as
+  // reading its environment does (waiting for its mmap lock, which a foreign
+  // process stuck in a page fault may hold).
+  auto name = ReadSmallFile(process->Get(), "comm", 32);
+  if (!name || *name != std::string(kKeeperName) + "\n") return {};
+  // The token is in the record and in the environment the keeper was exec'd
+  // with, nowhere else: only our keeper has it there.
+  const std::string expected = fmt::format("{}={} ", kKeeperVariable, record->token);
+  auto environment = ReadSmallFile(process->Get(), "environ", expected.size());
+  if (!environment || *environment != expected) return {};
+  auto ns = sys::Open(process->Get(), "ns/mnt", O_RDONLY);
   if (!ns) return {};
-  // Namespace ids are never reused within a boot: a recycled pid cannot pass.
+  // The keeper never leaves its template; namespace ids are never reused.
   auto id = sys::MountNamespaceId(ns->Get());
   if (!id || *id != record->ns_id) return {};
   return std::move(*ns);
 }
 
 Result<void> WriteRecord(int dir_fd, const KeeperFiles& files, const KeeperRecord& record) {
-  auto draft = sys::Open(dir_fd, files.record_draft.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
-  if (!draft) return std::unexpected(draft.error());
-  const std::string text = fmt::format("{} {}\n", record.pid, record.ns_id);
+  // Whatever lies in the draft's place goes (we hold the exclusive lock):
+  // O_EXCL then never opens a FIFO or follows a link someone left there.
+  ::unlinkat(dir_fd, files.record_draft.c_str(), 0);
+  auto draft = sys::Open(dir_fd, files.record_draft.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+  if (!draft) {
+    Error error = draft.error();
+    error.argument = files.PathOf(files.record_draft);
+    return std::unexpected(error);
+  }
+  const std::string text = fmt::format("{} {} {}\n", record.pid, record.ns_id, record.token);
   if (::write(draft->Get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
     const int err = errno;
-    return MakeError(err, "write", QuotePath(files.record_draft));
+    ::unlinkat(dir_fd, files.record_draft.c_str(), 0);
+    return MakeError(err, "write", files.PathOf(files.record_draft));
   }
   // Readers see the old record or the whole new one.
   if (::renameat(dir_fd, files.record_draft.c_str(), dir_fd, files.record.c_str()) != 0) {
     const int err = errno;
-    return MakeError(err, "rename", QuotePath(files.record));
+    ::unlinkat(dir_fd, files.record_draft.c_str(), 0);
+    return MakeError(err, "rename",
+                     fmt::format("{} to {}", files.PathOf(files.record_draft), files.PathOf(files.record)));
   }
   return kOk;
 }
 
-Result<UniqueFd> StartKeeper(int dir_fd, const KeeperFiles& files, time_t idle) {
+Result<UniqueFd> StartKeeper(int dir_fd, const KeeperFiles& files, const std::string& token, time_t idle) {
+  // The keeper's image would be secure-execution too, and ignore its start.
+  if (::getauxval(AT_SECURE) != 0) {
+    return MakeError(EPERM, "start template keeper",
+                     "not from a set-user-ID, set-group-ID or capability-raising program");
+  }
+  auto library = KeeperLibrary();
+  if (!library) return std::unexpected(library.error());
+  auto exe = sys::Open(AT_FDCWD, "/proc/self/exe", O_PATH);
+  if (!exe) return std::unexpected(exe.error());
   int sockets[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0) {
     const int err = errno;
@@ -283,15 +537,39 @@ Result<UniqueFd> StartKeeper(int dir_fd, const KeeperFiles& files, time_t idle) 
   }
   UniqueFd ours(sockets[0]);
   UniqueFd theirs(sockets[1]);
+  // Everything the child needs is made now: between fork and exec it makes
+  // only async-signal-safe calls (another of our threads may have held
+  // malloc's lock at the fork, and nobody would release it there).
+  const std::string parameters = fmt::format("{}={} {} {} {}", kKeeperVariable, token, dir_fd, theirs.Get(), idle);
+  std::string preload = library->empty() ? std::string() : "LD_PRELOAD=" + *library;
+  // The loader needs it to find the program's libraries again.
+  std::string search_path;
+  if (const char* path = std::getenv("LD_LIBRARY_PATH"); path != nullptr) {
+    search_path = std::string("LD_LIBRARY_PATH=") + path;
+  }
+  std::vector<char*> environment{const_cast<char*>(parameters.c_str())};
+  for (std::string* entry : {&preload, &search_path}) {
+    if (!entry->empty()) environment.push_back(entry->data());
+  }
+  environment.push_back(nullptr);
+  char* arguments[] = {const_cast<char*>(kKeeperName), nullptr};
+  KeeperReport exec_failure;
+  CopyText(exec_failure.operation, "execveat");
+  CopyText(exec_failure.argument, "\"/proc/self/exe\" (the template keeper)");
   const pid_t intermediate = ::fork();
   if (intermediate < 0) {
     const int err = errno;
     return MakeError(err, "fork", "template keeper");
   }
   if (intermediate == 0) {
-    const pid_t keeper = ::fork();
-    if (keeper == 0) RunKeeper(dir_fd, theirs.Get(), files, idle);
-    ::_exit(keeper < 0 ? 1 : 0);
+    // Only the directory and the socket cross the exec.
+    if (::close_range(0, ~0U, CLOSE_RANGE_CLOEXEC) == 0 && ::fcntl(dir_fd, F_SETFD, 0) == 0 &&
+        ::fcntl(theirs.Get(), F_SETFD, 0) == 0) {
+      ::fexecve(exe->Get(), arguments, environment.data());
+    }
+    exec_failure.error = errno;
+    ::send(theirs.Get(), &exec_failure, sizeof exec_failure, MSG_NOSIGNAL);
+    ::_exit(127);
   }
   theirs.Reset();
   int status = 0;
@@ -304,32 +582,30 @@ Result<UniqueFd> StartKeeper(int dir_fd, const KeeperFiles& files, time_t idle) 
   if (!id) return std::unexpected(id.error());
   // Closing `ours` afterwards lets the keeper start its idle clock; without
   // a record it exits at its first look.
-  if (auto r = WriteRecord(dir_fd, files, {report.pid, *id}); !r) return std::unexpected(r.error());
+  if (auto r = WriteRecord(dir_fd, files, {report.pid, *id, token}); !r) return std::unexpected(r.error());
   return template_ns;
 }
 
 }  // namespace
 
 Result<void> ShareTemplateNamespace(const TemplateSharingOptions& options) {
+  if (options.idle < std::chrono::seconds(1) || options.idle > TemplateSharingOptions::kMaximumIdle) {
+    return MakeError(EINVAL, "share template namespace",
+                     fmt::format("idle time {} s (1 to {} s)", options.idle.count(),
+                                 TemplateSharingOptions::kMaximumIdle.count()));
+  }
   auto dir = OpenPrivateDirectory(options.directory);
   if (!dir) return std::unexpected(dir.error());
-  struct stat user_ns {};
-  if (::stat("/proc/self/ns/user", &user_ns) != 0) {
-    const int err = errno;
-    return MakeError(err, "stat", "\"/proc/self/ns/user\"");
-  }
-  // One keeper per user namespace: namespaces copied from a template are
-  // owned by the copier's user namespace, but the template's mounts would be
-  // locked for a copier in a child user namespace of the keeper's.
-  const std::string base = fmt::format("template-{}", user_ns.st_ino);
-  const KeeperFiles files{base, base + ".new", base + ".lock"};
-  auto lock = sys::Open(dir->Get(), files.lock.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW, 0600);
+  auto found = KeeperFilesFor(options.directory);
+  if (!found) return std::unexpected(found.error());
+  const KeeperFiles& files = *found;
+  auto lock = OpenLock(dir->Get(), files);
   if (!lock) return std::unexpected(lock.error());
   auto take = [&](int operation) -> Result<void> {
     while (::flock(lock->Get(), operation) != 0) {
       if (errno == EINTR) continue;
       const int err = errno;
-      return MakeError(err, "flock", QuotePath(options.directory + "/" + files.lock));
+      return MakeError(err, "flock", files.PathOf(files.lock));
     }
     return kOk;
   };
@@ -338,7 +614,7 @@ Result<void> ShareTemplateNamespace(const TemplateSharingOptions& options) {
     if (!kept) return false;
     if (::utimensat(dir->Get(), files.record.c_str(), nullptr, AT_SYMLINK_NOFOLLOW) != 0) {
       const int err = errno;
-      return MakeError(err, "utimensat", QuotePath(options.directory + "/" + files.record));
+      return MakeError(err, "utimensat", files.PathOf(files.record));
     }
     internal::UseSharedTemplate(std::move(kept));
     return true;
@@ -352,7 +628,9 @@ Result<void> ShareTemplateNamespace(const TemplateSharingOptions& options) {
     if (!adopted) return std::unexpected(adopted.error());
     if (*adopted) return kOk;
   }
-  auto started = StartKeeper(dir->Get(), files, static_cast<time_t>(std::max<long>(options.idle.count(), 1)));
+  auto token = NewToken();
+  if (!token) return std::unexpected(token.error());
+  auto started = StartKeeper(dir->Get(), files, *token, static_cast<time_t>(options.idle.count()));
   if (!started) {
     Error& error = started.error();
     error.argument = fmt::format("{} ({} in {})", error.argument, kKeeperName, QuotePath(options.directory));

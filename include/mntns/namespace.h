@@ -95,10 +95,13 @@ struct NamespaceOptions {
 
 // Sharing kTemplate's template namespace between processes.
 struct TemplateSharingOptions {
+  // The longest `idle` accepted.
+  static constexpr std::chrono::seconds kMaximumIdle{86400};
   // Holds the keeper's record and lock. Made (mode 0700) when missing; must be
   // owned by the caller's euid and writable by nobody else.
   std::string directory = "/run/mntns";
-  // The keeper exits once no ShareTemplateNamespace call has found it for this long.
+  // The keeper exits once no ShareTemplateNamespace call has found it for this
+  // long: 1 s to kMaximumIdle, else the call fails with EINVAL.
   std::chrono::seconds idle{10};
 };
 
@@ -109,16 +112,30 @@ struct TemplateSharingOptions {
 // held by a keeper process instead, and so are those of every later process
 // that calls it (same directory, same user namespace) while the keeper lives:
 // the copy of the caller's table happens once per keeper, not per process.
-// The keeper (process name "mntns-template") is started here when no live one
-// is found: it is not the caller's child (double fork), starts a session of
-// its own, sits in the template namespace (one empty read-only tmpfs), holds
-// no fd but the directory's, and exits after `options.idle` without use.
-// Its record, <directory>/template-<user ns inode>, says "PID MNTNS_ID"; a
-// record is trusted only if PID is still in the mount namespace MNTNS_ID.
+// The keeper is started here when no live one is found. It is a fresh image
+// of this program (fork, then exec of /proc/self/exe, with libmntns preloaded
+// when it is a shared object): argv "mntns-template", an environment holding
+// only its start parameters (and LD_LIBRARY_PATH), no memory of the caller.
+// It takes over in a constructor of libmntns before main() (linked into the
+// program, or preloaded where the program dlopen()ed libmntns.so) and never
+// returns to the program; constructors of libraries that start before
+// libmntns do run first. It is not the caller's child (double fork), starts a session of its
+// own, sits in the template namespace (one empty read-only tmpfs), holds no
+// fd but the directory's, and exits after `options.idle` without use.
+// Its record, <directory>/template-<user ns inode>, says "PID MNTNS_ID TOKEN",
+// TOKEN being 128 random bits that only the record and the keeper's
+// environment hold. A record is trusted only if it is a small regular file of
+// the caller's euid that nobody else can read or write, and PID is named
+// "mntns-template", has TOKEN in its environment and is in namespace
+// MNTNS_ID; anything else in its place (a FIFO, a symlink, a stale record) is
+// replaced without being waited on.
 // Call it before the process's first kTemplate namespace: a factory already
 // running keeps its own template (the call then only keeps the keeper alive).
-// Needs CAP_SYS_ADMIN and NS_GET_MNTNS_ID (6.12). Errors name the step and
-// the path; nothing is left in the caller's mount table on any path.
+// Needs CAP_SYS_ADMIN and NS_GET_MNTNS_ID (6.12); refused (EPERM) in a
+// set-user-ID or otherwise secure-execution process. Errors name the step and
+// the path; nothing is left in the caller's mount table on any path. Blocks
+// only on the directory's lock (held by other callers for one keeper start)
+// and on the keeper's start, with the caller's signal mask untouched.
 [[nodiscard]] Result<void> ShareTemplateNamespace(const TemplateSharingOptions& options = {});
 
 // Stops and joins the kTemplate factory threads and releases the template

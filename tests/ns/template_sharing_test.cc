@@ -3,16 +3,22 @@
 // (the namespace factory is per process) with its own record directory, and
 // kills the keepers it started.
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <string_view>
 #include <sstream>
@@ -22,6 +28,7 @@
 #include <gtest/gtest.h>
 
 #include "mntns/namespace.h"
+#include "support/cli_runner.h"
 #include "support/namespace.h"
 #include "sys/syscalls.h"
 #include "sys/uapi.h"
@@ -33,7 +40,11 @@ using namespace std::chrono_literals;
 using testing::InPrivateMountNamespace;
 using testing::MakeDirs;
 using testing::MountTmpfs;
+using testing::RunCli;
 using testing::TempDir;
+
+// A test that must finish: SIGALRM ends the test child (a failure) if a call hangs.
+constexpr unsigned kWatchdogSeconds = 20;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -151,6 +162,106 @@ Record StartKeeperFromAnotherProcess(const std::string& directory, std::chrono::
     ASSERT_TRUE(shared) << shared.error().Message();
   });
   return ReadRecord(directory);
+}
+
+// Made at run time, so that no copy of it lies in the test binary's image.
+std::string RandomHex() {
+  unsigned char bytes[16];
+  EXPECT_EQ(::getrandom(bytes, sizeof bytes, 0), static_cast<ssize_t>(sizeof bytes));
+  std::string hex;
+  for (const unsigned char byte : bytes) {
+    hex += "0123456789abcdef"[byte >> 4];
+    hex += "0123456789abcdef"[byte & 15];
+  }
+  return hex;
+}
+
+std::string ProcFile(pid_t pid, const char* name) { return ReadFile("/proc/" + std::to_string(pid) + "/" + name); }
+
+// The NUL-separated entries of a /proc/PID/environ or cmdline.
+std::set<std::string> Entries(const std::string& text) {
+  std::set<std::string> entries;
+  std::istringstream in(text);
+  for (std::string entry; std::getline(in, entry, '\0');) entries.insert(entry);
+  return entries;
+}
+
+// How many fds `pid` holds.
+int OpenFdsOf(pid_t pid) {
+  int count = 0;
+  std::error_code error;  // a process that exits while we look has none
+  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", error);
+       !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
+    ++count;
+  }
+  return count;
+}
+
+// The record directory, made by hand (as ShareTemplateNamespace would) so a
+// test can plant something in it first.
+void MakeRecordDirectory(const std::string& directory) {
+  ASSERT_TRUE(MakeDirs(directory));
+  ASSERT_EQ(::chmod(directory.c_str(), 0700), 0);
+}
+
+// Writes `text` as the record, with `mode`, as the directory's owner could.
+void PlantRecord(const std::string& directory, const std::string& text, mode_t mode = 0600) {
+  const std::string path = RecordPath(directory);
+  std::ofstream(path) << text;
+  ASSERT_EQ(::chmod(path.c_str(), mode), 0);
+}
+
+// A record file that names a live keeper started for another directory.
+std::string RecordTextOfAnotherKeeper(const std::string& other_directory) {
+  StartKeeperFromAnotherProcess(other_directory, 30s);
+  return ReadFile(RecordPath(other_directory));
+}
+
+// A process (our child) named like a keeper, in a mount namespace of its own,
+// that waits to be killed.
+struct ForeignProcess {
+  pid_t pid = -1;
+  std::uint64_t ns_id = 0;
+};
+
+ForeignProcess StartForeignProcess() {
+  int ready[2];
+  EXPECT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+  ForeignProcess foreign;
+  foreign.pid = ::fork();
+  if (foreign.pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::prctl(PR_SET_NAME, "mntns-template");
+    if (::unshare(CLONE_NEWNS) != 0) ::_exit(1);
+    if (::write(ready[1], "x", 1) != 1) ::_exit(1);
+    for (;;) ::pause();
+  }
+  ::close(ready[1]);
+  char byte;
+  EXPECT_EQ(::read(ready[0], &byte, 1), 1) << "the foreign process did not start";
+  ::close(ready[0]);
+  auto ns = sys::Open(AT_FDCWD, ("/proc/" + std::to_string(foreign.pid) + "/ns/mnt").c_str(), O_RDONLY);
+  EXPECT_TRUE(ns) << ns.error().Message();
+  if (ns) foreign.ns_id = NamespaceIdOf(ns->Get());
+  return foreign;
+}
+
+void StopForeignProcess(const ForeignProcess& foreign) {
+  if (foreign.pid <= 0) return;
+  ::kill(foreign.pid, SIGKILL);
+  ::waitpid(foreign.pid, nullptr, 0);
+}
+
+// After ShareTemplateNamespace with something planted in place of the record:
+// the record is a regular file again and names a live keeper other than `not_pid`.
+void ExpectAFreshKeeper(const std::string& directory, pid_t not_pid) {
+  struct stat st {};
+  ASSERT_EQ(::lstat(RecordPath(directory).c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode)) << std::oct << st.st_mode;
+  const Record record = ReadRecord(directory);
+  EXPECT_NE(record.pid, not_pid);
+  EXPECT_TRUE(Alive(record.pid));
+  EXPECT_EQ(ProcFile(record.pid, "comm"), "mntns-template\n");
 }
 
 TEST(TemplateSharing, NamespacesAreCopiesOfTheKeepersTemplate) {
@@ -318,8 +429,8 @@ TEST(TemplateSharing, ARecordThatDoesNotMatchItsProcessIsReplaced) {
   InPrivateMountNamespace([&] {
     ASSERT_TRUE(MakeDirs(directory));
     ASSERT_EQ(::chmod(directory.c_str(), 0700), 0);
-    // pid 1 is alive, but not in that namespace (ids are never reused).
-    std::ofstream(RecordPath(directory)) << "1 18446744073709551615\n";
+    // pid 1 is alive, but not in that namespace (ids are never reused), nor our keeper.
+    PlantRecord(directory, "1 18446744073709551615 " + RandomHex() + "\n");
     auto shared = ShareTemplateNamespace({.directory = directory, .idle = 30s});
     ASSERT_TRUE(shared) << shared.error().Message();
     const Record record = ReadRecord(directory);
@@ -367,6 +478,236 @@ TEST(TemplateSharing, TheCallersMountTableIsUnchanged) {
     ASSERT_TRUE(shared) << shared.error().Message();
     EXPECT_EQ(ReadFile("/proc/self/mountinfo"), before);
     KillKeeper(directory);
+  });
+}
+
+// ---- the keeper is a fresh image: nothing of its starter ---------------------
+
+TEST(TemplateSharing, KeepersCommandLineIsItsNameAlone) {
+  const std::string directory = TempDir() + "/keeper";
+  InPrivateMountNamespace([&] {
+    auto shared = ShareTemplateNamespace({.directory = directory, .idle = 30s});
+    ASSERT_TRUE(shared) << shared.error().Message();
+    const Record record = ReadRecord(directory);
+    ASSERT_GT(record.pid, 0);
+    // Not the test binary's argv (its --gtest_filter=...).
+    EXPECT_EQ(ProcFile(record.pid, "cmdline"), std::string("mntns-template", sizeof "mntns-template"));
+    KillKeeper(directory);
+  });
+}
+
+TEST(TemplateSharing, KeepersEnvironmentHoldsNothingOfItsStarter) {
+  const std::string directory = TempDir() + "/keeper";
+  InPrivateMountNamespace([&] {
+    const std::string secret = RandomHex();
+    ASSERT_EQ(::setenv("MNTNS_TEST_API_TOKEN", secret.c_str(), 1), 0);
+    auto shared = ShareTemplateNamespace({.directory = directory, .idle = 30s});
+    ASSERT_TRUE(shared) << shared.error().Message();
+    const Record record = ReadRecord(directory);
+    ASSERT_GT(record.pid, 0);
+    const std::string keeper_environment = ProcFile(record.pid, "environ");
+    EXPECT_FALSE(keeper_environment.empty()) << "/proc/" << record.pid << "/environ is not readable";
+    EXPECT_EQ(keeper_environment.find(secret), std::string::npos);
+    const std::set<std::string> keepers = Entries(keeper_environment);
+    std::vector<std::string> ours_there;
+    for (char** entry = environ; *entry != nullptr; ++entry) {
+      // The loader's search path is all the keeper takes: it is the same program.
+      if (std::string_view(*entry).starts_with("LD_LIBRARY_PATH=")) continue;
+      if (keepers.contains(*entry)) ours_there.emplace_back(*entry);
+    }
+    EXPECT_EQ(ours_there, std::vector<std::string>{});
+    KillKeeper(directory);
+  });
+}
+
+TEST(TemplateSharing, KeeperHoldsNoMemoryOfItsStarter) {
+  const std::string directory = TempDir() + "/keeper";
+  InPrivateMountNamespace([&] {
+    // A page of ours: a forked keeper would have it at the same address.
+    void* page = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(page, MAP_FAILED);
+    const std::string secret = RandomHex();
+    std::memcpy(page, secret.data(), secret.size());
+    auto shared = ShareTemplateNamespace({.directory = directory, .idle = 30s});
+    ASSERT_TRUE(shared) << shared.error().Message();
+    const Record record = ReadRecord(directory);
+    ASSERT_GT(record.pid, 0);
+    const int mem = ::open(("/proc/" + std::to_string(record.pid) + "/mem").c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(mem, 0) << std::strerror(errno);
+    std::string there(secret.size(), '\0');
+    const auto address = static_cast<off_t>(reinterpret_cast<std::uintptr_t>(page));
+    const ssize_t got = ::pread(mem, there.data(), there.size(), address);
+    ::close(mem);
+    // Unmapped in the keeper (EIO), or something of its own lies there.
+    const bool has_our_page = got == static_cast<ssize_t>(there.size()) && there == secret;
+    EXPECT_FALSE(has_our_page);
+    ::munmap(page, 4096);
+    KillKeeper(directory);
+  });
+}
+
+// ---- a record is trusted only if it names our keeper --------------------------
+
+TEST(TemplateSharing, ARecordNamingAForeignProcessInItsOwnNamespaceIsNotTrusted) {
+  const std::string directory = TempDir() + "/keeper";
+  InPrivateMountNamespace([&] {
+    ::alarm(kWatchdogSeconds);
+    MakeRecordDirectory(directory);
+    // Alive, named like a keeper, and the record has its right namespace id:
+    // its whole table would land in our namespaces if it were adopted.
+    const ForeignProcess foreign = StartForeignProcess();
+    ASSERT_GT(foreign.ns_id, 0U);
+    PlantRecord(directory,
+                std::to_string(foreign.pid) + " " + std::to_string(foreign.ns_id) + " " + RandomHex() + "\n");
+    auto shared = ShareTemplateNamespace({.directory = directory, .idle = 30s});
+    ASSERT_TRUE(shared) << shared.error().Message();
+    const Record record = ReadRecord(directory);
+    EXPECT_NE(record.pid, foreign.pid);
+    EXPECT_NE(record.ns_id, foreign.ns_id);
+    const std::string tree = TempDir();
+    ASSERT_TRUE(MountTmpfs(tree));
+    UniqueFd ns = NewTemplateNamespace(tree);
+    ASSERT_TRUE(ns);
+    EXPECT_TRUE(CopiesKeptTemplate(ns.Get(), record));
+    StopForeignProcess(foreign);
+    KillKeeper(directory);
+  });
+}
+
+TEST(TemplateSharing, AFifoInPlaceOfTheRecordIsReplacedWithoutWaiting) {
+  const std::string directory = TempDir() + "/keeper";
+  InPrivateMountNamespace([&] {
+    ::alarm(kWatchdogSeconds);
+    MakeRecordDirectory(directory);
+    ASSERT_EQ(::mkfifo(RecordPath(directory).c_str(), 0600), 0);
+    auto shared = ShareTemplateNamespace({.directory = directory, .idle = 30s});
+    ASSERT_TRUE(shared) << shared.error().Message();
+    ExpectAFreshKeeper(directory, 0);
+    KillKeeper(directory);
+  });
+}
+
+TEST(TemplateSharing, ASymlinkInPlaceOfTheRecordIsNotFollowed) {
+  const std::string directory = TempDir() + "/keeper";
+  const std::string other = TempDir() + "/other";
+  InPrivateMountNamespace([&] {
+    ::alarm(kWatchdogSeconds);
+    RecordTextOfAnotherKeeper(other);
+    const Record others = ReadRecord(other);
+    MakeRecordDirectory(directory);
+    ASSERT_EQ(::symlink(RecordPath(other).c_str(), RecordPath(directory).c_str()), 0);
+    auto shared = ShareTemplateNamespace({.directory = directory, .idle = 30s});
+    ASSERT_TRUE(shared) << shared.error().Message();
+    ExpectAFreshKeeper(directory, others.pid);
+    KillKeeper(directory);
+    KillKeeper(other);
+  });
+}
+
+TEST(TemplateSharing, AHugeRecordIsNotTrusted) {
+  const std::string directory = TempDir() + "/keeper";
+  const std::string other = TempDir() + "/other";
+  InPrivateMountNamespace([&] {
+    ::alarm(kWatchdogSeconds);
+    // A live keeper's record, followed by a megabyte of padding.
+    const std::string text = RecordTextOfAnotherKeeper(other);
+    const Record others = ReadRecord(other);
+    MakeRecordDirectory(directory);
+    PlantRecord(directory, text + std::string(1 << 20, '\n'));
+    auto shared = ShareTemplateNamespace({.directory = directory, .idle = 30s});
+    ASSERT_TRUE(shared) << shared.error().Message();
+    ExpectAFreshKeeper(directory, others.pid);
+    KillKeeper(directory);
+    KillKeeper(other);
+  });
+}
+
+TEST(TemplateSharing, ARecordOthersCanReadIsNotTrusted) {
+  const std::string directory = TempDir() + "/keeper";
+  const std::string other = TempDir() + "/other";
+  InPrivateMountNamespace([&] {
+    ::alarm(kWatchdogSeconds);
+    const std::string text = RecordTextOfAnotherKeeper(other);
+    const Record others = ReadRecord(other);
+    MakeRecordDirectory(directory);
+    PlantRecord(directory, text, 0644);
+    auto shared = ShareTemplateNamespace({.directory = directory, .idle = 30s});
+    ASSERT_TRUE(shared) << shared.error().Message();
+    ExpectAFreshKeeper(directory, others.pid);
+    KillKeeper(directory);
+    KillKeeper(other);
+  });
+}
+
+TEST(TemplateSharing, ADirectoryInPlaceOfTheRecordFailsWithoutWaiting) {
+  const std::string directory = TempDir() + "/keeper";
+  InPrivateMountNamespace([&] {
+    ::alarm(kWatchdogSeconds);
+    MakeRecordDirectory(directory);
+    ASSERT_EQ(::mkdir(RecordPath(directory).c_str(), 0700), 0);
+    auto shared = ShareTemplateNamespace({.directory = directory, .idle = 30s});
+    ASSERT_FALSE(shared);
+    EXPECT_NE(shared.error().Message().find(RecordPath(directory)), std::string::npos) << shared.error().Message();
+  });
+}
+
+// ---- the idle time ---------------------------------------------------------------
+
+TEST(TemplateSharing, AnIdleTimeOutsideOneSecondToOneDayIsRefused) {
+  const std::string directory = TempDir() + "/keeper";
+  InPrivateMountNamespace([&] {
+    const std::chrono::seconds day = TemplateSharingOptions::kMaximumIdle;
+    ASSERT_EQ(day, 86400s);
+    for (const std::chrono::seconds idle : {0s, -1s, day + 1s, std::chrono::seconds(100000000000),
+                                            std::chrono::seconds::max()}) {
+      auto shared = ShareTemplateNamespace({.directory = directory, .idle = idle});
+      ASSERT_FALSE(shared) << idle.count();
+      EXPECT_EQ(shared.error().code, EINVAL) << idle.count();
+      EXPECT_NE(shared.error().Message().find(std::to_string(idle.count())), std::string::npos)
+          << shared.error().Message();
+    }
+    EXPECT_FALSE(std::filesystem::exists(RecordPath(directory)));
+  });
+}
+
+TEST(TemplateSharing, AKeeperWithTheLongestIdleTimeStays) {
+  const std::string directory = TempDir() + "/keeper";
+  const Record record = StartKeeperFromAnotherProcess(directory, TemplateSharingOptions::kMaximumIdle);
+  ASSERT_GT(record.pid, 0);
+  // Its first look at the record, right after it closes its socket to its
+  // starter, reckons the deadline; well past that look it is still there.
+  for (auto waited = 0ms; waited < 10s && OpenFdsOf(record.pid) > 1; waited += 20ms) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(OpenFdsOf(record.pid), 1);
+  std::this_thread::sleep_for(500ms);
+  EXPECT_TRUE(Alive(record.pid));
+  EXPECT_EQ(ReadRecord(directory).pid, record.pid);
+  KillKeeper(directory);
+}
+
+TEST(TemplateSharing, ARecordTouchedInTheFutureCountsItsIdleTimeFromNow) {
+  const std::string directory = TempDir() + "/keeper";
+  const Record record = StartKeeperFromAnotherProcess(directory, 1s);
+  ASSERT_TRUE(Alive(record.pid));
+  // 2100-01-01: the clock was set back, or someone touched the record by hand.
+  const timespec future[2] = {{4102444800, 0}, {4102444800, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, RecordPath(directory).c_str(), future, AT_SYMLINK_NOFOLLOW), 0);
+  EXPECT_TRUE(WaitUntilGone(record.pid, 10s));
+  KillKeeper(directory);
+}
+
+TEST(TemplateSharing, TheCliTurnsSharingOffForAnIdleTimeBeyondOneDay) {
+  InPrivateMountNamespace([&] {
+    const std::string tree = TempDir();
+    ASSERT_TRUE(MountTmpfs(tree));
+    for (const std::string value : {"86401", "100000000000", "9223372036854775807", "99999999999999999999"}) {
+      ASSERT_EQ(::setenv("MNTNS_TEMPLATE_IDLE", value.c_str(), 1), 0);
+      const auto r = RunCli({"new", "--strategy", "template", tree});
+      EXPECT_EQ(r.exit_status, 0) << r.err;
+      EXPECT_NE(r.err.find("MNTNS_TEMPLATE_IDLE=\"" + value + "\""), std::string::npos) << r.err;
+      EXPECT_NE(r.err.find("template sharing is off"), std::string::npos) << r.err;
+    }
   });
 }
 
