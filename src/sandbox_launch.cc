@@ -344,12 +344,9 @@ int Supervise(pid_t child) {
   for (const std::string& entry : env) envp.push_back(const_cast<char*>(entry.c_str()));
   envp.push_back(nullptr);
   // exec resets handlers but keeps SIG_IGN: a caller that ignores SIGPIPE
-  // (shells, Python) would hand that to CMD. CMD starts as from a clean login.
-  struct sigaction default_action {};
-  default_action.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &default_action, nullptr);
-  }
+  // (shells, Python) or a real-time signal (ctest ignores 32) would hand that
+  // to CMD. CMD starts with every signal at its default action.
+  sys::ResetAllSignalActions();
   sigset_t empty;
   sigemptyset(&empty);
   ::sigprocmask(SIG_SETMASK, &empty, nullptr);

@@ -4,6 +4,7 @@
 #include <linux/capability.h>
 #include <net/if.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -157,6 +159,22 @@ Result<void> BringUpInterface(const char* name) {
     return MakeError(err, "ioctl(SIOCSIFFLAGS)", fmt::format("{} up", name));
   }
   return kOk;
+}
+
+void ResetAllSignalActions() {
+  // The kernel's struct sigaction (not glibc's): handler, flags, restorer,
+  // mask; SIG_DFL needs no restorer.
+  struct KernelSigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)();
+    std::uint64_t mask;
+  } action{SIG_DFL, 0, nullptr, 0};
+  constexpr int kKernelSignals = 64;  // _NSIG
+  for (int sig = 1; sig <= kKernelSignals; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    ::syscall(SYS_rt_sigaction, sig, &action, nullptr, sizeof action.mask);
+  }
 }
 
 }  // namespace mntns::sys

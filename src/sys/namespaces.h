@@ -51,6 +51,11 @@ namespace mntns::sys {
 // inheritable capability sets (glibc has no wrapper).
 [[nodiscard]] Result<void> ClearCapabilitySets();
 
+// rt_sigaction(2) setting every signal but SIGKILL and SIGSTOP to SIG_DFL,
+// glibc's internal ones (32 and 33, which its sigaction() refuses) included:
+// exec keeps ignored dispositions. Async-signal-safe (for a child before exec).
+void ResetAllSignalActions();
+
 // Sets IFF_UP on the network interface `name` (ioctl SIOCGIFFLAGS/SIOCSIFFLAGS
 // on an AF_INET socket): a new network namespace's "lo" starts down.
 [[nodiscard]] Result<void> BringUpInterface(const char* name);

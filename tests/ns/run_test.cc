@@ -344,6 +344,7 @@ TEST(MntnsRun, CommandStartsWithNoSignalIgnored) {
   InPrivateMountNamespace([] {
     ASSERT_NE(::signal(SIGPIPE, SIG_IGN), SIG_ERR);
     ASSERT_NE(::signal(SIGUSR1, SIG_IGN), SIG_ERR);
+    ASSERT_NE(::signal(SIGRTMIN, SIG_IGN), SIG_ERR);
     for (const std::vector<std::string>& opts :
          {std::vector<std::string>{"--proc", "/proc"}, std::vector<std::string>{"--unshare-pid", "--proc", "/proc"}}) {
       const CliResult r = RunProbe(opts, "status", "SigIgn");
