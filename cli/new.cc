@@ -189,12 +189,22 @@ int RunNew(const NewOptions& options) {
   if (!options.pin.empty()) {
     auto pinned = Pin(ns->Get(), options.pin);
     // The kernel binds a namespace file only into a namespace with a smaller
-    // id (mnt_ns_loop); 6.18 draws ids from per-CPU batches, so a namespace
-    // made on a factory thread may get a smaller id than ours. A classic one
-    // is made from this thread's CPU batch: retry with it a few times.
-    for (int retry = 0; !pinned && pinned.error().code == ELOOP && retry < 8; ++retry) {
+    // sequence number (mnt_ns_loop); 6.18 draws them from per-CPU batches, so
+    // a namespace made on another CPU than ours may get a smaller one, and a
+    // CPU whose batch lags keeps giving smaller ones. Made on each allowed CPU
+    // in turn (the classic strategy's helper thread inherits this thread's
+    // affinity), one of them is newer than ours: the CPU ours was made on.
+    cpu_set_t allowed;
+    const bool known = ::sched_getaffinity(0, sizeof allowed, &allowed) == 0;
+    for (int cpu = 0; known && !pinned && pinned.error().code == ELOOP && cpu < CPU_SETSIZE; ++cpu) {
+      if (!CPU_ISSET(cpu, &allowed)) continue;
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(cpu, &one);
+      if (::sched_setaffinity(0, sizeof one, &one) != 0) continue;
       ns = OpenTreeNamespace(AT_FDCWD, options.path, (options.recursive ? AT_RECURSIVE : 0) | OPEN_TREE_CLOEXEC,
                              {.strategy = NamespaceStrategy::kClassic});
+      ::sched_setaffinity(0, sizeof allowed, &allowed);
       if (!ns) return ReportError(ns.error());
       strategy = NamespaceStrategy::kClassic;
       pinned = Pin(ns->Get(), options.pin);
