@@ -6,11 +6,11 @@
 #include <unistd.h>
 
 #include <charconv>
-#include <future>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include "namespace_internal.h"
 #include "sys/namespaces.h"
 #include "sys/syscalls.h"
 #include "sys/uapi.h"
@@ -327,8 +327,10 @@ Result<std::vector<Mount>> ListMountsFromMountinfo(const NamespaceRef& ns) {
     text = ReadWholeFile(file->Get(), QuotePath(mountinfo_path));
   } else {
     const int fd = ns_fd->Get();
-    auto reader = std::async(std::launch::async, ReadMountinfoInside, fd, ns.Describe());
-    text = reader.get();
+    // A thread of its own: entering the namespace changes the thread's.
+    auto reader = internal::StartHelperThread([&text, fd, &ns] { text = ReadMountinfoInside(fd, ns.Describe()); });
+    if (!reader) return std::unexpected(reader.error());
+    reader->join();
   }
   if (!text) return std::unexpected(text.error());
 

@@ -220,7 +220,7 @@ Result<Factory*> Factory::Start(UniqueFd shared_template) {
   auto* factory = new Factory();
   const bool build_template = !shared_template;
   factory->template_fd_ = std::move(shared_template);
-  const unsigned workers = std::clamp(std::thread::hardware_concurrency(), 1U, kMaximumWorkers);
+  const unsigned workers = std::min(static_cast<unsigned>(UsableCpuCount()), kMaximumWorkers);
   for (unsigned i = 0; i < workers; ++i) {
     if (auto started = factory->StartThread(build_template && i == 0); !started) {
       factory->Stop();

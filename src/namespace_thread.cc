@@ -1,8 +1,10 @@
 // Thread plumbing shared by the template and classic strategies.
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <system_error>
 
@@ -57,6 +59,13 @@ Result<std::thread> StartHelperThread(std::function<void()> body) {
   }
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   return thread;
+}
+
+std::size_t UsableCpuCount() {
+  constexpr std::size_t kMaximumThreads = 16;
+  cpu_set_t allowed;
+  if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0) return 1;
+  return std::clamp<std::size_t>(static_cast<std::size_t>(CPU_COUNT(&allowed)), 1, kMaximumThreads);
 }
 
 namespace {

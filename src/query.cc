@@ -181,14 +181,18 @@ class BlockQueue {
 
 // Runs work(0) on the calling thread and work(1..parts-1) on threads of
 // their own, joins them, then returns the first error a part stored in
-// `errors` (one slot per part).
+// `errors` (one slot per part). Parts that get no thread (EAGAIN: a process
+// or thread limit) are left out: part 0 reads whatever the others do not.
 Result<void> RunParts(std::size_t parts, const std::function<void(std::size_t)>& work,
                       std::vector<std::optional<Error>>& errors) {
-  {
-    std::vector<std::jthread> helpers;
-    for (std::size_t part = 1; part < parts; ++part) helpers.emplace_back(work, part);
-    work(0);
+  std::vector<std::thread> helpers;
+  for (std::size_t part = 1; part < parts; ++part) {
+    auto helper = internal::StartHelperThread([&work, part] { work(part); });
+    if (!helper) break;
+    helpers.push_back(std::move(*helper));
   }
+  work(0);
+  for (std::thread& helper : helpers) helper.join();
   for (auto& error : errors) {
     if (error) return std::unexpected(std::move(*error));
   }
@@ -219,7 +223,7 @@ Result<std::size_t> ReadInBlocks(const NamespaceRef& ns, std::uint64_t ns_id, Fi
   if (first->empty()) return 0;
   // A table that fits one block is read on this thread alone.
   const bool more = first->size() == block_size;
-  const std::size_t threads = more ? std::max(1U, std::thread::hardware_concurrency()) : 1;
+  const std::size_t threads = more ? internal::UsableCpuCount() : 1;
   BlockQueue queue;
   queue.Push(*std::move(first));
   if (!more) queue.Finish();

@@ -3,6 +3,7 @@
 #include <linux/magic.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -419,6 +421,67 @@ TEST(ForEachMountBlock, BlocksInIndexOrderAreTheTableListMountsReturns) {
         EXPECT_EQ((*blocks)[i].mask, (*listed)[i].mask) << "mount #" << i;
       }
     }
+  });
+}
+
+// Reading threads are an optimisation: where none can start (RLIMIT_NPROC
+// reached), the table is still read, on the calling thread, and nothing
+// throws (std::jthread did, and the process died in std::terminate).
+TEST(ForEachMountBlock, ReadsTheWholeTableWhenNoThreadCanStart) {
+  if (!KernelFeatures().listmount) GTEST_SKIP() << "listmount(2) needs Linux 6.8";
+  std::size_t expected = 0;
+  testing::AsUnprivilegedUser(
+      [&] {
+        const std::string base = testing::TempDir();
+        ASSERT_TRUE(MountTmpfs(base));
+        for (int i = 0; i < 40; ++i) ASSERT_TRUE(MountTmpfs(base + "/" + std::to_string(i)));
+        auto listed = ListMounts({}, {.mask = field::kMntBasic});
+        ASSERT_TRUE(listed) << listed.error().Message();
+        expected = listed->size();
+      },
+      [&] {
+        const rlimit none{1, 1};  // this process alone: no clone() for this uid succeeds
+        ASSERT_EQ(::setrlimit(RLIMIT_NPROC, &none), 0);
+        std::size_t seen = 0;
+        std::set<std::thread::id> threads;
+        auto read = ForEachMountBlock({}, {.mask = field::kMntBasic | field::kMntPoint}, 4,
+                                      [&](std::size_t, std::span<const Mount> mounts) -> Result<void> {
+                                        seen += mounts.size();
+                                        threads.insert(std::this_thread::get_id());
+                                        return kOk;
+                                      });
+        ASSERT_TRUE(read) << read.error().Message();
+        EXPECT_EQ(seen, expected);
+        EXPECT_EQ(threads, std::set<std::thread::id>{std::this_thread::get_id()});
+        // The mountinfo backend needs a thread to enter a namespace: an error, not a crash.
+        auto inside = ListMounts(NamespaceRef::ByFile("/proc/self/ns/mnt"), {.backend = Backend::kMountinfo});
+        ASSERT_FALSE(inside);
+        EXPECT_EQ(inside.error().code, EAGAIN) << inside.error().Message();
+      });
+}
+
+// taskset and cpusets limit the CPUs; one reading thread per CPU the process
+// may use, not per CPU the machine has.
+TEST(ForEachMountBlock, ReadsOnNoMoreThreadsThanTheCpusItMayUse) {
+  if (!KernelFeatures().listmount) GTEST_SKIP() << "listmount(2) needs Linux 6.8";
+  InPrivateMountNamespace([] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(MountTmpfs(base));
+    for (int i = 0; i < 200; ++i) ASSERT_TRUE(MountTmpfs(base + "/" + std::to_string(i)));
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(std::max(::sched_getcpu(), 0), &one);
+    ASSERT_EQ(::sched_setaffinity(0, sizeof one, &one), 0);
+    std::mutex mutex;
+    std::set<std::thread::id> threads;
+    auto read = ForEachMountBlock({}, {.mask = field::kMntBasic}, 4,
+                                  [&](std::size_t, std::span<const Mount>) -> Result<void> {
+                                    std::lock_guard lock(mutex);
+                                    threads.insert(std::this_thread::get_id());
+                                    return kOk;
+                                  });
+    ASSERT_TRUE(read) << read.error().Message();
+    EXPECT_EQ(threads.size(), 1U);
   });
 }
 
