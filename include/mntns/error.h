@@ -5,13 +5,15 @@
 #include <string>
 #include <string_view>
 
+#include "mntns/export.h"
+
 namespace mntns {
 
 // A failed operation. Keeps the raw errno (never folded into generic codes),
 // the operation that failed (usually the syscall or the mntns verb, e.g.
 // "statmount" or "stat"), its key argument (a path, an id, an fd) and, for the
 // fs_context API, the messages the kernel logged on the context.
-struct Error {
+struct MNTNS_EXPORT Error {
   int code = 0;             // errno value, e.g. ENOENT
   std::string operation;    // e.g. "open_tree"
   std::string argument;     // e.g. "\"/nope\"" or "mnt_id=0x1234"; may be empty
@@ -29,14 +31,14 @@ using Result = std::expected<T, Error>;
 inline constexpr std::expected<void, Error> kOk{};
 
 // Builds the unexpected value for `return MakeError(...)`. `code` is an errno.
-[[nodiscard]] std::unexpected<Error> MakeError(int code, std::string operation,
+[[nodiscard]] MNTNS_EXPORT std::unexpected<Error> MakeError(int code, std::string operation,
                                                std::string argument = {});
 
 // Quotes a path for error text: `"/tmp/a b"`; `"` and `\` get a backslash,
 // control characters (newline, escape, DEL) are written \xNN.
-[[nodiscard]] std::string QuotePath(std::string_view path);
+[[nodiscard]] MNTNS_EXPORT std::string QuotePath(std::string_view path);
 
 // The symbolic name of an errno value ("ENOENT"), or "E<number>" if unknown.
-[[nodiscard]] std::string ErrnoName(int code);
+[[nodiscard]] MNTNS_EXPORT std::string ErrnoName(int code);
 
 }  // namespace mntns

@@ -3,6 +3,8 @@
 
 #include <utility>
 
+#include "mntns/export.h"
+
 namespace mntns {
 
 // Move-only owner of a file descriptor. Every fd the library creates is held by
@@ -10,7 +12,7 @@ namespace mntns {
 // The destructor closes the fd exactly once and never retries close() on EINTR:
 // on Linux the fd is released even when close() reports EINTR, and a retry could
 // close an fd another thread has just been given.
-class UniqueFd {
+class MNTNS_EXPORT UniqueFd {
  public:
   UniqueFd() noexcept = default;
   explicit UniqueFd(int fd) noexcept : fd_(fd) {}

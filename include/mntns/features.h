@@ -3,6 +3,8 @@
 
 #include <string>
 
+#include "mntns/export.h"
+
 namespace mntns {
 
 // Kernel mount-API features. Each probe is a call with an argument that the
@@ -25,10 +27,10 @@ struct Features {
 };
 
 // Runs every probe now. Prefer KernelFeatures() unless you need a fresh answer.
-[[nodiscard]] Features ProbeFeatures();
+[[nodiscard]] MNTNS_EXPORT Features ProbeFeatures();
 
 // The probe, computed on first use and cached for the life of the process
 // (thread-safe; the kernel does not change under a running process).
-[[nodiscard]] const Features& KernelFeatures();
+[[nodiscard]] MNTNS_EXPORT const Features& KernelFeatures();
 
 }  // namespace mntns

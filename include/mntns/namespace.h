@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "mntns/error.h"
+#include "mntns/export.h"
 #include "mntns/fd.h"
 
 namespace mntns {
@@ -39,12 +40,12 @@ enum class NamespaceStrategy {
 };
 
 // "auto", "native", "template", "classic".
-[[nodiscard]] std::string_view StrategyName(NamespaceStrategy strategy);
+[[nodiscard]] MNTNS_EXPORT std::string_view StrategyName(NamespaceStrategy strategy);
 // The inverse of StrategyName; EINVAL for anything else.
-[[nodiscard]] Result<NamespaceStrategy> ParseStrategy(std::string_view name);
+[[nodiscard]] MNTNS_EXPORT Result<NamespaceStrategy> ParseStrategy(std::string_view name);
 // What kAuto means on the running kernel (from KernelFeatures()); other
 // values are returned unchanged.
-[[nodiscard]] NamespaceStrategy ResolveStrategy(NamespaceStrategy strategy);
+[[nodiscard]] MNTNS_EXPORT NamespaceStrategy ResolveStrategy(NamespaceStrategy strategy);
 
 struct NamespaceOptions {
   NamespaceStrategy strategy = NamespaceStrategy::kAuto;
@@ -81,7 +82,7 @@ struct NamespaceOptions {
 // Minimum kernel: 7.0 for kNative, 6.8 for kTemplate, 5.2 for kClassic
 // (open_tree, move_mount, pivot_root).
 // Thread-safe. No fork, no mounts left in the caller's namespace on any path.
-[[nodiscard]] Result<UniqueFd> OpenTreeNamespace(int dirfd, const std::string& path, unsigned flags,
+[[nodiscard]] MNTNS_EXPORT Result<UniqueFd> OpenTreeNamespace(int dirfd, const std::string& path, unsigned flags,
                                                  const NamespaceOptions& options = {});
 
 // The same with a fresh filesystem as the namespace root: `fs_fd` is an
@@ -90,7 +91,7 @@ struct NamespaceOptions {
 // MOUNT_ATTR_* bits. Like fsmount(fs_fd, flags | FSMOUNT_NAMESPACE, attr_flags)
 // on 7.1+: the root is private and the namespace holds one visible mount.
 // Errors carry the fs_context log. Minimum kernel: as OpenTreeNamespace.
-[[nodiscard]] Result<UniqueFd> FsmountNamespace(int fs_fd, unsigned flags, unsigned attr_flags,
+[[nodiscard]] MNTNS_EXPORT Result<UniqueFd> FsmountNamespace(int fs_fd, unsigned flags, unsigned attr_flags,
                                                 const NamespaceOptions& options = {});
 
 // Sharing kTemplate's template namespace between processes.
@@ -136,13 +137,13 @@ struct TemplateSharingOptions {
 // the path; nothing is left in the caller's mount table on any path. Blocks
 // only on the directory's lock (held by other callers for one keeper start)
 // and on the keeper's start, with the caller's signal mask untouched.
-[[nodiscard]] Result<void> ShareTemplateNamespace(const TemplateSharingOptions& options = {});
+[[nodiscard]] MNTNS_EXPORT Result<void> ShareTemplateNamespace(const TemplateSharingOptions& options = {});
 
 // Stops and joins the kTemplate factory threads and releases the template
 // namespace (and a shared one not used yet), if they were started. The next
 // kTemplate call starts them again.
 // Optional: the threads hold no resources a process must release before exit.
 // Must not run concurrently with calls that create namespaces.
-void StopNamespaceFactory();
+MNTNS_EXPORT void StopNamespaceFactory();
 
 }  // namespace mntns

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "mntns/error.h"
+#include "mntns/export.h"
 
 namespace mntns {
 
@@ -37,9 +38,9 @@ inline constexpr FieldMask kAll = 0x7fff;
 
 // The kernel's names for the bits set in `mask` ("sb_basic", "mnt_point", ...),
 // lowest bit first.
-[[nodiscard]] std::vector<std::string> FieldNames(FieldMask mask);
+[[nodiscard]] MNTNS_EXPORT std::vector<std::string> FieldNames(FieldMask mask);
 // The kernel's name of one bit ("mnt_point"); empty for an unknown bit.
-[[nodiscard]] std::string_view FieldName(FieldMask bit);
+[[nodiscard]] MNTNS_EXPORT std::string_view FieldName(FieldMask bit);
 
 // One mount, as statmount(2) describes it. Only the fields whose bit is set in
 // `mask` are meaningful; the others keep their zero values.
@@ -95,16 +96,16 @@ struct Mount {
 
 // Renderings that match /proc/PID/mountinfo, so both backends print alike.
 // Per-mount options: "rw,nosuid,nodev,relatime" (needs kMntBasic).
-[[nodiscard]] std::string VfsOptions(const Mount& mount);
+[[nodiscard]] MNTNS_EXPORT std::string VfsOptions(const Mount& mount);
 // Superblock options: "rw,size=1024k" (needs kSbBasic and kMntOpts).
-[[nodiscard]] std::string SuperOptions(const Mount& mount);
+[[nodiscard]] MNTNS_EXPORT std::string SuperOptions(const Mount& mount);
 // Propagation: "shared:1 master:2 propagate_from:3 unbindable", or "private".
-[[nodiscard]] std::string PropagationText(const Mount& mount);
+[[nodiscard]] MNTNS_EXPORT std::string PropagationText(const Mount& mount);
 // "type" or "type.subtype" (needs kFsType; kFsSubtype when present).
-[[nodiscard]] std::string FsTypeText(const Mount& mount);
+[[nodiscard]] MNTNS_EXPORT std::string FsTypeText(const Mount& mount);
 
 // Which mount namespace to read.
-struct NamespaceRef {
+struct MNTNS_EXPORT NamespaceRef {
   enum class Kind { kCaller, kId, kFile, kPid };
   Kind kind = Kind::kCaller;
   std::uint64_t id = 0;  // kId: the namespace id (NS_GET_MNTNS_ID, statmount's mnt_ns_id)
@@ -136,7 +137,7 @@ struct QueryOptions {
 // Errors: ENOENT for a namespace id that does not exist; EPERM/EACCES when the
 // caller may not look into it; ENOTSUP for the mountinfo backend with kId (it
 // can reach a namespace only through a file or a process).
-[[nodiscard]] Result<std::vector<Mount>> ListMounts(const NamespaceRef& ns = {},
+[[nodiscard]] MNTNS_EXPORT Result<std::vector<Mount>> ListMounts(const NamespaceRef& ns = {},
                                                     const QueryOptions& options = {});
 
 // The table ListMounts returns, handed over in blocks of up to `block_size`
@@ -153,17 +154,17 @@ struct QueryOptions {
 // first error (a failed read, or one that `visit` returns) stops the reading
 // and is returned; else the number of blocks.
 using MountBlockVisitor = std::function<Result<void>(std::size_t index, std::span<const Mount> mounts)>;
-[[nodiscard]] Result<std::size_t> ForEachMountBlock(const NamespaceRef& ns, const QueryOptions& options,
+[[nodiscard]] MNTNS_EXPORT Result<std::size_t> ForEachMountBlock(const NamespaceRef& ns, const QueryOptions& options,
                                                     std::size_t block_size, const MountBlockVisitor& visit);
 
 // One mount by its unique id (listmount backend) or, with the mountinfo
 // backend, by its old id.
-[[nodiscard]] Result<Mount> StatMountById(std::uint64_t id, const NamespaceRef& ns = {},
+[[nodiscard]] MNTNS_EXPORT Result<Mount> StatMountById(std::uint64_t id, const NamespaceRef& ns = {},
                                           const QueryOptions& options = {});
 
 // The mount that `path` lives on (in the caller's namespace). The path is
 // resolved like stat(2), following symlinks.
-[[nodiscard]] Result<Mount> StatMountByPath(const std::string& path, const QueryOptions& options = {});
+[[nodiscard]] MNTNS_EXPORT Result<Mount> StatMountByPath(const std::string& path, const QueryOptions& options = {});
 
 // The mount that the open file `fd` lives on: an O_PATH fd, any file or directory,
 // an open_tree() or fsmount() fd, also on a mount that is no longer attached
@@ -175,15 +176,15 @@ using MountBlockVisitor = std::function<Result<void>(std::size_t index, std::spa
 // from the fd itself (Mount::derived). docs/statmount-by-fd.md lists every difference.
 // Errors: EBADF for a negative or closed fd; EINVAL for an fd on a kernel-internal mount
 // (pipe, socket, nsfs, anon inode, pidfd; on 7.x also memfd); ENOSYS before Linux 6.8.
-[[nodiscard]] Result<Mount> StatmountByFd(int fd, FieldMask mask = field::kAll);
+[[nodiscard]] MNTNS_EXPORT Result<Mount> StatmountByFd(int fd, FieldMask mask = field::kAll);
 
 // ---- the mountinfo format (proc(5)) ------------------------------------------
 // One line of /proc/PID/mountinfo, octal escapes (\040 \011 \012 \134) decoded.
 // The result has the fields mountinfo carries: kSbBasic (no sb_magic),
 // kMntBasic (old ids only), kPropagateFrom, kMntRoot, kMntPoint, kFsType,
 // kFsSubtype, kMntOpts, kOptArray, kSbSource. Malformed lines give EINVAL.
-[[nodiscard]] Result<Mount> ParseMountinfoLine(std::string_view line);
+[[nodiscard]] MNTNS_EXPORT Result<Mount> ParseMountinfoLine(std::string_view line);
 // A whole file; the Error names the offending line number.
-[[nodiscard]] Result<std::vector<Mount>> ParseMountinfo(std::string_view text);
+[[nodiscard]] MNTNS_EXPORT Result<std::vector<Mount>> ParseMountinfo(std::string_view text);
 
 }  // namespace mntns

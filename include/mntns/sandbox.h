@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "mntns/error.h"
+#include "mntns/export.h"
 #include "mntns/fd.h"
 #include "mntns/namespace.h"
 
@@ -100,7 +101,7 @@ struct SandboxSpec {
 // hostname without unshare_uts, uid/gid without unshare_user, an overlay
 // without layers, an environment name that is empty or has '=', ...).
 // StartSandbox calls it first.
-[[nodiscard]] Result<void> ValidateSandboxSpec(const SandboxSpec& spec);
+[[nodiscard]] MNTNS_EXPORT Result<void> ValidateSandboxSpec(const SandboxSpec& spec);
 
 // A started sandbox: the process mntns waits for (with unshare_pid it relays
 // the status of the sandbox's pid 1, which reaps everything and exits with
@@ -143,12 +144,12 @@ struct SandboxProcess {
 // it starts (every ABI: x86_64, x32, i386; aarch64, arm), so that it cannot
 // type into that terminal (the caller's shell would run it).
 // Minimum kernel: 6.8 (openat2 5.6, mount_setattr 5.12, lowerdir+ for overlays 6.8).
-[[nodiscard]] Result<SandboxProcess> StartSandbox(const SandboxSpec& spec);
+[[nodiscard]] MNTNS_EXPORT Result<SandboxProcess> StartSandbox(const SandboxSpec& spec);
 
 // Waits for the sandbox and returns CMD's exit status (128+N if it was killed
 // by signal N). Each signal in `forward_signals` that reaches the caller is
 // sent on to the sandbox: block them (sigprocmask) before StartSandbox so none
 // is lost; the mask is left as it was.
-[[nodiscard]] Result<int> WaitSandbox(SandboxProcess& process, std::span<const int> forward_signals = {});
+[[nodiscard]] MNTNS_EXPORT Result<int> WaitSandbox(SandboxProcess& process, std::span<const int> forward_signals = {});
 
 }  // namespace mntns
