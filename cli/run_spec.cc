@@ -105,8 +105,16 @@ const char* FileKind(mode_t mode) {
 // /dev/zero never ends, and opening some devices does something.
 Result<std::string> ReadJsonFile(const std::string& path) {
   const std::string where = QuotePath(path);
+  // What is checked is what gets opened: an O_PATH fd (it opens nothing)
+  // first, then the same inode through /proc/self/fd; a path swapped for a
+  // device between a stat() and an open() would be opened otherwise.
+  UniqueFd handle(::open(path.c_str(), O_PATH | O_CLOEXEC));
+  if (!handle) {
+    const int err = errno;
+    return MakeError(err, "--json-spec", where);
+  }
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
+  if (::fstat(handle.Get(), &st) != 0) {
     const int err = errno;
     return MakeError(err, "--json-spec", where);
   }
@@ -116,7 +124,7 @@ Result<std::string> ReadJsonFile(const std::string& path) {
                                                         FileKind(st.st_mode)));
   }
   // Without O_NONBLOCK, opening a FIFO waits until some process opens it for writing.
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  UniqueFd fd(::open(fmt::format("/proc/self/fd/{}", handle.Get()).c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   if (!fd) {
     const int err = errno;
     return MakeError(err, "--json-spec", where);

@@ -13,29 +13,41 @@ std::string ErrnoName(int code) {
   return fmt::format("E{}", code);
 }
 
-std::string QuotePath(std::string_view path) {
-  // Error text reaches terminals: a control character in a path (newline,
-  // escape) is written \xNN instead of acting on the terminal.
-  std::string out = "\"";
-  for (char c : path) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7f) {
+namespace {
+
+// Error text reaches terminals, and much of it is the user's (paths, JSON
+// keys, option values) or a filesystem's (the fs_context log): C0 controls
+// (newline, escape), DEL and C1 controls (U+0080..U+009F, 0xC2 0x80..0x9F)
+// are written \xNN instead of acting on the terminal. With `quote`, '"' and
+// '\\' get a backslash too.
+std::string WithoutControls(std::string_view text, bool quote) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    const bool c1 = byte == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+                    static_cast<unsigned char>(text[i + 1]) < 0xA0;
+    if (byte < 0x20 || byte == 0x7f || c1) {
       out += fmt::format("\\x{:02x}", byte);
+      if (c1) out += fmt::format("\\x{:02x}", static_cast<unsigned char>(text[++i]));
       continue;
     }
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
+    if (quote && (byte == '"' || byte == '\\')) out += '\\';
+    out += text[i];
   }
-  out += '"';
   return out;
 }
 
+}  // namespace
+
+std::string QuotePath(std::string_view path) { return "\"" + WithoutControls(path, true) + "\""; }
+
 std::string Error::Message() const {
-  std::string text = operation;
-  if (!argument.empty()) text += " " + argument;
+  std::string text = WithoutControls(operation, false);
+  if (!argument.empty()) text += " " + WithoutControls(argument, false);
   text += fmt::format(": {} ({})", ::strerrordesc_np(code) ? ::strerrordesc_np(code) : "Unknown error",
                       ErrnoName(code));
-  if (!kernel_log.empty()) text += "\n  kernel: " + kernel_log;
+  if (!kernel_log.empty()) text += "\n  kernel: " + WithoutControls(kernel_log, false);
   return text;
 }
 

@@ -25,6 +25,7 @@
 // that is leaving; a caller that holds the fd keeps the namespace alive alone.
 #include <fcntl.h>
 #include <link.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/auxv.h>
 #include <sys/file.h>
@@ -52,6 +53,7 @@
 
 #include "mntns/namespace.h"
 #include "namespace_internal.h"
+#include "sys/namespaces.h"
 #include "sys/syscalls.h"
 
 namespace mntns {
@@ -266,7 +268,28 @@ Result<void> SendReport(int socket_fd, const KeeperReport& report, int fd) {
 }
 
 // Receives the keeper's report and, with it, the template's nsfs fd.
+// How long a starter waits for the keeper to come up and report: building the
+// template copies the caller's table (~1 s at 100,000 mounts). A keeper image
+// that never reaches its constructor (a preloaded library replaced on disk)
+// must not hold the exclusive lock, and every later caller, forever.
+constexpr int kKeeperStartMilliseconds = 60'000;
+
+// Waits until `fd` is readable (POLLIN or hangup); ETIMEDOUT after the deadline.
+Result<void> AwaitReadable(int fd, const char* what) {
+  pollfd ready{fd, POLLIN, 0};
+  int n;
+  while ((n = ::poll(&ready, 1, kKeeperStartMilliseconds)) < 0 && errno == EINTR) {
+  }
+  if (n < 0) {
+    const int err = errno;
+    return MakeError(err, "poll", what);
+  }
+  if (n == 0) return MakeError(ETIMEDOUT, "start template keeper", what);
+  return kOk;
+}
+
 Result<UniqueFd> ReceiveReport(int socket_fd, KeeperReport& report) {
+  if (auto ready = AwaitReadable(socket_fd, "its report"); !ready) return std::unexpected(ready.error());
   iovec data{&report, sizeof report};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
   msghdr message{};
@@ -306,6 +329,14 @@ Result<UniqueFd> BuildKeptTemplate() {
 // The keeper, in its own image: builds the template, reports it, waits until
 // its record is written (the caller closes the socket then), then keeps it.
 [[noreturn]] void RunKeeper(const KeeperStart& start) {
+  // Exec'd with only the directory and the socket: fds 0-2 are closed, and
+  // the lock or record opened later would take them, to receive whatever a
+  // runtime prints on stderr. An O_PATH fd of "/" holds each place.
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+    const int reserved = ::open("/", O_PATH | O_CLOEXEC);
+    if (reserved >= 0 && reserved != fd) ::close(reserved);
+  }
   ::prctl(PR_SET_NAME, kKeeperName);
   // The starter waits for this intermediate process, which leaves at once.
   const pid_t keeper = ::fork();
@@ -419,8 +450,9 @@ Result<std::string> KeeperLibrary() {
       &search);
   if (!search.found) return MakeError(ENOENT, "start template keeper", "libmntns is in no loaded object");
   if (search.in_executable) return std::string();
-  // LD_PRELOAD splits its list at spaces and colons.
-  if (search.path.empty() || search.path.find_first_of(" :") != std::string::npos) {
+  // LD_PRELOAD splits its list at spaces and colons, and a relative name
+  // would be looked up from the keeper's cwd, not where it was loaded from.
+  if (search.path.empty() || search.path[0] != '/' || search.path.find_first_of(" :") != std::string::npos) {
     return MakeError(EINVAL, "start template keeper", fmt::format("cannot preload {}", QuotePath(search.path)));
   }
   return search.path;
@@ -479,6 +511,11 @@ UniqueFd OpenKeptTemplate(int dir_fd, const KeeperFiles& files) {
   // The name first: reading it does not touch the process's memory, as
   // reading its environment does (waiting for its mmap lock, which a foreign
   // process stuck in a page fault may hold).
+  // Ours, before anything is read: anyone can name a process "mntns-template",
+  // and reading a stranger's environment waits on its memory (a process stuck
+  // in a FUSE page fault would stall every caller under the shared lock).
+  struct stat owner {};
+  if (::fstat(process->Get(), &owner) != 0 || owner.st_uid != ::geteuid()) return {};
   auto name = ReadSmallFile(process->Get(), "comm", 32);
   if (!name || *name != std::string(kKeeperName) + "\n") return {};
   // The token is in the record and in the environment the keeper was exec'd
@@ -572,9 +609,15 @@ Result<UniqueFd> StartKeeper(int dir_fd, const KeeperFiles& files, const std::st
     ::_exit(127);
   }
   theirs.Reset();
+  // The intermediate leaves as soon as its image forked the keeper.
+  auto intermediate_fd = sys::PidfdOpen(intermediate, 0);
+  auto left = intermediate_fd ? AwaitReadable(intermediate_fd->Get(), "the keeper's intermediate process")
+                              : Result<void>(std::unexpected(intermediate_fd.error()));
+  if (!left) ::kill(intermediate, SIGKILL);
   int status = 0;
   while (::waitpid(intermediate, &status, 0) < 0 && errno == EINTR) {
   }
+  if (!left) return std::unexpected(left.error());
   KeeperReport report;
   auto template_ns = ReceiveReport(ours.Get(), report);
   if (!template_ns) return template_ns;

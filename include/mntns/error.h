@@ -20,7 +20,8 @@ struct MNTNS_EXPORT Error {
   std::string kernel_log;   // fs_context log lines ("e tmpfs: Bad value..."), may be empty
 
   // `operation argument: strerror (ENAME)` followed by the kernel log, e.g.
-  // `stat "/nope": No such file or directory (ENOENT)`.
+  // `stat "/nope": No such file or directory (ENOENT)`. Control characters
+  // in any part (C0, DEL, C1) are written \xNN: the text reaches terminals.
   [[nodiscard]] std::string Message() const;
 };
 
@@ -35,7 +36,7 @@ inline constexpr std::expected<void, Error> kOk{};
                                                std::string argument = {});
 
 // Quotes a path for error text: `"/tmp/a b"`; `"` and `\` get a backslash,
-// control characters (newline, escape, DEL) are written \xNN.
+// control characters (C0 such as newline and escape, DEL, C1) are written \xNN.
 [[nodiscard]] MNTNS_EXPORT std::string QuotePath(std::string_view path);
 
 // The symbolic name of an errno value ("ENOENT"), or "E<number>" if unknown.

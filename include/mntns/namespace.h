@@ -115,21 +115,26 @@ struct TemplateSharingOptions {
 // the copy of the caller's table happens once per keeper, not per process.
 // The keeper is started here when no live one is found. It is a fresh image
 // of this program (fork, then exec of /proc/self/exe, with libmntns preloaded
-// when it is a shared object): argv "mntns-template", an environment holding
-// only its start parameters (and LD_LIBRARY_PATH), no memory of the caller.
+// when it is a shared object, which then must have been loaded by an absolute
+// path): argv "mntns-template", an environment holding only its start
+// parameters (and the caller's LD_LIBRARY_PATH, and the LD_PRELOAD of
+// libmntns.so, for the loader), no memory of the caller.
 // It takes over in a constructor of libmntns before main() (linked into the
 // program, or preloaded where the program dlopen()ed libmntns.so) and never
 // returns to the program; constructors of libraries that start before
 // libmntns do run first. It is not the caller's child (double fork), starts a session of its
 // own, sits in the template namespace (one empty read-only tmpfs), holds no
-// fd but the directory's, and exits after `options.idle` without use.
+// fd but the directory's (and O_PATH fds of "/" in the places of fds 0-2),
+// and exits after `options.idle` without use. A starter waits at most 60 s
+// for it to come up (ETIMEDOUT, and the keeper is killed).
 // Its record, <directory>/template-<user ns inode>, says "PID MNTNS_ID TOKEN",
 // TOKEN being 128 random bits that only the record and the keeper's
 // environment hold. A record is trusted only if it is a small regular file of
-// the caller's euid that nobody else can read or write, and PID is named
-// "mntns-template", has TOKEN in its environment and is in namespace
-// MNTNS_ID; anything else in its place (a FIFO, a symlink, a stale record) is
-// replaced without being waited on.
+// the caller's euid that nobody else can read or write, and PID is a process
+// of the caller's euid named "mntns-template" that has TOKEN in its
+// environment and is in namespace MNTNS_ID; anything else in its place (a
+// FIFO, a symlink, a stale record) is replaced without being waited on, but
+// for a directory there, which fails the call.
 // Call it before the process's first kTemplate namespace: a factory already
 // running keeps its own template (the call then only keeps the keeper alive).
 // Needs CAP_SYS_ADMIN and NS_GET_MNTNS_ID (6.12); refused (EPERM) in a

@@ -877,7 +877,10 @@ TEST(MntnsRun, NoFdLeaksIntoTheCommand) {
   InPrivateMountNamespace([] {
     for (const std::vector<std::string>& opts :
          {std::vector<std::string>{"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"},
-          std::vector<std::string>{"--unshare-pid", "--unshare-user", "--proc", "/proc", "--dev", "/dev"}}) {
+          std::vector<std::string>{"--unshare-pid", "--unshare-user", "--proc", "/proc", "--dev", "/dev"},
+          // The parents' pidfds that --die-with-parent hands down.
+          std::vector<std::string>{"--die-with-parent", "--unshare-pid", "--proc", "/proc"},
+          std::vector<std::string>{"--die-with-parent", "--proc", "/proc"}}) {
       // 0-2 plus what the test runner itself handed down without FD_CLOEXEC
       // (mntns passes those on, as bwrap does); nothing mntns opened.
       std::string expected = "0\n1\n2\n";

@@ -187,15 +187,25 @@ std::set<std::string> Entries(const std::string& text) {
 }
 
 // How many fds `pid` holds.
-int OpenFdsOf(pid_t pid) {
-  int count = 0;
+// The targets of a process's fds, without the O_PATH fds of "/" that hold
+// the places of a closed stdin, stdout and stderr (so that nothing else is
+// opened there). No throwing calls: the process may close one as we look.
+std::vector<std::string> HeldFds(pid_t pid) {
+  std::vector<std::string> held;
   std::error_code error;  // a process that exits while we look has none
   for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", error);
        !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
-    ++count;
+    std::error_code link_error;
+    const std::string target = std::filesystem::read_symlink(it->path(), link_error).string();
+    if (link_error) continue;
+    const std::string name = it->path().filename().string();
+    if ((name == "0" || name == "1" || name == "2") && target == "/") continue;
+    held.push_back(target);
   }
-  return count;
+  return held;
 }
+
+int OpenFdsOf(pid_t pid) { return static_cast<int>(HeldFds(pid).size()); }
 
 // The record directory, made by hand (as ShareTemplateNamespace would) so a
 // test can plant something in it first.
@@ -378,13 +388,7 @@ TEST(TemplateSharing, KeeperIsADetachedProcessThatHoldsOnlyItsDirectory) {
     // Its socket to us goes once it sees our end closed (when the call returned).
     std::vector<std::string> fds;
     for (auto waited = 0ms; waited < 5s; waited += 20ms) {
-      fds.clear();
-      // The socket may close between listing and reading its link: no throwing calls.
-      std::error_code error;
-      for (const auto& entry : std::filesystem::directory_iterator(proc + "/fd", error)) {
-        const auto target = std::filesystem::read_symlink(entry.path(), error);
-        if (!error) fds.push_back(target.string());
-      }
+      fds = HeldFds(record.pid);
       if (fds.size() == 1) break;
       std::this_thread::sleep_for(20ms);
     }

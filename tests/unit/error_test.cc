@@ -48,6 +48,19 @@ TEST(QuotePath, EscapesQuotesAndBackslashes) { EXPECT_EQ(QuotePath("a\"b\\c"), "
 TEST(QuotePath, WritesControlCharactersAsHexEscapes) {
   EXPECT_EQ(QuotePath("a\nb\x1b[2Jc\x7f"), "\"a\\x0ab\\x1b[2Jc\\x7f\"");
   EXPECT_EQ(QuotePath("caf\xc3\xa9"), "\"caf\xc3\xa9\"");
+  EXPECT_EQ(QuotePath("c1\xc2\x9b" "2J"), "\"c1\\xc2\\x9b" "2J\"");
+}
+
+// Unquoted parts too (a JSON key, a DEST in "(for --bind SRC DEST)", the
+// filesystem's log): an OSC 52 sequence must not reach the terminal.
+TEST(Error, MessageWritesControlCharactersOfEveryPartAsHexEscapes) {
+  Error error{EINVAL, "--json-spec x: key \"\x1b]52;c;aGk=\x07\"", "(for --bind /a /b\nc)", "e fs: bad\x1b[2J"};
+  const std::string message = error.Message();
+  EXPECT_EQ(message.find('\x1b'), std::string::npos) << message;
+  EXPECT_EQ(message.find('\x07'), std::string::npos) << message;
+  EXPECT_NE(message.find("key \"\\x1b]52;c;aGk=\\x07\""), std::string::npos) << message;
+  EXPECT_NE(message.find("/b\\x0ac"), std::string::npos) << message;
+  EXPECT_NE(message.find("kernel: e fs: bad\\x1b[2J"), std::string::npos) << message;
 }
 
 TEST(UniqueFd, ClosesOnDestructionAndMovesOwnership) {
