@@ -327,7 +327,10 @@ int Supervise(pid_t child) {
     }
     signalfd_siginfo info{};
     if (::read(sfd, &info, sizeof info) != sizeof info) continue;
-    if (info.ssi_signo != SIGCHLD) ::kill(child, static_cast<int>(info.ssi_signo));
+    // A terminal's ^C, ^\ or hangup (SI_KERNEL) reached CMD itself: it is in
+    // our process group, the terminal's foreground one. Sending it on would
+    // deliver it twice (once more per process of the chain).
+    if (info.ssi_signo != SIGCHLD && info.ssi_code != SI_KERNEL) ::kill(child, static_cast<int>(info.ssi_signo));
   }
 }
 
@@ -578,7 +581,11 @@ Result<int> WaitSandbox(SandboxProcess& process, std::span<const int> forward_si
     if ((fds[0].revents & POLLIN) != 0) break;
     signalfd_siginfo info{};
     if ((fds[1].revents & POLLIN) != 0 && ::read(sfd.Get(), &info, sizeof info) == sizeof info) {
-      ::kill(process.pid, static_cast<int>(info.ssi_signo));
+      // From the terminal (SI_KERNEL) it went to the whole foreground process
+      // group, the sandbox with us: only what was sent to mntns alone is passed on.
+      if (info.ssi_code != SI_KERNEL || ::getpgid(process.pid) != ::getpgrp()) {
+        ::kill(process.pid, static_cast<int>(info.ssi_signo));
+      }
     }
   }
   int status = 0;

@@ -149,7 +149,9 @@ struct SandboxProcess {
 // Waits for the sandbox and returns CMD's exit status (128+N if it was killed
 // by signal N). Each signal in `forward_signals` that reaches the caller is
 // sent on to the sandbox: block them (sigprocmask) before StartSandbox so none
-// is lost; the mask is left as it was.
+// is lost; the mask is left as it was. A signal from the terminal (SI_KERNEL:
+// ^C, ^\, hangup) is not sent on while the sandbox is in the caller's process
+// group: the terminal delivered it to the sandbox too.
 [[nodiscard]] MNTNS_EXPORT Result<int> WaitSandbox(SandboxProcess& process, std::span<const int> forward_signals = {});
 
 }  // namespace mntns

@@ -214,6 +214,19 @@ int Probe(int argc, char** argv) {
     ::kill(::getpid(), std::atoi(arg.c_str()));
     return 99;
   }
+  if (what == "count-sigint") {
+    // Counts the SIGINTs that arrive within half a second of the first.
+    static volatile sig_atomic_t count = 0;
+    struct sigaction action {};
+    action.sa_handler = [](int) { count = count + 1; };
+    ::sigaction(SIGINT, &action, nullptr);
+    ::alarm(20);
+    std::cout << "ready" << std::endl;
+    while (count == 0) ::pause();
+    ::usleep(500'000);
+    std::cout << "SIGINT " << count << std::endl;
+    return 0;
+  }
   if (what == "wait-for-signal") {
     std::cout << "ready" << std::endl;
     ::pause();
@@ -1059,6 +1072,55 @@ TEST(MntnsRunTerminal, CommandCannotTypeIntoTheCallersTerminal) {
       }
       EXPECT_EQ(QueuedInput(slave), 0) << label << ": the sandbox typed into the caller's terminal";
       ::tcflush(slave, TCIFLUSH);
+    }
+  });
+}
+
+// CMD is in the terminal's foreground process group with mntns (and with
+// the relay and pid 1 of --unshare-pid): a ^C reaches each of them, and if
+// they also forwarded it, CMD would see it two or three times.
+TEST(MntnsRunTerminal, CtrlCReachesTheCommandOnce) {
+  InPrivateMountNamespace([] {
+    std::string why;
+    auto pty = OpenPtyPair(why);
+    if (!pty) GTEST_SKIP() << "no pty here: " << why;
+    termios mode{};
+    ASSERT_EQ(::tcgetattr(pty->slave.Get(), &mode), 0);
+    mode.c_lflag |= ISIG;  // raw, but ^C is a signal as on a user's terminal
+    mode.c_cc[VINTR] = '\x03';
+    ASSERT_EQ(::tcsetattr(pty->slave.Get(), TCSANOW, &mode), 0);
+    for (const std::vector<std::string>& opts :
+         {std::vector<std::string>{}, std::vector<std::string>{"--unshare-pid"}}) {
+      const std::string label = opts.empty() ? "plain" : "--unshare-pid";
+      int out[2];
+      ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
+      std::vector<std::string> argv_text = ProbeArgs(opts, "count-sigint");
+      argv_text.insert(argv_text.begin(), testing::CliPath());
+      const pid_t pid = ::fork();
+      if (pid == 0) {
+        if (::setsid() < 0 || ::ioctl(pty->slave.Get(), TIOCSCTTY, 0) != 0) ::_exit(125);
+        ::dup2(pty->slave.Get(), STDIN_FILENO);
+        ::dup2(out[1], STDOUT_FILENO);
+        std::vector<char*> argv;
+        for (auto& a : argv_text) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+      }
+      ::close(out[1]);
+      std::string text;
+      char buffer[256];
+      for (ssize_t n; text.find("ready\n") == std::string::npos && (n = ::read(out[0], buffer, sizeof buffer)) > 0;) {
+        text.append(buffer, static_cast<std::size_t>(n));
+      }
+      ASSERT_NE(text.find("ready\n"), std::string::npos) << label << ": " << text;
+      const char interrupt = '\x03';  // VINTR: the line discipline sends SIGINT to the foreground group
+      ASSERT_EQ(::write(pty->master.Get(), &interrupt, 1), 1);
+      for (ssize_t n; (n = ::read(out[0], buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<std::size_t>(n));
+      ::close(out[0]);
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+      EXPECT_NE(text.find("SIGINT 1\n"), std::string::npos) << label << ": " << text;
     }
   });
 }
