@@ -119,7 +119,7 @@ Result<void> DropMountNamespaceFiles() {
   if (!doomed) return std::unexpected(doomed.error());
   // Deepest first, so a file under another one's mount point stays reachable.
   for (auto it = doomed->rbegin(); it != doomed->rend(); ++it) {
-    // NOFOLLOW: a symlink in the path must not send the umount elsewhere.
+    // NOFOLLOW: a symlink put where the file was must not send the umount elsewhere.
     auto unmounted = sys::Umount(it->c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
     if (!unmounted) return unmounted;
   }
