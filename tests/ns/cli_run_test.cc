@@ -22,6 +22,7 @@
 
 #include "support/cli_runner.h"
 #include "support/namespace.h"
+#include "support/probe.h"
 
 namespace mntns {
 namespace {
@@ -34,25 +35,7 @@ using testing::RunCli;
 // it parsed the command line and set the sandbox up.
 constexpr const char* kMissingCommand = "/nonexistent-mntns/cmd";
 
-std::string SelfPath() { return std::filesystem::read_symlink("/proc/self/exe").string(); }
-
-// What the probe needs inside: the host's library directories (bound
-// read-only, or recreated as the same symlinks) and this binary at /probe.
-std::vector<std::string> ProbeBinds() {
-  std::vector<std::string> args;
-  for (const char* dir : {"/usr", "/lib", "/lib64", "/bin"}) {
-    std::error_code ec;
-    const auto status = std::filesystem::symlink_status(dir, ec);
-    if (ec) continue;
-    if (std::filesystem::is_symlink(status)) {
-      args.insert(args.end(), {"--symlink", std::filesystem::read_symlink(dir).string(), dir});
-    } else if (std::filesystem::is_directory(status)) {
-      args.insert(args.end(), {"--ro-bind", dir, dir});
-    }
-  }
-  args.insert(args.end(), {"--ro-bind", SelfPath(), "/probe"});
-  return args;
-}
+using testing::ProbeBinds;
 
 std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
   a.insert(a.end(), b.begin(), b.end());

@@ -41,6 +41,7 @@
 #include "sys/syscalls.h"
 #include "support/cli_runner.h"
 #include "support/namespace.h"
+#include "support/probe.h"
 
 extern char** environ;
 
@@ -238,32 +239,15 @@ int Probe(int argc, char** argv) {
 
 // ---- test helpers -------------------------------------------------------------
 
-std::string SelfPath() { return std::filesystem::read_symlink("/proc/self/exe").string(); }
-
-// What the probe needs inside: the host's library directories (bound
-// read-only, or recreated as the same symlinks) and this binary at /probe.
-std::vector<std::string> Base() {
-  std::vector<std::string> args;
-  for (const char* dir : {"/usr", "/lib", "/lib64", "/bin"}) {
-    std::error_code ec;
-    const auto status = std::filesystem::symlink_status(dir, ec);
-    if (ec) continue;
-    if (std::filesystem::is_symlink(status)) {
-      args.insert(args.end(), {"--symlink", std::filesystem::read_symlink(dir).string(), dir});
-    } else if (std::filesystem::is_directory(status)) {
-      args.insert(args.end(), {"--ro-bind", dir, dir});
-    }
-  }
-  args.insert(args.end(), {"--ro-bind", SelfPath(), "/probe"});
-  return args;
-}
+using testing::ProbeBinds;
+using testing::SelfPath;
 
 // run BASE... EXTRA... -- /probe --probe WHAT [ARG]: the CLI's arguments.
 std::vector<std::string> ProbeArgs(const std::vector<std::string>& extra, const std::string& what,
                                    const std::string& arg = "", bool with_base = true) {
   std::vector<std::string> args = {"run"};
   if (with_base) {
-    const auto base = Base();
+    const auto base = ProbeBinds();
     args.insert(args.end(), base.begin(), base.end());
   }
   args.insert(args.end(), extra.begin(), extra.end());
@@ -775,7 +759,7 @@ TEST(MntnsRun, MissingCommandExits127) {
 // itself once the probe is ready, and returns mntns's exit status.
 int SignalForwardedStatus(std::vector<std::string> extra, int sig) {
   std::vector<std::string> args = {testing::CliPath(), "run"};
-  const auto base = Base();
+  const auto base = ProbeBinds();
   args.insert(args.end(), base.begin(), base.end());
   args.insert(args.end(), extra.begin(), extra.end());
   args.insert(args.end(), {"--", "/probe", "--probe", "wait-for-signal"});
@@ -1129,7 +1113,7 @@ TEST(MntnsRunTerminal, CtrlCReachesTheCommandOnce) {
 
 TEST(StartSandbox, TakesTheFastNamespacePathAndReturnsTheStatus) {
   InPrivateMountNamespace([] {
-    std::vector<std::string> args = Base();
+    std::vector<std::string> args = ProbeBinds();
     args.insert(args.end(), {"--tmpfs", "/t", "--", "/probe", "--probe", "exit", "3"});
     auto spec = cli::ParseRunArguments(args);
     ASSERT_TRUE(spec.has_value()) << spec.error().Message();
