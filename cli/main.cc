@@ -2,34 +2,20 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
-#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
-#include <string_view>
 
 #include <fmt/format.h>
 
 #include "command.h"
+#include "sys/syscalls.h"
 
 namespace mntns::cli {
 namespace {
-
-// A closed fd 0, 1 or 2 would be handed out by the next open(): an nsfs fd or
-// a record file would then receive what mntns prints. Each is reserved with
-// an O_PATH fd of "/" (there even where a root has no /dev/null), which any
-// read or write fails with EBADF as the closed fd would, close-on-exec so that
-// a command mntns runs still finds it closed.
-void ReserveStandardFds() {
-  for (int fd = 0; fd <= 2; ++fd) {
-    if (::fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
-    const int reserved = ::open("/", O_PATH | O_CLOEXEC);
-    if (reserved >= 0 && reserved != fd) ::close(reserved);
-  }
-}
 
 // findmnt's rule: output that did not reach its file is a failure (exit 1),
 // whether the file is full (ENOSPC), gone (EIO, EPIPE) or was never open (EBADF).
@@ -48,7 +34,8 @@ int CheckStdout(int status) {
 }
 
 int Main(int argc, char** argv) {
-  ReserveStandardFds();
+  // Closed fds 0-2 held by placeholders: nothing mntns opens lands there.
+  sys::ReserveStandardFds();
   CLI::App app{
       "mntns: create, inspect and reason about Linux mount namespaces.\n"
       "Uses listmount/statmount, open_tree(OPEN_TREE_NAMESPACE) and STATMOUNT_BY_FD where the\n"

@@ -331,12 +331,8 @@ Result<UniqueFd> BuildKeptTemplate() {
 [[noreturn]] void RunKeeper(const KeeperStart& start) {
   // Exec'd with only the directory and the socket: fds 0-2 are closed, and
   // the lock or record opened later would take them, to receive whatever a
-  // runtime prints on stderr. An O_PATH fd of "/" holds each place.
-  for (int fd = 0; fd <= 2; ++fd) {
-    if (::fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
-    const int reserved = ::open("/", O_PATH | O_CLOEXEC);
-    if (reserved >= 0 && reserved != fd) ::close(reserved);
-  }
+  // runtime prints on stderr.
+  sys::ReserveStandardFds();
   ::prctl(PR_SET_NAME, kKeeperName);
   // The starter waits for this intermediate process, which leaves at once.
   const pid_t keeper = ::fork();

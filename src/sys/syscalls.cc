@@ -30,6 +30,14 @@ std::string MountLimitNote(int code) {
   return fmt::format(" (a mount namespace holds at most fs.mount-max = {} mounts)", limit);
 }
 
+void ReserveStandardFds() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+    const int reserved = ::open("/", O_PATH | O_CLOEXEC);
+    if (reserved >= 0 && reserved != fd) ::close(reserved);
+  }
+}
+
 Result<UniqueFd> Open(int dirfd, const char* path, int flags, mode_t mode) {
   const int fd = ::openat(dirfd, path, flags | O_CLOEXEC, mode);
   if (fd < 0) {

@@ -26,6 +26,14 @@ namespace mntns::sys {
 
 [[nodiscard]] Result<UniqueFd> Open(int dirfd, const char* path, int flags, mode_t mode = 0);
 
+// Fills each closed fd among 0, 1 and 2 with an O_PATH fd of "/" (there even
+// where a root has no /dev/null), close-on-exec: the next open() would take a
+// closed one, and an nsfs fd or a lock file would then receive what is
+// printed; any read or write of the placeholder fails with EBADF, as on the
+// closed fd, and an exec'd program still finds it closed. For main() and the
+// exec'd template keeper; async-signal-safe.
+void ReserveStandardFds();
+
 // statmount(2). Fills `buffer` (a struct Statmount followed by strings). On
 // EOVERFLOW the caller grows the buffer and retries.
 [[nodiscard]] Result<void> Statmount(const MntIdReq& request, std::span<std::byte> buffer,
