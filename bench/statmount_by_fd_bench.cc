@@ -19,8 +19,8 @@
 
 #include "mntns/features.h"
 #include "mntns/query.h"
-#include "statmount.h"
-#include "statmount_by_fd.h"
+#include "query/statmount.h"
+#include "query/statmount_by_fd.h"
 #include "sys/namespaces.h"
 #include "sys/syscalls.h"
 

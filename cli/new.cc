@@ -14,8 +14,8 @@
 #include <nlohmann/json.hpp>
 
 #include "command.h"
-#include "json_writer.h"
-#include "mount_output.h"
+#include "output/json_writer.h"
+#include "output/mount_output.h"
 #include "template_sharing.h"
 #include "mntns/namespace.h"
 #include "mntns/query.h"

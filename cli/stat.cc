@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 
 #include "command.h"
-#include "mount_output.h"
+#include "output/mount_output.h"
 #include "target_options.h"
 
 namespace mntns::cli {

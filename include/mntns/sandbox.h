@@ -117,7 +117,7 @@ struct SandboxProcess {
 // Error is returned, naming the option, the operation, the path, the errno and
 // the kernel's fs_context log).
 //
-// How (see sandbox_launch.cc): the namespace is made by OpenTreeNamespace(root,
+// How (see src/sandbox/launch.cc): the namespace is made by OpenTreeNamespace(root,
 // AT_RECURSIVE) or FsmountNamespace(tmpfs) with `spec.strategy` (auto: native on
 // 7.0+, template on 6.8+). A forked child clones bind sources and creates the
 // fresh filesystems in the caller's namespace (detached, private), enters the

@@ -20,7 +20,7 @@
 
 #include "mntns/features.h"
 #include "mntns/query.h"
-#include "statmount.h"
+#include "query/statmount.h"
 #include "support/namespace.h"
 
 namespace mntns {

@@ -19,7 +19,7 @@
 #include "mntns/fd.h"
 #include "mntns/features.h"
 #include "mntns/query.h"
-#include "statmount_by_fd.h"
+#include "query/statmount_by_fd.h"
 #include "support/cli_runner.h"
 #include "support/namespace.h"
 

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "json_writer.h"
+#include "output/json_writer.h"
 
 namespace mntns::cli {
 namespace {

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "mntns/query.h"
-#include "mount_output.h"
+#include "output/mount_output.h"
 
 namespace mntns {
 namespace {

@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "mntns/sandbox.h"
-#include "sandbox_internal.h"
+#include "sandbox/internal.h"
 
 namespace mntns {
 namespace internal {

@@ -1,6 +1,6 @@
 // StatmountByFd: statmount(STATMOUNT_BY_FD) on 7.x, an emulation on 6.8+.
 // The reference semantics are Linux 7.2's, as probed (docs/statmount-by-fd.md).
-#include "statmount_by_fd.h"
+#include "query/statmount_by_fd.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -15,7 +15,7 @@
 
 #include "mntns/fd.h"
 #include "mntns/features.h"
-#include "statmount.h"
+#include "query/statmount.h"
 #include "sys/syscalls.h"
 
 namespace mntns {

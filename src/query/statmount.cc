@@ -1,4 +1,4 @@
-#include "statmount.h"
+#include "query/statmount.h"
 
 #include <cerrno>
 #include <span>

@@ -22,9 +22,9 @@
 #include <fmt/format.h>
 
 #include "mntns/features.h"
-#include "mountinfo.h"
-#include "namespace_internal.h"
-#include "statmount.h"
+#include "query/mountinfo.h"
+#include "namespace/internal.h"
+#include "query/statmount.h"
 #include "sys/namespaces.h"
 #include "sys/syscalls.h"
 

@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 
 #include "mntns/features.h"
-#include "namespace_internal.h"
+#include "namespace/internal.h"
 #include "sys/namespaces.h"
 #include "sys/syscalls.h"
 #include "sys/uapi.h"

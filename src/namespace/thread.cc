@@ -8,8 +8,8 @@
 #include <cerrno>
 #include <system_error>
 
-#include "namespace_internal.h"
-#include "statmount.h"
+#include "namespace/internal.h"
+#include "query/statmount.h"
 #include "sys/namespaces.h"
 #include "sys/syscalls.h"
 #include "sys/uapi.h"

@@ -1,4 +1,4 @@
-#include "bench_host.h"
+#include "bench/host.h"
 
 #include <fcntl.h>
 #include <sched.h>

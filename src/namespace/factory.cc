@@ -25,7 +25,7 @@
 #include <semaphore>
 
 #include "mntns/namespace.h"
-#include "namespace_internal.h"
+#include "namespace/internal.h"
 #include "sys/namespaces.h"
 #include "sys/syscalls.h"
 
@@ -53,7 +53,7 @@ Result<void> MakePrivate(int dirfd, const char* path, unsigned flags) {
 
 // The copy (by the unshare) and the detach below cost O(caller's mounts): the
 // factory pays them once per process, unless a keeper process already holds
-// a template (namespace_keeper.cc).
+// a template (namespace/keeper.cc).
 Result<UniqueFd> BuildTemplateNamespace(const ThreadNamespaceOpener& opener) {
   if (auto r = sys::Unshare(CLONE_NEWNS); !r) return std::unexpected(r.error());
   // Nothing done below may propagate back into the caller's namespace.

@@ -52,7 +52,7 @@
 #include <fmt/format.h>
 
 #include "mntns/namespace.h"
-#include "namespace_internal.h"
+#include "namespace/internal.h"
 #include "sys/namespaces.h"
 #include "sys/syscalls.h"
 

@@ -25,7 +25,7 @@
 
 #include "mntns/features.h"
 #include "mntns/sandbox.h"
-#include "sandbox_internal.h"
+#include "sandbox/internal.h"
 #include "sys/namespaces.h"
 #include "sys/syscalls.h"
 

@@ -22,7 +22,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "bench_host.h"
+#include "bench/host.h"
 #include "command.h"
 #include "mntns/namespace.h"
 #include "sys/namespaces.h"

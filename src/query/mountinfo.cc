@@ -1,4 +1,4 @@
-#include "mountinfo.h"
+#include "query/mountinfo.h"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include "namespace_internal.h"
+#include "namespace/internal.h"
 #include "sys/namespaces.h"
 #include "sys/syscalls.h"
 #include "sys/uapi.h"

@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include "sandbox_internal.h"
+#include "sandbox/internal.h"
 #include "sys/namespaces.h"
 #include "sys/openat2.h"
 #include "sys/syscalls.h"

@@ -76,7 +76,7 @@ void StopTemplateFactory();
 [[nodiscard]] Result<UniqueFd> BuildTemplateNamespace(const ThreadNamespaceOpener& opener);
 
 // Hands the template factory a template namespace built elsewhere (by the
-// keeper process, see namespace_keeper.cc). Used when the factory starts; a
+// keeper process, see namespace/keeper.cc). Used when the factory starts; a
 // factory already running keeps its own. Returns whether it will be used.
 bool UseSharedTemplate(UniqueFd template_ns);
 

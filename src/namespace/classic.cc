@@ -7,7 +7,7 @@
 
 #include <cerrno>
 
-#include "namespace_internal.h"
+#include "namespace/internal.h"
 #include "sys/namespaces.h"
 #include "sys/syscalls.h"
 

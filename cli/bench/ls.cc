@@ -17,11 +17,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "bench_host.h"
+#include "bench/host.h"
 #include "command.h"
 #include "mntns/query.h"
-#include "mount_output.h"
-#include "statmount.h"
+#include "output/mount_output.h"
+#include "query/statmount.h"
 #include "sys/namespaces.h"
 #include "sys/syscalls.h"
 

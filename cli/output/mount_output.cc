@@ -1,4 +1,4 @@
-#include "mount_output.h"
+#include "output/mount_output.h"
 
 #include <algorithm>
 #include <cctype>

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "json_writer.h"
+#include "output/json_writer.h"
 #include "mntns/error.h"
 #include "mntns/query.h"
 
