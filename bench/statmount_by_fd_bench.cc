@@ -41,9 +41,9 @@ void BM_StatmountById(benchmark::State& state) {
   }
 }
 
-void BM_PublicStatMountById(benchmark::State& state) {
+void BM_PublicStatmountById(benchmark::State& state) {
   for (auto _ : state) {
-    auto mount = mntns::StatMountById(g_id);
+    auto mount = mntns::StatmountById(g_id);
     if (!mount) state.SkipWithError(mount.error().Message().c_str());
     benchmark::DoNotOptimize(mount);
   }
@@ -70,7 +70,7 @@ void BM_NativeStatmountByFd(benchmark::State& state) {
 }
 
 BENCHMARK(BM_StatmountById);
-BENCHMARK(BM_PublicStatMountById);
+BENCHMARK(BM_PublicStatmountById);
 BENCHMARK(BM_EmulatedStatmountByFd);
 BENCHMARK(BM_NativeStatmountByFd);
 
@@ -126,7 +126,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   g_fd = ::open(kMountPoint, O_PATH | O_CLOEXEC);
-  auto mount = mntns::StatMountByPath(kMountPoint);
+  auto mount = mntns::StatmountByPath(kMountPoint);
   if (g_fd < 0 || !mount) {
     std::fprintf(stderr, "cannot open or stat %s\n", kMountPoint);
     return 1;

@@ -48,7 +48,7 @@ Result<void> Pin(int ns_fd, const std::string& file) {
   const std::string directory = ParentDirectory(file);
   // The kernel refuses to propagate a namespace file (it could build loops),
   // so the bind fails on a shared mount; say why instead of a bare EINVAL.
-  auto parent = StatMountByPath(directory, {.mask = field::kMntBasic | field::kMntPoint});
+  auto parent = StatmountByPath(directory, {.mask = field::kMntBasic | field::kMntPoint});
   if (!parent) {
     return MakeError(parent.error().code, "--pin", fmt::format("{}: its directory {}", QuotePath(file), QuotePath(directory)));
   }

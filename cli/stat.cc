@@ -26,8 +26,8 @@ int RunStat(const StatOptions& options) {
   const QueryOptions query{.mask = field::kAll, .backend = options.target.backend};
   // An empty PATH is a path (stat(2) answers ENOENT), not "no PATH".
   auto mount = options.by_fd     ? StatmountByFd(options.fd, query.mask)
-               : options.by_path ? StatMountByPath(options.path, query)
-                                 : StatMountById(options.id, options.target.Namespace(), query);
+               : options.by_path ? StatmountByPath(options.path, query)
+                                 : StatmountById(options.id, options.target.Namespace(), query);
   if (!mount) return ReportError(mount.error());
 
   if (options.json) {

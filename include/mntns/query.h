@@ -159,12 +159,12 @@ using MountBlockVisitor = std::function<Result<void>(std::size_t index, std::spa
 
 // One mount by its unique id (listmount backend) or, with the mountinfo
 // backend, by its old id.
-[[nodiscard]] MNTNS_EXPORT Result<Mount> StatMountById(std::uint64_t id, const NamespaceRef& ns = {},
+[[nodiscard]] MNTNS_EXPORT Result<Mount> StatmountById(std::uint64_t id, const NamespaceRef& ns = {},
                                           const QueryOptions& options = {});
 
 // The mount that `path` lives on (in the caller's namespace). The path is
 // resolved like stat(2), following symlinks.
-[[nodiscard]] MNTNS_EXPORT Result<Mount> StatMountByPath(const std::string& path, const QueryOptions& options = {});
+[[nodiscard]] MNTNS_EXPORT Result<Mount> StatmountByPath(const std::string& path, const QueryOptions& options = {});
 
 // The mount that the open file `fd` lives on: an O_PATH fd, any file or directory,
 // an open_tree() or fsmount() fd, also on a mount that is no longer attached

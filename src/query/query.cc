@@ -376,7 +376,7 @@ Result<std::size_t> ForEachMountBlock(const NamespaceRef& ns, const QueryOptions
   return ReadInBlocks(ns, *ns_id, options.mask, block_size, show);
 }
 
-Result<Mount> StatMountById(std::uint64_t id, const NamespaceRef& ns, const QueryOptions& options) {
+Result<Mount> StatmountById(std::uint64_t id, const NamespaceRef& ns, const QueryOptions& options) {
   const std::string argument = fmt::format("--id {}", id);
   if (!UseListmount(options.backend)) return FindInMountinfo(id, ns, argument);
   if (id <= kLastOldMountId) {
@@ -397,7 +397,7 @@ Result<Mount> StatMountById(std::uint64_t id, const NamespaceRef& ns, const Quer
   return mount;
 }
 
-Result<Mount> StatMountByPath(const std::string& path, const QueryOptions& options) {
+Result<Mount> StatmountByPath(const std::string& path, const QueryOptions& options) {
   if (!UseListmount(options.backend)) {
     struct statx stx {};
     if (::statx(AT_FDCWD, path.c_str(), 0, STATX_MNT_ID, &stx) != 0) {

@@ -240,7 +240,7 @@ TEST(CliLs, RegularFileAsNamespaceFileSaysItIsNotOne) {
 // kernel leaves out MNT_POINT but not MNT_NS_ID.
 TEST(CliStat, MountAboveTheCallersRootIsOutsideTheRootNotDetached) {
   testing::InPrivateMountNamespace([] {
-    auto root_mount = StatMountByPath("/", {.mask = field::kMntBasic});
+    auto root_mount = StatmountByPath("/", {.mask = field::kMntBasic});
     ASSERT_TRUE(root_mount) << root_mount.error().Message();
     const std::string jail = testing::TempDir();
     ASSERT_TRUE(testing::MountTmpfs(jail));

@@ -494,7 +494,7 @@ TEST_P(NamespaceTest, SharedSourceGivesCopiesInTheSamePeerGroup) {
     const std::string base = testing::TempDir();
     ASSERT_TRUE(MountTmpfs(base));
     ASSERT_TRUE(SetPropagation(base, MS_SHARED));
-    auto source = StatMountByPath(base);
+    auto source = StatmountByPath(base);
     ASSERT_TRUE(source) << source.error().Message();
     UniqueFd ns = MustCreate(base, kPlain);
     ASSERT_TRUE(ns);

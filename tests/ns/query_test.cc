@@ -153,7 +153,7 @@ TEST(StatMount, GrowsItsBufferWhenTheStringsDoNotFit) {
     ASSERT_TRUE(testing::MakeDirs(long_path + "/src"));
     ASSERT_TRUE(BindMount(long_path + "/src", long_path + "/dst"));
     for (Backend backend : {Backend::kListmount, Backend::kMountinfo}) {
-      auto mount = StatMountByPath(long_path + "/dst", {.mask = field::kAll, .backend = backend});
+      auto mount = StatmountByPath(long_path + "/dst", {.mask = field::kAll, .backend = backend});
       ASSERT_TRUE(mount) << mount.error().Message();
       EXPECT_EQ(mount->point, long_path + "/dst");
       EXPECT_EQ(mount->root, long_path.substr(base.size()) + "/src");
@@ -323,7 +323,7 @@ TEST(StatMount, ByPathFindsTheMountThePathLivesOn) {
     ASSERT_TRUE(BuildKnownTree(base));
     ASSERT_TRUE(testing::MakeDirs(base + "/ro/../shared/inner"));
     for (Backend backend : {Backend::kAuto, Backend::kMountinfo}) {
-      auto mount = StatMountByPath(base + "/shared/inner", {.backend = backend});
+      auto mount = StatmountByPath(base + "/shared/inner", {.backend = backend});
       ASSERT_TRUE(mount) << mount.error().Message();
       EXPECT_EQ(mount->point, base + "/shared");
       EXPECT_EQ(PropagationText(*mount), "shared:" + std::to_string(mount->peer_group));
@@ -336,31 +336,31 @@ TEST(StatMount, ByIdMatchesTheListing) {
   auto mounts = ListMounts();
   ASSERT_TRUE(mounts) << mounts.error().Message();
   const Mount& last = mounts->back();
-  auto mount = StatMountById(last.id);
+  auto mount = StatmountById(last.id);
   ASSERT_TRUE(mount) << mount.error().Message();
   EXPECT_EQ(mount->point, last.point);
   EXPECT_EQ(mount->old_id, last.old_id);
-  auto by_old_id = StatMountById(last.old_id, {}, {.backend = Backend::kMountinfo});
+  auto by_old_id = StatmountById(last.old_id, {}, {.backend = Backend::kMountinfo});
   ASSERT_TRUE(by_old_id) << by_old_id.error().Message();
   EXPECT_EQ(by_old_id->point, last.point);
 }
 
 TEST(StatMount, NonexistentPathNamesOperationPathAndErrno) {
-  auto mount = StatMountByPath("/nope/not-here");
+  auto mount = StatmountByPath("/nope/not-here");
   ASSERT_FALSE(mount);
   EXPECT_EQ(mount.error().Message(), "stat \"/nope/not-here\": No such file or directory (ENOENT)");
 }
 
 TEST(StatMount, UnknownUniqueIdIsENOENT) {
   if (!KernelFeatures().statmount) GTEST_SKIP() << "kernel has no statmount (before 6.8)";
-  auto mount = StatMountById(0xfffffff00ULL);
+  auto mount = StatmountById(0xfffffff00ULL);
   ASSERT_FALSE(mount);
   EXPECT_EQ(mount.error().code, ENOENT);
   EXPECT_NE(mount.error().Message().find("--id 68719476480"), std::string::npos) << mount.error().Message();
 }
 
 TEST(StatMount, OldIdGivenAsUniqueIdIsEINVALWithAHint) {
-  auto mount = StatMountById(12345, {}, {.backend = Backend::kListmount});
+  auto mount = StatmountById(12345, {}, {.backend = Backend::kListmount});
   ASSERT_FALSE(mount);
   EXPECT_EQ(mount.error().code, EINVAL);
   EXPECT_NE(mount.error().Message().find("--backend mountinfo"), std::string::npos) << mount.error().Message();

@@ -44,7 +44,7 @@ UniqueFd OpenPath(const std::string& path, int flags = O_PATH) {
 
 // The mount a path lives on, by id: the reference BY_FD must match for attached mounts.
 Mount ById(const std::string& path) {
-  auto mount = StatMountByPath(path);
+  auto mount = StatmountByPath(path);
   EXPECT_TRUE(mount) << mount.error().Message();
   return mount ? *mount : Mount{};
 }

@@ -6,7 +6,7 @@
 
 int main() {
   const mntns::Features& features = mntns::KernelFeatures();
-  auto mount = mntns::StatMountByPath("/", {.mask = mntns::field::kMntPoint});
+  auto mount = mntns::StatmountByPath("/", {.mask = mntns::field::kMntPoint});
   if (!mount) {
     std::fprintf(stderr, "%s\n", mount.error().Message().c_str());
     return 1;
