@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "namespace/internal.h"
+#include "sys/legacy_mount.h"
 #include "sys/namespaces.h"
 #include "sys/syscalls.h"
 

@@ -71,15 +71,6 @@ Result<void> Chdir(const char* path) {
   return kOk;
 }
 
-Result<void> MountLegacy(const char* source, const char* target, const char* type,
-                         unsigned long flags) {
-  if (::mount(source, target, type, flags, nullptr) != 0) {
-    const int err = errno;
-    return MakeError(err, "mount", fmt::format("{} flags {:#x}{}", QuotePath(target), flags, MountLimitNote(err)));
-  }
-  return kOk;
-}
-
 Result<UniqueFd> PidfdOpen(pid_t pid, unsigned flags) {
   const long fd = ::syscall(SYS_pidfd_open, pid, flags);
   if (fd < 0) {

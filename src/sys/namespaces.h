@@ -1,7 +1,8 @@
 // The raw-syscall layer for namespace and process-root calls: setns, unshare,
-// pivot_root, umount2, chdir, pidfd, capset and the legacy mount(2). Like
-// syscalls.h, each wrapper names the call and its key argument in its Error
-// and captures errno in the first statement after the call.
+// pivot_root, umount2, chdir, pidfd and capset (the legacy mount(2) has a file
+// of its own, legacy_mount.h). Like syscalls.h, each wrapper names the call
+// and its key argument in its Error and captures errno in the first statement
+// after the call.
 #pragma once
 
 #include <sys/types.h>
@@ -25,11 +26,6 @@ namespace mntns::sys {
 
 [[nodiscard]] Result<void> Fchdir(int fd);
 [[nodiscard]] Result<void> Chdir(const char* path);
-
-// Legacy mount(2). Only the classic namespace strategy calls it, and only
-// where the new mount API is missing (kernels before 5.12 lack mount_setattr).
-[[nodiscard]] Result<void> MountLegacy(const char* source, const char* target, const char* type,
-                                       unsigned long flags);
 
 // pidfd_open(2) (5.3; PIDFD_THREAD for a thread id needs 6.9).
 [[nodiscard]] Result<UniqueFd> PidfdOpen(pid_t pid, unsigned flags);
