@@ -13,6 +13,7 @@ REQUIRED = (
     "mntns::Error::Message",
     "mntns::QuotePath",  # [abi:cxx11] follows names that return std::string
     "mntns::UniqueFd::",
+    "mntns::ReserveStandardFds()",
     "mntns::KernelFeatures()",
     "mntns::ListMounts(",
     "mntns::ForEachMountBlock(",
@@ -21,6 +22,11 @@ REQUIRED = (
     "mntns::OpenTreeNamespace(",
     "mntns::FsmountNamespace(",
     "mntns::ShareTemplateNamespace(",
+    "mntns::OpenTree(",
+    "mntns::FsContext::Open(",
+    "mntns::MountNamespaceId(",
+    "mntns::PinNamespace(",
+    "mntns::OpenPinnedTreeNamespace(",
     "mntns::StartSandbox(",
     "mntns::WaitSandbox(",
 )

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include "sys/syscalls.h"
+
 namespace mntns {
 
 void UniqueFd::Reset(int fd) noexcept {
@@ -11,5 +13,7 @@ void UniqueFd::Reset(int fd) noexcept {
   }
   fd_ = fd;
 }
+
+void ReserveStandardFds() noexcept { sys::ReserveStandardFds(); }
 
 }  // namespace mntns

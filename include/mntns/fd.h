@@ -40,4 +40,12 @@ class MNTNS_EXPORT UniqueFd {
   int fd_ = -1;
 };
 
+// Fills each closed fd among 0, 1 and 2 with an O_PATH fd of "/"
+// (close-on-exec), so that the next fd the program or mntns opens cannot land
+// there: an nsfs fd or a lock file on fd 1 would receive what is printed. Any
+// read or write of a placeholder fails with EBADF, as on the closed fd, and
+// an exec'd program still finds it closed. For the start of main().
+// Async-signal-safe.
+MNTNS_EXPORT void ReserveStandardFds() noexcept;
+
 }  // namespace mntns

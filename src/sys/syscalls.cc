@@ -135,13 +135,11 @@ Result<void> MountSetattr(int dirfd, const char* path, unsigned flags,
 
 namespace {
 
-Result<void> FsConfig(int fs_fd, unsigned cmd, const char* key, const char* value) {
-  if (::fsconfig(fs_fd, cmd, key, value, 0) != 0) {
+Result<void> FsConfig(int fs_fd, unsigned cmd, const char* key, const char* value, int aux,
+                      const std::string& argument) {
+  if (::fsconfig(fs_fd, cmd, key, value, aux) != 0) {
     const int err = errno;
-    auto error = MakeError(err, "fsconfig",
-                           key == nullptr    ? std::string("FSCONFIG_CMD_CREATE")
-                           : value == nullptr ? std::string(key)
-                                              : fmt::format("{}={}", key, value));
+    auto error = MakeError(err, "fsconfig", argument);
     error.error().kernel_log = ReadFsContextLog(fs_fd);
     return error;
   }
@@ -151,14 +149,25 @@ Result<void> FsConfig(int fs_fd, unsigned cmd, const char* key, const char* valu
 }  // namespace
 
 Result<void> FsConfigString(int fs_fd, const char* key, const char* value) {
-  return FsConfig(fs_fd, FSCONFIG_SET_STRING, key, value);
+  return FsConfig(fs_fd, FSCONFIG_SET_STRING, key, value, 0, fmt::format("{}={}", key, value));
 }
 
 Result<void> FsConfigFlag(int fs_fd, const char* key) {
-  return FsConfig(fs_fd, FSCONFIG_SET_FLAG, key, nullptr);
+  return FsConfig(fs_fd, FSCONFIG_SET_FLAG, key, nullptr, 0, key);
 }
 
-Result<void> FsConfigCreate(int fs_fd) { return FsConfig(fs_fd, FSCONFIG_CMD_CREATE, nullptr, nullptr); }
+Result<void> FsConfigPath(int fs_fd, const char* key, int dirfd, const char* path) {
+  return FsConfig(fs_fd, FSCONFIG_SET_PATH, key, path, dirfd,
+                  fmt::format("{}={}", key, DescribeDirFd(dirfd, path)));
+}
+
+Result<void> FsConfigFd(int fs_fd, const char* key, int fd) {
+  return FsConfig(fs_fd, FSCONFIG_SET_FD, key, nullptr, fd, fmt::format("{}=fd {}", key, fd));
+}
+
+Result<void> FsConfigCreate(int fs_fd) {
+  return FsConfig(fs_fd, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0, "FSCONFIG_CMD_CREATE");
+}
 
 std::string ReadFsContextLog(int fs_fd) {
   // The kernel keeps up to 8 messages per context; each read() returns one.

@@ -3,6 +3,7 @@
 
 #include <mntns/features.h>
 #include <mntns/query.h>
+#include <mntns/tree.h>  // installed and self-contained
 
 int main() {
   const mntns::Features& features = mntns::KernelFeatures();
