@@ -12,7 +12,7 @@
 #include <fmt/format.h>
 
 #include "command.h"
-#include "sys/syscalls.h"
+#include "mntns/fd.h"
 
 namespace mntns::cli {
 namespace {
@@ -35,7 +35,7 @@ int CheckStdout(int status) {
 
 int Main(int argc, char** argv) {
   // Closed fds 0-2 held by placeholders: nothing mntns opens lands there.
-  sys::ReserveStandardFds();
+  ReserveStandardFds();
   CLI::App app{
       "mntns: create, inspect and reason about Linux mount namespaces.\n"
       "Uses listmount/statmount, open_tree(OPEN_TREE_NAMESPACE) and STATMOUNT_BY_FD where the\n"

@@ -1,6 +1,5 @@
 // mntns new: a container mount namespace from a directory, in one call.
 #include <fcntl.h>
-#include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -19,8 +18,7 @@
 #include "template_sharing.h"
 #include "mntns/namespace.h"
 #include "mntns/query.h"
-#include "sys/namespaces.h"
-#include "sys/syscalls.h"
+#include "mntns/tree.h"
 
 namespace mntns::cli {
 namespace {
@@ -35,69 +33,10 @@ struct NewOptions {
   std::vector<std::string> command;
 };
 
-std::string ParentDirectory(const std::string& path) {
-  const auto slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
-// Binds the namespace onto `file`, as `unshare --mount=FILE` does, so it
-// outlives this process (nsenter --mount=FILE, mntns ls --ns-file FILE).
-Result<void> Pin(int ns_fd, const std::string& file) {
-  const std::string directory = ParentDirectory(file);
-  // The kernel refuses to propagate a namespace file (it could build loops),
-  // so the bind fails on a shared mount; say why instead of a bare EINVAL.
-  auto parent = StatmountByPath(directory, {.mask = field::kMntBasic | field::kMntPoint});
-  if (!parent) {
-    return MakeError(parent.error().code, "--pin", fmt::format("{}: its directory {}", QuotePath(file), QuotePath(directory)));
-  }
-  if ((parent->propagation & MS_SHARED) != 0) {
-    return MakeError(EINVAL, "--pin",
-                     fmt::format("{}: the mount it is on ({}) is shared, and a namespace can only be pinned "
-                                 "on a private mount (as for unshare --mount=FILE); e.g. "
-                                 "`mount --bind DIR DIR && mount --make-private DIR` and pin inside DIR",
-                                 QuotePath(file), QuotePath(parent->point)));
-  }
-  bool created = false;
-  {
-    // O_NONBLOCK: a FIFO in FILE's place must not hang the open.
-    auto existing = sys::Open(AT_FDCWD, file.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-    if (existing) {
-      auto is_directory = sys::IsDirectory(existing->Get());
-      if (is_directory && *is_directory) {
-        return MakeError(EISDIR, "--pin", QuotePath(file) + " is a directory; the namespace is bound onto a file "
-                                                            "(created if missing)");
-      }
-      // A second bind would stack on the first and hide it.
-      if (sys::NamespaceType(existing->Get())) {
-        return MakeError(EBUSY, "--pin", QuotePath(file) + " already pins a namespace (release it with umount first)");
-      }
-    } else if (existing.error().code == ENOENT) {
-      auto made = sys::Open(AT_FDCWD, file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
-      if (!made) {
-        Error error = made.error();
-        error.operation = "--pin";
-        return std::unexpected(error);
-      }
-      created = true;
-    } else {
-      Error error = existing.error();
-      error.operation = "--pin";
-      return std::unexpected(error);
-    }
-  }
-  const std::string source = fmt::format("/proc/self/fd/{}", ns_fd);
-  auto tree = sys::OpenTree(AT_FDCWD, source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-  Result<void> bound = tree ? sys::MoveMount(tree->Get(), "", AT_FDCWD, file.c_str(), MOVE_MOUNT_F_EMPTY_PATH)
-                            : Result<void>(std::unexpected(tree.error()));
-  if (!bound) {
-    if (created) ::unlink(file.c_str());
-    Error error = bound.error();
-    error.argument = fmt::format("{} onto {}", error.argument, QuotePath(file));
-    return std::unexpected(error);
-  }
-  return kOk;
+// PinNamespace's own refusals, said as the option that asked for the pin.
+Error PinErrorAsOption(Error error) {
+  if (error.operation == "PinNamespace") error.operation = "--pin";
+  return error;
 }
 
 // Runs `command` inside the namespace; returns its exit status, 128+signal
@@ -111,7 +50,7 @@ int RunInside(int ns_fd, const std::vector<std::string>& command) {
   }
   if (pid == 0) {
     // A forked child has one thread and an fs_struct of its own: setns works.
-    if (auto r = sys::Setns(ns_fd, CLONE_NEWNS); !r) {
+    if (auto r = EnterMountNamespace(ns_fd); !r) {
       ReportError(r.error());
       ::_exit(kExitFailure);
     }
@@ -134,7 +73,7 @@ int RunInside(int ns_fd, const std::vector<std::string>& command) {
 }
 
 int PrintSummary(const NewOptions& options, NamespaceStrategy strategy, int ns_fd) {
-  auto id = sys::MountNamespaceId(ns_fd);
+  auto id = MountNamespaceId(ns_fd);
   if (!id) return ReportError(id.error());
   auto mounts = ListMounts(NamespaceRef::ById(*id),
                            {.mask = field::kMntPoint | field::kFsType | field::kSbSource | field::kMntBasic});
@@ -182,35 +121,16 @@ int RunNew(const NewOptions& options) {
     return kExitUsage;
   }
   ShareTemplateWhenUseful(*requested);
-  NamespaceStrategy strategy = ResolveStrategy(*requested);
-  auto ns = OpenTreeNamespace(AT_FDCWD, options.path, (options.recursive ? AT_RECURSIVE : 0) | OPEN_TREE_CLOEXEC,
-                              {.strategy = strategy});
-  if (!ns) return ReportError(ns.error());
+  const unsigned flags = (options.recursive ? AT_RECURSIVE : 0) | OPEN_TREE_CLOEXEC;
   if (!options.pin.empty()) {
-    auto pinned = Pin(ns->Get(), options.pin);
-    // The kernel binds a namespace file only into a namespace with a smaller
-    // sequence number (mnt_ns_loop); 6.18 draws them from per-CPU batches, so
-    // a namespace made on another CPU than ours may get a smaller one, and a
-    // CPU whose batch lags keeps giving smaller ones. Made on each allowed CPU
-    // in turn (the classic strategy's helper thread inherits this thread's
-    // affinity), one of them is newer than ours: the CPU ours was made on.
-    cpu_set_t allowed;
-    const bool known = ::sched_getaffinity(0, sizeof allowed, &allowed) == 0;
-    for (int cpu = 0; known && !pinned && pinned.error().code == ELOOP && cpu < CPU_SETSIZE; ++cpu) {
-      if (!CPU_ISSET(cpu, &allowed)) continue;
-      cpu_set_t one;
-      CPU_ZERO(&one);
-      CPU_SET(cpu, &one);
-      if (::sched_setaffinity(0, sizeof one, &one) != 0) continue;
-      ns = OpenTreeNamespace(AT_FDCWD, options.path, (options.recursive ? AT_RECURSIVE : 0) | OPEN_TREE_CLOEXEC,
-                             {.strategy = NamespaceStrategy::kClassic});
-      ::sched_setaffinity(0, sizeof allowed, &allowed);
-      if (!ns) return ReportError(ns.error());
-      strategy = NamespaceStrategy::kClassic;
-      pinned = Pin(ns->Get(), options.pin);
-    }
-    if (!pinned) return ReportError(pinned.error());
+    auto pinned = OpenPinnedTreeNamespace(AT_FDCWD, options.path, flags, options.pin, {.strategy = *requested});
+    if (!pinned) return ReportError(PinErrorAsOption(pinned.error()));
+    if (options.run_command) return RunInside(pinned->ns.Get(), options.command);
+    return PrintSummary(options, pinned->strategy, pinned->ns.Get());
   }
+  const NamespaceStrategy strategy = ResolveStrategy(*requested);
+  auto ns = OpenTreeNamespace(AT_FDCWD, options.path, flags, {.strategy = strategy});
+  if (!ns) return ReportError(ns.error());
   if (options.run_command) return RunInside(ns->Get(), options.command);
   return PrintSummary(options, strategy, ns->Get());
 }

@@ -25,8 +25,7 @@
 #include "bench/host.h"
 #include "command.h"
 #include "mntns/namespace.h"
-#include "sys/namespaces.h"
-#include "sys/syscalls.h"
+#include "mntns/tree.h"
 
 namespace mntns::cli {
 namespace {
@@ -124,7 +123,7 @@ Result<std::string> PrepareHost(const std::string& base, std::size_t host_mounts
 
 Result<UniqueFd> CreateOne(const std::string& tree, const std::string& strategy) {
   if (strategy == kRawStrategy) {
-    return sys::OpenTree(AT_FDCWD, tree.c_str(), OPEN_TREE_NAMESPACE | AT_RECURSIVE | OPEN_TREE_CLOEXEC);
+    return OpenTree(AT_FDCWD, tree, OPEN_TREE_NAMESPACE | AT_RECURSIVE | OPEN_TREE_CLOEXEC);
   }
   auto parsed = ParseStrategy(strategy);
   if (!parsed) return std::unexpected(parsed.error());
@@ -135,8 +134,8 @@ Result<UniqueFd> CreateOne(const std::string& tree, const std::string& strategy)
 Result<void> CreateUseRelease(const std::string& tree, const std::string& strategy, Reaper* reaper = nullptr) {
   auto ns = CreateOne(tree, strategy);
   if (!ns) return std::unexpected(ns.error());
-  auto info = sys::MountNamespaceInfo(ns->Get());
-  if (!info) return std::unexpected(info.error());
+  auto mounts = CountMountsInNamespace(ns->Get());
+  if (!mounts) return std::unexpected(mounts.error());
   if (reaper != nullptr) reaper->Release(std::move(*ns));
   return kOk;
 }

@@ -14,8 +14,7 @@
 
 #include <fmt/format.h>
 
-#include "sys/namespaces.h"
-#include "sys/syscalls.h"
+#include "mntns/tree.h"
 
 namespace mntns::cli {
 
@@ -29,20 +28,20 @@ Result<void> MakeDirectory(const std::string& path) {
 
 Result<void> MountTmpfs(const std::string& path, const char* source) {
   if (auto made = MakeDirectory(path); !made) return made;
-  auto fs = sys::FsOpen("tmpfs", 0);
+  auto fs = FsContext::Open("tmpfs");
   if (!fs) return std::unexpected(fs.error());
-  if (auto set = sys::FsConfigString(fs->Get(), "source", source); !set) return set;
-  if (auto created = sys::FsConfigCreate(fs->Get()); !created) return created;
-  auto mnt = sys::FsMount(fs->Get(), 0, 0);
+  if (auto set = fs->SetString("source", source); !set) return set;
+  if (auto created = fs->Create(); !created) return created;
+  auto mnt = fs->Mount();
   if (!mnt) return std::unexpected(mnt.error());
-  return sys::MoveMount(mnt->Get(), "", AT_FDCWD, path.c_str(), MOVE_MOUNT_F_EMPTY_PATH);
+  return MoveMount(mnt->Get(), "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH);
 }
 
 Result<void> BindMount(const std::string& source, const std::string& target) {
   if (auto made = MakeDirectory(target); !made) return made;
-  auto tree = sys::OpenTree(AT_FDCWD, source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  auto tree = OpenTree(AT_FDCWD, source, OPEN_TREE_CLONE);
   if (!tree) return std::unexpected(tree.error());
-  return sys::MoveMount(tree->Get(), "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH);
+  return MoveMount(tree->Get(), "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH);
 }
 
 Result<void> AddHostMounts(const std::string& dir, std::size_t count, std::size_t peer_groups) {
@@ -59,9 +58,7 @@ Result<void> AddHostMounts(const std::string& dir, std::size_t count, std::size_
   for (std::size_t g = 0; g < peer_groups; ++g) {
     sources.push_back(fmt::format("{}/group{}", dir, g));
     if (auto mounted = MountTmpfs(sources.back(), "mntns-bench-group"); !mounted) return mounted;
-    struct mount_attr attr {};
-    attr.propagation = MS_SHARED;
-    if (auto shared = sys::MountSetattr(AT_FDCWD, sources.back().c_str(), 0, attr); !shared) return shared;
+    if (auto shared = MountSetattr(AT_FDCWD, sources.back(), 0, {.propagation = MS_SHARED}); !shared) return shared;
   }
   const auto start = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < count; ++i) {
@@ -95,11 +92,10 @@ int InPrivateBenchNamespace(const std::function<int(const std::string& base)>& b
   }
   if (pid == 0) {
     int status = 1;
-    struct mount_attr attr {};
-    attr.propagation = MS_PRIVATE;
-    if (auto unshared = sys::Unshare(CLONE_NEWNS); !unshared) {
+    if (auto unshared = UnshareMountNamespace(); !unshared) {
       fmt::print(stderr, "mntns: {}\n", unshared.error().Message());
-    } else if (auto privatized = sys::MountSetattr(AT_FDCWD, "/", AT_RECURSIVE, attr); !privatized) {
+    } else if (auto privatized = MountSetattr(AT_FDCWD, "/", AT_RECURSIVE, {.propagation = MS_PRIVATE});
+               !privatized) {
       fmt::print(stderr, "mntns: {}\n", privatized.error().Message());
     } else if (auto mounted = MountTmpfs(base, "mntns-bench"); !mounted) {
       fmt::print(stderr, "mntns: {}\n", mounted.error().Message());

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -18,12 +19,12 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/host.h"
+#include "bench/statmount_floor.h"
 #include "command.h"
+#include "mntns/fd.h"
 #include "mntns/query.h"
+#include "mntns/tree.h"
 #include "output/mount_output.h"
-#include "query/statmount.h"
-#include "sys/namespaces.h"
-#include "sys/syscalls.h"
 
 extern char** environ;
 
@@ -80,67 +81,42 @@ Result<void> ReadAndParseMountinfo() {
   return kOk;
 }
 
-// The kernel's share of `mntns ls --json`, and a floor for any reader built on
-// statmount: one statmount per mount asking for what `ls --json` needs of each
-// mount (the superblock's strings, which the library asks for once per
-// superblock, left out), split over every core, into one buffer per thread,
-// with nothing listed, decoded or printed and no process to start. If findmnt
-// is not 4x slower than this, no statmount-based `ls --json` can be.
-Result<void> StatmountCallsAlone(std::span<const std::uint64_t> ids) {
-  constexpr FieldMask kPerMount = (kJsonMask & ~internal::MountTableReader::kSuperblockStrings) | field::kSbBasic;
-  const std::size_t threads = std::max(1U, std::thread::hardware_concurrency());
-  std::vector<Result<void>> results(threads, kOk);
-  auto read_part = [&](std::size_t part) {
-    std::vector<std::byte> buffer(64 << 10);
-    for (std::size_t i = ids.size() * part / threads; i < ids.size() * (part + 1) / threads; ++i) {
-      const sys::MntIdReq request{
-          .size = sys::kMntIdReqSizeVer1, .mnt_ns_fd_or_mnt_fd = 0, .mnt_id = ids[i], .param = kPerMount, .mnt_ns_id = 0};
-      auto read = sys::Statmount(request, buffer, 0);
-      if (!read && read.error().code != ENOENT) {
-        results[part] = std::unexpected(read.error());
-        return;
-      }
-    }
-  };
-  std::vector<std::jthread> helpers;
-  for (std::size_t part = 1; part < threads; ++part) helpers.emplace_back(read_part, part);
-  read_part(0);
-  helpers.clear();  // joins
-  for (const Result<void>& result : results) {
-    if (!result) return result;
-  }
-  return kOk;
-}
-
 // N copies of the calling thread's namespace, held by fds until the process
 // exits: every shared host mount gains a peer in each, as on a host whose
 // containers got a copy of its (shared) table. Their mounts only need to exist.
+Result<UniqueFd> OpenOwnNamespace() {
+  UniqueFd fd(::open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    const int err = errno;
+    return MakeError(err, "open", "\"/proc/self/ns/mnt\"");
+  }
+  return fd;
+}
+
 Result<void> MakePeerNamespaces(std::size_t count) {
-  auto home = sys::Open(AT_FDCWD, "/proc/self/ns/mnt", O_RDONLY);
+  auto home = OpenOwnNamespace();
   if (!home) return std::unexpected(home.error());
   for (std::size_t i = 0; i < count; ++i) {
-    if (auto r = sys::Unshare(CLONE_NEWNS); !r) {
+    if (auto r = UnshareMountNamespace(); !r) {
       r.error().argument += fmt::format(" (peer namespace {} of {})", i + 1, count);
       return r;
     }
-    auto copy = sys::Open(AT_FDCWD, "/proc/self/ns/mnt", O_RDONLY);
+    auto copy = OpenOwnNamespace();
     if (!copy) return std::unexpected(copy.error());
     (void)copy->Release();  // deliberately kept open until the benchmark process exits
   }
   if (count > 0) fmt::print(stderr, "mntns bench: {} peer namespaces\n", count);
-  if (auto r = sys::Setns(home->Get(), CLONE_NEWNS); !r) return r;
+  if (auto r = EnterMountNamespace(home->Get()); !r) return r;
   return kOk;
 }
 
 Result<void> EnterSlaveNamespace() {
   // The namespace the peer groups were built in must outlive our leaving it:
   // its mounts are the masters every slave here walks to.
-  auto master = sys::Open(AT_FDCWD, "/proc/self/ns/mnt", O_RDONLY);
+  auto master = OpenOwnNamespace();
   if (!master) return std::unexpected(master.error());
-  if (auto r = sys::Unshare(CLONE_NEWNS); !r) return r;
-  struct mount_attr attr {};
-  attr.propagation = MS_SLAVE;
-  if (auto slave = sys::MountSetattr(AT_FDCWD, "/", AT_RECURSIVE, attr); !slave) return slave;
+  if (auto r = UnshareMountNamespace(); !r) return r;
+  if (auto slave = MountSetattr(AT_FDCWD, "/", AT_RECURSIVE, {.propagation = MS_SLAVE}); !slave) return slave;
   (void)master->Release();  // deliberately kept open until the benchmark process exits
   return kOk;
 }
@@ -160,7 +136,7 @@ int Measure(const BenchLsOptions& options, const std::string& base) {
   }
   const std::string self = SelfExe();
   // Listed once: the table does not change while the contenders run.
-  auto ids = internal::ListMountIds(0);
+  auto ids = ListCallerMountIds();
   if (!ids) return ReportError(ids.error());
   std::vector<Contender> contenders;
   contenders.push_back({"mntns ls --json", [&] { return Spawn({self, "ls", "--json"}); }, {}});
