@@ -78,9 +78,10 @@ struct MountAttributes {
 // all or none). `flags`: AT_EMPTY_PATH, AT_RECURSIVE, AT_SYMLINK_NOFOLLOW,
 // AT_NO_AUTOMOUNT. Works on attached mounts and on detached trees (an
 // OpenTree clone or an FsMount fd, with AT_EMPTY_PATH and path "").
-// EINVAL for an unknown bit or an atime mode without MOUNT_ATTR__ATIME in
-// attr_clr; EPERM to clear a locked flag (one a less privileged namespace
-// inherited read-only, nosuid, ...); EBUSY to idmap a mount already in use.
+// EINVAL for an unknown bit, more than one propagation type, an atime mode
+// without MOUNT_ATTR__ATIME in attr_clr, or MOUNT_ATTR_IDMAP on a mount that
+// has been attached (only a detached clone can be idmapped); EPERM to clear a
+// locked flag (one a less privileged namespace inherited read-only, nosuid, ...).
 // Minimum kernel: 5.12.
 [[nodiscard]] MNTNS_EXPORT Result<void> MountSetattr(int dirfd, const std::string& path, unsigned flags,
                                                      const MountAttributes& attributes);
@@ -103,8 +104,10 @@ struct MountAttributes {
 // 'mode'"), read and emptied from the context, so a later failure does not
 // repeat it. The parameters are the filesystem's own (see its documentation
 // and fs_parameter_spec); the kernel validates each as it is set.
-// A context's calls must not run concurrently. Needs CAP_SYS_ADMIN over the
-// caller's user namespace (or the filesystem's FS_USERNS_MOUNT there).
+// A context's calls must not run concurrently. fsopen needs CAP_SYS_ADMIN
+// over the user namespace owning the caller's mount namespace (EPERM), and a
+// filesystem type without FS_USERNS_MOUNT (most) refuses to be created in
+// any but the initial user namespace.
 // Minimum kernel: 5.2.
 class MNTNS_EXPORT FsContext {
  public:
