@@ -170,14 +170,17 @@ Result<void> FsConfigCreate(int fs_fd) {
 }
 
 std::string ReadFsContextLog(int fs_fd) {
-  // The kernel keeps up to 8 messages per context; each read() returns one.
+  // The kernel keeps up to 8 messages per context; each read() returns one,
+  // ending in a newline on 6.18 (which would land inside the error text).
   std::string log;
   char message[1024];
   for (int i = 0; i < 8; ++i) {
     const ssize_t n = ::read(fs_fd, message, sizeof message);
     if (n <= 0) break;
+    auto length = static_cast<std::size_t>(n);
+    while (length > 0 && message[length - 1] == '\n') --length;
     if (!log.empty()) log += "; ";
-    log.append(message, static_cast<std::size_t>(n));
+    log.append(message, length);
   }
   return log;
 }

@@ -47,6 +47,16 @@ TEST(FsContext, BadOptionErrorCarriesTheKernelLog) {
   EXPECT_NE(set.error().kernel_log.find("mode"), std::string::npos) << set.error().Message();
 }
 
+// 6.18 ends each logged message in a newline, which the error text would show as \x0a.
+TEST(FsContext, KernelLogLeavesOutTheMessagesNewlines) {
+  auto fs = FsContext::Open("tmpfs");
+  ASSERT_TRUE(fs) << fs.error().Message();
+  auto set = fs->SetString("mode", "zzz");
+  ASSERT_FALSE(set);
+  ASSERT_FALSE(set.error().kernel_log.empty());
+  EXPECT_EQ(set.error().kernel_log.find('\n'), std::string::npos) << set.error().Message();
+}
+
 TEST(FsContext, ErrorNamesTheCallTheFilesystemAndTheParameter) {
   auto fs = FsContext::Open("tmpfs");
   ASSERT_TRUE(fs) << fs.error().Message();
