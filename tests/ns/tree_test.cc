@@ -107,6 +107,24 @@ TEST(FsContext, MountedFilesystemHasTheParametersThatWereSet) {
   });
 }
 
+TEST(FsContext, FdServesFsmountNamespace) {
+  InPrivateMountNamespace([] {
+    auto fs = FsContext::Open("tmpfs");
+    ASSERT_TRUE(fs) << fs.error().Message();
+    ASSERT_TRUE(fs->SetString("source", "mntns-tree-root"));
+    ASSERT_TRUE(fs->Create());
+    auto ns = FsmountNamespace(fs->fd(), FSMOUNT_CLOEXEC, 0);
+    ASSERT_TRUE(ns) << ns.error().Message();
+    auto id = MountNamespaceId(ns->Get());
+    ASSERT_TRUE(id) << id.error().Message();
+    auto mounts = ListMounts(NamespaceRef::ById(*id), {.mask = field::kMntPoint | field::kSbSource});
+    ASSERT_TRUE(mounts) << mounts.error().Message();
+    ASSERT_EQ(mounts->size(), 1U);
+    EXPECT_EQ(mounts->front().point, "/");
+    EXPECT_EQ(mounts->front().sb_source, "mntns-tree-root");
+  });
+}
+
 // ---- OpenTree, MoveMount, MountSetattr -----------------------------------------------
 
 TEST(OpenTree, CloneIsCloseOnExecWithoutTheFlag) {
