@@ -26,7 +26,11 @@ using testing::MakeDirs;
 using testing::MountTmpfs;
 using testing::SetPropagation;
 
-bool IsCloseOnExec(int fd) { return (::fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0; }
+// False for a closed fd too: fcntl's -1 has every bit set.
+bool IsCloseOnExec(int fd) {
+  const int flags = ::fcntl(fd, F_GETFD);
+  return flags >= 0 && (flags & FD_CLOEXEC) != 0;
+}
 
 bool Exists(const std::string& path) {
   struct stat st {};
