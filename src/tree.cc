@@ -68,10 +68,6 @@ Result<void> FsContext::SetString(const std::string& key, const std::string& val
   return NameFsType(sys::FsConfigString(fd_.Get(), key.c_str(), value.c_str()), fs_type_);
 }
 
-Result<void> FsContext::SetPath(const std::string& key, const std::string& path, int dirfd) {
-  return NameFsType(sys::FsConfigPath(fd_.Get(), key.c_str(), dirfd, path.c_str()), fs_type_);
-}
-
 Result<void> FsContext::SetFd(const std::string& key, int fd) {
   return NameFsType(sys::FsConfigFd(fd_.Get(), key.c_str(), fd), fs_type_);
 }

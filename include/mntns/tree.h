@@ -122,11 +122,12 @@ class MNTNS_EXPORT FsContext {
   [[nodiscard]] Result<void> SetFlag(const std::string& key);
   // FSCONFIG_SET_STRING: "source", "size=16k" as ("size", "16k"), ...
   [[nodiscard]] Result<void> SetString(const std::string& key, const std::string& value);
-  // FSCONFIG_SET_PATH: a parameter naming a file, resolved now relative to
-  // `dirfd` (AT_FDCWD: the cwd), e.g. overlayfs' "lowerdir+" (6.8).
-  [[nodiscard]] Result<void> SetPath(const std::string& key, const std::string& path, int dirfd);
   // FSCONFIG_SET_FD: a parameter given as an open fd (the context takes its
-  // own reference; `fd` stays the caller's), e.g. overlayfs' "lowerdir+".
+  // own reference; `fd` stays the caller's), e.g. an O_PATH fd of a directory
+  // for overlayfs' "lowerdir+" (6.13+; before, it takes only SetString).
+  // (FSCONFIG_SET_PATH has no call here: the filesystems a mount namespace is
+  // built from take no path-typed values; overlayfs' layers are strings or
+  // fds, and the generic "source" must be a string.)
   [[nodiscard]] Result<void> SetFd(const std::string& key, int fd);
   // FSCONFIG_CMD_CREATE: creates (or, where the filesystem shares them, finds)
   // the superblock. Once only; the parameters cannot change after it.

@@ -156,11 +156,6 @@ Result<void> FsConfigFlag(int fs_fd, const char* key) {
   return FsConfig(fs_fd, FSCONFIG_SET_FLAG, key, nullptr, 0, key);
 }
 
-Result<void> FsConfigPath(int fs_fd, const char* key, int dirfd, const char* path) {
-  return FsConfig(fs_fd, FSCONFIG_SET_PATH, key, path, dirfd,
-                  fmt::format("{}={}", key, DescribeDirFd(dirfd, path)));
-}
-
 Result<void> FsConfigFd(int fs_fd, const char* key, int fd) {
   return FsConfig(fs_fd, FSCONFIG_SET_FD, key, nullptr, fd, fmt::format("{}=fd {}", key, fd));
 }

@@ -59,8 +59,6 @@ void ReserveStandardFds();
 // fsconfig(2); on failure the Error carries the fs_context log read from fs_fd.
 [[nodiscard]] Result<void> FsConfigString(int fs_fd, const char* key, const char* value);
 [[nodiscard]] Result<void> FsConfigFlag(int fs_fd, const char* key);
-// FSCONFIG_SET_PATH: `path` resolved relative to `dirfd` (AT_FDCWD or a dir fd).
-[[nodiscard]] Result<void> FsConfigPath(int fs_fd, const char* key, int dirfd, const char* path);
 // FSCONFIG_SET_FD: the context takes its own reference to `fd`.
 [[nodiscard]] Result<void> FsConfigFd(int fs_fd, const char* key, int fd);
 [[nodiscard]] Result<void> FsConfigCreate(int fs_fd);

@@ -129,6 +129,36 @@ TEST(FsContext, FdServesFsmountNamespace) {
   });
 }
 
+// overlayfs' "lowerdir+" takes an fd since 6.13 (fsparam_file_or_string).
+TEST(FsContext, SetFdGivesAnOpenDirectory) {
+  InPrivateMountNamespace([] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(MountTmpfs(base));
+    ASSERT_TRUE(MakeDirs(base + "/top") && MakeDirs(base + "/bottom") && MakeDirs(base + "/merged"));
+    ASSERT_TRUE(std::ofstream(base + "/top/from-top") << "x");
+    ASSERT_TRUE(std::ofstream(base + "/bottom/from-bottom") << "x");
+    auto fs = FsContext::Open("overlay");
+    if (!fs && fs.error().code == ENODEV) GTEST_SKIP() << "no overlayfs in this kernel";
+    ASSERT_TRUE(fs) << fs.error().Message();
+    for (const char* layer : {"/top", "/bottom"}) {
+      const UniqueFd dir(::open((base + layer).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+      ASSERT_TRUE(dir);
+      auto set = fs->SetFd("lowerdir+", dir.Get());
+      if (!set && set.error().code == EINVAL && set.error().kernel_log.find("Bad value") != std::string::npos) {
+        GTEST_SKIP() << "lowerdir+ takes no fd before 6.13: " << set.error().Message();
+      }
+      ASSERT_TRUE(set) << set.error().Message();
+    }
+    auto created = fs->Create();
+    ASSERT_TRUE(created) << created.error().Message();
+    auto mnt = fs->Mount();
+    ASSERT_TRUE(mnt) << mnt.error().Message();
+    ASSERT_TRUE(MoveMount(mnt->Get(), "", AT_FDCWD, base + "/merged", MOVE_MOUNT_F_EMPTY_PATH));
+    EXPECT_TRUE(Exists(base + "/merged/from-top"));
+    EXPECT_TRUE(Exists(base + "/merged/from-bottom"));
+  });
+}
+
 // ---- OpenTree, MoveMount, MountSetattr -----------------------------------------------
 
 TEST(OpenTree, CloneIsCloseOnExecWithoutTheFlag) {
