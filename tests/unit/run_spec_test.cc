@@ -6,12 +6,19 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <regex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
+#include "command.h"
 #include "run_spec.h"
 #include "support/namespace.h"
 
@@ -253,6 +260,279 @@ TEST(RunArguments, ABadStrategyNamesTheOptionAndTheErrnoOnce) {
 TEST(RunArguments, AnOverlayWithoutSourcesNamesItsOwnOption) {
   EXPECT_TRUE(Mentions(ArgumentsError({"--tmp-overlay", "/o", "--", "x"}), "--tmp-overlay /o needs --overlay-src"));
   EXPECT_TRUE(Mentions(ArgumentsError({"--ro-overlay", "/o", "--", "x"}), "--ro-overlay /o needs --overlay-src"));
+}
+
+// ---- the option table: one vocabulary for the command line, JSON and --help -------
+
+// Everything ParseRunArguments and ApplyJsonSpec can set, as text to compare.
+std::string Describe(const SandboxSpec& spec) {
+  std::string text = fmt::format("root={} chdir={} hostname={} user={} pid={} net={} uts={} ipc={} uid={} gid={} "
+                                 "die={} strategy={} argv={}\n",
+                                 spec.root, spec.chdir, spec.hostname, spec.unshare_user, spec.unshare_pid,
+                                 spec.unshare_net, spec.unshare_uts, spec.unshare_ipc,
+                                 spec.uid ? std::to_string(*spec.uid) : "-", spec.gid ? std::to_string(*spec.gid) : "-",
+                                 spec.die_with_parent, static_cast<int>(spec.strategy), fmt::join(spec.argv, " "));
+  for (const SandboxMount& m : spec.mounts) {
+    text += fmt::format("mount kind={} src={} dest={} ro={} dev={} try={} size={} perms={} layers={} work={} upper={}\n",
+                        static_cast<int>(m.kind), m.source, m.dest, m.read_only, m.allow_devices, m.optional, m.size,
+                        m.perms ? fmt::format("{:o}", *m.perms) : "-", fmt::join(m.layers, ","), m.workdir,
+                        static_cast<int>(m.overlay_upper));
+  }
+  for (const SandboxEnvChange& e : spec.env) {
+    text += fmt::format("env kind={} name={} value={}\n", static_cast<int>(e.kind), e.name, e.value);
+  }
+  return text;
+}
+
+const RunOption& Option(std::string_view name) {
+  for (const RunOption& option : RunOptions()) {
+    if (option.name == name) return option;
+  }
+  ADD_FAILURE() << "no option " << name;
+  return RunOptions().front();
+}
+
+// A valid value of each kind, distinct per position: the same text on the
+// command line as in JSON.
+std::string Sample(const RunValue& value, std::size_t position) {
+  switch (value.kind) {
+    case RunValueKind::kText: return fmt::format("V{}", position);
+    case RunValueKind::kPath: return fmt::format("/p{}", position);
+    case RunValueKind::kHostname: return "box";
+    case RunValueKind::kId: return std::to_string(1000 + position);
+    case RunValueKind::kBytes: return std::to_string(4096 * (position + 1));
+    case RunValueKind::kMode: return "0710";
+    case RunValueKind::kStrategy: return "classic";
+  }
+  return "";
+}
+
+nlohmann::json JsonSample(const RunValue& value, std::size_t position) {
+  const std::string text = Sample(value, position);
+  if (value.kind == RunValueKind::kId || value.kind == RunValueKind::kBytes) return std::stoull(text);
+  return text;
+}
+
+// One occurrence of `option` with sample values, and what must precede it on
+// the command line for it to be complete (the layers an overlay needs) or
+// follow it (the --tmpfs a --size waits for).
+std::vector<std::string> CommandLine(const RunOption& option) {
+  std::vector<std::string> args;
+  for (std::string_view modifier : option.json_modifiers) {
+    const RunOption& m = Option(modifier);
+    args.push_back(std::string(m.name));
+    args.push_back(Sample(m.values.at(0), 0));
+    if (m.json_place == RunJsonPlace::kMountList) {
+      args.push_back(std::string(m.name));
+      args.push_back(Sample(m.values.at(0), 1));
+    }
+  }
+  args.push_back(std::string(option.name));
+  for (std::size_t i = 0; i < option.values.size(); ++i) args.push_back(Sample(option.values[i], i));
+  if (option.json_place == RunJsonPlace::kMountKey) {
+    args.push_back("--tmpfs");
+    args.push_back("/t");
+  }
+  if (option.json_place == RunJsonPlace::kMountList) {
+    args.push_back("--tmp-overlay");
+    args.push_back("/t");
+  }
+  return args;
+}
+
+// The same occurrence written as a JSON document.
+nlohmann::json JsonDocument(const RunOption& option) {
+  nlohmann::json doc = nlohmann::json::object();
+  nlohmann::json entry = nlohmann::json::object();
+  for (std::size_t i = 0; i < option.values.size(); ++i) {
+    entry[std::string(option.values[i].json_key)] = JsonSample(option.values[i], i);
+  }
+  switch (option.json_place) {
+    case RunJsonPlace::kKey:
+      doc[std::string(option.json_name)] =
+          option.values.empty() ? nlohmann::json(true) : JsonSample(option.values.at(0), 0);
+      break;
+    case RunJsonPlace::kMount:
+      entry["type"] = option.json_name;
+      for (std::string_view modifier : option.json_modifiers) {
+        const RunOption& m = Option(modifier);
+        const nlohmann::json value = JsonSample(m.values.at(0), 0);
+        entry[std::string(m.json_name)] =
+            m.json_place == RunJsonPlace::kMountList ? nlohmann::json{value, JsonSample(m.values.at(0), 1)} : value;
+      }
+      doc["mounts"] = nlohmann::json::array({entry});
+      break;
+    case RunJsonPlace::kEnv:
+      if (option.values.empty()) entry[std::string(option.json_name)] = true;
+      doc["env"] = nlohmann::json::array({entry});
+      break;
+    case RunJsonPlace::kUnshare:
+      doc["unshare"] = nlohmann::json::array({option.json_name});
+      break;
+    default:
+      break;
+  }
+  return doc;
+}
+
+TEST(RunOptionTable, NamesAreUniqueOptionsAndJsonNamesUniqueInTheirPlace) {
+  std::set<std::string_view> names;
+  std::set<std::pair<RunJsonPlace, std::string_view>> json;
+  for (const RunOption& option : RunOptions()) {
+    EXPECT_TRUE(option.name.starts_with("--")) << option.name;
+    EXPECT_TRUE(names.insert(option.name).second) << option.name << " twice";
+    EXPECT_NE(option.apply, nullptr) << option.name;
+    EXPECT_FALSE(option.description.empty()) << option.name;
+    EXPECT_FALSE(option.group.empty()) << option.name;
+    if (option.json_place == RunJsonPlace::kNone) {
+      EXPECT_TRUE(option.json_name.empty()) << option.name;
+      continue;
+    }
+    EXPECT_FALSE(option.json_name.empty()) << option.name;
+    EXPECT_TRUE(json.insert({option.json_place, option.json_name}).second) << option.json_name << " twice";
+  }
+}
+
+// A mount's JSON keys are its values' json_keys and its modifiers' names;
+// a key of the document or an env entry is the option's json_name.
+TEST(RunOptionTable, EveryJsonKeyIsSpelledAndEveryModifierIsAMountKey) {
+  std::set<std::string_view> modifiers_used;
+  for (const RunOption& option : RunOptions()) {
+    for (const RunValue& value : option.values) {
+      EXPECT_FALSE(value.metavar.empty()) << option.name;
+      const bool keyed = option.json_place == RunJsonPlace::kMount || option.json_place == RunJsonPlace::kEnv;
+      EXPECT_EQ(!value.json_key.empty(), keyed) << option.name << " " << value.metavar;
+    }
+    if (option.json_place == RunJsonPlace::kEnv && !option.values.empty()) {
+      EXPECT_EQ(option.values.front().json_key, option.json_name) << option.name;
+    }
+    if (option.json_place == RunJsonPlace::kMountKey || option.json_place == RunJsonPlace::kMountList ||
+        option.json_place == RunJsonPlace::kKey) {
+      EXPECT_LE(option.values.size(), 1U) << option.name;
+    }
+    if (option.json_place != RunJsonPlace::kMount) {
+      EXPECT_TRUE(option.json_modifiers.empty()) << option.name;
+    }
+    for (std::string_view name : option.json_modifiers) {
+      const RunOption& modifier = Option(name);
+      EXPECT_TRUE(modifier.json_place == RunJsonPlace::kMountKey || modifier.json_place == RunJsonPlace::kMountList)
+          << option.name << " takes " << name;
+      modifiers_used.insert(name);
+    }
+  }
+  for (const RunOption& option : RunOptions()) {
+    if (option.json_place == RunJsonPlace::kMountKey || option.json_place == RunJsonPlace::kMountList) {
+      EXPECT_TRUE(modifiers_used.contains(option.name)) << option.name << " is a mount key of no mount";
+    }
+  }
+}
+
+TEST(RunOptionTable, EveryOptionIsAcceptedOnTheCommandLine) {
+  for (const RunOption& option : RunOptions()) {
+    if (option.name == "--json-spec") continue;  // reads a file: RunJsonSpecFile below
+    std::vector<std::string> args = CommandLine(option);
+    args.insert(args.end(), {"--", "/bin/true"});
+    auto spec = ParseRunArguments(args);
+    EXPECT_TRUE(spec.has_value()) << fmt::format("{}", fmt::join(args, " ")) << ": " << spec.error().Message();
+  }
+}
+
+// The JSON spelling of each option, from the table, sets what the option sets.
+TEST(RunOptionTable, EveryJsonSpellingHasTheEffectOfItsOption) {
+  std::size_t compared = 0;
+  for (const RunOption& option : RunOptions()) {
+    if (option.json_place == RunJsonPlace::kNone || option.json_place == RunJsonPlace::kMountKey ||
+        option.json_place == RunJsonPlace::kMountList) {
+      continue;  // no JSON, or part of a mount (compared with the mounts that take it)
+    }
+    auto from_options = ParseRunArguments(CommandLine(option));
+    ASSERT_TRUE(from_options.has_value()) << option.name << ": " << from_options.error().Message();
+    const std::string json = JsonDocument(option).dump();
+    SandboxSpec from_json;
+    auto applied = ApplyJsonSpec(json, "spec.json", from_json);
+    ASSERT_TRUE(applied.has_value()) << json << ": " << applied.error().Message();
+    EXPECT_EQ(Describe(from_json), Describe(*from_options)) << option.name << " as " << json;
+    EXPECT_NE(Describe(from_json), Describe(SandboxSpec{})) << option.name << " as " << json << " changed nothing";
+    ++compared;
+  }
+  EXPECT_GE(compared, 25U);
+}
+
+// A flag in JSON can be turned off, which the command line cannot say.
+TEST(RunOptionTable, AJsonFlagSetToFalseIsOff) {
+  auto spec = ParseRunArguments({"--die-with-parent"});
+  ASSERT_TRUE(spec.has_value());
+  ASSERT_TRUE(ApplyJsonSpec(R"({"die_with_parent": false})", "spec.json", *spec).has_value());
+  EXPECT_FALSE(spec->die_with_parent);
+}
+
+// A --json-spec inserted between --size and its --tmpfs neither takes nor
+// drops the pending --size: each JSON mount brings its own.
+TEST(RunOptionTable, JsonMountsDoNotTouchTheCommandLinesPendingValues) {
+  const std::string path = testing::TempDir() + "/one-tmpfs.json";
+  {
+    std::FILE* file = std::fopen(path.c_str(), "we");
+    ASSERT_NE(file, nullptr);
+    std::fputs(R"({"mounts": [{"type": "tmpfs", "dest": "/j"}]})", file);
+    std::fclose(file);
+  }
+  auto spec = ParseRunArguments({"--size", "4096", "--json-spec", path, "--tmpfs", "/c", "--", "x"});
+  ASSERT_TRUE(spec.has_value()) << spec.error().Message();
+  ASSERT_EQ(spec->mounts.size(), 2U);
+  EXPECT_EQ(spec->mounts[0].dest, "/j");
+  EXPECT_EQ(spec->mounts[0].size, 0U);
+  EXPECT_EQ(spec->mounts[1].size, 4096U);
+}
+
+TEST(RunHelp, ListsEveryOptionWithItsValuesAndDescription) {
+  const std::string help = RunOptionsHelp();
+  for (const RunOption& option : RunOptions()) {
+    std::string head = "  " + std::string(option.name);
+    for (const RunValue& value : option.values) head += " " + std::string(value.metavar);
+    EXPECT_TRUE(Mentions(help, head + " ") || Mentions(help, head + "\n")) << head;
+    const std::string first_word(option.description.substr(0, option.description.find(' ')));
+    EXPECT_TRUE(Mentions(help, first_word)) << option.name;
+  }
+}
+
+// The JSON part of --help lists every mount type, env entry and namespace name.
+TEST(RunHelp, TheJsonSchemaNamesEveryJsonSpelling) {
+  const std::string help = JsonSpecHelp();
+  for (const RunOption& option : RunOptions()) {
+    if (option.json_place == RunJsonPlace::kNone) continue;
+    EXPECT_TRUE(Mentions(help, std::string(option.json_name))) << option.name;
+  }
+}
+
+// `mntns run --help` as CLI11 renders it: every --word in it is an option of
+// the table (or CLI11's --help), and CLI11 parses none of them itself: its
+// option order would break bwrap's, so the table's parser is the only one.
+TEST(RunHelp, MentionsNoOptionOutsideTheTableAndCli11ParsesNone) {
+  CLI::App app{"mntns", "mntns"};
+  Runner runner;
+  AddRunCommand(app, runner);
+  CLI::App* run = app.get_subcommand("run");
+  const std::string help = run->help();
+  std::set<std::string> names;
+  for (const RunOption& option : RunOptions()) names.insert(std::string(option.name));
+  const std::regex word(R"((^|[^\w-])(--[a-z][a-z-]*[a-z]))");
+  std::size_t seen = 0;
+  for (std::sregex_iterator it(help.begin(), help.end(), word), end; it != end; ++it) {
+    const std::string found = (*it)[2];
+    EXPECT_TRUE(names.contains(found) || found == "--help") << found << " in --help is no option";
+    ++seen;
+  }
+  EXPECT_GE(seen, names.size());
+  // CLI11 knows --help and the positional CMD (which takes nothing: remaining() does).
+  std::size_t positionals = 0;
+  for (const CLI::Option* option : run->get_options()) {
+    if (!option->nonpositional()) {
+      ++positionals;
+      continue;
+    }
+    EXPECT_EQ(option->get_name(false, true), "-h,--help");
+  }
+  EXPECT_EQ(positionals, 1U);
 }
 
 // ---- --json-spec FILE ---------------------------------------------------------------
