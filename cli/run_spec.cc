@@ -1,6 +1,7 @@
 #include "run_spec.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,8 +54,18 @@ Result<std::uint32_t> ParseId(std::string_view option, const std::string& text) 
   return static_cast<std::uint32_t>(*id);
 }
 
-// Why `text` is no value of `kind`, or nullopt.
-std::optional<std::string> TextProblem(RunValueKind /*kind*/, const std::string& /*text*/) { return std::nullopt; }
+// Why `text` is no value of `kind` (a path, a hostname), or nullopt. "" is
+// what an unset field holds: `--root ''` ran on an empty tmpfs, `--chdir ''`
+// in your directory.
+std::optional<std::string> TextProblem(RunValueKind kind, const std::string& text) {
+  if (kind == RunValueKind::kPath && text.empty()) return "the path is empty";
+  if (kind == RunValueKind::kHostname) {
+    if (text.empty()) return "the name is empty";
+    // sethostname(2) fails with EINVAL past it, after the sandbox was set up.
+    if (text.size() > HOST_NAME_MAX) return fmt::format("longer than {} bytes (HOST_NAME_MAX)", HOST_NAME_MAX);
+  }
+  return std::nullopt;
+}
 
 // A value from the command line, checked by its kind.
 Result<RunArgument> ReadArgument(std::string_view option, const RunValue& value, const std::string& text) {
@@ -902,11 +913,11 @@ std::string RunOptionsHelp() {
   };
   help += Wrap("\n", 2,
                fmt::format("Values: {} are decimal from 0 to {}, {} decimal from 0 to {}, {} octal from 0 to {:#o}, {} "
-                           "one of auto|native|template|classic, {} and {} text. Anything else is a "
+                           "one of auto|native|template|classic, {} not empty, {} 1 to {} bytes. Anything else is a "
                            "usage error (exit 2) naming the option and the value.",
                            metavars(RunValueKind::kId), kMaxId, metavars(RunValueKind::kBytes), UINT64_MAX,
                            metavars(RunValueKind::kMode), kMaxMode, metavars(RunValueKind::kStrategy),
-                           metavars(RunValueKind::kPath), metavars(RunValueKind::kHostname)));
+                           metavars(RunValueKind::kPath), metavars(RunValueKind::kHostname), HOST_NAME_MAX));
   return help;
 }
 

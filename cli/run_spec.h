@@ -19,8 +19,8 @@ namespace mntns::cli {
 // out of it is a usage error naming the option (or the JSON key) and the value.
 enum class RunValueKind {
   kText,      // any string; JSON: a string (--setenv VAR VALUE, --unsetenv VAR)
-  kPath,      // a path; JSON: a string
-  kHostname,  // a hostname; JSON: a string
+  kPath,      // a path, not empty (empty would read as "not given"); JSON: a string
+  kHostname,  // 1 to 64 bytes (HOST_NAME_MAX: sethostname refuses more); JSON: a string
   kId,        // a uid/gid, decimal 0 to 4294967294 ((uid_t)-1 means "no id"); JSON: an integer
   kBytes,     // decimal 0 to 2^64-1; JSON: an integer
   kMode,      // octal 0 to 07777; JSON: a string of octal digits (a number would be decimal)

@@ -535,6 +535,131 @@ TEST(RunHelp, MentionsNoOptionOutsideTheTableAndCli11ParsesNone) {
   EXPECT_EQ(positionals, 1U);
 }
 
+// ---- every value is checked by its kind, on the command line and in JSON ------------
+
+// The JSON document that gives `option` (a kKey or a mount key) the value `json`,
+// and the path its errors name.
+std::pair<std::string, std::string> JsonWithValue(const RunOption& option, const std::string& json) {
+  if (option.json_place == RunJsonPlace::kKey) {
+    return {fmt::format(R"({{"{}": {}}})", option.json_name, json), std::string(option.json_name)};
+  }
+  for (const RunOption& mount : RunOptions()) {
+    for (std::string_view modifier : mount.json_modifiers) {
+      if (modifier != option.name) continue;
+      nlohmann::json entry = JsonDocument(mount)["mounts"][0];
+      entry.erase(std::string(option.json_name));
+      std::string text = entry.dump();
+      text.insert(text.size() - 1, fmt::format(R"(,"{}":{})", option.json_name, json));
+      return {fmt::format(R"({{"mounts": [{}]}})", text), fmt::format("mounts[0].{}", option.json_name)};
+    }
+  }
+  ADD_FAILURE() << option.name << " has no JSON key";
+  return {};
+}
+
+// What each numeric kind refuses, as command-line text and as JSON.
+struct Refused {
+  std::vector<std::string> text;
+  std::vector<std::string> json;
+  std::vector<std::string> accepted_text;
+  std::vector<std::string> accepted_json;
+};
+
+Refused RefusedValues(RunValueKind kind) {
+  switch (kind) {
+    case RunValueKind::kId:
+      // 4294967295 is (uid_t)-1, "no id"; 4294967296 wrapped to 0 (root).
+      return {{"4294967295", "4294967296", "99999999999999999999", "-1", "+1", "1.5", "0x10", " 1", ""},
+              {"4294967295", "4294967296", "18446744073709551616", "-1", "-0", "1.5", "1e3", "1000.0", "\"1000\"",
+               "null", "true"},
+              {"0", "4294967294"},
+              {"0", "4294967294"}};
+    case RunValueKind::kBytes:
+      return {{"18446744073709551616", "-5", "1M", "1e3", "0x10", ""},
+              {"18446744073709551616", "-5", "1.5", "1e30", "\"1M\"", "\"4096\"", "null"},
+              {"0", "18446744073709551615"},
+              {"0", "18446744073709551615"}};
+    case RunValueKind::kMode:
+      return {{"10000", "8", "-1", "0x1ff", "0o700", "+700", ""},
+              {"700", "\"10000\"", "\"8\"", "\"-1\"", "\"\"", "true"},
+              {"0", "7777", "0700"},
+              {"\"0\"", "\"7777\"", "\"0700\""}};
+    default:
+      return {};
+  }
+}
+
+// Every option whose value is an id, a size or a mode (found in the table,
+// so a new one is checked too) refuses what its kind does not hold, naming
+// the option and the value, and accepts both ends of its range.
+TEST(RunValues, NumbersOutOfRangeAreRefusedOnTheCommandLineAndInJson) {
+  std::size_t checked = 0;
+  for (const RunOption& option : RunOptions()) {
+    if (option.values.size() != 1) continue;
+    const Refused refused = RefusedValues(option.values[0].kind);
+    if (refused.text.empty()) continue;
+    ++checked;
+    std::vector<std::string> after;
+    if (option.json_place == RunJsonPlace::kMountKey) after = {"--tmpfs", "/t"};
+    const auto args = [&](const std::string& value) {
+      std::vector<std::string> line = {std::string(option.name), value};
+      line.insert(line.end(), after.begin(), after.end());
+      line.insert(line.end(), {"--", "x"});
+      return line;
+    };
+    for (const std::string& value : refused.text) {
+      const std::string error = ArgumentsError(args(value));
+      EXPECT_TRUE(Mentions(error, std::string(option.name) + " ")) << option.name << " " << value;
+      if (!value.empty()) {
+        EXPECT_TRUE(Mentions(error, value)) << option.name << " " << value;
+      }
+    }
+    for (const std::string& value : refused.accepted_text) {
+      EXPECT_EQ(ArgumentsError(args(value)), "") << option.name << " " << value;
+    }
+    for (const std::string& value : refused.json) {
+      const auto [json, path] = JsonWithValue(option, value);
+      EXPECT_TRUE(Mentions(JsonError(json), "spec.json\": " + path + ": ")) << json;
+    }
+    for (const std::string& value : refused.accepted_json) {
+      EXPECT_EQ(JsonError(JsonWithValue(option, value).first), "") << value;
+    }
+  }
+  EXPECT_EQ(checked, 4U) << "--uid, --gid, --size, --perms";
+}
+
+// "" is what an unset field holds: `--root ''` ran on an empty tmpfs,
+// `--chdir ''` in the caller's directory, `--hostname ''` kept the host's.
+TEST(RunValues, AnEmptyPathOrHostnameIsRefusedNamingTheOption) {
+  for (const RunOption& option : RunOptions()) {
+    for (std::size_t i = 0; i < option.values.size(); ++i) {
+      if (option.values[i].kind != RunValueKind::kPath && option.values[i].kind != RunValueKind::kHostname) continue;
+      std::vector<std::string> args = CommandLine(option);
+      // The value sits after the option's name, after any modifiers before it.
+      const auto at = std::find(args.begin(), args.end(), std::string(option.name)) - args.begin();
+      args[static_cast<std::size_t>(at) + 1 + i] = "";
+      args.insert(args.end(), {"--", "x"});
+      EXPECT_TRUE(Mentions(ArgumentsError(args), std::string(option.name) + " \"\": the ")) << option.name << " " << i;
+    }
+  }
+  for (const char* key : {"root", "chdir", "hostname"}) {
+    EXPECT_TRUE(Mentions(JsonError(fmt::format(R"({{"{}": ""}})", key)), fmt::format("{}: the", key))) << key;
+  }
+  EXPECT_TRUE(Mentions(JsonError(R"({"mounts": [{"type": "proc", "dest": ""}]})"), "mounts[0].dest: the path is empty"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"mounts": [{"type": "ro-overlay", "sources": ["/a", ""], "dest": "/o"}]})"),
+                       "mounts[0].sources[1]: the path is empty"));
+}
+
+// sethostname(2) refused a 65-byte name with EINVAL only after the sandbox was set up (exit 1).
+TEST(RunValues, AHostnameLongerThanHostNameMaxIsRefused) {
+  const std::string longest(64, 'h');
+  const std::string longer(65, 'h');
+  EXPECT_EQ(ArgumentsError({"--hostname", longest, "--", "x"}), "");
+  EXPECT_TRUE(Mentions(ArgumentsError({"--hostname", longer, "--", "x"}), "--hostname \"" + longer + "\": longer than 64"));
+  EXPECT_EQ(JsonError(R"({"hostname": ")" + longest + "\"}"), "");
+  EXPECT_TRUE(Mentions(JsonError(R"({"hostname": ")" + longer + "\"}"), "hostname: longer than 64"));
+}
+
 // ---- --json-spec FILE ---------------------------------------------------------------
 
 TEST(RunJsonSpecFile, ADirectoryIsAClearError) {
