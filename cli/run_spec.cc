@@ -505,6 +505,9 @@ std::string ParserMessage(const nlohmann::json::exception& e) {
 std::string Shown(const Json& value) {
   if (value.is_object()) return "an object";
   if (value.is_array()) return "an array";
+  // nlohmann reads -0 as a signed 0, which dump() writes as "0": "not 0" would
+  // refuse what the message calls valid.
+  if (value.is_number_integer() && !value.is_number_unsigned() && value.get<std::int64_t>() == 0) return "-0";
   std::string text = value.dump();
   if (text.size() > 40) text = text.substr(0, 37) + "...";
   return text;

@@ -628,6 +628,11 @@ TEST(RunValues, NumbersOutOfRangeAreRefusedOnTheCommandLineAndInJson) {
   EXPECT_EQ(checked, 4U) << "--uid, --gid, --size, --perms";
 }
 
+// nlohmann reads -0 as a signed 0: the error said "must be an integer from 0 to 4294967294, not 0".
+TEST(RunValues, ARefusedMinusZeroIsShownAsWritten) {
+  EXPECT_TRUE(Mentions(JsonError(R"({"uid": -0})"), "uid: must be an integer from 0 to 4294967294, not -0"));
+}
+
 // "" is what an unset field holds: `--root ''` ran on an empty tmpfs,
 // `--chdir ''` in the caller's directory, `--hostname ''` kept the host's.
 TEST(RunValues, AnEmptyPathOrHostnameIsRefusedNamingTheOption) {
