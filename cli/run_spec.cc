@@ -28,30 +28,33 @@ constexpr std::uint64_t kMaxMode = 07777;
 
 std::unexpected<Error> Usage(std::string what) { return MakeError(EINVAL, "mntns run", std::move(what)); }
 
-Result<std::uint64_t> ParseNumber(std::string_view option, const std::string& text, int base) {
+// `text` as digits of `base` only (no sign, space or prefix: from_chars takes
+// none) from 0 to `max`. Past `max`, also past 2^64-1, the error says
+// `out_of_range` ("out of range (0 to 4294967294)"), naming the option and the value.
+Result<std::uint64_t> ParseNumber(std::string_view option, const std::string& text, int base, std::uint64_t max,
+                                  std::string_view out_of_range) {
   std::uint64_t value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, base);
-  if (ec == std::errc::result_out_of_range) return Usage(fmt::format("{} {}: too large", option, text));
-  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
+  const bool digits_only = !text.empty() && end == text.data() + text.size();
+  if (digits_only && (ec == std::errc::result_out_of_range || (ec == std::errc() && value > max))) {
+    return Usage(fmt::format("{} {}: {}", option, text, out_of_range));
+  }
+  if (ec != std::errc() || !digits_only) {
     return Usage(fmt::format("{} \"{}\": not a{} number", option, text, base == 8 ? "n octal" : " decimal"));
   }
   return value;
 }
 
+Result<std::uint64_t> ParseUnsigned(std::string_view option, const std::string& text, std::uint64_t max) {
+  return ParseNumber(option, text, 10, max, fmt::format("out of range (0 to {})", max));
+}
+
 // The one rule for a mode, from --perms or a JSON "perms": octal digits only
 // ("700", "0700", "1777"), at most 07777.
 Result<mode_t> ParseMode(std::string_view where, const std::string& text) {
-  auto mode = ParseNumber(where, text, 8);
+  auto mode = ParseNumber(where, text, 8, kMaxMode, "not a mode (at most 07777)");
   if (!mode) return std::unexpected(mode.error());
-  if (*mode > kMaxMode) return Usage(fmt::format("{} {}: not a mode (at most 07777)", where, text));
   return static_cast<mode_t>(*mode);
-}
-
-Result<std::uint32_t> ParseId(std::string_view option, const std::string& text) {
-  auto id = ParseNumber(option, text, 10);
-  if (!id) return std::unexpected(id.error());
-  if (*id > kMaxId) return Usage(fmt::format("{} {}: out of range (0 to {})", option, text, kMaxId));
-  return static_cast<std::uint32_t>(*id);
 }
 
 // Why `text` is no value of `kind` (a path, a hostname), or nullopt. "" is
@@ -76,18 +79,15 @@ Result<RunArgument> ReadArgument(std::string_view option, const RunValue& value,
       break;
     case RunValueKind::kPath:
     case RunValueKind::kHostname:
-      if (auto why = TextProblem(value.kind, text)) return Usage(fmt::format("{} {}: {}", option, QuotePath(text), *why));
+      if (auto why = TextProblem(value.kind, text)) {
+        return Usage(fmt::format("{} {}: {}", option, QuotePath(text), *why));
+      }
       break;
-    case RunValueKind::kId: {
-      auto id = ParseId(option, text);
-      if (!id) return std::unexpected(id.error());
-      argument.number = *id;
-      break;
-    }
+    case RunValueKind::kId:
     case RunValueKind::kBytes: {
-      auto bytes = ParseNumber(option, text, 10);
-      if (!bytes) return std::unexpected(bytes.error());
-      argument.number = *bytes;
+      auto number = ParseUnsigned(option, text, value.kind == RunValueKind::kId ? kMaxId : UINT64_MAX);
+      if (!number) return std::unexpected(number.error());
+      argument.number = *number;
       break;
     }
     case RunValueKind::kMode: {
@@ -960,7 +960,9 @@ std::string JsonSpecHelp() {
   }
   std::vector<std::string> flags;
   for (const RunOption& option : Table()) {
-    if (option.json_place == RunJsonPlace::kUnshare) flags.push_back(fmt::format("{} ({})", option.json_name, option.name));
+    if (option.json_place == RunJsonPlace::kUnshare) {
+      flags.push_back(fmt::format("{} ({})", option.json_name, option.name));
+    }
   }
   help += Wrap("  ", 2, fmt::format("mount types and their keys (\"size\" is --size before the --tmpfs): {}.",
                                     fmt::join(types, "; ")));

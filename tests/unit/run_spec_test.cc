@@ -273,7 +273,8 @@ std::string Describe(const SandboxSpec& spec) {
                                  spec.uid ? std::to_string(*spec.uid) : "-", spec.gid ? std::to_string(*spec.gid) : "-",
                                  spec.die_with_parent, static_cast<int>(spec.strategy), fmt::join(spec.argv, " "));
   for (const SandboxMount& m : spec.mounts) {
-    text += fmt::format("mount kind={} src={} dest={} ro={} dev={} try={} size={} perms={} layers={} work={} upper={}\n",
+    text += fmt::format("mount kind={} src={} dest={} ro={} dev={} try={} size={} perms={} layers={} work={} "
+                        "upper={}\n",
                         static_cast<int>(m.kind), m.source, m.dest, m.read_only, m.allow_devices, m.optional, m.size,
                         m.perms ? fmt::format("{:o}", *m.perms) : "-", fmt::join(m.layers, ","), m.workdir,
                         static_cast<int>(m.overlay_upper));
@@ -575,14 +576,14 @@ Refused RefusedValues(RunValueKind kind) {
               {"0", "4294967294"},
               {"0", "4294967294"}};
     case RunValueKind::kBytes:
-      return {{"18446744073709551616", "-5", "1M", "1e3", "0x10", ""},
+      return {{"18446744073709551616", "99999999999999999999999", "-5", "1M", "1e3", "0x10", ""},
               {"18446744073709551616", "-5", "1.5", "1e30", "\"1M\"", "\"4096\"", "null"},
               {"0", "18446744073709551615"},
               {"0", "18446744073709551615"}};
     case RunValueKind::kMode:
-      return {{"10000", "8", "-1", "0x1ff", "0o700", "+700", ""},
+      return {{"10000", "77777777777777777777777", "8", "-1", "0x1ff", "0o700", "+700", ""},
               {"700", "\"10000\"", "\"8\"", "\"-1\"", "\"\"", "true"},
-              {"0", "7777", "0700"},
+              {"0", "0700", "07777"},
               {"\"0\"", "\"7777\"", "\"0700\""}};
     default:
       return {};
@@ -607,6 +608,8 @@ TEST(RunValues, NumbersOutOfRangeAreRefusedOnTheCommandLineAndInJson) {
       line.insert(line.end(), {"--", "x"});
       return line;
     };
+    // The first value is just past the range: the error says where it ends.
+    EXPECT_TRUE(Mentions(ArgumentsError(args(refused.text.front())), refused.accepted_text.back())) << option.name;
     for (const std::string& value : refused.text) {
       const std::string error = ArgumentsError(args(value));
       EXPECT_TRUE(Mentions(error, std::string(option.name) + " ")) << option.name << " " << value;
@@ -650,7 +653,8 @@ TEST(RunValues, AnEmptyPathOrHostnameIsRefusedNamingTheOption) {
   for (const char* key : {"root", "chdir", "hostname"}) {
     EXPECT_TRUE(Mentions(JsonError(fmt::format(R"({{"{}": ""}})", key)), fmt::format("{}: the", key))) << key;
   }
-  EXPECT_TRUE(Mentions(JsonError(R"({"mounts": [{"type": "proc", "dest": ""}]})"), "mounts[0].dest: the path is empty"));
+  EXPECT_TRUE(
+      Mentions(JsonError(R"({"mounts": [{"type": "proc", "dest": ""}]})"), "mounts[0].dest: the path is empty"));
   EXPECT_TRUE(Mentions(JsonError(R"({"mounts": [{"type": "ro-overlay", "sources": ["/a", ""], "dest": "/o"}]})"),
                        "mounts[0].sources[1]: the path is empty"));
 }
@@ -660,7 +664,8 @@ TEST(RunValues, AHostnameLongerThanHostNameMaxIsRefused) {
   const std::string longest(64, 'h');
   const std::string longer(65, 'h');
   EXPECT_EQ(ArgumentsError({"--hostname", longest, "--", "x"}), "");
-  EXPECT_TRUE(Mentions(ArgumentsError({"--hostname", longer, "--", "x"}), "--hostname \"" + longer + "\": longer than 64"));
+  EXPECT_TRUE(
+      Mentions(ArgumentsError({"--hostname", longer, "--", "x"}), "--hostname \"" + longer + "\": longer than 64"));
   EXPECT_EQ(JsonError(R"({"hostname": ")" + longest + "\"}"), "");
   EXPECT_TRUE(Mentions(JsonError(R"({"hostname": ")" + longer + "\"}"), "hostname: longer than 64"));
 }
