@@ -83,7 +83,8 @@ struct RunOption {
   std::string_view json_name;      // "ro-bind", "uid", "net", "set"; "" with kNone
   std::vector<std::string_view> json_modifiers;  // kMount: the kMountKey/kMountList options it takes
   // Applies one occurrence (its values already checked) to the state; fails
-  // only for what the values alone cannot tell (an overlay with no layers).
+  // only for what the values alone cannot tell: an overlay with no layers
+  // before it, a --json-spec FILE that cannot be read or is refused.
   Result<void> (*apply)(const RunOccurrence& occurrence, RunState& state);
   std::string_view group;          // the --help section it is listed in
   std::string_view description;    // --help text, one paragraph
