@@ -85,35 +85,7 @@ void AddRunCommand(CLI::App& app, Runner& runner) {
       ->expected(1)
       ->check(CLI::Validator([](std::string&) { return std::string("taken by remaining()"); }, ""));
   command->footer(fmt::format(
-      "Sandbox options (in order, like bwrap; DEST is a path inside the sandbox, SRC a host path):\n"
-      "  --root DIR              \"/\" is DIR with its mounts (nosuid,nodev; default: an empty tmpfs);\n"
-      "                          mount points and symlinks the setup makes are made in DIR and stay\n"
-      "  --bind SRC DEST         bind SRC (recursively, nosuid, nodev) on DEST\n"
-      "  --ro-bind SRC DEST      the same, read-only (recursively)\n"
-      "  --dev-bind SRC DEST     the same, device nodes allowed\n"
-      "  --bind-try, --ro-bind-try, --dev-bind-try SRC DEST   skip when SRC does not exist\n"
-      "  --tmpfs DEST            a fresh tmpfs; --size BYTES and --perms OCTAL before it apply to it\n"
-      "  --proc DEST             a fresh proc (of the sandbox's pid namespace)\n"
-      "  --dev DEST              minimal /dev: null zero full random urandom tty (binds of the host's),\n"
-      "                          a private devpts on pts with ptmx -> pts/ptmx, shm tmpfs, fd/std* links\n"
-      "  --dir DEST              mkdir -p (mode from a preceding --perms, default 0755)\n"
-      "  --symlink TARGET DEST   a symlink DEST -> TARGET\n"
-      "  --remount-ro DEST       make the mount at DEST read-only (recursively)\n"
-      "  --overlay-src SRC       a lower layer (lowest first) for the next overlay:\n"
-      "  --overlay RWSRC WORKDIR DEST   overlayfs, upper RWSRC (host paths)\n"
-      "  --tmp-overlay DEST      overlayfs whose writes go to a tmpfs and are lost at exit\n"
-      "  --ro-overlay DEST       read-only overlayfs of two or more --overlay-src\n"
-      "  --chdir DIR             working directory inside (default: yours if it exists, else /)\n"
-      "  --setenv VAR VALUE, --unsetenv VAR, --clearenv    CMD's environment, in order\n"
-      "  --unshare-user [--uid UID] [--gid GID]   new user namespace, your ids mapped to UID/GID\n"
-      "                          (0 to 4294967294); CMD has no capabilities (needed when you are not root)\n"
-      "  --unshare-pid           new pid namespace: pid 1 reaps, CMD is its child\n"
-      "  --unshare-net, --unshare-uts, --unshare-ipc, --unshare-all\n"
-      "  --hostname NAME         (with --unshare-uts)\n"
-      "  --die-with-parent       kill the sandbox when mntns dies\n"
-      "  --strategy S            auto|native|template|classic (as for mntns new)\n"
-      "  --json-spec FILE        insert FILE's setup here (schema below; a regular file or a pipe\n"
-      "                          such as /dev/stdin, at most 16 MiB)\n"
+      "{}"
       "\n{}\n"
       "\n"
       "Every DEST is resolved inside the new root (openat2 RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS):\n"
@@ -131,7 +103,7 @@ void AddRunCommand(CLI::App& app, Runner& runner) {
       "  mntns run --unshare-user --uid 1000 --unshare-pid --ro-bind /usr /usr ... -- id\n"
       "  mntns run --root /srv/rootfs --bind /srv/data /data --chdir /data -- ./job\n"
       "  mntns run --json-spec box.json -- /usr/bin/env",
-      JsonSpecHelp(), kTemplateSharingHelp));
+      RunOptionsHelp(), JsonSpecHelp(), kTemplateSharingHelp));
   command->callback([command, &runner] {
     std::vector<std::string> args = command->remaining();
     runner = [args] { return RunSandboxCommand(args); };

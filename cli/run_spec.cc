@@ -1,14 +1,13 @@
 #include "run_spec.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
-#include <map>
-#include <optional>
 #include <set>
 #include <string_view>
 
@@ -25,41 +24,89 @@ using Json = nlohmann::json;
 
 // setresuid/setresgid and the id maps read (uid_t)-1 as "no id".
 constexpr std::uint64_t kMaxId = 4294967294;
+constexpr std::uint64_t kMaxMode = 07777;
 
 std::unexpected<Error> Usage(std::string what) { return MakeError(EINVAL, "mntns run", std::move(what)); }
 
-Result<std::uint64_t> ParseNumber(const std::string& option, const std::string& text, int base) {
+// `text` as digits of `base` only (no sign, space or prefix: from_chars takes
+// none) from 0 to `max`. Past `max`, also past 2^64-1, the error says
+// `out_of_range` ("out of range (0 to 4294967294)"), naming the option and the value.
+Result<std::uint64_t> ParseNumber(std::string_view option, const std::string& text, int base, std::uint64_t max,
+                                  std::string_view out_of_range) {
   std::uint64_t value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, base);
-  if (ec == std::errc::result_out_of_range) return Usage(fmt::format("{} {}: too large", option, text));
-  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
+  const bool digits_only = !text.empty() && end == text.data() + text.size();
+  if (digits_only && (ec == std::errc::result_out_of_range || (ec == std::errc() && value > max))) {
+    return Usage(fmt::format("{} {}: {}", option, text, out_of_range));
+  }
+  if (ec != std::errc() || !digits_only) {
     return Usage(fmt::format("{} \"{}\": not a{} number", option, text, base == 8 ? "n octal" : " decimal"));
   }
   return value;
 }
 
+Result<std::uint64_t> ParseUnsigned(std::string_view option, const std::string& text, std::uint64_t max) {
+  return ParseNumber(option, text, 10, max, fmt::format("out of range (0 to {})", max));
+}
+
 // The one rule for a mode, from --perms or a JSON "perms": octal digits only
 // ("700", "0700", "1777"), at most 07777.
-Result<mode_t> ParseMode(const std::string& where, const std::string& text) {
-  auto mode = ParseNumber(where, text, 8);
+Result<mode_t> ParseMode(std::string_view where, const std::string& text) {
+  auto mode = ParseNumber(where, text, 8, kMaxMode, "not a mode (at most 07777)");
   if (!mode) return std::unexpected(mode.error());
-  if (*mode > 07777) return Usage(fmt::format("{} {}: not a mode (at most 07777)", where, text));
   return static_cast<mode_t>(*mode);
 }
 
-Result<std::uint32_t> ParseId(const std::string& option, const std::string& text) {
-  auto id = ParseNumber(option, text, 10);
-  if (!id) return std::unexpected(id.error());
-  if (*id > kMaxId) return Usage(fmt::format("{} {}: out of range (0 to {})", option, text, kMaxId));
-  return static_cast<std::uint32_t>(*id);
+// Why `text` is no value of `kind` (a path, a hostname), or nullopt. "" is
+// what an unset field holds: `--root ''` ran on an empty tmpfs, `--chdir ''`
+// in your directory.
+std::optional<std::string> TextProblem(RunValueKind kind, const std::string& text) {
+  if (kind == RunValueKind::kPath && text.empty()) return "the path is empty";
+  if (kind == RunValueKind::kHostname) {
+    if (text.empty()) return "the name is empty";
+    // sethostname(2) fails with EINVAL past it, after the sandbox was set up.
+    if (text.size() > HOST_NAME_MAX) return fmt::format("longer than {} bytes (HOST_NAME_MAX)", HOST_NAME_MAX);
+  }
+  return std::nullopt;
 }
 
-// The parsing state bwrap keeps between options.
-struct Pending {
-  std::optional<std::uint64_t> size;
-  std::optional<mode_t> perms;
-  std::vector<std::string> overlay_layers;
-};
+// A value from the command line, checked by its kind.
+Result<RunArgument> ReadArgument(std::string_view option, const RunValue& value, const std::string& text) {
+  RunArgument argument;
+  argument.text = text;
+  switch (value.kind) {
+    case RunValueKind::kText:
+      break;
+    case RunValueKind::kPath:
+    case RunValueKind::kHostname:
+      if (auto why = TextProblem(value.kind, text)) {
+        return Usage(fmt::format("{} {}: {}", option, QuotePath(text), *why));
+      }
+      break;
+    case RunValueKind::kId:
+    case RunValueKind::kBytes: {
+      auto number = ParseUnsigned(option, text, value.kind == RunValueKind::kId ? kMaxId : UINT64_MAX);
+      if (!number) return std::unexpected(number.error());
+      argument.number = *number;
+      break;
+    }
+    case RunValueKind::kMode: {
+      auto mode = ParseMode(option, text);
+      if (!mode) return std::unexpected(mode.error());
+      argument.number = *mode;
+      break;
+    }
+    case RunValueKind::kStrategy: {
+      auto strategy = ParseStrategy(text);
+      if (!strategy) return Usage(fmt::format("{} {}", option, strategy.error().argument));
+      argument.strategy = *strategy;
+      break;
+    }
+  }
+  return argument;
+}
+
+// ---- what each option does ------------------------------------------------------
 
 // A step with its kind and paths; the other fields keep their defaults.
 SandboxMount Step(Kind kind, std::string dest, std::string source = {}) {
@@ -70,28 +117,294 @@ SandboxMount Step(Kind kind, std::string dest, std::string source = {}) {
   return mount;
 }
 
-SandboxMount WithPerms(SandboxMount mount, std::optional<mode_t> perms, std::uint64_t size = 0) {
-  mount.perms = perms;
-  mount.size = size;
-  return mount;
-}
+const std::string& Text(const RunOccurrence& occurrence, std::size_t index) { return occurrence.values.at(index).text; }
 
-SandboxMount Bind(const std::string& option, std::string source, std::string dest) {
-  SandboxMount mount = Step(Kind::kBind, std::move(dest), std::move(source));
-  mount.read_only = option.starts_with("--ro-");
-  mount.allow_devices = option.starts_with("--dev-");
-  mount.optional = option.ends_with("-try");
-  return mount;
-}
-
-Result<void> AddOverlay(SandboxSpec& spec, Pending& pending, const std::string& option, SandboxMount mount) {
-  if (pending.overlay_layers.empty()) return Usage(fmt::format("{} {} needs --overlay-src first", option, mount.dest));
-  mount.kind = Kind::kOverlay;
-  mount.layers = std::move(pending.overlay_layers);
-  pending.overlay_layers.clear();
-  spec.mounts.push_back(std::move(mount));
+Result<void> AddStep(RunState& state, SandboxMount mount) {
+  state.spec.mounts.push_back(std::move(mount));
   return kOk;
 }
+
+// --bind, --ro-bind, --dev-bind and their -try forms: the name says which.
+Result<void> ApplyBind(const RunOccurrence& occurrence, RunState& state) {
+  const std::string_view name = occurrence.option.name;
+  SandboxMount mount = Step(Kind::kBind, Text(occurrence, 1), Text(occurrence, 0));
+  mount.read_only = name.starts_with("--ro-");
+  mount.allow_devices = name.starts_with("--dev-");
+  mount.optional = name.ends_with("-try");
+  return AddStep(state, std::move(mount));
+}
+
+Result<void> ApplyTmpfs(const RunOccurrence& occurrence, RunState& state) {
+  SandboxMount mount = Step(Kind::kTmpfs, Text(occurrence, 0));
+  mount.perms = state.perms;
+  mount.size = state.size.value_or(0);
+  state.size.reset();
+  state.perms.reset();
+  return AddStep(state, std::move(mount));
+}
+
+Result<void> ApplyDir(const RunOccurrence& occurrence, RunState& state) {
+  SandboxMount mount = Step(Kind::kDir, Text(occurrence, 0));
+  mount.perms = state.perms;
+  state.perms.reset();
+  return AddStep(state, std::move(mount));
+}
+
+// --overlay, --tmp-overlay, --ro-overlay: the layers are the --overlay-src before it.
+Result<void> AddOverlay(const RunOccurrence& occurrence, RunState& state, SandboxMount mount) {
+  if (state.overlay_layers.empty()) {
+    return Usage(fmt::format("{} {} needs --overlay-src first", occurrence.option.name, mount.dest));
+  }
+  mount.kind = Kind::kOverlay;
+  mount.layers = std::move(state.overlay_layers);
+  state.overlay_layers.clear();
+  return AddStep(state, std::move(mount));
+}
+
+Result<void> ApplyOverlay(const RunOccurrence& occurrence, RunState& state) {
+  SandboxMount mount = Step(Kind::kOverlay, Text(occurrence, 2), Text(occurrence, 0));
+  mount.workdir = Text(occurrence, 1);
+  mount.overlay_upper = SandboxMount::OverlayUpper::kDirectory;
+  return AddOverlay(occurrence, state, std::move(mount));
+}
+
+Result<void> ApplyTmpOverlay(const RunOccurrence& occurrence, RunState& state) {
+  SandboxMount mount = Step(Kind::kOverlay, Text(occurrence, 0));
+  mount.overlay_upper = SandboxMount::OverlayUpper::kTmpfs;
+  return AddOverlay(occurrence, state, std::move(mount));
+}
+
+Result<void> ApplyRoOverlay(const RunOccurrence& occurrence, RunState& state) {
+  SandboxMount mount = Step(Kind::kOverlay, Text(occurrence, 0));
+  mount.overlay_upper = SandboxMount::OverlayUpper::kNone;
+  return AddOverlay(occurrence, state, std::move(mount));
+}
+
+Result<std::string> ReadJsonFile(const std::string& path);
+
+Result<void> ApplyJsonSpecFile(const RunOccurrence& occurrence, RunState& state) {
+  const std::string& path = Text(occurrence, 0);
+  auto text = ReadJsonFile(path);
+  if (!text) return std::unexpected(text.error());
+  return ApplyJsonSpec(*text, path, state.spec);
+}
+
+constexpr std::string_view kFilesystem =
+    "Filesystem (in order, like bwrap; DEST is a path inside the sandbox, SRC a host path)";
+constexpr std::string_view kEnvironment = "Environment (in order) and working directory";
+constexpr std::string_view kNamespaces = "Namespaces";
+constexpr std::string_view kOther = "Other";
+
+using P = RunJsonPlace;
+using V = RunValueKind;
+
+const std::vector<RunOption>& Table() {
+  static const std::vector<RunOption> table = {
+      {"--root", {{"DIR", "", V::kPath}}, P::kKey, "root", {},
+       [](const RunOccurrence& o, RunState& s) -> Result<void> { s.spec.root = Text(o, 0); return kOk; },
+       kFilesystem,
+       "\"/\" is DIR with its mounts (nosuid,nodev; default: an empty tmpfs); mount points and symlinks the "
+       "setup makes are made in DIR and stay"},
+      {"--bind", {{"SRC", "src", V::kPath}, {"DEST", "dest", V::kPath}}, P::kMount, "bind", {}, ApplyBind,
+       kFilesystem, "bind SRC (recursively, nosuid, nodev) on DEST"},
+      {"--ro-bind", {{"SRC", "src", V::kPath}, {"DEST", "dest", V::kPath}}, P::kMount, "ro-bind", {}, ApplyBind,
+       kFilesystem, "the same, read-only (recursively)"},
+      {"--dev-bind", {{"SRC", "src", V::kPath}, {"DEST", "dest", V::kPath}}, P::kMount, "dev-bind", {}, ApplyBind,
+       kFilesystem, "the same, device nodes allowed"},
+      {"--bind-try", {{"SRC", "src", V::kPath}, {"DEST", "dest", V::kPath}}, P::kMount, "bind-try", {}, ApplyBind,
+       kFilesystem, "--bind, skipped when SRC does not exist"},
+      {"--ro-bind-try", {{"SRC", "src", V::kPath}, {"DEST", "dest", V::kPath}}, P::kMount, "ro-bind-try", {},
+       ApplyBind, kFilesystem, "--ro-bind, skipped when SRC does not exist"},
+      {"--dev-bind-try", {{"SRC", "src", V::kPath}, {"DEST", "dest", V::kPath}}, P::kMount, "dev-bind-try", {},
+       ApplyBind, kFilesystem, "--dev-bind, skipped when SRC does not exist"},
+      {"--size", {{"BYTES", "", V::kBytes}}, P::kMountKey, "size", {},
+       [](const RunOccurrence& o, RunState& s) -> Result<void> { s.size = o.values.at(0).number; return kOk; },
+       kFilesystem, "the size of the next --tmpfs (default and 0: the kernel's, half of RAM)"},
+      {"--perms", {{"OCTAL", "", V::kMode}}, P::kMountKey, "perms", {},
+       [](const RunOccurrence& o, RunState& s) -> Result<void> {
+         s.perms = static_cast<mode_t>(o.values.at(0).number);
+         return kOk;
+       },
+       kFilesystem, "the mode of the next --tmpfs or --dir (default 0755)"},
+      {"--tmpfs", {{"DEST", "dest", V::kPath}}, P::kMount, "tmpfs", {"--size", "--perms"}, ApplyTmpfs, kFilesystem,
+       "a fresh tmpfs; --size and --perms before it apply to it"},
+      {"--proc", {{"DEST", "dest", V::kPath}}, P::kMount, "proc", {},
+       [](const RunOccurrence& o, RunState& s) { return AddStep(s, Step(Kind::kProc, Text(o, 0))); }, kFilesystem,
+       "a fresh proc (of the sandbox's pid namespace)"},
+      {"--dev", {{"DEST", "dest", V::kPath}}, P::kMount, "dev", {},
+       [](const RunOccurrence& o, RunState& s) { return AddStep(s, Step(Kind::kDev, Text(o, 0))); }, kFilesystem,
+       "minimal /dev: null zero full random urandom tty (binds of the host's), a private devpts on pts with "
+       "ptmx -> pts/ptmx, shm tmpfs, fd/std* links"},
+      {"--dir", {{"DEST", "dest", V::kPath}}, P::kMount, "dir", {"--perms"}, ApplyDir, kFilesystem,
+       "mkdir -p (mode from a preceding --perms, default 0755)"},
+      {"--symlink", {{"TARGET", "target", V::kPath}, {"DEST", "dest", V::kPath}}, P::kMount, "symlink", {},
+       [](const RunOccurrence& o, RunState& s) {
+         return AddStep(s, Step(Kind::kSymlink, Text(o, 1), Text(o, 0)));
+       },
+       kFilesystem, "a symlink DEST -> TARGET"},
+      {"--remount-ro", {{"DEST", "dest", V::kPath}}, P::kMount, "remount-ro", {},
+       [](const RunOccurrence& o, RunState& s) { return AddStep(s, Step(Kind::kRemountRo, Text(o, 0))); },
+       kFilesystem, "make the mount at DEST read-only (recursively)"},
+      {"--overlay-src", {{"SRC", "", V::kPath}}, P::kMountList, "sources", {},
+       [](const RunOccurrence& o, RunState& s) -> Result<void> {
+         s.overlay_layers.push_back(Text(o, 0));
+         return kOk;
+       },
+       kFilesystem, "a lower layer for the next overlay (lowest first)"},
+      {"--overlay", {{"RWSRC", "upper", V::kPath}, {"WORKDIR", "work", V::kPath}, {"DEST", "dest", V::kPath}},
+       P::kMount, "overlay", {"--overlay-src"}, ApplyOverlay, kFilesystem,
+       "overlayfs of the --overlay-src before it, upper RWSRC and its WORKDIR (host paths)"},
+      {"--tmp-overlay", {{"DEST", "dest", V::kPath}}, P::kMount, "tmp-overlay", {"--overlay-src"}, ApplyTmpOverlay,
+       kFilesystem, "overlayfs whose writes go to a tmpfs and are lost at exit"},
+      {"--ro-overlay", {{"DEST", "dest", V::kPath}}, P::kMount, "ro-overlay", {"--overlay-src"}, ApplyRoOverlay,
+       kFilesystem, "read-only overlayfs of two or more --overlay-src"},
+
+      {"--setenv", {{"VAR", "set", V::kText}, {"VALUE", "value", V::kText}}, P::kEnv, "set", {},
+       [](const RunOccurrence& o, RunState& s) -> Result<void> {
+         s.spec.env.push_back({SandboxEnvChange::Kind::kSet, Text(o, 0), Text(o, 1)});
+         return kOk;
+       },
+       kEnvironment, "set VAR to VALUE in CMD's environment"},
+      {"--unsetenv", {{"VAR", "unset", V::kText}}, P::kEnv, "unset", {},
+       [](const RunOccurrence& o, RunState& s) -> Result<void> {
+         s.spec.env.push_back({SandboxEnvChange::Kind::kUnset, Text(o, 0), {}});
+         return kOk;
+       },
+       kEnvironment, "remove VAR"},
+      {"--clearenv", {}, P::kEnv, "clear", {},
+       [](const RunOccurrence&, RunState& s) -> Result<void> {
+         s.spec.env.push_back({SandboxEnvChange::Kind::kClear, {}, {}});
+         return kOk;
+       },
+       kEnvironment, "remove every variable (PWD is set in any case)"},
+      {"--chdir", {{"DIR", "", V::kPath}}, P::kKey, "chdir", {},
+       [](const RunOccurrence& o, RunState& s) -> Result<void> { s.spec.chdir = Text(o, 0); return kOk; },
+       kEnvironment, "working directory inside (default: yours if it exists, else /)"},
+
+      {"--unshare-user", {}, P::kUnshare, "user", {},
+       [](const RunOccurrence& o, RunState& s) -> Result<void> { s.spec.unshare_user = o.on; return kOk; },
+       kNamespaces,
+       "new user namespace, your ids mapped to --uid/--gid; CMD has no capabilities (needed when you are not "
+       "root)"},
+      {"--uid", {{"UID", "", V::kId}}, P::kKey, "uid", {},
+       [](const RunOccurrence& o, RunState& s) -> Result<void> {
+         s.spec.uid = static_cast<uid_t>(o.values.at(0).number);
+         return kOk;
+       },
+       kNamespaces, "CMD's uid in the new user namespace (default: yours)"},
+      {"--gid", {{"GID", "", V::kId}}, P::kKey, "gid", {},
+       [](const RunOccurrence& o, RunState& s) -> Result<void> {
+         s.spec.gid = static_cast<gid_t>(o.values.at(0).number);
+         return kOk;
+       },
+       kNamespaces, "CMD's gid in the new user namespace (default: yours)"},
+      {"--unshare-pid", {}, P::kUnshare, "pid", {},
+       [](const RunOccurrence& o, RunState& s) -> Result<void> { s.spec.unshare_pid = o.on; return kOk; },
+       kNamespaces, "new pid namespace: pid 1 reaps, CMD is its child"},
+      {"--unshare-net", {}, P::kUnshare, "net", {},
+       [](const RunOccurrence& o, RunState& s) -> Result<void> { s.spec.unshare_net = o.on; return kOk; },
+       kNamespaces, "new network namespace (only lo, up)"},
+      {"--unshare-uts", {}, P::kUnshare, "uts", {},
+       [](const RunOccurrence& o, RunState& s) -> Result<void> { s.spec.unshare_uts = o.on; return kOk; },
+       kNamespaces, "new UTS namespace (hostname)"},
+      {"--unshare-ipc", {}, P::kUnshare, "ipc", {},
+       [](const RunOccurrence& o, RunState& s) -> Result<void> { s.spec.unshare_ipc = o.on; return kOk; },
+       kNamespaces, "new IPC namespace"},
+      {"--unshare-all", {}, P::kNone, "", {},
+       [](const RunOccurrence&, RunState& s) -> Result<void> {
+         s.spec.unshare_user = s.spec.unshare_pid = s.spec.unshare_net = s.spec.unshare_uts = s.spec.unshare_ipc =
+             true;
+         return kOk;
+       },
+       kNamespaces, "all five above"},
+      {"--hostname", {{"NAME", "", V::kHostname}}, P::kKey, "hostname", {},
+       [](const RunOccurrence& o, RunState& s) -> Result<void> { s.spec.hostname = Text(o, 0); return kOk; },
+       kNamespaces, "the hostname inside (with --unshare-uts)"},
+
+      {"--die-with-parent", {}, P::kKey, "die_with_parent", {},
+       [](const RunOccurrence& o, RunState& s) -> Result<void> { s.spec.die_with_parent = o.on; return kOk; },
+       kOther, "kill the sandbox when mntns dies (even by SIGKILL)"},
+      {"--strategy", {{"S", "", V::kStrategy}}, P::kKey, "strategy", {},
+       [](const RunOccurrence& o, RunState& s) -> Result<void> {
+         s.spec.strategy = o.values.at(0).strategy;
+         return kOk;
+       },
+       kOther, "how the namespace is made: auto|native|template|classic (as for mntns new)"},
+      {"--json-spec", {{"FILE", "", V::kPath}}, P::kNone, "", {}, ApplyJsonSpecFile, kOther,
+       "insert FILE's setup here (schema below; a regular file or a pipe such as /dev/stdin, at most 16 MiB)"},
+  };
+  return table;
+}
+
+const RunOption* FindOption(std::string_view name) {
+  for (const RunOption& option : Table()) {
+    if (option.name == name) return &option;
+  }
+  return nullptr;
+}
+
+const RunOption* FindJson(RunJsonPlace place, std::string_view json_name) {
+  for (const RunOption& option : Table()) {
+    if (option.json_place == place && option.json_name == json_name) return &option;
+  }
+  return nullptr;
+}
+
+// The array of the document that holds the options of `place`, or "".
+std::string_view ContainerKey(RunJsonPlace place) {
+  switch (place) {
+    case RunJsonPlace::kMount:
+      return "mounts";
+    case RunJsonPlace::kEnv:
+      return "env";
+    case RunJsonPlace::kUnshare:
+      return "unshare";
+    default:
+      return "";
+  }
+}
+
+// The document's keys in table order: the options' own keys and the arrays
+// that hold the others, then "command" (CMD, which is no option).
+const std::vector<std::string_view>& DocumentKeys() {
+  static const std::vector<std::string_view> keys = [] {
+    std::vector<std::string_view> found;
+    for (const RunOption& option : Table()) {
+      const std::string_view key = option.json_place == RunJsonPlace::kKey ? option.json_name
+                                                                            : ContainerKey(option.json_place);
+      if (!key.empty() && std::find(found.begin(), found.end(), key) == found.end()) found.push_back(key);
+    }
+    found.push_back("command");
+    return found;
+  }();
+  return keys;
+}
+
+// What a JSON mount takes besides "type", in command-line order: the
+// modifiers that precede its option, then the option's own values.
+std::vector<std::string_view> MountKeys(const RunOption& mount) {
+  std::vector<std::string_view> keys;
+  for (std::string_view modifier : mount.json_modifiers) keys.push_back(FindOption(modifier)->json_name);
+  for (const RunValue& value : mount.values) keys.push_back(value.json_key);
+  return keys;
+}
+
+// `{"set": VAR, "value": VALUE}`: an env entry as --help shows it.
+std::string EnvForm(const RunOption& option) {
+  if (option.values.empty()) return fmt::format("{{\"{}\": true}}", option.json_name);
+  std::vector<std::string> parts;
+  for (const RunValue& value : option.values) parts.push_back(fmt::format("\"{}\": {}", value.json_key, value.metavar));
+  return fmt::format("{{{}}}", fmt::join(parts, ", "));
+}
+
+std::string JsonNames(RunJsonPlace place, std::string_view separator) {
+  std::vector<std::string_view> names;
+  for (const RunOption& option : Table()) {
+    if (option.json_place == place) names.push_back(option.json_name);
+  }
+  return fmt::format("{}", fmt::join(names, separator));
+}
+
 
 const char* FileKind(mode_t mode) {
   if (S_ISCHR(mode)) return "a character device";
@@ -167,6 +480,7 @@ Result<std::string> ReadJsonFile(const std::string& path) {
   return MakeError(EFBIG, "--json-spec", where + " (more than 16 MiB)");
 }
 
+
 // ---- the JSON spec ------------------------------------------------------------
 
 // The schema never nests deeper than 4 (document, mounts, a mount, sources).
@@ -191,6 +505,9 @@ std::string ParserMessage(const nlohmann::json::exception& e) {
 std::string Shown(const Json& value) {
   if (value.is_object()) return "an object";
   if (value.is_array()) return "an array";
+  // nlohmann reads -0 as a signed 0, which dump() writes as "0": "not 0" would
+  // refuse what the message calls valid.
+  if (value.is_number_integer() && !value.is_number_unsigned() && value.get<std::int64_t>() == 0) return "-0";
   std::string text = value.dump();
   if (text.size() > 40) text = text.substr(0, 37) + "...";
   return text;
@@ -202,35 +519,9 @@ std::string Member(const std::string& path, std::string_view key) {
 
 std::string Element(const std::string& path, std::size_t index) { return fmt::format("{}[{}]", path, index); }
 
-// What a mount object of each "type" may (and, but for the optional ones,
-// must) contain besides "type".
-struct MountSchema {
-  std::string_view type;
-  std::vector<std::string_view> keys;
-};
-
-const std::vector<MountSchema>& MountSchemas() {
-  static const std::vector<MountSchema> schemas = {
-      {"bind", {"src", "dest"}},        {"ro-bind", {"src", "dest"}},     {"dev-bind", {"src", "dest"}},
-      {"bind-try", {"src", "dest"}},    {"ro-bind-try", {"src", "dest"}}, {"dev-bind-try", {"src", "dest"}},
-      {"tmpfs", {"dest", "size", "perms"}},
-      {"proc", {"dest"}},
-      {"dev", {"dest"}},
-      {"dir", {"dest", "perms"}},
-      {"symlink", {"target", "dest"}},
-      {"remount-ro", {"dest"}},
-      {"overlay", {"sources", "upper", "work", "dest"}},
-      {"ro-overlay", {"sources", "dest"}},
-      {"tmp-overlay", {"sources", "dest"}},
-  };
-  return schemas;
-}
-
-bool OptionalMountKey(std::string_view key) { return key == "size" || key == "perms"; }
-
-// Reads one parsed document into a SandboxSpec: every value is checked for
-// its type and range, every key must be known (a misspelt "unshar" would
-// otherwise drop isolation without a word).
+// Reads one parsed document into a SandboxSpec through the options' own
+// handlers: every value is checked for its type and range, every key must be
+// known (a misspelt "unshar" would otherwise drop isolation without a word).
 class JsonSpecReader {
  public:
   explicit JsonSpecReader(const std::string& origin) : origin_(origin) {}
@@ -242,65 +533,27 @@ class JsonSpecReader {
 
   Result<void> Document(const Json& doc, SandboxSpec& spec) const {
     if (!doc.is_object()) return Bad("", fmt::format("the document must be an object, not {}", Shown(doc)));
-    static constexpr std::string_view kKeys[] = {"root",     "mounts",  "env",      "chdir",
-                                                 "unshare",  "uid",     "gid",      "hostname",
-                                                 "die_with_parent", "strategy", "command"};
+    const auto& known = DocumentKeys();
     for (const auto& [key, value] : doc.items()) {
-      if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
-        return Bad(key, "unknown key (known: root, mounts, env, chdir, unshare, uid, gid, hostname, "
-                        "die_with_parent, strategy, command)");
+      if (std::find(known.begin(), known.end(), key) == known.end()) {
+        return Bad(key, fmt::format("unknown key (known: {})", fmt::join(known, ", ")));
       }
     }
-    if (auto r = OptionalString(doc, "", "root", spec.root); !r) return r;
-    if (const auto mounts = doc.find("mounts"); mounts != doc.end()) {
-      if (!mounts->is_array()) return Bad("mounts", fmt::format("must be an array, not {}", Shown(*mounts)));
-      for (std::size_t i = 0; i < mounts->size(); ++i) {
-        auto mount = Mount((*mounts)[i], Element("mounts", i));
-        if (!mount) return std::unexpected(mount.error());
-        spec.mounts.push_back(std::move(*mount));
+    // Top-level state (--size, --perms, --overlay-src) never carries over:
+    // a JSON mount brings its own.
+    RunState state(spec);
+    std::set<RunJsonPlace> read;
+    for (const RunOption& option : Table()) {
+      Result<void> applied = kOk;
+      if (option.json_place == RunJsonPlace::kKey) {
+        applied = Key(doc, option, state);
+      } else if (const std::string_view container = ContainerKey(option.json_place);
+                 !container.empty() && read.insert(option.json_place).second) {
+        if (const auto found = doc.find(container); found != doc.end()) {
+          applied = Container(*found, std::string(container), option.json_place, spec);
+        }
       }
-    }
-    if (const auto env = doc.find("env"); env != doc.end()) {
-      if (!env->is_array()) return Bad("env", fmt::format("must be an array, not {}", Shown(*env)));
-      for (std::size_t i = 0; i < env->size(); ++i) {
-        auto change = EnvChange((*env)[i], Element("env", i));
-        if (!change) return std::unexpected(change.error());
-        spec.env.push_back(std::move(*change));
-      }
-    }
-    if (auto r = OptionalString(doc, "", "chdir", spec.chdir); !r) return r;
-    if (const auto unshare = doc.find("unshare"); unshare != doc.end()) {
-      auto names = Strings(*unshare, "unshare");
-      if (!names) return std::unexpected(names.error());
-      for (std::size_t i = 0; i < names->size(); ++i) {
-        const std::string& name = (*names)[i];
-        if (name == "user") spec.unshare_user = true;
-        else if (name == "pid") spec.unshare_pid = true;
-        else if (name == "net") spec.unshare_net = true;
-        else if (name == "uts") spec.unshare_uts = true;
-        else if (name == "ipc") spec.unshare_ipc = true;
-        else return Bad(Element("unshare", i), fmt::format("unknown namespace \"{}\" (user, pid, net, uts, ipc)", name));
-      }
-    }
-    for (const char* key : {"uid", "gid"}) {
-      const auto id = doc.find(key);
-      if (id == doc.end()) continue;
-      auto value = Unsigned(*id, key, kMaxId);
-      if (!value) return std::unexpected(value.error());
-      if (std::string_view(key) == "uid") spec.uid = static_cast<uid_t>(*value);
-      else spec.gid = static_cast<gid_t>(*value);
-    }
-    if (auto r = OptionalString(doc, "", "hostname", spec.hostname); !r) return r;
-    if (const auto die = doc.find("die_with_parent"); die != doc.end()) {
-      if (!die->is_boolean()) return Bad("die_with_parent", fmt::format("must be true or false, not {}", Shown(*die)));
-      spec.die_with_parent = die->get<bool>();
-    }
-    if (const auto strategy = doc.find("strategy"); strategy != doc.end()) {
-      auto name = String(*strategy, "strategy");
-      if (!name) return std::unexpected(name.error());
-      auto parsed = ParseStrategy(*name);
-      if (!parsed) return Bad("strategy", fmt::format("unknown strategy {}", parsed.error().argument));
-      spec.strategy = *parsed;
+      if (!applied) return applied;
     }
     if (const auto command = doc.find("command"); command != doc.end()) {
       auto argv = Strings(*command, "command");
@@ -331,22 +584,6 @@ class JsonSpecReader {
     return strings;
   }
 
-  Result<void> OptionalString(const Json& object, const std::string& path, std::string_view key,
-                              std::string& out) const {
-    const auto found = object.find(key);
-    if (found == object.end()) return kOk;
-    auto text = String(*found, Member(path, key));
-    if (!text) return std::unexpected(text.error());
-    out = std::move(*text);
-    return kOk;
-  }
-
-  Result<std::string> RequiredString(const Json& object, const std::string& path, std::string_view key) const {
-    const auto found = object.find(key);
-    if (found == object.end()) return Bad(Member(path, key), "missing");
-    return String(*found, Member(path, key));
-  }
-
   // A JSON integer (not 1.5, 1e30 or -1, which nlohmann would coerce) from 0 to `max`.
   Result<std::uint64_t> Unsigned(const Json& value, const std::string& path, std::uint64_t max) const {
     if (!value.is_number_unsigned() || value.get<std::uint64_t>() > max) {
@@ -356,237 +593,252 @@ class JsonSpecReader {
     return value.get<std::uint64_t>();
   }
 
-  Result<SandboxMount> Mount(const Json& object, const std::string& path) const {
-    if (!object.is_object()) return Bad(path, fmt::format("must be an object, not {}", Shown(object)));
-    auto type = RequiredString(object, path, "type");
-    if (!type) return std::unexpected(type.error());
-    const auto& schemas = MountSchemas();
-    const auto schema = std::find_if(schemas.begin(), schemas.end(), [&](const auto& s) { return s.type == *type; });
-    if (schema == schemas.end()) {
-      return Bad(Member(path, "type"),
-                 fmt::format("unknown mount type \"{}\" (bind ro-bind dev-bind bind-try ro-bind-try dev-bind-try "
-                             "tmpfs proc dev dir symlink remount-ro overlay ro-overlay tmp-overlay)",
-                             *type));
-    }
-    const std::string takes = fmt::format("{}", fmt::join(schema->keys, ", "));
-    for (const auto& [key, value] : object.items()) {
-      if (key != "type" && std::find(schema->keys.begin(), schema->keys.end(), key) == schema->keys.end()) {
-        return Bad(Member(path, key), fmt::format("not a key of a \"{}\" mount (it takes {})", *type, takes));
+  // A value at `path`, checked by its kind as ReadArgument checks the
+  // command line's, with JSON's types.
+  Result<RunArgument> Argument(const RunValue& value, const Json& json, const std::string& path) const {
+    RunArgument argument;
+    switch (value.kind) {
+      case RunValueKind::kText:
+      case RunValueKind::kPath:
+      case RunValueKind::kHostname:
+      case RunValueKind::kStrategy: {
+        auto text = String(json, path);
+        if (!text) return std::unexpected(text.error());
+        argument.text = std::move(*text);
+        break;
+      }
+      case RunValueKind::kId:
+      case RunValueKind::kBytes: {
+        auto number = Unsigned(json, path, value.kind == RunValueKind::kId ? kMaxId : UINT64_MAX);
+        if (!number) return std::unexpected(number.error());
+        argument.number = *number;
+        argument.text = std::to_string(*number);
+        break;
+      }
+      case RunValueKind::kMode: {
+        // A number would be read in decimal: 700 is mode 01274.
+        if (json.is_number()) {
+          return Bad(path, fmt::format("write the mode as an octal string such as \"0700\", not the number {}",
+                                       Shown(json)));
+        }
+        auto text = String(json, path);
+        if (!text) return std::unexpected(text.error());
+        auto mode = ParseMode(path, *text);
+        if (!mode) return Bad(path, fmt::format("\"{}\" is not an octal mode from 0 to 07777", *text));
+        argument.number = *mode;
+        argument.text = std::move(*text);
+        break;
       }
     }
-    std::map<std::string_view, std::string> text;  // the schema's string keys, all required
-    for (std::string_view key : schema->keys) {
-      if (OptionalMountKey(key) || key == "sources") continue;
-      auto value = RequiredString(object, path, key);
-      if (!value) return std::unexpected(value.error());
-      text[key] = std::move(*value);
+    if (auto why = TextProblem(value.kind, argument.text)) return Bad(path, *why);
+    if (value.kind == RunValueKind::kStrategy) {
+      auto strategy = ParseStrategy(argument.text);
+      if (!strategy) return Bad(path, fmt::format("unknown strategy {}", strategy.error().argument));
+      argument.strategy = *strategy;
     }
-    if (type->find("bind") != std::string::npos) return Bind("--" + *type, text["src"], text["dest"]);
-    auto perms = Perms(object, path);
-    if (!perms) return std::unexpected(perms.error());
-    if (*type == "tmpfs") {
-      std::uint64_t size = 0;
-      if (const auto found = object.find("size"); found != object.end()) {
-        auto bytes = Unsigned(*found, Member(path, "size"), UINT64_MAX);
-        if (!bytes) return std::unexpected(bytes.error());
-        size = *bytes;
-      }
-      return WithPerms(Step(Kind::kTmpfs, text["dest"]), *perms, size);
-    }
-    if (*type == "dir") return WithPerms(Step(Kind::kDir, text["dest"]), *perms);
-    if (*type == "proc") return Step(Kind::kProc, text["dest"]);
-    if (*type == "dev") return Step(Kind::kDev, text["dest"]);
-    if (*type == "remount-ro") return Step(Kind::kRemountRo, text["dest"]);
-    if (*type == "symlink") return Step(Kind::kSymlink, text["dest"], text["target"]);
-    const auto sources = object.find("sources");
-    if (sources == object.end()) return Bad(Member(path, "sources"), "missing");
-    auto layers = Strings(*sources, Member(path, "sources"));
-    if (!layers) return std::unexpected(layers.error());
-    SandboxMount mount = Step(Kind::kOverlay, text["dest"]);
-    mount.layers = std::move(*layers);
-    if (*type == "overlay") {
-      mount.overlay_upper = SandboxMount::OverlayUpper::kDirectory;
-      mount.source = text["upper"];
-      mount.workdir = text["work"];
+    return argument;
+  }
+
+  // A kKey option: its one value, or for a flag true or false.
+  Result<void> Key(const Json& doc, const RunOption& option, RunState& state) const {
+    const auto found = doc.find(option.json_name);
+    if (found == doc.end()) return kOk;
+    const std::string path(option.json_name);
+    RunOccurrence occurrence{option, {}, true};
+    if (option.values.empty()) {
+      if (!found->is_boolean()) return Bad(path, fmt::format("must be true or false, not {}", Shown(*found)));
+      occurrence.on = found->get<bool>();
     } else {
-      mount.overlay_upper =
-          *type == "ro-overlay" ? SandboxMount::OverlayUpper::kNone : SandboxMount::OverlayUpper::kTmpfs;
+      auto argument = Argument(option.values.front(), *found, path);
+      if (!argument) return std::unexpected(argument.error());
+      occurrence.values.push_back(std::move(*argument));
     }
-    return mount;
+    return option.apply(occurrence, state);
   }
 
-  // "perms" is an octal string, as --perms: a JSON number would be read in
-  // decimal (700 is mode 01274), so it is refused.
-  Result<std::optional<mode_t>> Perms(const Json& object, const std::string& path) const {
-    const auto found = object.find("perms");
-    if (found == object.end()) return std::optional<mode_t>();
-    const std::string where = Member(path, "perms");
-    if (found->is_number()) {
-      return Bad(where, fmt::format("write the mode as an octal string such as \"0700\", not the number {}",
-                                    Shown(*found)));
+  Result<void> Container(const Json& array, const std::string& path, RunJsonPlace place, SandboxSpec& spec) const {
+    if (place == RunJsonPlace::kUnshare) return Unshare(array, spec);
+    if (!array.is_array()) return Bad(path, fmt::format("must be an array, not {}", Shown(array)));
+    for (std::size_t i = 0; i < array.size(); ++i) {
+      auto added = place == RunJsonPlace::kMount ? Mount(array[i], Element(path, i), spec)
+                                                 : EnvChange(array[i], Element(path, i), spec);
+      if (!added) return added;
     }
-    auto text = String(*found, where);
-    if (!text) return std::unexpected(text.error());
-    auto mode = ParseMode(where, *text);
-    if (!mode) return Bad(where, fmt::format("\"{}\" is not an octal mode from 0 to 07777", *text));
-    return std::optional<mode_t>(*mode);
+    return kOk;
   }
 
-  Result<SandboxEnvChange> EnvChange(const Json& object, const std::string& path) const {
+  Result<void> Unshare(const Json& value, SandboxSpec& spec) const {
+    auto names = Strings(value, "unshare");
+    if (!names) return std::unexpected(names.error());
+    RunState state(spec);
+    for (std::size_t i = 0; i < names->size(); ++i) {
+      const RunOption* option = FindJson(RunJsonPlace::kUnshare, (*names)[i]);
+      if (option == nullptr) {
+        return Bad(Element("unshare", i), fmt::format("unknown namespace \"{}\" ({})", (*names)[i],
+                                                      JsonNames(RunJsonPlace::kUnshare, ", ")));
+      }
+      if (auto applied = option->apply(RunOccurrence{*option, {}, true}, state); !applied) return applied;
+    }
+    return kOk;
+  }
+
+  // The option's values, each under its json_key, all required.
+  Result<std::vector<RunArgument>> Values(const Json& object, const std::string& path, const RunOption& option) const {
+    std::vector<RunArgument> arguments;
+    for (const RunValue& value : option.values) {
+      const auto found = object.find(value.json_key);
+      if (found == object.end()) return Bad(Member(path, value.json_key), "missing");
+      auto argument = Argument(value, *found, Member(path, value.json_key));
+      if (!argument) return std::unexpected(argument.error());
+      arguments.push_back(std::move(*argument));
+    }
+    return arguments;
+  }
+
+  // A mount is its modifiers' occurrences ("size" is a --size before it),
+  // then its option's, applied as on the command line.
+  Result<void> Mount(const Json& object, const std::string& path, SandboxSpec& spec) const {
     if (!object.is_object()) return Bad(path, fmt::format("must be an object, not {}", Shown(object)));
-    const auto only = [&](std::initializer_list<std::string_view> keys, std::string_view entry) -> Result<void> {
-      for (const auto& [key, value] : object.items()) {
-        if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
-          return Bad(Member(path, key), fmt::format("not a key of {} entry", entry));
+    const auto type_key = object.find("type");
+    if (type_key == object.end()) return Bad(Member(path, "type"), "missing");
+    auto type = String(*type_key, Member(path, "type"));
+    if (!type) return std::unexpected(type.error());
+    const RunOption* mount = FindJson(RunJsonPlace::kMount, *type);
+    if (mount == nullptr) {
+      return Bad(Member(path, "type"), fmt::format("unknown mount type \"{}\" ({})", *type,
+                                                   JsonNames(RunJsonPlace::kMount, " ")));
+    }
+    const std::vector<std::string_view> keys = MountKeys(*mount);
+    for (const auto& [key, value] : object.items()) {
+      if (key != "type" && std::find(keys.begin(), keys.end(), key) == keys.end()) {
+        return Bad(Member(path, key),
+                   fmt::format("not a key of a \"{}\" mount (it takes {})", *type, fmt::join(keys, ", ")));
+      }
+    }
+    auto values = Values(object, path, *mount);
+    if (!values) return std::unexpected(values.error());
+    RunState state(spec);
+    for (std::string_view name : mount->json_modifiers) {
+      const RunOption& modifier = *FindOption(name);
+      const std::string where = Member(path, modifier.json_name);
+      const auto found = object.find(modifier.json_name);
+      if (found == object.end()) {
+        if (modifier.json_place == RunJsonPlace::kMountList) return Bad(where, "missing");
+        continue;
+      }
+      std::vector<std::pair<const Json*, std::string>> occurrences;
+      if (modifier.json_place == RunJsonPlace::kMountList) {
+        if (!found->is_array()) return Bad(where, fmt::format("must be an array of strings, not {}", Shown(*found)));
+        if (found->empty()) return Bad(where, "must not be empty");
+        for (std::size_t i = 0; i < found->size(); ++i) occurrences.emplace_back(&(*found)[i], Element(where, i));
+      } else {
+        occurrences.emplace_back(&*found, where);
+      }
+      for (const auto& [json, at] : occurrences) {
+        auto argument = Argument(modifier.values.front(), *json, at);
+        if (!argument) return std::unexpected(argument.error());
+        if (auto applied = modifier.apply(RunOccurrence{modifier, {std::move(*argument)}, true}, state); !applied) {
+          return applied;
         }
       }
-      return kOk;
-    };
-    if (object.contains("set")) {
-      if (auto r = only({"set", "value"}, "a \"set\" (with \"value\")"); !r) return std::unexpected(r.error());
-      auto name = RequiredString(object, path, "set");
-      if (!name) return std::unexpected(name.error());
-      auto value = RequiredString(object, path, "value");
-      if (!value) return std::unexpected(value.error());
-      return SandboxEnvChange{SandboxEnvChange::Kind::kSet, std::move(*name), std::move(*value)};
     }
-    if (object.contains("unset")) {
-      if (auto r = only({"unset"}, "an \"unset\""); !r) return std::unexpected(r.error());
-      auto name = RequiredString(object, path, "unset");
-      if (!name) return std::unexpected(name.error());
-      return SandboxEnvChange{SandboxEnvChange::Kind::kUnset, std::move(*name), {}};
+    return mount->apply(RunOccurrence{*mount, std::move(*values), true}, state);
+  }
+
+  // An env entry is the first env option whose json_name it has as a key.
+  Result<void> EnvChange(const Json& object, const std::string& path, SandboxSpec& spec) const {
+    if (!object.is_object()) return Bad(path, fmt::format("must be an object, not {}", Shown(object)));
+    const RunOption* change = nullptr;
+    std::vector<std::string> forms;
+    for (const RunOption& option : Table()) {
+      if (option.json_place != RunJsonPlace::kEnv) continue;
+      forms.push_back(EnvForm(option));
+      if (change == nullptr && object.contains(option.json_name)) change = &option;
     }
-    if (object.contains("clear")) {
-      if (auto r = only({"clear"}, "a \"clear\""); !r) return std::unexpected(r.error());
-      if (object.at("clear") != true) {
-        return Bad(Member(path, "clear"), fmt::format("must be true, not {}", Shown(object.at("clear"))));
-      }
-      return SandboxEnvChange{SandboxEnvChange::Kind::kClear, {}, {}};
+    if (change == nullptr) {
+      const std::string last = forms.back();
+      forms.pop_back();
+      return Bad(path, fmt::format("an env entry is {} or {}", fmt::join(forms, ", "), last));
     }
-    return Bad(path, "an env entry is {\"set\": NAME, \"value\": VALUE}, {\"unset\": NAME} or {\"clear\": true}");
+    for (const auto& [key, value] : object.items()) {
+      const bool known = key == change->json_name ||
+                         std::any_of(change->values.begin(), change->values.end(),
+                                     [&](const RunValue& v) { return v.json_key == key; });
+      if (!known) return Bad(Member(path, key), fmt::format("not a key of a {} entry", EnvForm(*change)));
+    }
+    RunState state(spec);
+    if (change->values.empty()) {
+      const Json& flag = object.at(change->json_name);
+      if (flag != true) return Bad(Member(path, change->json_name), fmt::format("must be true, not {}", Shown(flag)));
+      return change->apply(RunOccurrence{*change, {}, true}, state);
+    }
+    auto values = Values(object, path, *change);
+    if (!values) return std::unexpected(values.error());
+    return change->apply(RunOccurrence{*change, std::move(*values), true}, state);
   }
 
   const std::string& origin_;
 };
 
+// `text` as lines of at most `width` columns, the first after `first`, the
+// others indented to `indent` columns.
+std::string Wrap(std::string first, std::size_t indent, std::string_view text, std::size_t width = 98) {
+  std::string out = std::move(first);
+  std::size_t column = out.size() - (out.rfind('\n') == std::string::npos ? 0 : out.rfind('\n') + 1);
+  bool line_empty = true;
+  while (!text.empty()) {
+    const std::size_t space = text.find(' ');
+    const std::string_view word = text.substr(0, space);
+    text = space == std::string_view::npos ? std::string_view() : text.substr(space + 1);
+    if (!line_empty && column + 1 + word.size() > width) {
+      out += '\n' + std::string(indent, ' ');
+      column = indent;
+      line_empty = true;
+    }
+    if (!line_empty) {
+      out += ' ';
+      ++column;
+    }
+    out += word;
+    column += word.size();
+    line_empty = false;
+  }
+  return out + '\n';
+}
+
 }  // namespace
+
+std::span<const RunOption> RunOptions() { return Table(); }
 
 Result<SandboxSpec> ParseRunArguments(const std::vector<std::string>& args) {
   SandboxSpec spec;
-  Pending pending;
+  RunState state(spec);
   std::size_t i = 0;
-  const auto need = [&](const std::string& option, std::size_t count) -> Result<void> {
-    if (i + count >= args.size()) {
-      return Usage(fmt::format("{} needs {} argument{}", option, count, count == 1 ? "" : "s"));
-    }
-    return kOk;
-  };
   for (; i < args.size(); ++i) {
-    const std::string& option = args[i];
-    if (option == "--") {
+    const std::string& name = args[i];
+    if (name == "--") {
       ++i;
       break;
     }
-    if (!option.starts_with("--")) break;
-    static const std::vector<std::pair<std::string, std::size_t>> kArity = {
-        {"--root", 1},          {"--bind", 2},         {"--ro-bind", 2},     {"--dev-bind", 2},
-        {"--bind-try", 2},      {"--ro-bind-try", 2},  {"--dev-bind-try", 2}, {"--tmpfs", 1},
-        {"--size", 1},          {"--perms", 1},        {"--proc", 1},        {"--dev", 1},
-        {"--dir", 1},           {"--symlink", 2},      {"--remount-ro", 1},  {"--overlay-src", 1},
-        {"--overlay", 3},       {"--tmp-overlay", 1},  {"--ro-overlay", 1},  {"--chdir", 1},
-        {"--setenv", 2},        {"--unsetenv", 1},     {"--clearenv", 0},    {"--unshare-user", 0},
-        {"--unshare-pid", 0},   {"--unshare-net", 0},  {"--unshare-uts", 0}, {"--unshare-ipc", 0},
-        {"--unshare-all", 0},   {"--uid", 1},          {"--gid", 1},         {"--hostname", 1},
-        {"--die-with-parent", 0}, {"--strategy", 1},   {"--json-spec", 1}};
-    const auto arity = std::find_if(kArity.begin(), kArity.end(), [&](const auto& a) { return a.first == option; });
-    if (arity == kArity.end()) return Usage(fmt::format("unknown option {} (see mntns run --help)", option));
-    if (auto r = need(option, arity->second); !r) return std::unexpected(r.error());
-    const std::string a1 = arity->second >= 1 ? args[i + 1] : std::string();
-    const std::string a2 = arity->second >= 2 ? args[i + 2] : std::string();
-    const std::string a3 = arity->second >= 3 ? args[i + 3] : std::string();
-    i += arity->second;
-
-    if (option == "--root") {
-      spec.root = a1;
-    } else if (option.find("bind") != std::string::npos) {
-      spec.mounts.push_back(Bind(option, a1, a2));
-    } else if (option == "--size") {
-      auto size = ParseNumber(option, a1, 10);
-      if (!size) return std::unexpected(size.error());
-      pending.size = *size;
-    } else if (option == "--perms") {
-      auto perms = ParseMode(option, a1);
-      if (!perms) return std::unexpected(perms.error());
-      pending.perms = *perms;
-    } else if (option == "--tmpfs") {
-      spec.mounts.push_back(WithPerms(Step(Kind::kTmpfs, a1), pending.perms, pending.size.value_or(0)));
-      pending.size.reset();
-      pending.perms.reset();
-    } else if (option == "--dir") {
-      spec.mounts.push_back(WithPerms(Step(Kind::kDir, a1), pending.perms));
-      pending.perms.reset();
-    } else if (option == "--proc") {
-      spec.mounts.push_back(Step(Kind::kProc, a1));
-    } else if (option == "--dev") {
-      spec.mounts.push_back(Step(Kind::kDev, a1));
-    } else if (option == "--symlink") {
-      spec.mounts.push_back(Step(Kind::kSymlink, a2, a1));
-    } else if (option == "--remount-ro") {
-      spec.mounts.push_back(Step(Kind::kRemountRo, a1));
-    } else if (option == "--overlay-src") {
-      pending.overlay_layers.push_back(a1);
-    } else if (option == "--overlay") {
-      SandboxMount mount = Step(Kind::kOverlay, a3, a1);
-      mount.workdir = a2;
-      mount.overlay_upper = SandboxMount::OverlayUpper::kDirectory;
-      if (auto r = AddOverlay(spec, pending, option, std::move(mount)); !r) return std::unexpected(r.error());
-    } else if (option == "--tmp-overlay" || option == "--ro-overlay") {
-      SandboxMount mount = Step(Kind::kOverlay, a1);
-      mount.overlay_upper =
-          option == "--ro-overlay" ? SandboxMount::OverlayUpper::kNone : SandboxMount::OverlayUpper::kTmpfs;
-      if (auto r = AddOverlay(spec, pending, option, std::move(mount)); !r) return std::unexpected(r.error());
-    } else if (option == "--chdir") {
-      spec.chdir = a1;
-    } else if (option == "--setenv") {
-      spec.env.push_back({SandboxEnvChange::Kind::kSet, a1, a2});
-    } else if (option == "--unsetenv") {
-      spec.env.push_back({SandboxEnvChange::Kind::kUnset, a1, {}});
-    } else if (option == "--clearenv") {
-      spec.env.push_back({SandboxEnvChange::Kind::kClear, {}, {}});
-    } else if (option == "--unshare-user") {
-      spec.unshare_user = true;
-    } else if (option == "--unshare-pid") {
-      spec.unshare_pid = true;
-    } else if (option == "--unshare-net") {
-      spec.unshare_net = true;
-    } else if (option == "--unshare-uts") {
-      spec.unshare_uts = true;
-    } else if (option == "--unshare-ipc") {
-      spec.unshare_ipc = true;
-    } else if (option == "--unshare-all") {
-      spec.unshare_user = spec.unshare_pid = spec.unshare_net = spec.unshare_uts = spec.unshare_ipc = true;
-    } else if (option == "--uid" || option == "--gid") {
-      auto id = ParseId(option, a1);
-      if (!id) return std::unexpected(id.error());
-      if (option == "--uid") spec.uid = static_cast<uid_t>(*id);
-      else spec.gid = static_cast<gid_t>(*id);
-    } else if (option == "--hostname") {
-      spec.hostname = a1;
-    } else if (option == "--die-with-parent") {
-      spec.die_with_parent = true;
-    } else if (option == "--strategy") {
-      auto strategy = ParseStrategy(a1);
-      if (!strategy) return Usage(fmt::format("--strategy {}", strategy.error().argument));
-      spec.strategy = *strategy;
-    } else if (option == "--json-spec") {
-      auto text = ReadJsonFile(a1);
-      if (!text) return std::unexpected(text.error());
-      if (auto r = ApplyJsonSpec(*text, a1, spec); !r) return std::unexpected(r.error());
+    if (!name.starts_with("--")) break;
+    const RunOption* option = FindOption(name);
+    if (option == nullptr) return Usage(fmt::format("unknown option {} (see mntns run --help)", name));
+    const std::size_t count = option->values.size();
+    // Values are taken as they come, as bwrap does: `--setenv A --b` sets A to "--b".
+    if (i + count >= args.size()) {
+      return Usage(fmt::format("{} needs {} argument{}", name, count, count == 1 ? "" : "s"));
     }
+    RunOccurrence occurrence{*option, {}, true};
+    for (const RunValue& value : option->values) {
+      auto argument = ReadArgument(option->name, value, args[++i]);
+      if (!argument) return std::unexpected(argument.error());
+      occurrence.values.push_back(std::move(*argument));
+    }
+    if (auto applied = option->apply(occurrence, state); !applied) return std::unexpected(applied.error());
   }
-  if (pending.size) return Usage(fmt::format("--size {} is not followed by a --tmpfs", *pending.size));
-  if (pending.perms) return Usage(fmt::format("--perms {:o} is not followed by a --tmpfs or --dir", *pending.perms));
-  if (!pending.overlay_layers.empty()) {
+  if (state.size) return Usage(fmt::format("--size {} is not followed by a --tmpfs", *state.size));
+  if (state.perms) return Usage(fmt::format("--perms {:o} is not followed by a --tmpfs or --dir", *state.perms));
+  if (!state.overlay_layers.empty()) {
     return Usage("--overlay-src is not followed by an --overlay, --tmp-overlay or --ro-overlay");
   }
   if (i < args.size()) spec.argv.assign(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
@@ -631,27 +883,98 @@ Result<void> ApplyJsonSpec(const std::string& text, const std::string& origin, S
   return reader.Document(doc, spec);
 }
 
-const char* JsonSpecHelp() {
-  return "JSON spec (--json-spec FILE; same meaning as the options, mounts in order):\n"
-         "  {\"root\": \"/srv/rootfs\",                      (optional; default: an empty tmpfs)\n"
-         "   \"mounts\": [{\"type\": \"ro-bind\", \"src\": \"/usr\", \"dest\": \"/usr\"},\n"
-         "              {\"type\": \"symlink\", \"target\": \"usr/bin\", \"dest\": \"/bin\"},\n"
-         "              {\"type\": \"tmpfs\", \"dest\": \"/tmp\", \"size\": 1048576, \"perms\": \"1777\"},\n"
-         "              {\"type\": \"proc\", \"dest\": \"/proc\"}, {\"type\": \"dev\", \"dest\": \"/dev\"},\n"
-         "              {\"type\": \"ro-overlay\", \"sources\": [\"/lower\", \"/upper\"], \"dest\": \"/o\"}],\n"
-         "   \"env\": [{\"clear\": true}, {\"set\": \"PATH\", \"value\": \"/usr/bin\"}, {\"unset\": \"X\"}],\n"
-         "   \"chdir\": \"/tmp\", \"unshare\": [\"user\", \"pid\", \"net\", \"uts\", \"ipc\"],\n"
-         "   \"uid\": 1000, \"gid\": 1000, \"hostname\": \"box\", \"die_with_parent\": true,\n"
-         "   \"strategy\": \"auto\", \"command\": [\"/bin/sh\", \"-c\", \"ls /\"]}\n"
-         "  mount types: bind ro-bind dev-bind bind-try ro-bind-try dev-bind-try (src, dest),\n"
-         "  tmpfs (dest, size, perms), proc, dev, dir (dest, perms), symlink (target, dest),\n"
-         "  remount-ro (dest), overlay (sources, upper, work, dest), ro-overlay and tmp-overlay\n"
-         "  (sources, dest);\n"
-         "  sources are lowest first. Every key is optional except a mount's (but size, perms);\n"
-         "  an unknown key, a key the mount type does not take, or a duplicate key is an error.\n"
-         "  perms is an octal string (\"0700\"), never a number; size (bytes), uid and gid (at\n"
-         "  most 4294967294) are integers. A command after `--` on the command line replaces\n"
-         "  \"command\".";
+std::string RunOptionsHelp() {
+  std::string help;
+  std::vector<std::string_view> groups;
+  for (const RunOption& option : Table()) {
+    if (std::find(groups.begin(), groups.end(), option.group) == groups.end()) groups.push_back(option.group);
+  }
+  constexpr std::size_t kColumn = 26;
+  for (std::string_view group : groups) {
+    help += fmt::format("{}{}:\n", help.empty() ? "" : "\n", group);
+    for (const RunOption& option : Table()) {
+      if (option.group != group) continue;
+      std::string head = fmt::format("  {}", option.name);
+      for (const RunValue& value : option.values) head += fmt::format(" {}", value.metavar);
+      head += head.size() + 2 <= kColumn ? std::string(kColumn - head.size(), ' ')
+                                         : "\n" + std::string(kColumn, ' ');
+      help += Wrap(std::move(head), kColumn, option.description);
+    }
+  }
+  // What each kind of value may be, for the metavars that name it.
+  std::vector<std::string> ranges;
+  const auto metavars = [](RunValueKind kind) {
+    std::vector<std::string_view> names;
+    for (const RunOption& option : Table()) {
+      for (const RunValue& value : option.values) {
+        if (value.kind == kind && std::find(names.begin(), names.end(), value.metavar) == names.end()) {
+          names.push_back(value.metavar);
+        }
+      }
+    }
+    return fmt::format("{}", fmt::join(names, "/"));
+  };
+  help += Wrap("\n", 2,
+               fmt::format("Values: {} are decimal from 0 to {}, {} decimal from 0 to {}, {} octal from 0 to {:#o}, {} "
+                           "one of auto|native|template|classic, {} not empty, {} 1 to {} bytes. Anything else is a "
+                           "usage error (exit 2) naming the option and the value.",
+                           metavars(RunValueKind::kId), kMaxId, metavars(RunValueKind::kBytes), UINT64_MAX,
+                           metavars(RunValueKind::kMode), kMaxMode, metavars(RunValueKind::kStrategy),
+                           metavars(RunValueKind::kPath), metavars(RunValueKind::kHostname), HOST_NAME_MAX));
+  return help;
+}
+
+std::string JsonSpecHelp() {
+  std::string help =
+      "JSON spec (--json-spec FILE; same meaning as the options, mounts in order):\n"
+      "  {\"root\": \"/srv/rootfs\",                      (optional; default: an empty tmpfs)\n"
+      "   \"mounts\": [{\"type\": \"ro-bind\", \"src\": \"/usr\", \"dest\": \"/usr\"},\n"
+      "              {\"type\": \"symlink\", \"target\": \"usr/bin\", \"dest\": \"/bin\"},\n"
+      "              {\"type\": \"tmpfs\", \"dest\": \"/tmp\", \"size\": 1048576, \"perms\": \"1777\"},\n"
+      "              {\"type\": \"proc\", \"dest\": \"/proc\"}, {\"type\": \"dev\", \"dest\": \"/dev\"},\n"
+      "              {\"type\": \"ro-overlay\", \"sources\": [\"/lower\", \"/upper\"], \"dest\": \"/o\"}],\n"
+      "   \"env\": [{\"clear\": true}, {\"set\": \"PATH\", \"value\": \"/usr/bin\"}, {\"unset\": \"X\"}],\n"
+      "   \"chdir\": \"/tmp\", \"unshare\": [\"user\", \"pid\", \"net\", \"uts\", \"ipc\"],\n"
+      "   \"uid\": 1000, \"gid\": 1000, \"hostname\": \"box\", \"die_with_parent\": true,\n"
+      "   \"strategy\": \"auto\", \"command\": [\"/bin/sh\", \"-c\", \"ls /\"]}\n";
+  // Mount types with the same keys share one entry: "bind ro-bind ... (src, dest)".
+  std::vector<std::string> types;
+  std::vector<std::string_view> last_keys;
+  for (const RunOption& option : Table()) {
+    if (option.json_place != RunJsonPlace::kMount) continue;
+    const std::vector<std::string_view> keys = MountKeys(option);
+    if (!types.empty() && keys == last_keys) {
+      types.back().insert(types.back().rfind(" ("), fmt::format(" {}", option.json_name));
+    } else {
+      types.push_back(fmt::format("{} ({})", option.json_name, fmt::join(keys, ", ")));
+    }
+    last_keys = keys;
+  }
+  std::vector<std::string> env;
+  for (const RunOption& option : Table()) {
+    if (option.json_place == RunJsonPlace::kEnv) env.push_back(EnvForm(option));
+  }
+  std::vector<std::string> keys;
+  for (const RunOption& option : Table()) {
+    if (option.json_place == RunJsonPlace::kKey) keys.push_back(fmt::format("{} ({})", option.json_name, option.name));
+  }
+  std::vector<std::string> flags;
+  for (const RunOption& option : Table()) {
+    if (option.json_place == RunJsonPlace::kUnshare) {
+      flags.push_back(fmt::format("{} ({})", option.json_name, option.name));
+    }
+  }
+  help += Wrap("  ", 2, fmt::format("mount types and their keys (\"size\" is --size before the --tmpfs): {}.",
+                                    fmt::join(types, "; ")));
+  help += Wrap("  ", 2, fmt::format("env entries: {}. unshare: {}.", fmt::join(env, ", "), fmt::join(flags, ", ")));
+  help += Wrap("  ", 2, fmt::format("Other keys: {}; command: CMD [ARG...].", fmt::join(keys, ", ")));
+  help +=
+      "  Sources are lowest first. Every key is optional but a mount's (size and perms are\n"
+      "  optional there); an unknown key, a key the mount type does not take, or a duplicate key\n"
+      "  is an error. perms is an octal string (\"0700\"), never a number; size (bytes), uid and\n"
+      "  gid (at most 4294967294) are integers. A command after `--` on the command line replaces\n"
+      "  \"command\".";
+  return help;
 }
 
 }  // namespace mntns::cli

@@ -20,6 +20,7 @@
 
 #include <gtest/gtest.h>
 
+#include "run_spec.h"
 #include "support/cli_runner.h"
 #include "support/namespace.h"
 #include "support/probe.h"
@@ -112,10 +113,45 @@ TEST(MntnsRunUsage, ABadStrategyNamesTheOptionAndTheErrnoOnce) {
   EXPECT_EQ(Count(r.err, "(EINVAL)"), 1U) << r.err;
 }
 
+TEST(MntnsRunHelp, ListsEveryOptionOfTheTable) {
+  const CliResult r = RunCli({"run", "--help"});
+  ASSERT_EQ(r.exit_status, 0) << r.err;
+  for (const cli::RunOption& option : cli::RunOptions()) {
+    EXPECT_NE(r.out.find("\n  " + std::string(option.name) + " "), std::string::npos) << option.name;
+  }
+}
+
 TEST(MntnsRunUsage, RangeErrorsOfIdsAreUsageErrors) {
-  const CliResult r = RunCli({"run", "--unshare-user", "--uid", "4294967296", "--", kMissingCommand});
-  EXPECT_EQ(r.exit_status, 2);
-  EXPECT_NE(r.err.find("--uid 4294967296: out of range"), std::string::npos) << r.err;
+  for (const char* option : {"--uid", "--gid"}) {
+    const CliResult r = RunCli({"run", "--unshare-user", option, "4294967296", "--", kMissingCommand});
+    EXPECT_EQ(r.exit_status, 2) << r.err;
+    EXPECT_NE(r.err.find(std::string(option) + " 4294967296: out of range"), std::string::npos) << r.err;
+  }
+  const std::string spec = testing::TempDir() + "/gid.json";
+  std::ofstream(spec) << R"({"unshare": ["user"], "gid": 4294967296})";
+  const CliResult r = RunCli({"run", "--json-spec", spec, "--", kMissingCommand});
+  EXPECT_EQ(r.exit_status, 2) << r.err;
+  EXPECT_NE(r.err.find("gid: must be an integer from 0 to 4294967294, not 4294967296"), std::string::npos) << r.err;
+}
+
+// `--root ''` ran CMD on an empty tmpfs root, as if no --root had been given.
+TEST(MntnsRunUsage, AnEmptyRootIsAUsageError) {
+  InPrivateMountNamespace([] {
+    const CliResult r = RunCli({"run", "--root", "", "--", kMissingCommand});
+    EXPECT_EQ(r.exit_status, 2) << r.err;
+    EXPECT_NE(r.err.find("--root \"\": the path is empty"), std::string::npos) << r.err;
+  });
+}
+
+// sethostname(2) refused it only once the sandbox was set up: exit 1, not a usage error.
+TEST(MntnsRunUsage, AHostnameLongerThan64BytesIsAUsageError) {
+  InPrivateMountNamespace([] {
+    const CliResult r =
+        RunCli({"run", "--unshare-uts", "--hostname", std::string(65, 'h'), "--", kMissingCommand});
+    EXPECT_EQ(r.exit_status, 2) << r.err;
+    EXPECT_NE(r.err.find("--hostname"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("longer than 64 bytes"), std::string::npos) << r.err;
+  });
 }
 
 // Each of these ran a sandbox (without the isolation meant), hung, or grew

@@ -6,12 +6,19 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <regex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
+#include "command.h"
 #include "run_spec.h"
 #include "support/namespace.h"
 
@@ -253,6 +260,414 @@ TEST(RunArguments, ABadStrategyNamesTheOptionAndTheErrnoOnce) {
 TEST(RunArguments, AnOverlayWithoutSourcesNamesItsOwnOption) {
   EXPECT_TRUE(Mentions(ArgumentsError({"--tmp-overlay", "/o", "--", "x"}), "--tmp-overlay /o needs --overlay-src"));
   EXPECT_TRUE(Mentions(ArgumentsError({"--ro-overlay", "/o", "--", "x"}), "--ro-overlay /o needs --overlay-src"));
+}
+
+// ---- the option table: one vocabulary for the command line, JSON and --help -------
+
+// Everything ParseRunArguments and ApplyJsonSpec can set, as text to compare.
+std::string Describe(const SandboxSpec& spec) {
+  std::string text = fmt::format("root={} chdir={} hostname={} user={} pid={} net={} uts={} ipc={} uid={} gid={} "
+                                 "die={} strategy={} argv={}\n",
+                                 spec.root, spec.chdir, spec.hostname, spec.unshare_user, spec.unshare_pid,
+                                 spec.unshare_net, spec.unshare_uts, spec.unshare_ipc,
+                                 spec.uid ? std::to_string(*spec.uid) : "-", spec.gid ? std::to_string(*spec.gid) : "-",
+                                 spec.die_with_parent, static_cast<int>(spec.strategy), fmt::join(spec.argv, " "));
+  for (const SandboxMount& m : spec.mounts) {
+    text += fmt::format("mount kind={} src={} dest={} ro={} dev={} try={} size={} perms={} layers={} work={} "
+                        "upper={}\n",
+                        static_cast<int>(m.kind), m.source, m.dest, m.read_only, m.allow_devices, m.optional, m.size,
+                        m.perms ? fmt::format("{:o}", *m.perms) : "-", fmt::join(m.layers, ","), m.workdir,
+                        static_cast<int>(m.overlay_upper));
+  }
+  for (const SandboxEnvChange& e : spec.env) {
+    text += fmt::format("env kind={} name={} value={}\n", static_cast<int>(e.kind), e.name, e.value);
+  }
+  return text;
+}
+
+const RunOption& Option(std::string_view name) {
+  for (const RunOption& option : RunOptions()) {
+    if (option.name == name) return option;
+  }
+  ADD_FAILURE() << "no option " << name;
+  return RunOptions().front();
+}
+
+// A valid value of each kind, distinct per position: the same text on the
+// command line as in JSON.
+std::string Sample(const RunValue& value, std::size_t position) {
+  switch (value.kind) {
+    case RunValueKind::kText: return fmt::format("V{}", position);
+    case RunValueKind::kPath: return fmt::format("/p{}", position);
+    case RunValueKind::kHostname: return "box";
+    case RunValueKind::kId: return std::to_string(1000 + position);
+    case RunValueKind::kBytes: return std::to_string(4096 * (position + 1));
+    case RunValueKind::kMode: return "0710";
+    case RunValueKind::kStrategy: return "classic";
+  }
+  return "";
+}
+
+nlohmann::json JsonSample(const RunValue& value, std::size_t position) {
+  const std::string text = Sample(value, position);
+  if (value.kind == RunValueKind::kId || value.kind == RunValueKind::kBytes) return std::stoull(text);
+  return text;
+}
+
+// One occurrence of `option` with sample values, and what must precede it on
+// the command line for it to be complete (the layers an overlay needs) or
+// follow it (the --tmpfs a --size waits for).
+std::vector<std::string> CommandLine(const RunOption& option) {
+  std::vector<std::string> args;
+  for (std::string_view modifier : option.json_modifiers) {
+    const RunOption& m = Option(modifier);
+    args.push_back(std::string(m.name));
+    args.push_back(Sample(m.values.at(0), 0));
+    if (m.json_place == RunJsonPlace::kMountList) {
+      args.push_back(std::string(m.name));
+      args.push_back(Sample(m.values.at(0), 1));
+    }
+  }
+  args.push_back(std::string(option.name));
+  for (std::size_t i = 0; i < option.values.size(); ++i) args.push_back(Sample(option.values[i], i));
+  if (option.json_place == RunJsonPlace::kMountKey) {
+    args.push_back("--tmpfs");
+    args.push_back("/t");
+  }
+  if (option.json_place == RunJsonPlace::kMountList) {
+    args.push_back("--tmp-overlay");
+    args.push_back("/t");
+  }
+  return args;
+}
+
+// The same occurrence written as a JSON document.
+nlohmann::json JsonDocument(const RunOption& option) {
+  nlohmann::json doc = nlohmann::json::object();
+  nlohmann::json entry = nlohmann::json::object();
+  for (std::size_t i = 0; i < option.values.size(); ++i) {
+    entry[std::string(option.values[i].json_key)] = JsonSample(option.values[i], i);
+  }
+  switch (option.json_place) {
+    case RunJsonPlace::kKey:
+      doc[std::string(option.json_name)] =
+          option.values.empty() ? nlohmann::json(true) : JsonSample(option.values.at(0), 0);
+      break;
+    case RunJsonPlace::kMount:
+      entry["type"] = option.json_name;
+      for (std::string_view modifier : option.json_modifiers) {
+        const RunOption& m = Option(modifier);
+        const nlohmann::json value = JsonSample(m.values.at(0), 0);
+        entry[std::string(m.json_name)] =
+            m.json_place == RunJsonPlace::kMountList ? nlohmann::json{value, JsonSample(m.values.at(0), 1)} : value;
+      }
+      doc["mounts"] = nlohmann::json::array({entry});
+      break;
+    case RunJsonPlace::kEnv:
+      if (option.values.empty()) entry[std::string(option.json_name)] = true;
+      doc["env"] = nlohmann::json::array({entry});
+      break;
+    case RunJsonPlace::kUnshare:
+      doc["unshare"] = nlohmann::json::array({option.json_name});
+      break;
+    default:
+      break;
+  }
+  return doc;
+}
+
+TEST(RunOptionTable, NamesAreUniqueOptionsAndJsonNamesUniqueInTheirPlace) {
+  std::set<std::string_view> names;
+  std::set<std::pair<RunJsonPlace, std::string_view>> json;
+  for (const RunOption& option : RunOptions()) {
+    EXPECT_TRUE(option.name.starts_with("--")) << option.name;
+    EXPECT_TRUE(names.insert(option.name).second) << option.name << " twice";
+    EXPECT_NE(option.apply, nullptr) << option.name;
+    EXPECT_FALSE(option.description.empty()) << option.name;
+    EXPECT_FALSE(option.group.empty()) << option.name;
+    if (option.json_place == RunJsonPlace::kNone) {
+      EXPECT_TRUE(option.json_name.empty()) << option.name;
+      continue;
+    }
+    EXPECT_FALSE(option.json_name.empty()) << option.name;
+    EXPECT_TRUE(json.insert({option.json_place, option.json_name}).second) << option.json_name << " twice";
+  }
+}
+
+// A mount's JSON keys are its values' json_keys and its modifiers' names;
+// a key of the document or an env entry is the option's json_name.
+TEST(RunOptionTable, EveryJsonKeyIsSpelledAndEveryModifierIsAMountKey) {
+  std::set<std::string_view> modifiers_used;
+  for (const RunOption& option : RunOptions()) {
+    for (const RunValue& value : option.values) {
+      EXPECT_FALSE(value.metavar.empty()) << option.name;
+      const bool keyed = option.json_place == RunJsonPlace::kMount || option.json_place == RunJsonPlace::kEnv;
+      EXPECT_EQ(!value.json_key.empty(), keyed) << option.name << " " << value.metavar;
+    }
+    if (option.json_place == RunJsonPlace::kEnv && !option.values.empty()) {
+      EXPECT_EQ(option.values.front().json_key, option.json_name) << option.name;
+    }
+    if (option.json_place == RunJsonPlace::kMountKey || option.json_place == RunJsonPlace::kMountList ||
+        option.json_place == RunJsonPlace::kKey) {
+      EXPECT_LE(option.values.size(), 1U) << option.name;
+    }
+    if (option.json_place != RunJsonPlace::kMount) {
+      EXPECT_TRUE(option.json_modifiers.empty()) << option.name;
+    }
+    for (std::string_view name : option.json_modifiers) {
+      const RunOption& modifier = Option(name);
+      EXPECT_TRUE(modifier.json_place == RunJsonPlace::kMountKey || modifier.json_place == RunJsonPlace::kMountList)
+          << option.name << " takes " << name;
+      modifiers_used.insert(name);
+    }
+  }
+  for (const RunOption& option : RunOptions()) {
+    if (option.json_place == RunJsonPlace::kMountKey || option.json_place == RunJsonPlace::kMountList) {
+      EXPECT_TRUE(modifiers_used.contains(option.name)) << option.name << " is a mount key of no mount";
+    }
+  }
+}
+
+TEST(RunOptionTable, EveryOptionIsAcceptedOnTheCommandLine) {
+  for (const RunOption& option : RunOptions()) {
+    if (option.name == "--json-spec") continue;  // reads a file: RunJsonSpecFile below
+    std::vector<std::string> args = CommandLine(option);
+    args.insert(args.end(), {"--", "/bin/true"});
+    auto spec = ParseRunArguments(args);
+    EXPECT_TRUE(spec.has_value()) << fmt::format("{}", fmt::join(args, " ")) << ": " << spec.error().Message();
+  }
+}
+
+// The JSON spelling of each option, from the table, sets what the option sets.
+TEST(RunOptionTable, EveryJsonSpellingHasTheEffectOfItsOption) {
+  std::size_t compared = 0;
+  for (const RunOption& option : RunOptions()) {
+    if (option.json_place == RunJsonPlace::kNone || option.json_place == RunJsonPlace::kMountKey ||
+        option.json_place == RunJsonPlace::kMountList) {
+      continue;  // no JSON, or part of a mount (compared with the mounts that take it)
+    }
+    auto from_options = ParseRunArguments(CommandLine(option));
+    ASSERT_TRUE(from_options.has_value()) << option.name << ": " << from_options.error().Message();
+    const std::string json = JsonDocument(option).dump();
+    SandboxSpec from_json;
+    auto applied = ApplyJsonSpec(json, "spec.json", from_json);
+    ASSERT_TRUE(applied.has_value()) << json << ": " << applied.error().Message();
+    EXPECT_EQ(Describe(from_json), Describe(*from_options)) << option.name << " as " << json;
+    EXPECT_NE(Describe(from_json), Describe(SandboxSpec{})) << option.name << " as " << json << " changed nothing";
+    ++compared;
+  }
+  EXPECT_GE(compared, 25U);
+}
+
+// A flag in JSON can be turned off, which the command line cannot say.
+TEST(RunOptionTable, AJsonFlagSetToFalseIsOff) {
+  auto spec = ParseRunArguments({"--die-with-parent"});
+  ASSERT_TRUE(spec.has_value());
+  ASSERT_TRUE(ApplyJsonSpec(R"({"die_with_parent": false})", "spec.json", *spec).has_value());
+  EXPECT_FALSE(spec->die_with_parent);
+}
+
+// A --json-spec inserted between --size and its --tmpfs neither takes nor
+// drops the pending --size: each JSON mount brings its own.
+TEST(RunOptionTable, JsonMountsDoNotTouchTheCommandLinesPendingValues) {
+  const std::string path = testing::TempDir() + "/one-tmpfs.json";
+  {
+    std::FILE* file = std::fopen(path.c_str(), "we");
+    ASSERT_NE(file, nullptr);
+    std::fputs(R"({"mounts": [{"type": "tmpfs", "dest": "/j"}]})", file);
+    std::fclose(file);
+  }
+  auto spec = ParseRunArguments({"--size", "4096", "--json-spec", path, "--tmpfs", "/c", "--", "x"});
+  ASSERT_TRUE(spec.has_value()) << spec.error().Message();
+  ASSERT_EQ(spec->mounts.size(), 2U);
+  EXPECT_EQ(spec->mounts[0].dest, "/j");
+  EXPECT_EQ(spec->mounts[0].size, 0U);
+  EXPECT_EQ(spec->mounts[1].size, 4096U);
+}
+
+TEST(RunHelp, ListsEveryOptionWithItsValuesAndDescription) {
+  const std::string help = RunOptionsHelp();
+  for (const RunOption& option : RunOptions()) {
+    std::string head = "  " + std::string(option.name);
+    for (const RunValue& value : option.values) head += " " + std::string(value.metavar);
+    EXPECT_TRUE(Mentions(help, head + " ") || Mentions(help, head + "\n")) << head;
+    const std::string first_word(option.description.substr(0, option.description.find(' ')));
+    EXPECT_TRUE(Mentions(help, first_word)) << option.name;
+  }
+}
+
+// The JSON part of --help lists every mount type, env entry and namespace name.
+TEST(RunHelp, TheJsonSchemaNamesEveryJsonSpelling) {
+  const std::string help = JsonSpecHelp();
+  for (const RunOption& option : RunOptions()) {
+    if (option.json_place == RunJsonPlace::kNone) continue;
+    EXPECT_TRUE(Mentions(help, std::string(option.json_name))) << option.name;
+  }
+}
+
+// `mntns run --help` as CLI11 renders it: every --word in it is an option of
+// the table (or CLI11's --help), and CLI11 parses none of them itself: its
+// option order would break bwrap's, so the table's parser is the only one.
+TEST(RunHelp, MentionsNoOptionOutsideTheTableAndCli11ParsesNone) {
+  CLI::App app{"mntns", "mntns"};
+  Runner runner;
+  AddRunCommand(app, runner);
+  CLI::App* run = app.get_subcommand("run");
+  const std::string help = run->help();
+  std::set<std::string> names;
+  for (const RunOption& option : RunOptions()) names.insert(std::string(option.name));
+  const std::regex word(R"((^|[^\w-])(--[a-z][a-z-]*[a-z]))");
+  std::size_t seen = 0;
+  for (std::sregex_iterator it(help.begin(), help.end(), word), end; it != end; ++it) {
+    const std::string found = (*it)[2];
+    EXPECT_TRUE(names.contains(found) || found == "--help") << found << " in --help is no option";
+    ++seen;
+  }
+  EXPECT_GE(seen, names.size());
+  // CLI11 knows --help and the positional CMD (which takes nothing: remaining() does).
+  std::size_t positionals = 0;
+  for (const CLI::Option* option : run->get_options()) {
+    if (!option->nonpositional()) {
+      ++positionals;
+      continue;
+    }
+    EXPECT_EQ(option->get_name(false, true), "-h,--help");
+  }
+  EXPECT_EQ(positionals, 1U);
+}
+
+// ---- every value is checked by its kind, on the command line and in JSON ------------
+
+// The JSON document that gives `option` (a kKey or a mount key) the value `json`,
+// and the path its errors name.
+std::pair<std::string, std::string> JsonWithValue(const RunOption& option, const std::string& json) {
+  if (option.json_place == RunJsonPlace::kKey) {
+    return {fmt::format(R"({{"{}": {}}})", option.json_name, json), std::string(option.json_name)};
+  }
+  for (const RunOption& mount : RunOptions()) {
+    for (std::string_view modifier : mount.json_modifiers) {
+      if (modifier != option.name) continue;
+      nlohmann::json entry = JsonDocument(mount)["mounts"][0];
+      entry.erase(std::string(option.json_name));
+      std::string text = entry.dump();
+      text.insert(text.size() - 1, fmt::format(R"(,"{}":{})", option.json_name, json));
+      return {fmt::format(R"({{"mounts": [{}]}})", text), fmt::format("mounts[0].{}", option.json_name)};
+    }
+  }
+  ADD_FAILURE() << option.name << " has no JSON key";
+  return {};
+}
+
+// What each numeric kind refuses, as command-line text and as JSON.
+struct Refused {
+  std::vector<std::string> text;
+  std::vector<std::string> json;
+  std::vector<std::string> accepted_text;
+  std::vector<std::string> accepted_json;
+};
+
+Refused RefusedValues(RunValueKind kind) {
+  switch (kind) {
+    case RunValueKind::kId:
+      // 4294967295 is (uid_t)-1, "no id"; 4294967296 wrapped to 0 (root).
+      return {{"4294967295", "4294967296", "99999999999999999999", "-1", "+1", "1.5", "0x10", " 1", ""},
+              {"4294967295", "4294967296", "18446744073709551616", "-1", "-0", "1.5", "1e3", "1000.0", "\"1000\"",
+               "null", "true"},
+              {"0", "4294967294"},
+              {"0", "4294967294"}};
+    case RunValueKind::kBytes:
+      return {{"18446744073709551616", "99999999999999999999999", "-5", "1M", "1e3", "0x10", ""},
+              {"18446744073709551616", "-5", "1.5", "1e30", "\"1M\"", "\"4096\"", "null"},
+              {"0", "18446744073709551615"},
+              {"0", "18446744073709551615"}};
+    case RunValueKind::kMode:
+      return {{"10000", "77777777777777777777777", "8", "-1", "0x1ff", "0o700", "+700", ""},
+              {"700", "\"10000\"", "\"8\"", "\"-1\"", "\"\"", "true"},
+              {"0", "0700", "07777"},
+              {"\"0\"", "\"7777\"", "\"0700\""}};
+    default:
+      return {};
+  }
+}
+
+// Every option whose value is an id, a size or a mode (found in the table,
+// so a new one is checked too) refuses what its kind does not hold, naming
+// the option and the value, and accepts both ends of its range.
+TEST(RunValues, NumbersOutOfRangeAreRefusedOnTheCommandLineAndInJson) {
+  std::size_t checked = 0;
+  for (const RunOption& option : RunOptions()) {
+    if (option.values.size() != 1) continue;
+    const Refused refused = RefusedValues(option.values[0].kind);
+    if (refused.text.empty()) continue;
+    ++checked;
+    std::vector<std::string> after;
+    if (option.json_place == RunJsonPlace::kMountKey) after = {"--tmpfs", "/t"};
+    const auto args = [&](const std::string& value) {
+      std::vector<std::string> line = {std::string(option.name), value};
+      line.insert(line.end(), after.begin(), after.end());
+      line.insert(line.end(), {"--", "x"});
+      return line;
+    };
+    // The first value is just past the range: the error says where it ends.
+    EXPECT_TRUE(Mentions(ArgumentsError(args(refused.text.front())), refused.accepted_text.back())) << option.name;
+    for (const std::string& value : refused.text) {
+      const std::string error = ArgumentsError(args(value));
+      EXPECT_TRUE(Mentions(error, std::string(option.name) + " ")) << option.name << " " << value;
+      if (!value.empty()) {
+        EXPECT_TRUE(Mentions(error, value)) << option.name << " " << value;
+      }
+    }
+    for (const std::string& value : refused.accepted_text) {
+      EXPECT_EQ(ArgumentsError(args(value)), "") << option.name << " " << value;
+    }
+    for (const std::string& value : refused.json) {
+      const auto [json, path] = JsonWithValue(option, value);
+      EXPECT_TRUE(Mentions(JsonError(json), "spec.json\": " + path + ": ")) << json;
+    }
+    for (const std::string& value : refused.accepted_json) {
+      EXPECT_EQ(JsonError(JsonWithValue(option, value).first), "") << value;
+    }
+  }
+  EXPECT_EQ(checked, 4U) << "--uid, --gid, --size, --perms";
+}
+
+// nlohmann reads -0 as a signed 0: the error said "must be an integer from 0 to 4294967294, not 0".
+TEST(RunValues, ARefusedMinusZeroIsShownAsWritten) {
+  EXPECT_TRUE(Mentions(JsonError(R"({"uid": -0})"), "uid: must be an integer from 0 to 4294967294, not -0"));
+}
+
+// "" is what an unset field holds: `--root ''` ran on an empty tmpfs,
+// `--chdir ''` in the caller's directory, `--hostname ''` kept the host's.
+TEST(RunValues, AnEmptyPathOrHostnameIsRefusedNamingTheOption) {
+  for (const RunOption& option : RunOptions()) {
+    for (std::size_t i = 0; i < option.values.size(); ++i) {
+      if (option.values[i].kind != RunValueKind::kPath && option.values[i].kind != RunValueKind::kHostname) continue;
+      std::vector<std::string> args = CommandLine(option);
+      // The value sits after the option's name, after any modifiers before it.
+      const auto at = std::find(args.begin(), args.end(), std::string(option.name)) - args.begin();
+      args[static_cast<std::size_t>(at) + 1 + i] = "";
+      args.insert(args.end(), {"--", "x"});
+      EXPECT_TRUE(Mentions(ArgumentsError(args), std::string(option.name) + " \"\": the ")) << option.name << " " << i;
+    }
+  }
+  for (const char* key : {"root", "chdir", "hostname"}) {
+    EXPECT_TRUE(Mentions(JsonError(fmt::format(R"({{"{}": ""}})", key)), fmt::format("{}: the", key))) << key;
+  }
+  EXPECT_TRUE(
+      Mentions(JsonError(R"({"mounts": [{"type": "proc", "dest": ""}]})"), "mounts[0].dest: the path is empty"));
+  EXPECT_TRUE(Mentions(JsonError(R"({"mounts": [{"type": "ro-overlay", "sources": ["/a", ""], "dest": "/o"}]})"),
+                       "mounts[0].sources[1]: the path is empty"));
+}
+
+// sethostname(2) refused a 65-byte name with EINVAL only after the sandbox was set up (exit 1).
+TEST(RunValues, AHostnameLongerThanHostNameMaxIsRefused) {
+  const std::string longest(64, 'h');
+  const std::string longer(65, 'h');
+  EXPECT_EQ(ArgumentsError({"--hostname", longest, "--", "x"}), "");
+  EXPECT_TRUE(
+      Mentions(ArgumentsError({"--hostname", longer, "--", "x"}), "--hostname \"" + longer + "\": longer than 64"));
+  EXPECT_EQ(JsonError(R"({"hostname": ")" + longest + "\"}"), "");
+  EXPECT_TRUE(Mentions(JsonError(R"({"hostname": ")" + longer + "\"}"), "hostname: longer than 64"));
 }
 
 // ---- --json-spec FILE ---------------------------------------------------------------
