@@ -52,6 +52,7 @@ void SendError(int fd, const Error& error) {
   AppendField(message, error.operation);
   AppendField(message, error.argument);
   AppendField(message, error.kernel_log);
+  for (const std::string& context : error.context) AppendField(message, context);
   std::size_t written = 0;
   while (written < message.size()) {
     const ssize_t n = ::write(fd, message.data() + written, message.size() - written);
@@ -93,6 +94,11 @@ Result<void> ReceiveError(int fd) {
   if (!take(&error.code, sizeof error.code) || !take_field(error.operation) || !take_field(error.argument) ||
       !take_field(error.kernel_log)) {
     return MakeError(EPROTO, "sandbox setup", "a truncated error report");
+  }
+  while (at < data.size()) {
+    if (!take_field(error.context.emplace_back())) {
+      return MakeError(EPROTO, "sandbox setup", "a truncated error report");
+    }
   }
   return std::unexpected(std::move(error));
 }

@@ -46,7 +46,7 @@ std::string DescribeSandboxMount(const SandboxMount& mount) {
 Error ForStep(Error error, const SandboxMount& mount) {
   std::string step = DescribeSandboxMount(mount);
   if (error.operation == step) return error;  // a check of the step itself names it already
-  error.argument += fmt::format(" (for {})", step);
+  error.Wrap(std::move(step));
   return error;
 }
 
