@@ -118,6 +118,10 @@ bool ProbeOpenTreeNamespace() {
 
 bool ProbeFsmountNamespace() {
   const int err = sys::ProbeFsmountOnBadFd(FSMOUNT_NAMESPACE | FSMOUNT_CLOEXEC);
+  // fsmount checks may_mount() before its flags: without CAP_SYS_ADMIN every
+  // kernel answers EPERM. FSMOUNT_NAMESPACE (7.1) came after
+  // OPEN_TREE_NAMESPACE (7.0), whose probe checks the flags first.
+  if (err == EPERM) return ProbeOpenTreeNamespace();
   return err != EINVAL && err != ENOSYS;
 }
 
