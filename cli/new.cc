@@ -181,8 +181,8 @@ int RunNew(const NewOptions& options) {
     fmt::print(stderr, "mntns: {}\n", requested.error().Message());
     return kExitUsage;
   }
-  ShareTemplateWhenUseful(*requested);
-  NamespaceStrategy strategy = ResolveStrategy(*requested);
+  ShareTemplateWhenUseful(NamespaceOperation::kOpenTreeNamespace, *requested);
+  NamespaceStrategy strategy = ResolveStrategy(NamespaceOperation::kOpenTreeNamespace, *requested);
   auto ns = OpenTreeNamespace(AT_FDCWD, options.path, (options.recursive ? AT_RECURSIVE : 0) | OPEN_TREE_CLOEXEC,
                               {.strategy = strategy});
   if (!ns) return ReportError(ns.error());

@@ -23,7 +23,6 @@
 
 #include <fmt/format.h>
 
-#include "mntns/features.h"
 #include "mntns/sandbox.h"
 #include "sandbox/internal.h"
 #include "sys/namespaces.h"
@@ -517,13 +516,7 @@ Result<SandboxProcess> StartSandbox(const SandboxSpec& spec) {
   if (!privileged && !spec.unshare_user) {
     return MakeError(EPERM, "sandbox", "not root: add --unshare-user to build the sandbox in a user namespace");
   }
-  NamespaceStrategy strategy = ResolveStrategy(spec.strategy);
-  // 7.0 has OPEN_TREE_NAMESPACE but not FSMOUNT_NAMESPACE (7.1), which the
-  // default tmpfs root needs: auto falls back to the emulation there.
-  if (spec.strategy == NamespaceStrategy::kAuto && strategy == NamespaceStrategy::kNative && spec.root.empty() &&
-      !KernelFeatures().fsmount_namespace) {
-    strategy = NamespaceStrategy::kTemplate;
-  }
+  const NamespaceStrategy strategy = ResolveStrategy(SandboxOperation(spec), spec.strategy);
   UniqueFd ns;
   if (privileged) {
     auto created = CreateRootNamespace(spec, strategy);

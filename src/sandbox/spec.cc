@@ -52,6 +52,10 @@ Error ForStep(Error error, const SandboxMount& mount) {
 
 }  // namespace internal
 
+NamespaceOperation SandboxOperation(const SandboxSpec& spec) {
+  return spec.root.empty() ? NamespaceOperation::kFsmountNamespace : NamespaceOperation::kOpenTreeNamespace;
+}
+
 Result<void> ValidateSandboxSpec(const SandboxSpec& spec) {
   const auto invalid = [](std::string what) { return MakeError(EINVAL, "sandbox spec", std::move(what)); };
   if (spec.argv.empty()) return invalid("no command to run");

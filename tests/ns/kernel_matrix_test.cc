@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mntns/features.h"
+#include "mntns/namespace.h"
 #include "support/cli_runner.h"
 
 namespace mntns {
@@ -44,9 +45,10 @@ TEST(KernelMatrix, TheVmRunsA7xKernel) {
 }
 
 // On 7.x the native calls are there and are what mntns uses; on 6.x they are
-// absent and mntns must emulate them.
+// absent and mntns must emulate them. The kernel's own answer: a feature
+// profile (MNTNS_FEATURE_PROFILE) hides features from KernelFeatures() only.
 TEST(KernelMatrix, SevenXFeaturesArePresentExactlyOnSevenX) {
-  const Features& features = KernelFeatures();
+  const Features features = ProbeFeatures();
   const bool seven = KernelMajor() >= 7;
   EXPECT_EQ(features.open_tree_namespace, seven) << features.kernel;
   EXPECT_EQ(features.statmount_by_fd, seven) << features.kernel;
@@ -69,6 +71,9 @@ TEST(KernelMatrix, CliFeaturesJsonAgreesWithTheLibraryProbe) {
   EXPECT_EQ(json["open_tree_namespace"], KernelFeatures().open_tree_namespace);
   EXPECT_EQ(json["statmount_by_fd"], KernelFeatures().statmount_by_fd);
   EXPECT_EQ(json["fsmount_namespace"], KernelFeatures().fsmount_namespace);
+  EXPECT_EQ(json["profile"], KernelFeatures().profile);
+  EXPECT_EQ(json["auto_strategy"]["fsmount_namespace"],
+            std::string(StrategyName(ResolveStrategy(NamespaceOperation::kFsmountNamespace, NamespaceStrategy::kAuto))));
 }
 
 }  // namespace
