@@ -109,8 +109,12 @@ Result<void> ReceiveError(int fd) {
 
 // ---- pieces of the setup ------------------------------------------------------
 
-Result<UniqueFd> CreateRootNamespace(const SandboxSpec& spec, NamespaceStrategy strategy) {
-  const NamespaceOptions options{.strategy = strategy};
+// With spec.strategy auto, not the resolved strategy: where the native call
+// finds the flag missing after all, the library falls back to the emulation
+// (an unprivileged probe cannot tell 7.0 from 7.1: fsmount checks
+// CAP_SYS_ADMIN before its flags, and this runs in the user namespace then).
+Result<UniqueFd> CreateRootNamespace(const SandboxSpec& spec) {
+  const NamespaceOptions options{.strategy = spec.strategy};
   if (!spec.root.empty()) {
     return OpenTreeNamespace(AT_FDCWD, spec.root, AT_RECURSIVE | OPEN_TREE_CLOEXEC, options);
   }
@@ -365,7 +369,6 @@ int Supervise(pid_t child) {
 
 struct Launch {
   const SandboxSpec& spec;
-  NamespaceStrategy strategy;
   bool privileged;
   uid_t outside_uid;
   gid_t outside_gid;
@@ -480,7 +483,7 @@ struct Launch {
     struct mount_attr attr {};
     attr.propagation = MS_PRIVATE;
     if (auto r = sys::MountSetattr(AT_FDCWD, "/", AT_RECURSIVE, attr); !r) fail(r.error());
-    auto created = CreateRootNamespace(spec, launch.strategy);
+    auto created = CreateRootNamespace(spec);
     if (!created) fail(created.error());
     ns = std::move(*created);
   }
@@ -519,7 +522,7 @@ Result<SandboxProcess> StartSandbox(const SandboxSpec& spec) {
   const NamespaceStrategy strategy = ResolveStrategy(SandboxOperation(spec), spec.strategy);
   UniqueFd ns;
   if (privileged) {
-    auto created = CreateRootNamespace(spec, strategy);
+    auto created = CreateRootNamespace(spec);
     if (!created) return std::unexpected(created.error());
     ns = std::move(*created);
   }
@@ -533,8 +536,8 @@ Result<SandboxProcess> StartSandbox(const SandboxSpec& spec) {
   }
   UniqueFd read_end(pipe_fds[0]);
   UniqueFd write_end(pipe_fds[1]);
-  const Launch launch{spec,         strategy, privileged, ::geteuid(), ::getegid(), cwd, BuildEnvironment(spec),
-                      ns.Get(),     write_end.Get()};
+  const Launch launch{spec,    privileged,    ::geteuid(), ::getegid(), cwd, BuildEnvironment(spec),
+                      ns.Get(), write_end.Get()};
   auto parent_pidfd = PidfdForChild(spec);
   if (!parent_pidfd) return std::unexpected(parent_pidfd.error());
   const pid_t pid = ::fork();
