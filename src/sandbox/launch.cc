@@ -440,7 +440,8 @@ struct Launch {
   if (auto r = internal::AttachMounts(spec, *prepared); !r) fail(r.error());
   if (!spec.chdir.empty()) {
     if (auto r = sys::Chdir(spec.chdir.c_str()); !r) {
-      r.error().argument += " inside the sandbox (--chdir)";
+      r.error().argument += " inside the sandbox";
+      r.error().Wrap("--chdir");
       fail(r.error());
     }
   } else if (launch.cwd.empty() || ::chdir(launch.cwd.c_str()) != 0) {

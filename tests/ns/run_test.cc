@@ -524,6 +524,15 @@ TEST(MntnsRun, EverySetupErrorNamesItsErrnoOnce) {
   });
 }
 
+// Error::Wrap: the option first, then the call that failed, the errno once.
+TEST(MntnsRun, ChdirToAMissingDirectoryNamesTheOptionFirst) {
+  InPrivateMountNamespace([] {
+    const CliResult r = RunProbe({"--chdir", "/nowhere"}, "exit", "0");
+    EXPECT_EQ(r.exit_status, 1);
+    EXPECT_EQ(r.err, "mntns: --chdir: chdir \"/nowhere\" inside the sandbox: No such file or directory (ENOENT)\n");
+  });
+}
+
 TEST(MntnsRun, LaterStepsStackOnEarlierOnes) {
   InPrivateMountNamespace([] {
     const std::string dir = TempDir();
