@@ -37,8 +37,10 @@ struct Features {
 
 // The probe, computed on first use and cached for the life of the process
 // (thread-safe; the kernel does not change under a running process), with the
-// feature profile of kFeatureProfileVariable applied. Every mntns code path
-// that chooses between a kernel call and its emulation asks this.
+// feature profile of kFeatureProfileVariable applied. The namespace
+// strategies, StatmountByFd and the query backend (listmount or mountinfo)
+// choose by this; two fallbacks try the call instead: a thread's namespace via
+// pidfd (6.11) or /proc, and kClassic's mount(2) where mount_setattr is ENOSYS.
 [[nodiscard]] MNTNS_EXPORT const Features& KernelFeatures();
 
 // A test seam: with MNTNS_FEATURE_PROFILE set, KernelFeatures() reports the
