@@ -1,4 +1,7 @@
 // mntns features: what the running kernel offers.
+#include <sys/auxv.h>
+
+#include <cstdlib>
 #include <memory>
 
 #include <fmt/format.h>
@@ -6,6 +9,7 @@
 
 #include "command.h"
 #include "mntns/features.h"
+#include "mntns/namespace.h"
 
 namespace mntns::cli {
 namespace {
@@ -31,19 +35,50 @@ constexpr FeatureRow kRows[] = {
     {"statx_mnt_id_unique", &Features::statx_mnt_id_unique, "statx(STATX_MNT_ID_UNIQUE) (6.8)"},
 };
 
+constexpr std::pair<const char*, NamespaceOperation> kOperations[] = {
+    {"open_tree_namespace", NamespaceOperation::kOpenTreeNamespace},
+    {"fsmount_namespace", NamespaceOperation::kFsmountNamespace},
+};
+
+// A profile that was set but not applied would make a test run look profiled.
+void WarnAboutAnIgnoredProfile(const Features& features) {
+  const char* value = std::getenv(kFeatureProfileVariable);
+  if (value == nullptr || *value == '\0' || !features.profile.empty()) return;
+  if (::getauxval(AT_SECURE) != 0) {
+    fmt::print(stderr, "mntns: {} is ignored in a set-user-ID or otherwise secure-execution process\n",
+               kFeatureProfileVariable);
+    return;
+  }
+  if (auto applied = ApplyFeatureProfile(features, value); !applied) {
+    fmt::print(stderr, "mntns: {} is ignored: {}\n", kFeatureProfileVariable, applied.error().Message());
+  }
+}
+
 int RunFeatures(bool json) {
   const Features& features = KernelFeatures();
+  WarnAboutAnIgnoredProfile(features);
   if (json) {
     nlohmann::ordered_json out;
     out["kernel"] = features.kernel;
     for (const FeatureRow& row : kRows) out[row.key] = features.*(row.member);
+    out["profile"] = features.profile;
+    for (const auto& [key, operation] : kOperations) {
+      out["auto_strategy"][key] = StrategyName(ResolveStrategy(operation, NamespaceStrategy::kAuto));
+    }
     fmt::print("{}\n", out.dump(2));
     return 0;
   }
   fmt::print("kernel {}\n", features.kernel);
+  if (!features.profile.empty()) {
+    fmt::print("profile {} ({}: the features it names are reported absent)\n", features.profile,
+               kFeatureProfileVariable);
+  }
   for (const FeatureRow& row : kRows) {
     fmt::print("{:<22} {:<3}  {}\n", row.key, features.*(row.member) ? "yes" : "no", row.meaning);
   }
+  fmt::print("strategy auto: OpenTreeNamespace {}, FsmountNamespace {}\n",
+             StrategyName(ResolveStrategy(NamespaceOperation::kOpenTreeNamespace, NamespaceStrategy::kAuto)),
+             StrategyName(ResolveStrategy(NamespaceOperation::kFsmountNamespace, NamespaceStrategy::kAuto)));
   return 0;
 }
 

@@ -120,7 +120,7 @@ int RunNew(const NewOptions& options) {
     fmt::print(stderr, "mntns: {}\n", requested.error().Message());
     return kExitUsage;
   }
-  ShareTemplateWhenUseful(*requested);
+  ShareTemplateWhenUseful(NamespaceOperation::kOpenTreeNamespace, *requested);
   const unsigned flags = (options.recursive ? AT_RECURSIVE : 0) | OPEN_TREE_CLOEXEC;
   if (!options.pin.empty()) {
     auto pinned = OpenPinnedTreeNamespace(AT_FDCWD, options.path, flags, options.pin, {.strategy = *requested});
@@ -128,7 +128,7 @@ int RunNew(const NewOptions& options) {
     if (options.run_command) return RunInside(pinned->ns.Get(), options.command);
     return PrintSummary(options, pinned->strategy, pinned->ns.Get());
   }
-  const NamespaceStrategy strategy = ResolveStrategy(*requested);
+  const NamespaceStrategy strategy = ResolveStrategy(NamespaceOperation::kOpenTreeNamespace, *requested);
   auto ns = OpenTreeNamespace(AT_FDCWD, options.path, flags, {.strategy = strategy});
   if (!ns) return ReportError(ns.error());
   if (options.run_command) return RunInside(ns->Get(), options.command);

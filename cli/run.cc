@@ -31,7 +31,7 @@ int RunSandboxCommand(const std::vector<std::string>& args) {
   }
   // Sharing can wait on the keeper's lock or record: with the signals still
   // unblocked, Ctrl-C ends mntns there as anywhere before the sandbox exists.
-  ShareTemplateWhenUseful(spec->strategy);
+  ShareTemplateWhenUseful(SandboxOperation(*spec), spec->strategy);
   // Blocked before the sandbox starts so that none is lost; WaitSandbox
   // forwards them and CMD starts with an empty mask.
   sigset_t set;

@@ -8,18 +8,12 @@
 
 #include <fmt/format.h>
 
-#include "mntns/features.h"
 
 namespace mntns::cli {
 
-void ShareTemplateWhenUseful(NamespaceStrategy requested) {
+void ShareTemplateWhenUseful(NamespaceOperation operation, NamespaceStrategy requested) {
   if (::geteuid() != 0) return;
-  const NamespaceStrategy resolved = ResolveStrategy(requested);
-  // 7.0 serves auto with the template strategy where FSMOUNT_NAMESPACE (7.1) is missing.
-  const bool template_serves = resolved == NamespaceStrategy::kTemplate ||
-                               (requested == NamespaceStrategy::kAuto && resolved == NamespaceStrategy::kNative &&
-                                !KernelFeatures().fsmount_namespace);
-  if (!template_serves) return;
+  if (ResolveStrategy(operation, requested) != NamespaceStrategy::kTemplate) return;
   TemplateSharingOptions options;
   const char* idle = std::getenv(kTemplateIdleVariable);
   if (idle != nullptr) {

@@ -11,11 +11,11 @@ namespace mntns::cli {
 // (with a message).
 inline constexpr const char* kTemplateIdleVariable = "MNTNS_TEMPLATE_IDLE";
 
-// Calls ShareTemplateNamespace() when `requested` will be served by the
-// template strategy and we are root. Sharing is an optimization: a failure
+// Calls ShareTemplateNamespace() when `operation` with `requested` will be
+// served by the template strategy and we are root. Sharing is an optimization: a failure
 // only costs speed, so it is reported (on stderr) only when the user set
 // MNTNS_TEMPLATE_IDLE explicitly.
-void ShareTemplateWhenUseful(NamespaceStrategy requested);
+void ShareTemplateWhenUseful(NamespaceOperation operation, NamespaceStrategy requested);
 
 // The help text paragraph describing the above.
 inline constexpr const char* kTemplateSharingHelp =

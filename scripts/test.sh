@@ -38,16 +38,18 @@ run_part() {
 for part in "${parts[@]}"; do
   case "$part" in
     host) run_part "host tests ($build)" ctest --test-dir "$build" -L host -j "$jobs" --output-on-failure ;;
+    # The feature-profile reruns (profile.*) are left to the plain build: they
+    # run the same code as the per-case host tests, minus a few branches.
     asan) run_part "host tests under ASan+UBSan ($asan_build)" \
             env ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-            ctest --test-dir "$asan_build" -L host -E '^install\.' -j "$jobs" --output-on-failure ;;
+            ctest --test-dir "$asan_build" -L host -E '^(install|profile)\.' -j "$jobs" --output-on-failure ;;
     vm)
       if [ "${MNTNS_SKIP_VM:-0}" = 1 ]; then
         echo "******************************************************************************"
         echo "*** VM tests SKIPPED because MNTNS_SKIP_VM=1: the 7.x native paths were NOT tested ***"
         echo "******************************************************************************"
       fi
-      run_part "the same suites in a Linux 7.x VM" ctest --test-dir "$build" -L vm -j "$jobs" --output-on-failure ;;
+      run_part "the same suites in a Linux 7.x VM, plain and as 7.0 and 6.18 (feature profiles)" ctest --test-dir "$build" -L vm -j "$jobs" --output-on-failure ;;
   esac
 done
 

@@ -42,8 +42,17 @@ std::string WithoutControls(std::string_view text, bool quote) {
 
 std::string QuotePath(std::string_view path) { return "\"" + WithoutControls(path, true) + "\""; }
 
+Error& Error::Wrap(std::string what) {
+  context.push_back(std::move(what));
+  return *this;
+}
+
 std::string Error::Message() const {
-  std::string text = WithoutControls(operation, false);
+  std::string text;
+  for (auto it = context.rbegin(); it != context.rend(); ++it) {
+    if (!it->empty()) text += WithoutControls(*it, false) + ": ";
+  }
+  text += WithoutControls(operation, false);
   if (!argument.empty()) text += " " + WithoutControls(argument, false);
   text += fmt::format(": {} ({})", ::strerrordesc_np(code) ? ::strerrordesc_np(code) : "Unknown error",
                       ErrnoName(code));
@@ -52,7 +61,7 @@ std::string Error::Message() const {
 }
 
 std::unexpected<Error> MakeError(int code, std::string operation, std::string argument) {
-  return std::unexpected(Error{code, std::move(operation), std::move(argument), {}});
+  return std::unexpected(Error{code, std::move(operation), std::move(argument), {}, {}});
 }
 
 }  // namespace mntns

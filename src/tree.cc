@@ -167,7 +167,7 @@ Result<void> PinNamespace(int ns_fd, const std::string& path) {
 
 Result<PinnedNamespace> OpenPinnedTreeNamespace(int dirfd, const std::string& path, unsigned flags,
                                                 const std::string& pin_path, const NamespaceOptions& options) {
-  NamespaceStrategy strategy = ResolveStrategy(options.strategy);
+  NamespaceStrategy strategy = ResolveStrategy(NamespaceOperation::kOpenTreeNamespace, options.strategy);
   auto ns = OpenTreeNamespace(dirfd, path, flags, {.strategy = strategy});
   if (!ns) return std::unexpected(ns.error());
   auto pinned = PinNamespace(ns->Get(), pin_path);

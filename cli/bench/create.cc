@@ -194,7 +194,7 @@ int Measure(const BenchOptions& options, const std::string& tree) {
   const std::string strategy =
       options.strategy == kRawStrategy
           ? options.strategy
-          : std::string(StrategyName(ResolveStrategy(*ParseStrategy(options.strategy))));
+          : std::string(StrategyName(ResolveStrategy(NamespaceOperation::kOpenTreeNamespace, *ParseStrategy(options.strategy))));
   if (options.against_raw) return MeasureAgainstRaw(options, tree, strategy);
   // Warm-up: starts the template factory (its one-time copy of this table).
   const std::size_t warmup = std::clamp<std::size_t>(options.count / 100, 3, 200);

@@ -4,6 +4,7 @@
 #include <expected>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mntns/export.h"
 
@@ -18,10 +19,20 @@ struct MNTNS_EXPORT Error {
   std::string operation;    // e.g. "open_tree"
   std::string argument;     // e.g. "\"/nope\"" or "mnt_id=0x1234"; may be empty
   std::string kernel_log;   // fs_context log lines ("e tmpfs: Bad value..."), may be empty
+  // What the callers were doing, innermost first (see Wrap); may be empty.
+  std::vector<std::string> context;
 
-  // `operation argument: strerror (ENAME)` followed by the kernel log, e.g.
-  // `stat "/nope": No such file or directory (ENOENT)`. Control characters
-  // in any part (C0, DEL, C1) are written \xNN: the text reaches terminals.
+  // Adds what the caller was doing around the failed operation (e.g.
+  // `sandbox --bind "/a"`), outside every context added before, and returns
+  // *this. The failed operation, its argument and the errno stay as they are:
+  // each level adds its words instead of rewriting the error.
+  Error& Wrap(std::string what);
+
+  // The contexts outermost first, then `operation argument: strerror (ENAME)`,
+  // then the kernel log, e.g. `stat "/nope": No such file or directory
+  // (ENOENT)` or, wrapped twice, `run: --bind "/a": stat "/a": No such file or
+  // directory (ENOENT)`. Control characters in any part (C0, DEL, C1) are
+  // written \xNN: the text reaches terminals.
   [[nodiscard]] std::string Message() const;
 };
 

@@ -15,10 +15,15 @@ namespace mntns {
 // How a namespace is built. Every strategy gives the same contract (below);
 // they differ in cost and in the few details listed per strategy.
 enum class NamespaceStrategy {
-  // kNative where the kernel has it, else kTemplate, else kClassic.
+  // Chosen per call (see ResolveStrategy): kNative where the kernel has that
+  // call's flag, else kTemplate, else kClassic. On 7.0, OpenTreeNamespace is
+  // native and FsmountNamespace emulated. Where the native call still fails
+  // with EINVAL because the kernel does not know the flag (the probe said it
+  // did), the call is made again with the emulation.
   kAuto,
   // The kernel's own calls: open_tree(OPEN_TREE_NAMESPACE) (7.0),
-  // fsmount(FSMOUNT_NAMESPACE) (7.1). ENOSYS-like EINVAL on older kernels.
+  // fsmount(FSMOUNT_NAMESPACE) (7.1). EINVAL on older kernels (and where a
+  // feature profile hides the flag, see features.h).
   kNative,
   // 6.8+ emulation without a fork: a factory thread keeps a template namespace
   // with a tiny mount table; each call copies it (unshare) and stacks the
@@ -43,9 +48,18 @@ enum class NamespaceStrategy {
 [[nodiscard]] MNTNS_EXPORT std::string_view StrategyName(NamespaceStrategy strategy);
 // The inverse of StrategyName; EINVAL for anything else.
 [[nodiscard]] MNTNS_EXPORT Result<NamespaceStrategy> ParseStrategy(std::string_view name);
-// What kAuto means on the running kernel (from KernelFeatures()); other
-// values are returned unchanged.
-[[nodiscard]] MNTNS_EXPORT NamespaceStrategy ResolveStrategy(NamespaceStrategy strategy);
+// The calls a strategy serves; kAuto may pick a different strategy for each.
+enum class NamespaceOperation {
+  kOpenTreeNamespace,  // OpenTreeNamespace: open_tree(OPEN_TREE_NAMESPACE), 7.0
+  kFsmountNamespace,   // FsmountNamespace: fsmount(FSMOUNT_NAMESPACE), 7.1
+};
+
+// What kAuto means for `operation` on the running kernel (from
+// KernelFeatures(), so a feature profile counts): kNative where the kernel has
+// the operation's flag, else kTemplate where it has listmount and statmount
+// (6.8), else kClassic. Other values are returned unchanged.
+[[nodiscard]] MNTNS_EXPORT NamespaceStrategy ResolveStrategy(NamespaceOperation operation,
+                                                             NamespaceStrategy strategy);
 
 struct NamespaceOptions {
   NamespaceStrategy strategy = NamespaceStrategy::kAuto;
@@ -79,8 +93,10 @@ struct NamespaceOptions {
 //  - Covered mounts stay covered; propagation is kept (a shared source gives
 //    copies in the same peer group: the namespace is not isolated by itself),
 //    except with kClassic (see above).
-// Minimum kernel: 7.0 for kNative, 6.8 for kTemplate, 5.2 for kClassic
-// (open_tree, move_mount, pivot_root).
+// Minimum kernel: 7.0 for kNative, 6.8 for kTemplate (listmount, statmount),
+// 5.12 for kClassic (mount_setattr; open_tree, move_mount, pivot_root), 6.8
+// for kClassic with AT_RECURSIVE (listmount and statmount find the
+// mount-namespace files it drops).
 // Thread-safe. No fork, no mounts left in the caller's namespace on any path.
 [[nodiscard]] MNTNS_EXPORT Result<UniqueFd> OpenTreeNamespace(int dirfd, const std::string& path, unsigned flags,
                                                  const NamespaceOptions& options = {});
@@ -90,7 +106,8 @@ struct NamespaceOptions {
 // FSMOUNT_NAMESPACE (anything else: EINVAL); `attr_flags` are fsmount's
 // MOUNT_ATTR_* bits. Like fsmount(fs_fd, flags | FSMOUNT_NAMESPACE, attr_flags)
 // on 7.1+: the root is private and the namespace holds one visible mount.
-// Errors carry the fs_context log. Minimum kernel: as OpenTreeNamespace.
+// Errors carry the fs_context log. Minimum kernel: 7.1 for kNative, 6.8 for
+// kTemplate, 5.12 for kClassic.
 [[nodiscard]] MNTNS_EXPORT Result<UniqueFd> FsmountNamespace(int fs_fd, unsigned flags, unsigned attr_flags,
                                                 const NamespaceOptions& options = {});
 

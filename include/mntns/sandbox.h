@@ -103,6 +103,11 @@ struct SandboxSpec {
 // StartSandbox calls it first.
 [[nodiscard]] MNTNS_EXPORT Result<void> ValidateSandboxSpec(const SandboxSpec& spec);
 
+// The namespace call StartSandbox makes for `spec`: kOpenTreeNamespace with a
+// root directory, kFsmountNamespace for the default tmpfs root. The strategy it
+// uses is ResolveStrategy(SandboxOperation(spec), spec.strategy).
+[[nodiscard]] MNTNS_EXPORT NamespaceOperation SandboxOperation(const SandboxSpec& spec);
+
 // A started sandbox: the process mntns waits for (with unshare_pid it relays
 // the status of the sandbox's pid 1, which reaps everything and exits with
 // CMD's status).
@@ -118,8 +123,8 @@ struct SandboxProcess {
 // the kernel's fs_context log).
 //
 // How (see src/sandbox/launch.cc): the namespace is made by OpenTreeNamespace(root,
-// AT_RECURSIVE) or FsmountNamespace(tmpfs) with `spec.strategy` (auto: native on
-// 7.0+, template on 6.8+). A forked child clones bind sources and creates the
+// AT_RECURSIVE) or FsmountNamespace(tmpfs) with `spec.strategy` (auto: native
+// where the kernel has that call, 7.0 and 7.1; else template on 6.8+). A forked child clones bind sources and creates the
 // fresh filesystems in the caller's namespace (detached, private), enters the
 // namespace (setns), makes "/" private recursively and attaches everything in
 // order with move_mount. No mount(2), no mountinfo reads, and nothing is ever

@@ -8,6 +8,7 @@
 
 #include "mntns/error.h"
 #include "mntns/fd.h"
+#include "mntns/namespace.h"
 #include "mntns/query.h"
 
 namespace mntns::internal {
@@ -61,6 +62,11 @@ class ThreadNamespaceOpener {
 // Whether the calling thread's namespace holds a mount-namespace file. Needs
 // no particular root: listmount and statmount work by mount id.
 [[nodiscard]] Result<bool> HasMountNamespaceFiles();
+
+// With kAuto, whether a native call's `error` means that the kernel does not
+// know the operation's flag after all (EINVAL, and a fresh probe agrees):
+// then the emulation serves the call.
+[[nodiscard]] bool KernelLacksFlag(NamespaceOperation operation, const Error& error);
 
 // The strategies; `tree` is a detached mount (open_tree(OPEN_TREE_CLONE) or
 // fsmount()) made in the caller's namespace; `recursive` says whether it may

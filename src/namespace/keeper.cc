@@ -671,9 +671,8 @@ Result<void> ShareTemplateNamespace(const TemplateSharingOptions& options) {
   if (!token) return std::unexpected(token.error());
   auto started = StartKeeper(dir->Get(), files, *token, static_cast<time_t>(options.idle.count()));
   if (!started) {
-    Error& error = started.error();
-    error.argument = fmt::format("{} ({} in {})", error.argument, kKeeperName, QuotePath(options.directory));
-    return std::unexpected(error);
+    return std::unexpected(
+        std::move(started.error().Wrap(fmt::format("start {} in {}", kKeeperName, QuotePath(options.directory)))));
   }
   internal::UseSharedTemplate(std::move(*started));
   return kOk;

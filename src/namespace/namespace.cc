@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "features_internal.h"
 #include "mntns/features.h"
 #include "namespace/internal.h"
 #include "sys/namespaces.h"
@@ -43,6 +44,32 @@ Result<void> RequireDirectory(int tree_fd, std::string operation, std::string ar
   return kOk;
 }
 
+bool HasNativeFlag(NamespaceOperation operation) {
+  const Features& features = KernelFeatures();
+  return operation == NamespaceOperation::kOpenTreeNamespace ? features.open_tree_namespace
+                                                             : features.fsmount_namespace;
+}
+
+// The strategy kAuto uses where the kernel's flag is missing.
+NamespaceStrategy Emulation() {
+  // The template strategy finds mount-namespace files with listmount/statmount.
+  const Features& features = KernelFeatures();
+  return features.statmount && features.listmount ? NamespaceStrategy::kTemplate : NamespaceStrategy::kClassic;
+}
+
+// Why kNative cannot serve `operation` here, for the EINVAL the older kernel
+// would give.
+std::string MissingFlag(NamespaceOperation operation) {
+  const bool open_tree = operation == NamespaceOperation::kOpenTreeNamespace;
+  const std::string_view flag = open_tree ? "OPEN_TREE_NAMESPACE" : "FSMOUNT_NAMESPACE";
+  const std::string_view release = open_tree ? "7.0" : "7.1";
+  const std::string& profile = KernelFeatures().profile;
+  const std::string missing =
+      profile.empty() ? fmt::format("this kernel has no {}", flag)
+                      : fmt::format("{} is missing or hidden by {}={}", flag, kFeatureProfileVariable, profile);
+  return fmt::format(" ({}: it needs Linux {}; the template and classic strategies emulate it)", missing, release);
+}
+
 }  // namespace
 
 std::string_view StrategyName(NamespaceStrategy strategy) {
@@ -67,42 +94,52 @@ Result<NamespaceStrategy> ParseStrategy(std::string_view name) {
   return MakeError(EINVAL, "parse strategy", fmt::format("\"{}\" (auto|native|template|classic)", name));
 }
 
-NamespaceStrategy ResolveStrategy(NamespaceStrategy strategy) {
+NamespaceStrategy ResolveStrategy(NamespaceOperation operation, NamespaceStrategy strategy) {
   if (strategy != NamespaceStrategy::kAuto) return strategy;
-  const Features& features = KernelFeatures();
-  if (features.open_tree_namespace) return NamespaceStrategy::kNative;
-  // The template strategy finds mount-namespace files with listmount/statmount.
-  if (features.statmount && features.listmount) return NamespaceStrategy::kTemplate;
-  return NamespaceStrategy::kClassic;
+  if (HasNativeFlag(operation)) return NamespaceStrategy::kNative;
+  return Emulation();
 }
+
+namespace internal {
+
+bool KernelLacksFlag(NamespaceOperation operation, const Error& error) {
+  if (error.code != EINVAL) return false;
+  // EINVAL has many causes (an unbindable source, locked child mounts, a bad
+  // fs context); only the flag itself is what an emulation can do without.
+  // Asked again, not from KernelFeatures(): the probe said the flag is there.
+  return operation == NamespaceOperation::kOpenTreeNamespace ? !ProbeOpenTreeNamespace() : !ProbeFsmountNamespace();
+}
+
+}  // namespace internal
 
 Result<UniqueFd> OpenTreeNamespace(int dirfd, const std::string& path, unsigned flags,
                                    const NamespaceOptions& options) {
   if ((flags & OPEN_TREE_CLONE) != 0 || (flags & ~kOpenTreeNamespaceFlags) != 0) {
     return MakeError(EINVAL, kOpenTreeOperation, fmt::format("{} flags {:#x}", DescribeSource(dirfd, path), flags));
   }
-  const NamespaceStrategy strategy = ResolveStrategy(options.strategy);
+  constexpr NamespaceOperation kOperation = NamespaceOperation::kOpenTreeNamespace;
+  NamespaceStrategy strategy = ResolveStrategy(kOperation, options.strategy);
   if (strategy == NamespaceStrategy::kNative) {
+    if (!HasNativeFlag(kOperation)) {
+      return MakeError(EINVAL, kOpenTreeOperation, DescribeSource(dirfd, path) + MissingFlag(kOperation));
+    }
     // The bare syscall: nothing else on this path (the target is within 10%
     // of a direct open_tree call).
     auto ns = sys::OpenTree(dirfd, path.c_str(), flags | OPEN_TREE_NAMESPACE | OPEN_TREE_CLOEXEC);
-    if (!ns) {
-      ns.error().operation = kOpenTreeOperation;
-      if (ns.error().code == EINVAL && !KernelFeatures().open_tree_namespace) {
-        ns.error().argument += " (this kernel has no OPEN_TREE_NAMESPACE: it needs Linux 7.0; the template "
-                               "and classic strategies emulate it)";
-      }
+    if (ns) return ns;
+    // The syscall's own error, named by the flag that makes it this call.
+    ns.error().operation = kOpenTreeOperation;
+    if (options.strategy != NamespaceStrategy::kAuto || !internal::KernelLacksFlag(kOperation, ns.error())) {
+      return ns;
     }
-    return ns;
+    strategy = Emulation();
   }
-  const std::string operation = kOpenTreeOperation;
+  const std::string context =
+      fmt::format("{} {} ({} strategy)", kOpenTreeOperation, DescribeSource(dirfd, path), StrategyName(strategy));
   // Cloned here, in the caller's namespace: that is where `path` lives.
   auto tree = sys::OpenTree(dirfd, path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (flags & kLookupFlags));
-  if (!tree) {
-    tree.error().operation = operation;
-    return std::unexpected(tree.error());
-  }
-  if (auto r = RequireDirectory(tree->Get(), operation, DescribeSource(dirfd, path)); !r) {
+  if (!tree) return std::unexpected(std::move(tree.error().Wrap(context)));
+  if (auto r = RequireDirectory(tree->Get(), kOpenTreeOperation, DescribeSource(dirfd, path)); !r) {
     return std::unexpected(r.error());
   }
   auto ns = FromDetachedTree(std::move(*tree), (flags & AT_RECURSIVE) != 0, strategy);
@@ -115,12 +152,7 @@ Result<UniqueFd> OpenTreeNamespace(int dirfd, const std::string& path, unsigned 
                           : Result<UniqueFd>(std::unexpected(source.error()));
     if (without) ns = FromDetachedTree(std::move(*without), true, strategy);
   }
-  if (!ns) {
-    Error& error = ns.error();
-    error.argument = fmt::format("{} ({} strategy, {} {})", DescribeSource(dirfd, path), StrategyName(strategy),
-                                 error.operation, error.argument);
-    error.operation = operation;
-  }
+  if (!ns) ns.error().Wrap(context);
   return ns;
 }
 
@@ -131,32 +163,25 @@ Result<UniqueFd> FsmountNamespace(int fs_fd, unsigned flags, unsigned attr_flags
   if ((flags & ~kFsmountNamespaceFlags) != 0) {
     return MakeError(EINVAL, operation, fmt::format("{} flags {:#x}", argument, flags));
   }
-  const NamespaceStrategy strategy = ResolveStrategy(options.strategy);
+  constexpr NamespaceOperation kOperation = NamespaceOperation::kFsmountNamespace;
+  NamespaceStrategy strategy = ResolveStrategy(kOperation, options.strategy);
   if (strategy == NamespaceStrategy::kNative) {
+    if (!HasNativeFlag(kOperation)) return MakeError(EINVAL, operation, argument + MissingFlag(kOperation));
     auto ns = sys::FsMount(fs_fd, flags | FSMOUNT_NAMESPACE, attr_flags);
-    if (!ns) {
-      ns.error().operation = operation;
-      if (ns.error().code == EINVAL && !KernelFeatures().fsmount_namespace) {
-        ns.error().argument += " (this kernel has no FSMOUNT_NAMESPACE: it needs Linux 7.1; the template "
-                               "and classic strategies emulate it)";
-      }
+    if (ns) return ns;
+    ns.error().operation = operation;
+    if (options.strategy != NamespaceStrategy::kAuto || !internal::KernelLacksFlag(kOperation, ns.error())) {
+      return ns;
     }
-    return ns;
+    strategy = Emulation();
   }
+  const std::string context = fmt::format("{} {} ({} strategy)", operation, argument, StrategyName(strategy));
   // A fresh superblock's root: private, no peers, as with FSMOUNT_NAMESPACE.
   auto root = sys::FsMount(fs_fd, 0, attr_flags);
-  if (!root) {
-    root.error().operation = operation;
-    return std::unexpected(root.error());
-  }
+  if (!root) return std::unexpected(std::move(root.error().Wrap(context)));
   if (auto r = RequireDirectory(root->Get(), operation, argument); !r) return std::unexpected(r.error());
   auto ns = FromDetachedTree(std::move(*root), false, strategy);
-  if (!ns) {
-    Error& error = ns.error();
-    error.argument = fmt::format("{} ({} strategy, {} {})", argument, StrategyName(strategy), error.operation,
-                                 error.argument);
-    error.operation = operation;
-  }
+  if (!ns) ns.error().Wrap(context);
   return ns;
 }
 

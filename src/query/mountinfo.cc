@@ -243,7 +243,7 @@ Result<std::vector<Mount>> ParseMountinfo(std::string_view text) {
     auto mount = ParseMountinfoLine(line);
     if (!mount) {
       Error error = mount.error();
-      error.operation = fmt::format("parse mountinfo line {}", line_number);
+      error.Wrap(fmt::format("mountinfo line {}", line_number));
       return std::unexpected(std::move(error));
     }
     mounts.push_back(std::move(*mount));
@@ -278,10 +278,7 @@ Result<std::string> ReadMountinfoInside(int ns_fd, const std::string& what) {
                             O_PATH | O_DIRECTORY);
   if (!task_dir) return std::unexpected(task_dir.error());
   if (auto r = sys::Unshare(CLONE_FS); !r) return std::unexpected(r.error());
-  if (auto r = sys::Setns(ns_fd, CLONE_NEWNS); !r) {
-    r.error().argument = what;
-    return std::unexpected(r.error());
-  }
+  if (auto r = sys::Setns(ns_fd, CLONE_NEWNS); !r) return std::unexpected(std::move(r.error().Wrap(what)));
   // The task directory was opened before entering: the namespace need not have /proc.
   auto mountinfo = sys::Open(task_dir->Get(), "mountinfo", O_RDONLY);
   if (!mountinfo) return std::unexpected(mountinfo.error());

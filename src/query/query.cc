@@ -390,9 +390,9 @@ Result<Mount> StatmountById(std::uint64_t id, const NamespaceRef& ns, const Quer
   auto mount = reader.ById(id, *ns_id, options.mask);
   if (!mount) {
     Error error = mount.error();
-    error.operation = "stat";
-    error.argument = argument;
-    return WithContext(std::move(error), ns);
+    error.Wrap(ns.kind == NamespaceRef::Kind::kCaller ? "stat " + argument
+                                                      : fmt::format("stat {} in {}", argument, ns.Describe()));
+    return std::unexpected(std::move(error));
   }
   return mount;
 }

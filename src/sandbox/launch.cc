@@ -23,7 +23,6 @@
 
 #include <fmt/format.h>
 
-#include "mntns/features.h"
 #include "mntns/sandbox.h"
 #include "sandbox/internal.h"
 #include "sys/namespaces.h"
@@ -52,6 +51,7 @@ void SendError(int fd, const Error& error) {
   AppendField(message, error.operation);
   AppendField(message, error.argument);
   AppendField(message, error.kernel_log);
+  for (const std::string& context : error.context) AppendField(message, context);
   std::size_t written = 0;
   while (written < message.size()) {
     const ssize_t n = ::write(fd, message.data() + written, message.size() - written);
@@ -94,6 +94,11 @@ Result<void> ReceiveError(int fd) {
       !take_field(error.kernel_log)) {
     return MakeError(EPROTO, "sandbox setup", "a truncated error report");
   }
+  while (at < data.size()) {
+    if (!take_field(error.context.emplace_back())) {
+      return MakeError(EPROTO, "sandbox setup", "a truncated error report");
+    }
+  }
   return std::unexpected(std::move(error));
 }
 
@@ -104,8 +109,12 @@ Result<void> ReceiveError(int fd) {
 
 // ---- pieces of the setup ------------------------------------------------------
 
-Result<UniqueFd> CreateRootNamespace(const SandboxSpec& spec, NamespaceStrategy strategy) {
-  const NamespaceOptions options{.strategy = strategy};
+// With spec.strategy auto, not the resolved strategy: where the native call
+// finds the flag missing after all, the library falls back to the emulation
+// (an unprivileged probe cannot tell 7.0 from 7.1: fsmount checks
+// CAP_SYS_ADMIN before its flags, and this runs in the user namespace then).
+Result<UniqueFd> CreateRootNamespace(const SandboxSpec& spec) {
+  const NamespaceOptions options{.strategy = spec.strategy};
   if (!spec.root.empty()) {
     return OpenTreeNamespace(AT_FDCWD, spec.root, AT_RECURSIVE | OPEN_TREE_CLOEXEC, options);
   }
@@ -360,7 +369,6 @@ int Supervise(pid_t child) {
 
 struct Launch {
   const SandboxSpec& spec;
-  NamespaceStrategy strategy;
   bool privileged;
   uid_t outside_uid;
   gid_t outside_gid;
@@ -432,7 +440,8 @@ struct Launch {
   if (auto r = internal::AttachMounts(spec, *prepared); !r) fail(r.error());
   if (!spec.chdir.empty()) {
     if (auto r = sys::Chdir(spec.chdir.c_str()); !r) {
-      r.error().argument += " inside the sandbox (--chdir)";
+      r.error().argument += " inside the sandbox";
+      r.error().Wrap("--chdir");
       fail(r.error());
     }
   } else if (launch.cwd.empty() || ::chdir(launch.cwd.c_str()) != 0) {
@@ -475,7 +484,7 @@ struct Launch {
     struct mount_attr attr {};
     attr.propagation = MS_PRIVATE;
     if (auto r = sys::MountSetattr(AT_FDCWD, "/", AT_RECURSIVE, attr); !r) fail(r.error());
-    auto created = CreateRootNamespace(spec, launch.strategy);
+    auto created = CreateRootNamespace(spec);
     if (!created) fail(created.error());
     ns = std::move(*created);
   }
@@ -511,16 +520,10 @@ Result<SandboxProcess> StartSandbox(const SandboxSpec& spec) {
   if (!privileged && !spec.unshare_user) {
     return MakeError(EPERM, "sandbox", "not root: add --unshare-user to build the sandbox in a user namespace");
   }
-  NamespaceStrategy strategy = ResolveStrategy(spec.strategy);
-  // 7.0 has OPEN_TREE_NAMESPACE but not FSMOUNT_NAMESPACE (7.1), which the
-  // default tmpfs root needs: auto falls back to the emulation there.
-  if (spec.strategy == NamespaceStrategy::kAuto && strategy == NamespaceStrategy::kNative && spec.root.empty() &&
-      !KernelFeatures().fsmount_namespace) {
-    strategy = NamespaceStrategy::kTemplate;
-  }
+  const NamespaceStrategy strategy = ResolveStrategy(SandboxOperation(spec), spec.strategy);
   UniqueFd ns;
   if (privileged) {
-    auto created = CreateRootNamespace(spec, strategy);
+    auto created = CreateRootNamespace(spec);
     if (!created) return std::unexpected(created.error());
     ns = std::move(*created);
   }
@@ -534,8 +537,8 @@ Result<SandboxProcess> StartSandbox(const SandboxSpec& spec) {
   }
   UniqueFd read_end(pipe_fds[0]);
   UniqueFd write_end(pipe_fds[1]);
-  const Launch launch{spec,         strategy, privileged, ::geteuid(), ::getegid(), cwd, BuildEnvironment(spec),
-                      ns.Get(),     write_end.Get()};
+  const Launch launch{spec,    privileged,    ::geteuid(), ::getegid(), cwd, BuildEnvironment(spec),
+                      ns.Get(), write_end.Get()};
   auto parent_pidfd = PidfdForChild(spec);
   if (!parent_pidfd) return std::unexpected(parent_pidfd.error());
   const pid_t pid = ::fork();

@@ -46,11 +46,15 @@ std::string DescribeSandboxMount(const SandboxMount& mount) {
 Error ForStep(Error error, const SandboxMount& mount) {
   std::string step = DescribeSandboxMount(mount);
   if (error.operation == step) return error;  // a check of the step itself names it already
-  error.argument += fmt::format(" (for {})", step);
+  error.Wrap(std::move(step));
   return error;
 }
 
 }  // namespace internal
+
+NamespaceOperation SandboxOperation(const SandboxSpec& spec) {
+  return spec.root.empty() ? NamespaceOperation::kFsmountNamespace : NamespaceOperation::kOpenTreeNamespace;
+}
 
 Result<void> ValidateSandboxSpec(const SandboxSpec& spec) {
   const auto invalid = [](std::string what) { return MakeError(EINVAL, "sandbox spec", std::move(what)); };

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mntns/features.h"
+#include "mntns/namespace.h"
 #include "support/cli_runner.h"
 
 namespace mntns {
@@ -52,9 +53,10 @@ TEST(KernelMatrix, TheVmRunsA7xKernel) {
 }
 
 // On 7.x the native calls are there and are what mntns uses; on 6.x they are
-// absent and mntns must emulate them.
+// absent and mntns must emulate them. The kernel's own answer: a feature
+// profile (MNTNS_FEATURE_PROFILE) hides features from KernelFeatures() only.
 TEST(KernelMatrix, SevenXFeaturesArePresentExactlyOnSevenX) {
-  const Features& features = KernelFeatures();
+  const Features features = ProbeFeatures();
   const bool seven = KernelMajor() >= 7;
   EXPECT_EQ(features.open_tree_namespace, seven) << features.kernel;
   EXPECT_EQ(features.statmount_by_fd, seven) << features.kernel;
@@ -83,6 +85,11 @@ TEST(KernelMatrix, CliFeaturesJsonAgreesWithTheLibraryProbe) {
     ASSERT_TRUE(json.contains(key)) << key << " missing from " << result.out;
     EXPECT_EQ(json.at(key), probed) << key;
   }
+  ASSERT_TRUE(json.contains("profile")) << result.out;
+  EXPECT_EQ(json.at("profile"), features.profile);
+  ASSERT_TRUE(json.contains("auto_strategy") && json.at("auto_strategy").contains("fsmount_namespace")) << result.out;
+  EXPECT_EQ(json.at("auto_strategy").at("fsmount_namespace"),
+            std::string(StrategyName(ResolveStrategy(NamespaceOperation::kFsmountNamespace, NamespaceStrategy::kAuto))));
 }
 
 }  // namespace

@@ -25,6 +25,7 @@
 #include "mntns/features.h"
 #include "mntns/namespace.h"
 #include "mntns/query.h"
+#include "namespace/internal.h"
 #include "support/namespace.h"
 #include "sys/namespaces.h"
 #include "sys/syscalls.h"
@@ -161,7 +162,9 @@ class NamespaceTest : public ::testing::TestWithParam<NamespaceStrategy> {
       GTEST_SKIP() << "kernel " << KernelFeatures().kernel << " has no OPEN_TREE_NAMESPACE (7.0)";
     }
   }
-  NamespaceStrategy strategy() const { return ResolveStrategy(GetParam()); }
+  NamespaceStrategy strategy(NamespaceOperation operation = NamespaceOperation::kOpenTreeNamespace) const {
+    return ResolveStrategy(operation, GetParam());
+  }
   bool emulated() const { return strategy() != NamespaceStrategy::kNative; }
 
   Result<UniqueFd> Create(const std::string& path, unsigned flags) const {
@@ -677,7 +680,8 @@ TEST_P(NamespaceTest, FsmountNamespaceHasTheFreshFilesystemAsAPrivateRoot) {
     ASSERT_TRUE(listed) << listed.error().Message();
     // Difference: classic keeps the caller's rootfs below the tree on 7.x (see
     // ListingFromOutsideShowsTheCopiedMounts).
-    const std::size_t below = strategy() == NamespaceStrategy::kClassic && CallerListsARootfs() ? 1 : 0;
+    const std::size_t below =
+        strategy(NamespaceOperation::kFsmountNamespace) == NamespaceStrategy::kClassic && CallerListsARootfs() ? 1 : 0;
     EXPECT_EQ(listed->size(), 1U + below) << Describe(*listed);
   });
 }
@@ -718,7 +722,78 @@ TEST(NamespaceStrategy, NamesRoundTrip) {
 TEST(NamespaceStrategy, AutoPicksNativeWhereTheKernelHasItElseTemplate) {
   const NamespaceStrategy expected =
       KernelFeatures().open_tree_namespace ? NamespaceStrategy::kNative : NamespaceStrategy::kTemplate;
-  EXPECT_EQ(ResolveStrategy(NamespaceStrategy::kAuto), expected);
+  EXPECT_EQ(ResolveStrategy(NamespaceOperation::kOpenTreeNamespace, NamespaceStrategy::kAuto), expected);
+}
+
+// 7.0 has OPEN_TREE_NAMESPACE but not FSMOUNT_NAMESPACE (7.1): each call gets
+// its own answer (the linux-7.0 feature profile runs this on the 7.x VM).
+TEST(NamespaceStrategy, AutoResolvesEachOperationByItsOwnFlag) {
+  const Features& features = KernelFeatures();
+  const NamespaceStrategy emulation =
+      features.statmount && features.listmount ? NamespaceStrategy::kTemplate : NamespaceStrategy::kClassic;
+  EXPECT_EQ(ResolveStrategy(NamespaceOperation::kOpenTreeNamespace, NamespaceStrategy::kAuto),
+            features.open_tree_namespace ? NamespaceStrategy::kNative : emulation);
+  EXPECT_EQ(ResolveStrategy(NamespaceOperation::kFsmountNamespace, NamespaceStrategy::kAuto),
+            features.fsmount_namespace ? NamespaceStrategy::kNative : emulation);
+  for (NamespaceOperation operation : {NamespaceOperation::kOpenTreeNamespace, NamespaceOperation::kFsmountNamespace}) {
+    EXPECT_EQ(ResolveStrategy(operation, NamespaceStrategy::kClassic), NamespaceStrategy::kClassic);
+    EXPECT_EQ(ResolveStrategy(operation, NamespaceStrategy::kNative), NamespaceStrategy::kNative);
+  }
+}
+
+// The bug this guards: on 7.0, FsmountNamespace(kAuto) took the native path
+// (resolved from OPEN_TREE_NAMESPACE) and failed with EINVAL.
+TEST(NamespaceStrategy, AutoFsmountNamespaceWorksWhereOnlyOpenTreeNamespaceIsNative) {
+  InPrivateMountNamespace([&] {
+    UniqueFd fs = TmpfsContext("auto");
+    ASSERT_TRUE(fs);
+    auto ns = FsmountNamespace(fs.Get(), FSMOUNT_CLOEXEC, 0, {.strategy = NamespaceStrategy::kAuto});
+    ASSERT_TRUE(ns) << ns.error().Message();
+    InsideNamespace(ns->Get(), [] {
+      auto mounts = OwnMountinfo();
+      ASSERT_EQ(mounts.size(), 1U);
+      EXPECT_EQ(mounts[0].sb_source, "auto");
+    });
+  });
+}
+
+// A hidden flag behaves as on the older kernel: kNative fails as it would there.
+TEST(NamespaceStrategy, NativeWithoutTheFlagIsEINVALNamingTheRelease) {
+  if (KernelFeatures().fsmount_namespace) GTEST_SKIP() << "this kernel has FSMOUNT_NAMESPACE";
+  InPrivateMountNamespace([&] {
+    UniqueFd fs = TmpfsContext("native");
+    ASSERT_TRUE(fs);
+    auto ns = FsmountNamespace(fs.Get(), FSMOUNT_CLOEXEC, 0, {.strategy = NamespaceStrategy::kNative});
+    ASSERT_FALSE(ns);
+    EXPECT_EQ(ns.error().code, EINVAL);
+    EXPECT_NE(ns.error().Message().find("FSMOUNT_NAMESPACE"), std::string::npos) << ns.error().Message();
+    EXPECT_NE(ns.error().Message().find("Linux 7.1"), std::string::npos) << ns.error().Message();
+  });
+}
+
+// fsmount answers EPERM before it looks at its flags: an unprivileged caller
+// (mntns run --unshare-user) must still learn that 6.x has no FSMOUNT_NAMESPACE,
+// or auto takes the native path and fails with EINVAL in the user namespace.
+TEST(NamespaceStrategy, AnUnprivilegedProbeAgreesWithRootOnTheNamespaceFlags) {
+  const Features root = ProbeFeatures();
+  testing::AsUnprivilegedUser([] {}, [&] {
+    const Features unprivileged = ProbeFeatures();
+    EXPECT_EQ(unprivileged.open_tree_namespace, root.open_tree_namespace);
+    EXPECT_EQ(unprivileged.fsmount_namespace, root.fsmount_namespace);
+  });
+}
+
+// Only an EINVAL for the flag itself sends kAuto to the emulation; the
+// kernel is asked afresh (a profile does not count: auto took native because
+// the probe said the flag is there).
+TEST(NamespaceStrategy, OnlyAnEinvalForAnUnknownFlagFallsBackToTheEmulation) {
+  const Features probed = ProbeFeatures();
+  const Error einval = MakeError(EINVAL, "fsmount(FSMOUNT_NAMESPACE)").error();
+  const Error enoent = MakeError(ENOENT, "open_tree(OPEN_TREE_NAMESPACE)").error();
+  EXPECT_EQ(internal::KernelLacksFlag(NamespaceOperation::kOpenTreeNamespace, einval), !probed.open_tree_namespace);
+  EXPECT_EQ(internal::KernelLacksFlag(NamespaceOperation::kFsmountNamespace, einval), !probed.fsmount_namespace);
+  EXPECT_FALSE(internal::KernelLacksFlag(NamespaceOperation::kOpenTreeNamespace, enoent));
+  EXPECT_FALSE(internal::KernelLacksFlag(NamespaceOperation::kFsmountNamespace, enoent));
 }
 
 int ThreadCount() {

@@ -401,7 +401,7 @@ TEST(MntnsRun, BindOfAMissingSourceFailsWithTheOption) {
   InPrivateMountNamespace([] {
     const CliResult r = RunProbe({"--bind", "/nonexistent-mntns", "/x"}, "exit", "0");
     EXPECT_EQ(r.exit_status, 1);
-    EXPECT_NE(r.err.find("open_tree \"/nonexistent-mntns\" (for --bind /nonexistent-mntns /x)"), std::string::npos)
+    EXPECT_NE(r.err.find("--bind /nonexistent-mntns /x: open_tree \"/nonexistent-mntns\": "), std::string::npos)
         << r.err;
     EXPECT_NE(r.err.find("ENOENT"), std::string::npos);
   });
@@ -489,7 +489,7 @@ TEST(MntnsRun, RemountRoOfAMissingPathNamesThePathInsideTheSandbox) {
     const CliResult r = RunProbe({"--tmpfs", "/t", "--remount-ro", "/t/missing"}, "exit", "0");
     EXPECT_EQ(r.exit_status, 1);
     EXPECT_EQ(r.err,
-              "mntns: openat2 \"/t/missing\" inside the sandbox (for --remount-ro /t/missing): "
+              "mntns: --remount-ro /t/missing: openat2 \"/t/missing\" inside the sandbox: "
               "No such file or directory (ENOENT)\n");
   });
 }
@@ -521,6 +521,15 @@ TEST(MntnsRun, EverySetupErrorNamesItsErrnoOnce) {
       EXPECT_EQ(errnos, 1U) << r.err;
       EXPECT_EQ(Lines(r.err).size(), 1U) << r.err;
     }
+  });
+}
+
+// Error::Wrap: the option first, then the call that failed, the errno once.
+TEST(MntnsRun, ChdirToAMissingDirectoryNamesTheOptionFirst) {
+  InPrivateMountNamespace([] {
+    const CliResult r = RunProbe({"--chdir", "/nowhere"}, "exit", "0");
+    EXPECT_EQ(r.exit_status, 1);
+    EXPECT_EQ(r.err, "mntns: --chdir: chdir \"/nowhere\" inside the sandbox: No such file or directory (ENOENT)\n");
   });
 }
 

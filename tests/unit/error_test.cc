@@ -54,13 +54,34 @@ TEST(QuotePath, WritesControlCharactersAsHexEscapes) {
 // Unquoted parts too (a JSON key, a DEST in "(for --bind SRC DEST)", the
 // filesystem's log): an OSC 52 sequence must not reach the terminal.
 TEST(Error, MessageWritesControlCharactersOfEveryPartAsHexEscapes) {
-  Error error{EINVAL, "--json-spec x: key \"\x1b]52;c;aGk=\x07\"", "(for --bind /a /b\nc)", "e fs: bad\x1b[2J"};
+  Error error{EINVAL, "--json-spec x: key \"\x1b]52;c;aGk=\x07\"", "(for --bind /a /b\nc)", "e fs: bad\x1b[2J", {}};
+  error.Wrap("run \x1b[31m");
   const std::string message = error.Message();
+  EXPECT_TRUE(message.starts_with("run \\x1b[31m: ")) << message;
   EXPECT_EQ(message.find('\x1b'), std::string::npos) << message;
   EXPECT_EQ(message.find('\x07'), std::string::npos) << message;
   EXPECT_NE(message.find("key \"\\x1b]52;c;aGk=\\x07\""), std::string::npos) << message;
   EXPECT_NE(message.find("/b\\x0ac"), std::string::npos) << message;
   EXPECT_NE(message.find("kernel: e fs: bad\\x1b[2J"), std::string::npos) << message;
+}
+
+// crun's crun_error_wrap: each level adds its words; the errno is printed once.
+TEST(Error, WrapPrintsContextsOutermostFirstAndKeepsTheFailedCall) {
+  Error error = MakeError(ENOENT, "open_tree", QuotePath("/nope")).error();
+  error.Wrap("--bind \"/nope\" \"/b\"").Wrap("sandbox");
+  EXPECT_EQ(error.Message(), "sandbox: --bind \"/nope\" \"/b\": open_tree \"/nope\": No such file or directory (ENOENT)");
+  EXPECT_EQ(error.code, ENOENT);
+  EXPECT_EQ(error.operation, "open_tree");
+  EXPECT_EQ(error.argument, QuotePath("/nope"));
+  EXPECT_EQ(error.context.size(), 2U);
+}
+
+TEST(Error, WrapKeepsTheKernelLogLastAndSkipsEmptyContexts) {
+  Error error = MakeError(EINVAL, "fsconfig", "fd 3").error();
+  error.kernel_log = "e tmpfs: Bad value for 'mode'";
+  error.Wrap("").Wrap("--tmpfs \"/t\"");
+  EXPECT_EQ(error.Message(),
+            "--tmpfs \"/t\": fsconfig fd 3: Invalid argument (EINVAL)\n  kernel: e tmpfs: Bad value for 'mode'");
 }
 
 TEST(UniqueFd, ClosesOnDestructionAndMovesOwnership) {
