@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "output/mount_output.h"
+#include "query/listmount.h"
 #include "query/statmount.h"
 #include "sys/syscalls.h"
 

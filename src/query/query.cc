@@ -22,17 +22,15 @@
 #include <fmt/format.h>
 
 #include "mntns/features.h"
-#include "query/mountinfo.h"
 #include "namespace/internal.h"
+#include "query/listmount.h"
+#include "query/mountinfo.h"
 #include "query/statmount.h"
 #include "sys/namespaces.h"
 #include "sys/syscalls.h"
 
 namespace mntns {
 namespace {
-
-// One listmount call returns at most this many ids; larger tables are paged.
-constexpr std::size_t kListmountBatch = 8192;
 
 // Unique mount ids start above this (MNT_UNIQUE_ID_OFFSET); statmount answers
 // EINVAL for anything at or below it.
@@ -88,35 +86,6 @@ std::unexpected<Error> WithContext(Error error, const NamespaceRef& ns) {
   if (ns.kind != NamespaceRef::Kind::kCaller) error.argument += " in " + ns.Describe();
   return std::unexpected(std::move(error));
 }
-
-// Pages through listmount: each Next() continues after the last id it gave.
-class MountIdLister {
- public:
-  explicit MountIdLister(std::uint64_t ns_id)
-      : request_{.size = sys::kMntIdReqSizeVer1,
-                 .mnt_ns_fd_or_mnt_fd = 0,
-                 .mnt_id = sys::kListmountRoot,
-                 .param = 0,  // list ids greater than this one
-                 .mnt_ns_id = ns_id} {}
-
-  // Fills `ids` with the next ids; fewer than ids.size() means the table ended.
-  [[nodiscard]] Result<std::size_t> Next(std::span<std::uint64_t> ids) {
-    std::size_t filled = 0;
-    while (filled < ids.size() && !ended_) {
-      auto batch = ids.subspan(filled, std::min(kListmountBatch, ids.size() - filled));
-      auto count = sys::Listmount(request_, batch, 0);
-      if (!count) return std::unexpected(count.error());
-      filled += *count;
-      ended_ = *count < batch.size();
-      if (*count > 0) request_.param = batch[*count - 1];
-    }
-    return filled;
-  }
-
- private:
-  sys::MntIdReq request_;
-  bool ended_ = false;
-};
 
 // Blocks of ids, listed on one thread and read on all (ReadInBlocks). Blocks
 // are handed out in index order.
@@ -210,7 +179,7 @@ using BlockTaker = std::function<Result<void>(std::size_t index, std::vector<Mou
 
 Result<std::size_t> ReadInBlocks(const NamespaceRef& ns, std::uint64_t ns_id, FieldMask mask,
                                  std::size_t block_size, const BlockTaker& take) {
-  MountIdLister lister(ns_id);
+  internal::MountIdLister lister(ns_id);
   auto list_block = [&]() -> Result<std::vector<std::uint64_t>> {
     std::vector<std::uint64_t> ids(block_size);
     auto count = lister.Next(ids);
@@ -315,23 +284,6 @@ Result<Mount> FindInMountinfo(std::uint64_t old_id, const NamespaceRef& ns, std:
 }
 
 }  // namespace
-
-namespace internal {
-
-Result<std::vector<std::uint64_t>> ListMountIds(std::uint64_t ns_id) {
-  MountIdLister lister(ns_id);
-  std::vector<std::uint64_t> ids;
-  for (;;) {
-    const std::size_t size = ids.size();
-    ids.resize(size + kListmountBatch);
-    auto count = lister.Next(std::span(ids).subspan(size));
-    if (!count) return std::unexpected(count.error());
-    ids.resize(size + *count);
-    if (*count < kListmountBatch) return ids;
-  }
-}
-
-}  // namespace internal
 
 std::string NamespaceRef::Describe() const {
   switch (kind) {

@@ -87,10 +87,6 @@ class MountTableReader {
   std::size_t superblock_string_calls_ = 0;
 };
 
-// Every mount id of namespace `ns_id` (0: the caller's), in listmount order,
-// paged in large batches.
-[[nodiscard]] Result<std::vector<std::uint64_t>> ListMountIds(std::uint64_t ns_id);
-
 // Decodes a filled struct statmount (strings included) into a Mount.
 [[nodiscard]] Mount DecodeStatmount(const sys::RawStatmount& raw);
 // The same into `mount`, overwriting every field it had.
