@@ -10,6 +10,7 @@
 #include "mntns/fd.h"
 #include "mntns/namespace.h"
 #include "mntns/query.h"
+#include "helper_thread.h"
 
 namespace mntns::internal {
 
@@ -33,16 +34,6 @@ class ThreadNamespaceOpener {
   UniqueFd pidfd_;
   UniqueFd proc_dir_;
 };
-
-// Starts `body` on a new thread with every signal blocked (signals meant for
-// the process must reach the caller's threads, never a helper). Never throws:
-// EAGAIN where the thread cannot start (RLIMIT_NPROC, threads-max).
-[[nodiscard]] Result<std::thread> StartHelperThread(std::function<void()> body);
-
-// The CPUs this thread may run on (sched_getaffinity: taskset, cpusets),
-// at least 1 and at most 16: how many threads a parallel read or the
-// factory starts. hardware_concurrency() counts the machine's CPUs instead.
-[[nodiscard]] std::size_t UsableCpuCount();
 
 // Unmounts the mount-namespace files (nsfs binds of /proc/PID/ns/mnt) that a
 // recursive OPEN_TREE_CLONE copied. The calling thread must be inside the new

@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include "namespace/internal.h"
+#include "helper_thread.h"
 #include "sys/namespaces.h"
 #include "sys/syscalls.h"
 #include "sys/uapi.h"
