@@ -9,11 +9,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/ioctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -27,6 +25,7 @@
 #include "mntns/sandbox.h"
 #include "sandbox/internal.h"
 #include "sys/namespaces.h"
+#include "sys/process.h"
 #include "sys/syscalls.h"
 
 extern char** environ;
@@ -172,29 +171,20 @@ Result<void> EnterUserNamespace(const SandboxSpec& spec, int proc_dir, uid_t out
 // them back).
 Result<void> DropCapabilities() {
   for (int cap = 0;; ++cap) {
-    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
-      const int err = errno;
+    if (auto dropped = sys::DropBoundingCapability(cap); !dropped) {
+      const int err = dropped.error().code;
       if (err == EINVAL) break;  // past the last capability this kernel knows
-      return MakeError(err, "prctl(PR_CAPBSET_DROP)", std::to_string(cap));
+      return std::unexpected(dropped.error());
     }
   }
-  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
-    const int err = errno;
-    return MakeError(err, "prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
-  }
+  if (auto r = sys::ClearAmbientCapabilities(); !r) return r;
   return sys::ClearCapabilitySets();
 }
 
 // As bwrap, for every CMD (root without a user namespace too): execve never
 // grants more than the caller has (no setuid, no file capabilities), and
 // seccomp filters are allowed without CAP_SYS_ADMIN.
-Result<void> SetNoNewPrivileges() {
-  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-    const int err = errno;
-    return MakeError(err, "prctl(PR_SET_NO_NEW_PRIVS)");
-  }
-  return kOk;
-}
+Result<void> SetNoNewPrivileges() { return sys::SetNoNewPrivileges(); }
 
 // ---- the terminal filter -------------------------------------------------------
 // CMD keeps mntns's session and controlling terminal: a new session (setsid)
@@ -269,11 +259,7 @@ std::vector<sock_filter> TerminalInjectionFilter() {
 Result<void> RefuseTerminalInjection() {
   std::vector<sock_filter> code = TerminalInjectionFilter();
   const sock_fprog program{static_cast<unsigned short>(code.size()), code.data()};
-  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) != 0) {
-    const int err = errno;
-    return MakeError(err, "prctl(PR_SET_SECCOMP)", "the TIOCSTI/TIOCLINUX filter");
-  }
-  return kOk;
+  return sys::SetSeccompFilter(program, "the TIOCSTI/TIOCLINUX filter");
 }
 
 // A new network namespace starts with only "lo", and down; bwrap brings it up.
@@ -299,7 +285,7 @@ Result<UniqueFd> PidfdForChild(const SandboxSpec& spec) {
 // cannot: in a new pid namespace it is 0, the parent being outside it.
 void SetDeathSignal(const SandboxSpec& spec, UniqueFd parent_pidfd) {
   if (!spec.die_with_parent) return;
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  static_cast<void>(sys::SetParentDeathSignal(SIGKILL));
   pollfd exited{parent_pidfd.Get(), POLLIN, 0};
   if (::poll(&exited, 1, 0) != 0) ::_exit(kSetupFailed);
 }
@@ -312,21 +298,20 @@ int StatusCode(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 12
 // ForwardedSet(true) before forking `child`.
 int Supervise(pid_t child) {
   const sigset_t set = ForwardedSet(true);
-  const int sfd = ::signalfd(-1, &set, SFD_CLOEXEC);
+  const auto sfd = sys::SignalFd(set);
   for (;;) {
-    int status = 0;
-    pid_t reaped;
-    while ((reaped = ::waitpid(-1, &status, WNOHANG)) > 0) {
-      if (reaped == child) return StatusCode(status);
+    Result<sys::ChildStatus> reaped;
+    while ((reaped = sys::WaitPid(-1, WNOHANG)) && reaped->pid > 0) {
+      if (reaped->pid == child) return StatusCode(reaped->status);
     }
-    if (reaped < 0 && errno == ECHILD) return kSetupFailed;
-    if (sfd < 0) {
+    if (!reaped && reaped.error().code == ECHILD) return kSetupFailed;
+    if (!sfd) {
       // Without a signalfd (fd limit): still reap, without forwarding.
-      if (::waitpid(child, &status, 0) == child) return StatusCode(status);
+      if (auto exited = sys::WaitPid(child, 0); exited && exited->pid == child) return StatusCode(exited->status);
       continue;
     }
     signalfd_siginfo info{};
-    if (::read(sfd, &info, sizeof info) != sizeof info) continue;
+    if (::read(sfd->Get(), &info, sizeof info) != sizeof info) continue;
     // A terminal's ^C, ^\ or hangup (SI_KERNEL) reached CMD itself: it is in
     // our process group, the terminal's foreground one. Sending it on would
     // deliver it twice (once more per process of the chain).
@@ -446,11 +431,9 @@ struct Launch {
   ::sigprocmask(SIG_BLOCK, &set, nullptr);
   auto init_pidfd = PidfdForChild(spec);
   if (!init_pidfd) fail(init_pidfd.error());
-  const pid_t command = ::fork();
-  if (command < 0) {
-    const int err = errno;
-    fail(MakeError(err, "fork", "CMD inside the sandbox").error());
-  }
+  auto forked = sys::Fork("CMD inside the sandbox");
+  if (!forked) fail(forked.error());
+  const pid_t command = *forked;
   if (command == 0) {
     SetDeathSignal(spec, std::move(*init_pidfd));
     BecomeCommand(launch, proc_dir.Get(), working_directory);
@@ -488,11 +471,9 @@ struct Launch {
   ::sigprocmask(SIG_BLOCK, &set, nullptr);
   auto relay_pidfd = PidfdForChild(spec);
   if (!relay_pidfd) fail(relay_pidfd.error());
-  const pid_t init = ::fork();
-  if (init < 0) {
-    const int err = errno;
-    fail(MakeError(err, "fork", "the sandbox's pid 1").error());
-  }
+  auto forked = sys::Fork("the sandbox's pid 1");
+  if (!forked) fail(forked.error());
+  const pid_t init = *forked;
   if (init == 0) {
     SetDeathSignal(spec, std::move(*relay_pidfd));
     RunInit(launch, std::move(ns), true);
@@ -527,31 +508,23 @@ Result<SandboxProcess> StartSandbox(const SandboxSpec& spec) {
   std::string cwd;
   if (char buffer[4096]; ::getcwd(buffer, sizeof buffer) != nullptr) cwd = buffer;
 
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    const int err = errno;
-    return MakeError(err, "pipe2", "the sandbox setup channel");
-  }
-  UniqueFd read_end(pipe_fds[0]);
-  UniqueFd write_end(pipe_fds[1]);
+  auto channel = sys::Pipe(0, "the sandbox setup channel");
+  if (!channel) return std::unexpected(channel.error());
+  auto& [read_end, write_end] = *channel;
   const Launch launch{spec,         strategy, privileged, ::geteuid(), ::getegid(), cwd, BuildEnvironment(spec),
                       ns.Get(),     write_end.Get()};
   auto parent_pidfd = PidfdForChild(spec);
   if (!parent_pidfd) return std::unexpected(parent_pidfd.error());
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    const int err = errno;
-    return MakeError(err, "fork", "the sandbox");
-  }
+  auto forked = sys::Fork("the sandbox");
+  if (!forked) return std::unexpected(forked.error());
+  const pid_t pid = *forked;
   if (pid == 0) RunChild(launch, std::move(ns), std::move(*parent_pidfd));
   write_end.Reset();
   parent_pidfd->Reset();
   ns.Reset();
   auto setup = ReceiveError(read_end.Get());
   if (!setup) {
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    static_cast<void>(sys::WaitPid(pid, 0));
     return std::unexpected(setup.error());
   }
   SandboxProcess process;
@@ -570,7 +543,7 @@ Result<int> WaitSandbox(SandboxProcess& process, std::span<const int> forward_si
   const bool forwarding = !forward_signals.empty() && process.pidfd;
   if (forwarding) {
     ::pthread_sigmask(SIG_BLOCK, &set, &old);
-    sfd.Reset(::signalfd(-1, &set, SFD_CLOEXEC));
+    if (auto created = sys::SignalFd(set); created) sfd = std::move(*created);
   }
   while (forwarding && sfd) {
     pollfd fds[2] = {{process.pidfd.Get(), POLLIN, 0}, {sfd.Get(), POLLIN, 0}};
@@ -588,16 +561,12 @@ Result<int> WaitSandbox(SandboxProcess& process, std::span<const int> forward_si
       }
     }
   }
-  int status = 0;
-  pid_t waited;
-  while ((waited = ::waitpid(process.pid, &status, 0)) < 0 && errno == EINTR) {
-  }
-  const int err = errno;
+  auto waited = sys::WaitPid(process.pid, 0);
   if (forwarding) ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (waited < 0) return MakeError(err, "waitpid", fmt::format("pid {}", process.pid));
+  if (!waited) return std::unexpected(waited.error());
   process.pid = -1;
   process.pidfd.Reset();
-  return StatusCode(status);
+  return StatusCode(waited->status);
 }
 
 }  // namespace mntns
