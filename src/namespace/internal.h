@@ -80,6 +80,13 @@ void StopTemplateFactory();
 // factory already running keeps its own. Returns whether it will be used.
 bool UseSharedTemplate(UniqueFd template_ns);
 
+// For a fresh exec of this program (/proc/self/exe) that must run one of
+// libmntns's constructors before main() (the keeper, the sandbox setup): the
+// absolute path of libmntns.so to put in LD_PRELOAD (a program that dlopen()ed
+// it would not load it at start), or "" when libmntns is part of the
+// executable. EINVAL when the loaded object's path cannot be preloaded.
+[[nodiscard]] Result<std::string> LibraryToPreload();
+
 // For ListMounts() of another namespace: the fields that PresentNamespace needs.
 inline constexpr FieldMask kPresentationMask = field::kMntBasic | field::kSbSource | field::kFsType;
 

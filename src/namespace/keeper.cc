@@ -666,4 +666,9 @@ Result<void> ShareTemplateNamespace(const TemplateSharingOptions& options) {
   return kOk;
 }
 
+namespace internal {
+
+Result<std::string> LibraryToPreload() { return KeeperLibrary(); }
+
+}  // namespace internal
 }  // namespace mntns

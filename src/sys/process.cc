@@ -148,6 +148,15 @@ Result<void> SetThreadName(const char* name) {
   return kOk;
 }
 
+Result<std::string> ThreadName() {
+  char name[17] = {};  // TASK_COMM_LEN and a NUL
+  if (::prctl(PR_GET_NAME, name, 0, 0, 0) != 0) {
+    const int err = errno;
+    return MakeError(err, "prctl(PR_GET_NAME)");
+  }
+  return std::string(name);
+}
+
 Result<void> Flock(int fd, int operation) {
   while (::flock(fd, operation) != 0) {
     const int err = errno;

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <string>
 #include <utility>
 
 #include "mntns/error.h"
@@ -84,6 +85,9 @@ struct ChildStatus {
 
 // PR_SET_NAME: the calling thread's name (comm), at most 15 bytes kept.
 [[nodiscard]] Result<void> SetThreadName(const char* name);
+
+// PR_GET_NAME: the calling thread's name (comm).
+[[nodiscard]] Result<std::string> ThreadName();
 
 // flock(2), retried on EINTR.
 [[nodiscard]] Result<void> Flock(int fd, int operation);
