@@ -148,7 +148,8 @@ struct TemplateSharingOptions {
 // namespace (and a shared one not used yet), if they were started. The next
 // kTemplate call starts them again.
 // Optional: the threads hold no resources a process must release before exit.
-// Must not run concurrently with calls that create namespaces.
+// Safe while other threads create namespaces: those already queued are made
+// first, later calls start the factory again.
 MNTNS_EXPORT void StopNamespaceFactory();
 
 }  // namespace mntns
