@@ -109,11 +109,26 @@ struct SandboxSpec {
 
 // A started sandbox: the process mntns waits for (with unshare_pid it relays
 // the status of the sandbox's pid 1, which reaps everything and exits with
-// CMD's status).
-struct SandboxProcess {
-  pid_t pid = -1;
+// CMD's status). Move-only; it owns that child process, like a std::thread
+// its thread, except that dropping it is not fatal: a SandboxProcess
+// destroyed (or assigned over) before WaitSandbox reaped it kills the
+// process with SIGKILL (through the pidfd, so never a recycled pid) and
+// reaps it, blocking until it is gone. No zombie is left, and no sandbox
+// outlives its handle unnoticed. Without unshare_pid that process is CMD;
+// with it, it is the relay, and the sandbox's pid 1 (with everything
+// inside) goes with it only under die_with_parent: set that with
+// unshare_pid, or WaitSandbox after ending CMD another way.
+// A caller that reaps children itself (waitpid(-1), SIGCHLD handlers) must
+// leave this one to WaitSandbox or the destructor.
+struct MNTNS_EXPORT SandboxProcess {
+  pid_t pid = -1;  // -1 once reaped
   UniqueFd pidfd;
   NamespaceStrategy strategy = NamespaceStrategy::kAuto;  // the resolved one
+
+  SandboxProcess() = default;
+  SandboxProcess(SandboxProcess&& other) noexcept;
+  SandboxProcess& operator=(SandboxProcess&& other) noexcept;
+  ~SandboxProcess();
 };
 
 // Builds the sandbox and starts CMD in it. Returns once CMD has been exec'd

@@ -25,6 +25,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -750,6 +751,38 @@ Result<SandboxProcess> StartSandbox(const SandboxSpec& spec) {
   process.pidfd = std::move(forked->pidfd);
   return process;
 }
+
+namespace {
+
+// SIGKILL and reap, for a SandboxProcess dropped before WaitSandbox.
+void KillAndReap(pid_t pid, const UniqueFd& pidfd) {
+  if (pid <= 0) return;
+  if (pidfd) {
+    static_cast<void>(sys::PidfdSendSignal(pidfd.Get(), SIGKILL));
+    static_cast<void>(sys::WaitId(P_PIDFD, static_cast<id_t>(pidfd.Get()), WEXITED));
+    return;
+  }
+  // Still our unreaped child (WaitSandbox sets -1): the pid cannot be reused.
+  ::kill(pid, SIGKILL);
+  static_cast<void>(sys::WaitPid(pid, 0));
+}
+
+}  // namespace
+
+SandboxProcess::SandboxProcess(SandboxProcess&& other) noexcept
+    : pid(std::exchange(other.pid, -1)), pidfd(std::move(other.pidfd)), strategy(other.strategy) {}
+
+SandboxProcess& SandboxProcess::operator=(SandboxProcess&& other) noexcept {
+  if (this != &other) {
+    KillAndReap(pid, pidfd);
+    pid = std::exchange(other.pid, -1);
+    pidfd = std::move(other.pidfd);
+    strategy = other.strategy;
+  }
+  return *this;
+}
+
+SandboxProcess::~SandboxProcess() { KillAndReap(pid, pidfd); }
 
 Result<int> WaitSandbox(SandboxProcess& process, std::span<const int> forward_signals) {
   sigset_t set;

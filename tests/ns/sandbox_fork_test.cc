@@ -167,5 +167,30 @@ TEST(StartSandboxInABusyProcess, NeverHangsLeaksFdsOrLeavesZombies) {
   });
 }
 
+// A SandboxProcess dropped without WaitSandbox: its process is killed and
+// reaped, not left running or as a zombie of the caller.
+TEST(SandboxProcess, DroppedWithoutWaitingIsKilledAndReaped) {
+  testing::InPrivateMountNamespace([] {
+    std::vector<std::string> args = testing::ProbeBinds();
+    args.insert(args.end(), {"--", "/bin/sleep", "30"});
+    auto spec = cli::ParseRunArguments(args);
+    ASSERT_TRUE(spec.has_value()) << spec.error().Message();
+    pid_t pid = -1;
+    {
+      auto process = StartSandbox(*spec);
+      ASSERT_TRUE(process.has_value()) << process.error().Message();
+      pid = process->pid;
+    }
+    errno = 0;
+    EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1) << "the sandbox is still our child";
+    EXPECT_EQ(errno, ECHILD);
+    EXPECT_EQ(::kill(pid, 0), -1) << "pid " << pid << " still exists";
+    if (::kill(pid, 0) == 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  });
+}
+
 }  // namespace
 }  // namespace mntns
