@@ -144,7 +144,8 @@ struct MNTNS_EXPORT SandboxProcess {
 // hands on and execs /proc/self/exe, the program's own image, with the
 // caller's argv and environment and MNTNS_SANDBOX_SETUP set (libmntns.so in
 // LD_PRELOAD where the program dlopen()ed it). A constructor of libmntns
-// takes over that image before main() and does the setup, single-threaded,
+// takes over that image before main() (constructors of libraries loaded
+// before libmntns do run first) and does the setup, single-threaded,
 // from a memfd holding the spec: it clones bind sources and creates the
 // fresh filesystems in the caller's namespace (detached, private), enters the
 // namespace (setns), makes "/" private recursively and attaches everything in

@@ -111,12 +111,14 @@ TEST(NamespaceFactory, AChildForkedWhileTheTemplateIsBuiltMakesNamespaces) {
     }
     StopNamespaceFactory();
     const int threads = ThreadCount();
-    std::thread builder([] {
+    std::atomic<bool> built{false};
+    std::thread builder([&built] {
       auto ns = OpenTreeNamespace(AT_FDCWD, "/", OPEN_TREE_CLOEXEC, kTemplate);
       EXPECT_TRUE(ns) << ns.error().Message();
+      built = true;
     });
     // The factory's first thread exists (beside the builder): the build is under way.
-    while (ThreadCount() < threads + 2) std::this_thread::yield();
+    while (!built && ThreadCount() < threads + 2) std::this_thread::yield();
     auto child = sys::Fork("the test child");
     ASSERT_TRUE(child) << child.error().Message();
     if (*child == 0) {
