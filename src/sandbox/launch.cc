@@ -613,7 +613,11 @@ struct SetupExec {
 Result<SetupExec> PrepareSetupExec(const internal::SandboxHandoff& handoff) {
   SetupExec setup;
   auto library = internal::LibraryToPreload();
-  if (!library) return std::unexpected(library.error());
+  if (!library) {
+    Error error = library.error();
+    error.operation = "sandbox setup";  // it names the keeper, which shares the lookup
+    return std::unexpected(std::move(error));
+  }
   auto exe = sys::Open(AT_FDCWD, "/proc/self/exe", O_PATH);
   if (!exe) return std::unexpected(exe.error());
   setup.exe = std::move(*exe);
