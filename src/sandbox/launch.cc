@@ -12,10 +12,9 @@
 #include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/auxv.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
-
-#include <sys/auxv.h>
 
 #include <cerrno>
 #include <charconv>
