@@ -115,8 +115,8 @@ struct TemplateSharingOptions {
 // the copy of the caller's table happens once per keeper, not per process.
 // The keeper is started here when no live one is found. It is a fresh image
 // of this program (fork, then exec of /proc/self/exe, with libmntns preloaded
-// when it is a shared object, which then must have been loaded by an absolute
-// path): argv "mntns-template", an environment holding only its start
+// when it is a shared object, by the absolute path of its file, which must
+// hold no space or colon): argv "mntns-template", an environment holding only its start
 // parameters (and the caller's LD_LIBRARY_PATH, and the LD_PRELOAD of
 // libmntns.so, for the loader), no memory of the caller.
 // It takes over in a constructor of libmntns before main() (linked into the

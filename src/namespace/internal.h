@@ -112,7 +112,8 @@ bool UseSharedTemplate(UniqueFd template_ns);
 // libmntns's constructors before main() (the keeper, the sandbox setup): the
 // absolute path of libmntns.so to put in LD_PRELOAD (a program that dlopen()ed
 // it would not load it at start), or "" when libmntns is part of the
-// executable. EINVAL when the loaded object's path cannot be preloaded.
+// executable (found through /proc/self/maps where it was dlopen()ed by a
+// relative name). EINVAL when that path holds a space or a colon.
 [[nodiscard]] Result<std::string> LibraryToPreload();
 
 // For ListMounts() of another namespace: the fields that PresentNamespace needs.

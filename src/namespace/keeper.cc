@@ -413,6 +413,36 @@ __attribute__((constructor(101))) void BecomeKeeperWhenStartedAsOne() {
   RunKeeper(*start);
 }
 
+// The absolute path of the file mapped at `address` (/proc/self/maps), or
+// nullopt (an anonymous or deleted mapping, no /proc).
+std::optional<std::string> MappedFileOf(std::uintptr_t address) {
+  auto maps = sys::Open(AT_FDCWD, "/proc/self/maps", O_RDONLY);
+  if (!maps) return std::nullopt;
+  std::string text;
+  char buffer[16384];
+  ssize_t n;
+  while ((n = ::read(maps->Get(), buffer, sizeof buffer)) > 0 || (n < 0 && errno == EINTR)) {
+    if (n > 0) text.append(buffer, static_cast<std::size_t>(n));
+  }
+  // "START-END PERMS OFFSET DEV INODE PATH"
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t end_of_line = text.find('\n', at);
+    if (end_of_line == std::string::npos) end_of_line = text.size();
+    const std::string_view line(text.data() + at, end_of_line - at);
+    at = end_of_line + 1;
+    std::uintptr_t start = 0;
+    std::uintptr_t end = 0;
+    const auto dash = std::from_chars(line.data(), line.data() + line.size(), start, 16);
+    if (dash.ec != std::errc() || dash.ptr == line.data() + line.size() || *dash.ptr != '-') continue;
+    if (std::from_chars(dash.ptr + 1, line.data() + line.size(), end, 16).ec != std::errc()) continue;
+    if (address < start || address >= end) continue;
+    const std::size_t slash = line.find('/');
+    if (slash == std::string_view::npos || line.ends_with(" (deleted)")) return std::nullopt;
+    return std::string(line.substr(slash));
+  }
+  return std::nullopt;
+}
+
 // The shared object to preload into the keeper's image so that the
 // constructor above runs there (a program that dlopen()s libmntns.so does not
 // load it at start); empty when this file is part of the executable itself.
@@ -444,6 +474,11 @@ Result<std::string> KeeperLibrary() {
       &search);
   if (!search.found) return MakeError(ENOENT, "start template keeper", "libmntns is in no loaded object");
   if (search.in_executable) return std::string();
+  // dlopen("./libmntns.so") leaves the name relative to the cwd of that
+  // moment; the mapping of the address names the file absolutely.
+  if (search.path.empty() || search.path[0] != '/') {
+    if (auto mapped = MappedFileOf(search.address); mapped) search.path = std::move(*mapped);
+  }
   // LD_PRELOAD splits its list at spaces and colons, and a relative name
   // would be looked up from the keeper's cwd, not where it was loaded from.
   if (search.path.empty() || search.path[0] != '/' || search.path.find_first_of(" :") != std::string::npos) {
