@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -25,6 +26,7 @@
 #include "mntns/namespace.h"
 #include "mntns/sandbox.h"
 #include "run_spec.h"
+#include "support/cli_runner.h"
 #include "support/namespace.h"
 #include "support/probe.h"
 
@@ -196,6 +198,22 @@ TEST(SandboxProcess, DroppedWithoutWaitingIsKilledAndReaped) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, nullptr, 0);
     }
+  });
+}
+
+// The setup process is a fresh exec of the caller's program. A runtime that
+// dlopen()ed libmntns.so (here by a relative name) does not load it at start:
+// the exec preloads it, so that its constructor takes over.
+TEST(StartSandbox, WorksInAProgramThatDlopenedTheLibraryByARelativeName) {
+  const std::filesystem::path library = testing::SharedLibraryPath();
+  if (!std::filesystem::exists(library) || !std::filesystem::exists(testing::DlopenRuntimePath())) {
+    GTEST_SKIP() << "needs " << library << " and " << testing::DlopenRuntimePath() << " (not packed into the VM)";
+  }
+  testing::InPrivateMountNamespace([&] {
+    ASSERT_EQ(::chdir(library.parent_path().c_str()), 0);
+    auto result = testing::RunProgram(
+        {testing::DlopenRuntimePath(), "./" + library.filename().string(), "/bin/sh", "-c", "exit 7"});
+    EXPECT_EQ(result.exit_status, 7) << result.err;
   });
 }
 
