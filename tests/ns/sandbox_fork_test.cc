@@ -205,6 +205,11 @@ TEST(SandboxProcess, DroppedWithoutWaitingIsKilledAndReaped) {
 // dlopen()ed libmntns.so (here by a relative name) does not load it at start:
 // the exec preloads it, so that its constructor takes over.
 TEST(StartSandbox, WorksInAProgramThatDlopenedTheLibraryByARelativeName) {
+#if defined(__SANITIZE_ADDRESS__)
+  // The preloaded instrumented library would come before the ASan runtime in
+  // the exec'd image, which ASan refuses at start.
+  GTEST_SKIP() << "a preloaded libmntns.so cannot precede the ASan runtime";
+#endif
   const std::filesystem::path library = testing::SharedLibraryPath();
   if (!std::filesystem::exists(library) || !std::filesystem::exists(testing::DlopenRuntimePath())) {
     GTEST_SKIP() << "needs " << library << " and " << testing::DlopenRuntimePath() << " (not packed into the VM)";
