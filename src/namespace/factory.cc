@@ -114,6 +114,16 @@ class TemplateFactory {
     Job job;
     job.tree_fd = tree_fd;
     job.recursive = recursive;
+    bool unstaffed = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return std::nullopt;
+      unstaffed = workers_.empty();
+    }
+    // Every worker retired and no replacement could start: try again here.
+    if (unstaffed) {
+      if (auto r = StartThread(false); !r) return std::unexpected(r.error());
+    }
     {
       std::lock_guard lock(mutex_);
       if (stopping_) return std::nullopt;
@@ -266,9 +276,17 @@ class TemplateFactory {
       workers_.erase(found);
     }
     leaving.join();
-    // Without a replacement the factory has a thread fewer (none, and queued
-    // jobs would wait forever): the next attempt is a later caller's.
-    static_cast<void>(StartThread(false));
+    auto started = StartThread(false);
+    if (started) return;
+    // A thread fewer. With none left, what is queued would wait forever: it
+    // fails with the reason, and the next Create tries to start one again.
+    std::lock_guard lock(mutex_);
+    if (!workers_.empty()) return;
+    for (Job* job : queue_) {
+      job->result = std::unexpected(started.error());
+      job->done.release();
+    }
+    queue_.clear();
   }
 
   const pid_t owner_ = ::getpid();
