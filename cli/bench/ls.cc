@@ -98,8 +98,7 @@ Result<void> MakePeerNamespaces(std::size_t count) {
   if (!home) return std::unexpected(home.error());
   for (std::size_t i = 0; i < count; ++i) {
     if (auto r = UnshareMountNamespace(); !r) {
-      r.error().argument += fmt::format(" (peer namespace {} of {})", i + 1, count);
-      return r;
+      return std::unexpected(std::move(r.error().Wrap(fmt::format("peer namespace {} of {}", i + 1, count))));
     }
     auto copy = OpenOwnNamespace();
     if (!copy) return std::unexpected(copy.error());

@@ -132,8 +132,8 @@ struct TemplateSharingOptions {
 // the copy of the caller's table happens once per keeper, not per process.
 // The keeper is started here when no live one is found. It is a fresh image
 // of this program (fork, then exec of /proc/self/exe, with libmntns preloaded
-// when it is a shared object, which then must have been loaded by an absolute
-// path): argv "mntns-template", an environment holding only its start
+// when it is a shared object, by the absolute path of its file, which must
+// hold no space or colon): argv "mntns-template", an environment holding only its start
 // parameters (and the caller's LD_LIBRARY_PATH, and the LD_PRELOAD of
 // libmntns.so, for the loader), no memory of the caller.
 // It takes over in a constructor of libmntns before main() (linked into the
@@ -165,7 +165,8 @@ struct TemplateSharingOptions {
 // namespace (and a shared one not used yet), if they were started. The next
 // kTemplate call starts them again.
 // Optional: the threads hold no resources a process must release before exit.
-// Must not run concurrently with calls that create namespaces.
+// Safe while other threads create namespaces: those already queued are made
+// first, later calls start the factory again.
 MNTNS_EXPORT void StopNamespaceFactory();
 
 }  // namespace mntns

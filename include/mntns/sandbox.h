@@ -91,7 +91,11 @@ struct SandboxSpec {
   std::string hostname;  // needs unshare_uts
   // PR_SET_PDEATHSIG(SIGKILL) for every process of the sandbox (each for its
   // parent, so that mntns dying, even by SIGKILL, takes the whole sandbox
-  // down; with unshare_pid too).
+  // down; with unshare_pid too). The kernel fires it when the *thread* that
+  // called StartSandbox exits, not only when its process does: call
+  // StartSandbox from a thread that outlives the sandbox (a pool thread that
+  // is retired kills it). A caller's process that exited before the signal
+  // was set is caught through its pidfd.
   bool die_with_parent = false;
   NamespaceStrategy strategy = NamespaceStrategy::kAuto;
   std::vector<std::string> argv;  // argv[0] is looked up in PATH (execvpe)
@@ -110,11 +114,26 @@ struct SandboxSpec {
 
 // A started sandbox: the process mntns waits for (with unshare_pid it relays
 // the status of the sandbox's pid 1, which reaps everything and exits with
-// CMD's status).
-struct SandboxProcess {
-  pid_t pid = -1;
+// CMD's status). Move-only; it owns that child process, like a std::thread
+// its thread, except that dropping it is not fatal: a SandboxProcess
+// destroyed (or assigned over) before WaitSandbox reaped it kills the
+// process with SIGKILL (through the pidfd, so never a recycled pid) and
+// reaps it, blocking until it is gone. No zombie is left, and no sandbox
+// outlives its handle unnoticed. Without unshare_pid that process is CMD;
+// with it, it is the relay, and the sandbox's pid 1 (with everything
+// inside) goes with it only under die_with_parent: set that with
+// unshare_pid, or WaitSandbox after ending CMD another way.
+// A caller that reaps children itself (waitpid(-1), SIGCHLD handlers) must
+// leave this one to WaitSandbox or the destructor.
+struct MNTNS_EXPORT SandboxProcess {
+  pid_t pid = -1;  // -1 once reaped
   UniqueFd pidfd;
   NamespaceStrategy strategy = NamespaceStrategy::kAuto;  // the resolved one
+
+  SandboxProcess() = default;
+  SandboxProcess(SandboxProcess&& other) noexcept;
+  SandboxProcess& operator=(SandboxProcess&& other) noexcept;
+  ~SandboxProcess();
 };
 
 // Builds the sandbox and starts CMD in it. Returns once CMD has been exec'd
@@ -124,11 +143,20 @@ struct SandboxProcess {
 //
 // How (see src/sandbox/launch.cc): the namespace is made by OpenTreeNamespace(root,
 // AT_RECURSIVE) or FsmountNamespace(tmpfs) with `spec.strategy` (auto: native
-// where the kernel has that call, 7.0 and 7.1; else template on 6.8+). A forked child clones bind sources and creates the
+// where the kernel has that call, 7.0 and 7.1; else template on 6.8+). A child process (clone3) then makes only raw system
+// calls on memory prepared before the fork (so no lock another thread of the
+// caller held at the fork matters): it clears close-on-exec on the fds it
+// hands on and execs /proc/self/exe, the program's own image, with the
+// caller's argv and environment and MNTNS_SANDBOX_SETUP set (libmntns.so in
+// LD_PRELOAD where the program dlopen()ed it). A constructor of libmntns
+// takes over that image before main() (constructors of libraries loaded
+// before libmntns do run first) and does the setup, single-threaded,
+// from a memfd holding the spec: it clones bind sources and creates the
 // fresh filesystems in the caller's namespace (detached, private), enters the
 // namespace (setns), makes "/" private recursively and attaches everything in
 // order with move_mount. No mount(2), no mountinfo reads, and nothing is ever
 // attached in the caller's namespace, so a failure leaves nothing behind.
+// Refused (EPERM) in a set-user-ID or otherwise secure-execution process.
 //
 // Privileges: as root (euid 0) the namespace is owned by the caller's user
 // namespace and unshare_user puts CMD into a new user namespace after setup
@@ -136,9 +164,7 @@ struct SandboxProcess {
 // dropped); without unshare_user CMD keeps root's capabilities. CMD always has
 // no_new_privs (as with bwrap). Otherwise unshare_user is required: the
 // child first unshares a user namespace and a private copy of the caller's
-// mount namespace (cost grows with the caller's table on 6.x); there, with
-// kTemplate, this process must not have used the template factory before
-// (its threads do not survive fork).
+// mount namespace (cost grows with the caller's table on 6.x).
 //
 // CMD's process: fds are not leaked (every fd mntns opens is close-on-exec;
 // inherited fds without FD_CLOEXEC stay open, as with bwrap), the signal mask

@@ -21,8 +21,13 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <atomic>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <semaphore>
+#include <thread>
+#include <vector>
 
 #include "mntns/namespace.h"
 #include "namespace/internal.h"
@@ -35,13 +40,6 @@ namespace {
 // Factory threads: enough to keep two cores busy; more only queue in the
 // kernel's namespace lock.
 constexpr unsigned kMaximumWorkers = 4;
-
-struct Job {
-  int tree_fd = -1;
-  bool recursive = false;
-  Result<UniqueFd> result;
-  std::binary_semaphore done{0};
-};
 
 Result<void> MakePrivate(int dirfd, const char* path, unsigned flags) {
   struct mount_attr attr {};
@@ -82,46 +80,90 @@ Result<UniqueFd> BuildTemplateNamespace(const ThreadNamespaceOpener& opener) {
   return opener.Current();
 }
 
-namespace {
+// ---- the factory: worker threads sitting in the template ------------------------
 
-class Factory {
+class TemplateFactory {
  public:
-  // Starts the threads; the first one builds the template namespace unless
-  // `shared_template` (a keeper's) is given.
-  static Result<Factory*> Start(UniqueFd shared_template);
+  TemplateFactory(UniqueFd shared_template, TemplateFactoryOptions options)
+      : template_fd_(std::move(shared_template)), options_(std::move(options)) {
+    if (options_.workers == 0) {
+      options_.workers = std::min(static_cast<unsigned>(UsableCpuCount()), kMaximumWorkers);
+    }
+  }
+  TemplateFactory(const TemplateFactory&) = delete;
+  TemplateFactory& operator=(const TemplateFactory&) = delete;
+  // Only ever destroyed stopped (or abandoned after a fork, and then leaked).
+  ~TemplateFactory() = default;
 
-  Result<UniqueFd> Create(int tree_fd, bool recursive) {
+  // Starts the threads; the first one builds the template namespace unless
+  // one (a keeper's) was given.
+  Result<void> Start() {
+    const bool build_template = !template_fd_;
+    for (unsigned i = 0; i < options_.workers; ++i) {
+      if (auto started = StartThread(build_template && i == 0); !started) {
+        Stop();
+        return started;
+      }
+    }
+    return kOk;
+  }
+
+  // nullopt: the factory is stopping and took no job (the caller asks the
+  // slot for the next factory).
+  std::optional<Result<UniqueFd>> Create(int tree_fd, bool recursive) {
     Job job;
     job.tree_fd = tree_fd;
     job.recursive = recursive;
+    bool unstaffed = false;
     {
       std::lock_guard lock(mutex_);
-      if (broken_) return MakeError(EIO, "namespace factory", "a factory thread could not leave a namespace");
+      if (stopping_) return std::nullopt;
+      unstaffed = workers_.empty();
+    }
+    // Every worker retired and no replacement could start: try again here.
+    if (unstaffed) {
+      if (auto r = StartThread(false); !r) return std::unexpected(r.error());
+    }
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return std::nullopt;
       queue_.push_back(&job);
     }
     wake_.notify_one();
     job.done.acquire();
+    if (job.retired_worker) ReplaceRetired(*job.retired_worker);
     return std::move(job.result);
   }
 
+  // Serves what is queued, then joins every thread. Create calls that come
+  // later get nullopt. Safe to call more than once, from any thread but a worker.
   void Stop() {
+    std::vector<std::thread> workers;
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
+      workers.swap(workers_);
     }
     wake_.notify_all();
-    for (std::thread& worker : workers_) worker.join();
-    workers_.clear();
+    for (std::thread& worker : workers) worker.join();
   }
 
-  // In a forked child the threads do not exist: drop the fd copies and let the
-  // object leak (destroying a joinable std::thread would terminate).
+  // In a forked child the threads do not exist: drop the fd copies. The
+  // object must then leak (destroying a joinable std::thread terminates).
   void AbandonAfterFork() { template_fd_.Reset(); }
 
   [[nodiscard]] pid_t owner() const { return owner_; }
 
  private:
-  Factory() = default;
+  struct Job {
+    int tree_fd = -1;
+    bool recursive = false;
+    Result<UniqueFd> result;
+    // Set when the worker could not return to the template and left: the
+    // caller, a thread that shares the process's fs_struct, starts the next one.
+    std::optional<std::thread::id> retired_worker;
+    std::binary_semaphore done{0};
+  };
 
   Result<ThreadNamespaceOpener> SetUpThread(bool build_template) {
     if (auto r = sys::Unshare(CLONE_FS); !r) return std::unexpected(r.error());
@@ -137,18 +179,9 @@ class Factory {
     return opener;
   }
 
-  // One namespace, on a factory thread sitting in the template namespace.
-  Result<UniqueFd> Build(const ThreadNamespaceOpener& opener, const Job& job) {
-    if (auto r = sys::Unshare(CLONE_NEWNS); !r) return std::unexpected(r.error());
-    auto result = AttachTree(opener, job);
-    // Back to the template whatever happened; on failure this drops the last
-    // reference to the half-built namespace.
-    if (auto r = sys::Setns(template_fd_.Get(), CLONE_NEWNS); !r) {
-      std::lock_guard lock(mutex_);
-      broken_ = true;
-      return std::unexpected(r.error());
-    }
-    return result;
+  Result<void> ReturnToTemplate() {
+    if (options_.return_to_template) return options_.return_to_template(template_fd_.Get());
+    return sys::Setns(template_fd_.Get(), CLONE_NEWNS);
   }
 
   static Result<UniqueFd> AttachTree(const ThreadNamespaceOpener& opener, const Job& job) {
@@ -185,7 +218,23 @@ class Factory {
         job = queue_.front();
         queue_.pop_front();
       }
-      job->result = Build(*opener, *job);
+      if (auto r = sys::Unshare(CLONE_NEWNS); !r) {
+        job->result = std::unexpected(r.error());
+        job->done.release();
+        continue;
+      }
+      job->result = AttachTree(*opener, *job);
+      // Back to the template whatever happened; on failure this drops the
+      // last reference to the half-built namespace.
+      if (auto r = ReturnToTemplate(); !r) {
+        // Still in that job's namespace: every later job would be a copy of
+        // it. This thread leaves (exiting drops the namespace); the job
+        // reports why and its caller starts a replacement.
+        job->result = std::unexpected(r.error());
+        job->retired_worker = std::this_thread::get_id();
+        job->done.release();
+        return;
+      }
       job->done.release();
     }
   }
@@ -202,86 +251,170 @@ class Factory {
       thread->join();
       return setup;
     }
-    workers_.push_back(std::move(*thread));
+    {
+      std::lock_guard lock(mutex_);
+      if (!stopping_) {
+        workers_.push_back(std::move(*thread));
+        return kOk;
+      }
+    }
+    // Stop() ran meanwhile and will not see this thread: it serves what is
+    // left in the queue, sees the stop and ends.
+    wake_.notify_all();
+    thread->join();
     return kOk;
   }
 
-  pid_t owner_ = ::getpid();
+  void ReplaceRetired(std::thread::id retired) {
+    std::thread leaving;
+    {
+      std::lock_guard lock(mutex_);
+      const auto found = std::find_if(workers_.begin(), workers_.end(),
+                                      [retired](const std::thread& t) { return t.get_id() == retired; });
+      if (found == workers_.end()) return;  // Stop() took it
+      leaving = std::move(*found);
+      workers_.erase(found);
+    }
+    leaving.join();
+    auto started = StartThread(false);
+    if (started) return;
+    // A thread fewer. With none left, what is queued would wait forever: it
+    // fails with the reason, and the next Create tries to start one again.
+    std::lock_guard lock(mutex_);
+    if (!workers_.empty()) return;
+    for (Job* job : queue_) {
+      job->result = std::unexpected(started.error());
+      job->done.release();
+    }
+    queue_.clear();
+  }
+
+  const pid_t owner_ = ::getpid();
   UniqueFd template_fd_;
+  TemplateFactoryOptions options_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Job*> queue_;
   bool stopping_ = false;
-  bool broken_ = false;
   std::vector<std::thread> workers_;
 };
 
-Result<Factory*> Factory::Start(UniqueFd shared_template) {
-  auto* factory = new Factory();
-  const bool build_template = !shared_template;
-  factory->template_fd_ = std::move(shared_template);
-  const unsigned workers = std::min(static_cast<unsigned>(UsableCpuCount()), kMaximumWorkers);
-  for (unsigned i = 0; i < workers; ++i) {
-    if (auto started = factory->StartThread(build_template && i == 0); !started) {
-      factory->Stop();
-      delete factory;
-      return std::unexpected(started.error());
-    }
-  }
-  return factory;
-}
+namespace {
 
 // The one process-wide factory, created on first use (like KernelFeatures()).
+// Callers hold a shared_ptr while they use it, so StopTemplateFactory never
+// deletes a factory under them. The mutex guards these fields only and is
+// never held across a start (which builds the template: O(caller's mounts)):
+// concurrent first callers wait on `start`, and a child forked meanwhile,
+// which has no builder thread, starts a factory of its own.
+struct FactoryStart {
+  Result<std::shared_ptr<TemplateFactory>> result = MakeError(EAGAIN, "start template factory");
+  // Waited on with a futex, not a condition variable: one copied into a
+  // forked child with the parent's waiters in it is never signalled there.
+  std::atomic<bool> done{false};
+};
+
 struct FactorySlot {
   std::mutex mutex;
-  Factory* factory = nullptr;
-  UniqueFd shared_template;  // for the next Factory::Start
+  std::shared_ptr<TemplateFactory> factory;
+  std::shared_ptr<FactoryStart> start;  // while one runs
+  pid_t start_owner = 0;  // the process whose thread runs `start`
+  UniqueFd shared_template;  // for the next start
 };
 
 FactorySlot& Slot() {
-  static FactorySlot slot;
-  return slot;
+  // Never destroyed: a factory's threads must not outlive it at exit, and
+  // one abandoned after a fork can only leak.
+  static FactorySlot* slot = new FactorySlot;
+  return *slot;
+}
+
+// After a fork the slot describes the parent's factory: its threads, and the
+// thread that may have been starting one, exist only there.
+void ForgetParentFactory(FactorySlot& slot) {
+  const pid_t self = ::getpid();
+  if (slot.factory && slot.factory->owner() != self) {
+    slot.factory->AbandonAfterFork();
+    new std::shared_ptr<TemplateFactory>(std::move(slot.factory));  // leaked on purpose (see above)
+    slot.factory.reset();
+  }
+  if (slot.start && slot.start_owner != self) slot.start.reset();  // its waiters are in the parent
+}
+
+Result<std::shared_ptr<TemplateFactory>> AcquireFactory() {
+  FactorySlot& slot = Slot();
+  std::unique_lock lock(slot.mutex);
+  ForgetParentFactory(slot);
+  if (slot.factory) return slot.factory;
+  if (slot.start) {
+    const std::shared_ptr<FactoryStart> start = slot.start;
+    lock.unlock();
+    start->done.wait(false);
+    return start->result;
+  }
+  const auto start = std::make_shared<FactoryStart>();
+  slot.start = start;
+  slot.start_owner = ::getpid();
+  UniqueFd shared_template = std::move(slot.shared_template);
+  lock.unlock();
+
+  Result<std::shared_ptr<TemplateFactory>> started = StartTemplateFactory(std::move(shared_template), {});
+
+  lock.lock();
+  if (slot.start == start) slot.start.reset();
+  if (started) slot.factory = *started;
+  lock.unlock();
+  start->result = started;
+  start->done = true;
+  start->done.notify_all();
+  return started;
 }
 
 }  // namespace
 
+Result<std::shared_ptr<TemplateFactory>> StartTemplateFactory(UniqueFd shared_template,
+                                                              TemplateFactoryOptions options) {
+  auto factory = std::make_shared<TemplateFactory>(std::move(shared_template), std::move(options));
+  if (auto r = factory->Start(); !r) return std::unexpected(r.error());
+  return factory;
+}
+
+std::optional<Result<UniqueFd>> CreateInTemplateFactory(TemplateFactory& factory, int tree_fd, bool recursive) {
+  return factory.Create(tree_fd, recursive);
+}
+
+void StopTemplateFactory(TemplateFactory& factory) { factory.Stop(); }
+
 Result<UniqueFd> TemplateNamespace(UniqueFd tree, bool recursive) {
-  Factory* factory = nullptr;
-  {
-    FactorySlot& slot = Slot();
-    std::lock_guard lock(slot.mutex);
-    if (slot.factory != nullptr && slot.factory->owner() != ::getpid()) {
-      slot.factory->AbandonAfterFork();
-      slot.factory = nullptr;
-    }
-    if (slot.factory == nullptr) {
-      auto started = Factory::Start(std::move(slot.shared_template));
-      if (!started) return std::unexpected(started.error());
-      slot.factory = *started;
-    }
-    factory = slot.factory;
+  for (;;) {
+    auto factory = AcquireFactory();
+    if (!factory) return std::unexpected(factory.error());
+    // A factory that StopTemplateFactory stopped after we took it serves no
+    // more jobs: the slot has (or starts) the next one.
+    if (auto created = (*factory)->Create(tree.Get(), recursive)) return std::move(*created);
   }
-  return factory->Create(tree.Get(), recursive);
 }
 
 void StopTemplateFactory() {
   FactorySlot& slot = Slot();
-  std::lock_guard lock(slot.mutex);
-  slot.shared_template.Reset();
-  if (slot.factory == nullptr) return;
-  if (slot.factory->owner() == ::getpid()) {
-    slot.factory->Stop();
-    delete slot.factory;
-  } else {
-    slot.factory->AbandonAfterFork();
+  std::shared_ptr<TemplateFactory> factory;
+  {
+    std::lock_guard lock(slot.mutex);
+    ForgetParentFactory(slot);
+    slot.shared_template.Reset();
+    factory = std::move(slot.factory);
+    slot.factory.reset();
   }
-  slot.factory = nullptr;
+  // Outside the lock: joining waits for the jobs in flight. Threads still
+  // holding the factory get nullopt from Create and move on to the next one.
+  if (factory) factory->Stop();
 }
 
 bool UseSharedTemplate(UniqueFd template_ns) {
   FactorySlot& slot = Slot();
   std::lock_guard lock(slot.mutex);
-  if (slot.factory != nullptr && slot.factory->owner() == ::getpid()) return false;
+  ForgetParentFactory(slot);
+  if (slot.factory || slot.start) return false;
   slot.shared_template = std::move(template_ns);
   return true;
 }

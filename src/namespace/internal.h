@@ -2,6 +2,8 @@
 #pragma once
 
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -62,9 +64,35 @@ class ThreadNamespaceOpener {
 // The strategies; `tree` is a detached mount (open_tree(OPEN_TREE_CLONE) or
 // fsmount()) made in the caller's namespace; `recursive` says whether it may
 // hold submounts (and so mount-namespace files).
+// TemplateNamespace uses the process-wide factory, started on first use;
+// StopTemplateFactory may run concurrently with it (calls in flight finish,
+// later ones start the next factory).
 [[nodiscard]] Result<UniqueFd> TemplateNamespace(UniqueFd tree, bool recursive);
 [[nodiscard]] Result<UniqueFd> ClassicNamespace(UniqueFd tree, bool recursive);
 void StopTemplateFactory();
+
+// The template strategy's worker threads (namespace/factory.cc), each sitting
+// in the template namespace. The process-wide one behind TemplateNamespace
+// has the default options; tests start their own through these functions.
+class TemplateFactory;
+
+struct TemplateFactoryOptions {
+  unsigned workers = 0;  // 0: the usable CPUs, at most 4
+  // A test seam: how a worker goes back to the template after each namespace
+  // (empty: setns(template_fd, CLONE_NEWNS)). A worker for which it fails is
+  // still in that namespace: it reports the failure for that job and leaves,
+  // and the job's caller starts a replacement.
+  std::function<Result<void>(int template_fd)> return_to_template;
+};
+
+// Starts the threads; the first builds a template unless `shared_template`.
+[[nodiscard]] Result<std::shared_ptr<TemplateFactory>> StartTemplateFactory(UniqueFd shared_template,
+                                                                          TemplateFactoryOptions options);
+// One namespace from `tree_fd`; nullopt once the factory is stopping (no job taken).
+[[nodiscard]] std::optional<Result<UniqueFd>> CreateInTemplateFactory(TemplateFactory& factory, int tree_fd,
+                                                                      bool recursive);
+// Serves the queued jobs, then joins the threads. Not from a worker.
+void StopTemplateFactory(TemplateFactory& factory);
 
 // Turns the calling thread's mount namespace (a fresh private copy, made by
 // the caller with unshare) into a template: one empty read-only tmpfs with
@@ -76,6 +104,14 @@ void StopTemplateFactory();
 // keeper process, see namespace/keeper.cc). Used when the factory starts; a
 // factory already running keeps its own. Returns whether it will be used.
 bool UseSharedTemplate(UniqueFd template_ns);
+
+// For a fresh exec of this program (/proc/self/exe) that must run one of
+// libmntns's constructors before main() (the keeper, the sandbox setup): the
+// absolute path of libmntns.so to put in LD_PRELOAD (a program that dlopen()ed
+// it would not load it at start), or "" when libmntns is part of the
+// executable (found through /proc/self/maps where it was dlopen()ed by a
+// relative name). EINVAL when that path holds a space or a colon.
+[[nodiscard]] Result<std::string> LibraryToPreload();
 
 // For ListMounts() of another namespace: the fields that PresentNamespace needs.
 inline constexpr FieldMask kPresentationMask = field::kMntBasic | field::kSbSource | field::kFsType;

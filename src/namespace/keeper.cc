@@ -28,12 +28,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/auxv.h>
-#include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,6 +51,7 @@
 #include "mntns/namespace.h"
 #include "namespace/internal.h"
 #include "sys/namespaces.h"
+#include "sys/process.h"
 #include "sys/syscalls.h"
 
 namespace mntns {
@@ -228,7 +226,7 @@ bool NamesKeeper(const std::optional<KeeperRecord>& record, pid_t pid, const std
     }
     const UniqueFd lock(
         ::openat(dir_fd, files.lock.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
-    if (lock) ::flock(lock.Get(), LOCK_EX);
+    if (lock) static_cast<void>(sys::Flock(lock.Get(), LOCK_EX));
     record = ReadRecord(dir_fd, files.record, &touched);
     if (!NamesKeeper(record, self, token)) ::_exit(0);
     ::clock_gettime(CLOCK_REALTIME, &now);
@@ -333,10 +331,10 @@ Result<UniqueFd> BuildKeptTemplate() {
   // the lock or record opened later would take them, to receive whatever a
   // runtime prints on stderr.
   sys::ReserveStandardFds();
-  ::prctl(PR_SET_NAME, kKeeperName);
+  static_cast<void>(sys::SetThreadName(kKeeperName));
   // The starter waits for this intermediate process, which leaves at once.
-  const pid_t keeper = ::fork();
-  if (keeper != 0) ::_exit(keeper < 0 ? 1 : 0);
+  const auto keeper = sys::Fork("template keeper");
+  if (!keeper || *keeper != 0) ::_exit(keeper ? 0 : 1);
   ::setsid();  // no terminal signals, no job control of the caller's shell
   // exec kept the signals the starter ignored, and its mask.
   struct sigaction default_action {};
@@ -415,6 +413,36 @@ __attribute__((constructor(101))) void BecomeKeeperWhenStartedAsOne() {
   RunKeeper(*start);
 }
 
+// The absolute path of the file mapped at `address` (/proc/self/maps), or
+// nullopt (an anonymous or deleted mapping, no /proc).
+std::optional<std::string> MappedFileOf(std::uintptr_t address) {
+  auto maps = sys::Open(AT_FDCWD, "/proc/self/maps", O_RDONLY);
+  if (!maps) return std::nullopt;
+  std::string text;
+  char buffer[16384];
+  ssize_t n;
+  while ((n = ::read(maps->Get(), buffer, sizeof buffer)) > 0 || (n < 0 && errno == EINTR)) {
+    if (n > 0) text.append(buffer, static_cast<std::size_t>(n));
+  }
+  // "START-END PERMS OFFSET DEV INODE PATH"
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t end_of_line = text.find('\n', at);
+    if (end_of_line == std::string::npos) end_of_line = text.size();
+    const std::string_view line(text.data() + at, end_of_line - at);
+    at = end_of_line + 1;
+    std::uintptr_t start = 0;
+    std::uintptr_t end = 0;
+    const auto dash = std::from_chars(line.data(), line.data() + line.size(), start, 16);
+    if (dash.ec != std::errc() || dash.ptr == line.data() + line.size() || *dash.ptr != '-') continue;
+    if (std::from_chars(dash.ptr + 1, line.data() + line.size(), end, 16).ec != std::errc()) continue;
+    if (address < start || address >= end) continue;
+    const std::size_t slash = line.find('/');
+    if (slash == std::string_view::npos || line.ends_with(" (deleted)")) return std::nullopt;
+    return std::string(line.substr(slash));
+  }
+  return std::nullopt;
+}
+
 // The shared object to preload into the keeper's image so that the
 // constructor above runs there (a program that dlopen()s libmntns.so does not
 // load it at start); empty when this file is part of the executable itself.
@@ -446,6 +474,11 @@ Result<std::string> KeeperLibrary() {
       &search);
   if (!search.found) return MakeError(ENOENT, "start template keeper", "libmntns is in no loaded object");
   if (search.in_executable) return std::string();
+  // dlopen("./libmntns.so") leaves the name relative to the cwd of that
+  // moment; the mapping of the address names the file absolutely.
+  if (search.path.empty() || search.path[0] != '/') {
+    if (auto mapped = MappedFileOf(search.address); mapped) search.path = std::move(*mapped);
+  }
   // LD_PRELOAD splits its list at spaces and colons, and a relative name
   // would be looked up from the keeper's cwd, not where it was loaded from.
   if (search.path.empty() || search.path[0] != '/' || search.path.find_first_of(" :") != std::string::npos) {
@@ -563,13 +596,9 @@ Result<UniqueFd> StartKeeper(int dir_fd, const KeeperFiles& files, const std::st
   if (!library) return std::unexpected(library.error());
   auto exe = sys::Open(AT_FDCWD, "/proc/self/exe", O_PATH);
   if (!exe) return std::unexpected(exe.error());
-  int sockets[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0) {
-    const int err = errno;
-    return MakeError(err, "socketpair", "template keeper");
-  }
-  UniqueFd ours(sockets[0]);
-  UniqueFd theirs(sockets[1]);
+  auto sockets = sys::SocketPair(AF_UNIX, SOCK_SEQPACKET, "template keeper");
+  if (!sockets) return std::unexpected(sockets.error());
+  auto& [ours, theirs] = *sockets;
   // Everything the child needs is made now: between fork and exec it makes
   // only async-signal-safe calls (another of our threads may have held
   // malloc's lock at the fork, and nobody would release it there).
@@ -589,11 +618,9 @@ Result<UniqueFd> StartKeeper(int dir_fd, const KeeperFiles& files, const std::st
   KeeperReport exec_failure;
   CopyText(exec_failure.operation, "execveat");
   CopyText(exec_failure.argument, "\"/proc/self/exe\" (the template keeper)");
-  const pid_t intermediate = ::fork();
-  if (intermediate < 0) {
-    const int err = errno;
-    return MakeError(err, "fork", "template keeper");
-  }
+  auto forked = sys::Fork("template keeper");
+  if (!forked) return std::unexpected(forked.error());
+  const pid_t intermediate = *forked;
   if (intermediate == 0) {
     // Only the directory and the socket cross the exec.
     if (::close_range(0, ~0U, CLOSE_RANGE_CLOEXEC) == 0 && ::fcntl(dir_fd, F_SETFD, 0) == 0 &&
@@ -610,9 +637,7 @@ Result<UniqueFd> StartKeeper(int dir_fd, const KeeperFiles& files, const std::st
   auto left = intermediate_fd ? AwaitReadable(intermediate_fd->Get(), "the keeper's intermediate process")
                               : Result<void>(std::unexpected(intermediate_fd.error()));
   if (!left) ::kill(intermediate, SIGKILL);
-  int status = 0;
-  while (::waitpid(intermediate, &status, 0) < 0 && errno == EINTR) {
-  }
+  static_cast<void>(sys::WaitPid(intermediate, 0));
   if (!left) return std::unexpected(left.error());
   KeeperReport report;
   auto template_ns = ReceiveReport(ours.Get(), report);
@@ -641,12 +666,9 @@ Result<void> ShareTemplateNamespace(const TemplateSharingOptions& options) {
   auto lock = OpenLock(dir->Get(), files);
   if (!lock) return std::unexpected(lock.error());
   auto take = [&](int operation) -> Result<void> {
-    while (::flock(lock->Get(), operation) != 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      return MakeError(err, "flock", files.PathOf(files.lock));
-    }
-    return kOk;
+    auto taken = sys::Flock(lock->Get(), operation);
+    if (!taken) taken.error().argument = files.PathOf(files.lock);
+    return taken;
   };
   auto adopt = [&]() -> Result<bool> {
     UniqueFd kept = OpenKeptTemplate(dir->Get(), files);
@@ -678,4 +700,9 @@ Result<void> ShareTemplateNamespace(const TemplateSharingOptions& options) {
   return kOk;
 }
 
+namespace internal {
+
+Result<std::string> LibraryToPreload() { return KeeperLibrary(); }
+
+}  // namespace internal
 }  // namespace mntns

@@ -1,7 +1,12 @@
 // What the sandbox files share (private to the library).
 #pragma once
 
+#include <signal.h>
+#include <sys/types.h>
+
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -39,5 +44,28 @@ struct PreparedMount {
 // Inside the sandbox's namespace, with the sandbox's "/" as root: attaches and
 // creates everything in order. Consumes the prepared trees.
 [[nodiscard]] Result<void> AttachMounts(const SandboxSpec& spec, std::vector<PreparedMount>& prepared);
+
+// What StartSandbox hands its setup process (a fresh exec of this program,
+// see launch.cc) through a memfd: the spec and everything the caller's
+// process knew that the setup needs. The fds are open in the setup process
+// under the same numbers (not close-on-exec across that one exec).
+struct SandboxHandoff {
+  SandboxSpec spec;
+  bool privileged = false;
+  uid_t outside_uid = 0;
+  gid_t outside_gid = 0;
+  std::string cwd;               // the caller's, empty if unknown
+  std::vector<std::string> env;  // CMD's environment, spec.env applied (PWD comes later)
+  std::string name;              // the caller's comm, which the setup processes keep
+  sigset_t signal_mask{};        // the caller's thread's, restored by the setup
+  int ns_fd = -1;                // the sandbox's namespace; -1: made by the setup (unprivileged)
+  int error_fd = -1;             // the setup channel's write end
+  int parent_pidfd = -1;         // with die_with_parent: a pidfd of the caller's process
+};
+
+// A self-contained byte string (native byte order: both ends are this program).
+[[nodiscard]] std::string EncodeHandoff(const SandboxHandoff& handoff);
+// nullopt when `data` is not exactly one encoded handoff.
+[[nodiscard]] std::optional<SandboxHandoff> DecodeHandoff(std::string_view data);
 
 }  // namespace mntns::internal

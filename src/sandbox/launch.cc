@@ -1,5 +1,6 @@
-// Sandbox processes: namespace creation, the forked setup child, the pid-1
-// reaper, user-namespace maps, and the error channel back to the caller.
+// Sandbox processes: namespace creation, the setup process (forked, then a
+// fresh exec of this program), the pid-1 reaper, user-namespace maps, and the
+// error channel back to the caller.
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -9,23 +10,29 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/auxv.h>
 #include <sys/ioctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <span>
+#include <string_view>
+#include <utility>
 
 #include <fmt/format.h>
 
 #include "mntns/sandbox.h"
+#include "namespace/internal.h"
 #include "sandbox/internal.h"
 #include "sys/namespaces.h"
+#include "sys/process.h"
 #include "sys/syscalls.h"
 
 extern char** environ;
@@ -45,20 +52,32 @@ void AppendField(std::string& out, const std::string& field) {
   out += field;
 }
 
-void SendError(int fd, const Error& error) {
+// The report's layout: the errno first (StartSandbox's child patches it into
+// a report built before the fork), then the three texts.
+std::string EncodeError(const Error& error) {
   std::string message;
   message.append(reinterpret_cast<const char*>(&error.code), sizeof error.code);
   AppendField(message, error.operation);
   AppendField(message, error.argument);
   AppendField(message, error.kernel_log);
   for (const std::string& context : error.context) AppendField(message, context);
+  return message;
+}
+
+// Async-signal-safe: only write(2).
+void WriteAll(int fd, const char* data, std::size_t size) {
   std::size_t written = 0;
-  while (written < message.size()) {
-    const ssize_t n = ::write(fd, message.data() + written, message.size() - written);
+  while (written < size) {
+    const ssize_t n = ::write(fd, data + written, size - written);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return;
     written += static_cast<std::size_t>(n);
   }
+}
+
+void SendError(int fd, const Error& error) {
+  const std::string message = EncodeError(error);
+  WriteAll(fd, message.data(), message.size());
 }
 
 Result<void> ReceiveError(int fd) {
@@ -181,29 +200,20 @@ Result<void> EnterUserNamespace(const SandboxSpec& spec, int proc_dir, uid_t out
 // them back).
 Result<void> DropCapabilities() {
   for (int cap = 0;; ++cap) {
-    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
-      const int err = errno;
+    if (auto dropped = sys::DropBoundingCapability(cap); !dropped) {
+      const int err = dropped.error().code;
       if (err == EINVAL) break;  // past the last capability this kernel knows
-      return MakeError(err, "prctl(PR_CAPBSET_DROP)", std::to_string(cap));
+      return std::unexpected(dropped.error());
     }
   }
-  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
-    const int err = errno;
-    return MakeError(err, "prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
-  }
+  if (auto r = sys::ClearAmbientCapabilities(); !r) return r;
   return sys::ClearCapabilitySets();
 }
 
 // As bwrap, for every CMD (root without a user namespace too): execve never
 // grants more than the caller has (no setuid, no file capabilities), and
 // seccomp filters are allowed without CAP_SYS_ADMIN.
-Result<void> SetNoNewPrivileges() {
-  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-    const int err = errno;
-    return MakeError(err, "prctl(PR_SET_NO_NEW_PRIVS)");
-  }
-  return kOk;
-}
+Result<void> SetNoNewPrivileges() { return sys::SetNoNewPrivileges(); }
 
 // ---- the terminal filter -------------------------------------------------------
 // CMD keeps mntns's session and controlling terminal: a new session (setsid)
@@ -278,11 +288,7 @@ std::vector<sock_filter> TerminalInjectionFilter() {
 Result<void> RefuseTerminalInjection() {
   std::vector<sock_filter> code = TerminalInjectionFilter();
   const sock_fprog program{static_cast<unsigned short>(code.size()), code.data()};
-  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) != 0) {
-    const int err = errno;
-    return MakeError(err, "prctl(PR_SET_SECCOMP)", "the TIOCSTI/TIOCLINUX filter");
-  }
-  return kOk;
+  return sys::SetSeccompFilter(program, "the TIOCSTI/TIOCLINUX filter");
 }
 
 // A new network namespace starts with only "lo", and down; bwrap brings it up.
@@ -308,7 +314,7 @@ Result<UniqueFd> PidfdForChild(const SandboxSpec& spec) {
 // cannot: in a new pid namespace it is 0, the parent being outside it.
 void SetDeathSignal(const SandboxSpec& spec, UniqueFd parent_pidfd) {
   if (!spec.die_with_parent) return;
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  static_cast<void>(sys::SetParentDeathSignal(SIGKILL));
   pollfd exited{parent_pidfd.Get(), POLLIN, 0};
   if (::poll(&exited, 1, 0) != 0) ::_exit(kSetupFailed);
 }
@@ -321,21 +327,20 @@ int StatusCode(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 12
 // ForwardedSet(true) before forking `child`.
 int Supervise(pid_t child) {
   const sigset_t set = ForwardedSet(true);
-  const int sfd = ::signalfd(-1, &set, SFD_CLOEXEC);
+  const auto sfd = sys::SignalFd(set);
   for (;;) {
-    int status = 0;
-    pid_t reaped;
-    while ((reaped = ::waitpid(-1, &status, WNOHANG)) > 0) {
-      if (reaped == child) return StatusCode(status);
+    Result<sys::ChildStatus> reaped;
+    while ((reaped = sys::WaitPid(-1, WNOHANG)) && reaped->pid > 0) {
+      if (reaped->pid == child) return StatusCode(reaped->status);
     }
-    if (reaped < 0 && errno == ECHILD) return kSetupFailed;
-    if (sfd < 0) {
+    if (!reaped && reaped.error().code == ECHILD) return kSetupFailed;
+    if (!sfd) {
       // Without a signalfd (fd limit): still reap, without forwarding.
-      if (::waitpid(child, &status, 0) == child) return StatusCode(status);
+      if (auto exited = sys::WaitPid(child, 0); exited && exited->pid == child) return StatusCode(exited->status);
       continue;
     }
     signalfd_siginfo info{};
-    if (::read(sfd, &info, sizeof info) != sizeof info) continue;
+    if (::read(sfd->Get(), &info, sizeof info) != sizeof info) continue;
     // A terminal's ^C, ^\ or hangup (SI_KERNEL) reached CMD itself: it is in
     // our process group, the terminal's foreground one. Sending it on would
     // deliver it twice (once more per process of the chain).
@@ -455,11 +460,9 @@ struct Launch {
   ::sigprocmask(SIG_BLOCK, &set, nullptr);
   auto init_pidfd = PidfdForChild(spec);
   if (!init_pidfd) fail(init_pidfd.error());
-  const pid_t command = ::fork();
-  if (command < 0) {
-    const int err = errno;
-    fail(MakeError(err, "fork", "CMD inside the sandbox").error());
-  }
+  auto forked = sys::Fork("CMD inside the sandbox");
+  if (!forked) fail(forked.error());
+  const pid_t command = *forked;
   if (command == 0) {
     SetDeathSignal(spec, std::move(*init_pidfd));
     BecomeCommand(launch, proc_dir.Get(), working_directory);
@@ -487,6 +490,8 @@ struct Launch {
     auto created = CreateRootNamespace(spec);
     if (!created) fail(created.error());
     ns = std::move(*created);
+    // With kTemplate that started the factory's threads here; forks follow.
+    StopNamespaceFactory();
   }
   if (!spec.unshare_pid) RunInit(launch, std::move(ns), false);
 
@@ -497,11 +502,9 @@ struct Launch {
   ::sigprocmask(SIG_BLOCK, &set, nullptr);
   auto relay_pidfd = PidfdForChild(spec);
   if (!relay_pidfd) fail(relay_pidfd.error());
-  const pid_t init = ::fork();
-  if (init < 0) {
-    const int err = errno;
-    fail(MakeError(err, "fork", "the sandbox's pid 1").error());
-  }
+  auto forked = sys::Fork("the sandbox's pid 1");
+  if (!forked) fail(forked.error());
+  const pid_t init = *forked;
   if (init == 0) {
     SetDeathSignal(spec, std::move(*relay_pidfd));
     RunInit(launch, std::move(ns), true);
@@ -512,6 +515,179 @@ struct Launch {
   ::_exit(Supervise(init));
 }
 
+// ---- the setup process: a fresh exec of this program --------------------------
+// StartSandbox forks and the child execs /proc/self/exe at once; a constructor
+// below finds kSetupVariable before main() and runs the setup (RunChild) in
+// that clean, single-threaded image instead of the program. Between the fork
+// and that exec the child runs on memory prepared before the fork and makes
+// only raw system calls: fcntl, execveat and, should the exec fail, write and
+// _exit. The caller's other threads may have held any lock at the fork
+// (malloc's, a sanitizer's, the factory's), and nothing would release it in
+// the child.
+
+// "HANDOFF_FD ERROR_FD": the memfd holding the SandboxHandoff, the setup channel.
+constexpr const char* kSetupVariable = "MNTNS_SANDBOX_SETUP";
+
+// Every byte of the memfd (written once by StartSandbox before the fork).
+std::optional<std::string> ReadHandoff(int fd) {
+  std::string data;
+  char buffer[16384];
+  for (;;) {
+    const ssize_t n = ::pread(fd, buffer, sizeof buffer, static_cast<off_t>(data.size()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::nullopt;
+    if (n == 0) return data;
+    data.append(buffer, static_cast<std::size_t>(n));
+  }
+}
+
+[[noreturn]] void RunSetup(int handoff_fd, int error_fd) {
+  UniqueFd handoff_file(handoff_fd);
+  // Passed across the exec without close-on-exec; CMD must not inherit them
+  // (the channel's EOF is how the caller learns that CMD was exec'd).
+  ::fcntl(error_fd, F_SETFD, FD_CLOEXEC);
+  auto data = ReadHandoff(handoff_file.Get());
+  handoff_file.Reset();
+  auto handoff = data ? internal::DecodeHandoff(*data) : std::nullopt;
+  if (!handoff) Fail(error_fd, MakeError(EPROTO, "sandbox setup", "a malformed handoff").error());
+  for (int fd : {handoff->ns_fd, handoff->parent_pidfd}) {
+    if (fd >= 0) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+  // The processes of the setup keep the caller's name (comm) and mask, as a
+  // plain fork would have.
+  static_cast<void>(sys::SetThreadName(handoff->name.c_str()));
+  ::sigprocmask(SIG_SETMASK, &handoff->signal_mask, nullptr);
+  const Launch launch{handoff->spec,        handoff->privileged, handoff->outside_uid,
+                      handoff->outside_gid, handoff->cwd,        std::move(handoff->env),
+                      handoff->ns_fd,       error_fd};
+  RunChild(launch, UniqueFd(handoff->ns_fd), UniqueFd(handoff->parent_pidfd));
+}
+
+// Runs before main() in every program that links StartSandbox. In a process
+// that StartSandbox exec'd, it runs the setup and never returns.
+__attribute__((constructor(101))) void BecomeSandboxSetupWhenStartedAsOne() {
+  const char* parameters = std::getenv(kSetupVariable);
+  if (parameters == nullptr) return;
+  // In a set-user-ID (or otherwise secure-execution) program the environment
+  // is an unprivileged starter's: its fds are nothing to act on.
+  if (::getauxval(AT_SECURE) != 0) return;
+  int fds[2] = {-1, -1};
+  const std::string_view text(parameters);
+  const char* at = text.data();
+  const char* end = text.data() + text.size();
+  for (int i = 0; i < 2; ++i) {
+    auto [after, error] = std::from_chars(at, end, fds[i]);
+    if (error != std::errc() || fds[i] < 0 || (i == 0 ? (after == end || *after != ' ') : after != end)) {
+      ::_exit(127);
+    }
+    at = after + 1;
+  }
+  RunSetup(fds[0], fds[1]);
+}
+
+// The caller's command line, for the setup processes' argv (ps shows them as
+// the program that started them, as after a plain fork).
+std::vector<std::string> OwnCommandLine() {
+  std::vector<std::string> args;
+  auto file = sys::Open(AT_FDCWD, "/proc/self/cmdline", O_RDONLY);
+  std::string text;
+  char buffer[4096];
+  ssize_t n;
+  while (file && ((n = ::read(file->Get(), buffer, sizeof buffer)) > 0 || (n < 0 && errno == EINTR))) {
+    if (n > 0) text.append(buffer, static_cast<std::size_t>(n));
+  }
+  for (std::size_t start = 0; start < text.size();) {
+    const std::size_t nul = text.find('\0', start);
+    const std::size_t stop = nul == std::string::npos ? text.size() : nul;
+    args.push_back(text.substr(start, stop - start));
+    start = stop + 1;
+  }
+  if (args.empty()) args.push_back("mntns");
+  return args;
+}
+
+// What the forked child needs to exec the setup, all made before the fork.
+struct SetupExec {
+  UniqueFd exe;
+  UniqueFd handoff;
+  std::vector<std::string> argv_text;
+  std::vector<std::string> env_text;
+  std::vector<char*> argv;
+  std::vector<char*> envp;
+  std::string fcntl_failure;  // reports with the errno left 0, patched by the child
+  std::string exec_failure;
+};
+
+Result<SetupExec> PrepareSetupExec(const internal::SandboxHandoff& handoff) {
+  SetupExec setup;
+  auto library = internal::LibraryToPreload();
+  if (!library) {
+    Error error = library.error();
+    error.operation = "sandbox setup";  // it names the keeper, which shares the lookup
+    return std::unexpected(std::move(error));
+  }
+  auto exe = sys::Open(AT_FDCWD, "/proc/self/exe", O_PATH);
+  if (!exe) return std::unexpected(exe.error());
+  setup.exe = std::move(*exe);
+  auto file = sys::MemoryFile("mntns-sandbox-setup");
+  if (!file) return std::unexpected(file.error());
+  setup.handoff = std::move(*file);
+  const std::string data = internal::EncodeHandoff(handoff);
+  for (std::size_t written = 0; written < data.size();) {
+    const ssize_t n = ::write(setup.handoff.Get(), data.data() + written, data.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      return MakeError(err, "write", "the sandbox handoff (memfd)");
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  setup.argv_text = OwnCommandLine();
+  // The caller's environment, as a fork would have kept it, for the loader and
+  // the runtime (CMD gets handoff.env instead).
+  const std::string preload_key = "LD_PRELOAD=";
+  std::string preload = library->empty() ? std::string() : preload_key + *library;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    const std::string_view text(*entry);
+    if (text.starts_with(kSetupVariable) && text.substr(std::strlen(kSetupVariable)).starts_with("=")) continue;
+    if (!preload.empty() && text.starts_with(preload_key)) {
+      preload += ":" + std::string(text.substr(preload_key.size()));
+      continue;
+    }
+    setup.env_text.emplace_back(text);
+  }
+  if (!preload.empty()) setup.env_text.push_back(std::move(preload));
+  setup.env_text.push_back(fmt::format("{}={} {}", kSetupVariable, setup.handoff.Get(), handoff.error_fd));
+  for (std::string& arg : setup.argv_text) setup.argv.push_back(arg.data());
+  setup.argv.push_back(nullptr);
+  for (std::string& entry : setup.env_text) setup.envp.push_back(entry.data());
+  setup.envp.push_back(nullptr);
+  setup.fcntl_failure = EncodeError(MakeError(0, "fcntl(F_SETFD)", "the fds for the sandbox setup").error());
+  setup.exec_failure =
+      EncodeError(MakeError(0, "execveat", "\"/proc/self/exe\" (the sandbox setup)").error());
+  return setup;
+}
+
+// The forked child: raw system calls on prepared memory only (see above).
+[[noreturn]] void ExecSetup(SetupExec& setup, std::span<const int> inherited, int error_fd) {
+  std::string* failure = &setup.fcntl_failure;
+  int err = 0;
+  for (int fd : inherited) {
+    if (fd >= 0 && ::fcntl(fd, F_SETFD, 0) != 0) {
+      err = errno;
+      break;
+    }
+  }
+  if (err == 0) {
+    ::fexecve(setup.exe.Get(), setup.argv.data(), setup.envp.data());
+    err = errno;
+    failure = &setup.exec_failure;
+  }
+  std::memcpy(failure->data(), &err, sizeof err);
+  WriteAll(error_fd, failure->data(), failure->size());
+  ::_exit(kSetupFailed);
+}
+
 }  // namespace
 
 Result<SandboxProcess> StartSandbox(const SandboxSpec& spec) {
@@ -519,6 +695,10 @@ Result<SandboxProcess> StartSandbox(const SandboxSpec& spec) {
   const bool privileged = ::geteuid() == 0;
   if (!privileged && !spec.unshare_user) {
     return MakeError(EPERM, "sandbox", "not root: add --unshare-user to build the sandbox in a user namespace");
+  }
+  // The setup's image would be secure-execution too, and ignore its start.
+  if (::getauxval(AT_SECURE) != 0) {
+    return MakeError(EPERM, "sandbox", "not from a set-user-ID, set-group-ID or capability-raising program");
   }
   const NamespaceStrategy strategy = ResolveStrategy(SandboxOperation(spec), spec.strategy);
   UniqueFd ns;
@@ -530,39 +710,84 @@ Result<SandboxProcess> StartSandbox(const SandboxSpec& spec) {
   std::string cwd;
   if (char buffer[4096]; ::getcwd(buffer, sizeof buffer) != nullptr) cwd = buffer;
 
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    const int err = errno;
-    return MakeError(err, "pipe2", "the sandbox setup channel");
-  }
-  UniqueFd read_end(pipe_fds[0]);
-  UniqueFd write_end(pipe_fds[1]);
-  const Launch launch{spec,    privileged,    ::geteuid(), ::getegid(), cwd, BuildEnvironment(spec),
-                      ns.Get(), write_end.Get()};
+  auto channel = sys::Pipe(0, "the sandbox setup channel");
+  if (!channel) return std::unexpected(channel.error());
+  auto& [read_end, write_end] = *channel;
   auto parent_pidfd = PidfdForChild(spec);
   if (!parent_pidfd) return std::unexpected(parent_pidfd.error());
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    const int err = errno;
-    return MakeError(err, "fork", "the sandbox");
-  }
-  if (pid == 0) RunChild(launch, std::move(ns), std::move(*parent_pidfd));
+  internal::SandboxHandoff handoff{.spec = spec,
+                                   .privileged = privileged,
+                                   .outside_uid = ::geteuid(),
+                                   .outside_gid = ::getegid(),
+                                   .cwd = cwd,
+                                   .env = BuildEnvironment(spec),
+                                   .name = {},
+                                   .signal_mask = {},
+                                   .ns_fd = ns.Get(),
+                                   .error_fd = write_end.Get(),
+                                   .parent_pidfd = parent_pidfd->Get()};
+  if (auto name = sys::ThreadName(); name) handoff.name = std::move(*name);
+  ::pthread_sigmask(SIG_BLOCK, nullptr, &handoff.signal_mask);
+  auto setup = PrepareSetupExec(handoff);
+  if (!setup) return std::unexpected(setup.error());
+  const int inherited[] = {setup->handoff.Get(), handoff.error_fd, handoff.ns_fd, handoff.parent_pidfd};
+  // No handler of the caller may run in the child (it would run on a copy of
+  // the caller's memory, in a process made without glibc): every signal is
+  // blocked across the clone; the setup restores the caller's mask after exec.
+  sigset_t all;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, nullptr);
+  auto forked = sys::ForkWithPidfd("the sandbox");
+  if (forked && forked->pid == 0) ExecSetup(*setup, inherited, handoff.error_fd);
+  ::pthread_sigmask(SIG_SETMASK, &handoff.signal_mask, nullptr);
+  if (!forked) return std::unexpected(forked.error());
   write_end.Reset();
   parent_pidfd->Reset();
   ns.Reset();
-  auto setup = ReceiveError(read_end.Get());
-  if (!setup) {
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    return std::unexpected(setup.error());
+  setup->handoff.Reset();
+  auto reported = ReceiveError(read_end.Get());
+  if (!reported) {
+    static_cast<void>(sys::WaitPid(forked->pid, 0));
+    return std::unexpected(reported.error());
   }
   SandboxProcess process;
-  process.pid = pid;
+  process.pid = forked->pid;
   process.strategy = strategy;
-  if (auto pidfd = sys::PidfdOpen(pid, 0); pidfd) process.pidfd = std::move(*pidfd);
+  process.pidfd = std::move(forked->pidfd);
   return process;
 }
+
+namespace {
+
+// SIGKILL and reap, for a SandboxProcess dropped before WaitSandbox.
+void KillAndReap(pid_t pid, const UniqueFd& pidfd) {
+  if (pid <= 0) return;
+  if (pidfd) {
+    static_cast<void>(sys::PidfdSendSignal(pidfd.Get(), SIGKILL));
+    static_cast<void>(sys::WaitId(P_PIDFD, static_cast<id_t>(pidfd.Get()), WEXITED));
+    return;
+  }
+  // Still our unreaped child (WaitSandbox sets -1): the pid cannot be reused.
+  ::kill(pid, SIGKILL);
+  static_cast<void>(sys::WaitPid(pid, 0));
+}
+
+}  // namespace
+
+SandboxProcess::SandboxProcess(SandboxProcess&& other) noexcept
+    : pid(std::exchange(other.pid, -1)), pidfd(std::move(other.pidfd)), strategy(other.strategy) {}
+
+SandboxProcess& SandboxProcess::operator=(SandboxProcess&& other) noexcept {
+  if (this != &other) {
+    KillAndReap(pid, pidfd);
+    pid = std::exchange(other.pid, -1);
+    pidfd = std::move(other.pidfd);
+    strategy = other.strategy;
+  }
+  return *this;
+}
+
+SandboxProcess::~SandboxProcess() { KillAndReap(pid, pidfd); }
 
 Result<int> WaitSandbox(SandboxProcess& process, std::span<const int> forward_signals) {
   sigset_t set;
@@ -573,7 +798,7 @@ Result<int> WaitSandbox(SandboxProcess& process, std::span<const int> forward_si
   const bool forwarding = !forward_signals.empty() && process.pidfd;
   if (forwarding) {
     ::pthread_sigmask(SIG_BLOCK, &set, &old);
-    sfd.Reset(::signalfd(-1, &set, SFD_CLOEXEC));
+    if (auto created = sys::SignalFd(set); created) sfd = std::move(*created);
   }
   while (forwarding && sfd) {
     pollfd fds[2] = {{process.pidfd.Get(), POLLIN, 0}, {sfd.Get(), POLLIN, 0}};
@@ -591,16 +816,12 @@ Result<int> WaitSandbox(SandboxProcess& process, std::span<const int> forward_si
       }
     }
   }
-  int status = 0;
-  pid_t waited;
-  while ((waited = ::waitpid(process.pid, &status, 0)) < 0 && errno == EINTR) {
-  }
-  const int err = errno;
+  auto waited = sys::WaitPid(process.pid, 0);
   if (forwarding) ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (waited < 0) return MakeError(err, "waitpid", fmt::format("pid {}", process.pid));
+  if (!waited) return std::unexpected(waited.error());
   process.pid = -1;
   process.pidfd.Reset();
-  return StatusCode(status);
+  return StatusCode(waited->status);
 }
 
 }  // namespace mntns

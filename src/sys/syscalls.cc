@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -28,6 +29,15 @@ std::string MountLimitNote(int code) {
     limit = std::string(text, std::strcspn(text, "\n"));
   }
   return fmt::format(" (a mount namespace holds at most fs.mount-max = {} mounts)", limit);
+}
+
+Result<UniqueFd> MemoryFile(const char* name) {
+  const int fd = ::memfd_create(name, MFD_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    return MakeError(err, "memfd_create", QuotePath(name));
+  }
+  return UniqueFd(fd);
 }
 
 void ReserveStandardFds() {

@@ -26,6 +26,9 @@ namespace mntns::sys {
 
 [[nodiscard]] Result<UniqueFd> Open(int dirfd, const char* path, int flags, mode_t mode = 0);
 
+// memfd_create(2), close-on-exec: an anonymous file (`name` shows in /proc/PID/fd).
+[[nodiscard]] Result<UniqueFd> MemoryFile(const char* name);
+
 // Fills each closed fd among 0, 1 and 2 with an O_PATH fd of "/" (there even
 // where a root has no /dev/null), close-on-exec: the next open() would take a
 // closed one, and an nsfs fd or a lock file would then receive what is

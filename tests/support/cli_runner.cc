@@ -17,6 +17,10 @@ std::string CliPath() {
   return MNTNS_CLI_PATH;
 }
 
+std::string SharedLibraryPath() { return MNTNS_SHARED_PATH; }
+
+std::string DlopenRuntimePath() { return MNTNS_DLOPEN_RUNTIME_PATH; }
+
 CliResult RunCli(const std::vector<std::string>& args, int inherit_fd) {
   return RunCli(args, RunOptions{.inherit_fd = inherit_fd});
 }

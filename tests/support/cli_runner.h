@@ -32,4 +32,9 @@ CliResult RunProgram(const std::vector<std::string>& argv, const RunOptions& opt
 // Path of the CLI under test.
 std::string CliPath();
 
+// The built libmntns.so, and a program that dlopen()s it to run a sandbox
+// (tests/support/dlopen_runtime.cc).
+std::string SharedLibraryPath();
+std::string DlopenRuntimePath();
+
 }  // namespace mntns::testing

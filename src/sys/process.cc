@@ -1,0 +1,169 @@
+#include "sys/process.h"
+
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <linux/sched.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+
+#include <fmt/format.h>
+
+namespace mntns::sys {
+
+Result<pid_t> Fork(const char* purpose) {
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int err = errno;
+    return MakeError(err, "fork", purpose);
+  }
+  return pid;
+}
+
+Result<ForkedProcess> ForkWithPidfd(const char* purpose) {
+  int pidfd = -1;
+  clone_args args{};
+  args.flags = CLONE_PIDFD;
+  args.pidfd = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&pidfd));
+  args.exit_signal = SIGCHLD;
+  const long pid = ::syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0) {
+    const int err = errno;
+    return MakeError(err, "clone3", purpose);
+  }
+  ForkedProcess forked;
+  forked.pid = static_cast<pid_t>(pid);
+  // The kernel makes pidfds close-on-exec.
+  if (pid != 0) forked.pidfd.Reset(pidfd);
+  return forked;
+}
+
+Result<std::pair<UniqueFd, UniqueFd>> Pipe(int flags, const char* purpose) {
+  int fds[2];
+  if (::pipe2(fds, flags | O_CLOEXEC) != 0) {
+    const int err = errno;
+    return MakeError(err, "pipe2", purpose);
+  }
+  return std::pair<UniqueFd, UniqueFd>(UniqueFd(fds[0]), UniqueFd(fds[1]));
+}
+
+Result<std::pair<UniqueFd, UniqueFd>> SocketPair(int domain, int type, const char* purpose) {
+  int fds[2];
+  if (::socketpair(domain, type | SOCK_CLOEXEC, 0, fds) != 0) {
+    const int err = errno;
+    return MakeError(err, "socketpair", purpose);
+  }
+  return std::pair<UniqueFd, UniqueFd>(UniqueFd(fds[0]), UniqueFd(fds[1]));
+}
+
+Result<ChildStatus> WaitPid(pid_t pid, int options) {
+  ChildStatus child;
+  while ((child.pid = ::waitpid(pid, &child.status, options)) < 0) {
+    const int err = errno;
+    if (err == EINTR) continue;
+    return MakeError(err, "waitpid", fmt::format("pid {}", pid));
+  }
+  return child;
+}
+
+Result<siginfo_t> WaitId(idtype_t type, id_t id, int options) {
+  siginfo_t info{};
+  while (::waitid(type, id, &info, options) != 0) {
+    const int err = errno;
+    if (err == EINTR) continue;
+    return MakeError(err, "waitid", type == P_PIDFD ? fmt::format("pidfd {}", id) : fmt::format("pid {}", id));
+  }
+  return info;
+}
+
+Result<UniqueFd> SignalFd(const sigset_t& set) {
+  const int fd = ::signalfd(-1, &set, SFD_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    return MakeError(err, "signalfd");
+  }
+  return UniqueFd(fd);
+}
+
+Result<void> PidfdSendSignal(int pidfd, int sig) {
+  if (::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) != 0) {
+    const int err = errno;
+    return MakeError(err, "pidfd_send_signal", fmt::format("pidfd {} signal {}", pidfd, sig));
+  }
+  return kOk;
+}
+
+Result<void> SetNoNewPrivileges() {
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    const int err = errno;
+    return MakeError(err, "prctl(PR_SET_NO_NEW_PRIVS)");
+  }
+  return kOk;
+}
+
+Result<void> DropBoundingCapability(int capability) {
+  if (::prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0) {
+    const int err = errno;
+    return MakeError(err, "prctl(PR_CAPBSET_DROP)", std::to_string(capability));
+  }
+  return kOk;
+}
+
+Result<void> ClearAmbientCapabilities() {
+  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
+    const int err = errno;
+    return MakeError(err, "prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
+  }
+  return kOk;
+}
+
+Result<void> SetSeccompFilter(const sock_fprog& program, const char* what) {
+  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) != 0) {
+    const int err = errno;
+    return MakeError(err, "prctl(PR_SET_SECCOMP)", what);
+  }
+  return kOk;
+}
+
+Result<void> SetParentDeathSignal(int sig) {
+  if (::prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0) {
+    const int err = errno;
+    return MakeError(err, "prctl(PR_SET_PDEATHSIG)", std::to_string(sig));
+  }
+  return kOk;
+}
+
+Result<void> SetThreadName(const char* name) {
+  if (::prctl(PR_SET_NAME, name, 0, 0, 0) != 0) {
+    const int err = errno;
+    return MakeError(err, "prctl(PR_SET_NAME)", QuotePath(name));
+  }
+  return kOk;
+}
+
+Result<std::string> ThreadName() {
+  char name[17] = {};  // TASK_COMM_LEN and a NUL
+  if (::prctl(PR_GET_NAME, name, 0, 0, 0) != 0) {
+    const int err = errno;
+    return MakeError(err, "prctl(PR_GET_NAME)");
+  }
+  return std::string(name);
+}
+
+Result<void> Flock(int fd, int operation) {
+  while (::flock(fd, operation) != 0) {
+    const int err = errno;
+    if (err == EINTR) continue;
+    return MakeError(err, "flock", fmt::format("fd {}", fd));
+  }
+  return kOk;
+}
+
+}  // namespace mntns::sys
