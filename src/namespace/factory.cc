@@ -419,38 +419,4 @@ bool UseSharedTemplate(UniqueFd template_ns) {
   return true;
 }
 
-void PresentNamespace(std::vector<Mount>& mounts, FieldMask requested) {
-  // The template strategy's layout: namespace root <- the marker tmpfs at "/"
-  // <- the tree. 7.x hides its nullfs root the same way. Below the marker lie
-  // the namespace root (its own parent) on 6.x, and on 7.x the initial
-  // namespace's rootfs on an immutable nullfs root that listmount never shows:
-  // every listed ancestor of the marker goes.
-  const auto marker = std::find_if(mounts.begin(), mounts.end(), [](const Mount& m) {
-    return m.fs_type == "tmpfs" && m.sb_source == kTemplateRootSource;
-  });
-  if (marker != mounts.end()) {
-    std::vector<std::uint64_t> hidden{marker->id};
-    for (std::uint64_t parent = marker->parent_id; parent != hidden.back();) {
-      const auto found =
-          std::find_if(mounts.begin(), mounts.end(), [parent](const Mount& m) { return m.id == parent; });
-      if (found == mounts.end()) break;
-      hidden.push_back(found->id);
-      parent = found->parent_id;
-    }
-    std::erase_if(mounts,
-                  [&](const Mount& m) { return std::find(hidden.begin(), hidden.end(), m.id) != hidden.end(); });
-  }
-  const FieldMask added = kPresentationMask & ~requested;
-  if (added == 0) return;
-  for (Mount& m : mounts) {
-    m.mask &= ~added;
-    if (added & field::kFsType) m.fs_type.clear();
-    if (added & field::kSbSource) m.sb_source.clear();
-    if (added & field::kMntBasic) {
-      m.id = m.parent_id = m.attr = m.propagation = m.peer_group = m.master = 0;
-      m.old_id = m.old_parent_id = 0;
-    }
-  }
-}
-
 }  // namespace mntns::internal

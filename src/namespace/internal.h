@@ -113,13 +113,4 @@ bool UseSharedTemplate(UniqueFd template_ns);
 // relative name). EINVAL when that path holds a space or a colon.
 [[nodiscard]] Result<std::string> LibraryToPreload();
 
-// For ListMounts() of another namespace: the fields that PresentNamespace needs.
-inline constexpr FieldMask kPresentationMask = field::kMntBasic | field::kSbSource | field::kFsType;
-
-// Removes the template strategy's hidden mounts (its empty root and the
-// namespace root below it) from a namespace's table, as 7.x hides its nullfs
-// root, then clears the fields the caller did not ask for (`requested`).
-// `mounts` must have been read with kPresentationMask added.
-void PresentNamespace(std::vector<Mount>& mounts, FieldMask requested);
-
 }  // namespace mntns::internal

@@ -244,13 +244,54 @@ Result<std::size_t> ReadInBlocks(const NamespaceRef& ns, std::uint64_t ns_id, Fi
 // mounts on, and a few per thread at 30,000.
 constexpr std::size_t kListMountsBlock = 1024;
 
+// For ListMounts() of another namespace: the fields that PresentNamespace needs.
+constexpr FieldMask kPresentationMask = field::kMntBasic | field::kSbSource | field::kFsType;
+
+// Removes the template strategy's hidden mounts (its empty root and the
+// namespace root below it) from a namespace's table, as 7.x hides its nullfs
+// root, then clears the fields the caller did not ask for (`requested`).
+// `mounts` must have been read with kPresentationMask added.
+void PresentNamespace(std::vector<Mount>& mounts, FieldMask requested) {
+  // The template strategy's layout: namespace root <- the marker tmpfs at "/"
+  // <- the tree. 7.x hides its nullfs root the same way. Below the marker lie
+  // the namespace root (its own parent) on 6.x, and on 7.x the initial
+  // namespace's rootfs on an immutable nullfs root that listmount never shows:
+  // every listed ancestor of the marker goes.
+  const auto marker = std::find_if(mounts.begin(), mounts.end(), [](const Mount& m) {
+    return m.fs_type == "tmpfs" && m.sb_source == internal::kTemplateRootSource;
+  });
+  if (marker != mounts.end()) {
+    std::vector<std::uint64_t> hidden{marker->id};
+    for (std::uint64_t parent = marker->parent_id; parent != hidden.back();) {
+      const auto found =
+          std::find_if(mounts.begin(), mounts.end(), [parent](const Mount& m) { return m.id == parent; });
+      if (found == mounts.end()) break;
+      hidden.push_back(found->id);
+      parent = found->parent_id;
+    }
+    std::erase_if(mounts,
+                  [&](const Mount& m) { return std::find(hidden.begin(), hidden.end(), m.id) != hidden.end(); });
+  }
+  const FieldMask added = kPresentationMask & ~requested;
+  if (added == 0) return;
+  for (Mount& m : mounts) {
+    m.mask &= ~added;
+    if (added & field::kFsType) m.fs_type.clear();
+    if (added & field::kSbSource) m.sb_source.clear();
+    if (added & field::kMntBasic) {
+      m.id = m.parent_id = m.attr = m.propagation = m.peer_group = m.master = 0;
+      m.old_id = m.old_parent_id = 0;
+    }
+  }
+}
+
 Result<std::vector<Mount>> ListMountsWithListmount(const NamespaceRef& ns, FieldMask mask) {
   auto ns_id = ResolveNamespaceId(ns);
   if (!ns_id) return std::unexpected(ns_id.error());
   // Another namespace may be one the template strategy built: read what it
   // takes to hide its template root (namespace.h), as 7.x hides its nullfs root.
   const bool foreign = ns.kind != NamespaceRef::Kind::kCaller;
-  const FieldMask read_mask = foreign ? mask | internal::kPresentationMask : mask;
+  const FieldMask read_mask = foreign ? mask | kPresentationMask : mask;
   std::mutex mutex;
   std::vector<std::vector<Mount>> blocks;
   auto keep = [&](std::size_t index, std::vector<Mount>& mounts) -> Result<void> {
@@ -270,7 +311,7 @@ Result<std::vector<Mount>> ListMountsWithListmount(const NamespaceRef& ns, Field
     std::move(block.begin(), block.end(), std::back_inserter(table));
     block = std::vector<Mount>();  // the moved-from shells, freed as we go
   }
-  if (foreign) internal::PresentNamespace(table, mask);
+  if (foreign) PresentNamespace(table, mask);
   return table;
 }
 
