@@ -42,6 +42,13 @@ Error PinErrorAsOption(Error error) {
 // Runs `command` inside the namespace; returns its exit status, 128+signal
 // if it was killed.
 int RunInside(int ns_fd, const std::vector<std::string>& command) {
+  // The namespace is made; the template factory's threads have no more work.
+  // Joined before the fork, so that the child is a copy of a single-threaded
+  // process: no lock another thread held at the fork is copied locked.
+  StopNamespaceFactory();
+  std::vector<char*> argv;
+  for (const std::string& arg : command) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
   std::fflush(stdout);
   const pid_t pid = ::fork();
   if (pid < 0) {
@@ -54,9 +61,6 @@ int RunInside(int ns_fd, const std::vector<std::string>& command) {
       ReportError(r.error());
       ::_exit(kExitFailure);
     }
-    std::vector<char*> argv;
-    for (const std::string& arg : command) argv.push_back(const_cast<char*>(arg.c_str()));
-    argv.push_back(nullptr);
     ::execvp(argv[0], argv.data());
     const int err = errno;
     ReportError(MakeError(err, "exec", QuotePath(command[0]) + " inside the new namespace").error());

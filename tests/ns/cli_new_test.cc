@@ -32,6 +32,7 @@ using testing::RunCli;
 //   kill:N         kills itself with signal N
 //   mounts:PATH    fails unless PATH is a directory, else prints the number of
 //                  lines of /proc/self/mountinfo
+//   parent-threads prints the Threads: count of its parent (mntns) at exec
 constexpr const char* kCommandVariable = "MNTNS_TEST_COMMAND";
 
 [[noreturn]] void RunTestCommand(const std::string& command) {
@@ -53,6 +54,17 @@ constexpr const char* kCommandVariable = "MNTNS_TEST_COMMAND";
     std::printf("%d\n", lines);
     std::fflush(stdout);
     std::_Exit(0);
+  }
+  if (verb == "parent-threads") {
+    std::ifstream status("/proc/" + std::to_string(::getppid()) + "/status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.starts_with("Threads:")) {
+        std::printf("%s\n", line.substr(8).c_str());
+        std::fflush(stdout);
+        std::_Exit(0);
+      }
+    }
+    std::_Exit(4);
   }
   std::_Exit(126);
 }
@@ -100,6 +112,18 @@ TEST(CliNew, RunsTheCommandWithTheTreeAsRoot) {
     auto own = RunCli({"ls", "--json"});
     ASSERT_EQ(own.exit_status, 0);
     EXPECT_EQ(std::stoul(result.out), nlohmann::json::parse(own.out)["mounts"].size());
+  });
+}
+
+// mntns forks CMD; a fork from a process with other threads (the template
+// factory's) may copy a lock one of them held, and the child would hang on it.
+// So the factory is stopped first: at the fork mntns has one thread.
+TEST(CliNew, TheCommandIsForkedFromASingleThreadedMntns) {
+  testing::InPrivateMountNamespace([] {
+    auto result =
+        RunCli(Concat({"new", "--recursive", "--strategy", "template", "/", "--"}, TestCommand("parent-threads")));
+    ASSERT_EQ(result.exit_status, 0) << result.err;
+    EXPECT_EQ(std::stoi(result.out), 1) << "threads of mntns when CMD ran";
   });
 }
 
