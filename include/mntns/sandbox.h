@@ -143,10 +143,10 @@ struct MNTNS_EXPORT SandboxProcess {
 //
 // How (see src/sandbox/launch.cc): the namespace is made by OpenTreeNamespace(root,
 // AT_RECURSIVE) or FsmountNamespace(tmpfs) with `spec.strategy` (auto: native
-// where the kernel has that call, 7.0 and 7.1; else template on 6.8+). A child process (clone3) then makes only raw system
-// calls on memory prepared before the fork (so no lock another thread of the
-// caller held at the fork matters): it clears close-on-exec on the fds it
-// hands on and execs /proc/self/exe, the program's own image, with the
+// where the kernel has that call, 7.0 and 7.1; else template on 6.8+). A child
+// process (clone3) then makes only raw system calls on memory prepared before
+// the fork (so no lock another thread of the caller held at the fork
+// matters): it clears close-on-exec on the fds it hands on and execs /proc/self/exe, the program's own image, with the
 // caller's argv and environment and MNTNS_SANDBOX_SETUP set (libmntns.so in
 // LD_PRELOAD where the program dlopen()ed it). A constructor of libmntns
 // takes over that image before main() (constructors of libraries loaded
@@ -157,6 +157,9 @@ struct MNTNS_EXPORT SandboxProcess {
 // order with move_mount. No mount(2), no mountinfo reads, and nothing is ever
 // attached in the caller's namespace, so a failure leaves nothing behind.
 // Refused (EPERM) in a set-user-ID or otherwise secure-execution process.
+// The constructor acts only on a sealed memfd handoff owned by the process's
+// euid (and exits 127 otherwise, before main()): the variable set by a less
+// privileged user (sudo -E) runs nothing. See docs/run.md.
 //
 // Privileges: as root (euid 0) the namespace is owned by the caller's user
 // namespace and unshare_user puts CMD into a new user namespace after setup

@@ -118,9 +118,6 @@ std::string EncodeHandoff(const SandboxHandoff& handoff) {
   w.Fixed(spec.strategy);
   w.Texts(spec.argv);
 
-  w.Flag(handoff.privileged);
-  w.Fixed(handoff.outside_uid);
-  w.Fixed(handoff.outside_gid);
   w.Text(handoff.cwd);
   w.Texts(handoff.env);
   w.Text(handoff.name);
@@ -167,9 +164,6 @@ std::optional<SandboxHandoff> DecodeHandoff(std::string_view data) {
   spec.strategy = r.Fixed<NamespaceStrategy>();
   spec.argv = r.Texts();
 
-  handoff.privileged = r.Flag();
-  handoff.outside_uid = r.Fixed<uid_t>();
-  handoff.outside_gid = r.Fixed<gid_t>();
   handoff.cwd = r.Text();
   handoff.env = r.Texts();
   handoff.name = r.Text();

@@ -51,9 +51,6 @@ struct PreparedMount {
 // under the same numbers (not close-on-exec across that one exec).
 struct SandboxHandoff {
   SandboxSpec spec;
-  bool privileged = false;
-  uid_t outside_uid = 0;
-  gid_t outside_gid = 0;
   std::string cwd;               // the caller's, empty if unknown
   std::vector<std::string> env;  // CMD's environment, spec.env applied (PWD comes later)
   std::string name;              // the caller's comm, which the setup processes keep

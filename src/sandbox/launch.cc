@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/auxv.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -528,17 +529,48 @@ struct Launch {
 // "HANDOFF_FD ERROR_FD": the memfd holding the SandboxHandoff, the setup channel.
 constexpr const char* kSetupVariable = "MNTNS_SANDBOX_SETUP";
 
-// Every byte of the memfd (written once by StartSandbox before the fork).
-std::optional<std::string> ReadHandoff(int fd) {
-  std::string data;
-  char buffer[16384];
-  for (;;) {
-    const ssize_t n = ::pread(fd, buffer, sizeof buffer, static_cast<off_t>(data.size()));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return std::nullopt;
-    if (n == 0) return data;
-    data.append(buffer, static_cast<std::size_t>(n));
+// The handoff is at most this long: the spec's texts (a JSON spec is at most
+// 16 MiB), CMD's argv and environment (bounded by ARG_MAX-like limits).
+constexpr off_t kMaximumHandoffBytes = off_t{64} << 20;
+constexpr unsigned kHandoffSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+
+// A variable that names no handoff of StartSandbox: say so, run nothing.
+[[noreturn]] void RefuseSetup(const char* why) {
+  const std::string message = fmt::format("mntns: {} is set but names no sandbox setup ({}); not running\n",
+                                          kSetupVariable, why);
+  static_cast<void>(::write(STDERR_FILENO, message.data(), message.size()));
+  ::_exit(127);
+}
+
+// Why `handoff_fd`/`error_fd` are not what StartSandbox passes on (a sealed
+// memfd of this euid, and a pipe), or nullptr.
+const char* HandoffProblem(int handoff_fd, int error_fd) {
+  if (handoff_fd <= STDERR_FILENO || error_fd <= STDERR_FILENO || handoff_fd == error_fd) {
+    return "fds 0-2 or the same fd twice";
   }
+  struct stat handoff {};
+  struct stat channel {};
+  if (::fstat(handoff_fd, &handoff) != 0 || ::fstat(error_fd, &channel) != 0) return "a closed fd";
+  if (!S_ISREG(handoff.st_mode) || !S_ISFIFO(channel.st_mode)) return "not a file and a pipe";
+  if (handoff.st_uid != ::geteuid()) return "a handoff of another user";
+  if (handoff.st_size > kMaximumHandoffBytes) return "an over-long handoff";
+  auto seals = sys::FileSeals(handoff_fd);
+  if (!seals || (*seals & kHandoffSeals) != kHandoffSeals) return "an unsealed handoff";
+  return nullptr;
+}
+
+// Every byte of the memfd: sealed, so its size is the size it was written with.
+std::optional<std::string> ReadHandoff(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || st.st_size < 0 || st.st_size > kMaximumHandoffBytes) return std::nullopt;
+  std::string data(static_cast<std::size_t>(st.st_size), '\0');
+  for (std::size_t done = 0; done < data.size();) {
+    const ssize_t n = ::pread(fd, data.data() + done, data.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return std::nullopt;
+    done += static_cast<std::size_t>(n);
+  }
+  return data;
 }
 
 [[noreturn]] void RunSetup(int handoff_fd, int error_fd) {
@@ -557,31 +589,43 @@ std::optional<std::string> ReadHandoff(int fd) {
   // plain fork would have.
   static_cast<void>(sys::SetThreadName(handoff->name.c_str()));
   ::sigprocmask(SIG_SETMASK, &handoff->signal_mask, nullptr);
-  const Launch launch{handoff->spec,        handoff->privileged, handoff->outside_uid,
-                      handoff->outside_gid, handoff->cwd,        std::move(handoff->env),
-                      handoff->ns_fd,       error_fd};
+  // The exec kept the caller's credentials (a secure-execution exec is
+  // refused), so they are read here rather than believed from the handoff.
+  const Launch launch{handoff->spec,       ::geteuid() == 0, ::geteuid(), ::getegid(), handoff->cwd,
+                      std::move(handoff->env), handoff->ns_fd, error_fd};
   RunChild(launch, UniqueFd(handoff->ns_fd), UniqueFd(handoff->parent_pidfd));
 }
 
-// Runs before main() in every program that links StartSandbox. In a process
-// that StartSandbox exec'd, it runs the setup and never returns.
+// Runs before main() in every program that links libmntns (statically, or the
+// shared library loaded at start or preloaded). In a process that StartSandbox
+// exec'd, it runs the setup and never returns.
+// The variable is a way into the setup only for the program's own user: its
+// handoff must be a sealed memfd owned by the process's effective uid, so a
+// less privileged user who passes the variable (and fds) into a program
+// running with more privileges (sudo -E, a daemon forwarding its client's
+// environment) offers a file of the wrong owner and is refused; anyone else
+// could have exec'd the program with any arguments anyway.
 __attribute__((constructor(101))) void BecomeSandboxSetupWhenStartedAsOne() {
-  const char* parameters = std::getenv(kSetupVariable);
-  if (parameters == nullptr) return;
+  const char* value = std::getenv(kSetupVariable);
+  if (value == nullptr) return;
+  const std::string parameters(value);
+  // Nothing this process starts (CMD gets the caller's environment from the
+  // handoff anyway) sees it again.
+  ::unsetenv(kSetupVariable);
   // In a set-user-ID (or otherwise secure-execution) program the environment
   // is an unprivileged starter's: its fds are nothing to act on.
   if (::getauxval(AT_SECURE) != 0) return;
   int fds[2] = {-1, -1};
-  const std::string_view text(parameters);
-  const char* at = text.data();
-  const char* end = text.data() + text.size();
+  const char* at = parameters.data();
+  const char* end = parameters.data() + parameters.size();
   for (int i = 0; i < 2; ++i) {
     auto [after, error] = std::from_chars(at, end, fds[i]);
-    if (error != std::errc() || fds[i] < 0 || (i == 0 ? (after == end || *after != ' ') : after != end)) {
-      ::_exit(127);
+    if (error != std::errc() || (i == 0 ? (after == end || *after != ' ') : after != end)) {
+      RefuseSetup("not \"HANDOFF_FD ERROR_FD\"");
     }
     at = after + 1;
   }
+  if (auto problem = HandoffProblem(fds[0], fds[1])) RefuseSetup(problem);
   RunSetup(fds[0], fds[1]);
 }
 
@@ -642,6 +686,8 @@ Result<SetupExec> PrepareSetupExec(const internal::SandboxHandoff& handoff) {
     }
     written += static_cast<std::size_t>(n);
   }
+  // The setup accepts only a sealed handoff (see BecomeSandboxSetupWhenStartedAsOne).
+  if (auto sealed = sys::SealFile(setup.handoff.Get(), kHandoffSeals); !sealed) return std::unexpected(sealed.error());
   setup.argv_text = OwnCommandLine();
   // The caller's environment, as a fork would have kept it, for the loader and
   // the runtime (CMD gets handoff.env instead).
@@ -716,9 +762,6 @@ Result<SandboxProcess> StartSandbox(const SandboxSpec& spec) {
   auto parent_pidfd = PidfdForChild(spec);
   if (!parent_pidfd) return std::unexpected(parent_pidfd.error());
   internal::SandboxHandoff handoff{.spec = spec,
-                                   .privileged = privileged,
-                                   .outside_uid = ::geteuid(),
-                                   .outside_gid = ::getegid(),
                                    .cwd = cwd,
                                    .env = BuildEnvironment(spec),
                                    .name = {},

@@ -32,12 +32,29 @@ std::string MountLimitNote(int code) {
 }
 
 Result<UniqueFd> MemoryFile(const char* name) {
-  const int fd = ::memfd_create(name, MFD_CLOEXEC);
+  const int fd = ::memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) {
     const int err = errno;
     return MakeError(err, "memfd_create", QuotePath(name));
   }
   return UniqueFd(fd);
+}
+
+Result<void> SealFile(int fd, unsigned seals) {
+  if (::fcntl(fd, F_ADD_SEALS, seals) != 0) {
+    const int err = errno;
+    return MakeError(err, "fcntl(F_ADD_SEALS)", fmt::format("fd {}", fd));
+  }
+  return kOk;
+}
+
+Result<unsigned> FileSeals(int fd) {
+  const int seals = ::fcntl(fd, F_GET_SEALS);
+  if (seals < 0) {
+    const int err = errno;
+    return MakeError(err, "fcntl(F_GET_SEALS)", fmt::format("fd {}", fd));
+  }
+  return static_cast<unsigned>(seals);
 }
 
 void ReserveStandardFds() {

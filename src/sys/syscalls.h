@@ -26,8 +26,13 @@ namespace mntns::sys {
 
 [[nodiscard]] Result<UniqueFd> Open(int dirfd, const char* path, int flags, mode_t mode = 0);
 
-// memfd_create(2), close-on-exec: an anonymous file (`name` shows in /proc/PID/fd).
+// memfd_create(2), close-on-exec and sealable: an anonymous file (`name`
+// shows in /proc/PID/fd).
 [[nodiscard]] Result<UniqueFd> MemoryFile(const char* name);
+// fcntl(F_ADD_SEALS): F_SEAL_* bits that nobody can undo, for a MemoryFile.
+[[nodiscard]] Result<void> SealFile(int fd, unsigned seals);
+// fcntl(F_GET_SEALS): the seals of `fd`, EINVAL for a file that takes none.
+[[nodiscard]] Result<unsigned> FileSeals(int fd);
 
 // Fills each closed fd among 0, 1 and 2 with an O_PATH fd of "/" (there even
 // where a root has no /dev/null), close-on-exec: the next open() would take a
