@@ -146,9 +146,10 @@ struct MNTNS_EXPORT SandboxProcess {
 // where the kernel has that call, 7.0 and 7.1; else template on 6.8+). A child
 // process (clone3) then makes only raw system calls on memory prepared before
 // the fork (so no lock another thread of the caller held at the fork
-// matters): it clears close-on-exec on the fds it hands on and execs /proc/self/exe, the program's own image, with the
-// caller's argv and environment and MNTNS_SANDBOX_SETUP set (libmntns.so in
-// LD_PRELOAD where the program dlopen()ed it). A constructor of libmntns
+// matters): it clears close-on-exec on the fds it hands on and execs
+// /proc/self/exe, the program's own image, with the caller's argv and
+// environment and MNTNS_SANDBOX_SETUP set (libmntns.so in LD_PRELOAD where
+// the program dlopen()ed it). A constructor of libmntns
 // takes over that image before main() (constructors of libraries loaded
 // before libmntns do run first) and does the setup, single-threaded,
 // from a memfd holding the spec: it clones bind sources and creates the
