@@ -133,7 +133,7 @@ int RunNew(const NewOptions& options) {
     return PrintSummary(options, pinned->strategy, pinned->ns.Get());
   }
   const NamespaceStrategy strategy = ResolveStrategy(NamespaceOperation::kOpenTreeNamespace, *requested);
-  auto ns = OpenTreeNamespace(AT_FDCWD, options.path, flags, {.strategy = strategy});
+  auto ns = OpenTreeNamespace(AT_FDCWD, options.path, flags, {.strategy = *requested});
   if (!ns) return ReportError(ns.error());
   if (options.run_command) return RunInside(ns->Get(), options.command);
   return PrintSummary(options, strategy, ns->Get());

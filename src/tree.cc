@@ -167,8 +167,10 @@ Result<void> PinNamespace(int ns_fd, const std::string& path) {
 
 Result<PinnedNamespace> OpenPinnedTreeNamespace(int dirfd, const std::string& path, unsigned flags,
                                                 const std::string& pin_path, const NamespaceOptions& options) {
+  // The requested strategy, not the resolved one, so that kAuto keeps its
+  // fallback where the kernel refuses the native flag after all.
   NamespaceStrategy strategy = ResolveStrategy(NamespaceOperation::kOpenTreeNamespace, options.strategy);
-  auto ns = OpenTreeNamespace(dirfd, path, flags, {.strategy = strategy});
+  auto ns = OpenTreeNamespace(dirfd, path, flags, options);
   if (!ns) return std::unexpected(ns.error());
   auto pinned = PinNamespace(ns->Get(), pin_path);
   // The kernel binds a namespace file only into a namespace with a smaller
