@@ -39,8 +39,8 @@ struct Features {
 // (thread-safe; the kernel does not change under a running process), with the
 // feature profile of kFeatureProfileVariable applied. The namespace
 // strategies, StatmountByFd and the query backend (listmount or mountinfo)
-// choose by this; two fallbacks try the call instead: a thread's namespace via
-// pidfd (6.11) or /proc, and kClassic's mount(2) where mount_setattr is ENOSYS.
+// choose by this; one fallback tries the call instead: a thread's namespace via
+// pidfd (6.11) or /proc.
 [[nodiscard]] MNTNS_EXPORT const Features& KernelFeatures();
 
 // A test seam: with MNTNS_FEATURE_PROFILE set, KernelFeatures() reports the

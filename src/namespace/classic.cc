@@ -1,14 +1,14 @@
 // The classic strategy: what `unshare --mount` + pivot_root have always done.
 // The baseline the faster strategies are measured against, and the fallback
-// for kernels without statmount (before 6.8). The only file that may use the
-// legacy mount(2), and only where mount_setattr (5.12) is missing.
+// for kernels without statmount (before 6.8). It needs mount_setattr (5.12)
+// for the detached tree, which mount(2) cannot reach, so it has no mount(2)
+// fallback for "/" either.
 #include <sched.h>
 #include <sys/mount.h>
 
 #include <cerrno>
 
 #include "namespace/internal.h"
-#include "sys/legacy_mount.h"
 #include "sys/namespaces.h"
 #include "sys/syscalls.h"
 
@@ -18,12 +18,7 @@ namespace {
 Result<void> MakePrivate(int dirfd, const char* path, unsigned flags) {
   struct mount_attr attr {};
   attr.propagation = MS_PRIVATE;
-  auto result = sys::MountSetattr(dirfd, path, flags, attr);
-  if (!result && result.error().code == ENOSYS && dirfd == AT_FDCWD) {
-    return sys::MountLegacy(nullptr, path, nullptr,
-                            MS_PRIVATE | ((flags & AT_RECURSIVE) != 0 ? MS_REC : 0));
-  }
-  return result;
+  return sys::MountSetattr(dirfd, path, flags, attr);
 }
 
 // Runs on a short-lived thread of its own: unshare(CLONE_NEWNS) moves only

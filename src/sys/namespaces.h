@@ -1,6 +1,6 @@
 // The raw-syscall layer for namespace and process-root calls: setns, unshare,
-// pivot_root, umount2, chdir, pidfd and capset (the legacy mount(2) has a file
-// of its own, legacy_mount.h). Like syscalls.h, each wrapper names the call
+// pivot_root, umount2, chdir, pidfd and capset (no legacy mount(2): every
+// strategy needs mount_setattr, 5.12). Like syscalls.h, each wrapper names the call
 // and its key argument in its Error and captures errno in the first statement
 // after the call.
 #pragma once
