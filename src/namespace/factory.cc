@@ -114,20 +114,21 @@ class TemplateFactory {
     Job job;
     job.tree_fd = tree_fd;
     job.recursive = recursive;
-    bool unstaffed = false;
-    {
-      std::lock_guard lock(mutex_);
+    // Queued only while a worker is listed, in one critical section: the last
+    // worker may retire between a check and a push, and a job queued with no
+    // worker would wait forever. A retiring worker is still listed until its
+    // caller's ReplaceRetired, which fails what is queued if it cannot start
+    // a replacement.
+    for (;;) {
+      std::unique_lock lock(mutex_);
       if (stopping_) return std::nullopt;
-      unstaffed = workers_.empty();
-    }
-    // Every worker retired and no replacement could start: try again here.
-    if (unstaffed) {
+      if (!workers_.empty()) {
+        queue_.push_back(&job);
+        break;
+      }
+      lock.unlock();
+      // Every worker retired and no replacement could start: try again here.
       if (auto r = StartThread(false); !r) return std::unexpected(r.error());
-    }
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) return std::nullopt;
-      queue_.push_back(&job);
     }
     wake_.notify_one();
     job.done.acquire();
@@ -146,6 +147,14 @@ class TemplateFactory {
     }
     wake_.notify_all();
     for (std::thread& worker : workers) worker.join();
+    // Workers serve the queue before they exit; jobs are left only where
+    // every worker had retired. Their callers must not wait forever.
+    std::lock_guard lock(mutex_);
+    for (Job* job : queue_) {
+      job->result = MakeError(EAGAIN, "template factory", "stopped with no worker left");
+      job->done.release();
+    }
+    queue_.clear();
   }
 
   // In a forked child the threads do not exist: drop the fd copies. The
