@@ -405,7 +405,6 @@ std::string JsonNames(RunJsonPlace place, std::string_view separator) {
   return fmt::format("{}", fmt::join(names, separator));
 }
 
-
 const char* FileKind(mode_t mode) {
   if (S_ISCHR(mode)) return "a character device";
   if (S_ISBLK(mode)) return "a block device";
@@ -479,7 +478,6 @@ Result<std::string> ReadJsonFile(const std::string& path) {
   }
   return MakeError(EFBIG, "--json-spec", where + " (more than 16 MiB)");
 }
-
 
 // ---- the JSON spec ------------------------------------------------------------
 

@@ -8,7 +8,6 @@
 
 #include <fmt/format.h>
 
-
 namespace mntns::cli {
 
 void ShareTemplateWhenUseful(NamespaceOperation operation, NamespaceStrategy requested) {

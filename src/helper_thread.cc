@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <new>
 #include <system_error>
 
 namespace mntns::internal {
@@ -22,6 +23,9 @@ Result<std::thread> StartHelperThread(std::function<void()> body) {
     thread = std::thread(std::move(body));
   } catch (const std::system_error& error) {
     thread = MakeError(error.code().value(), "start helper thread");
+  } catch (const std::bad_alloc&) {
+    // std::thread allocates the state that carries `body` to the new thread.
+    thread = MakeError(ENOMEM, "start helper thread");
   }
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   return thread;

@@ -74,7 +74,6 @@ Result<void> DropMountNamespaceFiles() {
   return kOk;
 }
 
-
 Result<UniqueFd> CloneTreeWithoutNamespaceFiles(int source_fd) {
   Result<UniqueFd> result = MakeError(EINVAL, "clone without mount-namespace files");
   auto thread = StartHelperThread([&] {
