@@ -670,6 +670,11 @@ Result<SetupExec> PrepareSetupExec(const internal::SandboxHandoff& handoff) {
     error.operation = "sandbox setup";  // it names the keeper, which shares the lookup
     return std::unexpected(std::move(error));
   }
+  // A preload that the loader cannot open is ignored with a warning, and the
+  // program's main() would then run again with the caller's argv.
+  if (struct stat st {}; !library->empty() && (::stat(library->c_str(), &st) != 0 || !S_ISREG(st.st_mode))) {
+    return MakeError(ENOENT, "sandbox setup", fmt::format("{} (libmntns, to preload) is gone", QuotePath(*library)));
+  }
   auto exe = sys::Open(AT_FDCWD, "/proc/self/exe", O_PATH);
   if (!exe) return std::unexpected(exe.error());
   setup.exe = std::move(*exe);

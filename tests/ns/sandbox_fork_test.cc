@@ -222,5 +222,27 @@ TEST(StartSandbox, WorksInAProgramThatDlopenedTheLibraryByARelativeName) {
   });
 }
 
+// The setup is a fresh exec that preloads the library; were the library gone
+// by then, the loader would ignore the preload and run the program's main()
+// again with the caller's argv. StartSandbox refuses before the fork instead.
+TEST(StartSandbox, ADlopenedLibraryThatIsGoneIsTheCallersError) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "a preloaded libmntns.so cannot precede the ASan runtime";
+#endif
+  const std::filesystem::path library = testing::SharedLibraryPath();
+  if (!std::filesystem::exists(library) || !std::filesystem::exists(testing::DlopenRuntimePath())) {
+    GTEST_SKIP() << "needs " << library << " and " << testing::DlopenRuntimePath() << " (not packed into the VM)";
+  }
+  testing::InPrivateMountNamespace([&] {
+    const std::filesystem::path copy = testing::TempDir() + "/libmntns-copy.so";
+    std::filesystem::copy_file(library, copy);
+    auto result = testing::RunProgram({testing::DlopenRuntimePath(), copy.string(), "/bin/sh", "-c", "exit 7"},
+                                      {.environment = {"MNTNS_TEST_UNLINK_LIBRARY=1"}});
+    EXPECT_EQ(result.exit_status, 103) << result.err;
+    EXPECT_NE(result.err.find("is gone"), std::string::npos) << result.err;
+    EXPECT_EQ(result.err.find("dlopen"), std::string::npos) << "main() ran again: " << result.err;
+  });
+}
+
 }  // namespace
 }  // namespace mntns

@@ -3,9 +3,13 @@
 // /usr bound read-only with /bin, /lib, /lib64 as its symlinks. Exits with
 // CMD's status, or 100+ when a step fails. The sandbox's setup process is a
 // fresh exec of this program, which must preload the library to take over.
+// With MNTNS_TEST_UNLINK_LIBRARY set, LIBRARY is removed once loaded (a
+// package upgrade or a temporary copy), so that no preload can find it.
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <new>
 
 #include "mntns/sandbox.h"
@@ -19,6 +23,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "dlopen: %s\n", ::dlerror());
     return 101;
   }
+  if (std::getenv("MNTNS_TEST_UNLINK_LIBRARY") != nullptr && ::unlink(argv[1]) != 0) return 105;
   // Itanium-ABI names of the two calls (this program links no libmntns code).
   using Start = Result<SandboxProcess> (*)(const SandboxSpec&);
   using Wait = Result<int> (*)(SandboxProcess&, std::span<const int>);
