@@ -138,18 +138,6 @@ std::uint64_t NamespaceIdOf(int fd) {
   return id ? *id : 0;
 }
 
-// On 7.x the initial namespace's rootfs sits on an immutable nullfs root, which
-// listmount never shows; the rootfs is an ordinary mount there, listed and
-// counted. On 6.x the rootfs is the namespace root itself, neither listed nor
-// counted. Copies of the caller's namespace (what the emulations start from)
-// inherit the layout, so it is read from the caller's own listing.
-bool CallerListsARootfs() {
-  auto own = ListMounts();
-  EXPECT_TRUE(own) << own.error().Message();
-  if (!own) return false;
-  return std::any_of(own->begin(), own->end(), [](const Mount& m) { return m.fs_type == "rootfs"; });
-}
-
 std::uint64_t OwnNamespaceId() {
   auto fd = sys::Open(AT_FDCWD, "/proc/self/ns/mnt", O_RDONLY);
   return fd ? NamespaceIdOf(fd->Get()) : 0;
@@ -308,7 +296,7 @@ TEST_P(NamespaceTest, ListingFromOutsideShowsTheCopiedMounts) {
     // nullfs root. Difference: the classic strategy pivots its tree into the
     // place of the caller's root, so on 7.x the caller's rootfs stays below it
     // and is listed (the library cannot tell it from any other rootfs).
-    const std::size_t below = strategy() == NamespaceStrategy::kClassic && CallerListsARootfs() ? 1 : 0;
+    const std::size_t below = strategy() == NamespaceStrategy::kClassic && testing::CallerListsARootfs() ? 1 : 0;
     ASSERT_EQ(mounts->size(), 2U + below) << Describe(*mounts);
     if (below != 0) {
       const auto rootfs = std::find(sources.begin(), sources.end(), "rootfs");
@@ -345,7 +333,7 @@ TEST_P(NamespaceTest, NamespaceInfoCountsTheHiddenMountsOfTheEmulations) {
     ASSERT_TRUE(info) << info.error().Message();
     // Difference on 7.x: both emulations start from a copy of the caller's
     // namespace and keep its rootfs (on nullfs) below their tree, counted.
-    const std::uint64_t rootfs = emulated() && CallerListsARootfs() ? 1 : 0;
+    const std::uint64_t rootfs = emulated() && testing::CallerListsARootfs() ? 1 : 0;
     if (strategy() == NamespaceStrategy::kTemplate) {
       // Difference: the template root below the tree is counted (ListMounts
       // hides it, the ioctl cannot).
@@ -681,7 +669,7 @@ TEST_P(NamespaceTest, FsmountNamespaceHasTheFreshFilesystemAsAPrivateRoot) {
     // Difference: classic keeps the caller's rootfs below the tree on 7.x (see
     // ListingFromOutsideShowsTheCopiedMounts).
     const std::size_t below =
-        strategy(NamespaceOperation::kFsmountNamespace) == NamespaceStrategy::kClassic && CallerListsARootfs() ? 1 : 0;
+        strategy(NamespaceOperation::kFsmountNamespace) == NamespaceStrategy::kClassic && testing::CallerListsARootfs() ? 1 : 0;
     EXPECT_EQ(listed->size(), 1U + below) << Describe(*listed);
   });
 }

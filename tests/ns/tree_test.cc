@@ -297,7 +297,8 @@ TEST(CountMountsInNamespace, CountsEveryMountOfTheNamespace) {
     ASSERT_TRUE(before) << before.error().Message();
     auto mounts = ListMounts({}, {.mask = field::kMntBasic});
     ASSERT_TRUE(mounts) << mounts.error().Message();
-    EXPECT_EQ(*before, mounts->size());
+    // 7.x's nullfs root below the rootfs is counted, never listed.
+    EXPECT_EQ(*before, mounts->size() + (testing::CallerListsARootfs() ? 1 : 0));
     ASSERT_TRUE(MountTmpfs(base + "/three"));
     auto after = CountMountsInNamespace(OpenOwnNamespace().Get());
     ASSERT_TRUE(after) << after.error().Message();

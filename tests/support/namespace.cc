@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +18,8 @@
 #include <filesystem>
 
 #include <gtest/gtest.h>
+
+#include "mntns/query.h"
 
 namespace mntns::testing {
 namespace {
@@ -183,6 +186,13 @@ bool SetMountAttributes(const std::string& path, unsigned long attr_set, unsigne
   const bool ok = ::mount_setattr(AT_FDCWD, path.c_str(), 0, &attr, sizeof attr) == 0;
   EXPECT_TRUE(ok) << "mount_setattr " << path << ": " << std::strerror(errno);
   return ok;
+}
+
+bool CallerListsARootfs() {
+  auto own = ListMounts();
+  EXPECT_TRUE(own) << own.error().Message();
+  if (!own) return false;
+  return std::any_of(own->begin(), own->end(), [](const Mount& m) { return m.fs_type == "rootfs"; });
 }
 
 std::string TempDir() {

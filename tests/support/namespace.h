@@ -36,6 +36,14 @@ bool SetMountAttributes(const std::string& path, unsigned long attr_set, unsigne
 // removed with everything in it after the process's last test.
 std::string TempDir();
 
+// On 7.x the initial namespace's rootfs sits on an immutable nullfs root, which
+// listmount never shows but NS_MNT_GET_INFO counts; the rootfs is an ordinary
+// mount there, listed and counted. On 6.x the rootfs is the namespace root
+// itself, neither listed nor counted. Copies of the caller's namespace (what
+// the emulations start from) inherit the layout, so it is read from the
+// caller's own listing (not from the feature probe, which a profile changes).
+bool CallerListsARootfs();
+
 // The number of fds open in this process (counts /proc/self/fd).
 int OpenFdCount();
 
