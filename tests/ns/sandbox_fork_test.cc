@@ -203,19 +203,28 @@ TEST(SandboxProcess, DroppedWithoutWaitingIsKilledAndReaped) {
   });
 }
 
+// Why the dlopen() runtime tests cannot run here, or "".
+std::string WhyNoDlopenRuntime() {
+#if defined(__SANITIZE_ADDRESS__)
+  // The preloaded instrumented library would come before the ASan runtime in
+  // the exec'd image, which ASan refuses at start.
+  return "a preloaded libmntns.so cannot precede the ASan runtime";
+#else
+  const std::string library = testing::SharedLibraryPath();
+  const std::string runtime = testing::DlopenRuntimePath();
+  if (!std::filesystem::exists(library) || !std::filesystem::exists(runtime)) {
+    return "needs " + library + " and " + runtime + " (not packed into the VM)";
+  }
+  return "";
+#endif
+}
+
 // The setup process is a fresh exec of the caller's program. A runtime that
 // dlopen()ed libmntns.so (here by a relative name) does not load it at start:
 // the exec preloads it, so that its constructor takes over.
 TEST(StartSandbox, WorksInAProgramThatDlopenedTheLibraryByARelativeName) {
-#if defined(__SANITIZE_ADDRESS__)
-  // The preloaded instrumented library would come before the ASan runtime in
-  // the exec'd image, which ASan refuses at start.
-  GTEST_SKIP() << "a preloaded libmntns.so cannot precede the ASan runtime";
-#endif
+  if (const std::string why = WhyNoDlopenRuntime(); !why.empty()) GTEST_SKIP() << why;
   const std::filesystem::path library = testing::SharedLibraryPath();
-  if (!std::filesystem::exists(library) || !std::filesystem::exists(testing::DlopenRuntimePath())) {
-    GTEST_SKIP() << "needs " << library << " and " << testing::DlopenRuntimePath() << " (not packed into the VM)";
-  }
   testing::InPrivateMountNamespace([&] {
     ASSERT_EQ(::chdir(library.parent_path().c_str()), 0);
     auto result = testing::RunProgram(
@@ -228,13 +237,8 @@ TEST(StartSandbox, WorksInAProgramThatDlopenedTheLibraryByARelativeName) {
 // by then, the loader would ignore the preload and run the program's main()
 // again with the caller's argv. StartSandbox refuses before the fork instead.
 TEST(StartSandbox, ADlopenedLibraryThatIsGoneIsTheCallersError) {
-#if defined(__SANITIZE_ADDRESS__)
-  GTEST_SKIP() << "a preloaded libmntns.so cannot precede the ASan runtime";
-#endif
+  if (const std::string why = WhyNoDlopenRuntime(); !why.empty()) GTEST_SKIP() << why;
   const std::filesystem::path library = testing::SharedLibraryPath();
-  if (!std::filesystem::exists(library) || !std::filesystem::exists(testing::DlopenRuntimePath())) {
-    GTEST_SKIP() << "needs " << library << " and " << testing::DlopenRuntimePath() << " (not packed into the VM)";
-  }
   testing::InPrivateMountNamespace([&] {
     const std::filesystem::path copy = testing::TempDir() + "/libmntns-copy.so";
     std::filesystem::copy_file(library, copy);
