@@ -46,6 +46,9 @@ Started RunWithSetupVariable(int handoff, bool as_nobody, const std::string& val
     ::dup2(err[1], STDERR_FILENO);
     if (handoff >= 0) ::dup2(handoff, 10);
     ::dup2(channel[1], 11);
+    // dup2 onto itself (an fd that already had the number) keeps close-on-exec.
+    ::fcntl(10, F_SETFD, 0);
+    ::fcntl(11, F_SETFD, 0);
     if (as_nobody && (::setgroups(0, nullptr) != 0 || ::setresgid(kNobody, kNobody, kNobody) != 0 ||
                       ::setresuid(kNobody, kNobody, kNobody) != 0)) {
       ::_exit(120);
