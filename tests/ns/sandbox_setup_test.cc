@@ -44,11 +44,13 @@ Started RunWithSetupVariable(int handoff, bool as_nobody, const std::string& val
   if (pid == 0) {
     ::dup2(out[1], STDOUT_FILENO);
     ::dup2(err[1], STDERR_FILENO);
-    if (handoff >= 0) ::dup2(handoff, 10);
-    ::dup2(channel[1], 11);
-    // dup2 onto itself (an fd that already had the number) keeps close-on-exec.
-    ::fcntl(10, F_SETFD, 0);
-    ::fcntl(11, F_SETFD, 0);
+    // Move both out of the way first: the caller may already hold fds 10 and
+    // 11 (a CI runner that leaks a few fds shifts every number), and dup2 onto
+    // 10 must not close the pipe that is about to become 11.
+    const int high_handoff = handoff >= 0 ? ::fcntl(handoff, F_DUPFD, 100) : -1;
+    const int high_channel = ::fcntl(channel[1], F_DUPFD, 100);
+    if (high_handoff >= 0) ::dup2(high_handoff, 10);
+    ::dup2(high_channel, 11);
     if (as_nobody && (::setgroups(0, nullptr) != 0 || ::setresgid(kNobody, kNobody, kNobody) != 0 ||
                       ::setresuid(kNobody, kNobody, kNobody) != 0)) {
       ::_exit(120);
