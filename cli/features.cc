@@ -27,6 +27,7 @@ constexpr FeatureRow kRows[] = {
     {"statmount_by_fd", &Features::statmount_by_fd, "statmount(STATMOUNT_BY_FD) (7.0)"},
     {"open_tree_namespace", &Features::open_tree_namespace, "open_tree(OPEN_TREE_NAMESPACE) (7.0)"},
     {"fsmount_namespace", &Features::fsmount_namespace, "fsmount(FSMOUNT_NAMESPACE) (7.1)"},
+    {"empty_mount_namespace", &Features::empty_mount_namespace, "unshare(UNSHARE_EMPTY_MNTNS) (7.1)"},
     {"mount_setattr", &Features::mount_setattr, "mount_setattr(2) (5.12)"},
     {"open_tree_attr", &Features::open_tree_attr, "open_tree_attr(2) (6.15)"},
     {"fanotify_mount_events", &Features::fanotify_mount_events, "fanotify FAN_REPORT_MNT (6.15, needs CAP_SYS_ADMIN to probe)"},
@@ -38,6 +39,7 @@ constexpr FeatureRow kRows[] = {
 constexpr std::pair<const char*, NamespaceOperation> kOperations[] = {
     {"open_tree_namespace", NamespaceOperation::kOpenTreeNamespace},
     {"fsmount_namespace", NamespaceOperation::kFsmountNamespace},
+    {"empty_mount_namespace", NamespaceOperation::kEmptyMountNamespace},
 };
 
 // A profile that was set but not applied would make a test run look profiled.
@@ -76,9 +78,10 @@ int RunFeatures(bool json) {
   for (const FeatureRow& row : kRows) {
     fmt::print("{:<22} {:<3}  {}\n", row.key, features.*(row.member) ? "yes" : "no", row.meaning);
   }
-  fmt::print("strategy auto: OpenTreeNamespace {}, FsmountNamespace {}\n",
+  fmt::print("strategy auto: OpenTreeNamespace {}, FsmountNamespace {}, EmptyMountNamespace {}\n",
              StrategyName(ResolveStrategy(NamespaceOperation::kOpenTreeNamespace, NamespaceStrategy::kAuto)),
-             StrategyName(ResolveStrategy(NamespaceOperation::kFsmountNamespace, NamespaceStrategy::kAuto)));
+             StrategyName(ResolveStrategy(NamespaceOperation::kFsmountNamespace, NamespaceStrategy::kAuto)),
+             StrategyName(ResolveStrategy(NamespaceOperation::kEmptyMountNamespace, NamespaceStrategy::kAuto)));
   return 0;
 }
 

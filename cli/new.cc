@@ -25,6 +25,7 @@ namespace {
 
 struct NewOptions {
   bool recursive = false;
+  bool empty = false;  // --empty: no PATH, an empty namespace
   std::string strategy = "auto";
   std::string pin;
   bool json = false;
@@ -39,9 +40,37 @@ Error PinErrorAsOption(Error error) {
   return error;
 }
 
+// `name` as execvp would find it (a path when it has a slash, else the first
+// executable file of that name in $PATH), opened O_PATH|O_CLOEXEC for fexecve.
+Result<UniqueFd> OpenProgram(const std::string& name) {
+  auto open = [](const std::string& path) -> Result<UniqueFd> {
+    UniqueFd fd(::open(path.c_str(), O_PATH | O_CLOEXEC));
+    if (!fd) {
+      const int err = errno;
+      return MakeError(err, "open", QuotePath(path) + " (CMD, opened before entering the empty namespace)");
+    }
+    return fd;
+  };
+  if (name.find('/') != std::string::npos) return open(name);
+  const char* search = std::getenv("PATH");
+  std::string_view path = search != nullptr ? search : "/usr/local/bin:/usr/bin:/bin";
+  for (;;) {
+    const std::size_t colon = path.find(':');
+    const std::string directory(path.substr(0, colon));
+    const std::string candidate = (directory.empty() ? "." : directory) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return open(candidate);
+    if (colon == std::string_view::npos) break;
+    path.remove_prefix(colon + 1);
+  }
+  return MakeError(ENOENT, "find", QuotePath(name) + " in $PATH (CMD, looked up before entering the empty namespace)");
+}
+
 // Runs `command` inside the namespace; returns its exit status, 128+signal
-// if it was killed.
-int RunInside(int ns_fd, const std::vector<std::string>& command) {
+// if it was killed. In an empty namespace nothing can be found by path: the
+// program is opened (through PATH) before entering and run by fd, so a
+// statically linked one runs and a dynamically linked one fails (ENOENT: its
+// loader is not there).
+int RunInside(int ns_fd, const std::vector<std::string>& command, bool empty) {
   // The namespace is made; the template factory's threads have no more work.
   // Joined before the fork, so that the child is a copy of a single-threaded
   // process: no lock another thread held at the fork is copied locked.
@@ -49,6 +78,12 @@ int RunInside(int ns_fd, const std::vector<std::string>& command) {
   std::vector<char*> argv;
   for (const std::string& arg : command) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
+  UniqueFd program;
+  if (empty) {
+    auto opened = OpenProgram(command[0]);
+    if (!opened) return ReportError(opened.error());
+    program = std::move(*opened);
+  }
   std::fflush(stdout);
   const pid_t pid = ::fork();
   if (pid < 0) {
@@ -61,9 +96,17 @@ int RunInside(int ns_fd, const std::vector<std::string>& command) {
       ReportError(r.error());
       ::_exit(kExitFailure);
     }
-    ::execvp(argv[0], argv.data());
+    if (program) {
+      ::fexecve(program.Get(), argv.data(), environ);
+    } else {
+      ::execvp(argv[0], argv.data());
+    }
     const int err = errno;
-    ReportError(MakeError(err, "exec", QuotePath(command[0]) + " inside the new namespace").error());
+    ReportError(MakeError(err, "exec", QuotePath(command[0]) +
+                                           (program ? " inside the empty namespace (nothing is there: only a "
+                                                      "statically linked program runs)"
+                                                    : " inside the new namespace"))
+                    .error());
     ::_exit(err == ENOENT ? 127 : 126);
   }
   int status = 0;
@@ -86,7 +129,8 @@ int PrintSummary(const NewOptions& options, NamespaceStrategy strategy, int ns_f
     nlohmann::ordered_json out;
     out["ns_id"] = *id;
     out["strategy"] = StrategyName(strategy);
-    out["source"] = options.path;
+    out["source"] = options.empty ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(options.path);
+    out["empty"] = options.empty;
     out["recursive"] = options.recursive;
     out["pinned"] = options.pin.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(options.pin);
     out["mounts"] = nlohmann::ordered_json::array();
@@ -102,9 +146,14 @@ int PrintSummary(const NewOptions& options, NamespaceStrategy strategy, int ns_f
     fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
     return 0;
   }
-  fmt::print("mount namespace {} ({} strategy): {} of {} as \"/\", {} mount{}\n", *id, StrategyName(strategy),
-             options.recursive ? "a recursive copy" : "a copy", QuotePath(TerminalSafe(options.path)),
-             mounts->size(), mounts->size() == 1 ? "" : "s");
+  if (options.empty) {
+    fmt::print("mount namespace {} ({} strategy): empty, an empty read-only root at \"/\" that lists no mount\n",
+               *id, StrategyName(strategy));
+  } else {
+    fmt::print("mount namespace {} ({} strategy): {} of {} as \"/\", {} mount{}\n", *id, StrategyName(strategy),
+               options.recursive ? "a recursive copy" : "a copy", QuotePath(TerminalSafe(options.path)),
+               mounts->size(), mounts->size() == 1 ? "" : "s");
+  }
   for (const Mount& m : *mounts) {
     fmt::print("  {:<30} {:<10} {:<20} {}\n", TerminalSafe(m.point), TerminalSafe(m.fs_type),
                TerminalSafe(m.sb_source), PropagationText(m));
@@ -118,24 +167,37 @@ int PrintSummary(const NewOptions& options, NamespaceStrategy strategy, int ns_f
   return 0;
 }
 
+int RunNewEmpty(const NewOptions& options, NamespaceStrategy requested) {
+  ShareTemplateWhenUseful(NamespaceOperation::kEmptyMountNamespace, requested);
+  const NamespaceStrategy strategy = ResolveStrategy(NamespaceOperation::kEmptyMountNamespace, requested);
+  auto ns = EmptyMountNamespace({.strategy = requested});
+  if (!ns) return ReportError(ns.error());
+  if (!options.pin.empty()) {
+    if (auto pinned = PinNamespace(ns->Get(), options.pin); !pinned) return ReportError(PinErrorAsOption(pinned.error()));
+  }
+  if (options.run_command) return RunInside(ns->Get(), options.command, true);
+  return PrintSummary(options, strategy, ns->Get());
+}
+
 int RunNew(const NewOptions& options) {
   auto requested = ParseStrategy(options.strategy);
   if (!requested) {
     fmt::print(stderr, "mntns: {}\n", requested.error().Message());
     return kExitUsage;
   }
+  if (options.empty) return RunNewEmpty(options, *requested);
   ShareTemplateWhenUseful(NamespaceOperation::kOpenTreeNamespace, *requested);
   const unsigned flags = (options.recursive ? AT_RECURSIVE : 0) | OPEN_TREE_CLOEXEC;
   if (!options.pin.empty()) {
     auto pinned = OpenPinnedTreeNamespace(AT_FDCWD, options.path, flags, options.pin, {.strategy = *requested});
     if (!pinned) return ReportError(PinErrorAsOption(pinned.error()));
-    if (options.run_command) return RunInside(pinned->ns.Get(), options.command);
+    if (options.run_command) return RunInside(pinned->ns.Get(), options.command, false);
     return PrintSummary(options, pinned->strategy, pinned->ns.Get());
   }
   const NamespaceStrategy strategy = ResolveStrategy(NamespaceOperation::kOpenTreeNamespace, *requested);
   auto ns = OpenTreeNamespace(AT_FDCWD, options.path, flags, {.strategy = *requested});
   if (!ns) return ReportError(ns.error());
-  if (options.run_command) return RunInside(ns->Get(), options.command);
+  if (options.run_command) return RunInside(ns->Get(), options.command, false);
   return PrintSummary(options, strategy, ns->Get());
 }
 
@@ -160,7 +222,10 @@ void AddNewCommand(CLI::App& app, Runner& runner, const NewCommandLine& command_
                       "`unshare --mount=FILE`; FILE must be on a private mount");
   command->add_flag("--json", options->json,
                     "Without CMD: print {ns_id, strategy, source, recursive, pinned, mounts: [...]}");
-  command->add_option("path", options->path, "The directory to copy; it becomes \"/\" of the namespace")->required();
+  command->add_flag("--empty", options->empty,
+                    "No PATH: an empty namespace, as Linux 7.1's unshare(UNSHARE_EMPTY_MNTNS)\n"
+                    "(one empty root; CMD is opened before entering, so it must be statically linked)");
+  command->add_option("path", options->path, "The directory to copy; it becomes \"/\" of the namespace");
   command->footer(fmt::format(
       "CMD is everything after `--` (mntns new [OPTIONS] PATH -- CMD [ARGS...]).\n"
       "Without CMD and without --pin the namespace is described and released when mntns exits.\n"
@@ -174,10 +239,15 @@ void AddNewCommand(CLI::App& app, Runner& runner, const NewCommandLine& command_
       "  nsenter --mount=/run/ns/web sh                  enter a pinned namespace later\n"
       "  mntns ls --ns-file /run/ns/web                  list its mounts from outside\n"
       "  mntns new --json -r /srv/web                    its id and mounts as JSON\n"
-      "  mntns new --strategy classic -r / -- true       the unshare+pivot_root baseline",
+      "  mntns new --strategy classic -r / -- true       the unshare+pivot_root baseline\n"
+      "  mntns new --empty --pin /run/ns/empty           an empty namespace (7.1's UNSHARE_EMPTY_MNTNS)\n"
+      "  mntns new --empty -- /opt/static-init           a static program alone in one",
       kTemplateSharingHelp));
   command->callback([options, &runner, &command_line] {
     if (command_line.given && command_line.command.empty()) throw CLI::ValidationError("--", "needs CMD after it");
+    if (options->empty && !options->path.empty()) throw CLI::ValidationError("--empty", "takes no PATH");
+    if (options->empty && options->recursive) throw CLI::ValidationError("--empty", "has nothing to copy: no --recursive");
+    if (!options->empty && options->path.empty()) throw CLI::RequiredError("path (or --empty)");
     options->run_command = command_line.given;
     options->command = command_line.command;
     runner = [options] { return RunNew(*options); };

@@ -86,6 +86,7 @@ constexpr FeatureRelease kFeatureReleases[] = {
     {"statmount_by_fd", &Features::statmount_by_fd, 7, 0},
     {"open_tree_namespace", &Features::open_tree_namespace, 7, 0},
     {"fsmount_namespace", &Features::fsmount_namespace, 7, 1},
+    {"empty_mount_namespace", &Features::empty_mount_namespace, 7, 1},
     {"mount_setattr", &Features::mount_setattr, 5, 12},
     {"open_tree_attr", &Features::open_tree_attr, 6, 15},
     {"fanotify_mount_events", &Features::fanotify_mount_events, 6, 15},
@@ -122,6 +123,11 @@ bool ProbeFsmountNamespace() {
   // kernel answers EPERM. FSMOUNT_NAMESPACE (7.1) came after
   // OPEN_TREE_NAMESPACE (7.0), whose probe checks the flags first.
   if (err == EPERM) return ProbeOpenTreeNamespace();
+  return err != EINVAL && err != ENOSYS;
+}
+
+bool ProbeEmptyMountNamespace() {
+  const int err = sys::ProbeClone3IntoBadCgroup(CLONE_EMPTY_MNTNS);
   return err != EINVAL && err != ENOSYS;
 }
 
@@ -182,6 +188,7 @@ Features ProbeFeatures() {
   features.statmount_by_fd = features.statmount && ProbeStatmountByFd();
   features.open_tree_namespace = internal::ProbeOpenTreeNamespace();
   features.fsmount_namespace = internal::ProbeFsmountNamespace();
+  features.empty_mount_namespace = internal::ProbeEmptyMountNamespace();
   features.mount_setattr = ProbeMountSetattr();
   features.open_tree_attr = ProbeOpenTreeAttr();
   features.fanotify_mount_events = ProbeFanotifyMountEvents();

@@ -15,5 +15,6 @@ namespace mntns::internal {
 // OPEN_TREE_NAMESPACE / FSMOUNT_NAMESPACE.
 [[nodiscard]] bool ProbeOpenTreeNamespace();
 [[nodiscard]] bool ProbeFsmountNamespace();
+[[nodiscard]] bool ProbeEmptyMountNamespace();
 
 }  // namespace mntns::internal

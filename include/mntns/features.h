@@ -20,6 +20,7 @@ struct Features {
   bool statmount_by_fd = false;     // STATMOUNT_BY_FD, 7.0
   bool open_tree_namespace = false; // open_tree(OPEN_TREE_NAMESPACE), 7.0
   bool fsmount_namespace = false;   // fsmount(FSMOUNT_NAMESPACE), 7.1
+  bool empty_mount_namespace = false;  // UNSHARE_EMPTY_MNTNS / CLONE_EMPTY_MNTNS, 7.1
   bool mount_setattr = false;       // mount_setattr(2), 5.12
   bool open_tree_attr = false;      // open_tree_attr(2), 6.15
   bool fanotify_mount_events = false;  // FAN_REPORT_MNT, 6.15 (needs CAP_SYS_ADMIN to probe)

@@ -2,7 +2,10 @@
 // fsmount(FSMOUNT_NAMESPACE) on every kernel.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -52,6 +55,9 @@ enum class NamespaceStrategy {
 enum class NamespaceOperation {
   kOpenTreeNamespace,  // OpenTreeNamespace: open_tree(OPEN_TREE_NAMESPACE), 7.0
   kFsmountNamespace,   // FsmountNamespace: fsmount(FSMOUNT_NAMESPACE), 7.1
+  // EmptyMountNamespace, UnshareEmptyMountNamespace, ForkIntoEmptyMountNamespace:
+  // unshare(UNSHARE_EMPTY_MNTNS), clone3(CLONE_EMPTY_MNTNS), 7.1
+  kEmptyMountNamespace,
 };
 
 // What kAuto means for `operation` on the running kernel (from
@@ -110,6 +116,82 @@ struct NamespaceOptions {
 // kTemplate, 5.12 for kClassic.
 [[nodiscard]] MNTNS_EXPORT Result<UniqueFd> FsmountNamespace(int fs_fd, unsigned flags, unsigned attr_flags,
                                                 const NamespaceOptions& options = {});
+
+// ---- Empty mount namespaces (7.1's UNSHARE_EMPTY_MNTNS / CLONE_EMPTY_MNTNS) ----
+//
+// What 7.1+ does (observed on 7.2, docs/empty-namespaces.md): the new
+// namespace holds one mount, an empty nullfs directory (mode 0555, nothing
+// can be created in it: ENOENT) that is its own parent, mounted at "/".
+// Whoever is in it has root and cwd there (cwd is reset); listmount(LSMT_ROOT)
+// from inside lists that one mount, statmount says mnt_point "/"; from
+// outside the nullfs root is hidden like OPEN_TREE_NAMESPACE's (listmount
+// ENOENT, NS_MNT_GET_INFO nr_mounts 0) and ListMounts() returns no mount.
+// One mounts on it: move_mount(tree, "", AT_FDCWD, "/",
+// MOVE_MOUNT_F_EMPTY_PATH) stacks a tree there; "/" keeps naming the root
+// below until the process enters the namespace again (setns) or chroots into
+// the tree (fchdir + chroot(".")). The namespace is owned by the caller's
+// user namespace; EPERM without CAP_SYS_ADMIN over it. Cost does not depend
+// on the caller's mount table.
+// Emulations (6.x, or a feature profile without empty_mount_namespace):
+//  - kTemplate: a fresh copy of the template namespace (a factory thread's
+//    unshare; O(1) in the caller's mounts). The visible mount is the
+//    template's empty root: a read-only tmpfs, fs type "tmpfs", source
+//    "mntns-template", mode 0555, nosuid,nodev,noexec (creating in it fails
+//    with EROFS where 7.x says ENOENT); its parent is the namespace's real
+//    root below it, which 6.x's listmount does not show from inside (7.x: the
+//    mount is its own parent). NS_MNT_GET_INFO counts 2 (7.x: 0). All of a
+//    process's kTemplate namespaces share that tmpfs superblock, so it is
+//    kept read-only: a process with CAP_SYS_ADMIN over the template's owner
+//    could remount it read-write and reach every namespace of the process
+//    through it, as it could setns() into them anyway. The namespace is owned
+//    by the user namespace the process's factory started in (a process
+//    cannot change user namespace once it has threads).
+//  - kClassic: unshare(CLONE_NEWNS) + the same empty root + pivot_root +
+//    detach of the copy, on a thread of its own: O(the caller's mounts). Its
+//    namespace is owned by the calling thread's user namespace (it works
+//    after unshare(CLONE_NEWUSER) in a single-threaded process).
+// Minimum kernel: 7.1 for kNative, 5.12 for the emulations (mount_setattr,
+// fsopen, pivot_root; kTemplate's factory also needs setns and unshare).
+
+// A close-on-exec nsfs fd for a new empty mount namespace, without entering
+// it (the calling thread stays where it is). Native: a short-lived thread
+// does unshare(UNSHARE_EMPTY_MNTNS) and hands its namespace over. EPERM when
+// the calling thread lacks CAP_SYS_ADMIN (checked on it, before any work).
+// Thread-safe.
+[[nodiscard]] MNTNS_EXPORT Result<UniqueFd> EmptyMountNamespace(const NamespaceOptions& options = {});
+
+// Moves the calling thread into a new empty mount namespace, as
+// unshare(UNSHARE_EMPTY_MNTNS) does (which implies CLONE_FS: the thread stops
+// sharing root and cwd with the other threads). Root and cwd become the empty
+// root. Emulated: kTemplate enters an EmptyMountNamespace() with setns, which
+// also needs CAP_SYS_CHROOT; kClassic builds it in place (after
+// unshare(CLONE_NEWUSER) that is the one that works: a template of the old
+// user namespace cannot be entered) and, should a step fail, returns the
+// thread to its namespace where it still can. On error the thread is where it was.
+[[nodiscard]] MNTNS_EXPORT Result<void> UnshareEmptyMountNamespace(const NamespaceOptions& options = {});
+
+// A child made by ForkIntoEmptyMountNamespace: in the parent its pid and a
+// pidfd (close-on-exec); in the child pid 0 and no pidfd.
+struct MountNamespaceChild {
+  pid_t pid = 0;
+  UniqueFd pidfd;
+};
+
+// For runtimes: a child process (SIGCHLD when it exits, as fork) that starts in
+// a new empty mount namespace, as clone3(CLONE_EMPTY_MNTNS | CLONE_PIDFD |
+// `clone_flags`) on 7.1+. `clone_flags` may hold CLONE_NEWUSER, CLONE_NEWPID,
+// CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWNS
+// (implied anyway); anything else is EINVAL (CLONE_FS too, as the kernel
+// says). With CLONE_NEWUSER the namespace is owned by the child's new user
+// namespace. The child returns from this call with pid 0 and, as after
+// clone3, must make only async-signal-safe calls until it execs or _exits in a
+// multi-threaded program. Emulated, the parent makes the namespace (kTemplate,
+// kClassic as above) and the child enters it before it returns; with
+// CLONE_NEWUSER the child builds it in place as kClassic does (O(the parent's
+// mounts)). A child that cannot get there exits 127 and this call reports
+// its error (operation, errno).
+[[nodiscard]] MNTNS_EXPORT Result<MountNamespaceChild> ForkIntoEmptyMountNamespace(
+    std::uint64_t clone_flags = 0, const NamespaceOptions& options = {});
 
 // Sharing kTemplate's template namespace between processes.
 struct TemplateSharingOptions {

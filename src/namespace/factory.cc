@@ -194,6 +194,8 @@ class TemplateFactory {
   }
 
   static Result<UniqueFd> AttachTree(const ThreadNamespaceOpener& opener, const Job& job) {
+    // No tree: the fresh copy of the template is the empty namespace.
+    if (job.tree_fd < 0) return opener.Current();
     // Stacks the tree on the template root: no pivot_root, no old root to
     // detach (that detach is what makes pivot_root slow).
     if (auto r = sys::MoveMount(job.tree_fd, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH); !r) {

@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -56,6 +57,15 @@ class ThreadNamespaceOpener {
 // no particular root: listmount and statmount work by mount id.
 [[nodiscard]] Result<bool> HasMountNamespaceFiles();
 
+// Whether KernelFeatures() has `operation`'s flag.
+[[nodiscard]] bool HasNativeFlag(NamespaceOperation operation);
+// The strategy kAuto uses where the kernel's flag is missing: kTemplate with
+// listmount and statmount (6.8), else kClassic.
+[[nodiscard]] NamespaceStrategy Emulation();
+// Why kNative cannot serve `operation` here (" (this kernel has no ...)"),
+// appended to the argument of the EINVAL the older kernel would give.
+[[nodiscard]] std::string MissingFlag(NamespaceOperation operation);
+
 // With kAuto, whether a native call's `error` means that the kernel does not
 // know the operation's flag after all (EINVAL, and a fresh probe agrees):
 // then the emulation serves the call.
@@ -67,6 +77,8 @@ class ThreadNamespaceOpener {
 // TemplateNamespace uses the process-wide factory, started on first use;
 // StopTemplateFactory may run concurrently with it (calls in flight finish,
 // later ones start the next factory).
+// An empty `tree` (no fd) asks for the bare copy of the template: the
+// emulation of an empty mount namespace.
 [[nodiscard]] Result<UniqueFd> TemplateNamespace(UniqueFd tree, bool recursive);
 [[nodiscard]] Result<UniqueFd> ClassicNamespace(UniqueFd tree, bool recursive);
 void StopTemplateFactory();
@@ -88,7 +100,7 @@ struct TemplateFactoryOptions {
 // Starts the threads; the first builds a template unless `shared_template`.
 [[nodiscard]] Result<std::shared_ptr<TemplateFactory>> StartTemplateFactory(UniqueFd shared_template,
                                                                           TemplateFactoryOptions options);
-// One namespace from `tree_fd`; nullopt once the factory is stopping (no job taken).
+// One namespace from `tree_fd` (-1: an empty one); nullopt once the factory is stopping (no job taken).
 [[nodiscard]] std::optional<Result<UniqueFd>> CreateInTemplateFactory(TemplateFactory& factory, int tree_fd,
                                                                       bool recursive);
 // Serves the queued jobs, then joins the threads. Not from a worker.

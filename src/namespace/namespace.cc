@@ -44,25 +44,39 @@ Result<void> RequireDirectory(int tree_fd, std::string operation, std::string ar
   return kOk;
 }
 
+}  // namespace
+
+namespace internal {
+
 bool HasNativeFlag(NamespaceOperation operation) {
   const Features& features = KernelFeatures();
-  return operation == NamespaceOperation::kOpenTreeNamespace ? features.open_tree_namespace
-                                                             : features.fsmount_namespace;
+  switch (operation) {
+    case NamespaceOperation::kOpenTreeNamespace:
+      return features.open_tree_namespace;
+    case NamespaceOperation::kFsmountNamespace:
+      return features.fsmount_namespace;
+    case NamespaceOperation::kEmptyMountNamespace:
+      return features.empty_mount_namespace;
+  }
+  return false;
 }
 
-// The strategy kAuto uses where the kernel's flag is missing.
 NamespaceStrategy Emulation() {
   // The template strategy finds mount-namespace files with listmount/statmount.
   const Features& features = KernelFeatures();
   return features.statmount && features.listmount ? NamespaceStrategy::kTemplate : NamespaceStrategy::kClassic;
 }
 
-// Why kNative cannot serve `operation` here, for the EINVAL the older kernel
-// would give.
 std::string MissingFlag(NamespaceOperation operation) {
-  const bool open_tree = operation == NamespaceOperation::kOpenTreeNamespace;
-  const std::string_view flag = open_tree ? "OPEN_TREE_NAMESPACE" : "FSMOUNT_NAMESPACE";
-  const std::string_view release = open_tree ? "7.0" : "7.1";
+  std::string_view flag = "OPEN_TREE_NAMESPACE";
+  std::string_view release = "7.0";
+  if (operation == NamespaceOperation::kFsmountNamespace) {
+    flag = "FSMOUNT_NAMESPACE";
+    release = "7.1";
+  } else if (operation == NamespaceOperation::kEmptyMountNamespace) {
+    flag = "UNSHARE_EMPTY_MNTNS";
+    release = "7.1";
+  }
   const std::string& profile = KernelFeatures().profile;
   const std::string missing =
       profile.empty() ? fmt::format("this kernel has no {}", flag)
@@ -70,7 +84,11 @@ std::string MissingFlag(NamespaceOperation operation) {
   return fmt::format(" ({}: it needs Linux {}; the template and classic strategies emulate it)", missing, release);
 }
 
-}  // namespace
+}  // namespace internal
+
+using internal::Emulation;
+using internal::HasNativeFlag;
+using internal::MissingFlag;
 
 std::string_view StrategyName(NamespaceStrategy strategy) {
   switch (strategy) {
@@ -107,7 +125,15 @@ bool KernelLacksFlag(NamespaceOperation operation, const Error& error) {
   // EINVAL has many causes (an unbindable source, locked child mounts, a bad
   // fs context); only the flag itself is what an emulation can do without.
   // Asked again, not from KernelFeatures(): the probe said the flag is there.
-  return operation == NamespaceOperation::kOpenTreeNamespace ? !ProbeOpenTreeNamespace() : !ProbeFsmountNamespace();
+  switch (operation) {
+    case NamespaceOperation::kOpenTreeNamespace:
+      return !ProbeOpenTreeNamespace();
+    case NamespaceOperation::kFsmountNamespace:
+      return !ProbeFsmountNamespace();
+    case NamespaceOperation::kEmptyMountNamespace:
+      return !ProbeEmptyMountNamespace();
+  }
+  return false;
 }
 
 }  // namespace internal

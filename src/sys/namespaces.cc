@@ -132,6 +132,50 @@ Result<void> ClearCapabilitySets() {
   return kOk;
 }
 
+Result<bool> HasEffectiveCapability(int capability) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (::syscall(SYS_capget, &header, data) != 0) {
+    const int err = errno;
+    return MakeError(err, "capget", "calling thread");
+  }
+  const auto index = static_cast<unsigned>(capability) / 32;
+  if (index >= 2) return false;
+  return (data[index].effective & (1U << (static_cast<unsigned>(capability) % 32))) != 0;
+}
+
+int EnterMountNamespaceInChild(int ns_fd) { return ::setns(ns_fd, CLONE_NEWNS) == 0 ? 0 : errno; }
+
+int MakeEmptyRootInChild(const char* source) {
+  if (::unshare(CLONE_NEWNS) != 0) return errno;
+  mount_attr attr{};
+  attr.propagation = MS_PRIVATE;
+  if (::mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &attr, sizeof attr) != 0) return errno;
+  const int fs = ::fsopen("tmpfs", FSOPEN_CLOEXEC);
+  if (fs < 0) return errno;
+  int err = 0;
+  if (::fsconfig(fs, FSCONFIG_SET_STRING, "source", source, 0) != 0 ||
+      ::fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0555", 0) != 0 ||
+      ::fsconfig(fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
+    err = errno;
+  }
+  const int root =
+      err != 0 ? -1
+               : ::fsmount(fs, FSMOUNT_CLOEXEC,
+                           MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+  if (err == 0 && root < 0) err = errno;
+  ::close(fs);
+  if (err != 0) return err;
+  // As in the template build: pivot_root(".", ".") from the new root stacks
+  // the old root on it, and the detach takes the old root with the whole copy.
+  if (::move_mount(root, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) != 0 || ::fchdir(root) != 0 ||
+      ::syscall(SYS_pivot_root, ".", ".") != 0 || ::umount2(".", MNT_DETACH) != 0 || ::chdir("/") != 0) {
+    err = errno;
+  }
+  ::close(root);
+  return err;
+}
+
 Result<void> BringUpInterface(const char* name) {
   UniqueFd socket(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (!socket) {

@@ -47,6 +47,20 @@ namespace mntns::sys {
 // inheritable capability sets (glibc has no wrapper).
 [[nodiscard]] Result<void> ClearCapabilitySets();
 
+// capget(2) of the calling thread: whether `capability` is in its effective
+// set (which is what the kernel checks against the thread's user namespace).
+[[nodiscard]] Result<bool> HasEffectiveCapability(int capability);
+
+// For a child made by clone3 before it execs (async-signal-safe, no
+// allocation): each returns 0 or the errno of the first call that failed.
+// setns(ns_fd, CLONE_NEWNS).
+[[nodiscard]] int EnterMountNamespaceInChild(int ns_fd);
+// What the template strategy's template is, made in place: unshare(CLONE_NEWNS)
+// (a copy of the caller's table), "/" made private recursively, an empty
+// read-only tmpfs with source `source` moved onto "/", pivot_root onto it and
+// the old root detached with everything below it.
+[[nodiscard]] int MakeEmptyRootInChild(const char* source);
+
 // rt_sigaction(2) setting every signal but SIGKILL and SIGSTOP to SIG_DFL,
 // glibc's internal ones (32 and 33, which its sigaction() refuses) included:
 // exec keeps ignored dispositions. Async-signal-safe (for a child before exec).

@@ -2,11 +2,15 @@
 
 #include <fcntl.h>
 #include <sys/fanotify.h>
+#include <linux/sched.h>
+#include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 
 #include "mntns/fd.h"
 #include "sys/uapi.h"
@@ -42,6 +46,20 @@ int ProbeOpenTreeAttrOnBadFd() {
 }
 
 int ProbeFanotifyInit(unsigned flags) { return ErrnoOf(::fanotify_init(flags, O_RDONLY), true); }
+
+int ProbeClone3IntoBadCgroup(unsigned long long flags) {
+  clone_args args{};
+  args.flags = flags | CLONE_INTO_CGROUP;
+  args.exit_signal = SIGCHLD;
+  args.cgroup = INT_MAX;
+  const long pid = ::syscall(SYS_clone3, &args, sizeof args);
+  const int err = pid < 0 ? errno : 0;
+  // Unreachable (the fd cannot be open); should a kernel ignore the cgroup,
+  // the child must not run the caller's code.
+  if (pid == 0) ::_exit(127);
+  if (pid > 0) ::waitpid(static_cast<pid_t>(pid), nullptr, 0);
+  return err;
+}
 
 int ProbeIoctl(int fd, unsigned long request, void* arg) { return ErrnoOf(::ioctl(fd, request, arg), true); }
 

@@ -17,6 +17,11 @@ namespace mntns::sys {
 [[nodiscard]] int ProbeOpenTreeAttrOnBadFd();
 // fanotify_init(flags, O_RDONLY).
 [[nodiscard]] int ProbeFanotifyInit(unsigned flags);
+// clone3(flags | CLONE_INTO_CGROUP) with cgroup fd INT_MAX, which no process
+// can have open: a kernel that knows every flag fails at the cgroup (EBADF),
+// or earlier for want of privilege (EPERM); one that does not, with EINVAL at
+// the flag check before. No child ever runs.
+[[nodiscard]] int ProbeClone3IntoBadCgroup(unsigned long long flags);
 // ioctl(fd, request, arg); a returned fd is closed.
 [[nodiscard]] int ProbeIoctl(int fd, unsigned long request, void* arg);
 

@@ -27,10 +27,12 @@ Result<pid_t> Fork(const char* purpose) {
   return pid;
 }
 
-Result<ForkedProcess> ForkWithPidfd(const char* purpose) {
+Result<ForkedProcess> ForkWithPidfd(const char* purpose) { return CloneWithPidfd(0, purpose); }
+
+Result<ForkedProcess> CloneWithPidfd(std::uint64_t flags, const char* purpose) {
   int pidfd = -1;
   clone_args args{};
-  args.flags = CLONE_PIDFD;
+  args.flags = flags | CLONE_PIDFD;
   args.pidfd = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&pidfd));
   args.exit_signal = SIGCHLD;
   const long pid = ::syscall(SYS_clone3, &args, sizeof args);

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <cstdint>
 #include <string>
 #include <utility>
 
@@ -37,6 +38,10 @@ struct ForkedProcess {
 // make only raw system calls (no malloc, no locks, no stdio) until it execs or
 // _exits, and must not return into code that assumes otherwise.
 [[nodiscard]] Result<ForkedProcess> ForkWithPidfd(const char* purpose);
+
+// The same with more clone3 flags (CLONE_NEW*, CLONE_EMPTY_MNTNS on 7.1+), under
+// the same rules for the child.
+[[nodiscard]] Result<ForkedProcess> CloneWithPidfd(std::uint64_t flags, const char* purpose);
 
 // pipe2(2), close-on-exec always (`flags` may add O_NONBLOCK, O_DIRECT).
 // {read end, write end}.

@@ -32,6 +32,15 @@
 #ifndef FSMOUNT_NAMESPACE
 #define FSMOUNT_NAMESPACE 0x00000002  // 7.1: create the mount in a new mount namespace
 #endif
+// 7.1: a new mount namespace holding only an empty nullfs root. For unshare
+// the value CLONE_PARENT_SETTID has for clone (meaningless to unshare); for
+// clone3 a bit above the 32 legacy ones. Both imply CLONE_NEWNS.
+#ifndef UNSHARE_EMPTY_MNTNS
+#define UNSHARE_EMPTY_MNTNS 0x00100000
+#endif
+#ifndef CLONE_EMPTY_MNTNS
+#define CLONE_EMPTY_MNTNS (1ULL << 37)
+#endif
 #ifndef MOVE_MOUNT_BENEATH
 #define MOVE_MOUNT_BENEATH 0x00000200
 #endif

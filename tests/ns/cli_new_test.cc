@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -290,6 +291,65 @@ TEST(CliNew, HelpTeachesWithExamples) {
   EXPECT_EQ(result.exit_status, 0);
   EXPECT_NE(result.out.find("Examples:"), std::string::npos);
   EXPECT_NE(result.out.find("--pin"), std::string::npos);
+}
+
+// ---- --empty ----------------------------------------------------------------------
+
+TEST(CliNewEmpty, JsonSaysEmptyAndListsNoMount) {
+  testing::InPrivateMountNamespace([] {
+    auto result = RunCli({"new", "--empty", "--json"});
+    ASSERT_EQ(result.exit_status, 0) << result.err;
+    const auto json = nlohmann::json::parse(result.out);
+    EXPECT_TRUE(json["ns_id"].is_number());
+    EXPECT_EQ(json["empty"], true);
+    EXPECT_TRUE(json["source"].is_null());
+    EXPECT_EQ(json["strategy"],
+              std::string(StrategyName(ResolveStrategy(NamespaceOperation::kEmptyMountNamespace, NamespaceStrategy::kAuto))));
+    EXPECT_TRUE(json["mounts"].empty()) << result.out;
+  });
+}
+
+TEST(CliNewEmpty, AStaticCommandRunsAloneAtTheEmptyRoot) {
+  testing::InPrivateMountNamespace([] {
+    auto result = RunCli({"new", "--empty", "--", testing::EmptyRootProbePath()});
+    EXPECT_EQ(result.exit_status, 0) << result.out << result.err;
+    EXPECT_EQ(result.out, "mounts 1 cwd / root-entries 0\n") << result.err;
+  });
+}
+
+TEST(CliNewEmpty, ADynamicallyLinkedCommandFailsWithENOENTAndSaysWhy) {
+  testing::InPrivateMountNamespace([] {
+    // This test binary is linked dynamically (mntns itself is static).
+    const std::string self = std::filesystem::read_symlink("/proc/self/exe");
+    auto result = RunCli({"new", "--empty", "--", self});
+    EXPECT_EQ(result.exit_status, 127) << result.err;
+    EXPECT_NE(result.err.find("ENOENT"), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("statically linked"), std::string::npos) << result.err;
+  });
+}
+
+TEST(CliNewEmpty, PinnedItCanBeListedAfterMntnsExits) {
+  testing::InPrivateMountNamespace([] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(testing::MountTmpfs(base));
+    auto created = RunCli({"new", "--empty", "--pin", base + "/ns"});
+    ASSERT_EQ(created.exit_status, 0) << created.err;
+    auto listed = RunCli({"ls", "--json", "--ns-file", base + "/ns"});
+    ASSERT_EQ(listed.exit_status, 0) << listed.err;
+    EXPECT_TRUE(nlohmann::json::parse(listed.out)["mounts"].empty()) << listed.out;
+  });
+}
+
+TEST(CliNewEmpty, APathOrRecursiveWithEmptyIsAUsageError) {
+  for (const std::vector<std::string> args : {std::vector<std::string>{"new", "--empty", "/tmp"},
+                                              std::vector<std::string>{"new", "--empty", "--recursive"}}) {
+    auto result = RunCli(args);
+    EXPECT_EQ(result.exit_status, 2) << args.back() << ": " << result.err;
+    EXPECT_NE(result.err.find("--empty"), std::string::npos) << result.err;
+  }
+  auto neither = RunCli({"new"});
+  EXPECT_EQ(neither.exit_status, 2);
+  EXPECT_NE(neither.err.find("--empty"), std::string::npos) << neither.err;
 }
 
 TEST(CliBenchCreate, JsonHasEveryDocumentedKey) {

@@ -20,6 +20,7 @@ std::string CliPath() {
 std::string SharedLibraryPath() { return MNTNS_SHARED_PATH; }
 
 std::string DlopenRuntimePath() { return MNTNS_DLOPEN_RUNTIME_PATH; }
+std::string EmptyRootProbePath() { return MNTNS_EMPTY_ROOT_PROBE_PATH; }
 
 CliResult RunCli(const std::vector<std::string>& args, int inherit_fd) {
   return RunCli(args, RunOptions{.inherit_fd = inherit_fd});

@@ -37,4 +37,8 @@ std::string CliPath();
 std::string SharedLibraryPath();
 std::string DlopenRuntimePath();
 
+// A statically linked program that exits 0 when it is alone at "/" of an
+// empty mount namespace (tests/support/empty_root_probe.cc).
+std::string EmptyRootProbePath();
+
 }  // namespace mntns::testing
