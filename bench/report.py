@@ -97,6 +97,26 @@ def create_section(results, plots):
     return out
 
 
+def empty_section(results):
+    rows = []
+    for name, r in results.items():
+        m = re.match(r"empty-m(\d+)\.json", name)
+        if m:
+            rows.append((int(m.group(1)), r))
+    if not rows:
+        return []
+    out = ["## Empty mount namespaces (`mntns bench create --empty`)", "",
+           "EmptyMountNamespace + NS_MNT_GET_INFO + close, one worker. Each row is one run: the strategy at",
+           "0 extra mounts, then at M, then kClassic (unshare + pivot_root + detach of the copy) at M.", "",
+           "| M | strategy | p50 µs at 0 | p50 µs at M | at M / at 0 (target <= 1.2) | classic p50 µs | "
+           "classic / strategy (target >= 100x) |", "|---|---|---|---|---|---|---|"]
+    for m, r in sorted(rows, key=lambda kv: kv[0]):
+        out.append(f"| {m:,} | {r['strategy']} | {r['p50_us_at_0']:.0f} | {r['p50_us']:.0f} | "
+                   f"**{r['ratio_to_0_mounts']:.2f}** | {r['classic_p50_us']:,.0f} | **{r['classic_ratio']:.0f}x** |")
+    out.append("")
+    return out
+
+
 def ls_section(results, plots):
     rows = {}
     for name, r in results.items():
@@ -206,6 +226,7 @@ def main():
            "These machines are noisy: compare the ratios within one table, not absolute times",
            "across runs.", ""]
     doc += create_section(results, args.plots)
+    doc += empty_section(results)
     doc += run_section(results, args.plots)
     doc += ls_section(results, args.plots)
     doc += statmount_by_fd_section(results)

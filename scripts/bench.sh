@@ -28,6 +28,13 @@ for m in "${sizes[@]}"; do
     >"$results/create-classic-w1-m$m.json"
 done
 
+# Empty namespaces: the strategy at 0 and at M mounts and classic at M, in one run each.
+for m in "${sizes[@]}"; do
+  [ "$m" -gt 0 ] || continue
+  progress "create --empty at M=$m"
+  "$mntns" bench create --empty --strategy auto --host-mounts "$m" --count 2000 --json >"$results/empty-m$m.json"
+done
+
 # Reading the mount table. Medians of 15 runs: the multi-threaded contenders
 # suffer most when this shared 2-core machine gets less than two cores for a
 # while, and 5 runs moved ls --json's median by a fifth between make bench runs.

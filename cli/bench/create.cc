@@ -42,6 +42,9 @@ struct BenchOptions {
   bool against_raw = false;
   // Workers hand each namespace fd to one reaper thread, which closes it.
   bool reaper = false;
+  // EmptyMountNamespace instead of OpenTreeNamespace, measured at 0 and at M
+  // host mounts and against kClassic at M, in one run.
+  bool empty = false;
 };
 
 // Closes namespace fds on a thread of its own: the close of the last reference
@@ -274,7 +277,73 @@ int Measure(const BenchOptions& options, const std::string& tree) {
   return 0;
 }
 
+// The median of `count` EmptyMountNamespace calls (create + NS_MNT_GET_INFO +
+// close) with `strategy`, after a warm-up that starts the template factory.
+Result<double> EmptyMedian(NamespaceStrategy strategy, std::size_t count) {
+  std::vector<double> latencies;
+  latencies.reserve(count);
+  const std::size_t warmup = std::clamp<std::size_t>(count / 100, 3, 200);
+  for (std::size_t i = 0; i < warmup + count; ++i) {
+    const auto t0 = Clock::now();
+    auto ns = EmptyMountNamespace({.strategy = strategy});
+    if (!ns) return std::unexpected(ns.error());
+    auto mounts = CountMountsInNamespace(ns->Get());
+    if (!mounts) return std::unexpected(mounts.error());
+    ns->Reset();
+    if (i >= warmup) latencies.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+  }
+  std::sort(latencies.begin(), latencies.end());
+  return Percentile(latencies, 0.50);
+}
+
+// The empty-namespace targets (#16), side by side in one run: the strategy's
+// cost at M host mounts against its cost at 0 (the emulation must not grow
+// with the table), and kClassic (unshare + pivot_root + detach of the copy:
+// what an empty namespace costs without the template) against it at M.
+int MeasureEmpty(const BenchOptions& options, const std::string& base) {
+  auto requested = ParseStrategy(options.strategy);
+  if (!requested) return ReportError(requested.error());
+  const NamespaceStrategy strategy = ResolveStrategy(NamespaceOperation::kEmptyMountNamespace, *requested);
+  const std::string host = base + "/host";
+  if (auto r = MountTmpfs(host, "mntns-bench-host"); !r) return ReportError(r.error());
+  auto at_zero = EmptyMedian(strategy, options.count);
+  if (!at_zero) return ReportError(at_zero.error());
+  if (auto r = AddHostMounts(host, options.host_mounts); !r) return ReportError(r.error());
+  // A new factory, whose template is built from the table as it is now.
+  StopNamespaceFactory();
+  auto at_m = EmptyMedian(strategy, options.count);
+  if (!at_m) return ReportError(at_m.error());
+  const std::size_t classic_count = std::clamp<std::size_t>(options.count / 100, 5, 50);
+  auto classic = EmptyMedian(NamespaceStrategy::kClassic, classic_count);
+  if (!classic) return ReportError(classic.error());
+  const double growth = *at_m / *at_zero;
+  const double classic_ratio = *classic / *at_m;
+  if (options.json) {
+    nlohmann::ordered_json out;
+    out["operation"] = "empty";
+    out["strategy"] = StrategyName(strategy);
+    out["host_mounts"] = options.host_mounts;
+    out["count"] = options.count;
+    out["p50_us_at_0"] = *at_zero;
+    out["p50_us"] = *at_m;
+    out["classic_count"] = classic_count;
+    out["classic_p50_us"] = *classic;
+    out["ratio_to_0_mounts"] = growth;
+    out["classic_ratio"] = classic_ratio;
+    fmt::print("{}\n", out.dump());
+  } else {
+    fmt::print("empty namespaces, strategy {}: p50 {:.1f} us at 0 host mounts, {:.1f} us at {} ({:.2f}x); "
+               "classic (unshare + pivot_root + detach) {:.1f} us at {} ({:.0f}x the {} strategy)\n",
+               StrategyName(strategy), *at_zero, *at_m, options.host_mounts, growth, *classic,
+               options.host_mounts, classic_ratio, StrategyName(strategy));
+  }
+  return 0;
+}
+
 int RunBenchCreate(const BenchOptions& options) {
+  if (options.empty) {
+    return InPrivateBenchNamespace([&options](const std::string& base) { return MeasureEmpty(options, base); });
+  }
   return InPrivateBenchNamespace([&options](const std::string& base) {
     auto tree = PrepareHost(base, options.host_mounts);
     return tree ? Measure(options, *tree) : ReportError(tree.error());
@@ -313,6 +382,10 @@ void AddBenchCommand(CLI::App& app, Runner& runner) {
   create->add_flag("--reaper", options->reaper,
                    "Workers hand each fd to one reaper thread that closes it (the kernel's teardown then\n"
                    "waits off the create path); the clock stops when all are closed, latency excludes close");
+  create->add_flag("--empty", options->empty,
+                   "Empty namespaces (EmptyMountNamespace) instead: one worker, the strategy's median at 0\n"
+                   "and at M host mounts and kClassic's at M, side by side (JSON: p50_us_at_0, p50_us,\n"
+                   "classic_p50_us, ratio_to_0_mounts, classic_ratio)");
   create->footer(
       "Latency is per namespace: create + NS_MNT_GET_INFO on its fd + close (the close of the last\n"
       "reference pays the kernel's teardown). bench/create.sh runs the comparisons side by side.\n"
@@ -321,8 +394,15 @@ void AddBenchCommand(CLI::App& app, Runner& runner) {
       "  mntns bench create --strategy auto --count 10000\n"
       "  mntns bench create --strategy classic --host-mounts 10000 --count 50\n"
       "  mntns bench create --strategy auto --host-mounts 30000 --count 20000 --workers 2 --json\n"
-      "  mntns bench create --strategy native --against-raw --count 5000    (7.x)");
-  create->callback([options, &runner] { runner = [options] { return RunBenchCreate(*options); }; });
+      "  mntns bench create --strategy native --against-raw --count 5000    (7.x)\n"
+      "  mntns bench create --empty --strategy auto --host-mounts 10000 --count 2000");
+  create->callback([options, &runner] {
+    if (options->empty && (options->against_raw || options->reaper || options->workers != 1 ||
+                           options->strategy == kRawStrategy)) {
+      throw CLI::ValidationError("--empty", "takes one worker and a library strategy (no raw, --against-raw, --reaper)");
+    }
+    runner = [options] { return RunBenchCreate(*options); };
+  });
 }
 
 }  // namespace mntns::cli
