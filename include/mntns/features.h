@@ -51,7 +51,7 @@ struct Features {
 // kernel would). A profile only removes features; one the kernel lacks stays
 // absent. It is a comma-separated list of
 //   linux-MAJOR.MINOR  every feature newer than that release, e.g. "linux-7.0"
-//                      (no fsmount_namespace), "linux-6.18" (no 7.x feature),
+//                      (no fsmount_namespace, empty_mount_namespace), "linux-6.18" (no 7.x feature),
 //                      "linux-6.8" (nothing after 6.8);
 //   a Features field   e.g. "statmount_by_fd", "ns_mnt_get_info".
 // An invalid profile is ignored (KernelFeatures() is the plain probe, with

@@ -37,7 +37,7 @@ TEST(KernelMatrix, PrintsMntnsFeaturesIntoTheTestLog) {
               result.out.c_str());
   // The log is worth reading only if it is this kernel's and has the 7.x features in it.
   EXPECT_TRUE(result.out.starts_with("kernel " + KernelRelease() + "\n")) << result.out;
-  for (const char* feature : {"open_tree_namespace", "statmount_by_fd", "fsmount_namespace"}) {
+  for (const char* feature : {"open_tree_namespace", "statmount_by_fd", "fsmount_namespace", "empty_mount_namespace"}) {
     EXPECT_NE(result.out.find(std::string("\n") + feature + " "), std::string::npos) << feature;
   }
 }
@@ -60,11 +60,13 @@ TEST(KernelMatrix, SevenXFeaturesArePresentExactlyOnSevenX) {
   const bool seven = KernelMajor() >= 7;
   EXPECT_EQ(features.open_tree_namespace, seven) << features.kernel;
   EXPECT_EQ(features.statmount_by_fd, seven) << features.kernel;
-  // FSMOUNT_NAMESPACE came in 7.1.
+  // FSMOUNT_NAMESPACE and empty mount namespaces came in 7.1.
   if (KernelMajor() == 7 && features.kernel.starts_with("7.0")) {
     EXPECT_FALSE(features.fsmount_namespace) << features.kernel;
+    EXPECT_FALSE(features.empty_mount_namespace) << features.kernel;
   } else {
     EXPECT_EQ(features.fsmount_namespace, seven) << features.kernel;
+    EXPECT_EQ(features.empty_mount_namespace, seven) << features.kernel;
   }
   if (InVm()) {
     EXPECT_TRUE(features.open_tree_namespace && features.statmount_by_fd)
@@ -81,7 +83,8 @@ TEST(KernelMatrix, CliFeaturesJsonAgreesWithTheLibraryProbe) {
   const Features& features = KernelFeatures();
   for (const auto& [key, probed] : {std::pair{"open_tree_namespace", features.open_tree_namespace},
                                     std::pair{"statmount_by_fd", features.statmount_by_fd},
-                                    std::pair{"fsmount_namespace", features.fsmount_namespace}}) {
+                                    std::pair{"fsmount_namespace", features.fsmount_namespace},
+                                    std::pair{"empty_mount_namespace", features.empty_mount_namespace}}) {
     ASSERT_TRUE(json.contains(key)) << key << " missing from " << result.out;
     EXPECT_EQ(json.at(key), probed) << key;
   }

@@ -16,17 +16,18 @@ Features Everything() {
   features.kernel = "7.2.13";
   for (bool* flag : {&features.statmount, &features.listmount, &features.listmount_by_ns_fd,
                      &features.statmount_by_fd, &features.open_tree_namespace, &features.fsmount_namespace,
-                     &features.mount_setattr, &features.open_tree_attr, &features.fanotify_mount_events,
+                     &features.empty_mount_namespace, &features.mount_setattr, &features.open_tree_attr, &features.fanotify_mount_events,
                      &features.ns_mnt_get_info, &features.ns_mnt_get_next_prev, &features.statx_mnt_id_unique}) {
     *flag = true;
   }
   return features;
 }
 
-TEST(FeatureProfile, Linux70HidesOnlyFsmountNamespace) {
+TEST(FeatureProfile, Linux70HidesOnlyThe71Features) {
   auto features = ApplyFeatureProfile(Everything(), "linux-7.0");
   ASSERT_TRUE(features) << features.error().Message();
   EXPECT_FALSE(features->fsmount_namespace);
+  EXPECT_FALSE(features->empty_mount_namespace);
   EXPECT_TRUE(features->open_tree_namespace);
   EXPECT_TRUE(features->statmount_by_fd);
   EXPECT_EQ(features->profile, "linux-7.0");
@@ -37,6 +38,7 @@ TEST(FeatureProfile, Linux618HidesEvery7xFeature) {
   auto features = ApplyFeatureProfile(Everything(), "linux-6.18");
   ASSERT_TRUE(features) << features.error().Message();
   EXPECT_FALSE(features->fsmount_namespace);
+  EXPECT_FALSE(features->empty_mount_namespace);
   EXPECT_FALSE(features->open_tree_namespace);
   EXPECT_FALSE(features->statmount_by_fd);
   EXPECT_TRUE(features->listmount_by_ns_fd);
