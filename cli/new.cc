@@ -122,7 +122,9 @@ int RunInside(int ns_fd, const std::vector<std::string>& command, bool empty) {
 int PrintSummary(const NewOptions& options, NamespaceStrategy strategy, int ns_fd) {
   auto id = MountNamespaceId(ns_fd);
   if (!id) return ReportError(id.error());
-  auto mounts = ListMounts(NamespaceRef::ById(*id),
+  // By file, not by id: 7.x answers ENOENT to listmount of an empty namespace
+  // as of one that does not exist, and only a namespace file tells them apart.
+  auto mounts = ListMounts(NamespaceRef::ByFile(fmt::format("/proc/self/fd/{}", ns_fd)),
                            {.mask = field::kMntPoint | field::kFsType | field::kSbSource | field::kMntBasic});
   if (!mounts) return ReportError(mounts.error());
   if (options.json) {
