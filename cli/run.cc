@@ -63,7 +63,7 @@ void AddRunCommand(CLI::App& app, Runner& runner) {
       "Every DEST is resolved inside the new root (openat2 RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS):\n"
       "symlinks in the root cannot send a mount outside it. Nothing is mounted in your namespace.\n"
       "{}\n"
-      "Invoked as `bwrap` or `mntns-bwrap` (a link to mntns; `cmake --install` puts one in\n"
+      "Invoked as `bwrap` or `mntns-bwrap` (links to mntns; installing mntns puts both in\n"
       "libexec/mntns/bwrap/), mntns takes this command line as bwrap 0.13 does, in bwrap's words.\n"
       "\n"
       "Exit status: CMD's (128+N if killed by signal N; SIGINT, SIGTERM, SIGHUP and SIGQUIT are\n"

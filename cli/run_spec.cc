@@ -1142,7 +1142,8 @@ Result<RunCommandLine> ParseRunCommandLine(const std::vector<std::string>& given
       }
       return Usage(fmt::format("{} needs {} argument{}", name, count, count == 1 ? "" : "s"));
     }
-    const bool modifier = option->name == "--size" || option->name == "--perms";
+    // A --json-spec between them neither takes nor drops them (its mounts carry their own).
+    const bool modifier = option->name == "--size" || option->name == "--perms" || option->name == "--json-spec";
     if ((option->name == "--size" && state.size) || (option->name == "--perms" && state.perms)) {
       return Usage(fmt::format("{} given twice for the same action", option->name));
     }
