@@ -429,8 +429,8 @@ const std::vector<RunOption>& Table() {
       {"--unshare-user", {}, P::kUnshare, "user", {},
        [](const RunOccurrence& o, RunState& s) -> Result<void> { s.spec.unshare_user = o.on; return kOk; },
        kNamespaces,
-       "new user namespace, your ids mapped to --uid/--gid; CMD has no capabilities (needed when you are not "
-       "root)"},
+       "new user namespace, your ids mapped to --uid/--gid (needed when you are not root); CMD has no "
+       "capabilities (as bwrap: uid 0 inside keeps the namespace's, bounded by yours)"},
       {"--uid", {{"UID", "", V::kId}}, P::kKey, "uid", {},
        [](const RunOccurrence& o, RunState& s) -> Result<void> {
          s.spec.uid = static_cast<uid_t>(o.values.at(0).number);
