@@ -187,6 +187,16 @@ int RunParsedCommandLine(RunCommandLine& line, RunDialect dialect) {
     }
   }
   spec.report_status = line.info_fd >= 0 || line.json_status_fd >= 0;
+  // Written by this process only: CMD must not hold them (a reader of the
+  // info waits for its EOF, which must come once the report is written).
+  for (int fd : {line.info_fd, line.json_status_fd}) {
+    if (fd < 0) continue;
+    if (::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+      const int err = errno;
+      say.Say(MakeError(err, fd == line.info_fd ? "--info-fd" : "--json-status-fd", std::to_string(fd)).error().Message());
+      return usage_status;
+    }
+  }
   if (auto valid = ValidateSandboxSpec(spec); !valid) {
     say.Say(valid.error().Message());
     return usage_status;

@@ -188,6 +188,17 @@ TEST(BwrapEntry, InfoFdAndJsonStatusFdReportTheSameKeys) {
   });
 }
 
+// flatpak reads --info-fd to its end while the sandbox runs: CMD must not hold it.
+TEST(BwrapEntry, InfoFdEndsOnceWrittenWhileTheCommandRuns) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    ExpectSame("rm -f $TESTDIR/p; mkfifo $TESTDIR/p; $BWRAP --ro-bind / / --info-fd 3 sleep 2.5 3>$TESTDIR/p & "
+               "timeout 2 cat $TESTDIR/p >$TESTDIR/info; echo cat-status $?; grep -c child-pid $TESTDIR/info; "
+               "wait",
+               "cat-status 0\n1\n");
+  });
+}
+
 TEST(BwrapEntry, JsonStatusHasNoExitCodeWhenTheCommandCouldNotRun) {
   SKIP_WITHOUT_BWRAP();
   testing::InPrivateMountNamespace([] {
