@@ -56,9 +56,13 @@ class Diagnostics {
     if (error.operation == "symlink") {
       // `"/x" inside the sandbox: the existing destination is "a"`, or no detail (then the errno says it).
       const auto detail = error.argument.find(": the ");
-      if (detail == std::string::npos) return Say(fmt::format("Can't make symlink at {}: {}", Unquoted(error.argument), reason));
+      if (detail == std::string::npos) {
+        return Say(fmt::format("Can't make symlink at {}: {}", Unquoted(error.argument), reason));
+      }
       std::string what = error.argument.substr(detail + 6);
-      if (const auto quote = what.find(" is \""); quote != std::string::npos) what = what.substr(0, quote + 4) + Unquoted(what.substr(quote + 4));
+      if (const auto quote = what.find(" is \""); quote != std::string::npos) {
+        what = what.substr(0, quote + 4) + Unquoted(what.substr(quote + 4));
+      }
       return Say(fmt::format("Can't make symlink at {}: {}", Unquoted(error.argument.substr(0, detail)), what));
     }
     if (error.operation == "open" && error.argument.ends_with("(--lock-file)")) {

@@ -1155,6 +1155,10 @@ Result<RunCommandLine> ParseRunCommandLine(const std::vector<std::string>& given
       }
       auto argument = ReadArgument(option->name, value, text);
       if (!argument) return std::unexpected(argument.error());
+      // mntns run reads --size 0 as the kernel's default; bwrap refuses it.
+      if (bwrap && option->name == "--size" && argument->number == 0) {
+        return Usage("--size takes a non-zero number of bytes");
+      }
       occurrence.values.push_back(std::move(*argument));
     }
     // --perms and --size belong to the very next option (bwrap 0.8+): one

@@ -321,6 +321,7 @@ TEST(BwrapEntry, CgroupAndNetOptionsMakeTheNamespacesAsked) {
 TEST(BwrapEntry, UsageErrorsAreBwrapsWordsAndStatus) {
   SKIP_WITHOUT_BWRAP();
   for (const std::string args : {"--foo", "--bind /", "--ro-bind / / --uid 5 true", "--hostname x --ro-bind / / true",
+                                 "--ro-bind / / --size 0 --tmpfs /tmp true",
                                  "", "--ro-bind / /"}) {
     auto [bwrap, ours] = UnderBoth("$BWRAP " + args);
     EXPECT_EQ(ours.exit_status, 1) << args;
