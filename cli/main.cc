@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "bwrap.h"
 #include "command.h"
 #include "mntns/fd.h"
 
@@ -115,6 +116,13 @@ int Main(int argc, char** argv) {
 }
 
 }  // namespace
+
+int CheckedBwrapMain(int argc, char** argv) { return CheckStdout(BwrapMain(argc, argv)); }
+int CheckedMain(int argc, char** argv) { return Main(argc, argv); }
 }  // namespace mntns::cli
 
-int main(int argc, char** argv) { return mntns::cli::Main(argc, argv); }
+int main(int argc, char** argv) {
+  // Under the name bwrap (or mntns-bwrap), mntns is bubblewrap's command line.
+  if (argc > 0 && mntns::cli::IsBwrapName(argv[0])) return mntns::cli::CheckedBwrapMain(argc, argv);
+  return mntns::cli::CheckedMain(argc, argv);
+}

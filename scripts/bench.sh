@@ -71,6 +71,12 @@ if [ -x bench/run_vs_bwrap.sh ]; then
   done
 fi
 
+# Many --bind options: bwrap against mntns's bwrap entry point (linear setup).
+if [ -x bench/bwrap_binds.sh ]; then
+  progress "bwrap entry: 200 and 2,000 --bind"
+  bench/bwrap_binds.sh --mntns "$mntns" --json "$results/bwrap-binds.json" >&2
+fi
+
 progress "writing BENCHMARKS.md and bench/plots/"
 python3 bench/report.py --results "$results" --markdown BENCHMARKS.md --plots bench/plots
 progress "done in $(( $(date +%s) - started )) s"

@@ -176,6 +176,28 @@ int MakeEmptyRootInChild(const char* source) {
   return err;
 }
 
+Result<void> SetCapabilitySets(std::uint64_t set) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  for (int half = 0; half < 2; ++half) {
+    const auto bits = static_cast<std::uint32_t>(set >> (32 * half));
+    data[half] = {bits, bits, bits};
+  }
+  if (::syscall(SYS_capset, &header, data) != 0) {
+    const int err = errno;
+    return MakeError(err, "capset", fmt::format("{:#x}", set));
+  }
+  return kOk;
+}
+
+Result<void> ChmodFd(int fd, mode_t mode) {
+  if (::syscall(SYS_fchmodat2, fd, "", mode, AT_EMPTY_PATH) != 0) {
+    const int err = errno;
+    return MakeError(err, "fchmodat2", fmt::format("fd {} {:#o}", fd, mode));
+  }
+  return kOk;
+}
+
 Result<void> BringUpInterface(const char* name) {
   UniqueFd socket(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (!socket) {

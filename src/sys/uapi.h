@@ -24,6 +24,9 @@
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452  // 6.6: fchmodat with flags (AT_EMPTY_PATH)
+#endif
 
 // ---- include/uapi/linux/mount.h ---------------------------------------------
 #ifndef OPEN_TREE_NAMESPACE
