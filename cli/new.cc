@@ -171,12 +171,15 @@ int PrintSummary(const NewOptions& options, NamespaceStrategy strategy, int ns_f
 
 int RunNewEmpty(const NewOptions& options, NamespaceStrategy requested) {
   ShareTemplateWhenUseful(NamespaceOperation::kEmptyMountNamespace, requested);
+  if (!options.pin.empty()) {
+    auto pinned = PinnedEmptyMountNamespace(options.pin, {.strategy = requested});
+    if (!pinned) return ReportError(PinErrorAsOption(pinned.error()));
+    if (options.run_command) return RunInside(pinned->ns.Get(), options.command, true);
+    return PrintSummary(options, pinned->strategy, pinned->ns.Get());
+  }
   const NamespaceStrategy strategy = ResolveStrategy(NamespaceOperation::kEmptyMountNamespace, requested);
   auto ns = EmptyMountNamespace({.strategy = requested});
   if (!ns) return ReportError(ns.error());
-  if (!options.pin.empty()) {
-    if (auto pinned = PinNamespace(ns->Get(), options.pin); !pinned) return ReportError(PinErrorAsOption(pinned.error()));
-  }
   if (options.run_command) return RunInside(ns->Get(), options.command, true);
   return PrintSummary(options, strategy, ns->Get());
 }

@@ -26,6 +26,7 @@
 #include "mntns/features.h"
 #include "mntns/namespace.h"
 #include "mntns/query.h"
+#include "mntns/tree.h"
 #include "support/namespace.h"
 #include "sys/namespaces.h"
 #include "sys/syscalls.h"
@@ -229,6 +230,27 @@ TEST_P(EmptyNamespaceTest, FromOutsideListMountsShowsNoMount) {
     auto mounts = ListMounts(NamespaceRef::ByFile("/proc/self/fd/" + std::to_string(ns.Get())));
     ASSERT_TRUE(mounts) << mounts.error().Message();
     EXPECT_TRUE(mounts->empty()) << mounts->size() << " mounts, the first at " << mounts->front().point;
+  });
+}
+
+// A namespace made on another CPU may draw a smaller sequence number than
+// the caller's, and the kernel then refuses the pin (ELOOP);
+// PinnedEmptyMountNamespace retries as OpenPinnedTreeNamespace does. Many
+// pins in a row give the retry its chances on a busy machine.
+TEST_P(EmptyNamespaceTest, PinnedItOutlivesItsFdAndListsNoMount) {
+  InPrivateMountNamespace([&] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(testing::MountTmpfs(base));
+    for (int i = 0; i < 20; ++i) {
+      const std::string pin = base + "/ns" + std::to_string(i);
+      auto pinned = PinnedEmptyMountNamespace(pin, options());
+      ASSERT_TRUE(pinned) << i << ": " << pinned.error().Message();
+      EXPECT_NE(pinned->strategy, NamespaceStrategy::kAuto);
+      pinned->ns.Reset();
+      auto mounts = ListMounts(NamespaceRef::ByFile(pin));
+      ASSERT_TRUE(mounts) << mounts.error().Message();
+      EXPECT_TRUE(mounts->empty());
+    }
   });
 }
 
