@@ -350,6 +350,16 @@ MNTNS_C_EXPORT int mntns_sandbox_spec_add_symlink(struct mntns_sandbox_spec *spe
 /* The mount at `dest` (a mount point) and below made read-only. */
 MNTNS_C_EXPORT int mntns_sandbox_spec_add_remount_ro(struct mntns_sandbox_spec *spec, const char *dest);
 
+#define MNTNS_OVERLAY_READ_ONLY 0 /* --ro-overlay: no upper layer (needs two lower layers or more) */
+#define MNTNS_OVERLAY_TMPFS 1     /* --tmp-overlay: upper and work dirs on a fresh tmpfs, changes lost */
+#define MNTNS_OVERLAY_DIRECTORY 2 /* --overlay: upper dir `upper`, work dir `workdir` (host paths) */
+/* An overlayfs on `dest` from the `count` host directories `lower`, lowest
+ * first; `upper` and `workdir` only with MNTNS_OVERLAY_DIRECTORY (else
+ * NULL). -EINVAL for an unknown `upper_kind` or a missing path. */
+MNTNS_C_EXPORT int mntns_sandbox_spec_add_overlay(struct mntns_sandbox_spec *spec, const char *dest,
+                                                  const char *const *lower, size_t count, int upper_kind,
+                                                  const char *upper, const char *workdir);
+
 /* Environment changes, applied in order to the caller's environment. */
 MNTNS_C_EXPORT int mntns_sandbox_spec_setenv(struct mntns_sandbox_spec *spec, const char *name, const char *value);
 MNTNS_C_EXPORT int mntns_sandbox_spec_unsetenv(struct mntns_sandbox_spec *spec, const char *name);

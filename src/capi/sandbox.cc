@@ -156,6 +156,41 @@ int mntns_sandbox_spec_add_remount_ro(mntns_sandbox_spec* spec, const char* dest
   });
 }
 
+int mntns_sandbox_spec_add_overlay(mntns_sandbox_spec* spec, const char* dest, const char* const* lower,
+                                   size_t count, int upper_kind, const char* upper, const char* workdir) {
+  if (dest == nullptr || (lower == nullptr && count != 0)) return -EINVAL;
+  for (size_t i = 0; i < count; ++i) {
+    if (lower[i] == nullptr) return -EINVAL;
+  }
+  SandboxMount::OverlayUpper kind;
+  switch (upper_kind) {
+    case MNTNS_OVERLAY_READ_ONLY:
+      kind = SandboxMount::OverlayUpper::kNone;
+      break;
+    case MNTNS_OVERLAY_TMPFS:
+      kind = SandboxMount::OverlayUpper::kTmpfs;
+      break;
+    case MNTNS_OVERLAY_DIRECTORY:
+      kind = SandboxMount::OverlayUpper::kDirectory;
+      if (upper == nullptr || workdir == nullptr) return -EINVAL;
+      break;
+    default:
+      return -EINVAL;
+  }
+  if (kind != SandboxMount::OverlayUpper::kDirectory && (upper != nullptr || workdir != nullptr)) return -EINVAL;
+  return Set(spec, [&](SandboxSpec& s) {
+    SandboxMount step = mntns::capi::Step(SandboxMount::Kind::kOverlay, dest);
+    step.overlay_upper = kind;
+    step.layers.assign(lower, lower + count);
+    if (kind == SandboxMount::OverlayUpper::kDirectory) {
+      step.source = upper;
+      step.workdir = workdir;
+    }
+    s.mounts.push_back(std::move(step));
+    return 0;
+  });
+}
+
 int mntns_sandbox_spec_setenv(mntns_sandbox_spec* spec, const char* name, const char* value) {
   if (name == nullptr || value == nullptr) return -EINVAL;
   return Set(spec, [&](SandboxSpec& s) {

@@ -540,6 +540,35 @@ void ProbeSpec(mntns_sandbox_spec* spec, const std::vector<std::string>& probe_a
   ASSERT_EQ(mntns_sandbox_spec_set_argv(spec, argv.data()), 0);
 }
 
+// Runs a probe spec with its stdout in a file, and returns what it printed
+// (status in *status).
+std::string RunCapturing(mntns_sandbox_spec* spec, int* status, std::string* error_text) {
+  const std::string out = TempDir() + "/out";
+  const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return "open " + out + " failed";
+  // The probe writes to fd 1: hand it the file there for the run.
+  const int saved = ::dup(1);
+  ::dup2(fd, 1);
+  ::close(fd);
+  mntns_sandbox* sandbox = nullptr;
+  ErrorOwner error;
+  const int started = mntns_sandbox_start(spec, &sandbox, &error.error);
+  *status = started == 0 ? mntns_sandbox_wait(sandbox, nullptr, 0, &error.error) : started;
+  std::fflush(stdout);
+  ::dup2(saved, 1);
+  ::close(saved);
+  mntns_sandbox_free(sandbox);
+  *error_text = error.Text();
+  std::string text;
+  if (std::FILE* file = std::fopen(out.c_str(), "re"); file != nullptr) {
+    char buffer[4096];
+    size_t n;
+    while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, n);
+    std::fclose(file);
+  }
+  return text;
+}
+
 TEST(CApiSandbox, WaitReturnsTheCommandsExitStatus) {
   InPrivateMountNamespace([] {
     SpecOwner spec;
@@ -565,31 +594,45 @@ TEST(CApiSandbox, TheSpecsStepsAndEnvironmentReachTheCommand) {
     ASSERT_EQ(mntns_sandbox_spec_add_dir(spec.spec, "/scratch/made", 0750), 0);
     ASSERT_EQ(mntns_sandbox_spec_setenv(spec.spec, "MNTNS_CAPI_PROBE", "set by the spec"), 0);
     ProbeSpec(spec.spec, {"describe", "/scratch/made", "MNTNS_CAPI_PROBE"});
-    const std::string out = TempDir() + "/out";
-    const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    ASSERT_GE(fd, 0);
-    // The probe writes to fd 1: hand it the file there for the run.
-    const int saved = ::dup(1);
-    ASSERT_EQ(::dup2(fd, 1), 1);
-    ::close(fd);
-    mntns_sandbox* sandbox = nullptr;
-    ErrorOwner error;
-    const int started = mntns_sandbox_start(spec.spec, &sandbox, &error.error);
-    const int status = started == 0 ? mntns_sandbox_wait(sandbox, nullptr, 0, &error.error) : started;
-    std::fflush(stdout);
-    ::dup2(saved, 1);
-    ::close(saved);
-    mntns_sandbox_free(sandbox);
-    ASSERT_EQ(status, 0) << error.Text();
-    std::FILE* file = std::fopen(out.c_str(), "re");
-    ASSERT_NE(file, nullptr);
-    char text[4096] = {};
-    const size_t n = std::fread(text, 1, sizeof text - 1, file);
-    std::fclose(file);
-    const std::string got(text, n);
+    int status = -1;
+    std::string error;
+    const std::string got = RunCapturing(spec.spec, &status, &error);
+    ASSERT_EQ(status, 0) << error;
     EXPECT_NE(got.find("/scratch/made dir 0750\n"), std::string::npos) << got;
     EXPECT_NE(got.find("MNTNS_CAPI_PROBE=set by the spec\n"), std::string::npos) << got;
   });
+}
+
+TEST(CApiSandbox, AReadOnlyOverlayShowsTheFilesOfEveryLowerLayer) {
+  InPrivateMountNamespace([] {
+    const std::string dir = TempDir();
+    ASSERT_TRUE(MakeDirs(dir + "/low/from-low"));
+    ASSERT_TRUE(MakeDirs(dir + "/high/from-high"));
+    SpecOwner spec;
+    const std::string low = dir + "/low";
+    const std::string high = dir + "/high";
+    const char* layers[] = {low.c_str(), high.c_str()};
+    ASSERT_EQ(mntns_sandbox_spec_add_overlay(spec.spec, "/o", layers, 2, MNTNS_OVERLAY_READ_ONLY, nullptr, nullptr), 0);
+    ProbeSpec(spec.spec, {"describe", "/o/from-low", "/o/from-high"});
+    int status = -1;
+    std::string error;
+    const std::string got = RunCapturing(spec.spec, &status, &error);
+    if (error.find("fsopen \"overlay\"") != std::string::npos) GTEST_SKIP() << "no overlayfs: " << error;
+    ASSERT_EQ(status, 0) << error;
+    EXPECT_NE(got.find("/o/from-low dir"), std::string::npos) << got;
+    EXPECT_NE(got.find("/o/from-high dir"), std::string::npos) << got;
+    EXPECT_NE(got.find("mount /o overlay"), std::string::npos) << got;
+  });
+}
+
+TEST(CApiSandbox, AnOverlayWithAnUpperDirNeedsItsWorkDir) {
+  SpecOwner spec;
+  const char* layers[] = {"/usr"};
+  EXPECT_EQ(mntns_sandbox_spec_add_overlay(spec.spec, "/o", layers, 1, MNTNS_OVERLAY_DIRECTORY, "/up", nullptr),
+            -EINVAL);
+  EXPECT_EQ(mntns_sandbox_spec_add_overlay(spec.spec, "/o", layers, 1, MNTNS_OVERLAY_TMPFS, "/up", nullptr), -EINVAL);
+  EXPECT_EQ(mntns_sandbox_spec_add_overlay(spec.spec, "/o", layers, 1, 3, nullptr, nullptr), -EINVAL);
+  EXPECT_EQ(mntns_sandbox_spec_add_overlay(spec.spec, "/o", layers, 1, MNTNS_OVERLAY_TMPFS, nullptr, nullptr), 0);
 }
 
 TEST(CApiSandbox, ASignalToTheCallerIsForwardedToTheSandbox) {
