@@ -1,7 +1,7 @@
 /* mntns.h: the C API of libmntns, for C11 programs and any language with a C
  * FFI (Go, Rust, Python ctypes). Symbol version MNTNS_1.0 (see
  * src/capi/mntns.map); libmntns.so keeps every function and struct layout of
- * this header stable, and tests/abi/mntns-c.abi records them.
+ * this header stable, and tests/capi/mntns-c.abi records them.
  *
  * Conventions, for every function below unless it says otherwise:
  *  - Results: >= 0 on success (an fd, a count, a status or 0), a negative
@@ -47,6 +47,8 @@ extern "C" {
 
 struct mntns_error;
 
+/* The accessors accept NULL (the error that could not be allocated) and
+ * then answer 0 or "". */
 /* The errno value (positive), e.g. ENOENT. */
 MNTNS_C_EXPORT int mntns_error_code(const struct mntns_error *error);
 /* The failed operation, e.g. "open_tree"; never NULL. */

@@ -625,6 +625,30 @@ TEST(CApiSandbox, AReadOnlyOverlayShowsTheFilesOfEveryLowerLayer) {
   });
 }
 
+TEST(CApiSandbox, TheKernelsFsContextLogReachesTheErrorObject) {
+  InPrivateMountNamespace([] {
+    const std::string dir = TempDir();
+    const std::string file = dir + "/not-a-dir";
+    std::FILE* created = std::fopen(file.c_str(), "we");
+    ASSERT_NE(created, nullptr);
+    std::fclose(created);
+    SpecOwner spec;
+    const char* layers[] = {file.c_str(), "/usr"};
+    ASSERT_EQ(mntns_sandbox_spec_add_overlay(spec.spec, "/o", layers, 2, MNTNS_OVERLAY_READ_ONLY, nullptr, nullptr), 0);
+    ProbeSpec(spec.spec, {"exit", "0"});
+    mntns_sandbox* sandbox = nullptr;
+    ErrorOwner error;
+    EXPECT_EQ(mntns_sandbox_start(spec.spec, &sandbox, &error.error), -EINVAL) << error.Text();
+    ASSERT_NE(error.error, nullptr);
+    if (error.Text().find("fsopen \"overlay\"") != std::string::npos) GTEST_SKIP() << "no overlayfs: " << error.Text();
+    EXPECT_STREQ(mntns_error_operation(error.error), "fsconfig");
+    EXPECT_NE(std::string(mntns_error_kernel_log(error.error)).find("not a directory"), std::string::npos)
+        << error.Text();
+    EXPECT_NE(error.Text().find("kernel: "), std::string::npos) << error.Text();
+    EXPECT_EQ(sandbox, nullptr);
+  });
+}
+
 TEST(CApiSandbox, AnOverlayWithAnUpperDirNeedsItsWorkDir) {
   SpecOwner spec;
   const char* layers[] = {"/usr"};
