@@ -386,6 +386,24 @@ TEST(CApiForEachMountBlock, HandsOverEveryMountOnceInOrderedBlocksOneCallAtATime
   });
 }
 
+TEST(CApiForEachMountBlock, WalksAnotherNamespaceGivenByItsFd) {
+  InPrivateMountNamespace([] {
+    const std::string tree = TreeWithTwoSubmounts();
+    ErrorOwner error;
+    FdOwner ns{mntns_open_tree_namespace(AT_FDCWD, tree.c_str(), AT_RECURSIVE, MNTNS_STRATEGY_AUTO, &error.error)};
+    ASSERT_GE(ns.fd, 0) << error.Text();
+    mntns_query query = QueryFor(MNTNS_NS_FD);
+    query.ns_fd = ns.fd;
+    BlockWalk walk;
+    ASSERT_EQ(mntns_for_each_mount_block(&query, 2, CollectBlock, &walk, &error.error), 2) << error.Text();
+    TableOwner table;
+    ASSERT_EQ(mntns_list_mounts(&query, &table.table, &error.error), 0) << error.Text();
+    const std::vector<std::uint64_t> ids = Ids(table.table);
+    ASSERT_EQ(ids.size(), 3u);
+    EXPECT_EQ(walk.blocks, (std::vector<std::vector<std::uint64_t>>{{ids[0], ids[1]}, {ids[2]}}));
+  });
+}
+
 TEST(CApiForEachMountBlock, AVisitorsErrorStopsTheWalkAndIsReturned) {
   BlockWalk walk;
   walk.stop_with = -ECANCELED;
