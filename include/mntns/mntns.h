@@ -78,6 +78,7 @@ MNTNS_C_EXPORT void mntns_error_free(struct mntns_error *error);
 #define MNTNS_FEATURE_NS_MNT_GET_INFO (1ULL << 9)       /* ioctl NS_MNT_GET_INFO, 6.12 */
 #define MNTNS_FEATURE_NS_MNT_GET_NEXT_PREV (1ULL << 10) /* ioctl NS_MNT_GET_NEXT/PREV, 6.12 */
 #define MNTNS_FEATURE_STATX_MNT_ID_UNIQUE (1ULL << 11)  /* statx(STATX_MNT_ID_UNIQUE), 6.8 */
+#define MNTNS_FEATURE_EMPTY_MOUNT_NAMESPACE (1ULL << 12) /* UNSHARE_EMPTY_MNTNS / CLONE_EMPTY_MNTNS, 7.1 */
 
 struct mntns_features {
   uint32_t size;      /* in: sizeof(struct mntns_features); out: bytes written */

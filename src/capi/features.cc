@@ -27,6 +27,7 @@ constexpr FeatureBit kFeatureBits[] = {
     {MNTNS_FEATURE_NS_MNT_GET_INFO, "ns_mnt_get_info", &mntns::Features::ns_mnt_get_info},
     {MNTNS_FEATURE_NS_MNT_GET_NEXT_PREV, "ns_mnt_get_next_prev", &mntns::Features::ns_mnt_get_next_prev},
     {MNTNS_FEATURE_STATX_MNT_ID_UNIQUE, "statx_mnt_id_unique", &mntns::Features::statx_mnt_id_unique},
+    {MNTNS_FEATURE_EMPTY_MOUNT_NAMESPACE, "empty_mount_namespace", &mntns::Features::empty_mount_namespace},
 };
 
 // struct mntns_features of MNTNS_1.0 ends with `kernel`.

@@ -113,14 +113,16 @@ TEST(CApiFeatures, ReportTheSameFeaturesAsKernelFeatures) {
   EXPECT_EQ((features.present & MNTNS_FEATURE_OPEN_TREE_NAMESPACE) != 0, cxx.open_tree_namespace);
   EXPECT_EQ((features.present & MNTNS_FEATURE_FSMOUNT_NAMESPACE) != 0, cxx.fsmount_namespace);
   EXPECT_EQ((features.present & MNTNS_FEATURE_STATX_MNT_ID_UNIQUE) != 0, cxx.statx_mnt_id_unique);
-  EXPECT_EQ(features.known, (MNTNS_FEATURE_STATX_MNT_ID_UNIQUE << 1) - 1);
+  EXPECT_EQ((features.present & MNTNS_FEATURE_EMPTY_MOUNT_NAMESPACE) != 0, cxx.empty_mount_namespace);
+  EXPECT_EQ(features.known, (MNTNS_FEATURE_EMPTY_MOUNT_NAMESPACE << 1) - 1);
   EXPECT_EQ(std::string(mntns_feature_profile()), cxx.profile);
 }
 
 TEST(CApiFeatures, NameEveryKnownBitAsTheCliDoes) {
   EXPECT_STREQ(mntns_feature_name(MNTNS_FEATURE_OPEN_TREE_NAMESPACE), "open_tree_namespace");
   EXPECT_STREQ(mntns_feature_name(MNTNS_FEATURE_STATX_MNT_ID_UNIQUE), "statx_mnt_id_unique");
-  EXPECT_EQ(mntns_feature_name(MNTNS_FEATURE_STATX_MNT_ID_UNIQUE << 1), nullptr);
+  EXPECT_STREQ(mntns_feature_name(MNTNS_FEATURE_EMPTY_MOUNT_NAMESPACE), "empty_mount_namespace");
+  EXPECT_EQ(mntns_feature_name(MNTNS_FEATURE_EMPTY_MOUNT_NAMESPACE << 1), nullptr);
 }
 
 TEST(CApiSizedStructs, ASizeBelowTheFirstVersionIsEinval) {
