@@ -92,8 +92,9 @@ Result<std::size_t> Listmount(const MntIdReq& request, std::span<std::uint64_t> 
   if (rc < 0) {
     const int err = errno;
     return MakeError(err, "listmount",
-                     request.mnt_ns_id != 0 ? fmt::format("mnt_ns_id={}", request.mnt_ns_id)
-                                            : std::string());
+                     fmt::format("mnt_id={} in {}", request.mnt_id,
+                                 request.mnt_ns_id != 0 ? fmt::format("mnt_ns_id={}", request.mnt_ns_id)
+                                                        : std::string("the caller's namespace")));
   }
   return static_cast<std::size_t>(rc);
 }
