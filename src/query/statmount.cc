@@ -227,7 +227,9 @@ void DecodeStatmountInto(std::span<const std::byte> buffer, Mount& mount) {
   const std::size_t filled = std::min<std::size_t>(buffer.size(), raw.size);
   const std::span<const char> table(reinterpret_cast<const char*>(buffer.data()) + std::min(filled, sizeof raw),
                                     filled > sizeof raw ? filled - sizeof raw : 0);
-  mount.mask = raw.mask;
+  // The lambdas below take the mask, not `raw` (a struct with a flexible array).
+  const std::uint64_t raw_mask = raw.mask;
+  mount.mask = raw_mask;
   mount.derived = false;
   const bool sb_basic = (raw.mask & field::kSbBasic) != 0;
   mount.sb_dev_major = sb_basic ? raw.sb_dev_major : 0;
@@ -247,7 +249,7 @@ void DecodeStatmountInto(std::span<const std::byte> buffer, Mount& mount) {
   mount.ns_id = (raw.mask & field::kMntNsId) ? raw.mnt_ns_id : 0;
   mount.supported_mask = (raw.mask & field::kSupportedMask) ? raw.supported_mask : 0;
   auto string = [&](FieldMask bit, std::string& to, std::uint32_t offset) {
-    if ((raw.mask & bit) == 0 || !AssignString(to, table, offset)) {
+    if ((raw_mask & bit) == 0 || !AssignString(to, table, offset)) {
       to.clear();
       mount.mask &= ~bit;
     }
@@ -259,7 +261,7 @@ void DecodeStatmountInto(std::span<const std::byte> buffer, Mount& mount) {
   string(field::kFsSubtype, mount.fs_subtype, raw.fs_subtype);
   string(field::kSbSource, mount.sb_source, raw.sb_source);
   auto strings = [&](FieldMask bit, std::vector<std::string>& to, std::uint32_t offset, std::uint32_t count) {
-    if ((raw.mask & bit) == 0 || !AssignStrings(to, table, offset, count)) {
+    if ((raw_mask & bit) == 0 || !AssignStrings(to, table, offset, count)) {
       to.clear();
       mount.mask &= ~bit;
     }
