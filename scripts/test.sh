@@ -67,6 +67,9 @@ for part in "${parts[@]}"; do
   esac
 done
 
+if [ -e "$build/hardening/process-races.summary" ]; then
+  sed 's/^/==> /' "$build/hardening/process-races.summary"
+fi
 # The fault-injection walk's figures (tests/fault), summed into one line for
 # CI logs (fuzz and TSan print theirs above); per operation in the file.
 if [ -e "$build/hardening/fault-injection.summary" ]; then
