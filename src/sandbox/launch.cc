@@ -375,7 +375,9 @@ int Supervise(pid_t child) {
       if (reaped->pid == child) return StatusCode(reaped->status);
     }
     if (!reaped && reaped.error().code == ECHILD) return kSetupFailed;
-    if (!sfd) {
+    // A failed waitpid may have been the look after the child's SIGCHLD was
+    // read: no signal would come again, so wait for the child itself.
+    if (!sfd || !reaped) {
       // Without a signalfd (fd limit): still reap, without forwarding.
       if (auto exited = sys::WaitPid(child, 0); exited && exited->pid == child) return StatusCode(exited->status);
       continue;
@@ -736,6 +738,9 @@ const char* HandoffProblem(int handoff_fd, int error_fd) {
   if (handoff.st_uid != ::geteuid()) return "a handoff of another user";
   if (handoff.st_size > kMaximumHandoffBytes) return "an over-long handoff";
   auto seals = sys::FileSeals(handoff_fd);
+  // EINVAL: a file that takes no seals. Any other failure is not a refusal:
+  // the handoff is this user's and the channel a pipe, so the caller hears it.
+  if (!seals && seals.error().code != EINVAL) Fail(error_fd, seals.error());
   if (!seals || (*seals & kHandoffSeals) != kHandoffSeals) return "an unsealed handoff";
   return nullptr;
 }
