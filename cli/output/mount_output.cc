@@ -71,9 +71,9 @@ const Column kColumns[] = {
      [](const Row& r) { return r.mount.Has(field::kMntNsId) ? Number(r.mount.ns_id) : std::string("-"); }, true},
     {"MAJ:MIN", field::kSbBasic,
      [](const Row& r) { return fmt::format("{}:{}", r.mount.sb_dev_major, r.mount.sb_dev_minor); }, true},
-    {"SIZE", field::kMntPoint, [](const Row& r) { return UsageCell(r, &Usage::size); }, true, false, true},
-    {"USED", field::kMntPoint, [](const Row& r) { return UsageCell(r, &Usage::used); }, true, false, true},
-    {"AVAIL", field::kMntPoint, [](const Row& r) { return UsageCell(r, &Usage::avail); }, true, false, true},
+    {"SIZE", field::kMntPoint, [](const Row& r) { return UsageCell(r, &Usage::size); }, true, false, true, 5},
+    {"USED", field::kMntPoint, [](const Row& r) { return UsageCell(r, &Usage::used); }, true, false, true, 5},
+    {"AVAIL", field::kMntPoint, [](const Row& r) { return UsageCell(r, &Usage::avail); }, true, false, true, 5},
     {"USE%", field::kMntPoint, UsePercent, true, false, true},
 };
 
@@ -431,7 +431,7 @@ void PrintCells(std::span<const Column* const> columns, std::span<const std::vec
   std::vector<bool> is_device(count);
   for (std::size_t c = 0; c < count; ++c) is_device[c] = columns[c]->name == "MAJ:MIN";
   std::vector<std::size_t> widths;
-  for (const Column* column : columns) widths.push_back(Width(column->name));  // with -n too, as libsmartcols
+  for (const Column* column : columns) widths.push_back(std::max(column->min_width, Width(column->name)));  // with -n too, as libsmartcols
   for (const auto& cells : blocks) {
     for (std::size_t i = 0; i < cells.size(); ++i) {
       const std::size_t c = i % count;

@@ -85,6 +85,7 @@ struct Column {
   bool right = false;      // right-aligned, as findmnt aligns numbers and sizes
   bool truncate = false;   // may be cut to fit the terminal (findmnt's option columns)
   bool usage = false;      // needs Row::usage (statvfs of the target)
+  std::size_t min_width = 0;  // findmnt's width hint, kept also without headings
 };
 
 [[nodiscard]] std::span<const Column> AllColumns();
