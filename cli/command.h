@@ -38,6 +38,7 @@ struct NewCommandLine {
 void AddNewCommand(CLI::App& app, Runner& runner, const NewCommandLine& command_line);
 void AddRunCommand(CLI::App& app, Runner& runner);
 void AddStatCommand(CLI::App& app, Runner& runner);
+void AddWatchCommand(CLI::App& app, Runner& runner);
 
 // Prints `mntns: <message>` to stderr and returns kExitFailure.
 int ReportError(const Error& error);
