@@ -37,6 +37,7 @@ constexpr std::size_t kMountsPerBlock = 256;
 struct LsOptions {
   bool json = false;
   bool tree = false;
+  bool ascii = false;
   bool list = false;
   bool raw = false;
   bool pairs = false;
@@ -345,7 +346,7 @@ int RunLs(LsOptions& options) {
     }
     std::vector<std::string> ordered;
     ordered.reserve(rows.size() * count);
-    for (const auto& [row, tree_prefix] : TreeOrder(rows)) {
+    for (const auto& [row, tree_prefix] : TreeOrder(rows, options.ascii)) {
       for (std::size_t c = 0; c < count; ++c) {
         const std::string& text = row_cells[row][c];
         ordered.push_back((*columns)[c]->name == "TARGET" ? tree_prefix + text : text);
@@ -370,6 +371,7 @@ void AddLsCommand(CLI::App& app, Runner& runner) {
                     "propagation, ns_id and more (null where the backend cannot know a field);\n"
                     "filters apply, -o does not");
   command->add_flag("--tree", options->tree, "Draw TARGET as the mount tree (depth-first order)");
+  command->add_flag("-a,--ascii", options->ascii, "Draw the tree with ASCII characters (|- `-)");
   command->add_flag("-l,--list", options->list, "A list, one row per mount (the default; overrides --tree)");
   command->add_flag("-r,--raw", options->raw, "Cells separated by one space, spaces in them written \\x20");
   command->add_flag("-P,--pairs", options->pairs, "NAME=\"value\" pairs, one row per line");

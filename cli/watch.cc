@@ -33,7 +33,10 @@ void PrintEvent(const MountEvent& event, const std::vector<const Column*>& colum
   if (json) {
     nlohmann::ordered_json line;
     line["event"] = MountEventName(event.type);
-    if (event.type != MountEventType::kOverflow) line["mount"] = MountToJson(event.mount);
+    if (event.type != MountEventType::kOverflow) {
+      line["id"] = event.id;
+      line["mount"] = MountToJson(event.mount);
+    }
     std::fputs(line.dump().c_str(), stdout);
     std::fputc('\n', stdout);
   } else {
@@ -120,8 +123,9 @@ void AddWatchCommand(CLI::App& app, Runner& runner) {
   auto options = std::make_shared<WatchCommandOptions>();
   CLI::App* command = app.add_subcommand("watch", "Print the mount events of a namespace as they happen.");
   command->add_flag("-J,--json", options->json,
-                    "One JSON object per line: {\"event\": \"attach\", \"mount\": {...}} with the\n"
-                    "keys of `ls --json`; {\"event\": \"overflow\"} when the kernel dropped events");
+                    "One JSON object per line: {\"event\": \"attach\", \"id\": N, \"mount\": {...}} with\n"
+                    "the keys of `ls --json` (mask [] for a mount gone before it could be read);\n"
+                    "{\"event\": \"overflow\"} when the kernel dropped events");
   std::string column_help = "Columns after EVENT, as for ls (default " + std::string(kDefaultColumns) +
                             ";\nwith the mountinfo backend OLD_ID,OLD_PARENT instead of ID,PARENT)";
   command->add_option("-o,--output", options->columns, column_help);

@@ -482,7 +482,10 @@ void PrintCells(std::span<const Column* const> columns, std::span<const std::vec
   Flush(out);
 }
 
-std::vector<std::pair<std::size_t, std::string>> TreeOrder(std::span<const TreeRow> rows) {
+std::vector<std::pair<std::size_t, std::string>> TreeOrder(std::span<const TreeRow> rows, bool ascii) {
+  const std::string_view branch = ascii ? "|-" : "├─";
+  const std::string_view last_branch = ascii ? "`-" : "└─";
+  const std::string_view through = ascii ? "| " : "│ ";
   std::map<std::uint32_t, std::vector<std::size_t>> children;
   std::map<std::uint32_t, std::size_t> by_id;
   for (std::size_t i = 0; i < rows.size(); ++i) by_id[rows[i].id] = i;
@@ -510,8 +513,10 @@ std::vector<std::pair<std::size_t, std::string>> TreeOrder(std::span<const TreeR
     while (!stack.empty()) {
       Pending next = std::move(stack.back());
       stack.pop_back();
-      order.emplace_back(next.row, next.is_root ? std::string() : next.prefix + (next.last ? "└─" : "├─"));
-      const std::string child_prefix = next.is_root ? std::string() : next.prefix + (next.last ? "  " : "│ ");
+      order.emplace_back(next.row,
+                         next.is_root ? std::string() : next.prefix + std::string(next.last ? last_branch : branch));
+      const std::string child_prefix =
+          next.is_root ? std::string() : next.prefix + std::string(next.last ? std::string_view("  ") : through);
       const auto found = children.find(rows[next.row].id);
       if (found == children.end()) continue;
       const auto& kids = found->second;

@@ -134,6 +134,8 @@ struct TreeRow {
   std::uint32_t id = 0;
   std::uint32_t parent = 0;
 };
-[[nodiscard]] std::vector<std::pair<std::size_t, std::string>> TreeOrder(std::span<const TreeRow> rows);
+// With `ascii`, findmnt -a's "|-", "`-" and "| " instead of the line-drawing characters.
+[[nodiscard]] std::vector<std::pair<std::size_t, std::string>> TreeOrder(std::span<const TreeRow> rows,
+                                                                         bool ascii = false);
 
 }  // namespace mntns::cli

@@ -30,9 +30,13 @@ enum class MountEventType {
 // kChange) or as last known before it (kDetach), with the fields of
 // WatchOptions::mask; empty for kOverflow. The fanotify backend gives unique
 // ids (Mount::id); the mountinfo backend old ids only (Mount::old_id, id 0).
+// A mount that came and went before the watcher could read it is still
+// reported, attach and detach, with `id` and an empty `mount` (mask 0, only
+// Mount::id set): no event is dropped.
 struct MountEvent {
   MountEventType type = MountEventType::kAttach;
   Mount mount;
+  std::uint64_t id = 0;  // the table's key: unique id (fanotify) or old id (mountinfo); 0 for kOverflow
 };
 
 enum class WatchBackend {

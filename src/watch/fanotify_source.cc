@@ -81,8 +81,14 @@ Result<void> Apply(MountWatcher::State& state, const RawEvent& event, std::vecto
   const bool detach = (event.mask & sys::kFanMntDetach) != 0;
   const auto known = state.table.find(event.id);
   if (detach && !attach) {
-    if (known == state.table.end()) return kOk;
-    events.push_back({MountEventType::kDetach, std::move(known->second)});
+    if (known == state.table.end()) {
+      // Attached and gone before it could be read: reported by id alone.
+      Mount gone;
+      gone.id = event.id;
+      events.push_back({MountEventType::kDetach, std::move(gone), event.id});
+      return kOk;
+    }
+    events.push_back({MountEventType::kDetach, std::move(known->second), event.id});
     state.table.erase(known);
     return kOk;
   }
@@ -90,7 +96,15 @@ Result<void> Apply(MountWatcher::State& state, const RawEvent& event, std::vecto
   auto read = Restat(state, event.id, mount);
   if (!read) return std::unexpected(read.error());
   if (!*read) {
-    // Gone before we asked: a detach event is queued behind this one.
+    // Gone before we asked: its detach event is queued behind this one.
+    if (known != state.table.end()) {
+      events.push_back({MountEventType::kDetach, std::move(known->second), event.id});
+      state.table.erase(known);
+    } else if (attach && !detach) {
+      Mount gone;
+      gone.id = event.id;
+      events.push_back({MountEventType::kAttach, std::move(gone), event.id});
+    }
     return kOk;
   }
   if (attach && !detach) {
@@ -100,11 +114,11 @@ Result<void> Apply(MountWatcher::State& state, const RawEvent& event, std::vecto
       known->second = std::move(mount);
       return kOk;
     }
-    events.push_back({MountEventType::kAttach, mount});
+    events.push_back({MountEventType::kAttach, mount, event.id});
     state.table[event.id] = std::move(mount);
     return kOk;
   }
-  events.push_back({MountEventType::kMove, mount});
+  events.push_back({MountEventType::kMove, mount, event.id});
   state.table[event.id] = std::move(mount);
   return RestatBelow(state, event.id);
 }
@@ -123,7 +137,7 @@ Result<void> DropOrphans(MountWatcher::State& state, std::vector<MountEvent>& ev
     if (*read) {
       state.table[key] = std::move(mount);
     } else {
-      events.push_back({MountEventType::kDetach, std::move(state.table[key])});
+      events.push_back({MountEventType::kDetach, std::move(state.table[key]), key});
       state.table.erase(key);
     }
   }

@@ -65,16 +65,16 @@ void ReplaceTable(MountWatcher::State& state, std::vector<Mount> fresh, std::vec
   }
   for (const auto& [key, old] : state.table) {
     const auto found = next.find(key);
-    if (found == next.end() || !SameMount(old, found->second)) events.push_back({MountEventType::kDetach, old});
+    if (found == next.end() || !SameMount(old, found->second)) events.push_back({MountEventType::kDetach, old, key});
   }
   for (const auto& [key, mount] : next) {
     const auto found = state.table.find(key);
     if (found == state.table.end() || !SameMount(found->second, mount)) {
-      events.push_back({MountEventType::kAttach, mount});
+      events.push_back({MountEventType::kAttach, mount, key});
     } else if (!SamePlace(found->second, mount)) {
-      events.push_back({MountEventType::kMove, mount});
+      events.push_back({MountEventType::kMove, mount, key});
     } else if (!SameSettings(found->second, mount)) {
-      events.push_back({MountEventType::kChange, mount});
+      events.push_back({MountEventType::kChange, mount, key});
     }
   }
   state.table = std::move(next);
