@@ -62,7 +62,8 @@ void PrintEvent(const MountEvent& event, const std::vector<const Column*>& colum
   std::fflush(stdout);
 }
 
-int RunWatch(const WatchCommandOptions& options) {
+int RunWatch(WatchCommandOptions& options) {
+  if (!options.filter.mountpoint.empty()) options.filter.mountpoint = NormalPath(options.filter.mountpoint);
   WatchOptions watch;
   // --backend as for ls: listmount reads the table with listmount+statmount
   // and takes fanotify's events; mountinfo polls /proc/PID/mountinfo.

@@ -53,7 +53,7 @@ done
 
 # Keeping a table current: the live table (one statmount per fanotify event)
 # against a re-read per event, 10,000 events in a 30,000-mount table.
-progress "watch: 10,000 events, M=30000"
+progress "watch: 10,000 mount events, M=30000"
 "$mntns" bench watch --host-mounts 30000 --events 10000 --json >"$results/watch-m30000.json"
 
 # StatmountByFd against statmount by id (Google Benchmark).
