@@ -27,6 +27,8 @@ using Runner = std::function<int()>;
 void AddBenchCommand(CLI::App& app, Runner& runner);
 // `bench ls`, registered by AddBenchCommand on its `bench` subcommand.
 void AddBenchLsCommand(CLI::App& bench, Runner& runner);
+// `bench watch` (cli/bench/watch.cc).
+void AddBenchWatchCommand(CLI::App& bench, Runner& runner);
 void AddFeaturesCommand(CLI::App& app, Runner& runner);
 void AddLsCommand(CLI::App& app, Runner& runner);
 // What follows the first "--" of `mntns new ...`: CMD (split off before
@@ -38,6 +40,7 @@ struct NewCommandLine {
 void AddNewCommand(CLI::App& app, Runner& runner, const NewCommandLine& command_line);
 void AddRunCommand(CLI::App& app, Runner& runner);
 void AddStatCommand(CLI::App& app, Runner& runner);
+void AddWatchCommand(CLI::App& app, Runner& runner);
 
 // Prints `mntns: <message>` to stderr and returns kExitFailure.
 int ReportError(const Error& error);

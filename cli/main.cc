@@ -60,6 +60,7 @@ int Main(int argc, char** argv) {
   AddNewCommand(app, runner, new_command);
   AddRunCommand(app, runner);
   AddStatCommand(app, runner);
+  AddWatchCommand(app, runner);
   AddBenchCommand(app, runner);
 
   // `mntns help [COMMAND]` is `mntns [COMMAND] --help`.
@@ -87,7 +88,7 @@ int Main(int argc, char** argv) {
     return false;
   };
   if (!args.empty() && !args[0].starts_with("-") && !is_command(args[0])) {
-    fmt::print(stderr, "mntns: unknown command {} (the commands: features, ls, new, run, stat, bench;"
+    fmt::print(stderr, "mntns: unknown command {} (the commands: features, ls, new, run, stat, watch, bench;"
                        " see mntns --help)\n", QuotePath(args[0]));
     return kExitUsage;
   }
