@@ -266,6 +266,7 @@ MNTNS_C_EXPORT int mntns_statmount_by_fd(int fd, uint64_t mask, struct mntns_mou
 /* The calls a strategy serves. */
 #define MNTNS_OPERATION_OPEN_TREE_NAMESPACE 0 /* open_tree(OPEN_TREE_NAMESPACE), 7.0 */
 #define MNTNS_OPERATION_FSMOUNT_NAMESPACE 1   /* fsmount(FSMOUNT_NAMESPACE), 7.1 */
+#define MNTNS_OPERATION_EMPTY_MOUNT_NAMESPACE 2 /* unshare(UNSHARE_EMPTY_MNTNS), clone3(CLONE_EMPTY_MNTNS), 7.1 */
 
 /* "auto", "native", "template", "classic"; NULL for anything else. */
 MNTNS_C_EXPORT const char *mntns_strategy_name(int strategy);
@@ -292,6 +293,28 @@ MNTNS_C_EXPORT int mntns_open_tree_namespace(int dirfd, const char *path, unsign
  * Errors carry the fs_context log. */
 MNTNS_C_EXPORT int mntns_fsmount_namespace(int fs_fd, unsigned int flags, unsigned int attr_flags, int strategy,
                                            struct mntns_error **error);
+
+/* Empty mount namespaces, like Linux 7.1's UNSHARE_EMPTY_MNTNS /
+ * CLONE_EMPTY_MNTNS on every kernel (mntns::EmptyMountNamespace and the two
+ * below, whose contracts hold; docs/empty-namespaces.md): one empty root at
+ * "/", no mount listed from outside. -EPERM without CAP_SYS_ADMIN in the
+ * calling thread. */
+/* Returns an nsfs fd (the caller's; close-on-exec) of a new empty
+ * namespace; the calling thread stays where it is. */
+MNTNS_C_EXPORT int mntns_empty_namespace(int strategy, struct mntns_error **error);
+/* Moves the calling thread into a new empty namespace (it stops sharing
+ * root and cwd with the other threads; both become the empty root). 0 or a
+ * negative errno; on error the thread is where it was. */
+MNTNS_C_EXPORT int mntns_unshare_empty_namespace(int strategy, struct mntns_error **error);
+/* A child process (SIGCHLD on exit) that starts in a new empty namespace,
+ * like clone3(CLONE_EMPTY_MNTNS | CLONE_PIDFD | clone_flags). `clone_flags`:
+ * CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET,
+ * CLONE_NEWCGROUP, CLONE_NEWNS; anything else -EINVAL (CLONE_FS too).
+ * Returns the child's pid in the parent, with a pidfd of it (the caller's,
+ * close-on-exec) in *pidfd when pidfd is not NULL, and 0 in the child, which
+ * must make only async-signal-safe calls until it execs or _exits. */
+MNTNS_C_EXPORT int mntns_fork_into_empty_namespace(uint64_t clone_flags, int strategy, int *pidfd,
+                                                   struct mntns_error **error);
 
 /* ---- the mount API one call at a time (what attaching needs) ----------- */
 

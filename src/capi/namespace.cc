@@ -17,6 +17,8 @@ Result<NamespaceOperation> OperationFromC(int operation) {
       return NamespaceOperation::kOpenTreeNamespace;
     case MNTNS_OPERATION_FSMOUNT_NAMESPACE:
       return NamespaceOperation::kFsmountNamespace;
+    case MNTNS_OPERATION_EMPTY_MOUNT_NAMESPACE:
+      return NamespaceOperation::kEmptyMountNamespace;
     default:
       return MakeError(EINVAL, "operation", std::to_string(operation) + " is not an MNTNS_OPERATION_* value");
   }
@@ -75,6 +77,36 @@ int mntns_fsmount_namespace(int fs_fd, unsigned int flags, unsigned int attr_fla
     auto parsed = mntns::capi::StrategyFromC(strategy);
     if (!parsed) return mntns::capi::Fail(std::move(parsed.error()), error);
     return mntns::capi::HandOver(mntns::FsmountNamespace(fs_fd, flags, attr_flags, {.strategy = *parsed}), error);
+  });
+}
+
+int mntns_empty_namespace(int strategy, mntns_error** error) {
+  return mntns::capi::Guard("mntns_empty_namespace", error, [&]() -> int {
+    auto parsed = mntns::capi::StrategyFromC(strategy);
+    if (!parsed) return mntns::capi::Fail(std::move(parsed.error()), error);
+    return mntns::capi::HandOver(mntns::EmptyMountNamespace({.strategy = *parsed}), error);
+  });
+}
+
+int mntns_unshare_empty_namespace(int strategy, mntns_error** error) {
+  return mntns::capi::Guard("mntns_unshare_empty_namespace", error, [&]() -> int {
+    auto parsed = mntns::capi::StrategyFromC(strategy);
+    if (!parsed) return mntns::capi::Fail(std::move(parsed.error()), error);
+    auto moved = mntns::UnshareEmptyMountNamespace({.strategy = *parsed});
+    if (!moved) return mntns::capi::Fail(std::move(moved.error()), error);
+    return 0;
+  });
+}
+
+int mntns_fork_into_empty_namespace(uint64_t clone_flags, int strategy, int* pidfd, mntns_error** error) {
+  return mntns::capi::Guard("mntns_fork_into_empty_namespace", error, [&]() -> int {
+    auto parsed = mntns::capi::StrategyFromC(strategy);
+    if (!parsed) return mntns::capi::Fail(std::move(parsed.error()), error);
+    auto child = mntns::ForkIntoEmptyMountNamespace(clone_flags, {.strategy = *parsed});
+    if (!child) return mntns::capi::Fail(std::move(child.error()), error);
+    if (child->pid == 0) return 0;
+    if (pidfd != nullptr) *pidfd = child->pidfd.Release();
+    return child->pid;
   });
 }
 

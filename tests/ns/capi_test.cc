@@ -4,6 +4,7 @@
 // The same binary runs on the host (6.x emulations) and in the 7.x VM.
 // Its probe mode (`--probe WHAT`) is what the sandboxes and the example run.
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -484,6 +485,59 @@ TEST(CApiOpenTreeNamespaceErrors, AMissingSourceIsEnoentNamingThePath) {
   EXPECT_EQ(mntns_open_tree_namespace(AT_FDCWD, "/nonexistent-mntns-capi", 0, MNTNS_STRATEGY_AUTO, &error.error),
             -ENOENT);
   EXPECT_NE(error.Text().find("\"/nonexistent-mntns-capi\""), std::string::npos) << error.Text();
+}
+
+// ---- empty namespaces ---------------------------------------------------------
+
+TEST(CApiEmptyNamespace, AnEmptyNamespaceListsNoMountFromOutside) {
+  InPrivateMountNamespace([] {
+    ErrorOwner error;
+    FdOwner ns{mntns_empty_namespace(MNTNS_STRATEGY_AUTO, &error.error)};
+    ASSERT_GE(ns.fd, 0) << error.Text();
+    EXPECT_NE(::fcntl(ns.fd, F_GETFD) & FD_CLOEXEC, 0);
+    mntns_query query = QueryFor(MNTNS_NS_FD);
+    query.ns_fd = ns.fd;
+    TableOwner table;
+    ASSERT_EQ(mntns_list_mounts(&query, &table.table, &error.error), 0) << error.Text();
+    EXPECT_TRUE(Points(table.table).empty());
+  });
+}
+
+TEST(CApiEmptyNamespace, UnshareLeavesTheThreadAloneAtTheEmptyRoot) {
+  InPrivateMountNamespace([] {
+    ASSERT_EQ(::chdir("/tmp"), 0);
+    ErrorOwner error;
+    ASSERT_EQ(mntns_unshare_empty_namespace(MNTNS_STRATEGY_AUTO, &error.error), 0) << error.Text();
+    char cwd[16] = "";
+    ASSERT_NE(::getcwd(cwd, sizeof cwd), nullptr);
+    EXPECT_STREQ(cwd, "/");
+    EXPECT_NE(::access("/tmp", F_OK), 0);
+  });
+}
+
+TEST(CApiEmptyNamespace, ForkGivesThePidAndAPidfdAndTheChildStartsAtTheEmptyRoot) {
+  InPrivateMountNamespace([] {
+    ErrorOwner error;
+    int pidfd = -1;
+    const int pid = mntns_fork_into_empty_namespace(0, MNTNS_STRATEGY_AUTO, &pidfd, &error.error);
+    if (pid == 0) ::_exit(::access("/proc", F_OK) != 0 && ::access("/tmp", F_OK) != 0 ? 0 : 1);
+    ASSERT_GT(pid, 0) << error.Text();
+    FdOwner owned{pidfd};
+    ASSERT_GE(pidfd, 0);
+    siginfo_t info{};
+    ASSERT_EQ(::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED), 0) << std::strerror(errno);
+    EXPECT_EQ(info.si_pid, pid);
+    EXPECT_EQ(info.si_code, CLD_EXITED);
+    EXPECT_EQ(info.si_status, 0);
+  });
+}
+
+TEST(CApiEmptyNamespace, ForkRefusesCloneFsAndAnUnknownStrategy) {
+  ErrorOwner error;
+  EXPECT_EQ(mntns_fork_into_empty_namespace(CLONE_FS, MNTNS_STRATEGY_AUTO, nullptr, &error.error), -EINVAL);
+  EXPECT_EQ(mntns_empty_namespace(9, nullptr), -EINVAL);
+  EXPECT_EQ(mntns_resolve_strategy(MNTNS_OPERATION_EMPTY_MOUNT_NAMESPACE, MNTNS_STRATEGY_AUTO),
+            KernelFeatures().empty_mount_namespace ? MNTNS_STRATEGY_NATIVE : MNTNS_STRATEGY_TEMPLATE);
 }
 
 TEST(CApiFsmountNamespace, AFreshTmpfsIsTheOnlyMount) {
