@@ -1,0 +1,245 @@
+// mntns polyfill, judged by an unmodified program: tests/polyfill/raw_calls.c
+// issues the raw 7.x calls and prints what it got. On 6.x it runs under
+// `mntns polyfill`; on 7.x it runs directly (the reference) and under
+// `mntns polyfill`, which installs nothing there. Every way must give the
+// same lines: what Linux 7.2 gives (docs/polyfill.md).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "mntns/polyfill.h"
+#include "support/cli_runner.h"
+
+namespace mntns {
+namespace {
+
+using testing::CliPath;
+using testing::RunProgram;
+
+enum class Way { kDirect, kPolyfill };
+
+std::string WayName(const ::testing::TestParamInfo<Way>& info) {
+  return info.param == Way::kDirect ? "Direct" : "Polyfill";
+}
+
+std::vector<std::string> Command(Way way, const std::string& mode) {
+  if (way == Way::kDirect) return {MNTNS_RAW_CALLS_PATH, mode};
+  return {CliPath(), "polyfill", "--", MNTNS_RAW_CALLS_PATH, mode};
+}
+
+// "NAME RESULT..." lines of one run of raw_calls, run once per process.
+const std::map<std::string, std::string>& Results(Way way, const std::string& mode) {
+  static std::map<std::pair<Way, std::string>, std::map<std::string, std::string>> cache;
+  auto [slot, fresh] = cache.try_emplace({way, mode});
+  if (fresh) {
+    const auto result = RunProgram(Command(way, mode));
+    EXPECT_EQ(result.exit_status, 0) << result.err;
+    std::istringstream lines(result.out);
+    for (std::string line; std::getline(lines, line);) {
+      const auto space = line.find(' ');
+      if (space != std::string::npos) slot->second[line.substr(0, space)] = line.substr(space + 1);
+    }
+  }
+  return slot->second;
+}
+
+class PolyfillTest : public ::testing::TestWithParam<Way> {
+ protected:
+  void SetUp() override {
+    if (getuid() != 0) GTEST_SKIP() << "needs root (the cases mount in a namespace of their own)";
+    if (GetParam() == Way::kDirect && PolyfillNeeded().Any()) {
+      GTEST_SKIP() << "this kernel lacks the 7.x calls: the direct run is the 7.x reference";
+    }
+  }
+  std::string Case(const std::string& name, const std::string& mode = "cases") {
+    const auto& results = Results(GetParam(), mode);
+    const auto found = results.find(name);
+    return found == results.end() ? "(no line for " + name + ")" : found->second;
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Ways, PolyfillTest, ::testing::Values(Way::kDirect, Way::kPolyfill), WayName);
+
+// ---- open_tree(OPEN_TREE_NAMESPACE) ----
+
+TEST_P(PolyfillTest, OpenTreeNamespaceGivesANamespaceHoldingOnlyTheTree) {
+  EXPECT_EQ(Case("ot_plain"), "ok mntns=1 cloexec=0 marker=1 sub-mount=0");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceCloexecSetsCloseOnExec) {
+  EXPECT_EQ(Case("ot_cloexec"), "ok mntns=1 cloexec=1 marker=1 sub-mount=0");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceRecursiveCopiesSubmounts) {
+  EXPECT_EQ(Case("ot_recursive"), "ok mntns=1 cloexec=0 marker=1 sub-mount=1");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceMakesANewNamespaceEachCall) {
+  EXPECT_EQ(Case("ot_new_namespace_each_call"), "ok distinct=1");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceResolvesRelativeToTheCallersDirfd) {
+  EXPECT_EQ(Case("ot_relative_to_dirfd"), "ok mntns=1 cloexec=0 marker=1 sub-mount=0");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceResolvesRelativeToTheCallersCwd) {
+  EXPECT_EQ(Case("ot_relative_to_cwd"), "ok mntns=1 cloexec=0 marker=1 sub-mount=0");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceTakesAnEmptyPathWithAtEmptyPath) {
+  EXPECT_EQ(Case("ot_empty_path"), "ok mntns=1 cloexec=0 marker=1 sub-mount=0");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceWorksFromASecondThread) {
+  EXPECT_EQ(Case("ot_from_second_thread"), "ok mntns=1 cloexec=0 marker=1 sub-mount=0");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceWithOpenTreeCloneIsEinval) {
+  EXPECT_EQ(Case("ot_clone_and_namespace"), "EINVAL");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceWithAnUnknownFlagIsEinval) { EXPECT_EQ(Case("ot_unknown_flag"), "EINVAL"); }
+TEST_P(PolyfillTest, OpenTreeNamespaceOfAFileIsEnotdir) { EXPECT_EQ(Case("ot_not_a_directory"), "ENOTDIR"); }
+TEST_P(PolyfillTest, OpenTreeNamespaceOfAMissingPathIsEnoent) { EXPECT_EQ(Case("ot_missing_path"), "ENOENT"); }
+TEST_P(PolyfillTest, OpenTreeNamespaceWithAnEmptyPathAloneIsEnoent) {
+  EXPECT_EQ(Case("ot_empty_path_without_flag"), "ENOENT");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceWithAnUnreadablePathIsEfault) {
+  EXPECT_EQ(Case("ot_bad_path_pointer"), "EFAULT");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceWithAPathOfPathMaxIsEnametoolong) {
+  EXPECT_EQ(Case("ot_path_too_long"), "ENAMETOOLONG");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceWithAClosedDirfdIsEbadf) { EXPECT_EQ(Case("ot_bad_dirfd"), "EBADF"); }
+TEST_P(PolyfillTest, OpenTreeNamespaceWithoutCapSysAdminIsEperm) {
+  EXPECT_EQ(Case("ot_unprivileged", "unprivileged"), "EPERM");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceChecksPrivilegeBeforeReadingThePath) {
+  EXPECT_EQ(Case("ot_unprivileged_bad_pointer", "unprivileged"), "EPERM");
+}
+
+// ---- fsmount(FSMOUNT_NAMESPACE) ----
+
+TEST_P(PolyfillTest, FsmountNamespaceGivesANamespaceFd) { EXPECT_EQ(Case("fm_plain"), "ok mntns=1 cloexec=0"); }
+TEST_P(PolyfillTest, FsmountNamespaceCloexecSetsCloseOnExec) {
+  EXPECT_EQ(Case("fm_cloexec"), "ok mntns=1 cloexec=1");
+}
+TEST_P(PolyfillTest, FsmountNamespaceOfAClosedFdIsEbadf) { EXPECT_EQ(Case("fm_bad_fd"), "EBADF"); }
+TEST_P(PolyfillTest, FsmountNamespaceWithAnUnknownFlagIsEinval) { EXPECT_EQ(Case("fm_unknown_flag"), "EINVAL"); }
+TEST_P(PolyfillTest, FsmountNamespaceOfAnFdThatIsNoContextIsEinval) {
+  EXPECT_EQ(Case("fm_not_a_context"), "EINVAL");
+}
+TEST_P(PolyfillTest, FsmountNamespaceOfAnOPathFdIsEbadf) { EXPECT_EQ(Case("fm_o_path_fd"), "EBADF"); }
+TEST_P(PolyfillTest, FsmountNamespaceWithoutCapSysAdminIsEperm) {
+  EXPECT_EQ(Case("fm_unprivileged", "unprivileged"), "EPERM");
+}
+
+// ---- statmount(STATMOUNT_BY_FD) ----
+
+TEST_P(PolyfillTest, StatmountByFdWritesTheKernelsBytesForAnAttachedMount) {
+  EXPECT_EQ(Case("sm_attached"), "ok point=/tmp/raw-calls/a has_ns_id=1 same-as-by-id=1");
+}
+TEST_P(PolyfillTest, StatmountByFdTakesAVersion1Request) {
+  EXPECT_EQ(Case("sm_request_ver1"), "ok point=/tmp/raw-calls/a has_ns_id=0 same-as-by-id=1");
+}
+TEST_P(PolyfillTest, StatmountByFdOfADetachedMountHasNoMountPointAndNoNamespace) {
+  EXPECT_EQ(Case("sm_detached"), "ok point=- has_ns_id=0");
+}
+TEST_P(PolyfillTest, StatmountByFdWorksWithoutPrivileges) {
+  EXPECT_EQ(Case("sm_unprivileged", "unprivileged"), "ok point=/tmp/raw-calls/a has_ns_id=0 same-as-by-id=1");
+}
+TEST_P(PolyfillTest, StatmountByFdOfFdMinusOneIsEbadf) { EXPECT_EQ(Case("sm_bad_fd"), "EBADF"); }
+TEST_P(PolyfillTest, StatmountByFdWithAMountIdIsEinval) { EXPECT_EQ(Case("sm_with_mnt_id"), "EINVAL"); }
+TEST_P(PolyfillTest, StatmountByFdOfAPipeIsEinval) { EXPECT_EQ(Case("sm_pipe"), "EINVAL"); }
+TEST_P(PolyfillTest, StatmountByFdWithAnUnknownFlagIsEinval) { EXPECT_EQ(Case("sm_unknown_flag"), "EINVAL"); }
+TEST_P(PolyfillTest, StatmountByFdWithARequestBelowVersion0IsEinval) {
+  EXPECT_EQ(Case("sm_short_request"), "EINVAL");
+}
+TEST_P(PolyfillTest, StatmountByFdWithNonzeroBytesPastTheKnownRequestIsE2big) {
+  EXPECT_EQ(Case("sm_nonzero_tail"), "E2BIG");
+}
+TEST_P(PolyfillTest, StatmountByFdIntoAShortBufferIsEoverflow) { EXPECT_EQ(Case("sm_short_buffer"), "EOVERFLOW"); }
+TEST_P(PolyfillTest, StatmountByFdWithAnUnreadableRequestIsEfault) {
+  EXPECT_EQ(Case("sm_bad_request_pointer"), "EFAULT");
+}
+TEST_P(PolyfillTest, StatmountByFdIntoAnUnwritableBufferIsEfault) {
+  EXPECT_EQ(Case("sm_bad_buffer_pointer"), "EFAULT");
+}
+
+// ---- the filter itself ----
+
+TEST(Polyfill, InstallsAFilterOnlyWhereTheKernelLacksACall) {
+  const auto result = RunProgram({CliPath(), "polyfill", "--", MNTNS_RAW_CALLS_PATH, "seccomp"});
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_EQ(result.out, PolyfillNeeded().Any() ? "Seccomp:\t2\n" : "Seccomp:\t0\n");
+}
+
+TEST(Polyfill, PassesOnTheExitStatusOfTheCommand) {
+  const auto result = RunProgram({CliPath(), "polyfill", "--", MNTNS_RAW_CALLS_PATH, "no-such-mode"});
+  EXPECT_EQ(result.exit_status, 2);
+}
+
+TEST(Polyfill, ACommandThatCannotBeRunExits127AndSaysWhy) {
+  const auto result = RunProgram({CliPath(), "polyfill", "--", "/nonexistent/program"});
+  EXPECT_EQ(result.exit_status, 127);
+  EXPECT_EQ(result.err, "mntns: execvp \"/nonexistent/program\": No such file or directory (ENOENT)\n");
+}
+
+TEST(Polyfill, ListSaysWhichCallsAreTrapped) {
+  const auto result = RunProgram({CliPath(), "polyfill", "--list"});
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  const bool trapped = PolyfillNeeded().open_tree_namespace;
+  EXPECT_NE(result.out.find(std::string("open_tree(OPEN_TREE_NAMESPACE)       ") +
+                            (trapped ? "emulated (trapped)" : "native (not trapped)")),
+            std::string::npos)
+      << result.out;
+}
+
+// An unprivileged supervisor (no_new_privs, no capabilities) serves an
+// unprivileged caller what 7.2 gives it.
+TEST(Polyfill, WorksForAnUnprivilegedUser) {
+  if (getuid() != 0 || ::access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "needs root and setpriv";
+  const auto result = RunProgram({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", CliPath(),
+                                  "polyfill", "--", MNTNS_RAW_CALLS_PATH, "nobody"});
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_NE(result.out.find("ot_nobody EPERM\n"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("sm_nobody ok point=/ has_ns_id=0 same-as-by-id=1\n"), std::string::npos) << result.out;
+}
+
+// The supervisor killed while CMD runs: CMD's next trapped call fails with
+// ENOSYS (the kernel's answer when no listener is left) instead of hanging.
+TEST(Polyfill, TrappedCallsFailWithEnosysOnceTheSupervisorIsGone) {
+  if (!PolyfillNeeded().open_tree_namespace) GTEST_SKIP() << "nothing is trapped on this kernel";
+  int to_child[2], from_child[2];
+  ASSERT_EQ(::pipe2(to_child, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(from_child, O_CLOEXEC), 0);
+  const pid_t supervisor = ::fork();
+  ASSERT_GE(supervisor, 0);
+  if (supervisor == 0) {
+    ::dup2(to_child[0], 0);
+    ::dup2(from_child[1], 1);
+    const std::string cli = CliPath();
+    ::execl(cli.c_str(), cli.c_str(), "polyfill", "--", MNTNS_RAW_CALLS_PATH, "wait-open-tree", nullptr);
+    ::_exit(127);
+  }
+  ::close(to_child[0]);
+  ::close(from_child[1]);
+  std::string out;
+  char chunk[256];
+  while (out.find("ready\n") == std::string::npos) {
+    const ssize_t n = ::read(from_child[0], chunk, sizeof chunk);
+    ASSERT_GT(n, 0) << "raw_calls never said ready";
+    out.append(chunk, static_cast<std::size_t>(n));
+  }
+  ASSERT_EQ(::kill(supervisor, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(supervisor, &status, 0), supervisor);
+  ASSERT_EQ(::write(to_child[1], "x", 1), 1);
+  ::close(to_child[1]);
+  for (ssize_t n; (n = ::read(from_child[0], chunk, sizeof chunk)) > 0;) out.append(chunk, static_cast<std::size_t>(n));
+  ::close(from_child[0]);
+  EXPECT_EQ(out, "ready\nopen_tree ENOSYS\n");
+}
+
+}  // namespace
+}  // namespace mntns
