@@ -4,7 +4,10 @@
 // `mntns polyfill`, which installs nothing there. Every way must give the
 // same lines: what Linux 7.2 gives (docs/polyfill.md).
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +15,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -193,6 +197,35 @@ TEST(Polyfill, ListSaysWhichCallsAreTrapped) {
                             (trapped ? "emulated (trapped)" : "native (not trapped)")),
             std::string::npos)
       << result.out;
+}
+
+// InstallPolyfill() in a process: a thread that existed before the call is
+// filtered too (TSYNC), and its raw open_tree(OPEN_TREE_NAMESPACE) returns a
+// mount namespace fd where the kernel lacks the call (natively where it has it).
+TEST(InstallPolyfill, ServesEveryThreadOfTheProcess) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root";
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    int verdict = 1;
+    int ready[2];
+    if (::pipe(ready) != 0) ::_exit(3);
+    std::thread earlier([&] {
+      char go;
+      if (::read(ready[0], &go, 1) != 1) return;
+      const long fd = ::syscall(428, AT_FDCWD, "/", (1U << 1) | AT_RECURSIVE | O_CLOEXEC);
+      if (fd >= 0 && ::ioctl(static_cast<int>(fd), _IO(0xb7, 0x3)) == CLONE_NEWNS) verdict = 0;
+    });
+    auto installed = InstallPolyfill();
+    const bool expected = installed && installed->open_tree_namespace == PolyfillNeeded().open_tree_namespace;
+    (void)!::write(ready[1], "g", 1);
+    earlier.join();
+    ::_exit(expected ? verdict : 2);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: the call failed, 2: InstallPolyfill did not trap what is missing";
 }
 
 // An unprivileged supervisor (no_new_privs, no capabilities) serves an
