@@ -7,6 +7,7 @@
 #include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "mntns/query.h"
 #include "polyfill/internal.h"
 #include "sys/namespaces.h"
+#include "sys/process.h"
 #include "sys/seccomp.h"
 #include "sys/syscalls.h"
 #include "sys/uapi.h"
@@ -54,6 +56,7 @@ struct Caller {
   UniqueFd pidfd;
   UniqueFd proc;       // /proc/TID
   UniqueFd mount_ns;   // /proc/TID/ns/mnt
+  UniqueFd user_ns;    // /proc/TID/ns/user
   UniqueFd root;       // /proc/TID/root, O_PATH
   UniqueFd cwd;        // /proc/TID/cwd, O_PATH
   bool has_sys_admin = false;  // CAP_SYS_ADMIN in its effective set (over its own user namespace)
@@ -155,6 +158,7 @@ std::optional<Caller> OpenCaller(int listener, const seccomp_notif& notification
   if (!proc) return std::nullopt;
   caller.proc = std::move(*proc);
   auto mount_ns = OpenAt(caller.proc.Get(), "ns/mnt", O_RDONLY);
+  auto user_ns_fd = OpenAt(caller.proc.Get(), "ns/user", O_RDONLY);
   auto root = OpenAt(caller.proc.Get(), "root", O_PATH | O_DIRECTORY);
   auto cwd = OpenAt(caller.proc.Get(), "cwd", O_PATH | O_DIRECTORY);
   auto status = ReadSmallFile(caller.proc.Get(), "status");
@@ -163,8 +167,9 @@ std::optional<Caller> OpenCaller(int listener, const seccomp_notif& notification
   // Everything above was read from whatever task has TID now: only a
   // notification still pending proves that it is the caller.
   if (!sys::NotificationStillValid(listener, notification.id)) return std::nullopt;
-  if (!mount_ns || !root || !cwd || !status || !user_ns || !own_user_ns) return std::nullopt;
+  if (!mount_ns || !user_ns_fd || !root || !cwd || !status || !user_ns || !own_user_ns) return std::nullopt;
   caller.mount_ns = std::move(*mount_ns);
+  caller.user_ns = std::move(*user_ns_fd);
   caller.root = std::move(*root);
   caller.cwd = std::move(*cwd);
   caller.same_user_ns = *user_ns == *own_user_ns;
@@ -222,6 +227,43 @@ Answer AsCaller(const Caller& caller, const std::function<Answer()>& work) {
   return answer;
 }
 
+// For a caller in another user namespace than the supervisor's: the new
+// namespace must be owned by the caller's user namespace (as 7.2's is), and
+// only a single-threaded process can enter one (setns(CLONE_NEWUSER)). So a
+// short-lived child of the supervisor enters the caller's user and mount
+// namespaces, root and cwd, makes the namespace with `make` (kClassic: it
+// needs no factory thread, which a forked child does not have) and passes
+// the fd back. fsuid stays the child's (root of that user namespace): the
+// caller has CAP_SYS_ADMIN there, checked before.
+Answer InCallersUserNamespace(const Caller& caller, const std::function<Result<UniqueFd>()>& make, bool cloexec) {
+  auto channel = sys::SocketPair(AF_UNIX, SOCK_SEQPACKET, "polyfill user namespace helper");
+  if (!channel) return Fail(ENOSYS);
+  auto [ours, theirs] = std::move(*channel);
+  auto pid = sys::Fork("polyfill user namespace helper");
+  if (!pid) return Fail(ENOSYS);
+  if (*pid == 0) {
+    ours.Reset();
+    int code = 0;
+    if (!sys::Setns(caller.user_ns.Get(), CLONE_NEWUSER) || !sys::Setns(caller.mount_ns.Get(), CLONE_NEWNS) ||
+        !sys::Fchdir(caller.root.Get()) || !sys::ChrootToWorkingDirectory() || !sys::Fchdir(caller.cwd.Get())) {
+      code = ENOSYS;
+    } else if (auto ns = make(); !ns) {
+      code = ns.error().code;
+    } else if (!sys::SendFileDescriptor(theirs.Get(), ns->Get())) {
+      code = ENOSYS;
+    }
+    if (code != 0) (void)!::write(theirs.Get(), &code, sizeof code);
+    ::_exit(0);
+  }
+  theirs.Reset();
+  auto fd = sys::ReceiveFileDescriptor(ours.Get());
+  int code = ENOSYS;
+  if (!fd) (void)!::read(ours.Get(), &code, sizeof code);
+  (void)sys::WaitPid(*pid, 0);
+  if (!fd) return Fail(code);
+  return NewFd(std::move(*fd), cloexec);
+}
+
 // A NUL-terminated string of the caller's, as getname() reads it: EFAULT
 // where it cannot be read, ENAMETOOLONG at PATH_MAX bytes without a NUL.
 Result<std::string> ReadCallerString(const Caller& caller, std::uint64_t address) {
@@ -254,7 +296,6 @@ Answer OpenTree(int listener, const seccomp_notif& notification, const Caller& c
   const auto flags = static_cast<unsigned>(notification.data.args[2]);
   if ((flags & ~kOpenTreeKnownFlags) != 0 || (flags & kOpenTreeClone) != 0) return Fail(EINVAL);
   if (!caller.has_sys_admin) return Fail(EPERM);
-  if (!caller.same_user_ns) return Fail(ENOSYS);  // docs/polyfill.md: not served yet
   auto path = ReadCallerString(caller, path_address);
   if (!path) return Fail(path.error().code);
   // The path was read from memory the caller may change meanwhile: it is
@@ -268,6 +309,11 @@ Answer OpenTree(int listener, const seccomp_notif& notification, const Caller& c
     if (!fd) return Fail(fd.error().code);
     dir = std::move(*fd);
     at = dir.Get();
+  }
+  if (!caller.same_user_ns) {
+    return InCallersUserNamespace(caller, [&] {
+      return OpenTreeNamespace(at, *path, flags & ~kOpenTreeNamespace, {.strategy = NamespaceStrategy::kClassic});
+    }, (flags & O_CLOEXEC) != 0);
   }
   return AsCaller(caller, [&] {
     auto ns = OpenTreeNamespace(at, *path, flags & ~kOpenTreeNamespace);
@@ -283,9 +329,14 @@ Answer Fsmount(const seccomp_notif& notification, const Caller& caller) {
   // fsmount checks may_mount() before anything else.
   if (!caller.has_sys_admin) return Fail(EPERM);
   if ((flags & ~(kFsmountCloexec | kFsmountNamespace)) != 0) return Fail(EINVAL);
-  if (!caller.same_user_ns) return Fail(ENOSYS);
   auto fd = CallerFd(caller, fs_fd);
   if (!fd) return Fail(fd.error().code);
+  if (!caller.same_user_ns) {
+    return InCallersUserNamespace(caller, [&] {
+      return FsmountNamespace(fd->Get(), flags & ~kFsmountNamespace, attr_flags,
+                              {.strategy = NamespaceStrategy::kClassic});
+    }, (flags & kFsmountCloexec) != 0);
+  }
   return AsCaller(caller, [&] {
     auto ns = FsmountNamespace(fd->Get(), flags & ~kFsmountNamespace, attr_flags);
     if (!ns) return Fail(ns.error().code);

@@ -122,6 +122,14 @@ TEST_P(PolyfillTest, OpenTreeNamespaceChecksPrivilegeBeforeReadingThePath) {
   EXPECT_EQ(Case("ot_unprivileged_bad_pointer", "unprivileged"), "EPERM");
 }
 
+// As the kernel's selftests call it: after unshare(CLONE_NEWUSER | CLONE_NEWNS).
+TEST_P(PolyfillTest, OpenTreeNamespaceWorksInsideAUserNamespace) {
+  EXPECT_EQ(Case("ot_in_user_namespace", "userns"), "ok mntns=1 cloexec=0 marker=1 sub-mount=0");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceRecursiveWorksInsideAUserNamespace) {
+  EXPECT_EQ(Case("ot_recursive_in_user_namespace", "userns"), "ok mntns=1 cloexec=0 marker=1 sub-mount=1");
+}
+
 // ---- fsmount(FSMOUNT_NAMESPACE) ----
 
 TEST_P(PolyfillTest, FsmountNamespaceGivesANamespaceFd) { EXPECT_EQ(Case("fm_plain"), "ok mntns=1 cloexec=0"); }
@@ -138,6 +146,10 @@ TEST_P(PolyfillTest, FsmountNamespaceWithoutCapSysAdminIsEperm) {
   EXPECT_EQ(Case("fm_unprivileged", "unprivileged"), "EPERM");
 }
 
+TEST_P(PolyfillTest, FsmountNamespaceWorksInsideAUserNamespace) {
+  EXPECT_EQ(Case("fm_in_user_namespace", "userns"), "ok mntns=1 cloexec=0");
+}
+
 // ---- statmount(STATMOUNT_BY_FD) ----
 
 TEST_P(PolyfillTest, StatmountByFdWritesTheKernelsBytesForAnAttachedMount) {
@@ -151,6 +163,9 @@ TEST_P(PolyfillTest, StatmountByFdOfADetachedMountHasNoMountPointAndNoNamespace)
 }
 TEST_P(PolyfillTest, StatmountByFdWorksWithoutPrivileges) {
   EXPECT_EQ(Case("sm_unprivileged", "unprivileged"), "ok point=/tmp/raw-calls/a has_ns_id=0 same-as-by-id=1");
+}
+TEST_P(PolyfillTest, StatmountByFdWorksInsideAUserNamespace) {
+  EXPECT_EQ(Case("sm_in_user_namespace", "userns"), "ok point=/tmp/raw-calls/a has_ns_id=0 same-as-by-id=1");
 }
 TEST_P(PolyfillTest, StatmountByFdOfFdMinusOneIsEbadf) { EXPECT_EQ(Case("sm_bad_fd"), "EBADF"); }
 TEST_P(PolyfillTest, StatmountByFdWithAMountIdIsEinval) { EXPECT_EQ(Case("sm_with_mnt_id"), "EINVAL"); }

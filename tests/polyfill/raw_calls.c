@@ -7,6 +7,8 @@
  *   raw_calls cases               every case, as root, in a private mount namespace
  *                                 it makes itself: one "NAME RESULT" line each
  *   raw_calls unprivileged        the cases of a caller without privileges (uid 65534)
+ *   raw_calls userns              the cases of a caller in a user namespace of its own
+ *                                 (uid 0 mapped to 0), whose mount namespace it owns
  *   raw_calls nobody              without any setup, as whoever runs it: open_tree("/",
  *                                 OPEN_TREE_NAMESPACE) and statmount BY_FD of "/"
  *   raw_calls wait-open-tree      reads one byte from stdin, then open_tree("/",
@@ -199,7 +201,22 @@ static void StatmountCase(const char* name, uint32_t size, uint32_t fd, uint64_t
   Report(name, r, facts);
 }
 
-static int Setup(void) {
+static int WriteFile(const char* path, const char* text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+  close(fd);
+  return ok ? 0 : -1;
+}
+
+static int Setup(int user_namespace) {
+  if (user_namespace) {
+    if (unshare(CLONE_NEWUSER) != 0) return perror("unshare(CLONE_NEWUSER)"), -1;
+    if (WriteFile("/proc/self/uid_map", "0 0 1\n") != 0 || WriteFile("/proc/self/setgroups", "deny") != 0 ||
+        WriteFile("/proc/self/gid_map", "0 0 1\n") != 0) {
+      return perror("write the id maps"), -1;
+    }
+  }
   if (unshare(CLONE_NEWNS) != 0) return perror("unshare"), -1;
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) return perror("make-rprivate"), -1;
   /* A tmpfs over /tmp, in this namespace only: nothing is left on any disk. */
@@ -364,9 +381,20 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (strcmp(argv[1], "cases") == 0 || strcmp(argv[1], "unprivileged") == 0) {
-    if (Setup() != 0) return 1;
+    if (Setup(0) != 0) return 1;
     if (strcmp(argv[1], "cases") == 0) RootCases();
     else UnprivilegedCases();
+    return 0;
+  }
+  if (strcmp(argv[1], "userns") == 0) {
+    if (Setup(1) != 0) return 1;
+    OpenTreeCase("ot_in_user_namespace", AT_FDCWD, a, OPEN_TREE_NAMESPACE_);
+    OpenTreeCase("ot_recursive_in_user_namespace", AT_FDCWD, a, OPEN_TREE_NAMESPACE_ | AT_RECURSIVE);
+    int fs = NewTmpfsContext();
+    FsmountCase("fm_in_user_namespace", fs, FSMOUNT_NAMESPACE_);
+    close(fs);
+    int at_a = open(a, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    StatmountCase("sm_in_user_namespace", 24, (uint32_t)at_a, 0, SM_MNT_BASIC | SM_MNT_POINT, sizeof buffer, 1);
     return 0;
   }
   fprintf(stderr, "raw_calls: unknown mode %s\n", argv[1]);
