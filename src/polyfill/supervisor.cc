@@ -244,7 +244,10 @@ Answer InCallersUserNamespace(const Caller& caller, const std::function<Result<U
   if (*pid == 0) {
     ours.Reset();
     int code = 0;
-    if (!sys::Setns(caller.user_ns.Get(), CLONE_NEWUSER) || !sys::Setns(caller.mount_ns.Get(), CLONE_NEWNS) ||
+    // The mount namespace first, while this child still has the supervisor's
+    // privilege over its owner (which may be an ancestor of the caller's
+    // user namespace); then the user namespace, which the new one is owned by.
+    if (!sys::Setns(caller.mount_ns.Get(), CLONE_NEWNS) || !sys::Setns(caller.user_ns.Get(), CLONE_NEWUSER) ||
         !sys::Fchdir(caller.root.Get()) || !sys::ChrootToWorkingDirectory() || !sys::Fchdir(caller.cwd.Get())) {
       code = ENOSYS;
     } else if (auto ns = make(); !ns) {

@@ -341,7 +341,7 @@ TEST(CliNewEmpty, PinnedItCanBeListedAfterMntnsExits) {
 }
 
 TEST(CliNewEmpty, APathOrRecursiveWithEmptyIsAUsageError) {
-  for (const std::vector<std::string> args : {std::vector<std::string>{"new", "--empty", "/tmp"},
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"new", "--empty", "/tmp"},
                                               std::vector<std::string>{"new", "--empty", "--recursive"}}) {
     auto result = RunCli(args);
     EXPECT_EQ(result.exit_status, 2) << args.back() << ": " << result.err;
