@@ -20,8 +20,11 @@
 
 #include <gtest/gtest.h>
 
+#include "mntns/namespace.h"
 #include "mntns/polyfill.h"
+#include "mntns/query.h"
 #include "support/cli_runner.h"
+#include "support/namespace.h"
 
 namespace mntns {
 namespace {
@@ -183,6 +186,43 @@ TEST_P(PolyfillTest, StatmountByFdWithAnUnreadableRequestIsEfault) {
 }
 TEST_P(PolyfillTest, StatmountByFdIntoAnUnwritableBufferIsEfault) {
   EXPECT_EQ(Case("sm_bad_buffer_pointer"), "EFAULT");
+}
+
+// ---- the same cases through the library calls the polyfill answers with ----
+// The library must give what the raw calls give (natively on 7.x, trapped on
+// 6.x): the polyfill adds nothing of its own to these answers.
+
+std::string Outcome(const Result<UniqueFd>& result) { return result ? "ok" : ErrnoName(result.error().code); }
+
+TEST(PolyfillMatchesLibrary, OpenTreeNamespaceRefusesWhatTheRawCallRefuses) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root";
+  const auto& raw = Results(PolyfillNeeded().Any() ? Way::kPolyfill : Way::kDirect, "cases");
+  testing::InPrivateMountNamespace([&] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(testing::MountTmpfs(base + "/a"));
+    const int file = ::open((base + "/file").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    ASSERT_GE(file, 0);
+    ::close(file);
+    EXPECT_EQ(Outcome(OpenTreeNamespace(AT_FDCWD, base + "/a", 1U /* OPEN_TREE_CLONE */)),
+              raw.at("ot_clone_and_namespace"));
+    EXPECT_EQ(Outcome(OpenTreeNamespace(AT_FDCWD, base + "/a", 1U << 2)), raw.at("ot_unknown_flag"));
+    EXPECT_EQ(Outcome(OpenTreeNamespace(AT_FDCWD, base + "/file", 0)), raw.at("ot_not_a_directory"));
+    EXPECT_EQ(Outcome(OpenTreeNamespace(AT_FDCWD, "/nonexistent/raw-calls", 0)), raw.at("ot_missing_path"));
+    EXPECT_EQ(Outcome(OpenTreeNamespace(9999, "a", 0)), raw.at("ot_bad_dirfd"));
+  });
+}
+
+TEST(PolyfillMatchesLibrary, StatmountByFdRefusesWhatTheRawCallRefuses) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root";
+  const auto& raw = Results(PolyfillNeeded().Any() ? Way::kPolyfill : Way::kDirect, "cases");
+  auto bad = StatmountByFd(-1, field::kMntBasic);
+  EXPECT_EQ(bad ? "ok" : ErrnoName(bad.error().code), raw.at("sm_bad_fd"));
+  int pipefd[2];
+  ASSERT_EQ(::pipe2(pipefd, O_CLOEXEC), 0);
+  auto pipe = StatmountByFd(pipefd[0], field::kMntBasic);
+  ::close(pipefd[0]);
+  ::close(pipefd[1]);
+  EXPECT_EQ(pipe ? "ok" : ErrnoName(pipe.error().code), raw.at("sm_pipe"));
 }
 
 // ---- the filter itself ----
