@@ -29,6 +29,8 @@ void AddBenchCommand(CLI::App& app, Runner& runner);
 void AddBenchLsCommand(CLI::App& bench, Runner& runner);
 // `bench polyfill`, likewise.
 void AddBenchPolyfillCommand(CLI::App& bench, Runner& runner);
+// `bench watch` (cli/bench/watch.cc).
+void AddBenchWatchCommand(CLI::App& bench, Runner& runner);
 void AddFeaturesCommand(CLI::App& app, Runner& runner);
 void AddLsCommand(CLI::App& app, Runner& runner);
 // What follows the first "--" of `mntns new ...`: CMD (split off before
@@ -42,6 +44,7 @@ void AddNewCommand(CLI::App& app, Runner& runner, const NewCommandLine& command_
 void AddPolyfillCommand(CLI::App& app, Runner& runner, const NewCommandLine& command_line);
 void AddRunCommand(CLI::App& app, Runner& runner);
 void AddStatCommand(CLI::App& app, Runner& runner);
+void AddWatchCommand(CLI::App& app, Runner& runner);
 
 // Prints `mntns: <message>` to stderr and returns kExitFailure.
 int ReportError(const Error& error);

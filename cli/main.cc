@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "bwrap.h"
 #include "command.h"
 #include "mntns/fd.h"
 
@@ -61,6 +62,7 @@ int Main(int argc, char** argv) {
   AddPolyfillCommand(app, runner, polyfill_command);
   AddRunCommand(app, runner);
   AddStatCommand(app, runner);
+  AddWatchCommand(app, runner);
   AddBenchCommand(app, runner);
 
   // `mntns help [COMMAND]` is `mntns [COMMAND] --help`.
@@ -99,7 +101,7 @@ int Main(int argc, char** argv) {
     return false;
   };
   if (!args.empty() && !args[0].starts_with("-") && !is_command(args[0])) {
-    fmt::print(stderr, "mntns: unknown command {} (the commands: features, ls, new, polyfill, run, stat, bench;"
+    fmt::print(stderr, "mntns: unknown command {} (the commands: features, ls, new, polyfill, run, stat, watch, bench;"
                        " see mntns --help)\n", QuotePath(args[0]));
     return kExitUsage;
   }
@@ -128,6 +130,13 @@ int Main(int argc, char** argv) {
 }
 
 }  // namespace
+
+int CheckedBwrapMain(int argc, char** argv) { return CheckStdout(BwrapMain(argc, argv)); }
+int CheckedMain(int argc, char** argv) { return Main(argc, argv); }
 }  // namespace mntns::cli
 
-int main(int argc, char** argv) { return mntns::cli::Main(argc, argv); }
+int main(int argc, char** argv) {
+  // Under the name bwrap (or mntns-bwrap), mntns is bubblewrap's command line.
+  if (argc > 0 && mntns::cli::IsBwrapName(argv[0])) return mntns::cli::CheckedBwrapMain(argc, argv);
+  return mntns::cli::CheckedMain(argc, argv);
+}

@@ -122,7 +122,9 @@ int RunInside(int ns_fd, const std::vector<std::string>& command, bool empty) {
 int PrintSummary(const NewOptions& options, NamespaceStrategy strategy, int ns_fd) {
   auto id = MountNamespaceId(ns_fd);
   if (!id) return ReportError(id.error());
-  auto mounts = ListMounts(NamespaceRef::ById(*id),
+  // By file, not by id: 7.x answers ENOENT to listmount of an empty namespace
+  // as of one that does not exist, and only a namespace file tells them apart.
+  auto mounts = ListMounts(NamespaceRef::ByFile(fmt::format("/proc/self/fd/{}", ns_fd)),
                            {.mask = field::kMntPoint | field::kFsType | field::kSbSource | field::kMntBasic});
   if (!mounts) return ReportError(mounts.error());
   if (options.json) {
@@ -169,12 +171,15 @@ int PrintSummary(const NewOptions& options, NamespaceStrategy strategy, int ns_f
 
 int RunNewEmpty(const NewOptions& options, NamespaceStrategy requested) {
   ShareTemplateWhenUseful(NamespaceOperation::kEmptyMountNamespace, requested);
+  if (!options.pin.empty()) {
+    auto pinned = PinnedEmptyMountNamespace(options.pin, {.strategy = requested});
+    if (!pinned) return ReportError(PinErrorAsOption(pinned.error()));
+    if (options.run_command) return RunInside(pinned->ns.Get(), options.command, true);
+    return PrintSummary(options, pinned->strategy, pinned->ns.Get());
+  }
   const NamespaceStrategy strategy = ResolveStrategy(NamespaceOperation::kEmptyMountNamespace, requested);
   auto ns = EmptyMountNamespace({.strategy = requested});
   if (!ns) return ReportError(ns.error());
-  if (!options.pin.empty()) {
-    if (auto pinned = PinNamespace(ns->Get(), options.pin); !pinned) return ReportError(PinErrorAsOption(pinned.error()));
-  }
   if (options.run_command) return RunInside(ns->Get(), options.command, true);
   return PrintSummary(options, strategy, ns->Get());
 }

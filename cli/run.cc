@@ -1,11 +1,9 @@
 // mntns run: run a command in a minimal mount namespace (bubblewrap-class).
-#include <signal.h>
-
-#include <array>
 #include <memory>
 
 #include <fmt/format.h>
 
+#include "bwrap.h"
 #include "command.h"
 #include "mntns/sandbox.h"
 #include "run_spec.h"
@@ -14,39 +12,13 @@
 namespace mntns::cli {
 namespace {
 
-// Every signal whose default action would end mntns while CMD went on: a
-// sandbox lives exactly as long as its mntns unless it is killed (SIGKILL;
-// --die-with-parent covers that).
-constexpr std::array kForwarded = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-
 int RunSandboxCommand(const std::vector<std::string>& args) {
-  auto spec = ParseRunArguments(args);
-  if (!spec) {
-    fmt::print(stderr, "mntns: {}\n", spec.error().Message());
+  auto line = ParseRunCommandLine(args);
+  if (!line) {
+    fmt::print(stderr, "mntns: {}\n", line.error().Message());
     return kExitUsage;
   }
-  if (auto valid = ValidateSandboxSpec(*spec); !valid) {
-    fmt::print(stderr, "mntns: {}\n", valid.error().Message());
-    return kExitUsage;
-  }
-  // Sharing can wait on the keeper's lock or record: with the signals still
-  // unblocked, Ctrl-C ends mntns there as anywhere before the sandbox exists.
-  ShareTemplateWhenUseful(SandboxOperation(*spec), spec->strategy);
-  // Blocked before the sandbox starts so that none is lost; WaitSandbox
-  // forwards them and CMD starts with an empty mask.
-  sigset_t set;
-  sigemptyset(&set);
-  for (int sig : kForwarded) sigaddset(&set, sig);
-  sigprocmask(SIG_BLOCK, &set, nullptr);
-  auto process = StartSandbox(*spec);
-  if (!process) {
-    ReportError(process.error());
-    if (process.error().operation == "execvp") return process.error().code == ENOENT ? 127 : 126;
-    return kExitFailure;
-  }
-  auto status = WaitSandbox(*process, kForwarded);
-  if (!status) return ReportError(status.error());
-  return *status;
+  return RunParsedCommandLine(*line, RunDialect::kMntns);
 }
 
 // CLI11 prints "Usage: mntns run [OPTIONS]" (it knows only --help); this one
@@ -91,6 +63,9 @@ void AddRunCommand(CLI::App& app, Runner& runner) {
       "Every DEST is resolved inside the new root (openat2 RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS):\n"
       "symlinks in the root cannot send a mount outside it. Nothing is mounted in your namespace.\n"
       "{}\n"
+      "Invoked as `bwrap` or `mntns-bwrap` (links to mntns; installing mntns puts both in\n"
+      "libexec/mntns/bwrap/), mntns takes this command line as bwrap 0.13 does, in bwrap's words.\n"
+      "\n"
       "Exit status: CMD's (128+N if killed by signal N; SIGINT, SIGTERM, SIGHUP and SIGQUIT are\n"
       "forwarded to it); 1 if the sandbox could not be set up, 2 a usage error, 126/127 CMD could\n"
       "not be executed.\n"

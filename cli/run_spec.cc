@@ -70,6 +70,28 @@ std::optional<std::string> TextProblem(RunValueKind kind, const std::string& tex
   return std::nullopt;
 }
 
+// The kernel's capability names (include/uapi/linux/capability.h), by number.
+constexpr std::string_view kCapabilityNames[] = {
+    "chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill", "setgid", "setuid", "setpcap",
+    "linux_immutable", "net_bind_service", "net_broadcast", "net_admin", "net_raw", "ipc_lock", "ipc_owner",
+    "sys_module", "sys_rawio", "sys_chroot", "sys_ptrace", "sys_pacct", "sys_admin", "sys_boot", "sys_nice",
+    "sys_resource", "sys_time", "sys_tty_config", "mknod", "lease", "audit_write", "audit_control", "setfcap",
+    "mac_override", "mac_admin", "syslog", "wake_alarm", "block_suspend", "audit_read", "perfmon", "bpf",
+    "checkpoint_restore"};
+
+// "ALL" (every bit) or one capability: CAP_CHOWN, cap_chown, chown.
+std::optional<std::uint64_t> CapabilityBits(std::string_view text) {
+  std::string lower;
+  for (char c : text) lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  if (lower == "all") return UINT64_MAX;
+  std::string_view name = lower;
+  if (name.starts_with("cap_")) name.remove_prefix(4);
+  for (std::size_t i = 0; i < std::size(kCapabilityNames); ++i) {
+    if (kCapabilityNames[i] == name) return std::uint64_t{1} << i;
+  }
+  return std::nullopt;
+}
+
 // A value from the command line, checked by its kind.
 Result<RunArgument> ReadArgument(std::string_view option, const RunValue& value, const std::string& text) {
   RunArgument argument;
@@ -100,6 +122,18 @@ Result<RunArgument> ReadArgument(std::string_view option, const RunValue& value,
       auto strategy = ParseStrategy(text);
       if (!strategy) return Usage(fmt::format("{} {}", option, strategy.error().argument));
       argument.strategy = *strategy;
+      break;
+    }
+    case RunValueKind::kFd: {
+      auto number = ParseUnsigned(option, text, INT_MAX);
+      if (!number) return std::unexpected(number.error());
+      argument.number = *number;
+      break;
+    }
+    case RunValueKind::kCapability: {
+      auto bits = CapabilityBits(text);
+      if (!bits) return Usage(fmt::format("unknown cap: {}", text));
+      argument.number = *bits;
       break;
     }
   }
@@ -180,6 +214,85 @@ Result<void> ApplyRoOverlay(const RunOccurrence& occurrence, RunState& state) {
   return AddOverlay(occurrence, state, std::move(mount));
 }
 
+int Fd(const RunOccurrence& occurrence, std::size_t index) { return static_cast<int>(occurrence.values.at(index).number); }
+
+// The part of the command line that is not the sandbox's: absent in a JSON spec.
+Result<RunCommandLine*> CommandLine(const RunOccurrence& occurrence, RunState& state) {
+  if (state.command_line == nullptr) return Usage(fmt::format("{} is for the command line only", occurrence.option.name));
+  return state.command_line;
+}
+
+// --file, --bind-data, --ro-bind-data: FD's contents, read now, into a file at DEST.
+Result<void> ApplyData(const RunOccurrence& occurrence, RunState& state) {
+  const std::string_view name = occurrence.option.name;
+  auto data = ReadWholeFd(Fd(occurrence, 0), kSandboxDataMaxBytes, fmt::format("{} {}", name, Fd(occurrence, 0)));
+  if (!data) return std::unexpected(data.error());
+  SandboxMount mount = Step(name == "--file" ? Kind::kFile : Kind::kBindData, Text(occurrence, 1));
+  mount.data = std::move(*data);
+  mount.read_only = name.starts_with("--ro-");
+  mount.perms = state.perms;
+  state.perms.reset();
+  return AddStep(state, std::move(mount));
+}
+
+Result<void> ApplyBindFd(const RunOccurrence& occurrence, RunState& state) {
+  const int fd = Fd(occurrence, 0);
+  // Checked here, where "not an open fd" can still name the option.
+  if (::fcntl(fd, F_GETFD) < 0) {
+    const int err = errno;
+    return MakeError(err, std::string(occurrence.option.name), std::to_string(fd));
+  }
+  SandboxMount mount = Step(Kind::kBindFd, Text(occurrence, 1));
+  mount.fd = fd;
+  mount.read_only = occurrence.option.name.starts_with("--ro-");
+  return AddStep(state, std::move(mount));
+}
+
+Result<void> ApplyChmod(const RunOccurrence& occurrence, RunState& state) {
+  SandboxMount mount = Step(Kind::kChmod, Text(occurrence, 1));
+  mount.perms = static_cast<mode_t>(occurrence.values.at(0).number);
+  return AddStep(state, std::move(mount));
+}
+
+// --seccomp and --add-seccomp-fd: the program is read now; both kinds apply in the order given.
+Result<void> ApplySeccomp(const RunOccurrence& occurrence, RunState& state) {
+  auto line = CommandLine(occurrence, state);
+  if (!line) return std::unexpected(line.error());
+  const bool exclusive = occurrence.option.name == "--seccomp";
+  if (exclusive && !state.spec.seccomp_programs.empty()) {
+    return Usage((*line)->seccomp_exclusive ? "--seccomp given twice" : "--seccomp cannot be combined with --add-seccomp-fd");
+  }
+  if (!exclusive && (*line)->seccomp_exclusive) return Usage("--add-seccomp-fd cannot be combined with --seccomp");
+  auto program = ReadWholeFd(Fd(occurrence, 0), std::size_t{8} * 0xffff,
+                             fmt::format("{} {}", occurrence.option.name, Fd(occurrence, 0)));
+  if (!program) return std::unexpected(program.error());
+  if (program->empty() || program->size() % 8 != 0) {
+    return Usage(fmt::format("{} {}: invalid seccomp data, must be a non-empty multiple of 8 bytes ({})",
+                             occurrence.option.name, Fd(occurrence, 0), program->size()));
+  }
+  (*line)->seccomp_exclusive = (*line)->seccomp_exclusive || exclusive;
+  state.spec.seccomp_programs.push_back(std::move(*program));
+  return kOk;
+}
+
+// --cap-add and --cap-drop, in order, on a set that starts as every capability.
+Result<void> ApplyCapability(const RunOccurrence& occurrence, RunState& state) {
+  const std::uint64_t bits = occurrence.values.at(0).number;
+  std::uint64_t set = state.spec.capabilities.value_or(UINT64_MAX);
+  set = occurrence.option.name == "--cap-add" ? set | bits : set & ~bits;
+  state.spec.capabilities = set;
+  return kOk;
+}
+
+// A command-line-only setting stored by `store` into the RunCommandLine.
+template <typename Store>
+Result<void> SetOnCommandLine(const RunOccurrence& occurrence, RunState& state, Store store) {
+  auto line = CommandLine(occurrence, state);
+  if (!line) return std::unexpected(line.error());
+  store(**line);
+  return kOk;
+}
+
 Result<std::string> ReadJsonFile(const std::string& path);
 
 Result<void> ApplyJsonSpecFile(const RunOccurrence& occurrence, RunState& state) {
@@ -219,13 +332,13 @@ const std::vector<RunOption>& Table() {
        ApplyBind, kFilesystem, "--dev-bind, skipped when SRC does not exist"},
       {"--size", {{"BYTES", "", V::kBytes}}, P::kMountKey, "size", {},
        [](const RunOccurrence& o, RunState& s) -> Result<void> { s.size = o.values.at(0).number; return kOk; },
-       kFilesystem, "the size of the next --tmpfs (default and 0: the kernel's, half of RAM)"},
+       kFilesystem, "the size of the very next --tmpfs (default and 0: the kernel's, half of RAM)"},
       {"--perms", {{"OCTAL", "", V::kMode}}, P::kMountKey, "perms", {},
        [](const RunOccurrence& o, RunState& s) -> Result<void> {
          s.perms = static_cast<mode_t>(o.values.at(0).number);
          return kOk;
        },
-       kFilesystem, "the mode of the next --tmpfs or --dir (default 0755)"},
+       kFilesystem, "the mode of the very next --tmpfs, --dir, --file, --bind-data or --ro-bind-data"},
       {"--tmpfs", {{"DEST", "dest", V::kPath}}, P::kMount, "tmpfs", {"--size", "--perms"}, ApplyTmpfs, kFilesystem,
        "a fresh tmpfs; --size and --perms before it apply to it"},
       {"--proc", {{"DEST", "dest", V::kPath}}, P::kMount, "proc", {},
@@ -259,6 +372,38 @@ const std::vector<RunOption>& Table() {
       {"--ro-overlay", {{"DEST", "dest", V::kPath}}, P::kMount, "ro-overlay", {"--overlay-src"}, ApplyRoOverlay,
        kFilesystem, "read-only overlayfs of two or more --overlay-src"},
 
+      {"--bind-fd", {{"FD", "", V::kFd}, {"DEST", "", V::kPath}}, P::kNone, "", {}, ApplyBindFd, kFilesystem,
+       "bind what the open directory or O_PATH fd FD refers to on DEST (FD is closed inside)"},
+      {"--ro-bind-fd", {{"FD", "", V::kFd}, {"DEST", "", V::kPath}}, P::kNone, "", {}, ApplyBindFd, kFilesystem,
+       "the same, read-only"},
+      {"--file", {{"FD", "", V::kFd}, {"DEST", "", V::kPath}}, P::kNone, "", {}, ApplyData, kFilesystem,
+       "a file DEST holding what FD gives until EOF (mode 0666 or --perms; read now, FD closed)"},
+      {"--bind-data", {{"FD", "", V::kFd}, {"DEST", "", V::kPath}}, P::kNone, "", {}, ApplyData, kFilesystem,
+       "a file holding FD's data (mode 0600 or --perms) bound on DEST"},
+      {"--ro-bind-data", {{"FD", "", V::kFd}, {"DEST", "", V::kPath}}, P::kNone, "", {}, ApplyData, kFilesystem,
+       "the same, read-only"},
+      {"--mqueue", {{"DEST", "dest", V::kPath}}, P::kMount, "mqueue", {},
+       [](const RunOccurrence& o, RunState& s) { return AddStep(s, Step(Kind::kMqueue, Text(o, 0))); }, kFilesystem,
+       "a fresh mqueue (of the sandbox's IPC namespace)"},
+      {"--chmod", {{"OCTAL", "", V::kMode}, {"PATH", "", V::kPath}}, P::kNone, "", {}, ApplyChmod, kFilesystem,
+       "chmod PATH (inside, must exist) to OCTAL"},
+      {"--lock-file", {{"DEST", "", V::kPath}}, P::kNone, "", {},
+       [](const RunOccurrence& o, RunState& s) -> Result<void> {
+         s.spec.lock_files.push_back(Text(o, 0));
+         return kOk;
+       },
+       kFilesystem, "hold a read lock (fcntl) on DEST (inside; it must exist) while the sandbox runs"},
+      {"--exec-label", {{"LABEL", "", V::kText}}, P::kNone, "", {},
+       [](const RunOccurrence& o, RunState& s) {
+         return SetOnCommandLine(o, s, [&](RunCommandLine& l) { l.labels.push_back(std::string(o.option.name)); });
+       },
+       kFilesystem, "SELinux exec label (refused: this build has no SELinux labelling)"},
+      {"--file-label", {{"LABEL", "", V::kText}}, P::kNone, "", {},
+       [](const RunOccurrence& o, RunState& s) {
+         return SetOnCommandLine(o, s, [&](RunCommandLine& l) { l.labels.push_back(std::string(o.option.name)); });
+       },
+       kFilesystem, "SELinux label of the files the setup makes (refused likewise)"},
+
       {"--setenv", {{"VAR", "set", V::kText}, {"VALUE", "value", V::kText}}, P::kEnv, "set", {},
        [](const RunOccurrence& o, RunState& s) -> Result<void> {
          s.spec.env.push_back({SandboxEnvChange::Kind::kSet, Text(o, 0), Text(o, 1)});
@@ -284,8 +429,8 @@ const std::vector<RunOption>& Table() {
       {"--unshare-user", {}, P::kUnshare, "user", {},
        [](const RunOccurrence& o, RunState& s) -> Result<void> { s.spec.unshare_user = o.on; return kOk; },
        kNamespaces,
-       "new user namespace, your ids mapped to --uid/--gid; CMD has no capabilities (needed when you are not "
-       "root)"},
+       "new user namespace, your ids mapped to --uid/--gid (needed when you are not root); CMD has no "
+       "capabilities (as bwrap: uid 0 inside keeps the namespace's, bounded by yours)"},
       {"--uid", {{"UID", "", V::kId}}, P::kKey, "uid", {},
        [](const RunOccurrence& o, RunState& s) -> Result<void> {
          s.spec.uid = static_cast<uid_t>(o.values.at(0).number);
@@ -314,9 +459,46 @@ const std::vector<RunOption>& Table() {
        [](const RunOccurrence&, RunState& s) -> Result<void> {
          s.spec.unshare_user = s.spec.unshare_pid = s.spec.unshare_net = s.spec.unshare_uts = s.spec.unshare_ipc =
              true;
+         s.spec.unshare_cgroup = ::access("/proc/self/ns/cgroup", F_OK) == 0;
          return kOk;
        },
-       kNamespaces, "all five above"},
+       kNamespaces, "all the namespaces above, and cgroup where the kernel has it"},
+      {"--unshare-user-try", {}, P::kNone, "", {},
+       [](const RunOccurrence&, RunState& s) -> Result<void> { s.spec.unshare_user = true; return kOk; },
+       kNamespaces, "--unshare-user (mntns always can: as root, or it fails as without it)"},
+      {"--unshare-cgroup", {}, P::kUnshare, "cgroup", {},
+       [](const RunOccurrence& o, RunState& s) -> Result<void> { s.spec.unshare_cgroup = o.on; return kOk; },
+       kNamespaces, "new cgroup namespace"},
+      {"--unshare-cgroup-try", {}, P::kNone, "", {},
+       [](const RunOccurrence&, RunState& s) -> Result<void> {
+         s.spec.unshare_cgroup = ::access("/proc/self/ns/cgroup", F_OK) == 0;
+         return kOk;
+       },
+       kNamespaces, "--unshare-cgroup where the kernel has cgroup namespaces"},
+      {"--share-net", {}, P::kNone, "", {},
+       [](const RunOccurrence&, RunState& s) -> Result<void> { s.spec.unshare_net = false; return kOk; },
+       kNamespaces, "keep the network namespace (after --unshare-all)"},
+      {"--disable-userns", {}, P::kNone, "", {},
+       [](const RunOccurrence&, RunState& s) -> Result<void> { s.spec.disable_userns = true; return kOk; },
+       kNamespaces, "CMD cannot create user namespaces (needs --unshare-user)"},
+      {"--assert-userns-disabled", {}, P::kNone, "", {},
+       [](const RunOccurrence&, RunState& s) -> Result<void> { s.spec.assert_userns_disabled = true; return kOk; },
+       kNamespaces, "fail unless CMD cannot create user namespaces"},
+      {"--userns", {{"FD", "", V::kFd}}, P::kNone, "", {},
+       [](const RunOccurrence& o, RunState&) -> Result<void> {
+         return MakeError(ENOTSUP, std::string(o.option.name), "joining a namespace is not supported by mntns");
+       },
+       kNamespaces, "join this user namespace (not supported: an error)"},
+      {"--userns2", {{"FD", "", V::kFd}}, P::kNone, "", {},
+       [](const RunOccurrence& o, RunState&) -> Result<void> {
+         return MakeError(ENOTSUP, std::string(o.option.name), "joining a namespace is not supported by mntns");
+       },
+       kNamespaces, "switch to this user namespace after setup (not supported: an error)"},
+      {"--pidns", {{"FD", "", V::kFd}}, P::kNone, "", {},
+       [](const RunOccurrence& o, RunState&) -> Result<void> {
+         return MakeError(ENOTSUP, std::string(o.option.name), "joining a namespace is not supported by mntns");
+       },
+       kNamespaces, "join this pid namespace (not supported: an error)"},
       {"--hostname", {{"NAME", "", V::kHostname}}, P::kKey, "hostname", {},
        [](const RunOccurrence& o, RunState& s) -> Result<void> { s.spec.hostname = Text(o, 0); return kOk; },
        kNamespaces, "the hostname inside (with --unshare-uts)"},
@@ -330,6 +512,56 @@ const std::vector<RunOption>& Table() {
          return kOk;
        },
        kOther, "how the namespace is made: auto|native|template|classic (as for mntns new)"},
+      {"--argv0", {{"VALUE", "", V::kText}}, P::kNone, "", {},
+       [](const RunOccurrence& o, RunState& s) -> Result<void> { s.spec.argv0 = Text(o, 0); return kOk; },
+       kOther, "argv[0] CMD sees (CMD itself is still what runs)"},
+      {"--new-session", {}, P::kNone, "", {},
+       [](const RunOccurrence&, RunState& s) -> Result<void> { s.spec.new_session = true; return kOk; },
+       kOther, "CMD in a new session (setsid): no controlling terminal"},
+      {"--as-pid-1", {}, P::kNone, "", {},
+       [](const RunOccurrence&, RunState& s) -> Result<void> { s.spec.as_pid_1 = true; return kOk; },
+       kOther, "CMD is pid 1 itself, no reaper (needs --unshare-pid)"},
+      {"--cap-add", {{"CAP", "", V::kCapability}}, P::kNone, "", {}, ApplyCapability, kOther,
+       "CMD gets CAP (or ALL) as well; the first --cap-add/--cap-drop starts from every capability"},
+      {"--cap-drop", {{"CAP", "", V::kCapability}}, P::kNone, "", {}, ApplyCapability, kOther,
+       "CMD does not get CAP (or ALL)"},
+      {"--seccomp", {{"FD", "", V::kFd}}, P::kNone, "", {}, ApplySeccomp, kOther,
+       "a classic BPF program (struct sock_filter array) read from FD, installed before exec (once)"},
+      {"--add-seccomp-fd", {{"FD", "", V::kFd}}, P::kNone, "", {}, ApplySeccomp, kOther,
+       "another one, installed in order (repeatable; not with --seccomp)"},
+      {"--block-fd", {{"FD", "", V::kFd}}, P::kNone, "", {},
+       [](const RunOccurrence& o, RunState& s) -> Result<void> { s.spec.block_fd = Fd(o, 0); return kOk; },
+       kOther, "CMD waits for a byte (or EOF) on FD before it starts"},
+      {"--userns-block-fd", {{"FD", "", V::kFd}}, P::kNone, "", {},
+       [](const RunOccurrence& o, RunState& s) {
+         return SetOnCommandLine(o, s, [&](RunCommandLine& l) { l.userns_block_fd = Fd(o, 0); });
+       },
+       kOther, "the same, with --unshare-user and --info-fd (mntns writes the id maps first)"},
+      {"--sync-fd", {{"FD", "", V::kFd}}, P::kNone, "", {},
+       [](const RunOccurrence& o, RunState& s) {
+         return SetOnCommandLine(o, s, [&](RunCommandLine& l) { l.sync_fds.push_back(Fd(o, 0)); });
+       },
+       kOther, "keep FD open while the sandbox runs (repeatable)"},
+      {"--info-fd", {{"FD", "", V::kFd}}, P::kNone, "", {},
+       [](const RunOccurrence& o, RunState& s) {
+         return SetOnCommandLine(o, s, [&](RunCommandLine& l) { l.info_fd = Fd(o, 0); });
+       },
+       kOther, "write {\"child-pid\": N, \"<ns>-namespace\": INODE, ...} to FD once CMD runs"},
+      {"--json-status-fd", {{"FD", "", V::kFd}}, P::kNone, "", {},
+       [](const RunOccurrence& o, RunState& s) {
+         return SetOnCommandLine(o, s, [&](RunCommandLine& l) { l.json_status_fd = Fd(o, 0); });
+       },
+       kOther, "the same on one line, then {\"exit-code\": N} when CMD exits (none if it never ran)"},
+      {"--level-prefix", {}, P::kNone, "", {},
+       [](const RunOccurrence& o, RunState& s) {
+         return SetOnCommandLine(o, s, [](RunCommandLine& l) { l.level_prefix = true; });
+       },
+       kOther, "\"<3>\" (syslog's error level) before each diagnostic"},
+      {"--not-a-security-boundary", {}, P::kNone, "", {},
+       [](const RunOccurrence& o, RunState& s) {
+         return SetOnCommandLine(o, s, [](RunCommandLine& l) { l.not_a_security_boundary = true; });
+       },
+       kOther, "accepted (bwrap 0.12): mntns fails every step that fails, as without it"},
       {"--json-spec", {{"FILE", "", V::kPath}}, P::kNone, "", {}, ApplyJsonSpecFile, kOther,
        "insert FILE's setup here (schema below; a regular file or a pipe such as /dev/stdin, at most 16 MiB)"},
   };
@@ -627,6 +859,10 @@ class JsonSpecReader {
         argument.text = std::move(*text);
         break;
       }
+      case RunValueKind::kFd:
+      case RunValueKind::kCapability:
+        // No JSON key takes them: the table gives such options json_place kNone.
+        return Bad(path, "not a value a JSON spec can hold");
     }
     if (auto why = TextProblem(value.kind, argument.text)) return Bad(path, *why);
     if (value.kind == RunValueKind::kStrategy) {
@@ -808,9 +1044,64 @@ std::string Wrap(std::string first, std::size_t indent, std::string_view text, s
 
 std::span<const RunOption> RunOptions() { return Table(); }
 
+Result<std::string> ReadWholeFd(int fd, std::size_t max, std::string_view what) {
+  UniqueFd owned(fd);
+  std::string data;
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = ::read(owned.Get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      return MakeError(err, "read", std::string(what));
+    }
+    if (n == 0) return data;
+    if (data.size() + static_cast<std::size_t>(n) > max) {
+      return MakeError(EFBIG, "read", fmt::format("{}: more than {} bytes", what, max));
+    }
+    data.append(buffer, static_cast<std::size_t>(n));
+  }
+}
+
 Result<SandboxSpec> ParseRunArguments(const std::vector<std::string>& args) {
-  SandboxSpec spec;
-  RunState state(spec);
+  auto line = ParseRunCommandLine(args);
+  if (!line) return std::unexpected(line.error());
+  return std::move(line->spec);
+}
+
+namespace {
+
+// bwrap's limit on the arguments an --args FD may add (it counts them all).
+constexpr std::size_t kMaxArguments = 9000;
+
+// --args FD: the NUL-separated arguments FD holds (a last one without its NUL too).
+Result<std::vector<std::string>> ReadArgumentsFd(int fd) {
+  auto data = ReadWholeFd(fd, std::size_t{64} << 20, fmt::format("--args {}", fd));
+  if (!data) return std::unexpected(data.error());
+  std::vector<std::string> args;
+  for (std::size_t start = 0; start < data->size();) {
+    std::size_t nul = data->find('\0', start);
+    if (nul == std::string::npos) nul = data->size();
+    args.push_back(data->substr(start, nul - start));
+    start = nul + 1;
+  }
+  return args;
+}
+
+bool CreatesFile(std::string_view option) {
+  return option == "--tmpfs" || option == "--dir" || option == "--file" || option == "--bind-data" ||
+         option == "--ro-bind-data";
+}
+
+}  // namespace
+
+Result<RunCommandLine> ParseRunCommandLine(const std::vector<std::string>& given, RunDialect dialect) {
+  const bool bwrap = dialect == RunDialect::kBwrap;
+  RunCommandLine line;
+  SandboxSpec& spec = line.spec;
+  RunState state(spec, &line);
+  std::vector<std::string> args = given;
+  bool expanded = false;
   std::size_t i = 0;
   for (; i < args.size(); ++i) {
     const std::string& name = args[i];
@@ -819,18 +1110,64 @@ Result<SandboxSpec> ParseRunArguments(const std::vector<std::string>& args) {
       break;
     }
     if (!name.starts_with("--")) break;
+    if (name == "--args") {
+      // As bwrap: the arguments go in place of `--args FD`, and may not hold another.
+      if (expanded) return Usage("--args not supported in arguments file");
+      if (i + 1 >= args.size()) return Usage(bwrap ? "--args takes an argument" : "--args needs 1 argument");
+      auto fd = ParseUnsigned("--args", args[i + 1], INT_MAX);
+      if (!fd) return std::unexpected(fd.error());
+      auto inserted = ReadArgumentsFd(static_cast<int>(*fd));
+      if (!inserted) return std::unexpected(inserted.error());
+      if (inserted->size() + args.size() > kMaxArguments) {
+        return Usage(fmt::format("Exceeded maximum number of arguments {}", kMaxArguments));
+      }
+      args.erase(args.begin() + static_cast<std::ptrdiff_t>(i), args.begin() + static_cast<std::ptrdiff_t>(i + 2));
+      args.insert(args.begin() + static_cast<std::ptrdiff_t>(i), inserted->begin(), inserted->end());
+      // After the --args only its own arguments... and the rest of the command line.
+      expanded = true;
+      --i;
+      continue;
+    }
     const RunOption* option = FindOption(name);
-    if (option == nullptr) return Usage(fmt::format("unknown option {} (see mntns run --help)", name));
+    if (option == nullptr) {
+      return Usage(bwrap ? fmt::format("Unknown option {}", name)
+                         : fmt::format("unknown option {} (see mntns run --help)", name));
+    }
     const std::size_t count = option->values.size();
     // Values are taken as they come, as bwrap does: `--setenv A --b` sets A to "--b".
     if (i + count >= args.size()) {
+      if (bwrap) {
+        static constexpr std::string_view kCounts[] = {"", "an argument", "two arguments", "three arguments"};
+        return Usage(fmt::format("{} takes {}", name, kCounts[std::min<std::size_t>(count, 3)]));
+      }
       return Usage(fmt::format("{} needs {} argument{}", name, count, count == 1 ? "" : "s"));
+    }
+    // A --json-spec between them neither takes nor drops them (its mounts carry their own).
+    const bool modifier = option->name == "--size" || option->name == "--perms" || option->name == "--json-spec";
+    if ((option->name == "--size" && state.size) || (option->name == "--perms" && state.perms)) {
+      return Usage(fmt::format("{} given twice for the same action", option->name));
     }
     RunOccurrence occurrence{*option, {}, true};
     for (const RunValue& value : option->values) {
-      auto argument = ReadArgument(option->name, value, args[++i]);
+      const std::string& text = args[++i];
+      if (bwrap && value.kind == RunValueKind::kPath && text.empty()) {
+        return Usage(fmt::format("{} does not take an empty path argument", name));
+      }
+      auto argument = ReadArgument(option->name, value, text);
       if (!argument) return std::unexpected(argument.error());
+      // mntns run reads --size 0 as the kernel's default; bwrap refuses it.
+      if (bwrap && option->name == "--size" && argument->number == 0) {
+        return Usage("--size takes a non-zero number of bytes");
+      }
       occurrence.values.push_back(std::move(*argument));
+    }
+    // --perms and --size belong to the very next option (bwrap 0.8+): one
+    // that does not take them is an error, not a later --tmpfs's gain.
+    if (!modifier && state.perms && !CreatesFile(option->name)) {
+      return Usage(fmt::format("--perms must be followed by an option that creates a file (not {})", option->name));
+    }
+    if (!modifier && state.size && option->name != "--tmpfs") {
+      return Usage(fmt::format("--size must be followed by --tmpfs (not {})", option->name));
     }
     if (auto applied = option->apply(occurrence, state); !applied) return std::unexpected(applied.error());
   }
@@ -840,7 +1177,7 @@ Result<SandboxSpec> ParseRunArguments(const std::vector<std::string>& args) {
     return Usage("--overlay-src is not followed by an --overlay, --tmp-overlay or --ro-overlay");
   }
   if (i < args.size()) spec.argv.assign(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
-  return spec;
+  return line;
 }
 
 Result<void> ApplyJsonSpec(const std::string& text, const std::string& origin, SandboxSpec& spec) {

@@ -25,6 +25,8 @@ enum class RunValueKind {
   kBytes,     // decimal 0 to 2^64-1; JSON: an integer
   kMode,      // octal 0 to 07777; JSON: a string of octal digits (a number would be decimal)
   kStrategy,  // auto|native|template|classic; JSON: a string
+  kFd,        // an open fd, decimal 0 to 2147483647 (command line only)
+  kCapability,  // ALL or a capability name, CAP_ optional, any case (command line only)
 };
 
 struct RunValue {
@@ -53,12 +55,32 @@ struct RunArgument {
 
 struct RunOption;
 
+// How a command line is spoken: `mntns run`'s, or bwrap's own (the entry
+// point under the name bwrap): the same options and meaning, bwrap's wording
+// for usage errors ("Unknown option --x", "--bind takes two arguments").
+enum class RunDialect { kMntns, kBwrap };
+
+// A command line: the sandbox, and what the CLI itself does around it.
+struct RunCommandLine {
+  SandboxSpec spec;
+  int info_fd = -1;         // --info-fd: one JSON object once CMD runs
+  int json_status_fd = -1;  // --json-status-fd: that, then {"exit-code": N} at the end
+  std::vector<int> sync_fds;  // --sync-fd: kept open (by mntns) while the sandbox runs
+  int userns_block_fd = -1;   // --userns-block-fd (waited on like --block-fd)
+  bool level_prefix = false;  // --level-prefix: "<3>" before diagnostics
+  bool not_a_security_boundary = false;
+  bool unshare_user_try = false;   // --unshare-user-try (a failed unshare is not an error)
+  bool seccomp_exclusive = false;  // --seccomp was given (it excludes --add-seccomp-fd)
+  std::vector<std::string> labels;  // --exec-label/--file-label given (refused without SELinux)
+};
+
 // The spec being built and the state bwrap keeps between options: --size and
 // --perms wait for the next --tmpfs (--perms also for --dir), --overlay-src
 // collects layers for the next overlay.
 struct RunState {
-  explicit RunState(SandboxSpec& into) : spec(into) {}
+  explicit RunState(SandboxSpec& into, RunCommandLine* line = nullptr) : spec(into), command_line(line) {}
   SandboxSpec& spec;
+  RunCommandLine* command_line;  // nullptr in a JSON spec (which has none of its options)
   std::optional<std::uint64_t> size;
   std::optional<mode_t> perms;
   std::vector<std::string> overlay_layers;
@@ -100,7 +122,15 @@ struct RunOption {
 // position. The command starts after `--` or at the first non-option.
 // Errors are usage errors naming the option: EINVAL, or the errno of reading
 // a --json-spec FILE (ENOENT, EISDIR, EFBIG, ...).
+// `--args FD` inserts the NUL-separated arguments read from FD at its place
+// (not inside them). The same as ParseRunCommandLine(args).spec.
 [[nodiscard]] Result<SandboxSpec> ParseRunArguments(const std::vector<std::string>& args);
+[[nodiscard]] Result<RunCommandLine> ParseRunCommandLine(const std::vector<std::string>& args,
+                                                         RunDialect dialect = RunDialect::kMntns);
+
+// Everything an fd gives until EOF, at most `max` bytes (EFBIG past it);
+// the fd is closed (bwrap closes the fds it reads). `what` names it in errors.
+[[nodiscard]] Result<std::string> ReadWholeFd(int fd, std::size_t max, std::string_view what);
 
 // The most a --json-spec FILE may hold; a larger one is refused (EFBIG)
 // without reading it all.

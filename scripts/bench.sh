@@ -58,6 +58,11 @@ for peers in 100 1; do
   "$mntns" bench ls --host-mounts 10000 --peers "$peers" --runs 7 --json >"$results/ls-p$peers-m10000.json"
 done
 
+# Keeping a table current: the live table (one statmount per fanotify event)
+# against a re-read per event, 10,000 events in a 30,000-mount table.
+progress "watch: 10,000 mount events, M=30000"
+"$mntns" bench watch --host-mounts 30000 --events 10000 --json >"$results/watch-m30000.json"
+
 # StatmountByFd against statmount by id (Google Benchmark).
 progress "statmount by fd"
 "$build/bin/mntns_statmount_by_fd_bench" --benchmark_min_time=0.3 \
@@ -74,6 +79,12 @@ if [ -x bench/run_vs_bwrap.sh ]; then
     progress "run vs bwrap: M=$m"
     bench/run_vs_bwrap.sh --mntns "$mntns" --mounts "$m" --classic --json "$results/run-m$m.json" >&2
   done
+fi
+
+# Many --bind options: bwrap against mntns's bwrap entry point (linear setup).
+if [ -x bench/bwrap_binds.sh ]; then
+  progress "bwrap entry: 200 and 2,000 --bind"
+  bench/bwrap_binds.sh --mntns "$mntns" --json "$results/bwrap-binds.json" >&2
 fi
 
 progress "writing BENCHMARKS.md and bench/plots/"

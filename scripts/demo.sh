@@ -6,6 +6,7 @@
 #   2. Sandbox creation side by side at 10,000 host mounts: mntns run, its
 #      classic strategy (unshare + pivot_root) and bwrap. The mounts live in a
 #      private namespace that bench/run_vs_bwrap.sh creates, never in yours.
+#   Between them: mntns under the name bwrap running a desktop-sandbox command line.
 # Usage: scripts/demo.sh [BUILD_DIR]   (needs root; about 15-30 s)
 set -eu
 BUILD=${1:-build}
@@ -31,6 +32,22 @@ setpriv --reuid=65534 --regid=65534 --clear-groups -- "$MNTNS" run --unshare-use
   --symlink usr/lib64 /lib64 --proc /proc --dev /dev --chdir / -- /bin/sh -c \
   'echo "  inside: $(id), pid $$"; grep CapEff /proc/self/status | sed "s/^/  /"'
 echo
+echo "== mntns as bwrap: a desktop-sandbox command line (build/bin/bwrap/bwrap -> mntns)"
+BWRAP=$(dirname "$MNTNS")/bwrap/bwrap
+echo "\$ bwrap --unshare-all --share-net --die-with-parent --new-session --ro-bind /usr /usr \\"
+echo "    --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 --proc /proc --dev /dev \\"
+echo "    --tmpfs /tmp --perms 0700 --dir /run/user/1000 --uid 1000 --gid 1000 --setenv HOME /tmp \\"
+echo "    --file 3 /etc/passwd --info-fd 4 -- /bin/sh -c ...   3<(passwd line) 4>(info)"
+info=$(mktemp)
+printf 'user:x:1000:1000::/tmp:/bin/sh\n' | "$BWRAP" --unshare-all --share-net --die-with-parent --new-session \
+  --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 \
+  --proc /proc --dev /dev --tmpfs /tmp --perms 0700 --dir /run/user/1000 --uid 1000 --gid 1000 \
+  --setenv HOME /tmp --file 3 /etc/passwd --info-fd 4 -- /bin/sh -c \
+  'echo "  inside: $(id), pid $$, HOME=$HOME"; ls -ld /run/user/1000 | sed "s/^/  /"' 3<&0 4>"$info"
+sed 's/^/  info-fd: /' "$info"
+rm -f "$info"
+echo
+
 echo "== sandbox creation + /bin/true, side by side (10,000 host mounts in a private namespace)"
 if command -v bwrap >/dev/null; then
   bench/run_vs_bwrap.sh --mntns "$MNTNS" --mounts 10000 --runs 20 --bwrap-runs 3 --classic

@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev       # tests and micro-benchmarks
   qemu-system-x86 cpio xz-utils zstd               # the 7.x kernel matrix (tests/vm)
   util-linux bubblewrap gnuplot-nox python3        # baselines (findmnt, unshare, bwrap), report and plots
+  clang-16 libclang-rt-16-dev                      # libFuzzer targets (tests/fuzz; clang 16 for <expected>)
 )
 
 missing=()

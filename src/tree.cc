@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <functional>
 #include <utility>
 
 #include <fmt/format.h>
@@ -165,12 +166,16 @@ Result<void> PinNamespace(int ns_fd, const std::string& path) {
   return kOk;
 }
 
-Result<PinnedNamespace> OpenPinnedTreeNamespace(int dirfd, const std::string& path, unsigned flags,
-                                                const std::string& pin_path, const NamespaceOptions& options) {
-  // The requested strategy, not the resolved one, so that kAuto keeps its
-  // fallback where the kernel refuses the native flag after all.
-  NamespaceStrategy strategy = ResolveStrategy(NamespaceOperation::kOpenTreeNamespace, options.strategy);
-  auto ns = OpenTreeNamespace(dirfd, path, flags, options);
+namespace {
+
+// `make` with `options` (the requested strategy, not the resolved one, so
+// that kAuto keeps its fallback where the kernel refuses the native flag
+// after all), then pinned on `pin_path`, retried as below.
+Result<PinnedNamespace> MakeAndPin(NamespaceOperation operation,
+                                   const std::function<Result<UniqueFd>(const NamespaceOptions&)>& make,
+                                   const std::string& pin_path, const NamespaceOptions& options) {
+  NamespaceStrategy strategy = ResolveStrategy(operation, options.strategy);
+  auto ns = make(options);
   if (!ns) return std::unexpected(ns.error());
   auto pinned = PinNamespace(ns->Get(), pin_path);
   // The kernel binds a namespace file only into a namespace with a smaller
@@ -187,7 +192,7 @@ Result<PinnedNamespace> OpenPinnedTreeNamespace(int dirfd, const std::string& pa
     CPU_ZERO(&one);
     CPU_SET(cpu, &one);
     if (::sched_setaffinity(0, sizeof one, &one) != 0) continue;
-    ns = OpenTreeNamespace(dirfd, path, flags, {.strategy = NamespaceStrategy::kClassic});
+    ns = make({.strategy = NamespaceStrategy::kClassic});
     ::sched_setaffinity(0, sizeof allowed, &allowed);
     if (!ns) return std::unexpected(ns.error());
     strategy = NamespaceStrategy::kClassic;
@@ -195,6 +200,21 @@ Result<PinnedNamespace> OpenPinnedTreeNamespace(int dirfd, const std::string& pa
   }
   if (!pinned) return std::unexpected(pinned.error());
   return PinnedNamespace{std::move(*ns), strategy};
+}
+
+}  // namespace
+
+Result<PinnedNamespace> OpenPinnedTreeNamespace(int dirfd, const std::string& path, unsigned flags,
+                                                const std::string& pin_path, const NamespaceOptions& options) {
+  return MakeAndPin(
+      NamespaceOperation::kOpenTreeNamespace,
+      [&](const NamespaceOptions& with) { return OpenTreeNamespace(dirfd, path, flags, with); }, pin_path, options);
+}
+
+Result<PinnedNamespace> PinnedEmptyMountNamespace(const std::string& pin_path, const NamespaceOptions& options) {
+  return MakeAndPin(
+      NamespaceOperation::kEmptyMountNamespace, [](const NamespaceOptions& with) { return EmptyMountNamespace(with); },
+      pin_path, options);
 }
 
 }  // namespace mntns

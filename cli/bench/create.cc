@@ -357,6 +357,7 @@ void AddBenchCommand(CLI::App& app, Runner& runner) {
   bench->require_subcommand(1);
   AddBenchLsCommand(*bench, runner);
   AddBenchPolyfillCommand(*bench, runner);
+  AddBenchWatchCommand(*bench, runner);
   auto options = std::make_shared<BenchOptions>();
   CLI::App* create = bench->add_subcommand(
       "create", "Create, use (NS_MNT_GET_INFO) and release COUNT namespaces from a small tree, with\n"

@@ -1,9 +1,12 @@
 #include "output/mount_output.h"
 
+#include <sys/mount.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <map>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -16,63 +19,182 @@ std::string TargetText(const Mount& m) {
   return m.Has(field::kMntPoint) ? TerminalSafe(m.point) : std::string(UnreachableTarget(m));
 }
 
+// findmnt's SOURCE: the source, and for a mount of a directory below the
+// filesystem's root (a bind mount, a btrfs subvolume) that root in brackets.
+std::string SourceText(const Mount& m) {
+  if (m.Has(field::kMntRoot) && !m.root.empty() && m.root != "/") {
+    return TerminalSafe(m.sb_source) + "[" + TerminalSafe(m.root) + "]";
+  }
+  return TerminalSafe(m.sb_source);
+}
+
+// findmnt's PROPAGATION: "shared" or "private", then ",slave" and ",unbindable".
+std::string PropagationFlags(const Mount& m) {
+  std::string text = (m.propagation & MS_SHARED) != 0 ? "shared" : "private";
+  if ((m.propagation & MS_SLAVE) != 0) text += ",slave";
+  if ((m.propagation & MS_UNBINDABLE) != 0) text += ",unbindable";
+  return text;
+}
+
+std::string UniqueId(std::uint64_t id) { return id != 0 ? Number(id) : std::string("-"); }
+
+std::string UsageCell(const Row& row, std::uint64_t Usage::*value) {
+  return row.usage != nullptr && row.usage->known ? HumanSize(row.usage->*value) : std::string("-");
+}
+
+std::string UsePercent(const Row& row) {
+  if (row.usage == nullptr || !row.usage->known || row.usage->size == 0) return "-";
+  return fmt::format("{:.0f}%", static_cast<double>(row.usage->used) * 100.0 / static_cast<double>(row.usage->size));
+}
+
+constexpr FieldMask kOptionsMask = field::kMntBasic | field::kSbBasic | field::kMntOpts;
+
 const Column kColumns[] = {
-    {"ID", field::kMntBasic, [](const Mount& m) { return m.id != 0 ? Number(m.id) : std::string("-"); }},
-    {"PARENT", field::kMntBasic,
-     [](const Mount& m) { return m.parent_id != 0 ? Number(m.parent_id) : std::string("-"); }},
-    {"OLD_ID", field::kMntBasic, [](const Mount& m) { return Number(m.old_id); }},
-    {"OLD_PARENT", field::kMntBasic, [](const Mount& m) { return Number(m.old_parent_id); }},
+    {"ID", field::kMntBasic, [](const Row& r) { return UniqueId(r.mount.id); }, true},
+    {"PARENT", field::kMntBasic, [](const Row& r) { return UniqueId(r.mount.parent_id); }, true},
+    {"UNIQ-ID", field::kMntBasic, [](const Row& r) { return UniqueId(r.mount.id); }, true},
+    {"OLD_ID", field::kMntBasic, [](const Row& r) { return Number(r.mount.old_id); }, true},
+    {"OLD_PARENT", field::kMntBasic, [](const Row& r) { return Number(r.mount.old_parent_id); }, true},
     // MNT_NS_ID tells a mount outside the caller's root from a detached one.
-    {"TARGET", field::kMntPoint | field::kMntNsId, TargetText},
-    {"ROOT", field::kMntRoot, [](const Mount& m) { return TerminalSafe(m.root); }},
-    {"SOURCE", field::kSbSource, [](const Mount& m) { return TerminalSafe(m.sb_source); }},
-    {"FSTYPE", field::kFsType | field::kFsSubtype, [](const Mount& m) { return TerminalSafe(FsTypeText(m)); }},
-    {"OPTIONS", field::kMntBasic, [](const Mount& m) { return VfsOptions(m); }},
-    {"FS_OPTIONS", field::kSbBasic | field::kMntOpts, [](const Mount& m) { return TerminalSafe(SuperOptions(m)); }},
-    {"PROPAGATION", field::kMntBasic | field::kPropagateFrom,
-     [](const Mount& m) { return PropagationText(m); }},
-    {"NS_ID", field::kMntNsId, [](const Mount& m) { return m.Has(field::kMntNsId) ? Number(m.ns_id) : std::string("-"); }},
+    {"TARGET", field::kMntPoint | field::kMntNsId, [](const Row& r) { return TargetText(r.mount); }},
+    {"FSROOT", field::kMntRoot, [](const Row& r) { return TerminalSafe(r.mount.root); }},
+    {"SOURCE", field::kSbSource | field::kMntRoot, [](const Row& r) { return SourceText(r.mount); }},
+    {"FSTYPE", field::kFsType | field::kFsSubtype, [](const Row& r) { return TerminalSafe(FsTypeText(r.mount)); }},
+    {"OPTIONS", kOptionsMask, [](const Row& r) { return TerminalSafe(AllOptions(r.mount)); }, false, true},
+    {"VFS-OPTIONS", field::kMntBasic, [](const Row& r) { return VfsOptions(r.mount); }, false, true},
+    {"FS-OPTIONS", field::kSbBasic | field::kMntOpts, [](const Row& r) { return TerminalSafe(SuperOptions(r.mount)); },
+     false, true},
+    {"PROPAGATION", field::kMntBasic, [](const Row& r) { return PropagationFlags(r.mount); }},
+    {"OPT-FIELDS", field::kMntBasic | field::kPropagateFrom, [](const Row& r) { return PropagationText(r.mount); },
+     false, true},
+    {"NS_ID", field::kMntNsId,
+     [](const Row& r) { return r.mount.Has(field::kMntNsId) ? Number(r.mount.ns_id) : std::string("-"); }, true},
     {"MAJ:MIN", field::kSbBasic,
-     [](const Mount& m) { return fmt::format("{}:{}", m.sb_dev_major, m.sb_dev_minor); }},
+     [](const Row& r) { return fmt::format("{}:{}", r.mount.sb_dev_major, r.mount.sb_dev_minor); }, true},
+    {"SIZE", field::kMntPoint, [](const Row& r) { return UsageCell(r, &Usage::size); }, true, false, true, 5},
+    {"USED", field::kMntPoint, [](const Row& r) { return UsageCell(r, &Usage::used); }, true, false, true, 5},
+    {"AVAIL", field::kMntPoint, [](const Row& r) { return UsageCell(r, &Usage::avail); }, true, false, true, 5},
+    {"USE%", field::kMntPoint, UsePercent, true, false, true},
 };
 
-// Depth-first order of the mount tree, with the tree prefix for TARGET.
-// Parents are matched by old ids, which both backends have.
-std::vector<std::pair<const Mount*, std::string>> TreeOrder(std::span<const Mount> mounts) {
-  std::map<std::uint32_t, std::vector<const Mount*>> children;
-  std::map<std::uint32_t, const Mount*> by_id;
-  for (const Mount& mount : mounts) by_id[mount.old_id] = &mount;
-  std::vector<const Mount*> roots;
-  for (const Mount& mount : mounts) {
-    const bool has_parent = mount.old_parent_id != mount.old_id && by_id.contains(mount.old_parent_id);
-    if (has_parent) {
-      children[mount.old_parent_id].push_back(&mount);
-    } else {
-      roots.push_back(&mount);
-    }
-  }
-  std::vector<std::pair<const Mount*, std::string>> order;
-  auto visit = [&](auto&& self, const Mount* mount, const std::string& prefix, bool last,
-                   bool is_root) -> void {
-    order.emplace_back(mount, is_root ? std::string() : prefix + (last ? "└─" : "├─"));
-    const std::string child_prefix = is_root ? std::string() : prefix + (last ? "  " : "│ ");
-    const auto& kids = children[mount->old_id];
-    for (std::size_t i = 0; i < kids.size(); ++i) {
-      self(self, kids[i], child_prefix, i + 1 == kids.size(), false);
-    }
-  };
-  for (const Mount* root : roots) visit(visit, root, "", true, true);
-  return order;
+// Other names -o takes for a column: the names from before findmnt's were adopted.
+constexpr std::pair<std::string_view, std::string_view> kAliases[] = {{"ROOT", "FSROOT"}};
+
+// -o names are matched upper-case with '_' read as '-': findmnt writes
+// FS-OPTIONS, mntns wrote FS_OPTIONS.
+std::string NormalizedName(std::string_view name) {
+  std::string out(name);
+  for (char& c : out) c = c == '_' ? '-' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
 }
 
 // Display width: the tree characters are one column each but three bytes.
-std::size_t Width(const std::string& text) {
+std::size_t Width(std::string_view text) {
   std::size_t width = 0;
   for (unsigned char c : text) width += (c & 0xC0) != 0x80 ? 1 : 0;
   return width;
 }
 
+// The longest head of `text` that is at most `width` columns wide.
+std::string_view CutToWidth(std::string_view text, std::size_t width) {
+  std::size_t columns = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) continue;
+    if (columns == width) return text.substr(0, i);
+    ++columns;
+  }
+  return text;
+}
+
+// -P values: libsmartcols writes '"', '`', '$' and '\' as \xNN. A backslash
+// that starts an \xNN the text already holds (TerminalSafe) stays as it is.
+void AppendPairValue(fmt::memory_buffer& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    const bool escape_start = c == '\\' && i + 1 < text.size() && text[i + 1] == 'x';
+    if (c == '"' || c == '`' || c == '$' || (c == '\\' && !escape_start)) {
+      const char escaped[4] = {'\\', 'x', kHex[c >> 4], kHex[c & 0xF]};
+      out.append(std::string_view(escaped, 4));
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+}
+
+// -r cells: whitespace would split a cell in two.
+void AppendRawCell(fmt::memory_buffer& out, std::string_view text) {
+  for (char c : text) {
+    if (c == ' ') {
+      out.append(std::string_view("\\x20"));
+    } else {
+      out.push_back(c);
+    }
+  }
+}
+
+void Pad(fmt::memory_buffer& out, std::size_t spaces) {
+  for (std::size_t i = 0; i < spaces; ++i) out.push_back(' ');
+}
+
+void Flush(fmt::memory_buffer& out) {
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  out.clear();
+}
+
 }  // namespace
+
+std::string AllOptions(const Mount& m) {
+  const std::string vfs = VfsOptions(m);
+  const std::string super = SuperOptions(m);
+  if (vfs == super) return vfs;
+  bool read_only = false;
+  std::string rest;
+  for (const std::string* list : {&vfs, &super}) {
+    std::size_t start = 0;
+    while (start <= list->size()) {
+      std::size_t end = list->find(',', start);
+      if (end == std::string::npos) end = list->size();
+      const std::string_view option(list->data() + start, end - start);
+      if (option == "ro") {
+        read_only = true;
+      } else if (option != "rw" && !option.empty()) {
+        rest += ',';
+        rest += option;
+      }
+      start = end + 1;
+    }
+  }
+  return (read_only ? "ro" : "rw") + rest;
+}
+
+std::string HumanSize(std::uint64_t bytes) {
+  // util-linux's size_to_human_string(SIZE_SUFFIX_1LETTER): the exponent is
+  // the largest power of 1024 not above the value, the fraction rounded to
+  // one digit (4/5), a carry into the integer part kept.
+  static constexpr char kLetters[] = "BKMGTPE";
+  int exponent = 0;
+  for (int shift = 10; shift <= 60; shift += 10) {
+    if (bytes < (1ULL << shift)) break;
+    exponent = shift;
+  }
+  if (exponent == 0) return std::to_string(bytes);
+  std::uint64_t whole = bytes >> exponent;
+  std::uint64_t fraction = bytes & ((1ULL << exponent) - 1);
+  if (fraction != 0) {
+    // Three digits after the point, without overflowing 64 bits.
+    fraction = fraction >= UINT64_MAX / 1000 ? ((fraction / 1024) * 1000) / (1ULL << (exponent - 10))
+                                             : (fraction * 1000) / (1ULL << exponent);
+    fraction = ((fraction + 50) / 100) * 10;
+    if (fraction == 100) {
+      ++whole;
+      fraction = 0;
+    }
+  }
+  const char letter = kLetters[exponent / 10];
+  if (fraction == 0) return fmt::format("{}{}", whole, letter);
+  return fmt::format("{}.{}{}", whole, fraction / 10, letter);
+}
 
 std::string TerminalSafe(std::string_view text) {
   std::string out;
@@ -217,18 +339,28 @@ std::span<const Column> AllColumns() { return kColumns; }
 
 std::string DefaultColumns() { return "ID,PARENT,TARGET,SOURCE,FSTYPE,OPTIONS"; }
 
-Result<std::vector<const Column*>> ParseColumns(const std::string& list) {
+std::string DfColumns() { return "SOURCE,FSTYPE,SIZE,USED,AVAIL,USE%,TARGET"; }
+
+Result<std::vector<const Column*>> ParseColumns(const std::string& list, const std::string& defaults) {
+  // findmnt: "-o +COLS" appends to the default columns.
+  const std::string names = list.starts_with('+') ? defaults + "," + list.substr(1) : list;
   std::vector<const Column*> columns;
   std::size_t start = 0;
-  while (start <= list.size()) {
-    std::size_t end = list.find(',', start);
-    if (end == std::string::npos) end = list.size();
-    std::string name = list.substr(start, end - start);
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  while (start <= names.size()) {
+    std::size_t end = names.find(',', start);
+    if (end == std::string::npos) end = names.size();
+    const std::string given = names.substr(start, end - start);
+    std::string name = NormalizedName(given);
+    for (const auto& [alias, canonical] : kAliases) {
+      if (name == alias) name = canonical;
+    }
     const auto found = std::find_if(std::begin(kColumns), std::end(kColumns),
-                                    [&name](const Column& c) { return c.name == name; });
-    if (found == std::end(kColumns)) return MakeError(EINVAL, "ls -o", QuotePath(name) + " is not a column");
+                                    [&name](const Column& c) { return NormalizedName(c.name) == name; });
+    if (found == std::end(kColumns)) {
+      std::string upper = given;
+      for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      return MakeError(EINVAL, "ls -o", QuotePath(upper) + " is not a column");
+    }
     columns.push_back(&*found);
     start = end + 1;
   }
@@ -236,43 +368,162 @@ Result<std::vector<const Column*>> ParseColumns(const std::string& list) {
 }
 
 void RenderRows(std::span<const Mount> mounts, std::span<const Column* const> columns,
-                std::vector<std::string>& cells) {
+                std::vector<std::string>& cells, std::span<const Usage> usage) {
   cells.reserve(cells.size() + mounts.size() * columns.size());
-  for (const Mount& mount : mounts) {
-    for (const Column* column : columns) cells.push_back(column->render(mount));
+  for (std::size_t i = 0; i < mounts.size(); ++i) {
+    const Row row{mounts[i], i < usage.size() ? &usage[i] : nullptr};
+    for (const Column* column : columns) cells.push_back(column->render(row));
   }
 }
 
-void PrintCells(std::span<const Column* const> columns, std::span<const std::vector<std::string>> blocks) {
-  std::vector<std::size_t> widths;
-  for (const Column* column : columns) widths.push_back(Width(column->name));
-  for (const auto& cells : blocks) {
-    for (std::size_t i = 0; i < cells.size(); ++i) {
-      std::size_t& width = widths[i % columns.size()];
-      width = std::max(width, Width(cells[i]));
-    }
-  }
+void PrintCells(std::span<const Column* const> columns, std::span<const std::vector<std::string>> blocks,
+                const TableFormat& format) {
+  const std::size_t count = columns.size();
   // One buffer written out in 64 KiB pieces: a formatted print per line of a
   // 30,000-line table costs more than building it.
   fmt::memory_buffer out;
-  auto cell = [&](std::size_t c, const std::string& text) {
-    out.append(text);
-    if (c + 1 < columns.size()) {
-      const std::size_t pad = widths[c] - Width(text) + 1;
-      for (std::size_t i = 0; i < pad; ++i) out.push_back(' ');
-    } else {
-      out.push_back('\n');
-      if (out.size() >= 64 * 1024) {
-        std::fwrite(out.data(), 1, out.size(), stdout);
-        out.clear();
+  auto end_row = [&out] {
+    out.push_back('\n');
+    if (out.size() >= 64 * 1024) Flush(out);
+  };
+  if (format.kind == TableFormat::Kind::kPairs) {
+    for (const auto& cells : blocks) {
+      for (std::size_t i = 0; i < cells.size(); ++i) {
+        const std::size_t c = i % count;
+        out.append(columns[c]->name);
+        out.append(std::string_view("=\""));
+        AppendPairValue(out, cells[i]);
+        out.push_back('"');
+        if (c + 1 < count) {
+          out.push_back(' ');
+        } else {
+          end_row();
+        }
       }
     }
-  };
-  for (std::size_t c = 0; c < columns.size(); ++c) cell(c, columns[c]->name);
-  for (const auto& cells : blocks) {
-    for (std::size_t i = 0; i < cells.size(); ++i) cell(i % columns.size(), cells[i]);
+    Flush(out);
+    return;
   }
-  std::fwrite(out.data(), 1, out.size(), stdout);
+  if (format.kind == TableFormat::Kind::kRaw) {
+    auto cell = [&](std::size_t c, std::string_view text) {
+      AppendRawCell(out, text);
+      if (c + 1 < count) {
+        out.push_back(' ');
+      } else {
+        end_row();
+      }
+    };
+    if (format.headings) {
+      for (std::size_t c = 0; c < count; ++c) cell(c, columns[c]->name);
+    }
+    for (const auto& cells : blocks) {
+      for (std::size_t i = 0; i < cells.size(); ++i) cell(i % count, cells[i]);
+    }
+    Flush(out);
+    return;
+  }
+  // findmnt writes MAJ:MIN as "%3u:%-3u" in lists and trees, so that the colons line up.
+  auto device = [](const std::string& text) {
+    const std::size_t colon = text.find(':');
+    if (colon == std::string::npos) return text;
+    return fmt::format("{:>3}:{:<3}", text.substr(0, colon), text.substr(colon + 1));
+  };
+  std::vector<bool> is_device(count);
+  for (std::size_t c = 0; c < count; ++c) is_device[c] = columns[c]->name == "MAJ:MIN";
+  std::vector<std::size_t> widths;
+  for (const Column* column : columns) widths.push_back(std::max(column->min_width, Width(column->name)));  // with -n too, as libsmartcols
+  for (const auto& cells : blocks) {
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      const std::size_t c = i % count;
+      widths[c] = std::max(widths[c], is_device[c] ? Width(device(cells[i])) : Width(cells[i]));
+    }
+  }
+  if (format.width != 0) {
+    // Too wide for the terminal: the option columns give up columns, the
+    // widest first, down to their header's width (findmnt's TRUNC columns).
+    std::size_t total = count - 1;
+    for (std::size_t width : widths) total += width;
+    while (total > format.width) {
+      std::size_t widest = count;
+      for (std::size_t c = 0; c < count; ++c) {
+        const std::size_t floor = Width(columns[c]->name);
+        if (columns[c]->truncate && widths[c] > floor && (widest == count || widths[c] > widths[widest])) widest = c;
+      }
+      if (widest == count) break;
+      --widths[widest];
+      --total;
+    }
+  }
+  std::string device_text;
+  auto cell = [&](std::size_t c, std::string_view text) {
+    if (is_device[c]) {
+      device_text = device(std::string(text));
+      text = device_text;
+    }
+    if (format.width != 0 && columns[c]->truncate) text = CutToWidth(text, widths[c]);
+    const std::size_t pad = widths[c] - std::min(widths[c], Width(text));
+    if (columns[c]->right) Pad(out, pad);
+    out.append(text);
+    if (c + 1 < count) {
+      if (!columns[c]->right) Pad(out, pad);
+      out.push_back(' ');
+    } else {
+      end_row();
+    }
+  };
+  if (format.headings) {
+    const std::vector<bool> devices = std::exchange(is_device, std::vector<bool>(count));
+    for (std::size_t c = 0; c < count; ++c) cell(c, columns[c]->name);
+    is_device = devices;
+  }
+  for (const auto& cells : blocks) {
+    for (std::size_t i = 0; i < cells.size(); ++i) cell(i % count, cells[i]);
+  }
+  Flush(out);
+}
+
+std::vector<std::pair<std::size_t, std::string>> TreeOrder(std::span<const TreeRow> rows, bool ascii) {
+  const std::string_view branch = ascii ? "|-" : "├─";
+  const std::string_view last_branch = ascii ? "`-" : "└─";
+  const std::string_view through = ascii ? "| " : "│ ";
+  std::map<std::uint32_t, std::vector<std::size_t>> children;
+  std::map<std::uint32_t, std::size_t> by_id;
+  for (std::size_t i = 0; i < rows.size(); ++i) by_id[rows[i].id] = i;
+  std::vector<std::size_t> roots;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const bool has_parent = rows[i].parent != rows[i].id && by_id.contains(rows[i].parent);
+    if (has_parent) {
+      children[rows[i].parent].push_back(i);
+    } else {
+      roots.push_back(i);
+    }
+  }
+  std::vector<std::pair<std::size_t, std::string>> order;
+  order.reserve(rows.size());
+  // An explicit stack: a chain of 100,000 nested mounts would overflow a
+  // recursive walk's stack.
+  struct Pending {
+    std::size_t row;
+    std::string prefix;  // of the row's children
+    bool is_root;
+    bool last;
+  };
+  for (std::size_t root : roots) {
+    std::vector<Pending> stack{{root, "", true, true}};
+    while (!stack.empty()) {
+      Pending next = std::move(stack.back());
+      stack.pop_back();
+      order.emplace_back(next.row,
+                         next.is_root ? std::string() : next.prefix + std::string(next.last ? last_branch : branch));
+      const std::string child_prefix =
+          next.is_root ? std::string() : next.prefix + std::string(next.last ? std::string_view("  ") : through);
+      const auto found = children.find(rows[next.row].id);
+      if (found == children.end()) continue;
+      const auto& kids = found->second;
+      for (std::size_t k = kids.size(); k-- > 0;) stack.push_back({kids[k], child_prefix, false, k + 1 == kids.size()});
+    }
+  }
+  return order;
 }
 
 void PrintTable(std::span<const Mount> mounts, std::span<const Column* const> columns, bool tree) {
@@ -280,10 +531,13 @@ void PrintTable(std::span<const Mount> mounts, std::span<const Column* const> co
   if (!tree) {
     RenderRows(mounts, columns, cells);
   } else {
+    std::vector<TreeRow> rows;
+    rows.reserve(mounts.size());
+    for (const Mount& mount : mounts) rows.push_back({mount.old_id, mount.old_parent_id});
     cells.reserve(mounts.size() * columns.size());
-    for (const auto& [mount, prefix] : TreeOrder(mounts)) {
+    for (const auto& [index, prefix] : TreeOrder(rows)) {
       for (const Column* column : columns) {
-        std::string text = column->render(*mount);
+        std::string text = column->render(Row{mounts[index]});
         cells.push_back(column->name == "TARGET" ? prefix + text : std::move(text));
       }
     }

@@ -35,6 +35,12 @@ struct SandboxMount {
     kRemountRo,   // make the mount at DEST (and below) read-only: --remount-ro
                   // (DEST must be a mount point: EINVAL saying so otherwise)
     kOverlay,     // overlayfs on DEST from `layers`: --overlay, --tmp-overlay, --ro-overlay
+    kMqueue,      // a fresh mqueue on DEST (of the sandbox's IPC namespace): --mqueue
+    kChmod,       // chmod DEST to `perms` (DEST must exist): --chmod
+    kFile,        // a regular file DEST holding `data`, mode `perms` (default 0666): --file
+    kBindData,    // a file holding `data` (mode `perms`, default 0600) bound on DEST:
+                  // --bind-data, --ro-bind-data (read_only)
+    kBindFd,      // bind the directory or file that `fd` refers to on DEST: --bind-fd, --ro-bind-fd
   };
   enum class OverlayUpper {
     kDirectory,   // upper = SOURCE, work = `workdir` (host paths): --overlay
@@ -55,7 +61,13 @@ struct SandboxMount {
   std::vector<std::string> layers;  // kOverlay: host lower dirs, lowest first
   std::string workdir;              // kOverlay with kDirectory
   OverlayUpper overlay_upper = OverlayUpper::kNone;
+  std::string data;  // kFile, kBindData: the file's contents (at most kSandboxDataMaxBytes)
+  int fd = -1;       // kBindFd: an fd open in the caller (not close-on-exec: the setup
+                     // process inherits it by number); closed in the sandbox before CMD runs
 };
+
+// The most a kFile/kBindData step may hold (they travel in the setup handoff).
+inline constexpr std::size_t kSandboxDataMaxBytes = std::size_t{32} << 20;
 
 // A change to the environment CMD gets; applied in order to the caller's.
 // `name` must be non-empty and hold no '=' (nor NUL; `value` neither).
@@ -99,6 +111,54 @@ struct SandboxSpec {
   bool die_with_parent = false;
   NamespaceStrategy strategy = NamespaceStrategy::kAuto;
   std::vector<std::string> argv;  // argv[0] is looked up in PATH (execvpe)
+
+  // What bwrap adds (each off/empty by default):
+  bool unshare_cgroup = false;  // a new cgroup namespace (rooted at the caller's cgroup)
+  std::string argv0;            // argv[0] CMD gets instead of argv[0] (which is still what runs)
+  bool new_session = false;     // setsid() before CMD: no controlling terminal
+  bool as_pid_1 = false;        // with unshare_pid: CMD is pid 1 itself, no reaper
+  // Classic BPF programs (struct sock_filter arrays, as bytes), installed in
+  // order just before exec, after mntns's own terminal filter.
+  std::vector<std::string> seccomp_programs;
+  // The capability sets CMD gets, bwrap's way: effective, permitted,
+  // inheritable and ambient all set to these bits (securebits NOROOT so that
+  // an exec as uid 0 adds none), the bounding set left as it is. nullopt:
+  // mntns's rule (all of root's without unshare_user, none with it).
+  std::optional<std::uint64_t> capabilities;
+  // Without `capabilities`, with unshare_user: CMD keeps what the new user
+  // namespace gives (all, kept by an exec as uid 0, dropped by the kernel at
+  // an exec as another uid; the bounding set untouched), as with bwrap,
+  // instead of mntns's rule of none at all.
+  bool keep_capabilities = false;
+  // CMD reads one byte (or EOF) from it before exec: --block-fd. -1: none.
+  int block_fd = -1;
+  // Files inside the sandbox (they must exist) that the sandbox holds a read
+  // lock on (fcntl F_SETLK) for as long as it runs: its pid 1 with
+  // unshare_pid, else CMD's process (the fd stays open across the exec):
+  // --lock-file.
+  std::vector<std::string> lock_files;
+  // With unshare_user: CMD cannot create user namespaces (a nested user
+  // namespace under a limit of 1, as bwrap --disable-userns).
+  bool disable_userns = false;
+  // Setup fails unless creating a user namespace fails for CMD: --assert-userns-disabled.
+  bool assert_userns_disabled = false;
+  // Fill SandboxProcess::status (bwrap's --info-fd): a few stat() calls more.
+  bool report_status = false;
+};
+
+// What a started sandbox is, for reports like bwrap's --info-fd: the pid of
+// its first process (its pid 1 with unshare_pid, else CMD), in the caller's
+// pid namespace, and the inode numbers of its namespaces (0: not one of its
+// own, shared with the caller). Taken before CMD runs, so it holds even for a
+// CMD that is already gone.
+struct SandboxStatus {
+  pid_t child_pid = -1;
+  std::uint64_t cgroup_ns = 0;
+  std::uint64_t ipc_ns = 0;
+  std::uint64_t mnt_ns = 0;
+  std::uint64_t net_ns = 0;
+  std::uint64_t pid_ns = 0;
+  std::uint64_t uts_ns = 0;
 };
 
 // EINVAL with the reason when the spec cannot work (no argv, relative DEST,
@@ -129,6 +189,11 @@ struct MNTNS_EXPORT SandboxProcess {
   pid_t pid = -1;  // -1 once reaped
   UniqueFd pidfd;
   NamespaceStrategy strategy = NamespaceStrategy::kAuto;  // the resolved one
+  // With spec.block_fd: StartSandbox returns once CMD's process waits on it
+  // (the caller can now write to it); a later failure to exec CMD comes
+  // through this channel and WaitSandbox returns it. Empty otherwise.
+  UniqueFd setup_channel;
+  std::optional<SandboxStatus> status;  // with spec.report_status
 
   SandboxProcess() = default;
   SandboxProcess(SandboxProcess&& other) noexcept;

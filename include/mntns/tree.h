@@ -209,6 +209,11 @@ struct PinnedNamespace {
                                                                            const std::string& pin_path,
                                                                            const NamespaceOptions& options = {});
 
+// EmptyMountNamespace(options) pinned on `pin_path` the same way (what
+// `mntns new --empty --pin` does), with the same ELOOP retry on each CPU.
+[[nodiscard]] MNTNS_EXPORT Result<PinnedNamespace> PinnedEmptyMountNamespace(const std::string& pin_path,
+                                                                             const NamespaceOptions& options = {});
+
 // setns(ns_fd, CLONE_NEWNS): moves the calling thread into the namespace,
 // root and cwd set to its root. EINVAL in a thread that shares its fs_struct
 // (any thread of a multi-threaded process that did not unshare CLONE_FS: a

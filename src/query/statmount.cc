@@ -1,6 +1,8 @@
 #include "query/statmount.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <span>
 
 #include "sys/syscalls.h"
@@ -15,18 +17,28 @@ constexpr std::size_t kMaximumBufferBytes = 16 << 20;
 
 // Assigning into existing strings and vectors keeps their capacity: a Mount
 // reused for a whole table (ReadInto) allocates only for its longest values.
-void AssignString(std::string& to, const sys::RawStatmount& raw, std::uint32_t offset) {
-  to.assign(raw.str + offset);
+// The strings of a struct statmount are NUL-terminated and sit at offsets into
+// the table after the struct, within the `size` the kernel reports. Nothing
+// here trusts that: a string that does not start and end inside `table` is
+// refused (false), and so is an array with more entries than bytes.
+bool AssignString(std::string& to, std::span<const char> table, std::uint32_t offset) {
+  if (offset >= table.size()) return false;
+  const char* start = table.data() + offset;
+  const void* end = std::memchr(start, '\0', table.size() - offset);
+  if (end == nullptr) return false;
+  to.assign(start, static_cast<const char*>(end));
+  return true;
 }
 
-void AssignStrings(std::vector<std::string>& to, const sys::RawStatmount& raw, std::uint32_t offset,
+bool AssignStrings(std::vector<std::string>& to, std::span<const char> table, std::uint32_t offset,
                    std::uint32_t count) {
+  if (offset > table.size() || count > table.size() - offset) return false;
   to.resize(count);
-  const char* cursor = raw.str + offset;
   for (std::uint32_t i = 0; i < count; ++i) {
-    to[i].assign(cursor);
-    cursor += to[i].size() + 1;
+    if (!AssignString(to[i], table, offset)) return false;
+    offset += static_cast<std::uint32_t>(to[i].size() + 1);
   }
+  return true;
 }
 
 // Copies the superblock's strings and their bits in `mask` from one mount to
@@ -56,17 +68,17 @@ Result<Mount> StatmountReader::ById(std::uint64_t id, std::uint64_t ns_id, Field
 Result<Mount> StatmountReader::Call(const sys::MntIdReq& request, unsigned flags) {
   auto raw = Fill(request, flags);
   if (!raw) return std::unexpected(raw.error());
-  return DecodeStatmount(**raw);
+  return DecodeStatmount(*raw);
 }
 
 Result<void> StatmountReader::ByIdInto(std::uint64_t id, std::uint64_t ns_id, FieldMask mask, Mount& mount) {
   auto raw = Fill(RequestById(id, ns_id, mask), 0);
   if (!raw) return std::unexpected(raw.error());
-  DecodeStatmountInto(**raw, mount);
+  DecodeStatmountInto(*raw, mount);
   return kOk;
 }
 
-Result<const sys::RawStatmount*> StatmountReader::Fill(const sys::MntIdReq& request, unsigned flags) {
+Result<std::span<const std::byte>> StatmountReader::Fill(const sys::MntIdReq& request, unsigned flags) {
   for (;;) {
     auto bytes = std::as_writable_bytes(std::span(storage_));
     auto result = sys::Statmount(request, bytes, flags);
@@ -76,7 +88,7 @@ Result<const sys::RawStatmount*> StatmountReader::Fill(const sys::MntIdReq& requ
     }
     storage_.resize(storage_.size() * 2);
   }
-  return reinterpret_cast<const sys::RawStatmount*>(storage_.data());
+  return std::as_bytes(std::span(storage_));
 }
 
 namespace {
@@ -200,16 +212,24 @@ void MountTableReader::CountRead(bool cached) {
   window_misses_ = 0;
 }
 
-Mount DecodeStatmount(const sys::RawStatmount& raw) {
+Mount DecodeStatmount(std::span<const std::byte> buffer) {
   Mount mount;
-  DecodeStatmountInto(raw, mount);
+  DecodeStatmountInto(buffer, mount);
   return mount;
 }
 
-void DecodeStatmountInto(const sys::RawStatmount& raw, Mount& mount) {
+void DecodeStatmountInto(std::span<const std::byte> buffer, Mount& mount) {
   // Every field is written (a value or its empty default): `mount` may hold
   // the previous mount's.
-  mount.mask = raw.mask;
+  sys::RawStatmount raw{};
+  std::memcpy(&raw, buffer.data(), std::min(buffer.size(), sizeof raw));
+  if (buffer.size() < sizeof raw) raw.mask = 0;
+  const std::size_t filled = std::min<std::size_t>(buffer.size(), raw.size);
+  const std::span<const char> table(reinterpret_cast<const char*>(buffer.data()) + std::min(filled, sizeof raw),
+                                    filled > sizeof raw ? filled - sizeof raw : 0);
+  // The lambdas below take the mask, not `raw` (a struct with a flexible array).
+  const std::uint64_t raw_mask = raw.mask;
+  mount.mask = raw_mask;
   mount.derived = false;
   const bool sb_basic = (raw.mask & field::kSbBasic) != 0;
   mount.sb_dev_major = sb_basic ? raw.sb_dev_major : 0;
@@ -229,10 +249,9 @@ void DecodeStatmountInto(const sys::RawStatmount& raw, Mount& mount) {
   mount.ns_id = (raw.mask & field::kMntNsId) ? raw.mnt_ns_id : 0;
   mount.supported_mask = (raw.mask & field::kSupportedMask) ? raw.supported_mask : 0;
   auto string = [&](FieldMask bit, std::string& to, std::uint32_t offset) {
-    if (raw.mask & bit) {
-      AssignString(to, raw, offset);
-    } else {
+    if ((raw_mask & bit) == 0 || !AssignString(to, table, offset)) {
       to.clear();
+      mount.mask &= ~bit;
     }
   };
   string(field::kMntRoot, mount.root, raw.mnt_root);
@@ -242,10 +261,9 @@ void DecodeStatmountInto(const sys::RawStatmount& raw, Mount& mount) {
   string(field::kFsSubtype, mount.fs_subtype, raw.fs_subtype);
   string(field::kSbSource, mount.sb_source, raw.sb_source);
   auto strings = [&](FieldMask bit, std::vector<std::string>& to, std::uint32_t offset, std::uint32_t count) {
-    if (raw.mask & bit) {
-      AssignStrings(to, raw, offset, count);
-    } else {
+    if ((raw_mask & bit) == 0 || !AssignStrings(to, table, offset, count)) {
       to.clear();
+      mount.mask &= ~bit;
     }
   };
   strings(field::kOptArray, mount.fs_option_array, raw.opt_array, raw.opt_num);

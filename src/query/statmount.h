@@ -27,7 +27,8 @@ class StatmountReader {
   [[nodiscard]] Result<void> ByIdInto(std::uint64_t id, std::uint64_t ns_id, FieldMask mask, Mount& mount);
 
  private:
-  [[nodiscard]] Result<const sys::RawStatmount*> Fill(const sys::MntIdReq& request, unsigned flags);
+  // The buffer statmount filled (a struct statmount, then its strings).
+  [[nodiscard]] Result<std::span<const std::byte>> Fill(const sys::MntIdReq& request, unsigned flags);
 
   std::vector<std::uint64_t> storage_;  // uint64_t: struct statmount's alignment
 };
@@ -87,9 +88,14 @@ class MountTableReader {
   std::size_t superblock_string_calls_ = 0;
 };
 
-// Decodes a filled struct statmount (strings included) into a Mount.
-[[nodiscard]] Mount DecodeStatmount(const sys::RawStatmount& raw);
+// Decodes the buffer statmount(2) filled (a struct statmount, then its
+// strings) into a Mount. Bounded on any input: only the first
+// min(buffer.size(), the struct's `size`) bytes are read, and a string field
+// whose offset, terminating NUL or entry count does not fit in them is left
+// empty with its bit cleared from the mask. A buffer shorter than the struct
+// decodes as a Mount with an empty mask.
+[[nodiscard]] Mount DecodeStatmount(std::span<const std::byte> buffer);
 // The same into `mount`, overwriting every field it had.
-void DecodeStatmountInto(const sys::RawStatmount& raw, Mount& mount);
+void DecodeStatmountInto(std::span<const std::byte> buffer, Mount& mount);
 
 }  // namespace mntns::internal

@@ -100,6 +100,8 @@ std::string EncodeHandoff(const SandboxHandoff& handoff) {
     w.Texts(mount.layers);
     w.Text(mount.workdir);
     w.Fixed(mount.overlay_upper);
+    w.Text(mount.data);
+    w.Fixed(mount.fd);
   }
   w.Fixed(static_cast<std::uint32_t>(spec.env.size()));
   for (const SandboxEnvChange& change : spec.env) {
@@ -117,6 +119,15 @@ std::string EncodeHandoff(const SandboxHandoff& handoff) {
   w.Text(spec.hostname);
   w.Fixed(spec.strategy);
   w.Texts(spec.argv);
+  for (bool flag : {spec.unshare_cgroup, spec.new_session, spec.as_pid_1, spec.disable_userns,
+                    spec.assert_userns_disabled, spec.keep_capabilities, spec.report_status}) {
+    w.Flag(flag);
+  }
+  w.Text(spec.argv0);
+  w.Texts(spec.seccomp_programs);
+  w.Optional(spec.capabilities);
+  w.Fixed(spec.block_fd);
+  w.Texts(spec.lock_files);
 
   w.Text(handoff.cwd);
   w.Texts(handoff.env);
@@ -146,6 +157,8 @@ std::optional<SandboxHandoff> DecodeHandoff(std::string_view data) {
     mount.layers = r.Texts();
     mount.workdir = r.Text();
     mount.overlay_upper = r.Fixed<SandboxMount::OverlayUpper>();
+    mount.data = r.Text();
+    mount.fd = r.Fixed<int>();
   }
   for (auto n = r.Fixed<std::uint32_t>(); n > 0 && r.ok(); --n) {
     SandboxEnvChange& change = spec.env.emplace_back();
@@ -163,6 +176,15 @@ std::optional<SandboxHandoff> DecodeHandoff(std::string_view data) {
   spec.hostname = r.Text();
   spec.strategy = r.Fixed<NamespaceStrategy>();
   spec.argv = r.Texts();
+  for (bool* flag : {&spec.unshare_cgroup, &spec.new_session, &spec.as_pid_1, &spec.disable_userns,
+                     &spec.assert_userns_disabled, &spec.keep_capabilities, &spec.report_status}) {
+    *flag = r.Flag();
+  }
+  spec.argv0 = r.Text();
+  spec.seccomp_programs = r.Texts();
+  spec.capabilities = r.Optional<std::uint64_t>();
+  spec.block_fd = r.Fixed<int>();
+  spec.lock_files = r.Texts();
 
   handoff.cwd = r.Text();
   handoff.env = r.Texts();

@@ -3,6 +3,10 @@
 // error channel back to the caller.
 #include <fcntl.h>
 #include <linux/audit.h>
+#include <sys/syscall.h>
+#include <sys/prctl.h>
+#include <linux/securebits.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
@@ -81,11 +85,47 @@ void SendError(int fd, const Error& error) {
   WriteAll(fd, message.data(), message.size());
 }
 
-Result<void> ReceiveError(int fd) {
+// What CMD's process sends, instead of an error, when it is about to wait on
+// spec.block_fd: the caller may go on (an errno is never negative).
+constexpr int kReadyCode = -1;
+
+// What the sandbox's first process sends with spec.report_status, before
+// entering the sandbox's mount namespace: kStatusCode, then a SandboxStatus.
+constexpr int kStatusCode = -2;
+
+// `ready`: nullptr, or set when the channel said kReadyCode (the rest, if
+// any, comes later: read it again with ready == nullptr). A status record
+// (kStatusCode) on the way goes to `status`.
+Result<void> ReceiveError(int fd, bool* ready = nullptr, std::optional<SandboxStatus>* status = nullptr) {
   std::string data;
   char buffer[4096];
+  constexpr std::size_t kStatusRecord = sizeof(int) + sizeof(SandboxStatus);
   for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (data.size() >= sizeof(int)) {
+      int code = 0;
+      std::memcpy(&code, data.data(), sizeof code);
+      if (code == kReadyCode && ready != nullptr) {
+        *ready = true;
+        return kOk;
+      }
+      if (code == kStatusCode && data.size() >= kStatusRecord) {
+        SandboxStatus record;
+        std::memcpy(&record, data.data() + sizeof(int), sizeof record);
+        if (status != nullptr) *status = record;
+        data.erase(0, kStatusRecord);
+        continue;
+      }
+    }
+    // Only the first field until it is known: a report that follows a ready
+    // record (an exec failure) is for WaitSandbox.
+    // (and a status record whole): what follows is read only after.
+    std::size_t want = sizeof buffer;
+    if (data.size() < sizeof(int)) {
+      want = sizeof(int) - data.size();
+    } else if (int code = 0; std::memcpy(&code, data.data(), sizeof code), code == kStatusCode) {
+      want = kStatusRecord - data.size();
+    }
+    const ssize_t n = ::read(fd, buffer, want);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       const int err = errno;
@@ -335,7 +375,9 @@ int Supervise(pid_t child) {
       if (reaped->pid == child) return StatusCode(reaped->status);
     }
     if (!reaped && reaped.error().code == ECHILD) return kSetupFailed;
-    if (!sfd) {
+    // A failed waitpid may have been the look after the child's SIGCHLD was
+    // read: no signal would come again, so wait for the child itself.
+    if (!sfd || !reaped) {
       // Without a signalfd (fd limit): still reap, without forwarding.
       if (auto exited = sys::WaitPid(child, 0); exited && exited->pid == child) return StatusCode(exited->status);
       continue;
@@ -354,6 +396,7 @@ int Supervise(pid_t child) {
   std::vector<char*> argv;
   for (const std::string& arg : spec.argv) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
+  if (!spec.argv0.empty()) argv[0] = const_cast<char*>(spec.argv0.c_str());
   // As bwrap: PWD is the directory CMD starts in, after every environment
   // change; the caller's would be stale (programs read PWD without checking it).
   std::erase_if(env, [](const std::string& entry) { return entry.starts_with("PWD="); });
@@ -368,7 +411,7 @@ int Supervise(pid_t child) {
   sigset_t empty;
   sigemptyset(&empty);
   ::sigprocmask(SIG_SETMASK, &empty, nullptr);
-  ::execvpe(argv[0], argv.data(), envp.data());
+  ::execvpe(spec.argv[0].c_str(), argv.data(), envp.data());
   const int err = errno;
   Fail(error_fd, MakeError(err, "execvp", QuotePath(spec.argv[0]) + " inside the sandbox").error());
 }
@@ -382,22 +425,143 @@ struct Launch {
   std::vector<std::string> env;
   int ns_fd;  // -1: created by the child (unprivileged)
   int error_fd;
+  // The caller's bounding set: a new user namespace starts with a full one,
+  // and bwrap gives CMD no capability the caller could not have had.
+  std::uint64_t caller_bounding;
 };
+
+// Every capability this kernel knows that the process may still have (its bounding set).
+std::uint64_t BoundingCapabilities() {
+  std::uint64_t set = 0;
+  for (int cap = 0; cap < 64; ++cap) {
+    if (::prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1) set |= std::uint64_t{1} << cap;
+  }
+  return set;
+}
+
+// bwrap's --cap-add/--cap-drop: effective, permitted, inheritable and ambient
+// all become `set`. SECBIT_NOROOT keeps an exec as uid 0 from granting the
+// rest back (uid 0 would otherwise get the whole bounding set at exec);
+// ambient capabilities survive an exec as any uid.
+Result<void> ApplyCapabilities(std::uint64_t set) {
+  if (::prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED, 0, 0, 0) != 0) {
+    const int err = errno;
+    return MakeError(err, "prctl(PR_SET_SECUREBITS)", "SECBIT_NOROOT");
+  }
+  if (auto r = sys::SetCapabilitySets(set); !r) return r;
+  if (auto r = sys::ClearAmbientCapabilities(); !r) return r;
+  for (int cap = 0; cap < 64; ++cap) {
+    if ((set >> cap & 1) == 0) continue;
+    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) {
+      const int err = errno;
+      return MakeError(err, "prctl(PR_CAP_AMBIENT_RAISE)", std::to_string(cap));
+    }
+  }
+  return kOk;
+}
+
+// bwrap's --disable-userns: a user namespace may have at most one child
+// (user.max_user_namespaces = 1 in the sandbox's), and CMD goes into that
+// one, so any namespace CMD creates would be a second. The nested namespace
+// maps CMD's ids to themselves.
+Result<void> DisableUserNamespaces(int proc_dir) {
+  const uid_t uid = ::geteuid();
+  const gid_t gid = ::getegid();
+  if (auto r = WriteProcFile(proc_dir, "sys/user/max_user_namespaces", "1\n"); !r) return r;
+  if (auto r = sys::Unshare(CLONE_NEWUSER); !r) return r;
+  if (auto r = WriteProcFile(proc_dir, "self/setgroups", "deny\n"); !r) return r;
+  if (auto r = WriteProcFile(proc_dir, "self/uid_map", fmt::format("{} {} 1\n", uid, uid)); !r) return r;
+  return WriteProcFile(proc_dir, "self/gid_map", fmt::format("{} {} 1\n", gid, gid));
+}
+
+// Whether a child of this process can create a user namespace.
+bool CanCreateUserNamespace() {
+  auto forked = sys::Fork("the --assert-userns-disabled check");
+  if (!forked) return false;
+  if (*forked == 0) ::_exit(sys::Unshare(CLONE_NEWUSER) ? 0 : 1);
+  auto waited = sys::WaitPid(*forked, 0);
+  return waited && WIFEXITED(waited->status) && WEXITSTATUS(waited->status) == 0;
+}
+
+// --block-fd: tells the caller that it may write now, then waits for a byte or EOF.
+void BlockOn(int block_fd, int error_fd) {
+  const int ready = kReadyCode;
+  WriteAll(error_fd, reinterpret_cast<const char*>(&ready), sizeof ready);
+  char byte;
+  while (::read(block_fd, &byte, 1) < 0 && errno == EINTR) {
+  }
+  ::close(block_fd);
+}
 
 // The sandbox's CMD: last steps in the process that execs.
 [[noreturn]] void BecomeCommand(const Launch& launch, int proc_dir, const std::string& working_directory) {
   const SandboxSpec& spec = launch.spec;
-  if (spec.unshare_user) {
-    if (launch.privileged) {
-      if (auto r = EnterUserNamespace(spec, proc_dir, launch.outside_uid, launch.outside_gid); !r) {
-        Fail(launch.error_fd, r.error());
-      }
-    }
-    if (auto r = DropCapabilities(); !r) Fail(launch.error_fd, r.error());
+  const auto fail = [&](const Error& error) { Fail(launch.error_fd, error); };
+  if (spec.unshare_user && launch.privileged) {
+    if (auto r = EnterUserNamespace(spec, proc_dir, launch.outside_uid, launch.outside_gid); !r) fail(r.error());
   }
-  if (auto r = SetNoNewPrivileges(); !r) Fail(launch.error_fd, r.error());
-  if (auto r = RefuseTerminalInjection(); !r) Fail(launch.error_fd, r.error());
+  if (spec.disable_userns) {
+    if (auto r = DisableUserNamespaces(proc_dir); !r) fail(r.error());
+  }
+  if (spec.assert_userns_disabled && CanCreateUserNamespace()) {
+    fail(MakeError(EPERM, "--assert-userns-disabled", "creating a user namespace inside the sandbox still works")
+             .error());
+  }
+  if (spec.capabilities || spec.keep_capabilities) {
+    for (int cap = 0; cap < 64; ++cap) {
+      if ((launch.caller_bounding >> cap & 1) != 0 || ::prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1) continue;
+      if (auto r = sys::DropBoundingCapability(cap); !r) fail(r.error());
+    }
+  }
+  if (spec.capabilities) {
+    if (auto r = ApplyCapabilities(*spec.capabilities & launch.caller_bounding); !r) fail(r.error());
+  } else if (spec.unshare_user && !spec.keep_capabilities) {
+    if (auto r = DropCapabilities(); !r) fail(r.error());
+  }
+  if (spec.new_session && ::setsid() < 0) {
+    const int err = errno;
+    fail(MakeError(err, "setsid", "--new-session").error());
+  }
+  if (auto r = SetNoNewPrivileges(); !r) fail(r.error());
+  if (auto r = RefuseTerminalInjection(); !r) fail(r.error());
+  for (std::size_t i = 0; i < spec.seccomp_programs.size(); ++i) {
+    const std::string& bytes = spec.seccomp_programs[i];
+    std::vector<sock_filter> code(bytes.size() / sizeof(sock_filter));
+    std::memcpy(code.data(), bytes.data(), code.size() * sizeof(sock_filter));
+    const sock_fprog program{static_cast<unsigned short>(code.size()), code.data()};
+    const std::string what = fmt::format("seccomp program {} of {} ({} instructions)", i + 1,
+                                         spec.seccomp_programs.size(), code.size());
+    if (auto r = sys::SetSeccompFilter(program, what.c_str()); !r) fail(r.error());
+  }
+  if (spec.block_fd >= 0) BlockOn(spec.block_fd, launch.error_fd);
   ExecCommand(spec, launch.env, working_directory, launch.error_fd);
+}
+
+// The inode of one of this process's namespaces, through the caller's /proc
+// (the sandbox's mount namespace is not entered yet); 0 if unknown.
+std::uint64_t OwnNamespace(const char* name) {
+  struct stat st {};
+  return ::stat(fmt::format("/proc/self/ns/{}", name).c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+// spec.report_status: every namespace but the mount one is this process's
+// already; /proc/self, in the caller's /proc, names this process by its pid
+// in the caller's pid namespace.
+void SendStatus(const SandboxSpec& spec, int ns_fd, int error_fd) {
+  SandboxStatus status;
+  char self[32] = {};
+  if (::readlink("/proc/self", self, sizeof self - 1) > 0) status.child_pid = static_cast<pid_t>(std::atoi(self));
+  if (spec.unshare_cgroup) status.cgroup_ns = OwnNamespace("cgroup");
+  if (spec.unshare_ipc) status.ipc_ns = OwnNamespace("ipc");
+  if (spec.unshare_net) status.net_ns = OwnNamespace("net");
+  if (spec.unshare_pid) status.pid_ns = OwnNamespace("pid");
+  if (spec.unshare_uts) status.uts_ns = OwnNamespace("uts");
+  if (struct stat st {}; ::fstat(ns_fd, &st) == 0) status.mnt_ns = st.st_ino;
+  char record[sizeof(int) + sizeof status];
+  const int code = kStatusCode;
+  std::memcpy(record, &code, sizeof code);
+  std::memcpy(record + sizeof code, &status, sizeof status);
+  WriteAll(error_fd, record, sizeof record);
 }
 
 // The sandbox's init: prepares the mounts in the caller's namespace, enters
@@ -412,6 +576,7 @@ struct Launch {
   if (spec.unshare_net) other |= CLONE_NEWNET;
   if (spec.unshare_uts) other |= CLONE_NEWUTS;
   if (spec.unshare_ipc) other |= CLONE_NEWIPC;
+  if (spec.unshare_cgroup) other |= CLONE_NEWCGROUP;
   if (other != 0) {
     if (auto r = sys::Unshare(other); !r) fail(r.error());
   }
@@ -424,13 +589,14 @@ struct Launch {
   }
   // The host's /proc, for the user-namespace maps written after entering.
   UniqueFd proc_dir;
-  if (spec.unshare_user && launch.privileged) {
+  if ((spec.unshare_user && launch.privileged) || spec.disable_userns) {
     auto proc = sys::Open(AT_FDCWD, "/proc", O_PATH | O_DIRECTORY);
     if (!proc) fail(proc.error());
     proc_dir = std::move(*proc);
   }
   auto prepared = internal::PrepareMounts(spec);
   if (!prepared) fail(prepared.error());
+  if (spec.report_status) SendStatus(spec, ns.Get(), error_fd);
   // setns(CLONE_NEWNS) refuses a process whose fs_struct is shared (the
   // template factory's threads share it when the namespace was made here).
   if (auto r = sys::Unshare(CLONE_FS); !r) fail(r.error());
@@ -444,6 +610,23 @@ struct Launch {
   attr.propagation = MS_PRIVATE;
   if (auto r = sys::MountSetattr(AT_FDCWD, "/", AT_RECURSIVE, attr); !r) fail(r.error());
   if (auto r = internal::AttachMounts(spec, *prepared); !r) fail(r.error());
+  // As bwrap: a process-owned lock, held by the sandbox's pid 1 (or by CMD,
+  // without a pid namespace: the fd is left open across the exec, since
+  // closing any fd of the file would drop the lock).
+  for (const std::string& lock : spec.lock_files) {
+    const int fd = ::open(lock.c_str(), O_RDONLY | O_NOCTTY);
+    if (fd < 0) {
+      const int err = errno;
+      fail(MakeError(err, "open", QuotePath(lock) + " inside the sandbox (--lock-file)").error());
+    }
+    struct flock range {};
+    range.l_type = F_RDLCK;
+    range.l_whence = SEEK_SET;
+    if (::fcntl(fd, F_SETLK, &range) != 0) {
+      const int err = errno;
+      fail(MakeError(err, "fcntl(F_SETLK)", QuotePath(lock) + " inside the sandbox (--lock-file)").error());
+    }
+  }
   if (!spec.chdir.empty()) {
     if (auto r = sys::Chdir(spec.chdir.c_str()); !r) {
       r.error().argument += " inside the sandbox";
@@ -455,7 +638,7 @@ struct Launch {
   }
   std::string working_directory = "/";
   if (char buffer[4096]; ::getcwd(buffer, sizeof buffer) != nullptr) working_directory = buffer;
-  if (!is_pid1) BecomeCommand(launch, proc_dir.Get(), working_directory);
+  if (!is_pid1 || spec.as_pid_1) BecomeCommand(launch, proc_dir.Get(), working_directory);
 
   const sigset_t set = ForwardedSet(true);
   ::sigprocmask(SIG_BLOCK, &set, nullptr);
@@ -555,6 +738,9 @@ const char* HandoffProblem(int handoff_fd, int error_fd) {
   if (handoff.st_uid != ::geteuid()) return "a handoff of another user";
   if (handoff.st_size > kMaximumHandoffBytes) return "an over-long handoff";
   auto seals = sys::FileSeals(handoff_fd);
+  // EINVAL: a file that takes no seals. Any other failure is not a refusal:
+  // the handoff is this user's and the channel a pipe, so the caller hears it.
+  if (!seals && seals.error().code != EINVAL) Fail(error_fd, seals.error());
   if (!seals || (*seals & kHandoffSeals) != kHandoffSeals) return "an unsealed handoff";
   return nullptr;
 }
@@ -592,7 +778,7 @@ std::optional<std::string> ReadHandoff(int fd) {
   // The exec kept the caller's credentials (a secure-execution exec is
   // refused), so they are read here rather than believed from the handoff.
   const Launch launch{handoff->spec,       ::geteuid() == 0, ::geteuid(), ::getegid(), handoff->cwd,
-                      std::move(handoff->env), handoff->ns_fd, error_fd};
+                      std::move(handoff->env), handoff->ns_fd, error_fd, BoundingCapabilities()};
   RunChild(launch, UniqueFd(handoff->ns_fd), UniqueFd(handoff->parent_pidfd));
 }
 
@@ -793,12 +979,16 @@ Result<SandboxProcess> StartSandbox(const SandboxSpec& spec) {
   parent_pidfd->Reset();
   ns.Reset();
   setup->handoff.Reset();
-  auto reported = ReceiveError(read_end.Get());
+  bool ready = false;
+  std::optional<SandboxStatus> status;
+  auto reported = ReceiveError(read_end.Get(), spec.block_fd >= 0 ? &ready : nullptr, &status);
   if (!reported) {
     static_cast<void>(sys::WaitPid(forked->pid, 0));
     return std::unexpected(reported.error());
   }
   SandboxProcess process;
+  if (ready) process.setup_channel = std::move(read_end);
+  process.status = status;
   process.pid = forked->pid;
   process.strategy = strategy;
   process.pidfd = std::move(forked->pidfd);
@@ -823,7 +1013,11 @@ void KillAndReap(pid_t pid, const UniqueFd& pidfd) {
 }  // namespace
 
 SandboxProcess::SandboxProcess(SandboxProcess&& other) noexcept
-    : pid(std::exchange(other.pid, -1)), pidfd(std::move(other.pidfd)), strategy(other.strategy) {}
+    : pid(std::exchange(other.pid, -1)),
+      pidfd(std::move(other.pidfd)),
+      strategy(other.strategy),
+      setup_channel(std::move(other.setup_channel)),
+      status(other.status) {}
 
 SandboxProcess& SandboxProcess::operator=(SandboxProcess&& other) noexcept {
   if (this != &other) {
@@ -831,6 +1025,8 @@ SandboxProcess& SandboxProcess::operator=(SandboxProcess&& other) noexcept {
     pid = std::exchange(other.pid, -1);
     pidfd = std::move(other.pidfd);
     strategy = other.strategy;
+    setup_channel = std::move(other.setup_channel);
+    status = other.status;
   }
   return *this;
 }
@@ -869,6 +1065,12 @@ Result<int> WaitSandbox(SandboxProcess& process, std::span<const int> forward_si
   if (!waited) return std::unexpected(waited.error());
   process.pid = -1;
   process.pidfd.Reset();
+  if (process.setup_channel) {
+    // After a ready record (--block-fd): whether CMD could be exec'd after all.
+    auto reported = ReceiveError(process.setup_channel.Get());
+    process.setup_channel.Reset();
+    if (!reported) return std::unexpected(reported.error());
+  }
   return StatusCode(waited->status);
 }
 

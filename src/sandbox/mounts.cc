@@ -72,7 +72,20 @@ Result<UniqueFd> FreshTmpfs(std::optional<mode_t> perms, std::uint64_t size, uns
   return FreshMount("tmpfs", "tmpfs", options, attr_flags);
 }
 
-Result<PreparedMount> PrepareOne(const SandboxMount& mount) {
+Result<void> WriteData(int fd, const std::string& data) {
+  for (std::size_t written = 0; written < data.size();) {
+    const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      return MakeError(err, "write", fmt::format("{} bytes of data", data.size()));
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  return kOk;
+}
+
+Result<PreparedMount> PrepareOne(const SandboxSpec& spec, const SandboxMount& mount) {
   PreparedMount prepared;
   switch (mount.kind) {
     case Kind::kBind: {
@@ -102,7 +115,13 @@ Result<PreparedMount> PrepareOne(const SandboxMount& mount) {
       // fsmount refuses a proc that no fully visible proc in the current mount
       // namespace covers ("too revealing"): here, in the caller's namespace,
       // the host /proc does.
-      auto tree = FreshMount("proc", "proc", {}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+      constexpr unsigned kProcAttr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+      auto tree = FreshMount("proc", "proc", {}, kProcAttr);
+      // A user namespace that does not own the caller's pid namespace may not
+      // make a proc of it (EPERM). Sharing that pid namespace, the sandbox
+      // sees the same processes through a bind of the host's /proc, which
+      // is what bwrap falls back to as well.
+      if (!tree && tree.error().code == EPERM && !spec.unshare_pid) tree = CloneTree("/proc", kProcAttr);
       if (!tree) return std::unexpected(tree.error());
       prepared.tree = std::move(*tree);
       return prepared;
@@ -166,9 +185,58 @@ Result<PreparedMount> PrepareOne(const SandboxMount& mount) {
       prepared.tree = std::move(*tree);
       return prepared;
     }
+    case Kind::kMqueue: {
+      // Of the IPC namespace of the process calling fsopen: the sandbox's
+      // (RunInit unshares it before preparing).
+      auto tree = FreshMount("mqueue", "mqueue", {}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+      if (!tree) return std::unexpected(tree.error());
+      prepared.tree = std::move(*tree);
+      return prepared;
+    }
+    case Kind::kBindFd: {
+      // The fd is the caller's; CMD must not inherit it (bwrap closes it too).
+      UniqueFd source(mount.fd);
+      auto tree = sys::OpenTree(source.Get(), "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+      if (!tree) return std::unexpected(tree.error());
+      std::uint64_t attr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+      if (mount.read_only) attr |= MOUNT_ATTR_RDONLY;
+      if (auto r = SetTreeAttributes(tree->Get(), attr); !r) return std::unexpected(r.error());
+      auto is_directory = sys::IsDirectory(tree->Get());
+      if (!is_directory) return std::unexpected(is_directory.error());
+      prepared.source_is_directory = *is_directory;
+      prepared.tree = std::move(*tree);
+      return prepared;
+    }
+    case Kind::kBindData: {
+      // The file lives on a tmpfs of its own that is never attached: only the
+      // bind of the one file is, and it keeps that tmpfs alive.
+      auto scratch = FreshTmpfs(0700, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+      if (!scratch) return std::unexpected(scratch.error());
+      const mode_t mode = mount.perms.value_or(0600);
+      UniqueFd file(::openat(scratch->Get(), "data", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode));
+      if (!file) {
+        const int err = errno;
+        return MakeError(err, "create", "the file for the data on a detached tmpfs");
+      }
+      if (auto r = WriteData(file.Get(), mount.data); !r) return std::unexpected(r.error());
+      if (::fchmod(file.Get(), mode) != 0) {
+        const int err = errno;
+        return MakeError(err, "fchmod", fmt::format("{:#o} on the file for the data", mode));
+      }
+      std::uint64_t attr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+      if (mount.read_only) attr |= MOUNT_ATTR_RDONLY;
+      auto tree = sys::OpenTree(scratch->Get(), "data", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+      if (!tree) return std::unexpected(tree.error());
+      if (auto r = SetTreeAttributes(tree->Get(), attr); !r) return std::unexpected(r.error());
+      prepared.source_is_directory = false;
+      prepared.tree = std::move(*tree);
+      return prepared;
+    }
     case Kind::kDir:
     case Kind::kSymlink:
     case Kind::kRemountRo:
+    case Kind::kChmod:
+    case Kind::kFile:
       return prepared;
   }
   return prepared;
@@ -270,13 +338,59 @@ Result<void> Symlink(int root, const std::string& target, const std::string& des
   if (!parent) return std::unexpected(parent.error());
   if (::symlinkat(target.c_str(), parent->Get(), name.c_str()) != 0) {
     const int err = errno;
-    // As bwrap: an existing link with the same target is fine.
+    // As bwrap: an existing link with the same target is fine; another
+    // target, or not a link, is an error that says what is there.
     if (err == EEXIST) {
       char existing[4096];
       const ssize_t n = ::readlinkat(parent->Get(), name.c_str(), existing, sizeof existing);
-      if (n >= 0 && std::string(existing, static_cast<std::size_t>(n)) == target) return kOk;
+      if (n < 0) {
+        return MakeError(EEXIST, "symlink", fmt::format("{} inside the sandbox: the destination exists and is not a symlink",
+                                                        QuotePath(dest)));
+      }
+      const std::string text(existing, static_cast<std::size_t>(n));
+      if (text == target) return kOk;
+      return MakeError(EEXIST, "symlink",
+                       fmt::format("{} inside the sandbox: the existing destination is {}", QuotePath(dest),
+                                   QuotePath(text)));
     }
     return MakeError(err, "symlink", fmt::format("{} -> {} inside the sandbox", QuotePath(dest), QuotePath(target)));
+  }
+  return kOk;
+}
+
+// chmod of DEST itself (symlinks followed inside the root, as chmod(2) would),
+// through its O_PATH fd: fchmodat2(AT_EMPTY_PATH) on 6.6+, else by reopening it.
+Result<void> Chmod(int root, const std::string& dest, mode_t mode) {
+  auto target = Resolve(root, dest);
+  if (!target) return std::unexpected(target.error());
+  auto changed = sys::ChmodFd(target->Get(), mode);
+  if (changed) return kOk;
+  int err = changed.error().code;
+  if (err == ENOSYS) {
+    UniqueFd reopened(::openat(target->Get(), ".", O_RDONLY | O_CLOEXEC));
+    if (reopened && ::fchmod(reopened.Get(), mode) == 0) return kOk;
+    err = errno;
+  }
+  return MakeError(err, "chmod", fmt::format("{:#o} {} inside the sandbox", mode, QuotePath(dest)));
+}
+
+// A regular file at DEST with `data`, mode exactly `mode` (the umask does not apply).
+Result<void> CreateFile(int root, const std::string& dest, mode_t mode, const std::string& data) {
+  const auto [parent_path, name] = SplitParent(dest);
+  auto parent = MakeDirectories(root, parent_path);
+  if (!parent) return std::unexpected(parent.error());
+  UniqueFd file(::openat(parent->Get(), name.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode));
+  if (!file) {
+    const int err = errno;
+    return MakeError(err, "create", QuotePath(dest) + " inside the sandbox");
+  }
+  if (auto r = WriteData(file.Get(), data); !r) {
+    r.error().argument += " to " + QuotePath(dest) + " inside the sandbox";
+    return r;
+  }
+  if (::fchmod(file.Get(), mode) != 0) {
+    const int err = errno;
+    return MakeError(err, "chmod", fmt::format("{:#o} {} inside the sandbox", mode, QuotePath(dest)));
   }
   return kOk;
 }
@@ -309,7 +423,10 @@ Result<void> AttachOne(int root, const SandboxMount& mount, PreparedMount& prepa
     case Kind::kBind:
     case Kind::kTmpfs:
     case Kind::kProc:
-    case Kind::kOverlay: {
+    case Kind::kOverlay:
+    case Kind::kMqueue:
+    case Kind::kBindFd:
+    case Kind::kBindData: {
       if (!prepared.tree) return kOk;  // an optional bind whose source is missing
       auto point = MakeMountPoint(root, mount.dest, prepared.source_is_directory);
       if (!point) return std::unexpected(point.error());
@@ -324,6 +441,10 @@ Result<void> AttachOne(int root, const SandboxMount& mount, PreparedMount& prepa
     }
     case Kind::kSymlink:
       return Symlink(root, mount.source, mount.dest);
+    case Kind::kChmod:
+      return Chmod(root, mount.dest, *mount.perms);
+    case Kind::kFile:
+      return CreateFile(root, mount.dest, mount.perms.value_or(0666), mount.data);
     case Kind::kRemountRo: {
       auto target = Resolve(root, mount.dest);
       if (!target) return std::unexpected(target.error());
@@ -345,7 +466,7 @@ Result<std::vector<PreparedMount>> PrepareMounts(const SandboxSpec& spec) {
   std::vector<PreparedMount> prepared;
   prepared.reserve(spec.mounts.size());
   for (const SandboxMount& mount : spec.mounts) {
-    auto one = PrepareOne(mount);
+    auto one = PrepareOne(spec, mount);
     if (!one) return std::unexpected(ForStep(std::move(one.error()), mount));
     prepared.push_back(std::move(*one));
   }
@@ -355,11 +476,35 @@ Result<std::vector<PreparedMount>> PrepareMounts(const SandboxSpec& spec) {
 Result<void> AttachMounts(const SandboxSpec& spec, std::vector<PreparedMount>& prepared) {
   auto root = sys::Open(AT_FDCWD, "/", O_PATH | O_DIRECTORY);
   if (!root) return std::unexpected(root.error());
+  bool root_covered = false;
   for (std::size_t i = 0; i < spec.mounts.size(); ++i) {
+    // A mount on DEST "/" (`--bind / /`) covers the root. A walk that starts
+    // at the old root's dentry never steps into a mount stacked on that
+    // dentry itself, so later steps resolve from the new mount: its fd,
+    // which stays the attached mount's root after move_mount.
+    UniqueFd new_root;
+    if (prepared[i].tree && Relative(spec.mounts[i].dest) == ".") {
+      new_root = UniqueFd(::fcntl(prepared[i].tree.Get(), F_DUPFD_CLOEXEC, 0));
+      if (!new_root) {
+        const int err = errno;
+        return std::unexpected(ForStep(MakeError(err, "dup", "the mount for the new root").error(), spec.mounts[i]));
+      }
+    }
     if (auto r = AttachOne(root->Get(), spec.mounts[i], prepared[i]); !r) {
       return std::unexpected(ForStep(std::move(r.error()), spec.mounts[i]));
     }
+    if (new_root) {
+      *root = std::move(new_root);
+      root_covered = true;
+    }
     prepared[i] = PreparedMount{};  // attached trees are closed as soon as they are in place
+  }
+  if (!root_covered) return kOk;
+  // The process's root is still the covered one: move it (and the working
+  // directory, which the caller sets next) onto the mount on top.
+  if (::fchdir(root->Get()) != 0 || ::chroot(".") != 0) {
+    const int err = errno;
+    return MakeError(err, "chroot", "the mount on \"/\" inside the sandbox");
   }
   return kOk;
 }

@@ -39,6 +39,17 @@ std::string DescribeSandboxMount(const SandboxMount& mount) {
         case SandboxMount::OverlayUpper::kNone:
           return fmt::format("--ro-overlay {}", mount.dest);
       }
+      break;
+    case Kind::kMqueue:
+      return fmt::format("--mqueue {}", mount.dest);
+    case Kind::kChmod:
+      return fmt::format("--chmod {:o} {}", mount.perms.value_or(0), mount.dest);
+    case Kind::kFile:
+      return fmt::format("--file {}", mount.dest);
+    case Kind::kBindData:
+      return fmt::format("--{}bind-data {}", mount.read_only ? "ro-" : "", mount.dest);
+    case Kind::kBindFd:
+      return fmt::format("--{}bind-fd {} {}", mount.read_only ? "ro-" : "", mount.fd, mount.dest);
   }
   return mount.dest;
 }
@@ -61,13 +72,40 @@ Result<void> ValidateSandboxSpec(const SandboxSpec& spec) {
   if (spec.argv.empty()) return invalid("no command to run");
   if (!spec.hostname.empty() && !spec.unshare_uts) return invalid("--hostname needs --unshare-uts");
   if ((spec.uid || spec.gid) && !spec.unshare_user) return invalid("--uid/--gid need --unshare-user");
+  if (spec.as_pid_1 && !spec.unshare_pid) return invalid("--as-pid-1 needs --unshare-pid");
+  if (spec.as_pid_1 && !spec.lock_files.empty()) return invalid("--as-pid-1 and --lock-file cannot be combined");
+  if (spec.disable_userns && !spec.unshare_user) return invalid("--disable-userns needs --unshare-user");
+  if (!spec.argv0.empty() && spec.argv0.find('\0') != std::string::npos) return invalid("--argv0 holds a NUL byte");
+  for (const std::string& program : spec.seccomp_programs) {
+    // struct sock_filter is 8 bytes; sock_fprog counts them in 16 bits.
+    if (program.empty() || program.size() % 8 != 0 || program.size() / 8 > 0xffff) {
+      return invalid(fmt::format("a seccomp program of {} bytes (a multiple of 8, from 8 to {})", program.size(),
+                                 8 * 0xffff));
+    }
+  }
+  for (const std::string& lock : spec.lock_files) {
+    if (lock.empty() || lock[0] != '/') return invalid(fmt::format("--lock-file {}: must be absolute", QuotePath(lock)));
+  }
   for (const SandboxMount& mount : spec.mounts) {
     const std::string step = internal::DescribeSandboxMount(mount);
     if (mount.dest.empty() || mount.dest[0] != '/') {
       return invalid(fmt::format("{}: DEST must be an absolute path inside the sandbox", step));
     }
-    if (mount.dest.find_first_not_of('/') == std::string::npos && mount.kind != SandboxMount::Kind::kRemountRo) {
-      return invalid(fmt::format("{}: DEST \"/\" is the sandbox root; use --root DIR to choose it", step));
+    // DEST "/" mounts over the sandbox's root, as with bwrap (`--bind / /`);
+    // what cannot stand there is a directory entry of its own.
+    if (mount.dest.find_first_not_of('/') == std::string::npos &&
+        (mount.kind == SandboxMount::Kind::kSymlink || mount.kind == SandboxMount::Kind::kFile ||
+         mount.kind == SandboxMount::Kind::kBindData)) {
+      return invalid(fmt::format("{}: DEST \"/\" is the sandbox root, not a file", step));
+    }
+    if (mount.kind == SandboxMount::Kind::kChmod && !mount.perms) {
+      return invalid(fmt::format("{}: no mode", step));
+    }
+    if (mount.kind == SandboxMount::Kind::kBindFd && mount.fd < 0) {
+      return invalid(fmt::format("{}: not an fd", step));
+    }
+    if (mount.data.size() > kSandboxDataMaxBytes) {
+      return invalid(fmt::format("{}: more than {} bytes", step, kSandboxDataMaxBytes));
     }
     if (mount.kind == SandboxMount::Kind::kOverlay) {
       if (mount.layers.empty()) return invalid(fmt::format("{}: no --overlay-src before it", step));

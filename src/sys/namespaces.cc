@@ -1,4 +1,5 @@
 #include "sys/namespaces.h"
+#include "sys/fault_injection.h"
 
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -24,7 +25,7 @@
 namespace mntns::sys {
 
 Result<void> Setns(int ns_fd, int nstype) {
-  if (::setns(ns_fd, nstype) != 0) {
+  if (InjectFault(Call::kSetns) || ::setns(ns_fd, nstype) != 0) {
     const int err = errno;
     return MakeError(err, "setns", fmt::format("fd {}", ns_fd));
   }
@@ -32,7 +33,7 @@ Result<void> Setns(int ns_fd, int nstype) {
 }
 
 Result<void> Unshare(int flags) {
-  if (::unshare(flags) != 0) {
+  if (InjectFault(Call::kUnshare) || ::unshare(flags) != 0) {
     const int err = errno;
     return MakeError(err, "unshare", fmt::format("flags {:#x}", flags));
   }
@@ -40,7 +41,7 @@ Result<void> Unshare(int flags) {
 }
 
 Result<void> PivotRoot(const char* new_root, const char* put_old) {
-  if (::syscall(SYS_pivot_root, new_root, put_old) != 0) {
+  if (InjectFault(Call::kPivotRoot) || ::syscall(SYS_pivot_root, new_root, put_old) != 0) {
     const int err = errno;
     return MakeError(err, "pivot_root", fmt::format("{} {}", QuotePath(new_root), QuotePath(put_old)));
   }
@@ -48,7 +49,7 @@ Result<void> PivotRoot(const char* new_root, const char* put_old) {
 }
 
 Result<void> Umount(const char* path, int flags) {
-  if (::umount2(path, flags) != 0) {
+  if (InjectFault(Call::kUmount2) || ::umount2(path, flags) != 0) {
     const int err = errno;
     return MakeError(err, "umount2", QuotePath(path));
   }
@@ -56,7 +57,7 @@ Result<void> Umount(const char* path, int flags) {
 }
 
 Result<void> Fchdir(int fd) {
-  if (::fchdir(fd) != 0) {
+  if (InjectFault(Call::kFchdir) || ::fchdir(fd) != 0) {
     const int err = errno;
     return MakeError(err, "fchdir", fmt::format("fd {}", fd));
   }
@@ -64,7 +65,7 @@ Result<void> Fchdir(int fd) {
 }
 
 Result<void> Chdir(const char* path) {
-  if (::chdir(path) != 0) {
+  if (InjectFault(Call::kChdir) || ::chdir(path) != 0) {
     const int err = errno;
     return MakeError(err, "chdir", QuotePath(path));
   }
@@ -72,7 +73,7 @@ Result<void> Chdir(const char* path) {
 }
 
 Result<UniqueFd> PidfdOpen(pid_t pid, unsigned flags) {
-  const long fd = ::syscall(SYS_pidfd_open, pid, flags);
+  const long fd = InjectFault(Call::kPidfdOpen) ? -1 : ::syscall(SYS_pidfd_open, pid, flags);
   if (fd < 0) {
     const int err = errno;
     return MakeError(err, "pidfd_open", fmt::format("pid {}", pid));
@@ -82,7 +83,7 @@ Result<UniqueFd> PidfdOpen(pid_t pid, unsigned flags) {
 }
 
 Result<UniqueFd> PidfdMountNamespace(int pidfd) {
-  const int fd = ::ioctl(pidfd, kPidfdGetMntNamespace, 0);
+  const int fd = InjectFault(Call::kIoctl) ? -1 : ::ioctl(pidfd, kPidfdGetMntNamespace, 0);
   if (fd < 0) {
     const int err = errno;
     return MakeError(err, "ioctl(PIDFD_GET_MNT_NAMESPACE)", fmt::format("fd {}", pidfd));
@@ -91,7 +92,7 @@ Result<UniqueFd> PidfdMountNamespace(int pidfd) {
 }
 
 Result<int> NamespaceType(int ns_fd) {
-  const int type = ::ioctl(ns_fd, kNsGetNsType);
+  const int type = InjectFault(Call::kIoctl) ? -1 : ::ioctl(ns_fd, kNsGetNsType);
   if (type < 0) {
     const int err = errno;
     return MakeError(err, "ioctl(NS_GET_NSTYPE)", fmt::format("fd {}", ns_fd));
@@ -101,7 +102,7 @@ Result<int> NamespaceType(int ns_fd) {
 
 Result<bool> IsDirectory(int fd) {
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
+  if (InjectFault(Call::kFstat) || ::fstat(fd, &st) != 0) {
     const int err = errno;
     return MakeError(err, "fstat", fmt::format("fd {}", fd));
   }
@@ -110,7 +111,7 @@ Result<bool> IsDirectory(int fd) {
 
 Result<bool> IsMountRoot(int fd) {
   struct statx stx {};
-  if (::statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, 0, &stx) != 0) {
+  if (InjectFault(Call::kStatx) || ::statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, 0, &stx) != 0) {
     const int err = errno;
     return MakeError(err, "statx", fmt::format("fd {}", fd));
   }
@@ -125,7 +126,7 @@ pid_t ThreadId() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
 Result<void> ClearCapabilitySets() {
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2] = {};  // version 3: two 32-bit halves, all empty
-  if (::syscall(SYS_capset, &header, data) != 0) {
+  if (InjectFault(Call::kCapset) || ::syscall(SYS_capset, &header, data) != 0) {
     const int err = errno;
     return MakeError(err, "capset", "all empty");
   }
@@ -176,20 +177,42 @@ int MakeEmptyRootInChild(const char* source) {
   return err;
 }
 
+Result<void> SetCapabilitySets(std::uint64_t set) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  for (int half = 0; half < 2; ++half) {
+    const auto bits = static_cast<std::uint32_t>(set >> (32 * half));
+    data[half] = {bits, bits, bits};
+  }
+  if (::syscall(SYS_capset, &header, data) != 0) {
+    const int err = errno;
+    return MakeError(err, "capset", fmt::format("{:#x}", set));
+  }
+  return kOk;
+}
+
+Result<void> ChmodFd(int fd, mode_t mode) {
+  if (::syscall(SYS_fchmodat2, fd, "", mode, AT_EMPTY_PATH) != 0) {
+    const int err = errno;
+    return MakeError(err, "fchmodat2", fmt::format("fd {} {:#o}", fd, mode));
+  }
+  return kOk;
+}
+
 Result<void> BringUpInterface(const char* name) {
-  UniqueFd socket(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  UniqueFd socket(InjectFault(Call::kSocket) ? -1 : ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (!socket) {
     const int err = errno;
     return MakeError(err, "socket", fmt::format("AF_INET for {}", name));
   }
   ifreq request{};
   std::strncpy(request.ifr_name, name, IFNAMSIZ - 1);
-  if (::ioctl(socket.Get(), SIOCGIFFLAGS, &request) != 0) {
+  if (InjectFault(Call::kIoctl) || ::ioctl(socket.Get(), SIOCGIFFLAGS, &request) != 0) {
     const int err = errno;
     return MakeError(err, "ioctl(SIOCGIFFLAGS)", name);
   }
   request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP);
-  if (::ioctl(socket.Get(), SIOCSIFFLAGS, &request) != 0) {
+  if (InjectFault(Call::kIoctl) || ::ioctl(socket.Get(), SIOCSIFFLAGS, &request) != 0) {
     const int err = errno;
     return MakeError(err, "ioctl(SIOCSIFFLAGS)", fmt::format("{} up", name));
   }

@@ -7,6 +7,10 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+
+#include <sys/types.h>
+
 #include "mntns/error.h"
 #include "mntns/fd.h"
 
@@ -46,6 +50,10 @@ namespace mntns::sys {
 // capset(2) emptying the calling thread's effective, permitted and
 // inheritable capability sets (glibc has no wrapper).
 [[nodiscard]] Result<void> ClearCapabilitySets();
+// capset: effective, permitted and inheritable all set to `set` (bit N: capability N).
+[[nodiscard]] Result<void> SetCapabilitySets(std::uint64_t set);
+// fchmodat2(fd, "", mode, AT_EMPTY_PATH) (6.6): chmod through an O_PATH fd.
+[[nodiscard]] Result<void> ChmodFd(int fd, mode_t mode);
 
 // capget(2) of the calling thread: whether `capability` is in its effective
 // set (which is what the kernel checks against the thread's user namespace).

@@ -1,4 +1,5 @@
 #include "sys/openat2.h"
+#include "sys/fault_injection.h"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -31,7 +32,7 @@ Result<UniqueFd> Openat2(int dirfd, const char* path, int flags, std::uint64_t r
   how.mode = mode;
   how.resolve = resolve;
   for (int tries = 1;; ++tries) {
-    const long fd = ::syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+    const long fd = InjectFault(Call::kOpenat2) ? -1 : ::syscall(SYS_openat2, dirfd, path, &how, sizeof how);
     if (fd >= 0) return UniqueFd(static_cast<int>(fd));
     const int err = errno;
     if (err != EAGAIN || tries == kTriesAfterRaces) return MakeError(err, "openat2", DescribeDirFd(dirfd, path));

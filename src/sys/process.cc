@@ -1,4 +1,5 @@
 #include "sys/process.h"
+#include "sys/fault_injection.h"
 
 #include <fcntl.h>
 #include <linux/filter.h>
@@ -19,7 +20,7 @@
 namespace mntns::sys {
 
 Result<pid_t> Fork(const char* purpose) {
-  const pid_t pid = ::fork();
+  const pid_t pid = InjectFault(Call::kFork) ? -1 : ::fork();
   if (pid < 0) {
     const int err = errno;
     return MakeError(err, "fork", purpose);
@@ -35,7 +36,7 @@ Result<ForkedProcess> CloneWithPidfd(std::uint64_t flags, const char* purpose) {
   args.flags = flags | CLONE_PIDFD;
   args.pidfd = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&pidfd));
   args.exit_signal = SIGCHLD;
-  const long pid = ::syscall(SYS_clone3, &args, sizeof args);
+  const long pid = InjectFault(Call::kClone3) ? -1 : ::syscall(SYS_clone3, &args, sizeof args);
   if (pid < 0) {
     const int err = errno;
     return MakeError(err, "clone3", purpose);
@@ -49,7 +50,7 @@ Result<ForkedProcess> CloneWithPidfd(std::uint64_t flags, const char* purpose) {
 
 Result<std::pair<UniqueFd, UniqueFd>> Pipe(int flags, const char* purpose) {
   int fds[2];
-  if (::pipe2(fds, flags | O_CLOEXEC) != 0) {
+  if (InjectFault(Call::kPipe2) || ::pipe2(fds, flags | O_CLOEXEC) != 0) {
     const int err = errno;
     return MakeError(err, "pipe2", purpose);
   }
@@ -58,7 +59,7 @@ Result<std::pair<UniqueFd, UniqueFd>> Pipe(int flags, const char* purpose) {
 
 Result<std::pair<UniqueFd, UniqueFd>> SocketPair(int domain, int type, const char* purpose) {
   int fds[2];
-  if (::socketpair(domain, type | SOCK_CLOEXEC, 0, fds) != 0) {
+  if (InjectFault(Call::kSocketpair) || ::socketpair(domain, type | SOCK_CLOEXEC, 0, fds) != 0) {
     const int err = errno;
     return MakeError(err, "socketpair", purpose);
   }
@@ -67,7 +68,7 @@ Result<std::pair<UniqueFd, UniqueFd>> SocketPair(int domain, int type, const cha
 
 Result<ChildStatus> WaitPid(pid_t pid, int options) {
   ChildStatus child;
-  while ((child.pid = ::waitpid(pid, &child.status, options)) < 0) {
+  while ((child.pid = InjectFault(Call::kWaitpid) ? -1 : ::waitpid(pid, &child.status, options)) < 0) {
     const int err = errno;
     if (err == EINTR) continue;
     return MakeError(err, "waitpid", fmt::format("pid {}", pid));
@@ -77,7 +78,7 @@ Result<ChildStatus> WaitPid(pid_t pid, int options) {
 
 Result<siginfo_t> WaitId(idtype_t type, id_t id, int options) {
   siginfo_t info{};
-  while (::waitid(type, id, &info, options) != 0) {
+  while (InjectFault(Call::kWaitid) || ::waitid(type, id, &info, options) != 0) {
     const int err = errno;
     if (err == EINTR) continue;
     return MakeError(err, "waitid", type == P_PIDFD ? fmt::format("pidfd {}", id) : fmt::format("pid {}", id));
@@ -86,7 +87,7 @@ Result<siginfo_t> WaitId(idtype_t type, id_t id, int options) {
 }
 
 Result<UniqueFd> SignalFd(const sigset_t& set) {
-  const int fd = ::signalfd(-1, &set, SFD_CLOEXEC);
+  const int fd = InjectFault(Call::kSignalfd) ? -1 : ::signalfd(-1, &set, SFD_CLOEXEC);
   if (fd < 0) {
     const int err = errno;
     return MakeError(err, "signalfd");
@@ -95,7 +96,7 @@ Result<UniqueFd> SignalFd(const sigset_t& set) {
 }
 
 Result<void> PidfdSendSignal(int pidfd, int sig) {
-  if (::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) != 0) {
+  if (InjectFault(Call::kPidfdSendSignal) || ::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) != 0) {
     const int err = errno;
     return MakeError(err, "pidfd_send_signal", fmt::format("pidfd {} signal {}", pidfd, sig));
   }
@@ -103,7 +104,7 @@ Result<void> PidfdSendSignal(int pidfd, int sig) {
 }
 
 Result<void> SetNoNewPrivileges() {
-  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+  if (InjectFault(Call::kPrctl) || ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     const int err = errno;
     return MakeError(err, "prctl(PR_SET_NO_NEW_PRIVS)");
   }
@@ -111,7 +112,7 @@ Result<void> SetNoNewPrivileges() {
 }
 
 Result<void> DropBoundingCapability(int capability) {
-  if (::prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0) {
+  if (InjectFault(Call::kPrctl) || ::prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0) {
     const int err = errno;
     return MakeError(err, "prctl(PR_CAPBSET_DROP)", std::to_string(capability));
   }
@@ -119,7 +120,7 @@ Result<void> DropBoundingCapability(int capability) {
 }
 
 Result<void> ClearAmbientCapabilities() {
-  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
+  if (InjectFault(Call::kPrctl) || ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
     const int err = errno;
     return MakeError(err, "prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
   }
@@ -127,7 +128,7 @@ Result<void> ClearAmbientCapabilities() {
 }
 
 Result<void> SetSeccompFilter(const sock_fprog& program, const char* what) {
-  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) != 0) {
+  if (InjectFault(Call::kPrctl) || ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) != 0) {
     const int err = errno;
     return MakeError(err, "prctl(PR_SET_SECCOMP)", what);
   }
@@ -135,7 +136,7 @@ Result<void> SetSeccompFilter(const sock_fprog& program, const char* what) {
 }
 
 Result<void> SetParentDeathSignal(int sig) {
-  if (::prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0) {
+  if (InjectFault(Call::kPrctl) || ::prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0) {
     const int err = errno;
     return MakeError(err, "prctl(PR_SET_PDEATHSIG)", std::to_string(sig));
   }
@@ -143,7 +144,7 @@ Result<void> SetParentDeathSignal(int sig) {
 }
 
 Result<void> SetThreadName(const char* name) {
-  if (::prctl(PR_SET_NAME, name, 0, 0, 0) != 0) {
+  if (InjectFault(Call::kPrctl) || ::prctl(PR_SET_NAME, name, 0, 0, 0) != 0) {
     const int err = errno;
     return MakeError(err, "prctl(PR_SET_NAME)", QuotePath(name));
   }
@@ -152,7 +153,7 @@ Result<void> SetThreadName(const char* name) {
 
 Result<std::string> ThreadName() {
   char name[17] = {};  // TASK_COMM_LEN and a NUL
-  if (::prctl(PR_GET_NAME, name, 0, 0, 0) != 0) {
+  if (InjectFault(Call::kPrctl) || ::prctl(PR_GET_NAME, name, 0, 0, 0) != 0) {
     const int err = errno;
     return MakeError(err, "prctl(PR_GET_NAME)");
   }
@@ -160,7 +161,7 @@ Result<std::string> ThreadName() {
 }
 
 Result<void> Flock(int fd, int operation) {
-  while (::flock(fd, operation) != 0) {
+  while (InjectFault(Call::kFlock) || ::flock(fd, operation) != 0) {
     const int err = errno;
     if (err == EINTR) continue;
     return MakeError(err, "flock", fmt::format("fd {}", fd));

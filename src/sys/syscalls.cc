@@ -1,4 +1,5 @@
 #include "sys/syscalls.h"
+#include "sys/fault_injection.h"
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
@@ -32,7 +33,7 @@ std::string MountLimitNote(int code) {
 }
 
 Result<UniqueFd> MemoryFile(const char* name) {
-  const int fd = ::memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  const int fd = InjectFault(Call::kMemfdCreate) ? -1 : ::memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) {
     const int err = errno;
     return MakeError(err, "memfd_create", QuotePath(name));
@@ -41,7 +42,7 @@ Result<UniqueFd> MemoryFile(const char* name) {
 }
 
 Result<void> SealFile(int fd, unsigned seals) {
-  if (::fcntl(fd, F_ADD_SEALS, seals) != 0) {
+  if (InjectFault(Call::kFcntl) || ::fcntl(fd, F_ADD_SEALS, seals) != 0) {
     const int err = errno;
     return MakeError(err, "fcntl(F_ADD_SEALS)", fmt::format("fd {}", fd));
   }
@@ -49,7 +50,7 @@ Result<void> SealFile(int fd, unsigned seals) {
 }
 
 Result<unsigned> FileSeals(int fd) {
-  const int seals = ::fcntl(fd, F_GET_SEALS);
+  const int seals = InjectFault(Call::kFcntl) ? -1 : ::fcntl(fd, F_GET_SEALS);
   if (seals < 0) {
     const int err = errno;
     return MakeError(err, "fcntl(F_GET_SEALS)", fmt::format("fd {}", fd));
@@ -66,7 +67,7 @@ void ReserveStandardFds() {
 }
 
 Result<UniqueFd> Open(int dirfd, const char* path, int flags, mode_t mode) {
-  const int fd = ::openat(dirfd, path, flags | O_CLOEXEC, mode);
+  const int fd = InjectFault(Call::kOpen) ? -1 : ::openat(dirfd, path, flags | O_CLOEXEC, mode);
   if (fd < 0) {
     const int err = errno;
     return MakeError(err, "open", DescribeDirFd(dirfd, path));
@@ -75,7 +76,7 @@ Result<UniqueFd> Open(int dirfd, const char* path, int flags, mode_t mode) {
 }
 
 Result<void> Statmount(const MntIdReq& request, std::span<std::byte> buffer, unsigned flags) {
-  const long rc = ::syscall(SYS_statmount, &request, buffer.data(), buffer.size(), flags);
+  const long rc = InjectFault(Call::kStatmount) ? -1 : ::syscall(SYS_statmount, &request, buffer.data(), buffer.size(), flags);
   if (rc < 0) {
     const int err = errno;
     return MakeError(err, "statmount",
@@ -87,19 +88,20 @@ Result<void> Statmount(const MntIdReq& request, std::span<std::byte> buffer, uns
 
 Result<std::size_t> Listmount(const MntIdReq& request, std::span<std::uint64_t> ids,
                               unsigned flags) {
-  const long rc = ::syscall(SYS_listmount, &request, ids.data(), ids.size(), flags);
+  const long rc = InjectFault(Call::kListmount) ? -1 : ::syscall(SYS_listmount, &request, ids.data(), ids.size(), flags);
   if (rc < 0) {
     const int err = errno;
     return MakeError(err, "listmount",
-                     request.mnt_ns_id != 0 ? fmt::format("mnt_ns_id={}", request.mnt_ns_id)
-                                            : std::string());
+                     fmt::format("mnt_id={} in {}", request.mnt_id,
+                                 request.mnt_ns_id != 0 ? fmt::format("mnt_ns_id={}", request.mnt_ns_id)
+                                                        : std::string("the caller's namespace")));
   }
   return static_cast<std::size_t>(rc);
 }
 
 Result<std::uint64_t> UniqueMountIdOf(int dirfd, const char* path, int flags) {
   struct statx stx {};
-  if (::statx(dirfd, path, flags, kStatxMntIdUnique, &stx) != 0) {
+  if (InjectFault(Call::kStatx) || ::statx(dirfd, path, flags, kStatxMntIdUnique, &stx) != 0) {
     const int err = errno;
     return MakeError(err, "statx", DescribeDirFd(dirfd, path));
   }
@@ -111,7 +113,7 @@ Result<std::uint64_t> UniqueMountIdOf(int dirfd, const char* path, int flags) {
 }
 
 Result<UniqueFd> OpenTree(int dirfd, const char* path, unsigned flags) {
-  const int fd = ::open_tree(dirfd, path, flags);
+  const int fd = InjectFault(Call::kOpenTree) ? -1 : ::open_tree(dirfd, path, flags);
   if (fd < 0) {
     const int err = errno;
     return MakeError(err, "open_tree", DescribeDirFd(dirfd, path));
@@ -120,7 +122,7 @@ Result<UniqueFd> OpenTree(int dirfd, const char* path, unsigned flags) {
 }
 
 Result<UniqueFd> FsOpen(const char* fs_name, unsigned flags) {
-  const int fd = ::fsopen(fs_name, flags | FSOPEN_CLOEXEC);
+  const int fd = InjectFault(Call::kFsopen) ? -1 : ::fsopen(fs_name, flags | FSOPEN_CLOEXEC);
   if (fd < 0) {
     const int err = errno;
     return MakeError(err, "fsopen", QuotePath(fs_name));
@@ -129,7 +131,7 @@ Result<UniqueFd> FsOpen(const char* fs_name, unsigned flags) {
 }
 
 Result<UniqueFd> FsMount(int fs_fd, unsigned flags, unsigned attr_flags) {
-  const int fd = ::fsmount(fs_fd, flags | FSMOUNT_CLOEXEC, attr_flags);
+  const int fd = InjectFault(Call::kFsmount) ? -1 : ::fsmount(fs_fd, flags | FSMOUNT_CLOEXEC, attr_flags);
   if (fd < 0) {
     const int err = errno;
     auto error = MakeError(err, "fsmount", fmt::format("fd {}", fs_fd));
@@ -141,7 +143,7 @@ Result<UniqueFd> FsMount(int fs_fd, unsigned flags, unsigned attr_flags) {
 
 Result<void> MoveMount(int from_dirfd, const char* from_path, int to_dirfd, const char* to_path,
                        unsigned flags) {
-  if (::move_mount(from_dirfd, from_path, to_dirfd, to_path, flags) != 0) {
+  if (InjectFault(Call::kMoveMount) || ::move_mount(from_dirfd, from_path, to_dirfd, to_path, flags) != 0) {
     const int err = errno;
     return MakeError(err, "move_mount",
                      fmt::format("{} -> {}{}", DescribeDirFd(from_dirfd, from_path),
@@ -153,7 +155,7 @@ Result<void> MoveMount(int from_dirfd, const char* from_path, int to_dirfd, cons
 Result<void> MountSetattr(int dirfd, const char* path, unsigned flags,
                           const struct mount_attr& attr) {
   auto attr_copy = attr;
-  if (::mount_setattr(dirfd, path, flags, &attr_copy, sizeof attr_copy) != 0) {
+  if (InjectFault(Call::kMountSetattr) || ::mount_setattr(dirfd, path, flags, &attr_copy, sizeof attr_copy) != 0) {
     const int err = errno;
     return MakeError(err, "mount_setattr", DescribeDirFd(dirfd, path));
   }
@@ -164,7 +166,7 @@ namespace {
 
 Result<void> FsConfig(int fs_fd, unsigned cmd, const char* key, const char* value, int aux,
                       const std::string& argument) {
-  if (::fsconfig(fs_fd, cmd, key, value, aux) != 0) {
+  if (InjectFault(Call::kFsconfig) || ::fsconfig(fs_fd, cmd, key, value, aux) != 0) {
     const int err = errno;
     auto error = MakeError(err, "fsconfig", argument);
     error.error().kernel_log = ReadFsContextLog(fs_fd);
@@ -209,7 +211,7 @@ std::string ReadFsContextLog(int fs_fd) {
 
 Result<std::uint64_t> MountNamespaceId(int ns_fd) {
   std::uint64_t id = 0;
-  if (::ioctl(ns_fd, kNsGetMntnsId, &id) != 0) {
+  if (InjectFault(Call::kIoctl) || ::ioctl(ns_fd, kNsGetMntnsId, &id) != 0) {
     const int err = errno;
     return MakeError(err, "ioctl(NS_GET_MNTNS_ID)", fmt::format("fd {}", ns_fd));
   }
@@ -218,7 +220,7 @@ Result<std::uint64_t> MountNamespaceId(int ns_fd) {
 
 Result<MntNsInfo> MountNamespaceInfo(int ns_fd) {
   MntNsInfo info{.size = kMntNsInfoSizeVer0, .nr_mounts = 0, .mnt_ns_id = 0};
-  if (::ioctl(ns_fd, kNsMntGetInfo, &info) != 0) {
+  if (InjectFault(Call::kIoctl) || ::ioctl(ns_fd, kNsMntGetInfo, &info) != 0) {
     const int err = errno;
     return MakeError(err, "ioctl(NS_MNT_GET_INFO)", fmt::format("fd {}", ns_fd));
   }

@@ -24,6 +24,9 @@
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452  // 6.6: fchmodat with flags (AT_EMPTY_PATH)
+#endif
 
 // ---- include/uapi/linux/mount.h ---------------------------------------------
 #ifndef OPEN_TREE_NAMESPACE
@@ -158,6 +161,22 @@ inline constexpr std::uint64_t kMntNsInitId = 8;
 // ---- include/uapi/linux/fanotify.h -------------------------------------------
 inline constexpr unsigned kFanReportMnt = 0x00004000U;  // 6.15
 inline constexpr unsigned kFanClassNotif = 0x00000000U;
+// Mount events of one mount namespace (6.15): FAN_REPORT_MNT groups, a mark of
+// type FAN_MARK_MNTNS on an nsfs fd, and an info record with the mount's unique id.
+inline constexpr std::uint64_t kFanMntAttach = 0x01000000ULL;
+inline constexpr std::uint64_t kFanMntDetach = 0x02000000ULL;
+inline constexpr std::uint64_t kFanQOverflow = 0x00004000ULL;
+inline constexpr unsigned kFanMarkMntns = 0x00000110U;
+inline constexpr std::uint8_t kFanEventInfoTypeMnt = 7;
+// Not packed: mnt_id sits at offset 8, after the 4-byte header and 4 bytes of
+// padding (hdr.len is 16).
+struct FanotifyEventInfoMnt {
+  std::uint8_t info_type;  // struct fanotify_event_info_header
+  std::uint8_t pad;
+  std::uint16_t len;
+  std::uint64_t mnt_id;
+};
+static_assert(sizeof(FanotifyEventInfoMnt) == 16);
 
 // ---- include/uapi/linux/pidfd.h ----------------------------------------------
 inline constexpr unsigned kPidfdThread = O_EXCL;

@@ -381,7 +381,8 @@ TEST(CliBenchLs, JsonTimesEveryContenderAsANumber) {
     EXPECT_GT(contender["p50_ms"].get<double>(), 0) << contender;
   }
   EXPECT_EQ(names, (std::vector<std::string>{"mntns ls --json", "mntns ls", "library query", "mountinfo read+parse",
-                                             "statmount calls alone", "findmnt -l -n"}));
+                                             "statmount calls alone", "findmnt -l -n", "mntns ls -t tmpfs",
+                                             "findmnt -l -t tmpfs"}));
 }
 
 }  // namespace

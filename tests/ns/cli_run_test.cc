@@ -117,7 +117,10 @@ TEST(MntnsRunHelp, ListsEveryOptionOfTheTable) {
   const CliResult r = RunCli({"run", "--help"});
   ASSERT_EQ(r.exit_status, 0) << r.err;
   for (const cli::RunOption& option : cli::RunOptions()) {
-    EXPECT_NE(r.out.find("\n  " + std::string(option.name) + " "), std::string::npos) << option.name;
+    // The name, then its values or (past the column) the description's line.
+    const bool listed = r.out.find("\n  " + std::string(option.name) + " ") != std::string::npos ||
+                        r.out.find("\n  " + std::string(option.name) + "\n") != std::string::npos;
+    EXPECT_TRUE(listed) << option.name;
   }
 }
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -25,6 +26,7 @@
 #include "mntns/features.h"
 #include "mntns/namespace.h"
 #include "mntns/query.h"
+#include "mntns/tree.h"
 #include "support/namespace.h"
 #include "sys/namespaces.h"
 #include "sys/syscalls.h"
@@ -228,6 +230,27 @@ TEST_P(EmptyNamespaceTest, FromOutsideListMountsShowsNoMount) {
     auto mounts = ListMounts(NamespaceRef::ByFile("/proc/self/fd/" + std::to_string(ns.Get())));
     ASSERT_TRUE(mounts) << mounts.error().Message();
     EXPECT_TRUE(mounts->empty()) << mounts->size() << " mounts, the first at " << mounts->front().point;
+  });
+}
+
+// A namespace made on another CPU may draw a smaller sequence number than
+// the caller's, and the kernel then refuses the pin (ELOOP);
+// PinnedEmptyMountNamespace retries as OpenPinnedTreeNamespace does. Many
+// pins in a row give the retry its chances on a busy machine.
+TEST_P(EmptyNamespaceTest, PinnedItOutlivesItsFdAndListsNoMount) {
+  InPrivateMountNamespace([&] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(testing::MountTmpfs(base));
+    for (int i = 0; i < 20; ++i) {
+      const std::string pin = base + "/ns" + std::to_string(i);
+      auto pinned = PinnedEmptyMountNamespace(pin, options());
+      ASSERT_TRUE(pinned) << i << ": " << pinned.error().Message();
+      EXPECT_NE(pinned->strategy, NamespaceStrategy::kAuto);
+      pinned->ns.Reset();
+      auto mounts = ListMounts(NamespaceRef::ByFile(pin));
+      ASSERT_TRUE(mounts) << mounts.error().Message();
+      EXPECT_TRUE(mounts->empty());
+    }
   });
 }
 
@@ -452,8 +475,32 @@ int ThreadCount() {
   return n;
 }
 
+bool WriteFile(const std::string& path, const std::string& text) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  return written;
+}
+
+// Makes the calling (single-threaded) process root of a new user namespace
+// that may hold at most `limit` mount namespaces at a time (the kernel's
+// per-user-namespace count, /proc/sys/user/max_mnt_namespaces): more than
+// that alive at once fails with ENOSPC, so a leak shows as an error.
+void LimitMountNamespacesTo(int limit) {
+  ASSERT_EQ(::unshare(CLONE_NEWUSER), 0) << std::strerror(errno);
+  ASSERT_TRUE(WriteFile("/proc/self/setgroups", "deny"));
+  ASSERT_TRUE(WriteFile("/proc/self/uid_map", "0 0 1"));
+  ASSERT_TRUE(WriteFile("/proc/self/gid_map", "0 0 1"));
+  ASSERT_TRUE(WriteFile("/proc/sys/user/max_mnt_namespaces", std::to_string(limit))) << std::strerror(errno);
+}
+
 TEST(EmptyMountNamespace, TenThousandLeaveNoFdNoThreadAndNoNamespaceBehind) {
-  InPrivateMountNamespace([&] {
+  InChild([&] {
+    // Every namespace must be gone by the next call: 10,000 of them in a user
+    // namespace that allows 16 at once (the template, the caller's own, slack).
+    LimitMountNamespacesTo(16);
+    ASSERT_EQ(::unshare(CLONE_NEWNS), 0);
     // The first call may start the factory threads; count after it.
     ASSERT_TRUE(EmptyMountNamespace());
     auto own = sys::Open(AT_FDCWD, "/proc/self/ns/mnt", O_RDONLY);
@@ -467,6 +514,9 @@ TEST(EmptyMountNamespace, TenThousandLeaveNoFdNoThreadAndNoNamespaceBehind) {
       ASSERT_TRUE(ns) << "call " << i << ": " << ns.error().Message();
     }
     EXPECT_EQ(testing::OpenFdCount(), fds);
+    // A joined helper thread may still be listed for a moment while the
+    // kernel finishes its exit.
+    for (int i = 0; i < 100 && ThreadCount() > threads; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     EXPECT_EQ(ThreadCount(), threads);
     auto after = sys::MountNamespaceInfo(own->Get());
     ASSERT_TRUE(after);

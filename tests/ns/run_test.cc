@@ -28,6 +28,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -226,6 +227,10 @@ int Probe(int argc, char** argv) {
     while (count == 0) ::pause();
     ::usleep(500'000);
     std::cout << "SIGINT " << count << std::endl;
+    return 0;
+  }
+  if (what == "argv0") {
+    std::cout << argv[0] << "\n";
     return 0;
   }
   if (what == "wait-for-signal") {
@@ -1268,6 +1273,107 @@ TEST(MntnsRun, FailedSetupLeavesTheCallersTableUnchanged) {
     const CliResult r = RunProbe({"--tmpfs", "/a", "--proc", "/proc", "--bind", "/nonexistent-mntns", "/b"}, "exit", "0");
     EXPECT_EQ(r.exit_status, 1);
     EXPECT_EQ(ReadFile("/proc/self/mountinfo"), before);
+  });
+}
+
+
+// ---- bwrap's options (the same table as the bwrap entry point) ------------------
+
+// A file under TempDir() holding `data`, opened for reading (close-on-exec
+// off: RunCli hands it to mntns under the same number).
+int DataFd(const std::string& data) {
+  const std::string path = TempDir() + "/data";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << data;
+  }
+  return ::open(path.c_str(), O_RDONLY);
+}
+
+TEST(MntnsRunBwrapOptions, BindOfTheHostRootOnSlashCoversTheTmpfsRoot) {
+  InPrivateMountNamespace([] {
+    const CliResult r = RunCli({"run", "--ro-bind", "/", "/", "--tmpfs", "/tmp", "--ro-bind", testing::SelfPath(),
+                                "/tmp/probe", "--", "/tmp/probe", "--probe", "ls", "/"});
+    EXPECT_RUN_OK(r);
+    std::vector<std::string> host;
+    for (const auto& entry : std::filesystem::directory_iterator("/")) host.push_back(entry.path().filename().string());
+    std::vector<std::string> inside = Lines(r.out);
+    std::sort(host.begin(), host.end());
+    std::sort(inside.begin(), inside.end());
+    EXPECT_EQ(inside, host);
+  });
+}
+
+// Sharing the caller's pid namespace, an unprivileged sandbox may not make a
+// proc of it (EPERM): like bwrap it binds the caller's /proc instead.
+TEST(MntnsRunBwrapOptions, ProcWithoutAPidNamespaceIsTheCallersProcUnprivileged) {
+  testing::AsUnprivilegedUser([] {}, [] {
+    const CliResult r = RunProbe({"--unshare-user", "--proc", "/proc"}, "cat", "/proc/1/comm");
+    EXPECT_RUN_OK(r);
+    EXPECT_FALSE(r.out.empty());
+  });
+}
+
+TEST(MntnsRunBwrapOptions, FileHoldsWhatTheFdGives) {
+  InPrivateMountNamespace([] {
+    const int fd = DataFd("from the fd\n");
+    ASSERT_GE(fd, 0);
+    const CliResult r = RunCli(ProbeArgs({"--tmpfs", "/t", "--file", std::to_string(fd), "/t/f"}, "cat", "/t/f"), fd);
+    EXPECT_RUN_OK(r);
+    EXPECT_EQ(r.out, "from the fd\n");
+    const CliResult mode = RunCli(ProbeArgs({"--tmpfs", "/t", "--perms", "640", "--file", std::to_string(fd), "/t/f"},
+                                            "stat", "/t/f"),
+                                  fd);
+    EXPECT_EQ(mode.out, "file 640\n") << mode.err;
+    ::close(fd);
+  });
+}
+
+TEST(MntnsRunBwrapOptions, ChmodSetsTheModeOfAPathInside) {
+  InPrivateMountNamespace([] {
+    const CliResult r = RunProbe({"--tmpfs", "/t", "--dir", "/t/x", "--chmod", "711", "/t/x"}, "stat", "/t/x");
+    EXPECT_RUN_OK(r);
+    EXPECT_EQ(r.out, "dir 711\n");
+  });
+}
+
+TEST(MntnsRunBwrapOptions, AsPid1MakesTheCommandPid1) {
+  InPrivateMountNamespace([] {
+    const CliResult r = RunProbe({"--unshare-pid", "--as-pid-1"}, "pid");
+    EXPECT_RUN_OK(r);
+    EXPECT_EQ(r.out, "1 0\n");
+  });
+}
+
+TEST(MntnsRunBwrapOptions, Argv0IsTheNameTheCommandSees) {
+  InPrivateMountNamespace([] {
+    const CliResult r = RunProbe({"--argv0", "renamed"}, "argv0");
+    EXPECT_RUN_OK(r);
+    EXPECT_EQ(r.out, "renamed\n");
+  });
+}
+
+TEST(MntnsRunBwrapOptions, CapDropAllThenCapAddLeavesOneCapability) {
+  InPrivateMountNamespace([] {
+    const CliResult r = RunProbe({"--cap-drop", "ALL", "--cap-add", "CAP_CHOWN"}, "ids");
+    EXPECT_RUN_OK(r);
+    EXPECT_EQ(r.out, "0 0 caps 1 0 1\n");
+  });
+}
+
+TEST(MntnsRunBwrapOptions, InfoFdNamesTheChildAndItsNamespaces) {
+  InPrivateMountNamespace([] {
+    const std::string path = TempDir() + "/info";
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ASSERT_GE(fd, 0);
+    const CliResult r = RunCli(ProbeArgs({"--unshare-pid", "--unshare-net", "--info-fd", std::to_string(fd)}, "exit", "0"), fd);
+    ::close(fd);
+    EXPECT_RUN_OK(r);
+    std::ifstream in(path);
+    const std::string info((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::regex shape(R"(\{\n    "child-pid": [1-9][0-9]*,\n    "mnt-namespace": [1-9][0-9]*,\n)"
+                           R"(    "net-namespace": [1-9][0-9]*,\n    "pid-namespace": [1-9][0-9]*\n\}\n)");
+    EXPECT_TRUE(std::regex_match(info, shape)) << info;
   });
 }
 

@@ -1,0 +1,528 @@
+// The fault-injection walk: every operation of the library, run once for
+// every system call it makes with that call failing (src/sys/fault_injection.h).
+// Each failing run must return the injected errno under the failed call's
+// name, and leave behind no mount in the caller's namespace, no fd, no child
+// process, no thread and no keeper record; the next run must succeed.
+// The figures (injection points per operation) are printed and written to
+// ${build}/hardening/, where scripts/test.sh picks them up.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/mount.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "mntns/features.h"
+#include "mntns/namespace.h"
+#include "mntns/query.h"
+#include "mntns/sandbox.h"
+#include "mntns/tree.h"
+#include "support/namespace.h"
+#include "support/probe.h"
+#include "sys/fault_injection_control.h"
+
+namespace mntns {
+namespace {
+
+using namespace std::chrono_literals;
+using sys::Call;
+using testing::InPrivateMountNamespace;
+using testing::TempDir;
+
+// An errno no code path of mntns treats specially (no fallback, no retry), so
+// that a failure that reaches the caller is recognisably the injected one.
+constexpr int kInjected = ENOTRECOVERABLE;
+constexpr std::size_t kCalls = static_cast<std::size_t>(Call::kCount);
+// No operation makes this many calls of one kind; a walk that gets there is
+// looping on the failure.
+constexpr std::size_t kMostCallsOfAKind = 4096;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// What a failed run must not change.
+struct ProcessState {
+  std::map<int, std::string> fds;  // fd -> what it is
+  std::string mounts;              // this namespace's mountinfo
+  int threads = 0;
+  std::set<std::string> records;   // files of the keeper directory
+
+  static ProcessState Now(const std::string& keeper_directory) {
+    ProcessState state;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+      std::error_code ec;
+      const int fd = std::stoi(entry.path().filename().string());
+      state.fds[fd] = std::filesystem::read_symlink(entry.path(), ec).string();
+    }
+    // The directory_iterator's own fd was listed too and is closed now.
+    for (auto it = state.fds.begin(); it != state.fds.end();) {
+      it = ::fcntl(it->first, F_GETFD) < 0 ? state.fds.erase(it) : std::next(it);
+    }
+    state.mounts = ReadFile("/proc/self/mountinfo");
+    for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) {
+      ++state.threads;
+    }
+    if (!keeper_directory.empty()) {
+      for (const auto& entry : std::filesystem::directory_iterator(keeper_directory)) {
+        state.records.insert(entry.path().filename().string());
+      }
+    }
+    return state;
+  }
+};
+
+// What differs from `before`, or "" (fds, mounts, threads, records, children).
+std::string Leaks(const ProcessState& before, const std::string& keeper_directory) {
+  // A thread that was asked to end may take a moment to be gone.
+  ProcessState after;
+  for (int i = 0; i < 200; ++i) {
+    after = ProcessState::Now(keeper_directory);
+    if (after.threads <= before.threads) break;
+    std::this_thread::sleep_for(5ms);
+  }
+  std::string leaks;
+  for (const auto& [fd, what] : after.fds) {
+    if (!before.fds.contains(fd)) leaks += "fd " + std::to_string(fd) + " (" + what + "); ";
+  }
+  if (after.mounts != before.mounts) leaks += "the mount table changed; ";
+  if (after.threads != before.threads) {
+    leaks += std::to_string(after.threads - before.threads) + " more threads; ";
+  }
+  if (after.records != before.records) leaks += "the keeper directory changed; ";
+  siginfo_t child{};
+  if (::waitid(P_ALL, 0, &child, WEXITED | WNOHANG | WNOWAIT) == 0) {
+    leaks += "a child process (pid " + std::to_string(child.si_pid) + "); ";
+  }
+  return leaks;
+}
+
+struct Operation {
+  std::string name;
+  std::function<Result<void>()> run;
+  // After every run, failed or not (stopping the factory, a keeper).
+  std::function<void()> reset = [] {};
+  // Also inject into the sandbox setup process (a fresh exec of this binary,
+  // armed through kEnvironmentVariable).
+  bool has_setup_process = false;
+  std::string keeper_directory;
+  // An operation that reports any failure under its own name, by contract
+  // (StatmountByPath: "stat PATH", as its header says; the StatmountByFd
+  // emulation: "statmount fd N (STATMOUNT_BY_FD)", the error the native call
+  // gives), so that the errno is named once with the path.
+  std::string own_name;
+};
+
+struct Figures {
+  std::size_t points = 0;      // runs in which the armed call failed
+  std::size_t propagated = 0;  // ... and the operation returned that failure
+  std::size_t absorbed = 0;    // ... and the operation succeeded regardless
+  std::set<std::string> absorbed_at;
+};
+
+void WriteSummary(const std::string& operation, const Figures& figures) {
+  const std::string line = "fault injection: " + operation + ": " + std::to_string(figures.points) +
+                           " injection points, " + std::to_string(figures.propagated) +
+                           " returned as the injected Error, " + std::to_string(figures.absorbed) +
+                           " absorbed by design";
+  std::printf("%s\n", line.c_str());
+  std::error_code ec;
+  std::filesystem::create_directories(MNTNS_HARDENING_DIR, ec);
+  std::ofstream(std::string(MNTNS_HARDENING_DIR) + "/fault-injection.summary", std::ios::app) << line << "\n";
+}
+
+// A run that does not end is a failure too (a lost wakeup after a failed
+// call): SIGALRM then names the injection point and ends the test process.
+char hung_at[512];
+constexpr unsigned kSecondsPerRun = 60;
+
+void ReportHang(int) {
+  static_cast<void>(::write(STDERR_FILENO, hung_at, std::strlen(hung_at)));
+  ::_exit(1);
+}
+
+void ArmDeadline(const std::string& what) {
+  std::snprintf(hung_at, sizeof hung_at, "FAILED: %s did not return within %u s\n", what.c_str(), kSecondsPerRun);
+  ::signal(SIGALRM, ReportHang);
+  ::alarm(kSecondsPerRun);
+}
+
+// One failing run: the armed failure happened (else false). Records a test
+// failure for a wrong Error or anything left behind.
+bool CheckOneInjection(const Operation& op, const ProcessState& before, Call call, std::size_t nth,
+                       bool in_setup, Figures& figures, const std::function<bool()>& triggered) {
+  const std::string where = std::string(sys::fault::CallName(call)) + " #" + std::to_string(nth) +
+                            (in_setup ? " in the setup process" : "");
+  ArmDeadline(op.name + " with " + where + " failing");
+  auto result = op.run();
+  ::alarm(0);
+  sys::fault::Disarm();
+  op.reset();
+  if (!triggered()) return false;
+  ++figures.points;
+  if (result) {
+    // A waitpid(pid) of a child that exists fails for real only where SIGCHLD
+    // is ignored, and the kernel then reaps the child itself: the zombie that
+    // an injected failure leaves is the injection's own.
+    if (call == Call::kWaitpid || call == Call::kWaitid) {
+      siginfo_t child{};
+      while (::waitid(P_ALL, 0, &child, WEXITED | WNOHANG) == 0 && child.si_pid != 0) child = {};
+    }
+    ++figures.absorbed;
+    figures.absorbed_at.insert(std::string(sys::fault::CallName(call)) + (in_setup ? " (setup)" : ""));
+  } else {
+    ++figures.propagated;
+    const Error& error = result.error();
+    EXPECT_EQ(error.code, kInjected) << op.name << ", " << where << ": " << error.Message();
+    EXPECT_TRUE(error.operation.starts_with(sys::fault::CallName(call)) ||
+                (!op.own_name.empty() && error.operation == op.own_name))
+        << op.name << ", " << where << ": " << error.Message();
+    EXPECT_FALSE(error.argument.empty() && call != Call::kSignalfd && call != Call::kPrctl)
+        << op.name << ", " << where << ": no argument in " << error.Message();
+  }
+  const std::string leaks = Leaks(before, op.keeper_directory);
+  EXPECT_EQ(leaks, "") << op.name << ", " << where;
+  ArmDeadline(op.name + " after " + where);
+  auto next = op.run();
+  ::alarm(0);
+  op.reset();
+  EXPECT_TRUE(next.has_value()) << op.name << ", after " << where << ": the next call failed: "
+                                << (next ? "" : next.error().Message());
+  return true;
+}
+
+void Walk(const Operation& op) {
+  // A pipe whose write end the setup process inherits: it writes a byte there
+  // when its armed call fails.
+  int marks[2] = {-1, -1};
+  ASSERT_EQ(::pipe2(marks, O_NONBLOCK), 0);
+  ::fcntl(marks[0], F_SETFD, FD_CLOEXEC);
+  auto first = op.run();
+  op.reset();
+  ASSERT_TRUE(first.has_value()) << op.name << ": " << first.error().Message();
+  const ProcessState before = ProcessState::Now(op.keeper_directory);
+
+  sys::fault::Arm(Call::kOpen, 0, 0);
+  auto counted = op.run();
+  sys::fault::Disarm();
+  op.reset();
+  ASSERT_TRUE(counted.has_value()) << op.name << ": " << counted.error().Message();
+  const auto counts = sys::fault::Counts();
+
+  Figures figures;
+  for (std::size_t i = 0; i < kCalls; ++i) {
+    if (counts[i] == 0) continue;
+    const Call call = static_cast<Call>(i);
+    for (std::size_t nth = 1; nth < kMostCallsOfAKind; ++nth) {
+      sys::fault::Arm(call, nth, kInjected);
+      if (!CheckOneInjection(op, before, call, nth, false, figures, [] { return sys::fault::Triggered(); })) break;
+      if (::testing::Test::HasFailure()) break;
+    }
+  }
+  if (op.has_setup_process) {
+    for (std::size_t i = 0; i < kCalls; ++i) {
+      const Call call = static_cast<Call>(i);
+      for (std::size_t nth = 1; nth < kMostCallsOfAKind; ++nth) {
+        const std::string arming = std::to_string(i) + " " + std::to_string(nth) + " " +
+                                   std::to_string(kInjected) + " " + std::to_string(marks[1]);
+        ::setenv(sys::fault::kEnvironmentVariable, arming.c_str(), 1);
+        const auto triggered = [&] {
+          char mark;
+          bool any = false;
+          while (::read(marks[0], &mark, 1) == 1) any = true;
+          ::unsetenv(sys::fault::kEnvironmentVariable);
+          return any;
+        };
+        if (!CheckOneInjection(op, before, call, nth, true, figures, triggered)) break;
+        if (::testing::Test::HasFailure()) break;
+      }
+    }
+  }
+  ::close(marks[0]);
+  ::close(marks[1]);
+  EXPECT_GT(figures.points, 0u) << op.name << " made no system call through src/sys";
+  WriteSummary(op.name, figures);
+  std::string absorbed;
+  for (const std::string& at : figures.absorbed_at) absorbed += at + " ";
+  if (!absorbed.empty()) std::printf("  %s: absorbed at: %s\n", op.name.c_str(), absorbed.c_str());
+}
+
+
+// ---- queries --------------------------------------------------------------------
+
+TEST(FaultInjectionWalk, ListMountsWithEachBackendAndNamespaceReference) {
+  InPrivateMountNamespace([] {
+    const std::vector<std::pair<std::string, std::pair<NamespaceRef, Backend>>> cases = {
+        {"ListMounts(caller, listmount)", {NamespaceRef::Caller(), Backend::kListmount}},
+        {"ListMounts(caller, mountinfo)", {NamespaceRef::Caller(), Backend::kMountinfo}},
+        {"ListMounts(pid, listmount)", {NamespaceRef::ByPid(::getpid()), Backend::kListmount}},
+        {"ListMounts(pid, mountinfo)", {NamespaceRef::ByPid(::getpid()), Backend::kMountinfo}},
+        {"ListMounts(file, listmount)", {NamespaceRef::ByFile("/proc/self/ns/mnt"), Backend::kListmount}},
+    };
+    for (const auto& [name, ref_backend] : cases) {
+      const auto& [ref, backend] = ref_backend;
+      Walk({.name = name, .run = [ref, backend]() -> Result<void> {
+              auto mounts = ListMounts(ref, {.mask = field::kAll, .backend = backend});
+              if (!mounts) return std::unexpected(mounts.error());
+              return kOk;
+            }});
+    }
+  });
+}
+
+TEST(FaultInjectionWalk, ForEachMountBlockOnItsReadingThreads) {
+  InPrivateMountNamespace([] {
+    Walk({.name = "ForEachMountBlock", .run = []() -> Result<void> {
+            auto blocks = ForEachMountBlock({}, {.mask = field::kAll, .backend = Backend::kListmount}, 2,
+                                            [](std::size_t, std::span<const Mount>) -> Result<void> { return kOk; });
+            if (!blocks) return std::unexpected(blocks.error());
+            return kOk;
+          }});
+  });
+}
+
+TEST(FaultInjectionWalk, StatmountByIdAndByPath) {
+  InPrivateMountNamespace([] {
+    auto root = StatmountByPath("/", {.mask = field::kMntBasic});
+    ASSERT_TRUE(root.has_value()) << root.error().Message();
+    const std::uint64_t id = root->id;
+    Walk({.name = "StatmountById", .run = [id]() -> Result<void> {
+            auto mount = StatmountById(id);
+            if (!mount) return std::unexpected(mount.error());
+            return kOk;
+          }});
+    Walk({.name = "StatmountByPath",
+          .run = []() -> Result<void> {
+            auto mount = StatmountByPath("/proc");
+            if (!mount) return std::unexpected(mount.error());
+            return kOk;
+          },
+          .own_name = "stat"});
+  });
+}
+
+TEST(FaultInjectionWalk, StatmountByFdOnAttachedAndDetachedMounts) {
+  InPrivateMountNamespace([] {
+    const std::string dir = TempDir();
+    ASSERT_TRUE(testing::MountTmpfs(dir));
+    const int attached = ::open(dir.c_str(), O_PATH | O_CLOEXEC);
+    ASSERT_GE(attached, 0);
+    const int detached = static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, dir.c_str(),
+                                                    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+    ASSERT_GE(detached, 0);
+    Walk({.name = "StatmountByFd(attached)",
+          .run = [attached]() -> Result<void> {
+            auto mount = StatmountByFd(attached);
+            if (!mount) return std::unexpected(mount.error());
+            return kOk;
+          },
+          .own_name = KernelFeatures().statmount_by_fd ? "" : "statmount"});
+    Walk({.name = "StatmountByFd(detached)",
+          .run = [detached]() -> Result<void> {
+            auto mount = StatmountByFd(detached);
+            if (!mount) return std::unexpected(mount.error());
+            return kOk;
+          },
+          .own_name = KernelFeatures().statmount_by_fd ? "" : "statmount"});
+    ::close(detached);
+    ::close(attached);
+  });
+}
+
+// ---- namespaces -----------------------------------------------------------------
+
+std::vector<NamespaceStrategy> EmulatedAndNativeStrategies(NamespaceOperation operation) {
+  std::vector<NamespaceStrategy> strategies = {NamespaceStrategy::kTemplate, NamespaceStrategy::kClassic};
+  if (ResolveStrategy(operation, NamespaceStrategy::kAuto) == NamespaceStrategy::kNative) {
+    strategies.push_back(NamespaceStrategy::kNative);
+  }
+  return strategies;
+}
+
+TEST(FaultInjectionWalk, OpenTreeNamespaceWithEachStrategy) {
+  InPrivateMountNamespace([] {
+    const std::string dir = TempDir();
+    ASSERT_TRUE(testing::MountTmpfs(dir));
+    ASSERT_TRUE(testing::MakeDirs(dir + "/sub"));
+    ASSERT_TRUE(testing::MountTmpfs(dir + "/sub"));
+    for (NamespaceStrategy strategy : EmulatedAndNativeStrategies(NamespaceOperation::kOpenTreeNamespace)) {
+      Walk({.name = "OpenTreeNamespace(" + std::string(StrategyName(strategy)) + ")",
+            .run = [dir, strategy]() -> Result<void> {
+              auto ns = OpenTreeNamespace(AT_FDCWD, dir, AT_RECURSIVE, {.strategy = strategy});
+              if (!ns) return std::unexpected(ns.error());
+              return kOk;
+            },
+            .reset = [] { StopNamespaceFactory(); }});
+    }
+  });
+}
+
+TEST(FaultInjectionWalk, FsmountNamespaceWithEachStrategy) {
+  InPrivateMountNamespace([] {
+    for (NamespaceStrategy strategy : EmulatedAndNativeStrategies(NamespaceOperation::kFsmountNamespace)) {
+      Walk({.name = "FsmountNamespace(" + std::string(StrategyName(strategy)) + ")",
+            .run = [strategy]() -> Result<void> {
+              // The context is the caller's input, made with the seam's calls too.
+              auto fs = FsContext::Open("tmpfs");
+              if (!fs) return std::unexpected(fs.error());
+              if (auto r = fs->SetString("size", "1m"); !r) return r;
+              if (auto r = fs->Create(); !r) return r;
+              auto ns = FsmountNamespace(fs->fd(), 0, MOUNT_ATTR_NODEV, {.strategy = strategy});
+              if (!ns) return std::unexpected(ns.error());
+              return kOk;
+            },
+            .reset = [] { StopNamespaceFactory(); }});
+    }
+  });
+}
+
+// ---- the keeper -------------------------------------------------------------------
+
+bool KeeperGone(pid_t pid) {
+  const std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  const std::size_t paren = stat.rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] == 'Z';
+}
+
+// Ends the keeper that `directory` records, and removes its record, so that
+// every run starts one.
+void EndKeeper(const std::string& directory) {
+  for (const auto& entry : std::filesystem::directory_iterator(directory)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with("template-")) continue;
+    std::istringstream record(ReadFile(entry.path()));
+    pid_t pid = 0;
+    if (record >> pid && pid > 0) {
+      ::kill(pid, SIGKILL);
+      // Not our child (double fork): wait until it is gone or a zombie.
+      for (int i = 0; i < 500 && !KeeperGone(pid); ++i) std::this_thread::sleep_for(2ms);
+    }
+    std::filesystem::remove(entry.path());
+  }
+}
+
+TEST(FaultInjectionWalk, ShareTemplateNamespaceStartingItsKeeper) {
+  InPrivateMountNamespace([] {
+    const std::string directory = TempDir() + "/keeper";
+    ASSERT_TRUE(testing::MakeDirs(directory));
+    ::chmod(directory.c_str(), 0700);
+    Walk({.name = "ShareTemplateNamespace",
+          .run = [directory]() -> Result<void> {
+            if (auto r = ShareTemplateNamespace({.directory = directory, .idle = 5s}); !r) return r;
+            auto ns = OpenTreeNamespace(AT_FDCWD, "/", 0, {.strategy = NamespaceStrategy::kTemplate});
+            if (!ns) return std::unexpected(ns.error());
+            return kOk;
+          },
+          .reset = [directory] {
+            StopNamespaceFactory();
+            EndKeeper(directory);
+          },
+          .keeper_directory = directory});
+  });
+}
+
+// ---- the sandbox -------------------------------------------------------------------
+
+// What CMD needs inside a sandbox whose root is not the host's: the library
+// directories and this binary (run as /probe, which runs no test).
+std::vector<SandboxMount> ProbeMounts() {
+  std::vector<SandboxMount> mounts;
+  const std::vector<std::string> args = testing::ProbeBinds();
+  for (std::size_t i = 0; i + 2 < args.size(); i += 3) {
+    SandboxMount mount;
+    mount.kind = args[i] == "--symlink" ? SandboxMount::Kind::kSymlink : SandboxMount::Kind::kBind;
+    mount.read_only = true;
+    mount.source = args[i + 1];
+    mount.dest = args[i + 2];
+    mounts.push_back(mount);
+  }
+  return mounts;
+}
+
+Result<void> RunSandbox(const SandboxSpec& spec) {
+  auto process = StartSandbox(spec);
+  if (!process) return std::unexpected(process.error());
+  auto status = WaitSandbox(*process);
+  if (!status) return std::unexpected(status.error());
+  if (*status != 0) return MakeError(EIO, "sandbox CMD", "exit status " + std::to_string(*status));
+  return kOk;
+}
+
+TEST(FaultInjectionWalk, StartSandboxWithEveryMountKindAndNamespace) {
+  InPrivateMountNamespace([] {
+    const std::string host = TempDir();
+    ASSERT_TRUE(testing::MakeDirs(host + "/data"));
+    ASSERT_TRUE(testing::MakeDirs(host + "/lower"));
+    SandboxSpec spec;
+    spec.mounts = ProbeMounts();
+    auto add = [&spec](SandboxMount mount) { spec.mounts.push_back(std::move(mount)); };
+    add({.kind = SandboxMount::Kind::kBind, .source = host + "/data", .dest = "/data"});
+    add({.kind = SandboxMount::Kind::kBind, .source = host + "/missing", .dest = "/missing", .optional = true});
+    add({.kind = SandboxMount::Kind::kTmpfs, .dest = "/tmp", .size = 1 << 20, .perms = 0700});
+    add({.kind = SandboxMount::Kind::kProc, .dest = "/proc"});
+    add({.kind = SandboxMount::Kind::kDev, .dest = "/dev"});
+    add({.kind = SandboxMount::Kind::kDir, .dest = "/made/deep", .perms = 0750});
+    add({.kind = SandboxMount::Kind::kSymlink, .source = "/made", .dest = "/link"});
+    add({.kind = SandboxMount::Kind::kRemountRo, .dest = "/data"});
+    add({.kind = SandboxMount::Kind::kOverlay, .dest = "/overlay", .layers = {host + "/lower"},
+         .overlay_upper = SandboxMount::OverlayUpper::kTmpfs});
+    spec.env = {{.kind = SandboxEnvChange::Kind::kSet, .name = "MNTNS_WALK", .value = "1"},
+                {.kind = SandboxEnvChange::Kind::kUnset, .name = "HOME"}};
+    spec.chdir = "/tmp";
+    spec.unshare_pid = true;
+    spec.unshare_net = true;
+    spec.unshare_uts = true;
+    spec.unshare_ipc = true;
+    spec.hostname = "walk";
+    spec.die_with_parent = true;
+    spec.argv = {"/probe", "--gtest_filter=-*"};
+    Walk({.name = "StartSandbox(tmpfs root, every mount kind, pid/net/uts/ipc)",
+          .run = [spec] { return RunSandbox(spec); },
+          .reset = [] { StopNamespaceFactory(); },
+          .has_setup_process = true});
+  });
+}
+
+TEST(FaultInjectionWalk, StartSandboxOfAHostDirectoryInAUserNamespace) {
+  InPrivateMountNamespace([] {
+    const std::string root = TempDir() + "/root";
+    ASSERT_TRUE(testing::MakeDirs(root));
+    SandboxSpec spec;
+    spec.root = root;
+    spec.mounts = ProbeMounts();
+    spec.unshare_user = true;
+    spec.uid = 1000;
+    spec.gid = 1000;
+    spec.argv = {"/probe", "--gtest_filter=-*"};
+    Walk({.name = "StartSandbox(host root, user namespace)",
+          .run = [spec] { return RunSandbox(spec); },
+          .reset = [] { StopNamespaceFactory(); },
+          .has_setup_process = true});
+  });
+}
+
+}  // namespace
+}  // namespace mntns

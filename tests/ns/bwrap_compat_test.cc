@@ -1,0 +1,377 @@
+// mntns's bwrap entry point (mntns run as `bwrap`) against Debian's bwrap
+// 0.8.0: the same command line under both, compared as a user or a script
+// sees it (stdout, exit status, the words scripts match). Each runs through
+// /bin/sh so that fds (--file 3, --info-fd 4) are set up the same way;
+// "$BWRAP" is the bwrap under test. Options newer than 0.8 are checked
+// against what bwrap 0.13 documents, stated in the test. Skipped where bwrap
+// or /bin/sh is missing (the 7.x VM packs neither).
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "support/cli_runner.h"
+#include "support/namespace.h"
+
+namespace mntns {
+namespace {
+
+using testing::CliResult;
+using testing::RunProgram;
+
+bool HaveBwrapAndShell() { return ::access("/usr/bin/bwrap", X_OK) == 0 && ::access("/bin/sh", X_OK) == 0; }
+
+// The entry point the build makes: bin/bwrap/bwrap -> mntns-bwrap -> ../mntns.
+std::string OurBwrap() {
+  const std::string cli = testing::CliPath();
+  return cli.substr(0, cli.rfind('/')) + "/bwrap/bwrap";
+}
+
+// One scratch directory per test process ($TESTDIR in the scripts).
+const std::string& Scratch() {
+  static const std::string dir = testing::TempDir();
+  return dir;
+}
+
+CliResult RunScript(const std::string& bwrap, const std::string& script) {
+  testing::RunOptions options;
+  options.environment = {"BWRAP=" + bwrap, "TESTDIR=" + Scratch()};
+  return RunProgram({"/bin/sh", "-c", script}, options);
+}
+
+// The script under Debian's bwrap, then under ours.
+std::pair<CliResult, CliResult> UnderBoth(const std::string& script) {
+  return {RunScript("/usr/bin/bwrap", script), RunScript(OurBwrap(), script)};
+}
+
+#define SKIP_WITHOUT_BWRAP() \
+  if (!HaveBwrapAndShell()) GTEST_SKIP() << "bwrap (Debian's bubblewrap) or /bin/sh is not installed here"
+
+// The same stdout and status under both; with `expected`, that stdout too
+// (so that two runs that both failed early cannot pass for a match).
+void ExpectSame(const std::string& script, const std::optional<std::string>& expected = std::nullopt) {
+  auto [bwrap, ours] = UnderBoth(script);
+  EXPECT_EQ(ours.exit_status, bwrap.exit_status) << script << "\nbwrap: " << bwrap.err << "\nours: " << ours.err;
+  EXPECT_EQ(ours.out, bwrap.out) << script << "\nours: " << ours.err;
+  if (expected) {
+    EXPECT_EQ(ours.out, *expected) << script << "\nours: " << ours.err;
+  }
+}
+
+void WriteFile(const std::string& path, const std::string& data) { std::ofstream(path, std::ios::binary) << data; }
+
+TEST(BwrapEntry, HostRootOverTheTmpfsRootWithATmpfsOnTmp) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    ExpectSame("$BWRAP --bind / / --tmpfs /tmp /bin/sh -c 'ls -A /tmp | wc -l; test -x /usr/bin/env && echo usr; "
+               "grep -c \" / / \" /proc/self/mountinfo'",
+               "0\nusr\n1\n");
+  });
+}
+
+TEST(BwrapEntry, ProcWithoutAPidNamespaceShowsTheCallersProcesses) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    ExpectSame("$BWRAP --unshare-user --ro-bind / / --proc /proc /bin/sh -c "
+               "'test -d /proc/$PPID && echo sees-parent; test -r /proc/self/status && echo ok'",
+               "sees-parent\nok\n");
+  });
+}
+
+// bwrap 0.10+ (0.8 fails both): a --symlink whose DEST already is a link to
+// the same TARGET succeeds; another TARGET fails with "Can't make symlink at
+// DEST: existing destination is TARGET".
+TEST(BwrapEntry, SymlinkTwiceWithTheSameTargetIsFineAnotherTargetFails) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    const CliResult same =
+        RunScript(OurBwrap(), "$BWRAP --ro-bind / / --tmpfs /tmp --symlink a /tmp/l --symlink a /tmp/l readlink /tmp/l");
+    EXPECT_EQ(same.exit_status, 0) << same.err;
+    EXPECT_EQ(same.out, "a\n");
+    auto [bwrap, ours] = UnderBoth("$BWRAP --ro-bind / / --tmpfs /tmp --symlink a /tmp/l --symlink b /tmp/l true");
+    EXPECT_EQ(ours.exit_status, 1);
+    EXPECT_EQ(ours.exit_status, bwrap.exit_status);
+    EXPECT_NE(ours.err.find("bwrap: Can't make symlink at /tmp/l: existing destination is a"), std::string::npos)
+        << ours.err;
+  });
+}
+
+TEST(BwrapEntry, PermsApplyToTheNextOptionOnly) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    ExpectSame("$BWRAP --ro-bind / / --tmpfs /tmp --perms 700 --dir /tmp/a --dir /tmp/b --perms 1777 --tmpfs /tmp/c "
+               "stat -c '%a %n' /tmp/a /tmp/b /tmp/c",
+               "700 /tmp/a\n755 /tmp/b\n1777 /tmp/c\n");
+  });
+}
+
+TEST(BwrapEntry, PermsBeforeAnOptionThatMakesNoFileIsAnError) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    ExpectSame("$BWRAP --perms 700 --ro-bind / / echo ran", "");
+    ExpectSame("$BWRAP --ro-bind / / --size 4096 --dir /tmp echo ran", "");
+    ExpectSame("$BWRAP --ro-bind / / --size 4096 --tmpfs /tmp echo ran", "ran\n");
+  });
+}
+
+TEST(BwrapEntry, ChmodChangesAnExistingPathInside) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    ExpectSame("$BWRAP --ro-bind / / --tmpfs /tmp --dir /tmp/x --chmod 711 /tmp/x stat -c %a /tmp/x", "711\n");
+    ExpectSame("$BWRAP --ro-bind / / --tmpfs /tmp --chmod 711 /tmp/missing echo ran", "");
+  });
+}
+
+TEST(BwrapEntry, FileAndDataBindsHoldTheFdsDataWithBwrapsModes) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    WriteFile(Scratch() + "/data", "payload\n");
+    ExpectSame("$BWRAP --ro-bind / / --tmpfs /tmp --file 3 /tmp/f --bind-data 4 /tmp/g --ro-bind-data 5 /tmp/h "
+               "--perms 640 --file 6 /tmp/p /bin/sh -c 'cat /tmp/f /tmp/g /tmp/h; stat -c \"%a %s %n\" /tmp/f /tmp/g /tmp/h /tmp/p; "
+               "echo x >> /tmp/g && echo g-writable; (echo x >> /tmp/h) 2>/dev/null || echo h-read-only' "
+               "3<$TESTDIR/data 4<$TESTDIR/data 5<$TESTDIR/data 6<$TESTDIR/data",
+               "payload\npayload\npayload\n666 8 /tmp/f\n600 8 /tmp/g\n600 8 /tmp/h\n640 8 /tmp/p\ng-writable\n"
+               "h-read-only\n");
+  });
+}
+
+TEST(BwrapEntry, BindFdBindsTheDirectoryTheFdIsOpenOn) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    WriteFile(Scratch() + "/in-dir", "x");
+    ExpectSame("$BWRAP --ro-bind / / --tmpfs /tmp --bind-fd 3 /tmp/d --ro-bind-fd 4 /tmp/r /bin/sh -c "
+               "'ls /tmp/d | grep -c in-dir; touch /tmp/r/new 2>/dev/null || echo read-only' 3<$TESTDIR 4<$TESTDIR",
+               "1\nread-only\n");
+  });
+}
+
+TEST(BwrapEntry, ArgsFdInsertsNulSeparatedArguments) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    WriteFile(Scratch() + "/args", [] {
+      const char args[] = "--ro-bind\0/\0/\0--setenv\0A\0from args\0";
+      return std::string(args, sizeof args - 1);
+    }());
+    ExpectSame("$BWRAP --args 3 /bin/sh -c 'echo \"$A\"' 3<$TESTDIR/args", "from args\n");
+  });
+}
+
+// bwrap 0.9+ (not in 0.8): --argv0 VALUE sets the argv[0] CMD sees.
+TEST(BwrapEntry, Argv0IsWhatTheCommandSeesAsItsName) {
+  if (::access("/bin/sh", X_OK) != 0) GTEST_SKIP() << "/bin/sh is not installed here";
+  testing::InPrivateMountNamespace([] {
+    const CliResult ours =
+        RunScript(OurBwrap(), R"($BWRAP --ro-bind / / --argv0 renamed /bin/sh -c 'tr "\0" " " < /proc/$$/cmdline')");
+    EXPECT_EQ(ours.exit_status, 0) << ours.err;
+    EXPECT_EQ(ours.out.substr(0, 11), "renamed -c ") << ours.out;
+  });
+}
+
+TEST(BwrapEntry, InfoFdAndJsonStatusFdReportTheSameKeys) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    // Numbers differ between runs: both reports are compared with digits masked.
+    const std::string mask = " | sed 's/[0-9][0-9]*/N/g'";
+    ExpectSame("$BWRAP --ro-bind / / --info-fd 3 true 3>$TESTDIR/i; cat $TESTDIR/i" + mask);
+    ExpectSame("$BWRAP --unshare-all --share-net --ro-bind / / --info-fd 3 true 3>$TESTDIR/i; cat $TESTDIR/i" +
+               mask);
+    ExpectSame("$BWRAP --unshare-pid --ro-bind / / --json-status-fd 3 /bin/sh -c 'exit 3' 3>$TESTDIR/j; "
+               "echo status $?; cat $TESTDIR/j" + mask);
+  });
+}
+
+// flatpak reads --info-fd to its end while the sandbox runs: CMD must not hold it.
+TEST(BwrapEntry, InfoFdEndsOnceWrittenWhileTheCommandRuns) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    ExpectSame("rm -f $TESTDIR/p; mkfifo $TESTDIR/p; $BWRAP --ro-bind / / --info-fd 3 sleep 2.5 3>$TESTDIR/p & "
+               "timeout 2 cat $TESTDIR/p >$TESTDIR/info; echo cat-status $?; grep -c child-pid $TESTDIR/info; "
+               "wait",
+               "cat-status 0\n1\n");
+  });
+}
+
+TEST(BwrapEntry, JsonStatusHasNoExitCodeWhenTheCommandCouldNotRun) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    auto [bwrap, ours] =
+        UnderBoth("$BWRAP --ro-bind / / --json-status-fd 3 /nonexistent 3>$TESTDIR/j; echo status $?; "
+                  "grep -c exit-code $TESTDIR/j");
+    EXPECT_EQ(ours.out, bwrap.out);
+    EXPECT_EQ(ours.out, "status 1\n0\n");
+    EXPECT_NE(ours.err.find("bwrap: execvp /nonexistent: No such file or directory"), std::string::npos) << ours.err;
+  });
+}
+
+TEST(BwrapEntry, BlockFdHoldsTheCommandUntilDataArrives) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    ExpectSame("rm -f $TESTDIR/f; mkfifo $TESTDIR/f; (sleep 0.3; echo go > $TESTDIR/f) & "
+               "$BWRAP --ro-bind / / --block-fd 3 echo ran 3<$TESTDIR/f & sleep 0.1; echo first; wait",
+               "first\nran\n");
+  });
+}
+
+TEST(BwrapEntry, SyncFdAndLockFileAreAccepted) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    ExpectSame("$BWRAP --ro-bind / / --tmpfs /tmp --file 4 /tmp/lock --sync-fd 3 --lock-file /tmp/lock echo ran "
+               "3</dev/null 4</dev/null",
+               "ran\n");
+    // A missing lock file fails both; bwrap has started CMD by then (it
+    // takes the lock afterwards), mntns fails before CMD runs.
+    auto [bwrap, ours] = UnderBoth("$BWRAP --ro-bind / / --tmpfs /tmp --lock-file /tmp/missing echo ran");
+    EXPECT_EQ(bwrap.exit_status, 1);
+    EXPECT_EQ(ours.exit_status, 1);
+    EXPECT_EQ(ours.out, "");
+    EXPECT_NE(ours.err.find("bwrap: Unable to open lock file /tmp/missing: No such file or directory"),
+              std::string::npos)
+        << ours.err;
+  });
+}
+
+TEST(BwrapEntry, NewSessionMakesTheCommandASessionLeader) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    const std::string check = "/bin/sh -c 'set -- $(cat /proc/$$/stat); [ \"$1\" = \"$6\" ] && echo leader || echo not'";
+    ExpectSame("$BWRAP --ro-bind / / --new-session " + check, "leader\n");
+    ExpectSame("setsid -w $BWRAP --ro-bind / / " + check + " 2>/dev/null || echo no-setsid");
+  });
+}
+
+TEST(BwrapEntry, AsPid1RunsTheCommandAsPid1) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    ExpectSame("$BWRAP --unshare-pid --as-pid-1 --ro-bind / / --proc /proc /bin/sh -c 'echo $$'", "1\n");
+    ExpectSame("$BWRAP --unshare-pid --ro-bind / / --proc /proc /bin/sh -c 'echo $$'", "2\n");
+    ExpectSame("$BWRAP --as-pid-1 --ro-bind / / echo ran", "");
+  });
+}
+
+TEST(BwrapEntry, CapabilitiesFollowBwrapsRules) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    for (const std::string options : {"", "--unshare-user", "--unshare-user --uid 1000", "--cap-drop ALL",
+                                      "--cap-drop ALL --cap-add CAP_CHOWN", "--cap-drop cap_chown",
+                                      "--unshare-user --uid 5 --cap-add CAP_SYS_ADMIN"}) {
+      ExpectSame("$BWRAP --ro-bind / / " + options + " grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status");
+    }
+    ExpectSame("$BWRAP --ro-bind / / --cap-add CAP_NOPE true");
+  });
+}
+
+// A program that makes uname(2) fail with EPERM and allows everything else.
+std::string UnameRefused() {
+  const sock_filter code[] = {
+      {BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(seccomp_data, nr)},
+      {BPF_JMP | BPF_JEQ | BPF_K, 0, 1, SYS_uname},
+      {BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ERRNO | 1},
+      {BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW},
+  };
+  return std::string(reinterpret_cast<const char*>(code), sizeof code);
+}
+
+TEST(BwrapEntry, SeccompProgramsFromFdsApplyToTheCommand) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    WriteFile(Scratch() + "/filter", UnameRefused());
+    ExpectSame("$BWRAP --ro-bind / / --seccomp 3 uname -s 3<$TESTDIR/filter 2>/dev/null; echo $?", "1\n");
+    ExpectSame("$BWRAP --ro-bind / / --add-seccomp-fd 3 --add-seccomp-fd 4 uname -s 3<$TESTDIR/filter "
+               "4<$TESTDIR/filter 2>/dev/null; echo $?",
+               "1\n");
+    ExpectSame("$BWRAP --ro-bind / / --seccomp 3 --add-seccomp-fd 4 true 3<$TESTDIR/filter 4<$TESTDIR/filter; echo $?",
+               "1\n");
+    ExpectSame("$BWRAP --ro-bind / / uname -s", "Linux\n");
+  });
+}
+
+TEST(BwrapEntry, DisableUsernsKeepsTheCommandFromMakingUserNamespaces) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    ExpectSame("$BWRAP --unshare-user --disable-userns --ro-bind / / unshare -U true 2>/dev/null; echo $?", "1\n");
+    ExpectSame("$BWRAP --unshare-user --ro-bind / / unshare -U true; echo $?", "0\n");
+    ExpectSame("$BWRAP --disable-userns --ro-bind / / true; echo $?", "1\n");
+    ExpectSame("$BWRAP --unshare-user --disable-userns --assert-userns-disabled --ro-bind / / echo ran", "ran\n");
+    ExpectSame("$BWRAP --unshare-user --assert-userns-disabled --ro-bind / / echo ran", "");
+  });
+}
+
+TEST(BwrapEntry, CgroupAndNetOptionsMakeTheNamespacesAsked) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    const std::string check =
+        " /bin/sh -c '[ $(readlink /proc/self/ns/cgroup) = '$(readlink /proc/self/ns/cgroup)' ] && echo cg-shared "
+        "|| echo cg-new; [ $(readlink /proc/self/ns/net) = '$(readlink /proc/self/ns/net)' ] && echo net-shared || "
+        "echo net-new'";
+    for (const std::string options : {"--unshare-cgroup", "--unshare-cgroup-try", "--unshare-net",
+                                      "--unshare-all --share-net", "--unshare-user-try"}) {
+      ExpectSame("$BWRAP --ro-bind / / " + options + check);
+    }
+  });
+}
+
+TEST(BwrapEntry, UsageErrorsAreBwrapsWordsAndStatus) {
+  SKIP_WITHOUT_BWRAP();
+  for (const std::string args : {"--foo", "--bind /", "--ro-bind / / --uid 5 true", "--hostname x --ro-bind / / true",
+                                 "--ro-bind / / --size 0 --tmpfs /tmp true",
+                                 "", "--ro-bind / /"}) {
+    auto [bwrap, ours] = UnderBoth("$BWRAP " + args);
+    EXPECT_EQ(ours.exit_status, 1) << args;
+    EXPECT_EQ(ours.exit_status, bwrap.exit_status) << args;
+    EXPECT_EQ(ours.out, "") << args;
+    // The first line: the message, or the usage line with the name it was invoked by.
+    const auto first = [](const std::string& text, const std::string& name) {
+      std::string line = text.substr(0, text.find('\n'));
+      if (const auto at = line.find(name); at != std::string::npos) line.replace(at, name.size(), "BWRAP");
+      return line;
+    };
+    EXPECT_EQ(first(ours.err, OurBwrap()), first(bwrap.err, "/usr/bin/bwrap")) << args;
+  }
+}
+
+TEST(BwrapEntry, HelpAndVersionGoToStdoutWithStatusZero) {
+  SKIP_WITHOUT_BWRAP();
+  for (const std::string option : {"--help", "--version"}) {
+    auto [bwrap, ours] = UnderBoth("$BWRAP " + option);
+    EXPECT_EQ(ours.exit_status, 0);
+    EXPECT_EQ(bwrap.exit_status, 0);
+    EXPECT_EQ(ours.out.substr(0, 6), bwrap.out.substr(0, 6)) << ours.out;
+  }
+}
+
+// bwrap 0.13 (NEWS): "Arguments that expect a path argument ... now reject
+// empty strings", as "OPTION does not take an empty path argument".
+TEST(BwrapEntry, EmptyPathArgumentsAreRejectedAsIn013) {
+  if (::access("/bin/sh", X_OK) != 0) GTEST_SKIP() << "/bin/sh is not installed here";
+  for (const std::string args : {"--bind '' /x true", "--tmpfs '' true", "--symlink a '' true"}) {
+    const CliResult ours = RunScript(OurBwrap(), "$BWRAP " + args);
+    EXPECT_EQ(ours.exit_status, 1) << args;
+    EXPECT_NE(ours.err.find("does not take an empty path argument"), std::string::npos) << ours.err;
+  }
+}
+
+// bwrap 0.11+: --level-prefix puts "<3>" before errors; 0.12+ accepts
+// --not-a-security-boundary.
+TEST(BwrapEntry, LevelPrefixAndNotASecurityBoundary) {
+  if (::access("/bin/sh", X_OK) != 0) GTEST_SKIP() << "/bin/sh is not installed here";
+  const CliResult prefixed = RunScript(OurBwrap(), "$BWRAP --level-prefix --ro-bind /nonexistent /x true");
+  EXPECT_EQ(prefixed.exit_status, 1);
+  EXPECT_EQ(prefixed.err.substr(0, 10), "<3>bwrap: ") << prefixed.err;
+  EXPECT_NE(prefixed.err.find("Can't find source path /nonexistent"), std::string::npos) << prefixed.err;
+  testing::InPrivateMountNamespace([] {
+    const CliResult accepted = RunScript(OurBwrap(), "$BWRAP --not-a-security-boundary --ro-bind / / echo ran");
+    EXPECT_EQ(accepted.exit_status, 0) << accepted.err;
+    EXPECT_EQ(accepted.out, "ran\n");
+  });
+}
+
+}  // namespace
+}  // namespace mntns
