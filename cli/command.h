@@ -27,6 +27,8 @@ using Runner = std::function<int()>;
 void AddBenchCommand(CLI::App& app, Runner& runner);
 // `bench ls`, registered by AddBenchCommand on its `bench` subcommand.
 void AddBenchLsCommand(CLI::App& bench, Runner& runner);
+// `bench polyfill`, likewise.
+void AddBenchPolyfillCommand(CLI::App& bench, Runner& runner);
 // `bench watch` (cli/bench/watch.cc).
 void AddBenchWatchCommand(CLI::App& bench, Runner& runner);
 void AddFeaturesCommand(CLI::App& app, Runner& runner);
@@ -38,6 +40,8 @@ struct NewCommandLine {
   std::vector<std::string> command;
 };
 void AddNewCommand(CLI::App& app, Runner& runner, const NewCommandLine& command_line);
+// `mntns polyfill [--] CMD`: CMD split off before parsing, as for `new`.
+void AddPolyfillCommand(CLI::App& app, Runner& runner, const NewCommandLine& command_line);
 void AddRunCommand(CLI::App& app, Runner& runner);
 void AddStatCommand(CLI::App& app, Runner& runner);
 void AddWatchCommand(CLI::App& app, Runner& runner);

@@ -58,6 +58,8 @@ int Main(int argc, char** argv) {
   AddFeaturesCommand(app, runner);
   AddLsCommand(app, runner);
   AddNewCommand(app, runner, new_command);
+  NewCommandLine polyfill_command;
+  AddPolyfillCommand(app, runner, polyfill_command);
   AddRunCommand(app, runner);
   AddStatCommand(app, runner);
   AddWatchCommand(app, runner);
@@ -81,6 +83,17 @@ int Main(int argc, char** argv) {
       args.erase(dashes, args.end());
     }
   }
+  // `mntns polyfill [OPTIONS] [--] CMD [ARGS...]`: CMD is the first word that
+  // is not an option (or what follows "--"); its ARGS are not mntns's.
+  if (!args.empty() && args[0] == "polyfill") {
+    const auto start = std::find_if(args.begin() + 1, args.end(),
+                                    [](const std::string& word) { return word == "--" || !word.starts_with("-"); });
+    if (start != args.end()) {
+      polyfill_command.command.assign(start + (*start == "--" ? 1 : 0), args.end());
+      polyfill_command.given = true;
+      args.erase(start, args.end());
+    }
+  }
   const auto is_command = [&app](const std::string& name) {
     for (const CLI::App* command : app.get_subcommands({})) {
       if (command->get_name() == name) return true;
@@ -88,7 +101,7 @@ int Main(int argc, char** argv) {
     return false;
   };
   if (!args.empty() && !args[0].starts_with("-") && !is_command(args[0])) {
-    fmt::print(stderr, "mntns: unknown command {} (the commands: features, ls, new, run, stat, watch, bench;"
+    fmt::print(stderr, "mntns: unknown command {} (the commands: features, ls, new, polyfill, run, stat, watch, bench;"
                        " see mntns --help)\n", QuotePath(args[0]));
     return kExitUsage;
   }

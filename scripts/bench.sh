@@ -68,6 +68,11 @@ progress "statmount by fd"
 "$build/bin/mntns_statmount_by_fd_bench" --benchmark_min_time=0.3 \
   --benchmark_out="$results/statmount_by_fd.json" --benchmark_out_format=json >&2
 
+# The polyfill (#17): untrapped calls with and without its filter, a trapped
+# open_tree(OPEN_TREE_NAMESPACE) against the library call and unshare + pivot_root.
+progress "polyfill at M=10000"
+"$mntns" bench polyfill --host-mounts 10000 --json >"$results/polyfill-m10000.json"
+
 # Sandbox creation: mntns run against bwrap.
 if [ -x bench/run_vs_bwrap.sh ]; then
   for m in "${sizes[@]}"; do

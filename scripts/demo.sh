@@ -55,4 +55,15 @@ else
   echo "(bwrap is not installed: apt-get install bubblewrap)"
 fi
 echo
-echo "More: $MNTNS run --help, docs/run.md, README.md"
+echo "== mntns polyfill: an unmodified C program that calls open_tree(OPEN_TREE_NAMESPACE) (Linux 7.0+)"
+EXAMPLE=$(realpath "$BUILD/bin/mntns_example_open_tree_namespace")
+# A tmpfs with a file and a submount, in a private namespace of the demo's own.
+unshare --mount --propagation private sh -c '
+  mount -t tmpfs demo-tree /mnt && touch /mnt/hello && mkdir /mnt/sub && mount -t tmpfs demo-sub /mnt/sub
+  echo "\$ open_tree_namespace /mnt                    # the bare kernel ($(uname -r))"
+  "$1" /mnt
+  echo "\$ mntns polyfill -- open_tree_namespace /mnt"
+  "$2" polyfill -- "$1" /mnt' demo "$EXAMPLE" "$MNTNS" || true
+echo "(docs/polyfill.md: what is trapped, how it is answered, where it differs from 7.2)"
+echo
+echo "More: $MNTNS run --help, docs/run.md, docs/polyfill.md, README.md"

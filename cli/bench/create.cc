@@ -356,6 +356,7 @@ void AddBenchCommand(CLI::App& app, Runner& runner) {
   CLI::App* bench = app.add_subcommand("bench", "Measure mntns operations (see `mntns bench COMMAND --help`).");
   bench->require_subcommand(1);
   AddBenchLsCommand(*bench, runner);
+  AddBenchPolyfillCommand(*bench, runner);
   AddBenchWatchCommand(*bench, runner);
   auto options = std::make_shared<BenchOptions>();
   CLI::App* create = bench->add_subcommand(

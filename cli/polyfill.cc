@@ -1,0 +1,71 @@
+// mntns polyfill: run an unmodified program with the 7.x mount calls on 6.x.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "command.h"
+#include "mntns/polyfill.h"
+
+namespace mntns::cli {
+namespace {
+
+// The trapped calls, one per line, for --list.
+int ListCalls() {
+  const PolyfillCalls calls = PolyfillNeeded();
+  auto line = [](bool trapped, const char* call) {
+    fmt::print("{:<36} {}\n", call, trapped ? "emulated (trapped)" : "native (not trapped)");
+  };
+  line(calls.open_tree_namespace, "open_tree(OPEN_TREE_NAMESPACE)");
+  line(calls.fsmount_namespace, "fsmount(FSMOUNT_NAMESPACE)");
+  line(calls.statmount_by_fd, "statmount(STATMOUNT_BY_FD)");
+  return 0;
+}
+
+int RunPolyfill(const std::vector<std::string>& command) {
+  auto status = RunUnderPolyfill(command);
+  if (!status) {
+    ReportError(status.error());
+    // As env(1) and timeout(1): 127 for a command that could not be run.
+    return 127;
+  }
+  if (WIFEXITED(*status)) return WEXITSTATUS(*status);
+  if (WIFSIGNALED(*status)) return 128 + WTERMSIG(*status);
+  return kExitFailure;
+}
+
+}  // namespace
+
+void AddPolyfillCommand(CLI::App& app, Runner& runner, const NewCommandLine& command_line) {
+  auto list = std::make_shared<bool>(false);
+  CLI::App* command = app.add_subcommand(
+      "polyfill",
+      "mntns polyfill [--list] [--] CMD [ARGS...]\nRun CMD so that it gets Linux 7.x's mount calls on this kernel: open_tree(OPEN_TREE_NAMESPACE),\n"
+      "fsmount(FSMOUNT_NAMESPACE) and statmount(STATMOUNT_BY_FD), for CMD and everything it starts.");
+  command->add_flag("--list", *list, "Print which calls this kernel lacks (and CMD would get emulated), then exit");
+  command->footer(
+      "A seccomp filter traps only those calls with those flags (every other call runs natively)\n"
+      "and mntns answers them as Linux 7.2 would, with CMD's namespace, root, cwd, fds and\n"
+      "privileges. On a kernel that has a call, it is not trapped; on 7.1+ nothing is installed.\n"
+      "Processes that outlive CMD get ENOSYS for the trapped calls. Not trapped (see\n"
+      "docs/polyfill.md): unshare(UNSHARE_EMPTY_MNTNS), clone3(CLONE_EMPTY_MNTNS).\n"
+      "Exit status: CMD's; 128+N when CMD was killed by signal N; 127 when CMD could not be run.\n"
+      "Examples:\n"
+      "  mntns polyfill -- crun run mycontainer\n"
+      "  mntns polyfill --list");
+  command->callback([&command_line, list, &runner] {
+    const std::vector<std::string>& words = command_line.command;
+    if (*list) {
+      runner = [] { return ListCalls(); };
+      return;
+    }
+    if (words.empty()) throw CLI::RequiredError("CMD");
+    runner = [words] { return RunPolyfill(words); };
+  });
+}
+
+}  // namespace mntns::cli

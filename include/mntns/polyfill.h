@@ -1,0 +1,52 @@
+// The 7.x mount calls for unmodified programs on 6.8+ kernels: a seccomp filter
+// that traps only open_tree(OPEN_TREE_NAMESPACE), fsmount(FSMOUNT_NAMESPACE)
+// and statmount(STATMOUNT_BY_FD), answered by a supervisor with this library's
+// emulations (OpenTreeNamespace, FsmountNamespace, StatmountByFd). Design,
+// limits and what is not trapped (unshare/clone3 empty namespaces):
+// docs/polyfill.md.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "mntns/error.h"
+#include "mntns/export.h"
+
+namespace mntns {
+
+// Which calls the polyfill traps: those the running kernel lacks
+// (KernelFeatures(), so a feature profile counts). All false on 7.1+, where
+// the polyfill installs nothing.
+struct PolyfillCalls {
+  bool open_tree_namespace = false;  // open_tree(..., OPEN_TREE_NAMESPACE), native 7.0
+  bool fsmount_namespace = false;    // fsmount(..., FSMOUNT_NAMESPACE, ...), native 7.1
+  bool statmount_by_fd = false;      // statmount(..., STATMOUNT_BY_FD), native 7.0
+  [[nodiscard]] bool Any() const { return open_tree_namespace || fsmount_namespace || statmount_by_fd; }
+};
+
+[[nodiscard]] MNTNS_EXPORT PolyfillCalls PolyfillNeeded();
+
+// Installs the polyfill for every thread of the calling process (seccomp
+// TSYNC) and every process and thread they start later; the supervisor is a
+// thread of this process that lives until it exits. An exec() ends the
+// supervisor with the old image: from then on the trapped calls fail with
+// ENOSYS (the kernel's answer when nobody listens), in this process and in
+// every child still holding the filter. To run a program under the polyfill
+// use RunUnderPolyfill. Returns what was trapped; nothing is installed (and
+// nothing started) where PolyfillNeeded() is all false. Sets no_new_privs
+// where the calling thread lacks CAP_SYS_ADMIN (seccomp requires one of them).
+// Errors: EINVAL/EBUSY/EACCES from seccomp (e.g. a thread that cannot be
+// synchronised), EAGAIN where the thread cannot start. Minimum kernel: 5.14
+// (SECCOMP_ADDFD_FLAG_SEND), 6.8 for the emulations. Call it once.
+[[nodiscard]] MNTNS_EXPORT Result<PolyfillCalls> InstallPolyfill();
+
+// Runs `command` (argv; argv[0] searched in $PATH as execvp does) in a child
+// that has the polyfill's filter, serves its trapped calls (and those of
+// every process it starts) on the calling thread until the child exits, and
+// returns the child's wait status. Descendants that outlive the child get
+// ENOSYS for the trapped calls. Where PolyfillNeeded() is all false the child
+// is started without any filter. A child that cannot install the filter or
+// exec exits 127 and this call reports that step's error instead.
+[[nodiscard]] MNTNS_EXPORT Result<int> RunUnderPolyfill(const std::vector<std::string>& command);
+
+}  // namespace mntns

@@ -1,0 +1,537 @@
+// The polyfill's supervisor: answers each trapped call as Linux 7.2 would,
+// acting for the caller (docs/polyfill.md). The order of the checks is the
+// kernel's: flags (EINVAL), privilege (EPERM), then arguments in memory
+// (EFAULT), then the work, so that a caller without the privilege costs no
+// work and sees the errno 7.2 gives it.
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "helper_thread.h"
+#include "mntns/namespace.h"
+#include "mntns/query.h"
+#include "polyfill/internal.h"
+#include "sys/namespaces.h"
+#include "sys/process.h"
+#include "sys/seccomp.h"
+#include "sys/syscalls.h"
+#include "sys/uapi.h"
+
+namespace mntns::internal {
+namespace {
+
+constexpr long kOpenTree = 428, kFsmount = 432, kStatmount = 457;
+constexpr unsigned kOpenTreeClone = 1U << 0;
+constexpr unsigned kOpenTreeNamespace = 1U << 1;
+constexpr unsigned kOpenTreeKnownFlags = AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_RECURSIVE |
+                                         O_CLOEXEC | kOpenTreeClone | kOpenTreeNamespace;
+constexpr unsigned kFsmountCloexec = 0x1;
+constexpr unsigned kFsmountNamespace = 0x2;
+constexpr std::size_t kPathMax = 4096;   // PATH_MAX, with its NUL
+constexpr std::size_t kPageSize = 4096;  // copy_mnt_id_req's limit (E2BIG above)
+// A statmount answer is a 512-byte header and a few strings; the kernel
+// itself builds it in a seq_file that grows to what the mount needs. The
+// supervisor's copy of a caller's buffer stays below this, whatever bufsize says.
+constexpr std::size_t kMaximumStatmountBuffer = 1 << 20;
+
+// What the supervisor knows of the task that made the call, opened while the
+// notification was valid (checked after every open: a pid can be reused).
+struct Caller {
+  pid_t tid = 0;
+  UniqueFd pidfd;
+  UniqueFd proc;       // /proc/TID
+  UniqueFd mount_ns;   // /proc/TID/ns/mnt
+  UniqueFd user_ns;    // /proc/TID/ns/user
+  UniqueFd root;       // /proc/TID/root, O_PATH
+  UniqueFd cwd;        // /proc/TID/cwd, O_PATH
+  bool has_sys_admin = false;  // CAP_SYS_ADMIN in its effective set (over its own user namespace)
+  bool same_user_ns = false;   // in the supervisor's user namespace
+  uid_t fsuid = 0;
+  gid_t fsgid = 0;
+};
+
+// The errno a failed step answers with: its own code.
+struct Answer {
+  int error = 0;             // errno, or 0
+  std::optional<int> value;  // return value where error == 0 and no fd is installed
+  UniqueFd fd;               // an fd to install (ADDFD)
+  unsigned fd_flags = 0;     // O_CLOEXEC or 0
+};
+
+Answer Fail(int code) {
+  Answer answer;
+  answer.error = code;
+  return answer;
+}
+Answer Success() {
+  Answer answer;
+  answer.value = 0;
+  return answer;
+}
+Answer NewFd(UniqueFd fd, bool cloexec) {
+  Answer answer;
+  answer.fd = std::move(fd);
+  answer.fd_flags = cloexec ? unsigned{O_CLOEXEC} : 0U;
+  return answer;
+}
+
+Result<UniqueFd> OpenAt(int dirfd, const char* path, int flags) { return sys::Open(dirfd, path, flags | O_CLOEXEC); }
+
+// "Uid:\treal\teffective\tsaved\tfs" and the like, from /proc/TID/status.
+std::optional<std::string> StatusField(const std::string& status, std::string_view name) {
+  const std::string key = "\n" + std::string(name) + ":";
+  const std::size_t at = status.find(key);
+  if (at == std::string::npos) return std::nullopt;
+  const std::size_t start = at + key.size();
+  const std::size_t end = status.find('\n', start);
+  return status.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
+// The n-th whitespace-separated number of a status field.
+std::optional<unsigned long long> FieldNumber(const std::string& field, int index, int base) {
+  const char* p = field.c_str();
+  for (int i = 0;; ++i) {
+    while (*p == ' ' || *p == '\t') ++p;
+    if (*p == '\0') return std::nullopt;
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long value = std::strtoull(p, &end, base);
+    if (end == p || errno != 0) return std::nullopt;
+    if (i == index) return value;
+    p = end;
+  }
+}
+
+Result<std::string> ReadSmallFile(int dirfd, const char* path) {
+  auto fd = OpenAt(dirfd, path, O_RDONLY);
+  if (!fd) return std::unexpected(fd.error());
+  std::string text = "\n";
+  std::array<char, 4096> chunk{};
+  for (;;) {
+    const ssize_t n = ::read(fd->Get(), chunk.data(), chunk.size());
+    if (n < 0) {
+      const int err = errno;
+      if (err == EINTR) continue;
+      return MakeError(err, "read", path);
+    }
+    if (n == 0) break;
+    text.append(chunk.data(), static_cast<std::size_t>(n));
+    if (text.size() > (1 << 16)) break;
+  }
+  return text;
+}
+
+Result<std::uint64_t> InodeOf(int dirfd, const char* path) {
+  struct stat st {};
+  if (::fstatat(dirfd, path, &st, 0) != 0) {
+    const int err = errno;
+    return MakeError(err, "stat", path);
+  }
+  return static_cast<std::uint64_t>(st.st_ino);
+}
+
+// Opens what the supervisor needs of the caller. nullopt: the task is gone or
+// no longer in its call (answer nothing: the kernel has moved on).
+std::optional<Caller> OpenCaller(int listener, const seccomp_notif& notification) {
+  Caller caller;
+  caller.tid = static_cast<pid_t>(notification.pid);
+  auto pidfd = sys::PidfdOpen(caller.tid, sys::kPidfdThread);
+  if (!pidfd) pidfd = sys::PidfdOpen(caller.tid, 0);
+  if (!pidfd) return std::nullopt;
+  caller.pidfd = std::move(*pidfd);
+  auto proc = OpenAt(AT_FDCWD, fmt::format("/proc/{}", caller.tid).c_str(), O_PATH | O_DIRECTORY);
+  if (!proc) return std::nullopt;
+  caller.proc = std::move(*proc);
+  auto mount_ns = OpenAt(caller.proc.Get(), "ns/mnt", O_RDONLY);
+  auto user_ns_fd = OpenAt(caller.proc.Get(), "ns/user", O_RDONLY);
+  auto root = OpenAt(caller.proc.Get(), "root", O_PATH | O_DIRECTORY);
+  auto cwd = OpenAt(caller.proc.Get(), "cwd", O_PATH | O_DIRECTORY);
+  auto status = ReadSmallFile(caller.proc.Get(), "status");
+  auto user_ns = InodeOf(caller.proc.Get(), "ns/user");
+  auto own_user_ns = InodeOf(AT_FDCWD, "/proc/thread-self/ns/user");
+  // Everything above was read from whatever task has TID now: only a
+  // notification still pending proves that it is the caller.
+  if (!sys::NotificationStillValid(listener, notification.id)) return std::nullopt;
+  if (!mount_ns || !user_ns_fd || !root || !cwd || !status || !user_ns || !own_user_ns) return std::nullopt;
+  caller.mount_ns = std::move(*mount_ns);
+  caller.user_ns = std::move(*user_ns_fd);
+  caller.root = std::move(*root);
+  caller.cwd = std::move(*cwd);
+  caller.same_user_ns = *user_ns == *own_user_ns;
+  const auto effective = StatusField(*status, "CapEff");
+  const auto uids = StatusField(*status, "Uid");
+  const auto gids = StatusField(*status, "Gid");
+  if (!effective || !uids || !gids) return std::nullopt;
+  const auto caps = FieldNumber(*effective, 0, 16);
+  const auto fsuid = FieldNumber(*uids, 3, 10);
+  const auto fsgid = FieldNumber(*gids, 3, 10);
+  if (!caps || !fsuid || !fsgid) return std::nullopt;
+  caller.has_sys_admin = (*caps & (1ULL << CAP_SYS_ADMIN)) != 0;
+  caller.fsuid = static_cast<uid_t>(*fsuid);
+  caller.fsgid = static_cast<gid_t>(*fsgid);
+  return caller;
+}
+
+// Whether the O_PATH fd `fd` and `path` name the same directory of the same mount.
+bool SamePlace(int fd, const char* path) {
+  auto here = sys::UniqueMountIdOf(fd, "", AT_EMPTY_PATH);
+  auto there = sys::UniqueMountIdOf(AT_FDCWD, path, 0);
+  struct stat a {}, b {};
+  return here && there && *here == *there && ::fstat(fd, &a) == 0 && ::stat(path, &b) == 0 &&
+         a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+// Runs `work` on a thread that stands where the caller stands: its mount
+// namespace, root and cwd, its fsuid/fsgid. A thread of its own, because
+// these are per-thread (unshare(CLONE_FS)) and must not leak into the
+// supervisor's next call.
+Answer AsCaller(const Caller& caller, const std::function<Answer()>& work) {
+  Answer answer = Fail(ENOSYS);
+  auto thread = StartHelperThread([&] {
+    if (auto r = sys::Unshare(CLONE_FS); !r) return void(answer = Fail(r.error().code));
+    // setns(CLONE_NEWNS) needs CAP_SYS_ADMIN over the namespace's owner; a
+    // supervisor that shares the caller's namespace has nothing to enter.
+    auto own = InodeOf(AT_FDCWD, "/proc/thread-self/ns/mnt");
+    struct stat theirs {};
+    if (!own || ::fstat(caller.mount_ns.Get(), &theirs) != 0) return void(answer = Fail(ENOSYS));
+    if (*own != theirs.st_ino) {
+      if (auto r = sys::Setns(caller.mount_ns.Get(), CLONE_NEWNS); !r) return void(answer = Fail(ENOSYS));
+    }
+    // chroot needs CAP_SYS_CHROOT, which an unprivileged supervisor lacks:
+    // a caller whose root is the supervisor's needs none.
+    if (!SamePlace(caller.root.Get(), "/")) {
+      if (auto r = sys::Fchdir(caller.root.Get()); !r) return void(answer = Fail(ENOSYS));
+      if (auto r = sys::ChrootToWorkingDirectory(); !r) return void(answer = Fail(ENOSYS));
+    }
+    if (auto r = sys::Fchdir(caller.cwd.Get()); !r) return void(answer = Fail(ENOSYS));
+    sys::SetThreadFilesystemIds(caller.fsuid, caller.fsgid);
+    answer = work();
+  });
+  if (!thread) return Fail(ENOSYS);
+  thread->join();
+  return answer;
+}
+
+// For a caller in another user namespace than the supervisor's: the new
+// namespace must be owned by the caller's user namespace (as 7.2's is), and
+// only a single-threaded process can enter one (setns(CLONE_NEWUSER)). So a
+// short-lived child of the supervisor enters the caller's user and mount
+// namespaces, root and cwd, makes the namespace with `make` (kClassic: it
+// needs no factory thread, which a forked child does not have) and passes
+// the fd back. fsuid stays the child's (root of that user namespace): the
+// caller has CAP_SYS_ADMIN there, checked before.
+Answer InCallersUserNamespace(const Caller& caller, const std::function<Result<UniqueFd>()>& make, bool cloexec) {
+  auto channel = sys::SocketPair(AF_UNIX, SOCK_SEQPACKET, "polyfill user namespace helper");
+  if (!channel) return Fail(ENOSYS);
+  auto [ours, theirs] = std::move(*channel);
+  auto pid = sys::Fork("polyfill user namespace helper");
+  if (!pid) return Fail(ENOSYS);
+  if (*pid == 0) {
+    ours.Reset();
+    int code = 0;
+    // The mount namespace first, while this child still has the supervisor's
+    // privilege over its owner (which may be an ancestor of the caller's
+    // user namespace); then the user namespace, which the new one is owned by.
+    if (!sys::Setns(caller.mount_ns.Get(), CLONE_NEWNS) || !sys::Setns(caller.user_ns.Get(), CLONE_NEWUSER) ||
+        !sys::Fchdir(caller.root.Get()) || !sys::ChrootToWorkingDirectory() || !sys::Fchdir(caller.cwd.Get())) {
+      code = ENOSYS;
+    } else if (auto ns = make(); !ns) {
+      code = ns.error().code;
+    } else if (!sys::SendFileDescriptor(theirs.Get(), ns->Get())) {
+      code = ENOSYS;
+    }
+    if (code != 0) (void)!::write(theirs.Get(), &code, sizeof code);
+    ::_exit(0);
+  }
+  theirs.Reset();
+  auto fd = sys::ReceiveFileDescriptor(ours.Get());
+  int code = ENOSYS;
+  if (!fd) (void)!::read(ours.Get(), &code, sizeof code);
+  (void)sys::WaitPid(*pid, 0);
+  if (!fd) return Fail(code);
+  return NewFd(std::move(*fd), cloexec);
+}
+
+// A NUL-terminated string of the caller's, as getname() reads it: EFAULT
+// where it cannot be read, ENAMETOOLONG at PATH_MAX bytes without a NUL.
+Result<std::string> ReadCallerString(const Caller& caller, std::uint64_t address) {
+  std::string text;
+  std::array<std::byte, kPathMax> chunk{};
+  while (text.size() < kPathMax) {
+    // Up to the end of the page: the next one may be unmapped.
+    const std::size_t in_page = kPageSize - static_cast<std::size_t>(address % kPageSize);
+    const std::size_t want = std::min(in_page, kPathMax - text.size());
+    auto n = sys::ReadProcessMemory(caller.tid, address, std::span(chunk.data(), want));
+    if (!n || *n == 0) return MakeError(EFAULT, "read the caller's path");
+    const auto* bytes = reinterpret_cast<const char*>(chunk.data());
+    const auto* nul = static_cast<const char*>(std::memchr(bytes, '\0', *n));
+    if (nul != nullptr) return text.append(bytes, static_cast<std::size_t>(nul - bytes));
+    text.append(bytes, *n);
+    address += *n;
+  }
+  return MakeError(ENAMETOOLONG, "read the caller's path");
+}
+
+// The caller's fd `number` (EBADF where it has none).
+Result<UniqueFd> CallerFd(const Caller& caller, int number) {
+  if (number < 0) return MakeError(EBADF, "pidfd_getfd");
+  return sys::PidfdGetFd(caller.pidfd.Get(), number);
+}
+
+Answer OpenTree(int listener, const seccomp_notif& notification, const Caller& caller) {
+  const int dirfd = static_cast<int>(notification.data.args[0]);
+  const std::uint64_t path_address = notification.data.args[1];
+  const auto flags = static_cast<unsigned>(notification.data.args[2]);
+  if ((flags & ~kOpenTreeKnownFlags) != 0 || (flags & kOpenTreeClone) != 0) return Fail(EINVAL);
+  if (!caller.has_sys_admin) return Fail(EPERM);
+  auto path = ReadCallerString(caller, path_address);
+  if (!path) return Fail(path.error().code);
+  // The path was read from memory the caller may change meanwhile: it is
+  // used only if the call was still pending after the read.
+  if (!sys::NotificationStillValid(listener, notification.id)) return Fail(ENOENT);
+  // The kernel looks at dirfd only for a relative path or AT_EMPTY_PATH.
+  UniqueFd dir;
+  int at = AT_FDCWD;
+  if (dirfd != AT_FDCWD && (path->empty() || (*path)[0] != '/')) {
+    auto fd = CallerFd(caller, dirfd);
+    if (!fd) return Fail(fd.error().code);
+    dir = std::move(*fd);
+    at = dir.Get();
+  }
+  if (!caller.same_user_ns) {
+    return InCallersUserNamespace(caller, [&] {
+      return OpenTreeNamespace(at, *path, flags & ~kOpenTreeNamespace, {.strategy = NamespaceStrategy::kClassic});
+    }, (flags & O_CLOEXEC) != 0);
+  }
+  return AsCaller(caller, [&] {
+    auto ns = OpenTreeNamespace(at, *path, flags & ~kOpenTreeNamespace);
+    if (!ns) return Fail(ns.error().code);
+    return NewFd(std::move(*ns), (flags & O_CLOEXEC) != 0);
+  });
+}
+
+Answer Fsmount(const seccomp_notif& notification, const Caller& caller) {
+  const int fs_fd = static_cast<int>(notification.data.args[0]);
+  const auto flags = static_cast<unsigned>(notification.data.args[1]);
+  const auto attr_flags = static_cast<unsigned>(notification.data.args[2]);
+  // fsmount checks may_mount() before anything else.
+  if (!caller.has_sys_admin) return Fail(EPERM);
+  if ((flags & ~(kFsmountCloexec | kFsmountNamespace)) != 0) return Fail(EINVAL);
+  auto fd = CallerFd(caller, fs_fd);
+  if (!fd) return Fail(fd.error().code);
+  if (!caller.same_user_ns) {
+    return InCallersUserNamespace(caller, [&] {
+      return FsmountNamespace(fd->Get(), flags & ~kFsmountNamespace, attr_flags,
+                              {.strategy = NamespaceStrategy::kClassic});
+    }, (flags & kFsmountCloexec) != 0);
+  }
+  return AsCaller(caller, [&] {
+    auto ns = FsmountNamespace(fd->Get(), flags & ~kFsmountNamespace, attr_flags);
+    if (!ns) return Fail(ns.error().code);
+    return NewFd(std::move(*ns), (flags & kFsmountCloexec) != 0);
+  });
+}
+
+// struct statmount as the kernel lays it out, from a Mount the emulation
+// derived: the 512-byte header, then the strings in the kernel's order
+// (do_statmount: fs_type, mnt_root, mnt_point, mnt_opts, opt_array,
+// opt_sec_array, fs_subtype, sb_source, uid map, gid map).
+std::vector<std::byte> EncodeStatmount(const Mount& mount) {
+  sys::RawStatmount header{};
+  std::string strings;
+  auto add = [&](const std::string& text) {
+    const auto offset = static_cast<std::uint32_t>(strings.size());
+    strings.append(text);
+    strings.push_back('\0');
+    return offset;
+  };
+  auto add_array = [&](const std::vector<std::string>& items, std::uint32_t& count) {
+    const auto offset = static_cast<std::uint32_t>(strings.size());
+    for (const std::string& item : items) add(item);
+    count = static_cast<std::uint32_t>(items.size());
+    return offset;
+  };
+  header.mask = mount.mask;
+  if (mount.Has(field::kSbBasic)) {
+    header.sb_dev_major = mount.sb_dev_major;
+    header.sb_dev_minor = mount.sb_dev_minor;
+    header.sb_magic = mount.sb_magic;
+    header.sb_flags = mount.sb_flags;
+  }
+  if (mount.Has(field::kMntBasic)) {
+    header.mnt_id = mount.id;
+    header.mnt_parent_id = mount.parent_id;
+    header.mnt_id_old = mount.old_id;
+    header.mnt_parent_id_old = mount.old_parent_id;
+    header.mnt_attr = mount.attr;
+    header.mnt_propagation = mount.propagation;
+    header.mnt_peer_group = mount.peer_group;
+    header.mnt_master = mount.master;
+  }
+  if (mount.Has(field::kPropagateFrom)) header.propagate_from = mount.propagate_from;
+  if (mount.Has(field::kMntNsId)) header.mnt_ns_id = mount.ns_id;
+  if (mount.Has(field::kSupportedMask)) header.supported_mask = mount.supported_mask;
+  if (mount.Has(field::kFsType)) header.fs_type = add(mount.fs_type);
+  if (mount.Has(field::kMntRoot)) header.mnt_root = add(mount.root);
+  if (mount.Has(field::kMntPoint)) header.mnt_point = add(mount.point);
+  if (mount.Has(field::kMntOpts)) header.mnt_opts = add(mount.fs_options);
+  if (mount.Has(field::kOptArray)) header.opt_array = add_array(mount.fs_option_array, header.opt_num);
+  if (mount.Has(field::kOptSecArray)) {
+    header.opt_sec_array = add_array(mount.security_option_array, header.opt_sec_num);
+  }
+  if (mount.Has(field::kFsSubtype)) header.fs_subtype = add(mount.fs_subtype);
+  if (mount.Has(field::kSbSource)) header.sb_source = add(mount.sb_source);
+  if (mount.Has(field::kMntUidmap)) header.mnt_uidmap = add_array(mount.uid_map, header.mnt_uidmap_num);
+  if (mount.Has(field::kMntGidmap)) header.mnt_gidmap = add_array(mount.gid_map, header.mnt_gidmap_num);
+  header.size = static_cast<std::uint32_t>(sizeof header + strings.size());
+  std::vector<std::byte> bytes(header.size);
+  std::memcpy(bytes.data(), &header, sizeof header);
+  std::memcpy(bytes.data() + sizeof header, strings.data(), strings.size());
+  return bytes;
+}
+
+// The kernel's own bytes for a mount in the namespace the calling thread is
+// in (statmount by id, the fd's unique mount id), or nullopt where the kernel
+// has no answer by id (a detached mount, another namespace, outside the root)
+// and the emulation must describe it.
+std::optional<Result<std::vector<std::byte>>> KernelStatmount(int fd, std::uint64_t mask, std::size_t bufsize) {
+  auto id = sys::UniqueMountIdOf(fd, "", AT_EMPTY_PATH);
+  if (!id) return std::nullopt;
+  sys::MntIdReq request{};
+  request.size = sys::kMntIdReqSizeVer0;
+  request.mnt_id = *id;
+  request.param = mask;
+  std::vector<std::uint64_t> storage(std::min(bufsize, kMaximumStatmountBuffer) / 8 + 1);
+  auto buffer = std::as_writable_bytes(std::span(storage)).first(std::min(bufsize, kMaximumStatmountBuffer));
+  auto done = sys::Statmount(request, buffer, 0);
+  if (!done) {
+    if (done.error().code == ENOENT) return std::nullopt;
+    return std::unexpected(done.error());
+  }
+  std::uint32_t size = 0;
+  std::memcpy(&size, buffer.data(), sizeof size);
+  return std::vector<std::byte>(buffer.begin(), buffer.begin() + std::min<std::size_t>(size, buffer.size()));
+}
+
+Answer Statmount(int listener, const seccomp_notif& notification, const Caller& caller) {
+  const std::uint64_t request_address = notification.data.args[0];
+  const std::uint64_t buffer_address = notification.data.args[1];
+  const std::uint64_t bufsize = notification.data.args[2];
+  const auto flags = static_cast<unsigned>(notification.data.args[3]);
+  if ((flags & ~sys::kStatmountByFd) != 0) return Fail(EINVAL);
+  // copy_mnt_id_req: the size first, then the struct; bytes past the ones
+  // this kernel knows must be zero (E2BIG), a struct above a page is E2BIG.
+  std::uint32_t size = 0;
+  auto got = sys::ReadProcessMemory(caller.tid, request_address,
+                                    std::as_writable_bytes(std::span(&size, 1)));
+  if (!got || *got != sizeof size) return Fail(EFAULT);
+  if (size > kPageSize) return Fail(E2BIG);
+  if (size < sys::kMntIdReqSizeVer0) return Fail(EINVAL);
+  std::vector<std::byte> raw(size);
+  got = sys::ReadProcessMemory(caller.tid, request_address, raw);
+  if (!got || *got != size) return Fail(EFAULT);
+  if (std::any_of(raw.begin() + std::min<std::size_t>(size, sizeof(sys::MntIdReq)), raw.end(),
+                  [](std::byte b) { return b != std::byte{0}; })) {
+    return Fail(E2BIG);
+  }
+  sys::MntIdReq request{};
+  std::memcpy(&request, raw.data(), std::min<std::size_t>(size, sizeof request));
+  if (!sys::NotificationStillValid(listener, notification.id)) return Fail(ENOENT);
+  if (request.mnt_id != 0 || request.mnt_ns_id != 0) return Fail(EINVAL);
+  auto fd = CallerFd(caller, static_cast<int>(request.mnt_ns_fd_or_mnt_fd));
+  if (!fd) return Fail(fd.error().code);
+  std::vector<std::byte> bytes;
+  Answer answer = AsCaller(caller, [&] {
+    auto kernel = KernelStatmount(fd->Get(), request.param, bufsize);
+    if (kernel.has_value()) {
+      if (!*kernel) return Fail(kernel->error().code);
+      bytes = std::move(**kernel);
+      return Success();
+    }
+    auto mount = StatmountByFd(fd->Get(), request.param);
+    if (!mount) return Fail(mount.error().code);
+    bytes = EncodeStatmount(*mount);
+    if (bytes.size() > bufsize) return Fail(EOVERFLOW);
+    return Success();
+  });
+  if (answer.error != 0) return answer;
+  // Written only while the call is pending: after that the memory may be
+  // another program's (an exec) or reused.
+  if (!sys::NotificationStillValid(listener, notification.id)) return Fail(ENOENT);
+  auto put = sys::WriteProcessMemory(caller.tid, buffer_address, bytes);
+  if (!put || *put != bytes.size()) return Fail(EFAULT);
+  return answer;
+}
+
+void Respond(int listener, const seccomp_notif& notification, Answer answer) {
+  if (answer.error == 0 && answer.fd) {
+    // ENOENT: the caller left its call; the copy is not installed.
+    (void)sys::AddFdAndRespond(listener, notification.id, answer.fd.Get(), answer.fd_flags);
+    return;
+  }
+  seccomp_notif_resp response{};
+  response.id = notification.id;
+  response.error = answer.error == 0 ? 0 : -answer.error;
+  response.val = answer.error == 0 ? answer.value.value_or(0) : 0;
+  (void)sys::SendNotificationResponse(listener, response);
+}
+
+void Handle(int listener, const seccomp_notif& notification) {
+  auto caller = OpenCaller(listener, notification);
+  if (!caller) {
+    // The task is gone or left its call; answering is harmless (ENOENT).
+    Respond(listener, notification, Fail(ENOSYS));
+    return;
+  }
+  switch (notification.data.nr) {
+    case kOpenTree:
+      return Respond(listener, notification, OpenTree(listener, notification, *caller));
+    case kFsmount:
+      return Respond(listener, notification, Fsmount(notification, *caller));
+    case kStatmount:
+      return Respond(listener, notification, Statmount(listener, notification, *caller));
+    default:
+      return Respond(listener, notification, Fail(ENOSYS));
+  }
+}
+
+}  // namespace
+
+Result<void> ServeNotifications(int listener, int stop_fd) {
+  for (;;) {
+    std::array<pollfd, 2> fds{pollfd{listener, POLLIN, 0}, pollfd{stop_fd, POLLIN, 0}};
+    const int ready = ::poll(fds.data(), stop_fd >= 0 ? 2 : 1, -1);
+    if (ready < 0) {
+      const int err = errno;
+      if (err == EINTR) continue;
+      return MakeError(err, "poll", fmt::format("seccomp listener fd {}", listener));
+    }
+    if ((fds[0].revents & POLLIN) != 0) {
+      seccomp_notif notification{};
+      auto received = sys::ReceiveNotification(listener, notification);
+      // ENOENT: the task left the call before we took it.
+      if (received) Handle(listener, notification);
+      else if (received.error().code != ENOENT) return std::unexpected(received.error());
+      continue;
+    }
+    if ((fds[0].revents & (POLLHUP | POLLERR)) != 0) return kOk;
+    if (stop_fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP)) != 0) return kOk;
+  }
+}
+
+}  // namespace mntns::internal

@@ -1,0 +1,165 @@
+#include "sys/seccomp.h"
+
+#include <linux/filter.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+
+namespace mntns::sys {
+
+Result<UniqueFd> InstallSeccompListener(const sock_fprog& program, unsigned flags) {
+  const long fd = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags | SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                            &program);
+  if (fd < 0) {
+    const int err = errno;
+    return MakeError(err, "seccomp", fmt::format("SECCOMP_SET_MODE_FILTER, flags {:#x}", flags));
+  }
+  return UniqueFd(static_cast<int>(fd));
+}
+
+Result<void> ReceiveNotification(int listener, seccomp_notif& notification) {
+  for (;;) {
+    // The kernel refuses (EINVAL) a buffer that is not zeroed.
+    std::memset(&notification, 0, sizeof notification);
+    if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &notification) == 0) return {};
+    const int err = errno;
+    if (err == EINTR) continue;
+    return MakeError(err, "ioctl", fmt::format("fd {}, SECCOMP_IOCTL_NOTIF_RECV", listener));
+  }
+}
+
+Result<void> SendNotificationResponse(int listener, const seccomp_notif_resp& response) {
+  auto copy = response;
+  if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &copy) != 0) {
+    const int err = errno;
+    return MakeError(err, "ioctl", fmt::format("fd {}, SECCOMP_IOCTL_NOTIF_SEND", listener));
+  }
+  return {};
+}
+
+bool NotificationStillValid(int listener, std::uint64_t id) {
+  return ::ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+}
+
+Result<int> AddFdAndRespond(int listener, std::uint64_t id, int fd, unsigned newfd_flags) {
+  seccomp_notif_addfd addfd{};
+  addfd.id = id;
+  addfd.flags = SECCOMP_ADDFD_FLAG_SEND;
+  addfd.srcfd = static_cast<std::uint32_t>(fd);
+  addfd.newfd_flags = newfd_flags;
+  const int number = ::ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
+  if (number < 0) {
+    const int err = errno;
+    return MakeError(err, "ioctl", fmt::format("fd {}, SECCOMP_IOCTL_NOTIF_ADDFD of fd {}", listener, fd));
+  }
+  return number;
+}
+
+Result<UniqueFd> PidfdGetFd(int pidfd, int target_fd) {
+  const long fd = ::syscall(SYS_pidfd_getfd, pidfd, target_fd, 0);
+  if (fd < 0) {
+    const int err = errno;
+    return MakeError(err, "pidfd_getfd", fmt::format("fd {} of pidfd {}", target_fd, pidfd));
+  }
+  // pidfd_getfd always sets FD_CLOEXEC on the copy.
+  return UniqueFd(static_cast<int>(fd));
+}
+
+Result<std::size_t> ReadProcessMemory(pid_t pid, std::uint64_t address, std::span<std::byte> into) {
+  iovec local{into.data(), into.size()};
+  iovec remote{reinterpret_cast<void*>(address), into.size()};
+  const ssize_t n = ::process_vm_readv(pid, &local, 1, &remote, 1, 0);
+  if (n < 0) {
+    const int err = errno;
+    return MakeError(err, "process_vm_readv", fmt::format("pid {}, {} bytes at {:#x}", pid, into.size(), address));
+  }
+  return static_cast<std::size_t>(n);
+}
+
+Result<std::size_t> WriteProcessMemory(pid_t pid, std::uint64_t address, std::span<const std::byte> from) {
+  iovec local{const_cast<std::byte*>(from.data()), from.size()};
+  iovec remote{reinterpret_cast<void*>(address), from.size()};
+  const ssize_t n = ::process_vm_writev(pid, &local, 1, &remote, 1, 0);
+  if (n < 0) {
+    const int err = errno;
+    return MakeError(err, "process_vm_writev", fmt::format("pid {}, {} bytes at {:#x}", pid, from.size(), address));
+  }
+  return static_cast<std::size_t>(n);
+}
+
+Result<void> SendFileDescriptor(int socket, int fd) {
+  char byte = 0;
+  iovec data{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
+  for (;;) {
+    if (::sendmsg(socket, &message, MSG_NOSIGNAL) == 1) return {};
+    const int err = errno;
+    if (err == EINTR) continue;
+    return MakeError(err, "sendmsg", fmt::format("fd {} over socket {}", fd, socket));
+  }
+}
+
+Result<UniqueFd> ReceiveFileDescriptor(int socket) {
+  char byte = 0;
+  iovec data{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  ssize_t n;
+  for (;;) {
+    n = ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+    if (n >= 0) break;
+    const int err = errno;
+    if (err == EINTR) continue;
+    return MakeError(err, "recvmsg", fmt::format("socket {}", socket));
+  }
+  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr; header = CMSG_NXTHDR(&message, header)) {
+    if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS &&
+        header->cmsg_len == CMSG_LEN(sizeof(int))) {
+      int fd = -1;
+      std::memcpy(&fd, CMSG_DATA(header), sizeof fd);
+      return UniqueFd(fd);
+    }
+  }
+  return MakeError(n == 0 ? EPIPE : EBADMSG, "recvmsg", fmt::format("socket {} (no fd came)", socket));
+}
+
+Result<void> ChrootToWorkingDirectory() {
+  if (::chroot(".") != 0) {
+    const int err = errno;
+    return MakeError(err, "chroot", "\".\" (the caller's root)");
+  }
+  return kOk;
+}
+
+void SetThreadFilesystemIds(uid_t fsuid, gid_t fsgid) {
+  // Group first: setfsgid needs the capability that setfsuid may drop.
+  ::syscall(SYS_setfsgid, fsgid);
+  ::syscall(SYS_setfsuid, fsuid);
+}
+
+}  // namespace mntns::sys

@@ -1,0 +1,72 @@
+// The raw-syscall layer for the polyfill (docs/polyfill.md): seccomp filters
+// with a user-notification listener, the listener's ioctls, pidfd_getfd and
+// the reads and writes of another process's memory. Like syscalls.h, each
+// wrapper names the call and its key argument in its Error and captures errno
+// in the first statement after the call; every fd is close-on-exec.
+#pragma once
+
+#include <linux/seccomp.h>
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "mntns/error.h"
+#include "mntns/fd.h"
+
+struct sock_fprog;
+
+namespace mntns::sys {
+
+// seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER | `flags`)
+// (5.0): installs `program` on the calling thread (every thread with
+// SECCOMP_FILTER_FLAG_TSYNC, which needs SECCOMP_FILTER_FLAG_TSYNC_ESRCH
+// beside NEW_LISTENER, 5.7) and returns the listener. EACCES without
+// CAP_SYS_ADMIN unless no_new_privs is set.
+[[nodiscard]] Result<UniqueFd> InstallSeccompListener(const sock_fprog& program, unsigned flags);
+
+// ioctl(SECCOMP_IOCTL_NOTIF_RECV), retried on EINTR. ENOENT when the task
+// left its call (a signal, death) before it could be received.
+[[nodiscard]] Result<void> ReceiveNotification(int listener, seccomp_notif& notification);
+
+// ioctl(SECCOMP_IOCTL_NOTIF_SEND). ENOENT when the task left the call.
+[[nodiscard]] Result<void> SendNotificationResponse(int listener, const seccomp_notif_resp& response);
+
+// ioctl(SECCOMP_IOCTL_NOTIF_ID_VALID): the task is still in the call that
+// notification `id` announced (so its pid and memory are still its own).
+[[nodiscard]] bool NotificationStillValid(int listener, std::uint64_t id);
+
+// ioctl(SECCOMP_IOCTL_NOTIF_ADDFD) with SECCOMP_ADDFD_FLAG_SEND (5.14): installs a
+// copy of `fd` as the task's lowest free fd (with `newfd_flags`, O_CLOEXEC or 0)
+// and, atomically, answers the call with that number. Returns the number.
+[[nodiscard]] Result<int> AddFdAndRespond(int listener, std::uint64_t id, int fd, unsigned newfd_flags);
+
+// pidfd_getfd(2) (5.6): a close-on-exec copy of fd `target_fd` of the process
+// `pidfd` names (PTRACE_MODE_ATTACH_REALCREDS over it).
+[[nodiscard]] Result<UniqueFd> PidfdGetFd(int pidfd, int target_fd);
+
+// process_vm_readv(2) / process_vm_writev(2) of one range: how many bytes were
+// copied (short at an unmapped page).
+[[nodiscard]] Result<std::size_t> ReadProcessMemory(pid_t pid, std::uint64_t address, std::span<std::byte> into);
+[[nodiscard]] Result<std::size_t> WriteProcessMemory(pid_t pid, std::uint64_t address,
+                                                     std::span<const std::byte> from);
+
+// sendmsg(2)/recvmsg(2) of one fd over an AF_UNIX socket (SCM_RIGHTS, with
+// MSG_CMSG_CLOEXEC on receipt), for the listener handed from the child that
+// installed the filter to its supervisor.
+[[nodiscard]] Result<void> SendFileDescriptor(int socket, int fd);
+[[nodiscard]] Result<UniqueFd> ReceiveFileDescriptor(int socket);
+
+// ---- acting as the caller, on a supervisor thread -----------------------------
+
+// chroot(".") after fchdir to the caller's root (the thread must not share
+// its fs_struct: unshare(CLONE_FS) first). CAP_SYS_CHROOT.
+[[nodiscard]] Result<void> ChrootToWorkingDirectory();
+
+// setfsuid(2)/setfsgid(2) of the calling thread only (glibc does not broadcast
+// them): path lookups then check permissions as `fsuid`/`fsgid`, and leaving
+// fsuid 0 drops the thread's filesystem capabilities (CAP_DAC_OVERRIDE, ...).
+void SetThreadFilesystemIds(uid_t fsuid, gid_t fsgid);
+
+}  // namespace mntns::sys

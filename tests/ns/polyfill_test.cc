@@ -1,0 +1,333 @@
+// mntns polyfill, judged by an unmodified program: tests/polyfill/raw_calls.c
+// issues the raw 7.x calls and prints what it got. On 6.x it runs under
+// `mntns polyfill`; on 7.x it runs directly (the reference) and under
+// `mntns polyfill`, which installs nothing there. Every way must give the
+// same lines: what Linux 7.2 gives (docs/polyfill.md).
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "mntns/namespace.h"
+#include "mntns/polyfill.h"
+#include "mntns/query.h"
+#include "support/cli_runner.h"
+#include "support/namespace.h"
+
+namespace mntns {
+namespace {
+
+using testing::CliPath;
+using testing::RunProgram;
+
+enum class Way { kDirect, kPolyfill };
+
+std::string WayName(const ::testing::TestParamInfo<Way>& info) {
+  return info.param == Way::kDirect ? "Direct" : "Polyfill";
+}
+
+std::vector<std::string> Command(Way way, const std::string& mode) {
+  if (way == Way::kDirect) return {MNTNS_RAW_CALLS_PATH, mode};
+  return {CliPath(), "polyfill", "--", MNTNS_RAW_CALLS_PATH, mode};
+}
+
+// "NAME RESULT..." lines of one run of raw_calls, run once per process.
+const std::map<std::string, std::string>& Results(Way way, const std::string& mode) {
+  static std::map<std::pair<Way, std::string>, std::map<std::string, std::string>> cache;
+  auto [slot, fresh] = cache.try_emplace({way, mode});
+  if (fresh) {
+    const auto result = RunProgram(Command(way, mode));
+    EXPECT_EQ(result.exit_status, 0) << result.err;
+    std::istringstream lines(result.out);
+    for (std::string line; std::getline(lines, line);) {
+      const auto space = line.find(' ');
+      if (space != std::string::npos) slot->second[line.substr(0, space)] = line.substr(space + 1);
+    }
+  }
+  return slot->second;
+}
+
+class PolyfillTest : public ::testing::TestWithParam<Way> {
+ protected:
+  void SetUp() override {
+    if (getuid() != 0) GTEST_SKIP() << "needs root (the cases mount in a namespace of their own)";
+    if (GetParam() == Way::kDirect && PolyfillNeeded().Any()) {
+      GTEST_SKIP() << "this kernel lacks the 7.x calls: the direct run is the 7.x reference";
+    }
+  }
+  std::string Case(const std::string& name, const std::string& mode = "cases") {
+    const auto& results = Results(GetParam(), mode);
+    const auto found = results.find(name);
+    return found == results.end() ? "(no line for " + name + ")" : found->second;
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Ways, PolyfillTest, ::testing::Values(Way::kDirect, Way::kPolyfill), WayName);
+
+// ---- open_tree(OPEN_TREE_NAMESPACE) ----
+
+TEST_P(PolyfillTest, OpenTreeNamespaceGivesANamespaceHoldingOnlyTheTree) {
+  EXPECT_EQ(Case("ot_plain"), "ok mntns=1 cloexec=0 marker=1 sub-mount=0");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceCloexecSetsCloseOnExec) {
+  EXPECT_EQ(Case("ot_cloexec"), "ok mntns=1 cloexec=1 marker=1 sub-mount=0");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceRecursiveCopiesSubmounts) {
+  EXPECT_EQ(Case("ot_recursive"), "ok mntns=1 cloexec=0 marker=1 sub-mount=1");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceMakesANewNamespaceEachCall) {
+  EXPECT_EQ(Case("ot_new_namespace_each_call"), "ok distinct=1");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceResolvesRelativeToTheCallersDirfd) {
+  EXPECT_EQ(Case("ot_relative_to_dirfd"), "ok mntns=1 cloexec=0 marker=1 sub-mount=0");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceResolvesRelativeToTheCallersCwd) {
+  EXPECT_EQ(Case("ot_relative_to_cwd"), "ok mntns=1 cloexec=0 marker=1 sub-mount=0");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceTakesAnEmptyPathWithAtEmptyPath) {
+  EXPECT_EQ(Case("ot_empty_path"), "ok mntns=1 cloexec=0 marker=1 sub-mount=0");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceWorksFromASecondThread) {
+  EXPECT_EQ(Case("ot_from_second_thread"), "ok mntns=1 cloexec=0 marker=1 sub-mount=0");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceWithOpenTreeCloneIsEinval) {
+  EXPECT_EQ(Case("ot_clone_and_namespace"), "EINVAL");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceWithAnUnknownFlagIsEinval) { EXPECT_EQ(Case("ot_unknown_flag"), "EINVAL"); }
+TEST_P(PolyfillTest, OpenTreeNamespaceOfAFileIsEnotdir) { EXPECT_EQ(Case("ot_not_a_directory"), "ENOTDIR"); }
+TEST_P(PolyfillTest, OpenTreeNamespaceOfAMissingPathIsEnoent) { EXPECT_EQ(Case("ot_missing_path"), "ENOENT"); }
+TEST_P(PolyfillTest, OpenTreeNamespaceWithAnEmptyPathAloneIsEnoent) {
+  EXPECT_EQ(Case("ot_empty_path_without_flag"), "ENOENT");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceWithAnUnreadablePathIsEfault) {
+  EXPECT_EQ(Case("ot_bad_path_pointer"), "EFAULT");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceWithAPathOfPathMaxIsEnametoolong) {
+  EXPECT_EQ(Case("ot_path_too_long"), "ENAMETOOLONG");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceWithAClosedDirfdIsEbadf) { EXPECT_EQ(Case("ot_bad_dirfd"), "EBADF"); }
+TEST_P(PolyfillTest, OpenTreeNamespaceWithoutCapSysAdminIsEperm) {
+  EXPECT_EQ(Case("ot_unprivileged", "unprivileged"), "EPERM");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceChecksPrivilegeBeforeReadingThePath) {
+  EXPECT_EQ(Case("ot_unprivileged_bad_pointer", "unprivileged"), "EPERM");
+}
+
+// As the kernel's selftests call it: after unshare(CLONE_NEWUSER | CLONE_NEWNS).
+TEST_P(PolyfillTest, OpenTreeNamespaceWorksInsideAUserNamespace) {
+  EXPECT_EQ(Case("ot_in_user_namespace", "userns"), "ok mntns=1 cloexec=0 marker=1 sub-mount=0");
+}
+TEST_P(PolyfillTest, OpenTreeNamespaceRecursiveWorksInsideAUserNamespace) {
+  EXPECT_EQ(Case("ot_recursive_in_user_namespace", "userns"), "ok mntns=1 cloexec=0 marker=1 sub-mount=1");
+}
+
+// ---- fsmount(FSMOUNT_NAMESPACE) ----
+
+TEST_P(PolyfillTest, FsmountNamespaceGivesANamespaceFd) { EXPECT_EQ(Case("fm_plain"), "ok mntns=1 cloexec=0"); }
+TEST_P(PolyfillTest, FsmountNamespaceCloexecSetsCloseOnExec) {
+  EXPECT_EQ(Case("fm_cloexec"), "ok mntns=1 cloexec=1");
+}
+TEST_P(PolyfillTest, FsmountNamespaceOfAClosedFdIsEbadf) { EXPECT_EQ(Case("fm_bad_fd"), "EBADF"); }
+TEST_P(PolyfillTest, FsmountNamespaceWithAnUnknownFlagIsEinval) { EXPECT_EQ(Case("fm_unknown_flag"), "EINVAL"); }
+TEST_P(PolyfillTest, FsmountNamespaceOfAnFdThatIsNoContextIsEinval) {
+  EXPECT_EQ(Case("fm_not_a_context"), "EINVAL");
+}
+TEST_P(PolyfillTest, FsmountNamespaceOfAnOPathFdIsEbadf) { EXPECT_EQ(Case("fm_o_path_fd"), "EBADF"); }
+TEST_P(PolyfillTest, FsmountNamespaceWithoutCapSysAdminIsEperm) {
+  EXPECT_EQ(Case("fm_unprivileged", "unprivileged"), "EPERM");
+}
+
+TEST_P(PolyfillTest, FsmountNamespaceWorksInsideAUserNamespace) {
+  EXPECT_EQ(Case("fm_in_user_namespace", "userns"), "ok mntns=1 cloexec=0");
+}
+
+// ---- statmount(STATMOUNT_BY_FD) ----
+
+TEST_P(PolyfillTest, StatmountByFdWritesTheKernelsBytesForAnAttachedMount) {
+  EXPECT_EQ(Case("sm_attached"), "ok point=/tmp/raw-calls/a has_ns_id=1 same-as-by-id=1");
+}
+TEST_P(PolyfillTest, StatmountByFdTakesAVersion1Request) {
+  EXPECT_EQ(Case("sm_request_ver1"), "ok point=/tmp/raw-calls/a has_ns_id=0 same-as-by-id=1");
+}
+TEST_P(PolyfillTest, StatmountByFdOfADetachedMountHasNoMountPointAndNoNamespace) {
+  EXPECT_EQ(Case("sm_detached"), "ok point=- has_ns_id=0");
+}
+TEST_P(PolyfillTest, StatmountByFdWorksWithoutPrivileges) {
+  EXPECT_EQ(Case("sm_unprivileged", "unprivileged"), "ok point=/tmp/raw-calls/a has_ns_id=0 same-as-by-id=1");
+}
+TEST_P(PolyfillTest, StatmountByFdWorksInsideAUserNamespace) {
+  EXPECT_EQ(Case("sm_in_user_namespace", "userns"), "ok point=/tmp/raw-calls/a has_ns_id=0 same-as-by-id=1");
+}
+TEST_P(PolyfillTest, StatmountByFdOfFdMinusOneIsEbadf) { EXPECT_EQ(Case("sm_bad_fd"), "EBADF"); }
+TEST_P(PolyfillTest, StatmountByFdWithAMountIdIsEinval) { EXPECT_EQ(Case("sm_with_mnt_id"), "EINVAL"); }
+TEST_P(PolyfillTest, StatmountByFdOfAPipeIsEinval) { EXPECT_EQ(Case("sm_pipe"), "EINVAL"); }
+TEST_P(PolyfillTest, StatmountByFdWithAnUnknownFlagIsEinval) { EXPECT_EQ(Case("sm_unknown_flag"), "EINVAL"); }
+TEST_P(PolyfillTest, StatmountByFdWithARequestBelowVersion0IsEinval) {
+  EXPECT_EQ(Case("sm_short_request"), "EINVAL");
+}
+TEST_P(PolyfillTest, StatmountByFdWithNonzeroBytesPastTheKnownRequestIsE2big) {
+  EXPECT_EQ(Case("sm_nonzero_tail"), "E2BIG");
+}
+TEST_P(PolyfillTest, StatmountByFdIntoAShortBufferIsEoverflow) { EXPECT_EQ(Case("sm_short_buffer"), "EOVERFLOW"); }
+TEST_P(PolyfillTest, StatmountByFdWithAnUnreadableRequestIsEfault) {
+  EXPECT_EQ(Case("sm_bad_request_pointer"), "EFAULT");
+}
+TEST_P(PolyfillTest, StatmountByFdIntoAnUnwritableBufferIsEfault) {
+  EXPECT_EQ(Case("sm_bad_buffer_pointer"), "EFAULT");
+}
+
+// ---- the same cases through the library calls the polyfill answers with ----
+// The library must give what the raw calls give (natively on 7.x, trapped on
+// 6.x): the polyfill adds nothing of its own to these answers.
+
+std::string Outcome(const Result<UniqueFd>& result) { return result ? "ok" : ErrnoName(result.error().code); }
+
+TEST(PolyfillMatchesLibrary, OpenTreeNamespaceRefusesWhatTheRawCallRefuses) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root";
+  const auto& raw = Results(PolyfillNeeded().Any() ? Way::kPolyfill : Way::kDirect, "cases");
+  testing::InPrivateMountNamespace([&] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(testing::MountTmpfs(base + "/a"));
+    const int file = ::open((base + "/file").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    ASSERT_GE(file, 0);
+    ::close(file);
+    EXPECT_EQ(Outcome(OpenTreeNamespace(AT_FDCWD, base + "/a", 1U /* OPEN_TREE_CLONE */)),
+              raw.at("ot_clone_and_namespace"));
+    EXPECT_EQ(Outcome(OpenTreeNamespace(AT_FDCWD, base + "/a", 1U << 2)), raw.at("ot_unknown_flag"));
+    EXPECT_EQ(Outcome(OpenTreeNamespace(AT_FDCWD, base + "/file", 0)), raw.at("ot_not_a_directory"));
+    EXPECT_EQ(Outcome(OpenTreeNamespace(AT_FDCWD, "/nonexistent/raw-calls", 0)), raw.at("ot_missing_path"));
+    EXPECT_EQ(Outcome(OpenTreeNamespace(9999, "a", 0)), raw.at("ot_bad_dirfd"));
+  });
+}
+
+TEST(PolyfillMatchesLibrary, StatmountByFdRefusesWhatTheRawCallRefuses) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root";
+  const auto& raw = Results(PolyfillNeeded().Any() ? Way::kPolyfill : Way::kDirect, "cases");
+  auto bad = StatmountByFd(-1, field::kMntBasic);
+  EXPECT_EQ(bad ? "ok" : ErrnoName(bad.error().code), raw.at("sm_bad_fd"));
+  int pipefd[2];
+  ASSERT_EQ(::pipe2(pipefd, O_CLOEXEC), 0);
+  auto pipe = StatmountByFd(pipefd[0], field::kMntBasic);
+  ::close(pipefd[0]);
+  ::close(pipefd[1]);
+  EXPECT_EQ(pipe ? "ok" : ErrnoName(pipe.error().code), raw.at("sm_pipe"));
+}
+
+// ---- the filter itself ----
+
+TEST(Polyfill, InstallsAFilterOnlyWhereTheKernelLacksACall) {
+  const auto result = RunProgram({CliPath(), "polyfill", "--", MNTNS_RAW_CALLS_PATH, "seccomp"});
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_EQ(result.out, PolyfillNeeded().Any() ? "Seccomp:\t2\n" : "Seccomp:\t0\n");
+}
+
+TEST(Polyfill, PassesOnTheExitStatusOfTheCommand) {
+  const auto result = RunProgram({CliPath(), "polyfill", "--", MNTNS_RAW_CALLS_PATH, "no-such-mode"});
+  EXPECT_EQ(result.exit_status, 2);
+}
+
+TEST(Polyfill, ACommandThatCannotBeRunExits127AndSaysWhy) {
+  const auto result = RunProgram({CliPath(), "polyfill", "--", "/nonexistent/program"});
+  EXPECT_EQ(result.exit_status, 127);
+  EXPECT_EQ(result.err, "mntns: execvp \"/nonexistent/program\": No such file or directory (ENOENT)\n");
+}
+
+TEST(Polyfill, ListSaysWhichCallsAreTrapped) {
+  const auto result = RunProgram({CliPath(), "polyfill", "--list"});
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  const bool trapped = PolyfillNeeded().open_tree_namespace;
+  EXPECT_NE(result.out.find(std::string("open_tree(OPEN_TREE_NAMESPACE)       ") +
+                            (trapped ? "emulated (trapped)" : "native (not trapped)")),
+            std::string::npos)
+      << result.out;
+}
+
+// InstallPolyfill() in a process: a thread that existed before the call is
+// filtered too (TSYNC), and its raw open_tree(OPEN_TREE_NAMESPACE) returns a
+// mount namespace fd where the kernel lacks the call (natively where it has it).
+TEST(InstallPolyfill, ServesEveryThreadOfTheProcess) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root";
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    int verdict = 1;
+    int ready[2];
+    if (::pipe(ready) != 0) ::_exit(3);
+    std::thread earlier([&] {
+      char go;
+      if (::read(ready[0], &go, 1) != 1) return;
+      const long fd = ::syscall(428, AT_FDCWD, "/", (1U << 1) | AT_RECURSIVE | O_CLOEXEC);
+      if (fd >= 0 && ::ioctl(static_cast<int>(fd), _IO(0xb7, 0x3)) == CLONE_NEWNS) verdict = 0;
+    });
+    auto installed = InstallPolyfill();
+    const bool expected = installed && installed->open_tree_namespace == PolyfillNeeded().open_tree_namespace;
+    (void)!::write(ready[1], "g", 1);
+    earlier.join();
+    ::_exit(expected ? verdict : 2);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: the call failed, 2: InstallPolyfill did not trap what is missing";
+}
+
+// An unprivileged supervisor (no_new_privs, no capabilities) serves an
+// unprivileged caller what 7.2 gives it.
+TEST(Polyfill, WorksForAnUnprivilegedUser) {
+  if (getuid() != 0 || ::access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "needs root and setpriv";
+  const auto result = RunProgram({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", CliPath(),
+                                  "polyfill", "--", MNTNS_RAW_CALLS_PATH, "nobody"});
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_NE(result.out.find("ot_nobody EPERM\n"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("sm_nobody ok point=/ has_ns_id=0 same-as-by-id=1\n"), std::string::npos) << result.out;
+}
+
+// The supervisor killed while CMD runs: CMD's next trapped call fails with
+// ENOSYS (the kernel's answer when no listener is left) instead of hanging.
+TEST(Polyfill, TrappedCallsFailWithEnosysOnceTheSupervisorIsGone) {
+  if (!PolyfillNeeded().open_tree_namespace) GTEST_SKIP() << "nothing is trapped on this kernel";
+  int to_child[2], from_child[2];
+  ASSERT_EQ(::pipe2(to_child, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(from_child, O_CLOEXEC), 0);
+  const pid_t supervisor = ::fork();
+  ASSERT_GE(supervisor, 0);
+  if (supervisor == 0) {
+    ::dup2(to_child[0], 0);
+    ::dup2(from_child[1], 1);
+    const std::string cli = CliPath();
+    ::execl(cli.c_str(), cli.c_str(), "polyfill", "--", MNTNS_RAW_CALLS_PATH, "wait-open-tree", nullptr);
+    ::_exit(127);
+  }
+  ::close(to_child[0]);
+  ::close(from_child[1]);
+  std::string out;
+  char chunk[256];
+  while (out.find("ready\n") == std::string::npos) {
+    const ssize_t n = ::read(from_child[0], chunk, sizeof chunk);
+    ASSERT_GT(n, 0) << "raw_calls never said ready";
+    out.append(chunk, static_cast<std::size_t>(n));
+  }
+  ASSERT_EQ(::kill(supervisor, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(supervisor, &status, 0), supervisor);
+  ASSERT_EQ(::write(to_child[1], "x", 1), 1);
+  ::close(to_child[1]);
+  for (ssize_t n; (n = ::read(from_child[0], chunk, sizeof chunk)) > 0;) out.append(chunk, static_cast<std::size_t>(n));
+  ::close(from_child[0]);
+  EXPECT_EQ(out, "ready\nopen_tree ENOSYS\n");
+}
+
+}  // namespace
+}  // namespace mntns

@@ -1,0 +1,402 @@
+/* An unmodified program that issues Linux 7.x's mount calls as raw syscalls,
+ * knowing nothing of mntns: run directly on 7.2 and under `mntns polyfill` on
+ * 6.x, it must print the same lines (tests/ns/polyfill_test.cc).
+ * Statically linked and multi-threaded on purpose (one case calls from a
+ * second thread).
+ *
+ *   raw_calls cases               every case, as root, in a private mount namespace
+ *                                 it makes itself: one "NAME RESULT" line each
+ *   raw_calls unprivileged        the cases of a caller without privileges (uid 65534)
+ *   raw_calls userns              the cases of a caller in a user namespace of its own
+ *                                 (uid 0 mapped to 0), whose mount namespace it owns
+ *   raw_calls nobody              without any setup, as whoever runs it: open_tree("/",
+ *                                 OPEN_TREE_NAMESPACE) and statmount BY_FD of "/"
+ *   raw_calls wait-open-tree      reads one byte from stdin, then open_tree("/",
+ *                                 OPEN_TREE_NAMESPACE): "open_tree RESULT"
+ *   raw_calls seccomp             the Seccomp: line of /proc/self/status (0: no filter)
+ *   raw_calls getppid N           N getppid() calls (for the benchmark)
+ *   raw_calls open-tree-loop N    N open_tree(".", OPEN_TREE_NAMESPACE|AT_RECURSIVE) + close
+ * RESULT is "ok" (and facts) or the errno's name. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define OPEN_TREE_NAMESPACE_ (1U << 1)
+#define OPEN_TREE_CLONE_ 1U
+#define FSMOUNT_NAMESPACE_ 0x2U
+#define FSMOUNT_CLOEXEC_ 0x1U
+#define STATMOUNT_BY_FD_ 0x1U
+#define NS_GET_NSTYPE_ _IO(0xb7, 0x3)
+#define NS_GET_MNTNS_ID_ _IOR(0xb7, 5, uint64_t)
+#define FSCONFIG_CMD_CREATE_ 6
+#define STATX_MNT_ID_UNIQUE_ 0x4000U
+#define SM_MNT_BASIC 0x2ULL
+#define SM_MNT_POINT 0x10ULL
+#define SM_FS_TYPE 0x20ULL
+#define SM_MNT_NS_ID 0x40ULL
+#define SM_MNT_ROOT 0x8ULL
+#define SM_SB_BASIC 0x1ULL
+
+struct mnt_id_req_ {
+  uint32_t size;
+  uint32_t mnt_fd;
+  uint64_t mnt_id;
+  uint64_t param;
+  uint64_t mnt_ns_id;
+};
+
+static const char* Name(int e) {
+  switch (e) {
+    case EPERM: return "EPERM";
+    case ENOENT: return "ENOENT";
+    case EBADF: return "EBADF";
+    case EFAULT: return "EFAULT";
+    case ENOTDIR: return "ENOTDIR";
+    case EINVAL: return "EINVAL";
+    case E2BIG: return "E2BIG";
+    case ENOSYS: return "ENOSYS";
+    case EOVERFLOW: return "EOVERFLOW";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    case EACCES: return "EACCES";
+    default: {
+      static char text[32];
+      snprintf(text, sizeof text, "E%d", e);
+      return text;
+    }
+  }
+}
+
+static long OpenTree(int dirfd, const char* path, unsigned flags) {
+  return syscall(428, dirfd, path, flags);
+}
+static long Fsmount(int fs_fd, unsigned flags, unsigned attr) { return syscall(432, fs_fd, flags, attr); }
+static long Statmount(const struct mnt_id_req_* req, void* buf, size_t size, unsigned flags) {
+  return syscall(457, req, buf, size, flags);
+}
+
+static char dir[64];  /* the scratch directory: tmpfs "a" with tmpfs "a/sub" */
+static char a[96], sub[128], file[128];
+
+static void Report(const char* name, long result, const char* facts) {
+  if (result < 0) printf("%s %s\n", name, Name(errno));
+  else printf("%s ok%s%s\n", name, facts[0] ? " " : "", facts);
+  fflush(stdout);
+}
+
+/* What a process that enters namespace `fd` sees: "marker" (the tree's file
+ * shows at /), "sub-mount" (a/sub is copied as a mount). */
+static void Inside(int fd, char* facts, size_t size) {
+  int pipefd[2];
+  if (pipe(pipefd) != 0) return;
+  pid_t pid = fork();
+  if (pid == 0) {
+    char text[64] = "";
+    if (setns(fd, CLONE_NEWNS) != 0) {
+      snprintf(text, sizeof text, "setns-%s", Name(errno));
+    } else {
+      struct statx stx;
+      int marker = access("/marker", F_OK) == 0;
+      int submount = statx(AT_FDCWD, "/sub", 0, STATX_BASIC_STATS, &stx) == 0 &&
+                     (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+                     (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+      snprintf(text, sizeof text, "marker=%d sub-mount=%d", marker, submount);
+    }
+    (void)!write(pipefd[1], text, strlen(text));
+    _exit(0);
+  }
+  close(pipefd[1]);
+  ssize_t n = read(pipefd[0], facts, size - 1);
+  facts[n > 0 ? n : 0] = '\0';
+  close(pipefd[0]);
+  waitpid(pid, NULL, 0);
+}
+
+static void NamespaceFacts(long fd, char* facts, size_t size) {
+  if (fd < 0) return;
+  char inside[96] = "";
+  int type = ioctl((int)fd, NS_GET_NSTYPE_);
+  int cloexec = (fcntl((int)fd, F_GETFD) & FD_CLOEXEC) != 0;
+  Inside((int)fd, inside, sizeof inside);
+  snprintf(facts, size, "mntns=%d cloexec=%d %s", type == CLONE_NEWNS, cloexec, inside);
+}
+
+static void OpenTreeCase(const char* name, int dirfd, const char* path, unsigned flags) {
+  long fd = OpenTree(dirfd, path, flags);
+  char facts[192] = "";
+  NamespaceFacts(fd, facts, sizeof facts);
+  Report(name, fd, facts);
+  if (fd >= 0) close((int)fd);
+}
+
+static void* ThreadCall(void* arg) {
+  (void)arg;
+  OpenTreeCase("ot_from_second_thread", AT_FDCWD, a, OPEN_TREE_NAMESPACE_ | OPEN_TREE_CLONE_ * 0);
+  return NULL;
+}
+
+static int NewTmpfsContext(void) {
+  int fs = (int)syscall(430, "tmpfs", 1 /* FSOPEN_CLOEXEC */);
+  if (fs >= 0) syscall(431, fs, FSCONFIG_CMD_CREATE_, NULL, NULL, 0);
+  return fs;
+}
+
+static void FsmountCase(const char* name, int fs, unsigned flags) {
+  long fd = Fsmount(fs, flags, 0);
+  char facts[192] = "";
+  if (fd >= 0) {
+    int type = ioctl((int)fd, NS_GET_NSTYPE_);
+    snprintf(facts, sizeof facts, "mntns=%d cloexec=%d", type == CLONE_NEWNS,
+             (fcntl((int)fd, F_GETFD) & FD_CLOEXEC) != 0);
+  }
+  Report(name, fd, facts);
+  if (fd >= 0) close((int)fd);
+}
+
+static uint64_t UniqueMountId(int fd) {
+  struct statx stx;
+  memset(&stx, 0, sizeof stx);
+  if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID_UNIQUE_, &stx) != 0) return 0;
+  return stx.stx_mnt_id;
+}
+
+static uint64_t buffer[4096 / 8], other[4096 / 8];
+
+/* statmount BY_FD of `fd`; with compare, the bytes must equal statmount by id's. */
+static void StatmountCase(const char* name, uint32_t size, uint32_t fd, uint64_t mnt_id, uint64_t mask,
+                          size_t bufsize, int compare) {
+  struct { struct mnt_id_req_ req; uint64_t tail[2]; } request;
+  memset(&request, 0, sizeof request);
+  request.req.size = size;
+  request.req.mnt_fd = fd;
+  request.req.mnt_id = mnt_id;
+  request.req.param = mask;
+  if (size > sizeof request.req) request.tail[0] = 1;
+  memset(buffer, 0xa5, sizeof buffer);
+  long r = Statmount(&request.req, buffer, bufsize, STATMOUNT_BY_FD_);
+  char facts[192] = "";
+  if (r == 0) {
+    uint64_t got = buffer[1];
+    const char* point = (got & SM_MNT_POINT) ? (const char*)buffer + 512 + ((uint32_t*)buffer)[27] : "-";
+    snprintf(facts, sizeof facts, "point=%s has_ns_id=%d", point, (got & SM_MNT_NS_ID) != 0);
+    if (compare) {
+      struct mnt_id_req_ by_id = {.size = 24, .mnt_id = UniqueMountId((int)fd), .param = mask};
+      memset(other, 0xa5, sizeof other);
+      long r2 = Statmount(&by_id, other, bufsize, 0);
+      uint32_t length = (uint32_t)buffer[0];
+      strcat(facts, r2 == 0 && memcmp(buffer, other, length) == 0 ? " same-as-by-id=1" : " same-as-by-id=0");
+    }
+  }
+  Report(name, r, facts);
+}
+
+static int WriteFile(const char* path, const char* text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+  close(fd);
+  return ok ? 0 : -1;
+}
+
+static int Setup(int user_namespace) {
+  if (user_namespace) {
+    if (unshare(CLONE_NEWUSER) != 0) return perror("unshare(CLONE_NEWUSER)"), -1;
+    if (WriteFile("/proc/self/uid_map", "0 0 1\n") != 0 || WriteFile("/proc/self/setgroups", "deny") != 0 ||
+        WriteFile("/proc/self/gid_map", "0 0 1\n") != 0) {
+      return perror("write the id maps"), -1;
+    }
+  }
+  if (unshare(CLONE_NEWNS) != 0) return perror("unshare"), -1;
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) return perror("make-rprivate"), -1;
+  /* A tmpfs over /tmp, in this namespace only: nothing is left on any disk. */
+  mkdir("/tmp", 01777);
+  if (mount("scratch", "/tmp", "tmpfs", 0, NULL) != 0) return perror("mount scratch"), -1;
+  strcpy(dir, "/tmp/raw-calls");
+  if (mkdir(dir, 0755) != 0) return perror("mkdir"), -1;
+  snprintf(a, sizeof a, "%s/a", dir);
+  snprintf(sub, sizeof sub, "%s/a/sub", dir);
+  snprintf(file, sizeof file, "%s/file", dir);
+  mkdir(a, 0755);
+  if (mount("mt-a", a, "tmpfs", 0, NULL) != 0) return perror("mount a"), -1;
+  mkdir(sub, 0755);
+  char marker[128];
+  snprintf(marker, sizeof marker, "%s/marker", a);
+  close(open(marker, O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+  if (mount("mt-sub", sub, "tmpfs", 0, NULL) != 0) return perror("mount sub"), -1;
+  close(open(file, O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+  return 0;
+}
+
+static void RootCases(void) {
+  OpenTreeCase("ot_plain", AT_FDCWD, a, OPEN_TREE_NAMESPACE_);
+  OpenTreeCase("ot_cloexec", AT_FDCWD, a, OPEN_TREE_NAMESPACE_ | O_CLOEXEC);
+  OpenTreeCase("ot_recursive", AT_FDCWD, a, OPEN_TREE_NAMESPACE_ | AT_RECURSIVE);
+  OpenTreeCase("ot_clone_and_namespace", AT_FDCWD, a, OPEN_TREE_NAMESPACE_ | OPEN_TREE_CLONE_);
+  OpenTreeCase("ot_unknown_flag", AT_FDCWD, a, OPEN_TREE_NAMESPACE_ | (1U << 2));
+  OpenTreeCase("ot_not_a_directory", AT_FDCWD, file, OPEN_TREE_NAMESPACE_);
+  OpenTreeCase("ot_missing_path", AT_FDCWD, "/nonexistent/raw-calls", OPEN_TREE_NAMESPACE_);
+  OpenTreeCase("ot_bad_path_pointer", AT_FDCWD, (const char*)8, OPEN_TREE_NAMESPACE_);
+  OpenTreeCase("ot_bad_dirfd", 9999, "a", OPEN_TREE_NAMESPACE_);
+  {
+    char longpath[5000];
+    memset(longpath, 'x', sizeof longpath - 1);
+    longpath[0] = '/';
+    longpath[sizeof longpath - 1] = '\0';
+    OpenTreeCase("ot_path_too_long", AT_FDCWD, longpath, OPEN_TREE_NAMESPACE_);
+  }
+  int scratch = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  OpenTreeCase("ot_relative_to_dirfd", scratch, "a", OPEN_TREE_NAMESPACE_);
+  int at_a = open(a, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  OpenTreeCase("ot_empty_path", at_a, "", OPEN_TREE_NAMESPACE_ | AT_EMPTY_PATH);
+  OpenTreeCase("ot_empty_path_without_flag", at_a, "", OPEN_TREE_NAMESPACE_);
+  if (chdir(dir) == 0) OpenTreeCase("ot_relative_to_cwd", AT_FDCWD, "a", OPEN_TREE_NAMESPACE_);
+  if (chdir("/") != 0) return;
+  {
+    long one = OpenTree(AT_FDCWD, a, OPEN_TREE_NAMESPACE_);
+    long two = OpenTree(AT_FDCWD, a, OPEN_TREE_NAMESPACE_);
+    uint64_t id1 = 0, id2 = 0;
+    int got = one >= 0 && two >= 0 && ioctl((int)one, NS_GET_MNTNS_ID_, &id1) == 0 &&
+              ioctl((int)two, NS_GET_MNTNS_ID_, &id2) == 0;
+    Report("ot_new_namespace_each_call", one < 0 ? one : two, got && id1 != id2 ? "distinct=1" : "distinct=0");
+    if (one >= 0) close((int)one);
+    if (two >= 0) close((int)two);
+  }
+  pthread_t thread;
+  if (pthread_create(&thread, NULL, ThreadCall, NULL) == 0) pthread_join(thread, NULL);
+
+  int fs = NewTmpfsContext();
+  FsmountCase("fm_plain", fs, FSMOUNT_NAMESPACE_);
+  close(fs);
+  fs = NewTmpfsContext();
+  FsmountCase("fm_cloexec", fs, FSMOUNT_NAMESPACE_ | FSMOUNT_CLOEXEC_);
+  close(fs);
+  FsmountCase("fm_bad_fd", 9999, FSMOUNT_NAMESPACE_);
+  fs = NewTmpfsContext();
+  FsmountCase("fm_unknown_flag", fs, FSMOUNT_NAMESPACE_ | 0x4);
+  close(fs);
+  {
+    int directory = open(a, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    FsmountCase("fm_not_a_context", directory, FSMOUNT_NAMESPACE_);
+    close(directory);
+  }
+  /* fsmount takes no O_PATH fd (fdget refuses it before looking at the file). */
+  FsmountCase("fm_o_path_fd", at_a, FSMOUNT_NAMESPACE_);
+
+  StatmountCase("sm_attached", 24, (uint32_t)at_a, 0, SM_SB_BASIC | SM_MNT_BASIC | SM_MNT_POINT | SM_FS_TYPE | SM_MNT_NS_ID | SM_MNT_ROOT, sizeof buffer, 1);
+  StatmountCase("sm_request_ver1", 32, (uint32_t)at_a, 0, SM_MNT_BASIC | SM_MNT_POINT, sizeof buffer, 1);
+  StatmountCase("sm_bad_fd", 24, (uint32_t)-1, 0, SM_MNT_BASIC, sizeof buffer, 0);
+  StatmountCase("sm_with_mnt_id", 24, (uint32_t)at_a, 1, SM_MNT_BASIC, sizeof buffer, 0);
+  StatmountCase("sm_short_request", 16, (uint32_t)at_a, 0, SM_MNT_BASIC, sizeof buffer, 0);
+  StatmountCase("sm_nonzero_tail", 40, (uint32_t)at_a, 0, SM_MNT_BASIC, sizeof buffer, 0);
+  StatmountCase("sm_short_buffer", 24, (uint32_t)at_a, 0, SM_MNT_POINT | SM_FS_TYPE, 514, 0);
+  {
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) == 0) {
+      StatmountCase("sm_pipe", 24, (uint32_t)pipefd[0], 0, SM_MNT_BASIC, sizeof buffer, 0);
+      close(pipefd[0]);
+      close(pipefd[1]);
+    }
+  }
+  {
+    struct mnt_id_req_ req = {.size = 24, .mnt_fd = (uint32_t)at_a, .param = SM_MNT_BASIC};
+    long r = Statmount(&req, buffer, sizeof buffer, STATMOUNT_BY_FD_ | 0x2);
+    Report("sm_unknown_flag", r, "");
+    r = Statmount((const struct mnt_id_req_*)8, buffer, sizeof buffer, STATMOUNT_BY_FD_);
+    Report("sm_bad_request_pointer", r, "");
+    r = Statmount(&req, (void*)8, sizeof buffer, STATMOUNT_BY_FD_);
+    Report("sm_bad_buffer_pointer", r, "");
+  }
+  {
+    int at_sub = open(sub, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (umount2(sub, MNT_DETACH) == 0) {
+      StatmountCase("sm_detached", 24, (uint32_t)at_sub, 0, SM_MNT_BASIC | SM_MNT_POINT | SM_MNT_NS_ID | SM_FS_TYPE, sizeof buffer, 0);
+    }
+    close(at_sub);
+  }
+  close(at_a);
+  close(scratch);
+}
+
+static void UnprivilegedCases(void) {
+  int at_a = open(a, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int fs = NewTmpfsContext(); /* as root: the fsmount below is the call being judged */
+  if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) {
+    perror("drop privileges");
+    exit(1);
+  }
+  OpenTreeCase("ot_unprivileged", AT_FDCWD, a, OPEN_TREE_NAMESPACE_);
+  OpenTreeCase("ot_unprivileged_bad_pointer", AT_FDCWD, (const char*)8, OPEN_TREE_NAMESPACE_);
+  FsmountCase("fm_unprivileged", fs, FSMOUNT_NAMESPACE_);
+  StatmountCase("sm_unprivileged", 24, (uint32_t)at_a, 0, SM_MNT_BASIC | SM_MNT_POINT | SM_FS_TYPE, sizeof buffer, 1);
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2) return fprintf(stderr, "usage: raw_calls MODE\n"), 2;
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  if (strcmp(argv[1], "seccomp") == 0) {
+    FILE* status = fopen("/proc/self/status", "re");
+    char line[256];
+    while (status && fgets(line, sizeof line, status)) {
+      if (strncmp(line, "Seccomp:", 8) == 0) fputs(line, stdout);
+    }
+    return 0;
+  }
+  if (strcmp(argv[1], "getppid") == 0 && argc == 3) {
+    long n = atol(argv[2]);
+    for (long i = 0; i < n; ++i) syscall(SYS_getppid);
+    return 0;
+  }
+  if (strcmp(argv[1], "open-tree-loop") == 0 && argc == 3) {
+    long n = atol(argv[2]);
+    for (long i = 0; i < n; ++i) {
+      long fd = OpenTree(AT_FDCWD, ".", OPEN_TREE_NAMESPACE_ | AT_RECURSIVE | O_CLOEXEC);
+      if (fd < 0) return fprintf(stderr, "open_tree: %s\n", Name(errno)), 1;
+      close((int)fd);
+    }
+    return 0;
+  }
+  if (strcmp(argv[1], "nobody") == 0) {
+    OpenTreeCase("ot_nobody", AT_FDCWD, "/", OPEN_TREE_NAMESPACE_ | AT_RECURSIVE);
+    int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    StatmountCase("sm_nobody", 24, (uint32_t)root, 0, SM_MNT_BASIC | SM_MNT_POINT | SM_FS_TYPE, sizeof buffer, 1);
+    return 0;
+  }
+  if (strcmp(argv[1], "wait-open-tree") == 0) {
+    char byte;
+    puts("ready");
+    if (read(0, &byte, 1) < 0) return 1;
+    long fd = OpenTree(AT_FDCWD, "/", OPEN_TREE_NAMESPACE_ | AT_RECURSIVE);
+    Report("open_tree", fd, "");
+    return 0;
+  }
+  if (strcmp(argv[1], "cases") == 0 || strcmp(argv[1], "unprivileged") == 0) {
+    if (Setup(0) != 0) return 1;
+    if (strcmp(argv[1], "cases") == 0) RootCases();
+    else UnprivilegedCases();
+    return 0;
+  }
+  if (strcmp(argv[1], "userns") == 0) {
+    if (Setup(1) != 0) return 1;
+    OpenTreeCase("ot_in_user_namespace", AT_FDCWD, a, OPEN_TREE_NAMESPACE_);
+    OpenTreeCase("ot_recursive_in_user_namespace", AT_FDCWD, a, OPEN_TREE_NAMESPACE_ | AT_RECURSIVE);
+    int fs = NewTmpfsContext();
+    FsmountCase("fm_in_user_namespace", fs, FSMOUNT_NAMESPACE_);
+    close(fs);
+    int at_a = open(a, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    StatmountCase("sm_in_user_namespace", 24, (uint32_t)at_a, 0, SM_MNT_BASIC | SM_MNT_POINT, sizeof buffer, 1);
+    return 0;
+  }
+  fprintf(stderr, "raw_calls: unknown mode %s\n", argv[1]);
+  return 2;
+}
