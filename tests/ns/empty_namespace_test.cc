@@ -400,6 +400,16 @@ int WaitForChild(const MountNamespaceChild& child) {
   return info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status;
 }
 
+// For the child of a fork (the parent may have threads): how many mounts a
+// raw listmount(LSMT_ROOT) lists, with no allocation.
+long RawListmountCount() {
+  sys::MntIdReq request{};
+  request.size = sys::kMntIdReqSizeVer0;
+  request.mnt_id = sys::kListmountRoot;
+  std::uint64_t ids[4];
+  return ::syscall(SYS_listmount, &request, ids, 4, 0);
+}
+
 TEST_P(EmptyNamespaceTest, ForkStartsTheChildInAnEmptyNamespaceAndLeavesTheParent) {
   InPrivateMountNamespace([&] {
     auto own = sys::Open(AT_FDCWD, "/proc/self/ns/mnt", O_RDONLY);
@@ -409,11 +419,7 @@ TEST_P(EmptyNamespaceTest, ForkStartsTheChildInAnEmptyNamespaceAndLeavesTheParen
     auto child = ForkIntoEmptyMountNamespace(0, options());
     if (child && child->pid == 0) {
       // Raw checks only (the parent may have threads): listmount, cwd, "/".
-      sys::MntIdReq request{};
-      request.size = sys::kMntIdReqSizeVer0;
-      request.mnt_id = sys::kListmountRoot;
-      std::uint64_t ids[4];
-      const long n = ::syscall(SYS_listmount, &request, ids, 4, 0);
+      const long n = RawListmountCount();
       char cwd[8];
       const bool at_root = ::getcwd(cwd, sizeof cwd) != nullptr && cwd[0] == '/' && cwd[1] == '\0';
       ::_exit(n == 1 && at_root && ::access("/proc", F_OK) != 0 ? 0 : 1);
@@ -433,11 +439,7 @@ TEST_P(EmptyNamespaceTest, ForkWithNewUserAndPidNamespacesGivesPidOneInTheChilds
   InPrivateMountNamespace([&] {
     auto child = ForkIntoEmptyMountNamespace(CLONE_NEWUSER | CLONE_NEWPID, options());
     if (child && child->pid == 0) {
-      sys::MntIdReq request{};
-      request.size = sys::kMntIdReqSizeVer0;
-      request.mnt_id = sys::kListmountRoot;
-      std::uint64_t ids[4];
-      const long n = ::syscall(SYS_listmount, &request, ids, 4, 0);
+      const long n = RawListmountCount();
       // The mount namespace must belong to the child's new user namespace:
       // its owner is what NS_GET_USERNS of the pidfd's namespace says, which
       // the parent checks; here: pid 1 and one mount.
