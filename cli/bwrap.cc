@@ -259,8 +259,12 @@ int BwrapMain(int argc, char** argv) {
       ++i;
       continue;
     }
+    // Skips the option's values; the loop's bound check then stops at the
+    // end of a command line that ends short of them (`--bind /`).
     for (const RunOption& option : RunOptions()) {
-      if (option.name == args[i]) i += option.values.size();
+      if (option.name != args[i]) continue;
+      i += option.values.size();
+      break;
     }
   }
   auto line = ParseRunCommandLine(args, RunDialect::kBwrap);
