@@ -7,11 +7,8 @@ include must name a public header ("mntns/tree.h") or one of the folder's own
 (cli/ or bench/, relative to that folder's root or to the including file); an
 angle-bracket include must not name a file under src/. The build enforces the
 same for cli/ (src/ is not on its include path); this check also covers
-bench/ and says which line broke the rule.
-
-WHITE_BOX lists the only exceptions, each file with the internal headers it
-may include and why; an exception no longer used fails too, so the list
-cannot outlive its reason.
+bench/ and says which line broke the rule. There are no exceptions:
+white-box benchmarks live under tests/ (tests/bench/).
 
 usage: check-public-includes.py [SOURCE_ROOT]
 """
@@ -21,15 +18,6 @@ import sys
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^">]+)[">]', re.M)
 FOLDERS = ("cli", "bench")
-WHITE_BOX = {
-    # The floor of `mntns bench ls`: the raw statmount calls `ls --json` makes,
-    # with nothing decoded, and the superblock strings the library asks for
-    # once per superblock. No public call issues a statmount without decoding.
-    "cli/bench/statmount_floor.cc": {"query/listmount.h", "query/statmount.h", "sys/syscalls.h"},
-    # Runs StatmountByFd's native and emulated implementations side by side on
-    # one kernel, and the bare statmount reader they are measured against.
-    "bench/statmount_by_fd_bench.cc": {"query/statmount.h", "query/statmount_by_fd.h"},
-}
 
 
 def main() -> int:
@@ -37,7 +25,6 @@ def main() -> int:
     public = root / "include"
     internal = root / "src"
     problems = []
-    used = {name: set() for name in WHITE_BOX}
     for folder in FOLDERS:
         for path in sorted((root / folder).rglob("*")):
             if path.suffix not in (".cc", ".h"):
@@ -54,14 +41,8 @@ def main() -> int:
                         continue
                 elif not (internal / header).is_file():
                     continue  # a system or third-party header
-                if header in WHITE_BOX.get(name, ()):
-                    used[name].add(header)
-                    continue
                 where = "an internal header (src/)" if (internal / header).is_file() else "not a public header"
                 problems.append(f"{name}:{line}: includes {quote}{header}{'>' if quote == '<' else quote}: {where}")
-    for name, headers in WHITE_BOX.items():
-        for header in sorted(headers - used[name]):
-            problems.append(f"{name}: WHITE_BOX allows {header} but the file no longer includes it: drop the entry")
     for problem in problems:
         print(problem)
     print(f"cli/ and bench/ includes outside the public API: {len(problems)}")

@@ -1,8 +1,6 @@
-// The one white-box part of `mntns bench ls`: the statmount calls that
-// `ls --json` makes, issued bare, as a floor for every statmount-based reader.
-// It needs the library's internals (the raw call, which strings the library
-// asks for once per superblock), so this is the only cli/ file built with
-// src/ on its include path (scripts/check-public-includes.py names it).
+// The floor of `mntns bench ls`: the statmount calls that `ls --json` makes,
+// issued bare (StatmountUndecoded: nothing decoded), as a floor for every
+// statmount-based reader.
 #pragma once
 
 #include <cstdint>

@@ -178,6 +178,19 @@ using MountBlockVisitor = std::function<Result<void>(std::size_t index, std::spa
 // (pipe, socket, nsfs, anon inode, pidfd; on 7.x also memfd); ENOSYS before Linux 6.8.
 [[nodiscard]] MNTNS_EXPORT Result<Mount> StatmountByFd(int fd, FieldMask mask = field::kAll);
 
+// ---- the kernel's replies, undecoded -----------------------------------------
+// For programs that decode or measure the kernel's replies themselves (the
+// floor of `mntns bench ls` is one): nothing is decoded, no Mount is made.
+// The unique ids of a namespace's mounts, by listmount(2) alone, in its order.
+// Errors as for ListMounts with the listmount backend.
+[[nodiscard]] MNTNS_EXPORT Result<std::vector<std::uint64_t>> ListMountIds(const NamespaceRef& ns = {});
+// One statmount(2) of mount `id` in the caller's namespace asking for `mask`:
+// the kernel's struct statmount (<linux/mount.h>) and its strings are written
+// at the start of `buffer`. EOVERFLOW when `buffer` is too small (retry with a
+// bigger one); ENOENT when no such mount exists.
+[[nodiscard]] MNTNS_EXPORT Result<void> StatmountUndecoded(std::uint64_t id, FieldMask mask,
+                                                           std::span<std::byte> buffer);
+
 // ---- the mountinfo format (proc(5)) ------------------------------------------
 // One line of /proc/PID/mountinfo, octal escapes (\040 \011 \012 \134) decoded.
 // The result has the fields mountinfo carries: kSbBasic (no sb_magic),

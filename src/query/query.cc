@@ -423,4 +423,16 @@ Result<Mount> StatmountByPath(const std::string& path, const QueryOptions& optio
   return mount;
 }
 
+Result<std::vector<std::uint64_t>> ListMountIds(const NamespaceRef& ns) {
+  auto ns_id = ResolveNamespaceId(ns);
+  if (!ns_id) return std::unexpected(ns_id.error());
+  return internal::ListMountIds(*ns_id);
+}
+
+Result<void> StatmountUndecoded(std::uint64_t id, FieldMask mask, std::span<std::byte> buffer) {
+  const sys::MntIdReq request{
+      .size = sys::kMntIdReqSizeVer1, .mnt_ns_fd_or_mnt_fd = 0, .mnt_id = id, .param = mask, .mnt_ns_id = 0};
+  return sys::Statmount(request, buffer, 0);
+}
+
 }  // namespace mntns

@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <set>
@@ -21,6 +23,7 @@
 #include "mntns/features.h"
 #include "mntns/query.h"
 #include "query/statmount.h"
+#include "sys/uapi.h"
 #include "support/namespace.h"
 
 namespace mntns {
@@ -343,6 +346,64 @@ TEST(StatMount, ByIdMatchesTheListing) {
   auto by_old_id = StatmountById(last.old_id, {}, {.backend = Backend::kMountinfo});
   ASSERT_TRUE(by_old_id) << by_old_id.error().Message();
   EXPECT_EQ(by_old_id->point, last.point);
+}
+
+TEST(ListMountIds, ListsTheIdsOfTheTableInItsOrder) {
+  if (!KernelFeatures().listmount) GTEST_SKIP() << "kernel has no listmount (before 6.8)";
+  InPrivateMountNamespace([] {
+    const std::string base = testing::TempDir() + "/ids";
+    MountBindsOfOneTmpfs(base, 5);
+    auto mounts = ListMounts({}, {.mask = field::kMntBasic, .backend = Backend::kListmount});
+    ASSERT_TRUE(mounts) << mounts.error().Message();
+    std::vector<std::uint64_t> listed;
+    for (const Mount& mount : *mounts) listed.push_back(mount.id);
+    auto ids = ListMountIds();
+    ASSERT_TRUE(ids) << ids.error().Message();
+    EXPECT_EQ(*ids, listed);
+  });
+}
+
+TEST(ListMountIds, ReadsAnotherNamespaceByFile) {
+  if (!KernelFeatures().listmount) GTEST_SKIP() << "kernel has no listmount (before 6.8)";
+  InPrivateMountNamespace([] {
+    const std::string marker = testing::TempDir() + "/marker";
+    OtherNamespace other(marker);
+    const auto ns = NamespaceRef::ByFile("/proc/" + std::to_string(other.pid()) + "/ns/mnt");
+    auto mounts = ListMounts(ns, {.mask = field::kMntBasic});
+    ASSERT_TRUE(mounts) << mounts.error().Message();
+    auto ids = ListMountIds(ns);
+    ASSERT_TRUE(ids) << ids.error().Message();
+    ASSERT_EQ(ids->size(), mounts->size());
+    EXPECT_EQ(ids->back(), mounts->back().id);
+  });
+}
+
+TEST(StatmountUndecoded, WritesTheKernelsStructForTheMount) {
+  if (!KernelFeatures().statmount) GTEST_SKIP() << "kernel has no statmount (before 6.8)";
+  auto mounts = ListMounts({}, {.mask = field::kMntBasic});
+  ASSERT_TRUE(mounts) << mounts.error().Message();
+  alignas(std::uint64_t) std::array<std::byte, 4096> buffer{};
+  ASSERT_TRUE(StatmountUndecoded(mounts->back().id, field::kMntBasic, buffer));
+  sys::RawStatmount reply;
+  std::memcpy(&reply, buffer.data(), sizeof reply);
+  EXPECT_EQ(reply.mnt_id, mounts->back().id);
+  EXPECT_NE(reply.mask & sys::kStatmountMntBasic, 0U);
+  EXPECT_GE(reply.size, sizeof reply);
+}
+
+TEST(StatmountUndecoded, ShortBufferIsEOVERFLOWAndAMissingMountENOENT) {
+  if (!KernelFeatures().statmount) GTEST_SKIP() << "kernel has no statmount (before 6.8)";
+  auto mounts = ListMounts({}, {.mask = field::kMntBasic});
+  ASSERT_TRUE(mounts) << mounts.error().Message();
+  // Room for the struct and none for its strings.
+  alignas(std::uint64_t) std::array<std::byte, sizeof(sys::RawStatmount)> small{};
+  auto short_read = StatmountUndecoded(mounts->back().id, field::kMntPoint, small);
+  ASSERT_FALSE(short_read);
+  EXPECT_EQ(short_read.error().code, EOVERFLOW);
+  std::array<std::byte, 4096> buffer{};
+  auto missing = StatmountUndecoded(0xfffffff00ULL, field::kMntBasic, buffer);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ENOENT);
 }
 
 TEST(StatMount, NonexistentPathNamesOperationPathAndErrno) {

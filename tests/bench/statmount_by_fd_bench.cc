@@ -3,7 +3,7 @@
 // Runs in a private mount namespace of its own (needs root) so that the measured
 // mount table is small and the caller's is never touched.
 //
-//   build-fd/bin/mntns_statmount_by_fd_bench [--benchmark_repetitions=5 ...]
+//   build/bin/mntns_statmount_by_fd_bench [--benchmark_repetitions=5 ...]
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -21,8 +21,7 @@
 #include "mntns/query.h"
 #include "mntns/tree.h"
 // White-box: both StatmountByFd implementations and the bare statmount reader,
-// side by side, which no public call can choose (scripts/check-public-includes.py
-// allows these two here and nowhere else in bench/).
+// side by side, which no public call can choose (hence under tests/, not bench/).
 #include "query/statmount.h"
 #include "query/statmount_by_fd.h"
 
