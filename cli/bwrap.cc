@@ -180,9 +180,10 @@ int RunParsedCommandLine(RunCommandLine& line, RunDialect dialect) {
       return usage_status;
     }
   }
-  if (spec.userns_block_fd >= 0 && line.info_fd < 0) {
-    // Without the report the caller cannot know whose maps to write.
-    say.Say(bwrap ? "--userns-block-fd requires --info-fd" : "--userns-block-fd needs --info-fd FD");
+  if (!bwrap && spec.userns_block_fd >= 0 && line.info_fd < 0) {
+    // Without the report the caller cannot know whose maps to write (the
+    // bwrap dialect says so in bwrap's order, below).
+    say.Say("--userns-block-fd needs --info-fd FD");
     return usage_status;
   }
   if (bwrap) {
