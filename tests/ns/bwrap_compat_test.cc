@@ -601,6 +601,22 @@ TEST(BwrapEntry, UsernsBlockFdLetsTheCallerWriteTheIdMaps) {
   });
 }
 
+// Unprivileged, the namespace comes first and the setup runs with the maps
+// the caller wrote (its own ids only, after setgroups "deny").
+TEST(BwrapEntry, UsernsBlockFdUnprivilegedTheCallerMapsItsOwnIds) {
+  SKIP_WITHOUT_BWRAP();
+  // Scratch() (made as root) is only named in the scripts' environment.
+  testing::AsUnprivilegedUser([] { static_cast<void>(Scratch()); }, [] {
+    ExpectSame("T=$(mktemp -d); mkfifo $T/info $T/block; "
+               "( pid=$(sed -n -e 's/.*\"child-pid\": \\([0-9]*\\).*/\\1/p' -e '/^}/q' < $T/info); "
+               "echo deny > /proc/$pid/setgroups; echo \"0 $(id -u) 1\" > /proc/$pid/uid_map; "
+               "echo \"0 $(id -g) 1\" > /proc/$pid/gid_map; echo go > $T/block ) & "
+               "$BWRAP --unshare-user --userns-block-fd 4 --info-fd 3 --ro-bind / / /bin/sh -c 'id -u; "
+               "cat /proc/self/uid_map | tr -s \" \"' 3>$T/info 4<>$T/block; echo status $?; wait; rm -r $T",
+               "0\n 0 65534 1\nstatus 0\n");
+  });
+}
+
 TEST(BwrapOptions, UsernsBlockFdLetsTheCallerWriteTheIdMaps) {
   testing::InPrivateMountNamespace([] {
     int info[2];
