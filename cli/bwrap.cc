@@ -69,6 +69,11 @@ class Diagnostics {
       return Say(fmt::format("Unable to open lock file {}: {}", Unquoted(error.argument), reason));
     }
     if (error.operation == "chmod") return Say(fmt::format("Can't chmod {}: {}", Unquoted(error.argument), reason));
+    if (error.operation == "setresuid" || error.operation == "setresgid") {
+      // `5 (--uid, in the --userns namespace)`: bwrap's "unable to switch to uid 5".
+      const std::string id = error.argument.substr(0, error.argument.find(' '));
+      return Say(fmt::format("unable to switch to {} {}: {}", error.operation == "setresuid" ? "uid" : "gid", id, reason));
+    }
     Say(error.Message());
   }
 
@@ -113,15 +118,18 @@ void WriteReport(int fd, const std::string& text) {
 // The checks bwrap makes of a whole command line, in its words; nullopt if it passes.
 std::optional<std::string> BwrapProblem(const RunCommandLine& line) {
   const SandboxSpec& spec = line.spec;
-  if (spec.uid && !spec.unshare_user) return "Specifying --uid requires --unshare-user or --userns";
-  if (spec.gid && !spec.unshare_user) return "Specifying --gid requires --unshare-user or --userns";
+  if (line.spec.userns_block_fd >= 0 && !spec.unshare_user) return "--userns-block-fd requires --unshare-user";
+  if (line.spec.userns_block_fd >= 0 && line.info_fd < 0) return "--userns-block-fd requires --info-fd";
+  if (spec.userns_fd >= 0 && spec.unshare_user) {
+    return line.unshare_user_try ? "--userns not compatible --unshare-user-try" : "--userns not compatible --unshare-user";
+  }
+  if (spec.uid && !spec.unshare_user && spec.userns_fd < 0) return "Specifying --uid requires --unshare-user or --userns";
+  if (spec.gid && !spec.unshare_user && spec.userns_fd < 0) return "Specifying --gid requires --unshare-user or --userns";
   if (!spec.hostname.empty() && !spec.unshare_uts) return "Specifying --hostname requires --unshare-uts";
   if (spec.as_pid_1 && !spec.unshare_pid) return "Specifying --as-pid-1 requires --unshare-pid";
   if (spec.as_pid_1 && !spec.lock_files.empty()) return "Specifying --as-pid-1 and --lock-file is not permitted";
   if (spec.disable_userns && !spec.unshare_user) return "--disable-userns requires --unshare-user";
-  if (line.userns_block_fd >= 0 && !spec.unshare_user) return "--userns-block-fd requires --unshare-user";
-  if (line.userns_block_fd >= 0 && line.info_fd < 0) return "--userns-block-fd requires --info-fd";
-  if (line.userns_block_fd >= 0 && spec.disable_userns) return "--disable-userns is not compatible with --userns-block-fd";
+  if (spec.userns_block_fd >= 0 && spec.disable_userns) return "--disable-userns is not compatible with  --userns-block-fd";
   return std::nullopt;
 }
 
@@ -160,28 +168,34 @@ int RunParsedCommandLine(RunCommandLine& line, RunDialect dialect) {
   const Diagnostics say(dialect, line.level_prefix);
   SandboxSpec& spec = line.spec;
   const int usage_status = bwrap ? kExitFailure : kExitUsage;
-  if (!line.labels.empty()) {
-    say.Say(fmt::format("{}: labeling not supported on this system (mntns has no SELinux support)", line.labels.front()));
+  for (const auto& [option, label] : {std::pair{"--exec-label", &spec.exec_label}, {"--file-label", &spec.file_label}}) {
+    if (label->empty()) continue;
+    if (auto valid = CheckSandboxLabel(*label); !valid) {
+      // bwrap's words where SELinux is off; the policy's refusal otherwise.
+      if (bwrap && valid.error().code == ENOTSUP) {
+        say.Say("labeling not supported on this system");
+      } else {
+        say.Say(valid.error().Wrap(option).Message());
+      }
+      return usage_status;
+    }
+  }
+  if (!bwrap && spec.userns_block_fd >= 0 && line.info_fd < 0) {
+    // Without the report the caller cannot know whose maps to write (the
+    // bwrap dialect says so in bwrap's order, below).
+    say.Say("--userns-block-fd needs --info-fd FD");
     return usage_status;
   }
   if (bwrap) {
-    // As bwrap, unprivileged: the user namespace is implied, and CMD keeps
-    // what that namespace gives it (uid 0 inside: every capability).
-    if (::geteuid() != 0) spec.unshare_user = true;
+    // As bwrap, unprivileged: the user namespace is implied (unless one is
+    // joined), and CMD keeps what that namespace gives it (uid 0 inside:
+    // every capability).
+    if (::geteuid() != 0 && spec.userns_fd < 0) spec.unshare_user = true;
     spec.keep_capabilities = true;
     if (auto problem = BwrapProblem(line)) {
       say.Say(*problem);
       return usage_status;
     }
-  }
-  if (line.userns_block_fd >= 0) {
-    // mntns writes the id maps itself, so nothing is left for the caller to
-    // do before CMD but to let it go: the same wait as --block-fd.
-    if (spec.block_fd >= 0 && spec.block_fd != line.userns_block_fd) {
-      say.Say("--userns-block-fd and --block-fd together are not supported");
-      return usage_status;
-    }
-    spec.block_fd = line.userns_block_fd;
   }
   for (int fd : line.sync_fds) {
     if (::fcntl(fd, F_GETFD) < 0) {

@@ -357,7 +357,7 @@ const std::vector<RunOption>& Table() {
        kFilesystem, "a symlink DEST -> TARGET"},
       {"--remount-ro", {{"DEST", "dest", V::kPath}}, P::kMount, "remount-ro", {},
        [](const RunOccurrence& o, RunState& s) { return AddStep(s, Step(Kind::kRemountRo, Text(o, 0))); },
-       kFilesystem, "make the mount at DEST read-only (recursively)"},
+       kFilesystem, "make the mount at DEST read-only (and nosuid, nodev), not the mounts below it, as bwrap"},
       {"--overlay-src", {{"SRC", "", V::kPath}}, P::kMountList, "sources", {},
        [](const RunOccurrence& o, RunState& s) -> Result<void> {
          s.overlay_layers.push_back(Text(o, 0));
@@ -394,15 +394,14 @@ const std::vector<RunOption>& Table() {
        },
        kFilesystem, "hold a read lock (fcntl) on DEST (inside; it must exist) while the sandbox runs"},
       {"--exec-label", {{"LABEL", "", V::kText}}, P::kNone, "", {},
-       [](const RunOccurrence& o, RunState& s) {
-         return SetOnCommandLine(o, s, [&](RunCommandLine& l) { l.labels.push_back(std::string(o.option.name)); });
-       },
-       kFilesystem, "SELinux exec label (refused: this build has no SELinux labelling)"},
+       [](const RunOccurrence& o, RunState& s) -> Result<void> { s.spec.exec_label = Text(o, 0); return kOk; },
+       kFilesystem,
+       "SELinux context CMD is exec'd in (/proc/thread-self/attr/exec); an error where SELinux is not enabled"},
       {"--file-label", {{"LABEL", "", V::kText}}, P::kNone, "", {},
-       [](const RunOccurrence& o, RunState& s) {
-         return SetOnCommandLine(o, s, [&](RunCommandLine& l) { l.labels.push_back(std::string(o.option.name)); });
-       },
-       kFilesystem, "SELinux label of the files the setup makes (refused likewise)"},
+       [](const RunOccurrence& o, RunState& s) -> Result<void> { s.spec.file_label = Text(o, 0); return kOk; },
+       kFilesystem,
+       "SELinux context of what the setup makes: tmpfs and mqueue (context=), files and directories (fscreate); "
+       "an error where SELinux is not enabled"},
 
       {"--setenv", {{"VAR", "set", V::kText}, {"VALUE", "value", V::kText}}, P::kEnv, "set", {},
        [](const RunOccurrence& o, RunState& s) -> Result<void> {
@@ -464,7 +463,10 @@ const std::vector<RunOption>& Table() {
        },
        kNamespaces, "all the namespaces above, and cgroup where the kernel has it"},
       {"--unshare-user-try", {}, P::kNone, "", {},
-       [](const RunOccurrence&, RunState& s) -> Result<void> { s.spec.unshare_user = true; return kOk; },
+       [](const RunOccurrence& o, RunState& s) {
+         s.spec.unshare_user = true;
+         return SetOnCommandLine(o, s, [](RunCommandLine& l) { l.unshare_user_try = true; });
+       },
        kNamespaces, "--unshare-user (mntns always can: as root, or it fails as without it)"},
       {"--unshare-cgroup", {}, P::kUnshare, "cgroup", {},
        [](const RunOccurrence& o, RunState& s) -> Result<void> { s.spec.unshare_cgroup = o.on; return kOk; },
@@ -485,20 +487,17 @@ const std::vector<RunOption>& Table() {
        [](const RunOccurrence&, RunState& s) -> Result<void> { s.spec.assert_userns_disabled = true; return kOk; },
        kNamespaces, "fail unless CMD cannot create user namespaces"},
       {"--userns", {{"FD", "", V::kFd}}, P::kNone, "", {},
-       [](const RunOccurrence& o, RunState&) -> Result<void> {
-         return MakeError(ENOTSUP, std::string(o.option.name), "joining a namespace is not supported by mntns");
-       },
-       kNamespaces, "join this user namespace (not supported: an error)"},
+       [](const RunOccurrence& o, RunState& s) -> Result<void> { s.spec.userns_fd = Fd(o, 0); return kOk; },
+       kNamespaces,
+       "build the sandbox in the user namespace FD is open on (/proc/PID/ns/user) instead of a new one (not with "
+       "--unshare-user); --uid/--gid then pick ids its maps have"},
       {"--userns2", {{"FD", "", V::kFd}}, P::kNone, "", {},
-       [](const RunOccurrence& o, RunState&) -> Result<void> {
-         return MakeError(ENOTSUP, std::string(o.option.name), "joining a namespace is not supported by mntns");
-       },
-       kNamespaces, "switch to this user namespace after setup (not supported: an error)"},
+       [](const RunOccurrence& o, RunState& s) -> Result<void> { s.spec.userns2_fd = Fd(o, 0); return kOk; },
+       kNamespaces, "after the setup, CMD joins the user namespace FD is open on (a descendant of the sandbox's)"},
       {"--pidns", {{"FD", "", V::kFd}}, P::kNone, "", {},
-       [](const RunOccurrence& o, RunState&) -> Result<void> {
-         return MakeError(ENOTSUP, std::string(o.option.name), "joining a namespace is not supported by mntns");
-       },
-       kNamespaces, "join this pid namespace (not supported: an error)"},
+       [](const RunOccurrence& o, RunState& s) -> Result<void> { s.spec.pidns_fd = Fd(o, 0); return kOk; },
+       kNamespaces, "the sandbox's processes join the pid namespace FD is open on; with --unshare-pid a new one "
+       "nested in it"},
       {"--hostname", {{"NAME", "", V::kHostname}}, P::kKey, "hostname", {},
        [](const RunOccurrence& o, RunState& s) -> Result<void> { s.spec.hostname = Text(o, 0); return kOk; },
        kNamespaces, "the hostname inside (with --unshare-uts)"},
@@ -533,10 +532,10 @@ const std::vector<RunOption>& Table() {
        [](const RunOccurrence& o, RunState& s) -> Result<void> { s.spec.block_fd = Fd(o, 0); return kOk; },
        kOther, "CMD waits for a byte (or EOF) on FD before it starts"},
       {"--userns-block-fd", {{"FD", "", V::kFd}}, P::kNone, "", {},
-       [](const RunOccurrence& o, RunState& s) {
-         return SetOnCommandLine(o, s, [&](RunCommandLine& l) { l.userns_block_fd = Fd(o, 0); });
-       },
-       kOther, "the same, with --unshare-user and --info-fd (mntns writes the id maps first)"},
+       [](const RunOccurrence& o, RunState& s) -> Result<void> { s.spec.userns_block_fd = Fd(o, 0); return kOk; },
+       kOther,
+       "with --unshare-user and --info-fd: the sandbox's user namespace gets no id maps from mntns; its first "
+       "process (child-pid) waits for a byte (or EOF) on FD while you write /proc/PID/uid_map and gid_map"},
       {"--sync-fd", {{"FD", "", V::kFd}}, P::kNone, "", {},
        [](const RunOccurrence& o, RunState& s) {
          return SetOnCommandLine(o, s, [&](RunCommandLine& l) { l.sync_fds.push_back(Fd(o, 0)); });

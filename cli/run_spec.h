@@ -66,12 +66,10 @@ struct RunCommandLine {
   int info_fd = -1;         // --info-fd: one JSON object once CMD runs
   int json_status_fd = -1;  // --json-status-fd: that, then {"exit-code": N} at the end
   std::vector<int> sync_fds;  // --sync-fd: kept open (by mntns) while the sandbox runs
-  int userns_block_fd = -1;   // --userns-block-fd (waited on like --block-fd)
   bool level_prefix = false;  // --level-prefix: "<3>" before diagnostics
   bool not_a_security_boundary = false;
   bool unshare_user_try = false;   // --unshare-user-try (a failed unshare is not an error)
   bool seccomp_exclusive = false;  // --seccomp was given (it excludes --add-seccomp-fd)
-  std::vector<std::string> labels;  // --exec-label/--file-label given (refused without SELinux)
 };
 
 // The spec being built and the state bwrap keeps between options: --size and

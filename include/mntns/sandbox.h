@@ -32,7 +32,8 @@ struct SandboxMount {
     kDev,         // a minimal /dev on DEST: --dev
     kDir,         // mkdir -p DEST: --dir [--perms]
     kSymlink,     // symlink DEST -> SOURCE: --symlink
-    kRemountRo,   // make the mount at DEST (and below) read-only: --remount-ro
+    kRemountRo,   // make the mount at DEST read-only, nosuid and nodev, not the mounts
+                  // below it (as bwrap): --remount-ro
                   // (DEST must be a mount point: EINVAL saying so otherwise)
     kOverlay,     // overlayfs on DEST from `layers`: --overlay, --tmp-overlay, --ro-overlay
     kMqueue,      // a fresh mqueue on DEST (of the sandbox's IPC namespace): --mqueue
@@ -144,7 +145,45 @@ struct SandboxSpec {
   bool assert_userns_disabled = false;
   // Fill SandboxProcess::status (bwrap's --info-fd): a few stat() calls more.
   bool report_status = false;
+
+  // Namespaces to join (bwrap's --userns, --userns2, --pidns): fds open in
+  // the caller on a /proc/PID/ns/{user,pid} file (or another namespace fd),
+  // not close-on-exec (the setup process inherits them by number); -1: none.
+  // userns_fd: the setup joins it first (setns) and builds the sandbox in it,
+  // as an unprivileged caller does in its new one (a private copy of the
+  // caller's mount table owned by it): it excludes unshare_user. Needs
+  // CAP_SYS_ADMIN in it (its owner, or an ancestor's).
+  int userns_fd = -1;
+  // userns2_fd: after the setup, just before CMD (and the sandbox's pid 1)
+  // starts, they join this user namespace: a descendant of the one the
+  // sandbox was built in (userns_fd's, or the caller's). With it, as root,
+  // unshare_user makes no user namespace of its own for CMD.
+  int userns2_fd = -1;
+  // pidns_fd: the sandbox's processes are in this pid namespace; with
+  // unshare_pid in a new one nested inside it.
+  int pidns_fd = -1;
+  // bwrap's --userns-block-fd (with unshare_user): the sandbox's user
+  // namespace is made without id maps, and its first process (the one
+  // SandboxStatus::child_pid names) waits for a byte (or EOF) on this fd
+  // while the caller writes /proc/CHILD_PID/uid_map and gid_map (and
+  // setgroups); StartSandbox returns once it waits, as with block_fd. As
+  // root that namespace is made after the mount setup, for CMD; unprivileged,
+  // before it (the setup runs with the maps the caller wrote).
+  int userns_block_fd = -1;
+  // SELinux labels (bwrap's --exec-label, --file-label): CMD's exec context
+  // (written to /proc/thread-self/attr/exec before exec), and the context of
+  // the filesystems the setup makes (tmpfs, mqueue: the `context` mount
+  // option; files it creates: attr/fscreate). StartSandbox refuses them with
+  // ENOTSUP where SELinux is not enabled (CheckSandboxLabel).
+  std::string exec_label;
+  std::string file_label;
 };
+
+// Whether `label` can be applied here: ENOTSUP where SELinux is not enabled
+// (no selinuxfs on /sys/fs/selinux), else the errno of the policy's check of
+// the context (writing it to /sys/fs/selinux/context, as libselinux's
+// security_check_context does: EINVAL for an invalid one).
+[[nodiscard]] MNTNS_EXPORT Result<void> CheckSandboxLabel(const std::string& label);
 
 // What a started sandbox is, for reports like bwrap's --info-fd: the pid of
 // its first process (its pid 1 with unshare_pid, else CMD), in the caller's

@@ -128,6 +128,9 @@ std::string EncodeHandoff(const SandboxHandoff& handoff) {
   w.Optional(spec.capabilities);
   w.Fixed(spec.block_fd);
   w.Texts(spec.lock_files);
+  for (int fd : {spec.userns_fd, spec.userns2_fd, spec.pidns_fd, spec.userns_block_fd}) w.Fixed(fd);
+  w.Text(spec.exec_label);
+  w.Text(spec.file_label);
 
   w.Text(handoff.cwd);
   w.Texts(handoff.env);
@@ -185,6 +188,9 @@ std::optional<SandboxHandoff> DecodeHandoff(std::string_view data) {
   spec.capabilities = r.Optional<std::uint64_t>();
   spec.block_fd = r.Fixed<int>();
   spec.lock_files = r.Texts();
+  for (int* fd : {&spec.userns_fd, &spec.userns2_fd, &spec.pidns_fd, &spec.userns_block_fd}) *fd = r.Fixed<int>();
+  spec.exec_label = r.Text();
+  spec.file_label = r.Text();
 
   handoff.cwd = r.Text();
   handoff.env = r.Texts();

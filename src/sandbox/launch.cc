@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/auxv.h>
 #include <sys/ioctl.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -107,6 +108,12 @@ Result<void> ReceiveError(int fd, bool* ready = nullptr, std::optional<SandboxSt
       if (code == kReadyCode && ready != nullptr) {
         *ready = true;
         return kOk;
+      }
+      if (code == kReadyCode) {
+        // A second wait (--userns-block-fd, then --block-fd): the caller
+        // went on at the first.
+        data.erase(0, sizeof code);
+        continue;
       }
       if (code == kStatusCode && data.size() >= kStatusRecord) {
         SandboxStatus record;
@@ -493,12 +500,48 @@ void BlockOn(int block_fd, int error_fd) {
   ::close(block_fd);
 }
 
+// Writes an SELinux attribute of the calling thread (exec, fscreate) through
+// `proc_dir` (the caller's /proc: the sandbox may have none).
+Result<void> WriteSelinuxAttribute(int proc_dir, const char* attribute, const std::string& label) {
+  const std::string path = fmt::format("thread-self/attr/{}", attribute);
+  auto file = sys::Open(proc_dir, path.c_str(), O_WRONLY);
+  if (!file) return std::unexpected(file.error());
+  if (::write(file->Get(), label.data(), label.size()) != static_cast<ssize_t>(label.size())) {
+    const int err = errno;
+    return MakeError(err, "write", fmt::format("/proc/{} {}", path, QuotePath(label)));
+  }
+  return kOk;
+}
+
+// --userns-block-fd: a user namespace without id maps for this process (and
+// what it starts); the caller writes them while it waits. The caller learns
+// this process's pid from the status record sent before.
+Result<void> AwaitCallersIdMaps(const SandboxSpec& spec, int error_fd) {
+  if (auto r = sys::Unshare(CLONE_NEWUSER); !r) return r;
+  BlockOn(spec.userns_block_fd, error_fd);
+  return kOk;
+}
+
 // The sandbox's CMD: last steps in the process that execs.
 [[noreturn]] void BecomeCommand(const Launch& launch, int proc_dir, const std::string& working_directory) {
   const SandboxSpec& spec = launch.spec;
   const auto fail = [&](const Error& error) { Fail(launch.error_fd, error); };
-  if (spec.unshare_user && launch.privileged) {
+  // With --userns-block-fd the namespace is made already (RunInit), and
+  // with --userns2 CMD is in that one.
+  if (spec.unshare_user && launch.privileged && spec.userns_block_fd < 0 && spec.userns2_fd < 0) {
     if (auto r = EnterUserNamespace(spec, proc_dir, launch.outside_uid, launch.outside_gid); !r) fail(r.error());
+  }
+  if (spec.userns_fd >= 0 && (spec.gid || spec.uid)) {
+    // In a joined namespace nothing is mapped by mntns: --uid/--gid pick
+    // ids that its maps already have.
+    if (spec.gid && (::setgroups(0, nullptr) != 0 || ::setresgid(*spec.gid, *spec.gid, *spec.gid) != 0)) {
+      const int err = errno;
+      fail(MakeError(err, "setresgid", fmt::format("{} (--gid, in the --userns namespace)", *spec.gid)).error());
+    }
+    if (spec.uid && ::setresuid(*spec.uid, *spec.uid, *spec.uid) != 0) {
+      const int err = errno;
+      fail(MakeError(err, "setresuid", fmt::format("{} (--uid, in the --userns namespace)", *spec.uid)).error());
+    }
   }
   if (spec.disable_userns) {
     if (auto r = DisableUserNamespaces(proc_dir); !r) fail(r.error());
@@ -521,6 +564,12 @@ void BlockOn(int block_fd, int error_fd) {
   if (spec.new_session && ::setsid() < 0) {
     const int err = errno;
     fail(MakeError(err, "setsid", "--new-session").error());
+  }
+  if (!spec.exec_label.empty()) {
+    if (auto r = WriteSelinuxAttribute(proc_dir, "exec", spec.exec_label); !r) {
+      r.error().Wrap("--exec-label");
+      fail(r.error());
+    }
   }
   if (auto r = SetNoNewPrivileges(); !r) fail(r.error());
   if (auto r = RefuseTerminalInjection(); !r) fail(r.error());
@@ -547,6 +596,8 @@ std::uint64_t OwnNamespace(const char* name) {
 // spec.report_status: every namespace but the mount one is this process's
 // already; /proc/self, in the caller's /proc, names this process by its pid
 // in the caller's pid namespace.
+void SendStatusRecord(const SandboxStatus& status, int error_fd);
+
 void SendStatus(const SandboxSpec& spec, int ns_fd, int error_fd) {
   SandboxStatus status;
   char self[32] = {};
@@ -557,6 +608,10 @@ void SendStatus(const SandboxSpec& spec, int ns_fd, int error_fd) {
   if (spec.unshare_pid) status.pid_ns = OwnNamespace("pid");
   if (spec.unshare_uts) status.uts_ns = OwnNamespace("uts");
   if (struct stat st {}; ::fstat(ns_fd, &st) == 0) status.mnt_ns = st.st_ino;
+  SendStatusRecord(status, error_fd);
+}
+
+void SendStatusRecord(const SandboxStatus& status, int error_fd) {
   char record[sizeof(int) + sizeof status];
   const int code = kStatusCode;
   std::memcpy(record, &code, sizeof code);
@@ -589,10 +644,18 @@ void SendStatus(const SandboxSpec& spec, int ns_fd, int error_fd) {
   }
   // The host's /proc, for the user-namespace maps written after entering.
   UniqueFd proc_dir;
-  if ((spec.unshare_user && launch.privileged) || spec.disable_userns) {
+  if ((spec.unshare_user && launch.privileged) || spec.disable_userns || !spec.exec_label.empty() ||
+      !spec.file_label.empty()) {
     auto proc = sys::Open(AT_FDCWD, "/proc", O_PATH | O_DIRECTORY);
     if (!proc) fail(proc.error());
     proc_dir = std::move(*proc);
+  }
+  // --file-label: what the setup creates (directories, files, mount points) gets it.
+  if (!spec.file_label.empty()) {
+    if (auto r = WriteSelinuxAttribute(proc_dir.Get(), "fscreate", spec.file_label); !r) {
+      r.error().Wrap("--file-label");
+      fail(r.error());
+    }
   }
   auto prepared = internal::PrepareMounts(spec);
   if (!prepared) fail(prepared.error());
@@ -638,6 +701,18 @@ void SendStatus(const SandboxSpec& spec, int ns_fd, int error_fd) {
   }
   std::string working_directory = "/";
   if (char buffer[4096]; ::getcwd(buffer, sizeof buffer) != nullptr) working_directory = buffer;
+  // The namespaces CMD (and, with unshare_pid, this pid 1) ends in, made or
+  // joined once nothing more needs the caller's user namespace.
+  if (spec.userns_block_fd >= 0 && launch.privileged) {
+    if (auto r = AwaitCallersIdMaps(spec, error_fd); !r) fail(r.error());
+  }
+  if (spec.userns2_fd >= 0) {
+    if (auto r = sys::Setns(spec.userns2_fd, CLONE_NEWUSER); !r) {
+      r.error().Wrap("--userns2");
+      fail(r.error());
+    }
+    ::close(spec.userns2_fd);
+  }
   if (!is_pid1 || spec.as_pid_1) BecomeCommand(launch, proc_dir.Get(), working_directory);
 
   const sigset_t set = ForwardedSet(true);
@@ -666,7 +741,22 @@ void SendStatus(const SandboxSpec& spec, int ns_fd, int error_fd) {
     // namespace that it owns (mounts from the caller's stay locked together).
     auto proc = sys::Open(AT_FDCWD, "/proc", O_PATH | O_DIRECTORY);
     if (!proc) fail(proc.error());
-    if (auto r = EnterUserNamespace(spec, proc->Get(), launch.outside_uid, launch.outside_gid); !r) fail(r.error());
+    if (spec.userns_fd >= 0) {
+      // --userns: the given namespace instead of a new one (all of its
+      // capabilities come with setns).
+      if (auto r = sys::Setns(spec.userns_fd, CLONE_NEWUSER); !r) {
+        r.error().Wrap("--userns");
+        fail(r.error());
+      }
+      ::close(spec.userns_fd);
+    } else if (spec.userns_block_fd >= 0) {
+      SandboxStatus early;
+      if (char self[32] = {}; ::readlink("/proc/self", self, sizeof self - 1) > 0) early.child_pid = std::atoi(self);
+      SendStatusRecord(early, launch.error_fd);
+      if (auto r = AwaitCallersIdMaps(spec, launch.error_fd); !r) fail(r.error());
+    } else if (auto r = EnterUserNamespace(spec, proc->Get(), launch.outside_uid, launch.outside_gid); !r) {
+      fail(r.error());
+    }
     if (auto r = sys::Unshare(CLONE_NEWNS); !r) fail(r.error());
     struct mount_attr attr {};
     attr.propagation = MS_PRIVATE;
@@ -676,6 +766,29 @@ void SendStatus(const SandboxSpec& spec, int ns_fd, int error_fd) {
     ns = std::move(*created);
     // With kTemplate that started the factory's threads here; forks follow.
     StopNamespaceFactory();
+  }
+  if (spec.pidns_fd >= 0) {
+    // --pidns: setns only sets the namespace of the children, and a new one
+    // (unshare_pid, nested) can be made only by a process already in it: one
+    // fork first, this process relays.
+    if (auto r = sys::Setns(spec.pidns_fd, CLONE_NEWPID); !r) {
+      r.error().Wrap("--pidns");
+      fail(r.error());
+    }
+    ::close(spec.pidns_fd);
+    const sigset_t set = ForwardedSet(true);
+    ::sigprocmask(SIG_BLOCK, &set, nullptr);
+    auto joined_pidfd = PidfdForChild(spec);
+    if (!joined_pidfd) fail(joined_pidfd.error());
+    auto forked = sys::Fork("the first process in the --pidns namespace");
+    if (!forked) fail(forked.error());
+    if (*forked != 0) {
+      joined_pidfd->Reset();
+      ns.Reset();
+      ::close(launch.error_fd);
+      ::_exit(Supervise(*forked));
+    }
+    SetDeathSignal(spec, std::move(*joined_pidfd));
   }
   if (!spec.unshare_pid) RunInit(launch, std::move(ns), false);
 
@@ -777,7 +890,10 @@ std::optional<std::string> ReadHandoff(int fd) {
   ::sigprocmask(SIG_SETMASK, &handoff->signal_mask, nullptr);
   // The exec kept the caller's credentials (a secure-execution exec is
   // refused), so they are read here rather than believed from the handoff.
-  const Launch launch{handoff->spec,       ::geteuid() == 0, ::geteuid(), ::getegid(), handoff->cwd,
+  // Joining a user namespace (--userns) builds the sandbox there, as
+  // without privileges.
+  const bool privileged = ::geteuid() == 0 && handoff->spec.userns_fd < 0;
+  const Launch launch{handoff->spec,       privileged, ::geteuid(), ::getegid(), handoff->cwd,
                       std::move(handoff->env), handoff->ns_fd, error_fd, BoundingCapabilities()};
   RunChild(launch, UniqueFd(handoff->ns_fd), UniqueFd(handoff->parent_pidfd));
 }
@@ -929,13 +1045,20 @@ Result<SetupExec> PrepareSetupExec(const internal::SandboxHandoff& handoff) {
 
 Result<SandboxProcess> StartSandbox(const SandboxSpec& spec) {
   if (auto r = ValidateSandboxSpec(spec); !r) return std::unexpected(r.error());
-  const bool privileged = ::geteuid() == 0;
-  if (!privileged && !spec.unshare_user) {
+  const bool privileged = ::geteuid() == 0 && spec.userns_fd < 0;
+  if (!privileged && !spec.unshare_user && spec.userns_fd < 0) {
     return MakeError(EPERM, "sandbox", "not root: add --unshare-user to build the sandbox in a user namespace");
   }
   // The setup's image would be secure-execution too, and ignore its start.
   if (::getauxval(AT_SECURE) != 0) {
     return MakeError(EPERM, "sandbox", "not from a set-user-ID, set-group-ID or capability-raising program");
+  }
+  for (const auto& [option, label] : {std::pair{"--exec-label", &spec.exec_label}, {"--file-label", &spec.file_label}}) {
+    if (label->empty()) continue;
+    if (auto r = CheckSandboxLabel(*label); !r) {
+      r.error().Wrap(option);
+      return std::unexpected(r.error());
+    }
   }
   const NamespaceStrategy strategy = ResolveStrategy(SandboxOperation(spec), spec.strategy);
   UniqueFd ns;
@@ -981,7 +1104,8 @@ Result<SandboxProcess> StartSandbox(const SandboxSpec& spec) {
   setup->handoff.Reset();
   bool ready = false;
   std::optional<SandboxStatus> status;
-  auto reported = ReceiveError(read_end.Get(), spec.block_fd >= 0 ? &ready : nullptr, &status);
+  auto reported =
+      ReceiveError(read_end.Get(), spec.block_fd >= 0 || spec.userns_block_fd >= 0 ? &ready : nullptr, &status);
   if (!reported) {
     static_cast<void>(sys::WaitPid(forked->pid, 0));
     return std::unexpected(reported.error());

@@ -64,12 +64,33 @@ Result<UniqueFd> FreshMount(const char* fs_type, const char* source,
   return sys::FsMount(fs->Get(), 0, attr_flags);
 }
 
-Result<UniqueFd> FreshTmpfs(std::optional<mode_t> perms, std::uint64_t size, unsigned attr_flags,
-                            mode_t default_mode = 0755) {
-  std::vector<std::pair<std::string, std::string>> options = {
-      {"mode", fmt::format("{:o}", perms.value_or(default_mode))}};
+// With --file-label (spec.file_label), the SELinux context every file of
+// the new filesystem gets: the `context` option (bwrap's label_mount).
+std::vector<std::pair<std::string, std::string>> LabelOptions(const SandboxSpec& spec) {
+  if (spec.file_label.empty()) return {};
+  return {{"context", spec.file_label}};
+}
+
+Result<UniqueFd> FreshTmpfs(const SandboxSpec& spec, std::optional<mode_t> perms, std::uint64_t size,
+                            unsigned attr_flags, mode_t default_mode = 0755) {
+  std::vector<std::pair<std::string, std::string>> options = LabelOptions(spec);
+  options.emplace_back("mode", fmt::format("{:o}", perms.value_or(default_mode)));
   if (size != 0) options.emplace_back("size", std::to_string(size));
   return FreshMount("tmpfs", "tmpfs", options, attr_flags);
+}
+
+// overlayfs reads upperdir and workdir with its option unescaping, also
+// through fsconfig: a backslash takes the next character literally (a path
+// ending in '\\' would lose it, "a\\b" would be "ab"). bwrap's rule, a
+// backslash before each ',' ':' '\\', makes every path read as itself.
+// lowerdir+ (and datadir+) take the path as it is, with no unescaping.
+std::string EscapeOverlayPath(const std::string& path) {
+  std::string escaped;
+  for (char c : path) {
+    if (c == ',' || c == ':' || c == '\\') escaped += '\\';
+    escaped += c;
+  }
+  return escaped;
 }
 
 Result<void> WriteData(int fd, const std::string& data) {
@@ -104,7 +125,7 @@ Result<PreparedMount> PrepareOne(const SandboxSpec& spec, const SandboxMount& mo
       return prepared;
     }
     case Kind::kTmpfs: {
-      auto tree = FreshTmpfs(mount.perms, mount.size, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+      auto tree = FreshTmpfs(spec, mount.perms, mount.size, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
       if (!tree) return std::unexpected(tree.error());
       prepared.tree = std::move(*tree);
       return prepared;
@@ -129,7 +150,7 @@ Result<PreparedMount> PrepareOne(const SandboxSpec& spec, const SandboxMount& mo
     case Kind::kDev: {
       // nodev as bwrap: the device nodes are separate binds on top of it, and
       // CMD must not make usable ones of its own in it.
-      auto dev = FreshTmpfs(std::nullopt, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+      auto dev = FreshTmpfs(spec, std::nullopt, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
       if (!dev) return std::unexpected(dev.error());
       prepared.tree = std::move(*dev);
       // Every devpts mount is a new instance since 4.7: its ptys are the sandbox's own.
@@ -137,7 +158,7 @@ Result<PreparedMount> PrepareOne(const SandboxSpec& spec, const SandboxMount& mo
                                MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
       if (!devpts) return std::unexpected(devpts.error());
       prepared.devpts = std::move(*devpts);
-      auto shm = FreshTmpfs(std::nullopt, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 01777);
+      auto shm = FreshTmpfs(spec, std::nullopt, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 01777);
       if (!shm) return std::unexpected(shm.error());
       prepared.shm = std::move(*shm);
       for (const SandboxDevice& device : kDevices) {
@@ -153,21 +174,21 @@ Result<PreparedMount> PrepareOne(const SandboxSpec& spec, const SandboxMount& mo
     }
     case Kind::kOverlay: {
       std::vector<std::pair<std::string, std::string>> options;
-      // lowerdir+ (6.8) takes one layer per call, so paths need no escaping of
-      // ':' or ','; the first one given is the topmost.
+      // lowerdir+ (6.8) takes one layer per call, its path as it is (no
+      // escaping of ':' ',' '\\'); the first one given is the topmost.
       for (auto layer = mount.layers.rbegin(); layer != mount.layers.rend(); ++layer) {
         options.emplace_back("lowerdir+", *layer);
       }
       unsigned attr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
       if (mount.overlay_upper == SandboxMount::OverlayUpper::kDirectory) {
-        options.emplace_back("upperdir", mount.source);
-        options.emplace_back("workdir", mount.workdir);
+        options.emplace_back("upperdir", EscapeOverlayPath(mount.source));
+        options.emplace_back("workdir", EscapeOverlayPath(mount.workdir));
       } else if (mount.overlay_upper == SandboxMount::OverlayUpper::kNone) {
         attr |= MOUNT_ATTR_RDONLY;
       }
       UniqueFd scratch;  // --tmp-overlay: upper and work on a detached tmpfs, gone with the sandbox
       if (mount.overlay_upper == SandboxMount::OverlayUpper::kTmpfs) {
-        auto tmpfs = FreshTmpfs(std::nullopt, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        auto tmpfs = FreshTmpfs(spec, std::nullopt, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
         if (!tmpfs) return std::unexpected(tmpfs.error());
         scratch = std::move(*tmpfs);
         for (const char* name : {"upper", "work"}) {
@@ -188,7 +209,7 @@ Result<PreparedMount> PrepareOne(const SandboxSpec& spec, const SandboxMount& mo
     case Kind::kMqueue: {
       // Of the IPC namespace of the process calling fsopen: the sandbox's
       // (RunInit unshares it before preparing).
-      auto tree = FreshMount("mqueue", "mqueue", {}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+      auto tree = FreshMount("mqueue", "mqueue", LabelOptions(spec), MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
       if (!tree) return std::unexpected(tree.error());
       prepared.tree = std::move(*tree);
       return prepared;
@@ -210,7 +231,7 @@ Result<PreparedMount> PrepareOne(const SandboxSpec& spec, const SandboxMount& mo
     case Kind::kBindData: {
       // The file lives on a tmpfs of its own that is never attached: only the
       // bind of the one file is, and it keeps that tmpfs alive.
-      auto scratch = FreshTmpfs(0700, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+      auto scratch = FreshTmpfs(spec, 0700, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
       if (!scratch) return std::unexpected(scratch.error());
       const mode_t mode = mount.perms.value_or(0600);
       UniqueFd file(::openat(scratch->Get(), "data", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode));
@@ -452,9 +473,12 @@ Result<void> AttachOne(int root, const SandboxMount& mount, PreparedMount& prepa
       auto is_mount_root = sys::IsMountRoot(target->Get());
       if (!is_mount_root) return std::unexpected(is_mount_root.error());
       if (!*is_mount_root) return MakeError(EINVAL, DescribeSandboxMount(mount), "is not a mount point inside the sandbox");
+      // As bwrap (bind-mount.c, without BIND_RECURSIVE): the mount at DEST
+      // alone, which also loses suid and devices; the mounts below it keep
+      // their flags (a writable --bind under a --remount-ro DEST stays writable).
       struct mount_attr attr {};
-      attr.attr_set = MOUNT_ATTR_RDONLY;
-      return sys::MountSetattr(target->Get(), "", AT_EMPTY_PATH | AT_RECURSIVE, attr);
+      attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+      return sys::MountSetattr(target->Get(), "", AT_EMPTY_PATH, attr);
     }
   }
   return kOk;

@@ -1,4 +1,8 @@
 // The sandbox spec model: validation and the option text used in errors.
+#include <fcntl.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <string_view>
 
@@ -71,7 +75,17 @@ Result<void> ValidateSandboxSpec(const SandboxSpec& spec) {
   const auto invalid = [](std::string what) { return MakeError(EINVAL, "sandbox spec", std::move(what)); };
   if (spec.argv.empty()) return invalid("no command to run");
   if (!spec.hostname.empty() && !spec.unshare_uts) return invalid("--hostname needs --unshare-uts");
-  if ((spec.uid || spec.gid) && !spec.unshare_user) return invalid("--uid/--gid need --unshare-user");
+  if ((spec.uid || spec.gid) && !spec.unshare_user && spec.userns_fd < 0) {
+    return invalid("--uid/--gid need --unshare-user or --userns");
+  }
+  if (spec.userns_fd >= 0 && spec.unshare_user) return invalid("--userns and --unshare-user cannot be combined");
+  if (spec.userns_block_fd >= 0 && !spec.unshare_user) return invalid("--userns-block-fd needs --unshare-user");
+  if (spec.userns_block_fd >= 0 && spec.disable_userns) {
+    return invalid("--userns-block-fd and --disable-userns cannot be combined");
+  }
+  for (const std::string* label : {&spec.exec_label, &spec.file_label}) {
+    if (label->find('\0') != std::string::npos) return invalid("an SELinux label holds a NUL byte");
+  }
   if (spec.as_pid_1 && !spec.unshare_pid) return invalid("--as-pid-1 needs --unshare-pid");
   if (spec.as_pid_1 && !spec.lock_files.empty()) return invalid("--as-pid-1 and --lock-file cannot be combined");
   if (spec.disable_userns && !spec.unshare_user) return invalid("--disable-userns needs --unshare-user");
@@ -131,6 +145,30 @@ Result<void> ValidateSandboxSpec(const SandboxSpec& spec) {
     if (change.value.find('\0') != std::string::npos) {
       return invalid(fmt::format("{}: VALUE must not contain a NUL byte", step));
     }
+  }
+  return kOk;
+}
+
+Result<void> CheckSandboxLabel(const std::string& label) {
+  // libselinux's is_selinux_enabled(): selinuxfs mounted where the kernel
+  // mounts it. Without it no attr/exec or context= means anything.
+  constexpr long kSelinuxMagic = 0xf97cff8c;
+  struct statfs fs {};
+  if (::statfs("/sys/fs/selinux", &fs) != 0 || static_cast<long>(fs.f_type) != kSelinuxMagic) {
+    return MakeError(ENOTSUP, "SELinux label", fmt::format("{}: labeling not supported on this system (SELinux is not "
+                                                            "enabled: no selinuxfs on /sys/fs/selinux)",
+                                                            QuotePath(label)));
+  }
+  // The policy's own check (security_check_context): the kernel parses the
+  // context written to selinuxfs' "context" file and refuses (EINVAL) an invalid one.
+  UniqueFd file(::open("/sys/fs/selinux/context", O_RDWR | O_CLOEXEC));
+  if (!file) {
+    const int err = errno;
+    return MakeError(err, "open", "\"/sys/fs/selinux/context\" (to check an SELinux label)");
+  }
+  if (::write(file.Get(), label.c_str(), label.size() + 1) < 0) {
+    const int err = errno;
+    return MakeError(err, "SELinux label", fmt::format("{}: refused by the policy", QuotePath(label)));
   }
   return kOk;
 }

@@ -5,21 +5,32 @@
 // "$BWRAP" is the bwrap under test. Options newer than 0.8 are checked
 // against what bwrap 0.13 documents, stated in the test. Skipped where bwrap
 // or /bin/sh is missing (the 7.x VM packs neither).
+#include <fcntl.h>
 #include <linux/filter.h>
+#include <linux/magic.h>
 #include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
 #include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "support/cli_runner.h"
 #include "support/namespace.h"
+#include "support/probe.h"
 
 namespace mntns {
 namespace {
@@ -370,6 +381,332 @@ TEST(BwrapEntry, LevelPrefixAndNotASecurityBoundary) {
     const CliResult accepted = RunScript(OurBwrap(), "$BWRAP --not-a-security-boundary --ro-bind / / echo ran");
     EXPECT_EQ(accepted.exit_status, 0) << accepted.err;
     EXPECT_EQ(accepted.out, "ran\n");
+  });
+}
+
+// ---- namespaces to join, SELinux labels, --remount-ro, overlay paths --------
+// Each behaviour twice: as a shell command line under both bwraps (host), and
+// as `mntns run` with the suite's probe (no shell: these also run in the 7.x VM).
+
+// A process holding a namespace of its own until the test ends: a user
+// namespace (its uid and gid 0 mapped to 0 by the test, which is root), or a
+// pid namespace whose pid 1 is the holder's child.
+class NamespaceHolder {
+ public:
+  explicit NamespaceHolder(int flags) {
+    int ready[2];
+    if (::pipe2(ready, O_CLOEXEC) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::unshare(flags) != 0) ::_exit(1);
+      if ((flags & CLONE_NEWPID) != 0 && ::fork() == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        for (;;) ::pause();
+      }
+      static_cast<void>(::write(ready[1], "x", 1));
+      for (;;) ::pause();
+    }
+    ::close(ready[1]);
+    char byte;
+    const bool started = ::read(ready[0], &byte, 1) == 1;
+    ::close(ready[0]);
+    if (!started) return;
+    if ((flags & CLONE_NEWUSER) != 0) {
+      for (const char* map : {"uid_map", "gid_map"}) {
+        std::ofstream(fmt::format("/proc/{}/{}", pid_, map)) << "0 0 1\n";
+      }
+    }
+    ok_ = true;
+  }
+  ~NamespaceHolder() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  [[nodiscard]] bool ok() const { return ok_; }
+  // /proc/PID/ns/NAME of the holder ("pid_for_children" for its pid namespace).
+  [[nodiscard]] std::string Path(const std::string& name) const { return fmt::format("/proc/{}/ns/{}", pid_, name); }
+  [[nodiscard]] std::string Id(const std::string& name) const {
+    std::error_code ec;
+    return std::filesystem::read_symlink(Path(name), ec).string();
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool ok_ = false;
+};
+
+// The fd of one of the holder's namespaces, not close-on-exec (RunCli's child inherits it).
+int OpenNamespace(const NamespaceHolder& holder, const std::string& name) {
+  return ::open(holder.Path(name).c_str(), O_RDONLY);
+}
+
+// mntns run PROBE-BINDS... EXTRA... -- /probe --probe WHAT [ARG]
+CliResult RunProbe(const std::vector<std::string>& extra, const std::string& what, const std::string& arg = "",
+                   int inherit_fd = -1) {
+  std::vector<std::string> args = {"run"};
+  const auto binds = testing::ProbeBinds();
+  args.insert(args.end(), binds.begin(), binds.end());
+  args.insert(args.end(), extra.begin(), extra.end());
+  args.insert(args.end(), {"--", "/probe", "--probe", what});
+  if (!arg.empty()) args.push_back(arg);
+  return testing::RunCli(args, inherit_fd);
+}
+
+// The probe's `stat` of a symlink: "link 777\nTARGET\n".
+std::string LinkTarget(const CliResult& stat) {
+  const auto newline = stat.out.find('\n');
+  if (newline == std::string::npos) return {};
+  return stat.out.substr(newline + 1, stat.out.size() - newline - 2);
+}
+
+// bwrap-bind-mount.c's --remount-ro is not recursive (no BIND_RECURSIVE):
+// DEST becomes ro,nosuid,nodev, the mounts below it keep their flags.
+TEST(BwrapEntry, RemountRoMakesOnlyTheMountAtDestReadOnly) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    ExpectSame("$BWRAP --ro-bind / / --tmpfs /tmp --tmpfs /tmp/sub --dev-bind /dev/null /tmp/null --remount-ro /tmp "
+               "/bin/sh -c 'touch /tmp/x 2>/dev/null || echo tmp-read-only; touch /tmp/sub/y && echo sub-writable; "
+               "grep \" /tmp\" /proc/self/mountinfo | cut -d\" \" -f5,6 | sed s/,relatime//'",
+               "tmp-read-only\nsub-writable\n/tmp ro,nosuid,nodev\n/tmp/sub rw,nosuid,nodev\n/tmp/null rw,nosuid\n");
+  });
+}
+
+TEST(BwrapOptions, RemountRoLeavesTheMountsBelowDestWritable) {
+  testing::InPrivateMountNamespace([] {
+    const CliResult r = RunProbe({"--tmpfs", "/t", "--tmpfs", "/t/sub", "--remount-ro", "/t"}, "mounts");
+    EXPECT_EQ(r.exit_status, 0) << r.err;
+    EXPECT_NE(r.out.find("/t tmpfs ro,nodev\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("/t/sub tmpfs rw,nodev\n"), std::string::npos) << r.out;
+  });
+}
+
+// --pidns FD: the command is in that pid namespace (not its pid 1); with
+// --unshare-pid it is pid 2 of a new one nested in it.
+TEST(BwrapEntry, PidnsJoinsTheGivenPidNamespaceAndNestsWithUnsharePid) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    const NamespaceHolder holder(CLONE_NEWPID);
+    ASSERT_TRUE(holder.ok());
+    const std::string fd = " 3<" + holder.Path("pid_for_children");
+    ExpectSame("$BWRAP --ro-bind / / --pidns 3 /bin/sh -c '[ $(readlink /proc/self/ns/pid) = " +
+                   holder.Id("pid_for_children") + " ] && echo joined; [ $$ -gt 1 ] && echo not-pid-1'" + fd,
+               "joined\nnot-pid-1\n");
+    ExpectSame("$BWRAP --ro-bind / / --pidns 3 --unshare-pid --proc /proc /bin/sh -c 'echo $$; [ $(readlink "
+               "/proc/self/ns/pid) != " + holder.Id("pid_for_children") + " ] && echo nested'" + fd,
+               "2\nnested\n");
+  });
+}
+
+TEST(BwrapOptions, PidnsPutsTheCommandInTheGivenPidNamespace) {
+  testing::InPrivateMountNamespace([] {
+    const NamespaceHolder holder(CLONE_NEWPID);
+    ASSERT_TRUE(holder.ok());
+    const int fd = OpenNamespace(holder, "pid_for_children");
+    ASSERT_GE(fd, 0);
+    const CliResult joined = RunProbe({"--pidns", std::to_string(fd), "--proc", "/proc"}, "stat",
+                                      "/proc/self/ns/pid", fd);
+    EXPECT_EQ(joined.exit_status, 0) << joined.err;
+    EXPECT_EQ(LinkTarget(joined), holder.Id("pid_for_children")) << joined.out;
+    const CliResult nested = RunProbe({"--pidns", std::to_string(fd), "--unshare-pid"}, "pid", "", fd);
+    EXPECT_EQ(nested.out, "2 1\n") << nested.err;
+    ::close(fd);
+  });
+}
+
+// --userns FD: the sandbox is built in that user namespace (as bwrap: setns
+// before anything is made), not in a new one; with --unshare-user it is an error.
+TEST(BwrapEntry, UsernsBuildsTheSandboxInTheGivenUserNamespace) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    const NamespaceHolder holder(CLONE_NEWUSER);
+    ASSERT_TRUE(holder.ok());
+    const std::string fd = " 3<" + holder.Path("user");
+    ExpectSame("$BWRAP --userns 3 --ro-bind / / --tmpfs /tmp /bin/sh -c '[ $(readlink /proc/self/ns/user) = " +
+                   holder.Id("user") + " ] && echo joined; id -u; touch /tmp/x && echo writable'" + fd,
+               "joined\n0\nwritable\n");
+    for (const std::string other : {"--unshare-user", "--unshare-user-try"}) {
+      auto [bwrap, ours] = UnderBoth("$BWRAP --userns 3 " + other + " --ro-bind / / true" + fd);
+      EXPECT_EQ(ours.exit_status, 1);
+      EXPECT_EQ(ours.exit_status, bwrap.exit_status);
+      EXPECT_EQ(ours.err, bwrap.err);
+    }
+  });
+}
+
+TEST(BwrapOptions, UsernsBuildsTheSandboxInTheGivenUserNamespace) {
+  testing::InPrivateMountNamespace([] {
+    const NamespaceHolder holder(CLONE_NEWUSER);
+    ASSERT_TRUE(holder.ok());
+    const int fd = OpenNamespace(holder, "user");
+    ASSERT_GE(fd, 0);
+    const CliResult r = RunProbe({"--userns", std::to_string(fd), "--proc", "/proc"}, "stat", "/proc/self/ns/user", fd);
+    EXPECT_EQ(r.exit_status, 0) << r.err;
+    EXPECT_EQ(LinkTarget(r), holder.Id("user")) << r.out;
+    const CliResult refused = RunProbe({"--userns", std::to_string(fd), "--unshare-user"}, "exit", "0", fd);
+    EXPECT_EQ(refused.exit_status, 2);
+    EXPECT_NE(refused.err.find("--userns and --unshare-user cannot be combined"), std::string::npos) << refused.err;
+    ::close(fd);
+  });
+}
+
+// --userns2 FD: the setup is done where mntns runs, then the command joins FD's namespace.
+TEST(BwrapEntry, Userns2IsJoinedAfterTheSetup) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    const NamespaceHolder holder(CLONE_NEWUSER);
+    ASSERT_TRUE(holder.ok());
+    ExpectSame("$BWRAP --ro-bind / / --tmpfs /tmp --userns2 3 /bin/sh -c '[ $(readlink /proc/self/ns/user) = " +
+                   holder.Id("user") + " ] && echo joined; cat /proc/self/uid_map | tr -s \" \"' 3<" +
+                   holder.Path("user"),
+               "joined\n 0 0 1\n");
+  });
+}
+
+TEST(BwrapOptions, Userns2IsJoinedAfterTheSetup) {
+  testing::InPrivateMountNamespace([] {
+    const NamespaceHolder holder(CLONE_NEWUSER);
+    ASSERT_TRUE(holder.ok());
+    const int fd = OpenNamespace(holder, "user");
+    ASSERT_GE(fd, 0);
+    const CliResult r = RunProbe({"--userns2", std::to_string(fd), "--proc", "/proc"}, "stat", "/proc/self/ns/user", fd);
+    EXPECT_EQ(r.exit_status, 0) << r.err;
+    EXPECT_EQ(LinkTarget(r), holder.Id("user")) << r.out;
+    ::close(fd);
+  });
+}
+
+// --userns-block-fd: the sandbox's user namespace has no maps until the
+// caller writes them, at /proc/CHILD-PID/ (from --info-fd), while it waits.
+TEST(BwrapEntry, UsernsBlockFdLetsTheCallerWriteTheIdMaps) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    // The info is read up to its closing brace, not to EOF (the shell may
+    // hold the FIFO while bwrap runs) nor less (bwrap writes it in pieces: a
+    // reader gone early would end bwrap with SIGPIPE).
+    ExpectSame("T=$(mktemp -d); mkfifo $T/info $T/block; "
+               "( pid=$(sed -n -e 's/.*\"child-pid\": \\([0-9]*\\).*/\\1/p' -e '/^}/q' < $T/info); "
+               "echo '1000 0 1' > /proc/$pid/uid_map; echo '2000 0 1' > /proc/$pid/gid_map; echo go > $T/block ) & "
+               "$BWRAP --unshare-user --userns-block-fd 4 --info-fd 3 --ro-bind / / /bin/sh -c 'id -u; id -g; "
+               "cat /proc/self/uid_map | tr -s \" \"' 3>$T/info 4<>$T/block; echo status $?; wait; rm -r $T",
+               "1000\n2000\n 1000 0 1\nstatus 0\n");
+    for (const std::string args : {"--userns-block-fd 4 --info-fd 3 --ro-bind / / true 3>/dev/null 4</dev/null",
+                                   "--unshare-user --userns-block-fd 4 --ro-bind / / true 4</dev/null"}) {
+      auto [bwrap, ours] = UnderBoth("$BWRAP " + args);
+      EXPECT_EQ(ours.exit_status, 1) << args;
+      EXPECT_EQ(ours.exit_status, bwrap.exit_status) << args;
+      EXPECT_EQ(ours.err, bwrap.err) << args;
+    }
+  });
+}
+
+// Unprivileged, the namespace comes first and the setup runs with the maps
+// the caller wrote (its own ids only, after setgroups "deny").
+TEST(BwrapEntry, UsernsBlockFdUnprivilegedTheCallerMapsItsOwnIds) {
+  SKIP_WITHOUT_BWRAP();
+  // Scratch() (made as root) is only named in the scripts' environment.
+  testing::AsUnprivilegedUser([] { static_cast<void>(Scratch()); }, [] {
+    ExpectSame("T=$(mktemp -d); mkfifo $T/info $T/block; "
+               "( pid=$(sed -n -e 's/.*\"child-pid\": \\([0-9]*\\).*/\\1/p' -e '/^}/q' < $T/info); "
+               "echo deny > /proc/$pid/setgroups; echo \"0 $(id -u) 1\" > /proc/$pid/uid_map; "
+               "echo \"0 $(id -g) 1\" > /proc/$pid/gid_map; echo go > $T/block ) & "
+               "$BWRAP --unshare-user --userns-block-fd 4 --info-fd 3 --ro-bind / / /bin/sh -c 'id -u; "
+               "cat /proc/self/uid_map | tr -s \" \"' 3>$T/info 4<>$T/block; echo status $?; wait; rm -r $T",
+               "0\n 0 65534 1\nstatus 0\n");
+  });
+}
+
+TEST(BwrapOptions, UsernsBlockFdLetsTheCallerWriteTheIdMaps) {
+  testing::InPrivateMountNamespace([] {
+    int info[2];
+    int block[2];
+    ASSERT_EQ(::pipe2(info, O_CLOEXEC), 0);
+    ASSERT_EQ(::pipe2(block, O_CLOEXEC), 0);
+    ASSERT_EQ(::fcntl(info[1], F_SETFD, 0), 0);  // the CLI's ends are inherited by number
+    std::string written;
+    std::thread caller([&] {
+      std::string report;
+      char buffer[4096];
+      // The report comes in one write; this copy of the write end keeps EOF away.
+      while (report.find('}') == std::string::npos) {
+        const ssize_t n = ::read(info[0], buffer, sizeof buffer);
+        if (n <= 0) break;
+        report.append(buffer, static_cast<std::size_t>(n));
+      }
+      const auto at = report.find("\"child-pid\": ");
+      if (at != std::string::npos) {
+        const int pid = std::atoi(report.c_str() + at + 13);
+        std::ofstream(fmt::format("/proc/{}/uid_map", pid)) << "1000 0 1\n";
+        std::ofstream(fmt::format("/proc/{}/gid_map", pid)) << "2000 0 1\n";
+        written = report;
+      }
+      static_cast<void>(::write(block[1], "x", 1));
+    });
+    const CliResult r = RunProbe({"--unshare-user", "--info-fd", std::to_string(info[1]), "--userns-block-fd",
+                                  std::to_string(block[0])},
+                                 "ids", "", block[0]);
+    caller.join();
+    EXPECT_EQ(r.exit_status, 0) << r.err;
+    EXPECT_NE(written.find("child-pid"), std::string::npos);
+    EXPECT_EQ(r.out.substr(0, 10), "1000 2000 ") << r.out;
+    for (int fd : {info[0], info[1], block[0], block[1]}) ::close(fd);
+  });
+}
+
+bool SelinuxEnabled() {
+  struct statfs fs {};
+  return ::statfs("/sys/fs/selinux", &fs) == 0 && static_cast<unsigned long>(fs.f_type) == SELINUX_MAGIC;
+}
+
+// Where SELinux is not enabled, both refuse a label at once with bwrap's
+// words. (Where it is, the label goes to /proc/thread-self/attr/exec and the
+// context= mount option: not tested on these hosts, which have no SELinux.)
+TEST(BwrapEntry, SelinuxLabelsAreRefusedWhereSelinuxIsNotEnabled) {
+  SKIP_WITHOUT_BWRAP();
+  if (SelinuxEnabled()) GTEST_SKIP() << "SELinux is enabled here";
+  for (const std::string option : {"--exec-label", "--file-label"}) {
+    auto [bwrap, ours] = UnderBoth("$BWRAP " + option + " system_u:system_r:svirt_t:s0 --ro-bind / / echo ran");
+    EXPECT_EQ(ours.exit_status, 1) << option;
+    EXPECT_EQ(ours.exit_status, bwrap.exit_status) << option;
+    EXPECT_EQ(ours.out, "");
+    EXPECT_EQ(ours.err, "bwrap: labeling not supported on this system\n") << option;
+    EXPECT_EQ(ours.err, bwrap.err) << option;
+  }
+}
+
+TEST(BwrapOptions, SelinuxLabelsAreRefusedWhereSelinuxIsNotEnabled) {
+  if (SelinuxEnabled()) GTEST_SKIP() << "SELinux is enabled here";
+  for (const std::string option : {"--exec-label", "--file-label"}) {
+    const CliResult r = RunProbe({option, "system_u:system_r:svirt_t:s0"}, "exit", "0");
+    EXPECT_EQ(r.exit_status, 2) << option;
+    EXPECT_NE(r.err.find(option), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("labeling not supported on this system"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("(EOPNOTSUPP)"), std::string::npos) << r.err;  // ENOTSUP, as glibc names it
+  }
+}
+
+// bwrap 0.13 (bwrap.xml, --overlay-src): paths with ',' ':' '\\' are
+// escaped for overlayfs, so such directories work as layers, upper and work
+// directories (0.8 has no overlays: checked against the kernel's mount here).
+TEST(BwrapOptions, OverlayPathsMayHoldCommasColonsAndBackslashes) {
+  testing::InPrivateMountNamespace([] {
+    const std::string dir = Scratch() + "/overlay";
+    const std::string lower = dir + "/lo,w:er\\1";
+    const std::string lower2 = dir + "/lo:2";
+    const std::string upper = dir + "/up,p:er\\";
+    const std::string work = dir + "/wo:rk,\\";
+    for (const std::string& d : {lower, lower2, upper, work}) std::filesystem::create_directories(d);
+    WriteFile(lower + "/a", "from-lower\n");
+    const CliResult read = RunProbe({"--overlay-src", lower, "--overlay-src", lower2, "--overlay", upper, work, "/o"},
+                                    "cat", "/o/a");
+    EXPECT_EQ(read.exit_status, 0) << read.err;
+    EXPECT_EQ(read.out, "from-lower\n");
+    const CliResult wrote = RunProbe({"--overlay-src", lower, "--overlay", upper, work, "/o"}, "write", "/o/new");
+    EXPECT_EQ(wrote.out, "ok\n") << wrote.err;
+    EXPECT_TRUE(std::filesystem::exists(upper + "/new")) << "the write went to the upper directory";
+    const CliResult ro = RunProbe({"--overlay-src", lower, "--overlay-src", lower2, "--ro-overlay", "/o"}, "cat", "/o/a");
+    EXPECT_EQ(ro.out, "from-lower\n") << ro.err;
   });
 }
 
