@@ -13,7 +13,7 @@
 include_guard(GLOBAL)
 
 set(MNTNS_VM_RUN "${CMAKE_CURRENT_LIST_DIR}/mntns-vm-run" CACHE INTERNAL "")
-set(MNTNS_VM_TIMEOUT 300 CACHE STRING
+set(MNTNS_VM_TIMEOUT 480 CACHE STRING
     "Seconds one VM boot may run before mntns-vm-run kills it (per test binary)")
 set(MNTNS_VM_FETCH_TIMEOUT 900 CACHE STRING
     "Seconds the vm.prepare test may spend downloading the kernel")
