@@ -379,10 +379,21 @@ Result<void> CreateFile(int root, const std::string& dest, mode_t mode, const st
   const auto [parent_path, name] = SplitParent(dest);
   auto parent = MakeDirectories(root, parent_path);
   if (!parent) return std::unexpected(parent.error());
-  auto file = sys::CreateFile(parent->Get(), name.c_str(), O_TRUNC | O_WRONLY | O_NOFOLLOW, mode);
+  // O_NONBLOCK: a FIFO already at DEST (a hostile --root) would block the
+  // open until some process opened it for reading, forever; without a
+  // reader it fails with ENXIO instead. Anything not a regular file is refused.
+  auto file = sys::CreateFile(parent->Get(), name.c_str(), O_TRUNC | O_WRONLY | O_NOFOLLOW | O_NONBLOCK, mode);
   if (!file) {
     file.error().argument = QuotePath(dest) + " inside the sandbox";
     return std::unexpected(file.error());
+  }
+  auto status = sys::Fstat(file->Get());
+  if (!status) {
+    status.error().argument = QuotePath(dest) + " inside the sandbox";
+    return std::unexpected(status.error());
+  }
+  if (!S_ISREG(status->st_mode)) {
+    return MakeError(EEXIST, "create", QuotePath(dest) + " inside the sandbox exists and is not a regular file");
   }
   if (auto r = WriteData(file->Get(), data); !r) {
     r.error().argument += " to " + QuotePath(dest) + " inside the sandbox";
