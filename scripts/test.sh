@@ -67,8 +67,16 @@ for part in "${parts[@]}"; do
   esac
 done
 
+# Process races name their kill targets (mntns, sandboxes, keepers) in the line.
 if [ -e "$build/hardening/process-races.summary" ]; then
   sed 's/^/==> /' "$build/hardening/process-races.summary"
+fi
+# Hostile input (tests/hostile): one line per kind, and their cases summed.
+if [ -e "$build/hardening/hostile.summary" ]; then
+  sed 's/^/==> /' "$build/hardening/hostile.summary"
+  awk -F': ' '{ split($2, n, " "); cases += n[1]; kinds++ } /FAILED/ { failed++ }
+    END { printf "==> hostile input: %d cases over %d kinds, %s\n", cases, kinds,
+          failed ? failed " kinds FAILED" : "each contained or a clear error" }' "$build/hardening/hostile.summary"
 fi
 # The fault-injection walk's figures (tests/fault), summed into one line for
 # CI logs (fuzz and TSan print theirs above); per operation in the file.

@@ -50,6 +50,7 @@
 
 #include "mntns/namespace.h"
 #include "namespace/internal.h"
+#include "sys/files.h"
 #include "sys/namespaces.h"
 #include "sys/process.h"
 #include "sys/syscalls.h"
@@ -107,12 +108,9 @@ void BecomeKeeperWhenStartedAsOne();
 // by the copier's user namespace, but the template's mounts would be locked
 // for a copier in a child user namespace of the keeper's.
 Result<KeeperFiles> KeeperFilesFor(const std::string& directory) {
-  struct stat user_ns {};
-  if (::stat("/proc/self/ns/user", &user_ns) != 0) {
-    const int err = errno;
-    return MakeError(err, "stat", "\"/proc/self/ns/user\"");
-  }
-  const std::string base = fmt::format("template-{}", user_ns.st_ino);
+  auto user_ns = sys::Statx(AT_FDCWD, "/proc/self/ns/user", 0, STATX_INO);
+  if (!user_ns) return std::unexpected(user_ns.error());
+  const std::string base = fmt::format("template-{}", user_ns->stx_ino);
   return KeeperFiles{directory, base, base + ".new", base + ".lock"};
 }
 
@@ -122,13 +120,7 @@ bool IsToken(std::string_view text) {
 
 Result<std::string> NewToken() {
   unsigned char bytes[kTokenLength / 2];
-  ssize_t got;
-  while ((got = ::getrandom(bytes, sizeof bytes, 0)) < 0 && errno == EINTR) {
-  }
-  if (got != static_cast<ssize_t>(sizeof bytes)) {
-    const int err = got < 0 ? errno : EIO;
-    return MakeError(err, "getrandom", "template keeper token");
-  }
+  if (auto r = sys::RandomBytes(bytes, "template keeper token"); !r) return std::unexpected(r.error());
   std::string token;
   for (const unsigned char byte : bytes) token += fmt::format("{:02x}", byte);
   return token;
@@ -275,14 +267,9 @@ constexpr int kKeeperStartMilliseconds = 60'000;
 // Waits until `fd` is readable (POLLIN or hangup); ETIMEDOUT after the deadline.
 Result<void> AwaitReadable(int fd, const char* what) {
   pollfd ready{fd, POLLIN, 0};
-  int n;
-  while ((n = ::poll(&ready, 1, kKeeperStartMilliseconds)) < 0 && errno == EINTR) {
-  }
-  if (n < 0) {
-    const int err = errno;
-    return MakeError(err, "poll", what);
-  }
-  if (n == 0) return MakeError(ETIMEDOUT, "start template keeper", what);
+  auto n = sys::Poll(std::span(&ready, 1), kKeeperStartMilliseconds, what);
+  if (!n) return std::unexpected(n.error());
+  if (*n == 0) return MakeError(ETIMEDOUT, "start template keeper", what);
   return kOk;
 }
 
@@ -488,17 +475,17 @@ Result<std::string> KeeperLibrary() {
 }
 
 Result<UniqueFd> OpenPrivateDirectory(const std::string& path) {
-  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
-    const int err = errno;
-    return MakeError(err, "mkdir", QuotePath(path));
+  if (auto r = sys::MakeDirectory(AT_FDCWD, path.c_str(), 0700); !r && r.error().code != EEXIST) {
+    return std::unexpected(r.error());
   }
   auto dir = sys::Open(AT_FDCWD, path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   if (!dir) return std::unexpected(dir.error());
-  struct stat st {};
-  if (::fstat(dir->Get(), &st) != 0) {
-    const int err = errno;
-    return MakeError(err, "fstat", QuotePath(path));
+  auto status = sys::Fstat(dir->Get());
+  if (!status) {
+    status.error().argument = QuotePath(path);
+    return std::unexpected(status.error());
   }
+  const struct stat& st = *status;
   // Whoever can write the record chooses the namespace our sandboxes start from.
   if (st.st_uid != ::geteuid() || (st.st_mode & 022) != 0) {
     return MakeError(EPERM, "share template namespace",
@@ -516,12 +503,12 @@ Result<UniqueFd> OpenLock(int dir_fd, const KeeperFiles& files) {
     error.argument = files.PathOf(files.lock);
     return std::unexpected(error);
   }
-  struct stat st {};
-  if (::fstat(lock->Get(), &st) != 0) {
-    const int err = errno;
-    return MakeError(err, "fstat", files.PathOf(files.lock));
+  auto status = sys::Fstat(lock->Get());
+  if (!status) {
+    status.error().argument = files.PathOf(files.lock);
+    return std::unexpected(status.error());
   }
-  if (!S_ISREG(st.st_mode)) {
+  if (!S_ISREG(status->st_mode)) {
     return MakeError(EPERM, "share template namespace", files.PathOf(files.lock) + " is not a regular file");
   }
   return lock;
@@ -577,11 +564,10 @@ Result<void> WriteRecord(int dir_fd, const KeeperFiles& files, const KeeperRecor
     return MakeError(err, "write", files.PathOf(files.record_draft));
   }
   // Readers see the old record or the whole new one.
-  if (::renameat(dir_fd, files.record_draft.c_str(), dir_fd, files.record.c_str()) != 0) {
-    const int err = errno;
+  if (auto r = sys::Rename(dir_fd, files.record_draft.c_str(), files.record.c_str()); !r) {
     ::unlinkat(dir_fd, files.record_draft.c_str(), 0);
-    return MakeError(err, "rename",
-                     fmt::format("{} to {}", files.PathOf(files.record_draft), files.PathOf(files.record)));
+    r.error().argument = fmt::format("{} to {}", files.PathOf(files.record_draft), files.PathOf(files.record));
+    return r;
   }
   return kOk;
 }
@@ -623,11 +609,11 @@ Result<UniqueFd> StartKeeper(int dir_fd, const KeeperFiles& files, const std::st
   const pid_t intermediate = *forked;
   if (intermediate == 0) {
     // Only the directory and the socket cross the exec.
-    if (::close_range(0, ~0U, CLOSE_RANGE_CLOEXEC) == 0 && ::fcntl(dir_fd, F_SETFD, 0) == 0 &&
-        ::fcntl(theirs.Get(), F_SETFD, 0) == 0) {
+    int err = sys::MarkCloseOnExecFromInChild(0);
+    if (err == 0 && ::fcntl(dir_fd, F_SETFD, 0) == 0 && ::fcntl(theirs.Get(), F_SETFD, 0) == 0) {
       ::fexecve(exe->Get(), arguments, environment.data());
     }
-    exec_failure.error = errno;
+    exec_failure.error = err != 0 ? err : errno;
     ::send(theirs.Get(), &exec_failure, sizeof exec_failure, MSG_NOSIGNAL);
     ::_exit(127);
   }
@@ -673,9 +659,9 @@ Result<void> ShareTemplateNamespace(const TemplateSharingOptions& options) {
   auto adopt = [&]() -> Result<bool> {
     UniqueFd kept = OpenKeptTemplate(dir->Get(), files);
     if (!kept) return false;
-    if (::utimensat(dir->Get(), files.record.c_str(), nullptr, AT_SYMLINK_NOFOLLOW) != 0) {
-      const int err = errno;
-      return MakeError(err, "utimensat", files.PathOf(files.record));
+    if (auto r = sys::TouchNow(dir->Get(), files.record.c_str()); !r) {
+      r.error().argument = files.PathOf(files.record);
+      return std::unexpected(r.error());
     }
     internal::UseSharedTemplate(std::move(kept));
     return true;

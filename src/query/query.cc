@@ -26,6 +26,7 @@
 #include "query/listmount.h"
 #include "query/mountinfo.h"
 #include "query/statmount.h"
+#include "sys/files.h"
 #include "sys/namespaces.h"
 #include "sys/syscalls.h"
 
@@ -408,12 +409,9 @@ Result<Mount> StatmountById(std::uint64_t id, const NamespaceRef& ns, const Quer
 
 Result<Mount> StatmountByPath(const std::string& path, const QueryOptions& options) {
   if (!UseListmount(options.backend)) {
-    struct statx stx {};
-    if (::statx(AT_FDCWD, path.c_str(), 0, STATX_MNT_ID, &stx) != 0) {
-      const int err = errno;
-      return MakeError(err, "stat", QuotePath(path));
-    }
-    return FindInMountinfo(stx.stx_mnt_id, NamespaceRef::Caller(), QuotePath(path));
+    auto stx = sys::Statx(AT_FDCWD, path.c_str(), 0, STATX_MNT_ID);
+    if (!stx) return MakeError(stx.error().code, "stat", QuotePath(path));
+    return FindInMountinfo(stx->stx_mnt_id, NamespaceRef::Caller(), QuotePath(path));
   }
   auto id = sys::UniqueMountIdOf(AT_FDCWD, path.c_str(), 0);
   if (!id) return MakeError(id.error().code, "stat", QuotePath(path));

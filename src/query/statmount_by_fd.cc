@@ -16,6 +16,7 @@
 #include "mntns/fd.h"
 #include "mntns/features.h"
 #include "query/statmount.h"
+#include "sys/files.h"
 #include "sys/syscalls.h"
 
 namespace mntns {
@@ -83,11 +84,12 @@ struct Place {
 };
 
 Result<Place> PlaceOf(int fd) {
-  struct statx stx {};
-  if (::statx(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_INO | sys::kStatxMntIdUnique, &stx) != 0) {
-    const int err = errno;
-    return MakeError(err, "statx", fmt::format("fd {}", fd));
+  auto status = sys::Statx(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_INO | sys::kStatxMntIdUnique);
+  if (!status) {
+    status.error().argument = fmt::format("fd {}", fd);
+    return std::unexpected(status.error());
   }
+  const struct statx& stx = *status;
   if ((stx.stx_mask & sys::kStatxMntIdUnique) == 0) {
     return MakeError(ENOSYS, "statx(STATX_MNT_ID_UNIQUE)", fmt::format("fd {}", fd));
   }
@@ -99,9 +101,9 @@ Result<Place> PlaceOf(int fd) {
 
 // The old (reusable, 32-bit) mount id that mountinfo shows; 0 if statx cannot say.
 std::uint32_t OldMountIdOf(int fd) {
-  struct statx stx {};
-  if (::statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) != 0) return 0;
-  return (stx.stx_mask & STATX_MNT_ID) != 0 ? static_cast<std::uint32_t>(stx.stx_mnt_id) : 0;
+  auto stx = sys::Statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID);
+  if (!stx) return 0;
+  return (stx->stx_mask & STATX_MNT_ID) != 0 ? static_cast<std::uint32_t>(stx->stx_mnt_id) : 0;
 }
 
 // The mount a directory's mount is attached to, found the way path lookup finds it: ".."

@@ -441,7 +441,7 @@ struct Launch {
 std::uint64_t BoundingCapabilities() {
   std::uint64_t set = 0;
   for (int cap = 0; cap < 64; ++cap) {
-    if (::prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1) set |= std::uint64_t{1} << cap;
+    if (auto in = sys::InBoundingSet(cap); in && *in) set |= std::uint64_t{1} << cap;
   }
   return set;
 }
@@ -451,18 +451,15 @@ std::uint64_t BoundingCapabilities() {
 // rest back (uid 0 would otherwise get the whole bounding set at exec);
 // ambient capabilities survive an exec as any uid.
 Result<void> ApplyCapabilities(std::uint64_t set) {
-  if (::prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED, 0, 0, 0) != 0) {
-    const int err = errno;
-    return MakeError(err, "prctl(PR_SET_SECUREBITS)", "SECBIT_NOROOT");
+  if (auto r = sys::SetSecureBits(SECBIT_NOROOT | SECBIT_NOROOT_LOCKED); !r) {
+    r.error().argument = "SECBIT_NOROOT";
+    return r;
   }
   if (auto r = sys::SetCapabilitySets(set); !r) return r;
   if (auto r = sys::ClearAmbientCapabilities(); !r) return r;
   for (int cap = 0; cap < 64; ++cap) {
     if ((set >> cap & 1) == 0) continue;
-    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) {
-      const int err = errno;
-      return MakeError(err, "prctl(PR_CAP_AMBIENT_RAISE)", std::to_string(cap));
-    }
+    if (auto r = sys::RaiseAmbientCapability(cap); !r) return r;
   }
   return kOk;
 }
@@ -552,7 +549,10 @@ Result<void> AwaitCallersIdMaps(const SandboxSpec& spec, int error_fd) {
   }
   if (spec.capabilities || spec.keep_capabilities) {
     for (int cap = 0; cap < 64; ++cap) {
-      if ((launch.caller_bounding >> cap & 1) != 0 || ::prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1) continue;
+      if ((launch.caller_bounding >> cap & 1) != 0) continue;
+      auto in = sys::InBoundingSet(cap);
+      if (!in) fail(in.error());
+      if (!in || !*in) continue;
       if (auto r = sys::DropBoundingCapability(cap); !r) fail(r.error());
     }
   }

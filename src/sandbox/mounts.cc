@@ -13,6 +13,7 @@
 #include "sandbox/internal.h"
 #include "sys/namespaces.h"
 #include "sys/openat2.h"
+#include "sys/files.h"
 #include "sys/syscalls.h"
 #include "sys/uapi.h"
 
@@ -192,9 +193,9 @@ Result<PreparedMount> PrepareOne(const SandboxSpec& spec, const SandboxMount& mo
         if (!tmpfs) return std::unexpected(tmpfs.error());
         scratch = std::move(*tmpfs);
         for (const char* name : {"upper", "work"}) {
-          if (::mkdirat(scratch.Get(), name, 0755) != 0) {
-            const int err = errno;
-            return MakeError(err, "mkdir", fmt::format("\"{}\" on the --tmp-overlay tmpfs", name));
+          if (auto r = sys::MakeDirectory(scratch.Get(), name, 0755); !r) {
+            r.error().argument = fmt::format("\"{}\" on the --tmp-overlay tmpfs", name);
+            return std::unexpected(r.error());
           }
         }
         // overlayfs takes layers by path; the detached tmpfs has one only through its fd.
@@ -234,15 +235,15 @@ Result<PreparedMount> PrepareOne(const SandboxSpec& spec, const SandboxMount& mo
       auto scratch = FreshTmpfs(spec, 0700, 0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
       if (!scratch) return std::unexpected(scratch.error());
       const mode_t mode = mount.perms.value_or(0600);
-      UniqueFd file(::openat(scratch->Get(), "data", O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode));
+      auto file = sys::CreateFile(scratch->Get(), "data", O_EXCL | O_WRONLY, mode);
       if (!file) {
-        const int err = errno;
-        return MakeError(err, "create", "the file for the data on a detached tmpfs");
+        file.error().argument = "the file for the data on a detached tmpfs";
+        return std::unexpected(file.error());
       }
-      if (auto r = WriteData(file.Get(), mount.data); !r) return std::unexpected(r.error());
-      if (::fchmod(file.Get(), mode) != 0) {
-        const int err = errno;
-        return MakeError(err, "fchmod", fmt::format("{:#o} on the file for the data", mode));
+      if (auto r = WriteData(file->Get(), mount.data); !r) return std::unexpected(r.error());
+      if (auto r = sys::Chmod(file->Get(), mode); !r) {
+        r.error().argument = fmt::format("{:#o} on the file for the data", mode);
+        return std::unexpected(r.error());
       }
       std::uint64_t attr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
       if (mount.read_only) attr |= MOUNT_ATTR_RDONLY;
@@ -295,9 +296,9 @@ Result<UniqueFd> MakeDirectories(int root, const std::string& path, mode_t mode 
     if (name.empty() || name == ".") continue;
     auto next = sys::Openat2(root, prefix.c_str(), O_PATH | O_DIRECTORY, kInRoot);
     if (!next && next.error().code == ENOENT) {
-      if (::mkdirat(parent->Get(), name.c_str(), mode) != 0 && errno != EEXIST) {
-        const int err = errno;
-        return MakeError(err, "mkdir", QuotePath("/" + prefix) + " inside the sandbox");
+      if (auto r = sys::MakeDirectory(parent->Get(), name.c_str(), mode); !r && r.error().code != EEXIST) {
+        r.error().argument = QuotePath("/" + prefix) + " inside the sandbox";
+        return std::unexpected(r.error());
       }
       next = sys::Openat2(root, prefix.c_str(), O_PATH | O_DIRECTORY, kInRoot);
     }
@@ -327,12 +328,11 @@ Result<UniqueFd> MakeMountPoint(int root, const std::string& dest, bool director
     const auto [parent_path, name] = SplitParent(dest);
     auto parent = MakeDirectories(root, parent_path);
     if (!parent) return parent;
-    const int fd = ::openat(parent->Get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0444);
-    if (fd < 0 && errno != EEXIST) {
-      const int err = errno;
-      return MakeError(err, "create", QuotePath(dest) + " inside the sandbox");
+    auto created = sys::CreateFile(parent->Get(), name.c_str(), O_EXCL | O_WRONLY | O_NOFOLLOW, 0444);
+    if (!created && created.error().code != EEXIST) {
+      created.error().argument = QuotePath(dest) + " inside the sandbox";
+      return std::unexpected(created.error());
     }
-    UniqueFd created(fd);
     existing = Resolve(root, dest);
   }
   if (!existing) {
@@ -357,8 +357,8 @@ Result<void> Symlink(int root, const std::string& target, const std::string& des
   const auto [parent_path, name] = SplitParent(dest);
   auto parent = MakeDirectories(root, parent_path);
   if (!parent) return std::unexpected(parent.error());
-  if (::symlinkat(target.c_str(), parent->Get(), name.c_str()) != 0) {
-    const int err = errno;
+  if (auto linked = sys::Symlink(target.c_str(), parent->Get(), name.c_str()); !linked) {
+    const int err = linked.error().code;
     // As bwrap: an existing link with the same target is fine; another
     // target, or not a link, is an error that says what is there.
     if (err == EEXIST) {
@@ -400,18 +400,29 @@ Result<void> CreateFile(int root, const std::string& dest, mode_t mode, const st
   const auto [parent_path, name] = SplitParent(dest);
   auto parent = MakeDirectories(root, parent_path);
   if (!parent) return std::unexpected(parent.error());
-  UniqueFd file(::openat(parent->Get(), name.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode));
+  // O_NONBLOCK: a FIFO already at DEST (a hostile --root) would block the
+  // open until some process opened it for reading, forever; without a
+  // reader it fails with ENXIO instead. Anything not a regular file is refused.
+  auto file = sys::CreateFile(parent->Get(), name.c_str(), O_TRUNC | O_WRONLY | O_NOFOLLOW | O_NONBLOCK, mode);
   if (!file) {
-    const int err = errno;
-    return MakeError(err, "create", QuotePath(dest) + " inside the sandbox");
+    file.error().argument = QuotePath(dest) + " inside the sandbox";
+    return std::unexpected(file.error());
   }
-  if (auto r = WriteData(file.Get(), data); !r) {
+  auto status = sys::Fstat(file->Get());
+  if (!status) {
+    status.error().argument = QuotePath(dest) + " inside the sandbox";
+    return std::unexpected(status.error());
+  }
+  if (!S_ISREG(status->st_mode)) {
+    return MakeError(EEXIST, "create", QuotePath(dest) + " inside the sandbox exists and is not a regular file");
+  }
+  if (auto r = WriteData(file->Get(), data); !r) {
     r.error().argument += " to " + QuotePath(dest) + " inside the sandbox";
     return r;
   }
-  if (::fchmod(file.Get(), mode) != 0) {
-    const int err = errno;
-    return MakeError(err, "chmod", fmt::format("{:#o} {} inside the sandbox", mode, QuotePath(dest)));
+  if (auto r = sys::Chmod(file->Get(), mode); !r) {
+    r.error().argument = fmt::format("{:#o} {} inside the sandbox", mode, QuotePath(dest));
+    return r;
   }
   return kOk;
 }
@@ -526,9 +537,11 @@ Result<void> AttachMounts(const SandboxSpec& spec, std::vector<PreparedMount>& p
   if (!root_covered) return kOk;
   // The process's root is still the covered one: move it (and the working
   // directory, which the caller sets next) onto the mount on top.
-  if (::fchdir(root->Get()) != 0 || ::chroot(".") != 0) {
-    const int err = errno;
-    return MakeError(err, "chroot", "the mount on \"/\" inside the sandbox");
+  auto moved = sys::Fchdir(root->Get());
+  if (moved) moved = sys::Chroot(".");
+  if (!moved) {
+    moved.error().argument = "the mount on \"/\" inside the sandbox";
+    return moved;
   }
   return kOk;
 }

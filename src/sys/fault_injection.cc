@@ -93,6 +93,8 @@ std::string_view CallName(Call call) {
       "umount2",      "fchdir",     "chdir",        "pidfd_open", "pidfd_send_signal",
       "capset",       "socket",     "fork",         "clone3",     "pipe2",     "socketpair",
       "waitpid",      "waitid",     "signalfd",     "prctl",      "flock",
+      "mkdir",        "symlink",    "chmod",        "rename",     "utimensat", "chroot",
+      "getrandom",    "poll",       "close_range",
   };
   return kNames[static_cast<std::size_t>(call)];
 }

@@ -47,6 +47,15 @@ enum class Call : int {
   kSignalfd,
   kPrctl,
   kFlock,
+  kMkdir,           // mkdirat(2)
+  kSymlink,         // symlinkat(2)
+  kChmod,           // fchmod(2)
+  kRename,          // renameat(2)
+  kUtimensat,
+  kChroot,
+  kGetrandom,
+  kPoll,
+  kCloseRange,
   kCount,
 };
 

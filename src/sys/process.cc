@@ -119,6 +119,32 @@ Result<void> DropBoundingCapability(int capability) {
   return kOk;
 }
 
+Result<bool> InBoundingSet(int capability) {
+  const int in = InjectFault(Call::kPrctl) ? -1 : ::prctl(PR_CAPBSET_READ, capability, 0, 0, 0);
+  if (in < 0) {
+    const int err = errno;
+    if (err == EINVAL) return false;
+    return MakeError(err, "prctl(PR_CAPBSET_READ)", std::to_string(capability));
+  }
+  return in == 1;
+}
+
+Result<void> SetSecureBits(unsigned long bits) {
+  if (InjectFault(Call::kPrctl) || ::prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) != 0) {
+    const int err = errno;
+    return MakeError(err, "prctl(PR_SET_SECUREBITS)", fmt::format("{:#x}", bits));
+  }
+  return kOk;
+}
+
+Result<void> RaiseAmbientCapability(int capability) {
+  if (InjectFault(Call::kPrctl) || ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, capability, 0, 0) != 0) {
+    const int err = errno;
+    return MakeError(err, "prctl(PR_CAP_AMBIENT_RAISE)", std::to_string(capability));
+  }
+  return kOk;
+}
+
 Result<void> ClearAmbientCapabilities() {
   if (InjectFault(Call::kPrctl) || ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
     const int err = errno;

@@ -78,6 +78,16 @@ struct ChildStatus {
 // PR_CAPBSET_DROP of one capability (EINVAL past the last one the kernel has).
 [[nodiscard]] Result<void> DropBoundingCapability(int capability);
 
+// PR_CAPBSET_READ: whether `capability` is in the bounding set (false past
+// the last one the kernel has, where the kernel says EINVAL).
+[[nodiscard]] Result<bool> InBoundingSet(int capability);
+
+// PR_SET_SECUREBITS to `bits` (SECBIT_*).
+[[nodiscard]] Result<void> SetSecureBits(unsigned long bits);
+
+// PR_CAP_AMBIENT_RAISE of one capability (it must be permitted and inheritable).
+[[nodiscard]] Result<void> RaiseAmbientCapability(int capability);
+
 // PR_CAP_AMBIENT_CLEAR_ALL.
 [[nodiscard]] Result<void> ClearAmbientCapabilities();
 

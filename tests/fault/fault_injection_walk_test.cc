@@ -6,6 +6,7 @@
 // The figures (injection points per operation) are printed and written to
 // ${build}/hardening/, where scripts/test.sh picks them up.
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -69,7 +70,9 @@ struct ProcessState {
   std::map<int, std::string> fds;  // fd -> what it is
   std::string mounts;              // this namespace's mountinfo
   int threads = 0;
-  std::set<std::string> records;   // files of the keeper directory
+  // The files of the keeper directory, a record with its text ("PID
+  // MNTNS_ID TOKEN": a keeper started or replaced by a failed run shows).
+  std::map<std::string, std::string> records;
 
   static ProcessState Now(const std::string& keeper_directory) {
     ProcessState state;
@@ -88,7 +91,8 @@ struct ProcessState {
     }
     if (!keeper_directory.empty()) {
       for (const auto& entry : std::filesystem::directory_iterator(keeper_directory)) {
-        state.records.insert(entry.path().filename().string());
+        const std::string name = entry.path().filename().string();
+        state.records[name] = name.ends_with(".lock") ? "" : ReadFile(entry.path());
       }
     }
     return state;
@@ -223,7 +227,15 @@ void Walk(const Operation& op) {
   auto first = op.run();
   op.reset();
   ASSERT_TRUE(first.has_value()) << op.name << ": " << first.error().Message();
-  const ProcessState before = ProcessState::Now(op.keeper_directory);
+  // A thread that was joined may still show in /proc/self/task for a moment:
+  // the state to compare with is the one that stays.
+  ProcessState before = ProcessState::Now(op.keeper_directory);
+  for (int same = 0, i = 0; same < 3 && i < 200; ++i) {
+    std::this_thread::sleep_for(5ms);
+    ProcessState now = ProcessState::Now(op.keeper_directory);
+    same = now.threads == before.threads ? same + 1 : 0;
+    before = std::move(now);
+  }
 
   sys::fault::Arm(Call::kOpen, 0, 0);
   auto counted = op.run();
@@ -399,6 +411,64 @@ TEST(FaultInjectionWalk, FsmountNamespaceWithEachStrategy) {
   });
 }
 
+// ---- empty namespaces ---------------------------------------------------------------
+
+TEST(FaultInjectionWalk, EmptyMountNamespaceWithEachStrategy) {
+  InPrivateMountNamespace([] {
+    for (NamespaceStrategy strategy : EmulatedAndNativeStrategies(NamespaceOperation::kEmptyMountNamespace)) {
+      Walk({.name = "EmptyMountNamespace(" + std::string(StrategyName(strategy)) + ")",
+            .run = [strategy]() -> Result<void> {
+              auto ns = EmptyMountNamespace({.strategy = strategy});
+              if (!ns) return std::unexpected(ns.error());
+              return kOk;
+            },
+            .reset = [] { StopNamespaceFactory(); }});
+    }
+  });
+}
+
+TEST(FaultInjectionWalk, UnshareEmptyMountNamespaceOnAThreadWithEachStrategy) {
+  InPrivateMountNamespace([] {
+    for (NamespaceStrategy strategy : EmulatedAndNativeStrategies(NamespaceOperation::kEmptyMountNamespace)) {
+      Walk({.name = "UnshareEmptyMountNamespace(" + std::string(StrategyName(strategy)) + ", on a thread)",
+            .run = [strategy]() -> Result<void> {
+              // The thread's namespace goes with the thread; the caller's
+              // table must be what it was whether the call failed or not.
+              Result<void> result = kOk;
+              std::thread([&result, strategy] { result = UnshareEmptyMountNamespace({.strategy = strategy}); })
+                  .join();
+              return result;
+            },
+            .reset = [] { StopNamespaceFactory(); }});
+    }
+  });
+}
+
+TEST(FaultInjectionWalk, ForkIntoEmptyMountNamespaceWithEachStrategy) {
+  InPrivateMountNamespace([] {
+    for (NamespaceStrategy strategy : EmulatedAndNativeStrategies(NamespaceOperation::kEmptyMountNamespace)) {
+      for (const std::uint64_t flags : {std::uint64_t{0}, std::uint64_t{CLONE_NEWUSER}}) {
+        Walk({.name = "ForkIntoEmptyMountNamespace(" + std::string(StrategyName(strategy)) +
+                      (flags != 0 ? ", CLONE_NEWUSER)" : ")"),
+              .run = [strategy, flags]() -> Result<void> {
+                auto child = ForkIntoEmptyMountNamespace(flags, {.strategy = strategy});
+                if (!child) return std::unexpected(child.error());
+                if (child->pid == 0) ::_exit(0);
+                siginfo_t info{};
+                if (::waitid(P_PIDFD, static_cast<id_t>(child->pidfd.Get()), &info, WEXITED) != 0) {
+                  return MakeError(errno, "waitid (test)", "the empty-namespace child");
+                }
+                if (info.si_code != CLD_EXITED || info.si_status != 0) {
+                  return MakeError(EIO, "the empty-namespace child (test)", std::to_string(info.si_status));
+                }
+                return kOk;
+              },
+              .reset = [] { StopNamespaceFactory(); }});
+      }
+    }
+  });
+}
+
 // ---- the keeper -------------------------------------------------------------------
 
 bool KeeperGone(pid_t pid) {
@@ -444,6 +514,29 @@ TEST(FaultInjectionWalk, ShareTemplateNamespaceStartingItsKeeper) {
   });
 }
 
+// A client's use of a live keeper: the record is found, the keeper proven and
+// its namespace adopted. A failed run must neither start another keeper nor
+// replace the record (its text is compared), and the keeper must stay usable.
+TEST(FaultInjectionWalk, ShareTemplateNamespaceAdoptingALiveKeeper) {
+  InPrivateMountNamespace([] {
+    const std::string directory = TempDir() + "/keeper";
+    ASSERT_TRUE(testing::MakeDirs(directory));
+    ::chmod(directory.c_str(), 0700);
+    ASSERT_TRUE(ShareTemplateNamespace({.directory = directory, .idle = 600s}).has_value());
+    StopNamespaceFactory();
+    Walk({.name = "ShareTemplateNamespace(a live keeper)",
+          .run = [directory]() -> Result<void> {
+            if (auto r = ShareTemplateNamespace({.directory = directory, .idle = 600s}); !r) return r;
+            auto ns = OpenTreeNamespace(AT_FDCWD, "/", 0, {.strategy = NamespaceStrategy::kTemplate});
+            if (!ns) return std::unexpected(ns.error());
+            return kOk;
+          },
+          .reset = [] { StopNamespaceFactory(); },
+          .keeper_directory = directory});
+    EndKeeper(directory);
+  });
+}
+
 // ---- the sandbox -------------------------------------------------------------------
 
 // What CMD needs inside a sandbox whose root is not the host's: the library
@@ -476,6 +569,7 @@ TEST(FaultInjectionWalk, StartSandboxWithEveryMountKindAndNamespace) {
     const std::string host = TempDir();
     ASSERT_TRUE(testing::MakeDirs(host + "/data"));
     ASSERT_TRUE(testing::MakeDirs(host + "/lower"));
+    std::ofstream(host + "/data/file") << "walk";
     SandboxSpec spec;
     spec.mounts = ProbeMounts();
     auto add = [&spec](SandboxMount mount) { spec.mounts.push_back(std::move(mount)); };
@@ -486,6 +580,10 @@ TEST(FaultInjectionWalk, StartSandboxWithEveryMountKindAndNamespace) {
     add({.kind = SandboxMount::Kind::kDev, .dest = "/dev"});
     add({.kind = SandboxMount::Kind::kDir, .dest = "/made/deep", .perms = 0750});
     add({.kind = SandboxMount::Kind::kSymlink, .source = "/made", .dest = "/link"});
+    add({.kind = SandboxMount::Kind::kFile, .dest = "/made/file", .perms = 0640, .data = "walk"});
+    add({.kind = SandboxMount::Kind::kChmod, .dest = "/made/file", .perms = 0600});
+    add({.kind = SandboxMount::Kind::kBindData, .dest = "/made/data", .data = "walk"});
+    add({.kind = SandboxMount::Kind::kBind, .source = host + "/data/file", .dest = "/made/bound-file"});
     add({.kind = SandboxMount::Kind::kRemountRo, .dest = "/data"});
     add({.kind = SandboxMount::Kind::kOverlay, .dest = "/overlay", .layers = {host + "/lower"},
          .overlay_upper = SandboxMount::OverlayUpper::kTmpfs});

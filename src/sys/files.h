@@ -1,0 +1,64 @@
+// The raw-syscall layer for the file calls of the namespace, keeper and
+// sandbox code: statx, fstat, mkdir, symlink, chmod, rename, utimensat,
+// chroot, getrandom, poll and close_range. Like syscalls.h, each wrapper
+// names the call and its key argument in its Error (callers that know more,
+// such as "inside the sandbox", replace the argument) and captures errno in
+// the first statement after the call; every fd is close-on-exec and owned by
+// a UniqueFd from the start.
+#pragma once
+
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <cstddef>
+#include <span>
+
+#include "mntns/error.h"
+#include "mntns/fd.h"
+
+namespace mntns::sys {
+
+// statx(2) of `path` relative to `dirfd` (AT_EMPTY_PATH with "" for the fd
+// itself), asking for `mask`; the caller checks stx_mask for what it needs.
+[[nodiscard]] Result<struct statx> Statx(int dirfd, const char* path, int flags, unsigned mask);
+
+// fstat(2).
+[[nodiscard]] Result<struct stat> Fstat(int fd);
+
+// mkdirat(2). EEXIST is an error like any other: callers that accept an
+// existing directory test for it.
+[[nodiscard]] Result<void> MakeDirectory(int dirfd, const char* path, mode_t mode);
+
+// openat(2) with O_CREAT added (and close-on-exec): "open(O_CREAT)" in the Error.
+[[nodiscard]] Result<UniqueFd> CreateFile(int dirfd, const char* path, int flags, mode_t mode);
+
+// symlinkat(2): a link at `path` (relative to dirfd) whose text is `target`.
+[[nodiscard]] Result<void> Symlink(const char* target, int dirfd, const char* path);
+
+// fchmod(2) of an fd open for reading or writing (not O_PATH: see ChmodFd).
+[[nodiscard]] Result<void> Chmod(int fd, mode_t mode);
+
+// renameat(2) within one directory fd.
+[[nodiscard]] Result<void> Rename(int dirfd, const char* from, const char* to);
+
+// utimensat(dirfd, path, NULL, AT_SYMLINK_NOFOLLOW): access and modification
+// time set to now.
+[[nodiscard]] Result<void> TouchNow(int dirfd, const char* path);
+
+// chroot(2).
+[[nodiscard]] Result<void> Chroot(const char* path);
+
+// getrandom(2) filling all of `bytes` (retried on EINTR; a short read is EIO).
+// `purpose` names them in the Error.
+[[nodiscard]] Result<void> RandomBytes(std::span<unsigned char> bytes, const char* purpose);
+
+// poll(2), retried on EINTR with the same timeout: how many fds are ready
+// (0 when the timeout passed). `purpose` names what is awaited in the Error.
+[[nodiscard]] Result<int> Poll(std::span<pollfd> fds, int timeout_ms, const char* purpose);
+
+// For a child made by fork/clone3 before it execs (async-signal-safe, no
+// allocation): close_range(first, ~0U, CLOSE_RANGE_CLOEXEC), 0 or its errno.
+[[nodiscard]] int MarkCloseOnExecFromInChild(unsigned first);
+
+}  // namespace mntns::sys
