@@ -52,6 +52,7 @@
 #include "namespace/internal.h"
 #include "sys/namespaces.h"
 #include "sys/process.h"
+#include "sys/fd_passing.h"
 #include "sys/syscalls.h"
 
 namespace mntns {
@@ -244,25 +245,7 @@ void CopyText(std::span<char> to, const std::string& from) {
 }
 
 Result<void> SendReport(int socket_fd, const KeeperReport& report, int fd) {
-  iovec data{const_cast<KeeperReport*>(&report), sizeof report};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  if (fd >= 0) {
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    cmsghdr* header = CMSG_FIRSTHDR(&message);
-    header->cmsg_level = SOL_SOCKET;
-    header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
-  }
-  if (::sendmsg(socket_fd, &message, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof report)) {
-    const int err = errno;
-    return MakeError(err, "sendmsg", "template keeper report");
-  }
-  return kOk;
+  return sys::SendWithFileDescriptor(socket_fd, std::as_bytes(std::span(&report, 1)), fd, "template keeper report");
 }
 
 // Receives the keeper's report and, with it, the template's nsfs fd.
@@ -288,29 +271,11 @@ Result<void> AwaitReadable(int fd, const char* what) {
 
 Result<UniqueFd> ReceiveReport(int socket_fd, KeeperReport& report) {
   if (auto ready = AwaitReadable(socket_fd, "its report"); !ready) return std::unexpected(ready.error());
-  iovec data{&report, sizeof report};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  ssize_t got;
-  while ((got = ::recvmsg(socket_fd, &message, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
-  }
-  if (got < 0) {
-    const int err = errno;
-    return MakeError(err, "recvmsg", "template keeper report");
-  }
-  UniqueFd fd;
-  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr; header = CMSG_NXTHDR(&message, header)) {
-    if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS) {
-      int received = -1;
-      std::memcpy(&received, CMSG_DATA(header), sizeof received);
-      fd.Reset(received);
-    }
-  }
-  if (got != static_cast<ssize_t>(sizeof report)) {
+  auto received = sys::ReceiveWithFileDescriptor(socket_fd, std::as_writable_bytes(std::span(&report, 1)),
+                                                 "template keeper report");
+  if (!received) return std::unexpected(received.error());
+  UniqueFd fd = std::move(received->fd);
+  if (received->size != sizeof report) {
     return MakeError(ECHILD, "start template keeper", "it exited before reporting");
   }
   if (report.error != 0) return MakeError(report.error, report.operation, report.argument);
