@@ -7,7 +7,9 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <sched.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,7 +26,9 @@
 
 #include <gtest/gtest.h>
 
+#include "mntns/features.h"
 #include "support/cli_runner.h"
+#include "sys/uapi.h"
 #include "support/namespace.h"
 #include "support/probe.h"
 
@@ -244,23 +248,27 @@ TEST(RootlessFastPath, ARecordDirectoryOfAnotherUserIsNotUsed) {
 }
 
 // A mount made in the caller's namespace after the keeper copied it (under a
-// private mount: nothing propagates) is seen by the next run all the same.
+// private mount: nothing propagates) is seen by the next run all the same. It
+// is read-only, so the bind shows "ro" where the directory below showed "rw"
+// (whatever filesystem /tmp is: ext4 on the host, tmpfs in the VM).
 TEST(RootlessFastPath, AMountMadeAfterTheKeeperStartedIsSeen) {
   AsUserWithRootSaved([](const RuntimeDirectory& dir) {
     const std::string source = dir.path + "/source";
     ASSERT_EQ(::mkdir(source.c_str(), 0755), 0);
-    const std::vector<std::string> bind = {"--ro-bind", source, "/data"};
+    const std::vector<std::string> bind = {"--bind", source, "/data"};
     const CliResult before = RunAs(dir, ProbeRun(bind, "mounts"));
     EXPECT_RUN_OK(before);
+    EXPECT_NE(before.out.find("/data "), std::string::npos) << before.out;
+    EXPECT_EQ(before.out.find("/data tmpfs ro"), std::string::npos) << before.out;
     const pid_t first = dir.KeeperPid();
     ASSERT_NE(first, 0);
     ASSERT_EQ(::seteuid(0), 0);
     ASSERT_TRUE(testing::MountTmpfs(source));
+    ASSERT_TRUE(testing::SetMountAttributes(source, MOUNT_ATTR_RDONLY));
     ASSERT_EQ(::seteuid(kUser), 0);
     const CliResult after = RunAs(dir, ProbeRun(bind, "mounts"));
     EXPECT_RUN_OK(after);
-    EXPECT_NE(after.out.find("/data tmpfs"), std::string::npos) << after.out;
-    EXPECT_EQ(before.out.find("/data tmpfs"), std::string::npos) << before.out;
+    EXPECT_NE(after.out.find("/data tmpfs ro"), std::string::npos) << after.out;
     EXPECT_NE(dir.KeeperPid(), first) << "the stale keeper still serves";
     ASSERT_EQ(::seteuid(0), 0);
     static_cast<void>(::umount2(source.c_str(), MNT_DETACH));
@@ -353,6 +361,31 @@ TEST(RootlessFastPath, MatchesBwrapForAnUnprivilegedCommandLine) {
     EXPECT_NE(dir.KeeperPid(), 0) << "the bwrap entry took the slow path";
     EXPECT_EQ(mine.out, theirs.out);
     EXPECT_EQ(mine.err, theirs.err);
+  });
+}
+
+// What 7.x allows an unprivileged process after unshare(CLONE_NEWUSER) alone
+// (docs/run.md, "Unprivileged runs"): a recursive OPEN_TREE_NAMESPACE copy of
+// a directory of the caller's namespace (owned by the initial user
+// namespace), which costs O(the tree), not O(the caller's table); inside that
+// new namespace, owned by the new user namespace, OPEN_TREE_CLONE of "/" then
+// gives a detached tree to bind elsewhere. Skipped where the kernel lacks the flag.
+TEST(RootlessFastPath, OnSevenOpenTreeNamespaceAfterUnshareUserCopiesABindSource) {
+  if (!KernelFeatures().open_tree_namespace) GTEST_SKIP() << "no OPEN_TREE_NAMESPACE (7.0) on this kernel";
+  testing::AsUnprivilegedUser([] {}, [] {
+    ASSERT_EQ(::unshare(CLONE_NEWUSER), 0) << std::strerror(errno);
+    const int ns = static_cast<int>(
+        ::syscall(SYS_open_tree, AT_FDCWD, "/usr", OPEN_TREE_NAMESPACE | AT_RECURSIVE | OPEN_TREE_CLOEXEC));
+    ASSERT_GE(ns, 0) << "open_tree(\"/usr\", OPEN_TREE_NAMESPACE | AT_RECURSIVE): " << std::strerror(errno);
+    const int plain = static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, "/", OPEN_TREE_NAMESPACE | OPEN_TREE_CLOEXEC));
+    EXPECT_LT(plain, 0) << "a non-recursive copy of \"/\" would show what its child mounts cover";
+    if (plain >= 0) ::close(plain);
+    ASSERT_EQ(::setns(ns, CLONE_NEWNS), 0) << std::strerror(errno);
+    ::close(ns);
+    const int tree = static_cast<int>(
+        ::syscall(SYS_open_tree, AT_FDCWD, "/", OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC));
+    EXPECT_GE(tree, 0) << "open_tree(\"/\", OPEN_TREE_CLONE) inside: " << std::strerror(errno);
+    if (tree >= 0) ::close(tree);
   });
 }
 
