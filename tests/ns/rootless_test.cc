@@ -115,9 +115,11 @@ std::vector<std::string> ProbeRun(const std::vector<std::string>& extra, const s
 
 // `mntns run` with the runtime directory; `fast` false turns sharing off
 // (MNTNS_TEMPLATE_IDLE=0: the slow path).
-CliResult RunAs(const RuntimeDirectory& dir, const std::vector<std::string>& args, bool fast = true) {
+CliResult RunAs(const RuntimeDirectory& dir, const std::vector<std::string>& args, bool fast = true,
+                int idle_seconds = 30) {
   testing::RunOptions options;
-  options.environment = {"XDG_RUNTIME_DIR=" + dir.path, fast ? "MNTNS_TEMPLATE_IDLE=30" : "MNTNS_TEMPLATE_IDLE=0"};
+  options.environment = {"XDG_RUNTIME_DIR=" + dir.path,
+                         "MNTNS_TEMPLATE_IDLE=" + std::to_string(fast ? idle_seconds : 0)};
   return testing::RunCli(args, options);
 }
 
@@ -185,6 +187,17 @@ TEST(RootlessFastPath, AKilledKeeperIsReplaced) {
     EXPECT_NE(second, 0);
     EXPECT_NE(second, first);
     EXPECT_TRUE(RuntimeDirectory::IsKeeper(second));
+  });
+}
+
+TEST(RootlessFastPath, TheKeeperExitsAfterItsIdleTimeAndRemovesItsRecord) {
+  AsUserWithRootSaved([](const RuntimeDirectory& dir) {
+    EXPECT_RUN_OK(RunAs(dir, ProbeRun({}, "ids"), true, 1));
+    const pid_t keeper = dir.KeeperPid();
+    ASSERT_NE(keeper, 0);
+    for (int i = 0; i < 1000 && RuntimeDirectory::IsKeeper(keeper); ++i) ::usleep(10'000);
+    EXPECT_FALSE(RuntimeDirectory::IsKeeper(keeper)) << "still there 10 s after an idle time of 1 s";
+    EXPECT_EQ(dir.RecordPath(), "");
   });
 }
 
