@@ -210,6 +210,50 @@ def run_section(results, plots):
     return out
 
 
+def run_unprivileged_section(results):
+    rows = {}
+    for name, r in results.items():
+        m = re.match(r"run-unprivileged-m(\d+)\.json", name)
+        if m:
+            rows[int(m.group(1))] = r
+    if not rows:
+        return []
+    names = list(next(iter(rows.values()))["results"].keys())
+    command = " ".join(next(iter(rows.values()))["command"])
+    out = ["## Unprivileged sandbox creation: `mntns run` against `bwrap` (bench/run_vs_bwrap.sh --unprivileged)", "",
+           f"Median ms per run of `mntns run {command}` and the equivalent bwrap command, both as",
+           "uid 65534 (setpriv). `mntns run` joins the per-user keeper's namespaces (docs/run.md,",
+           "\"Unprivileged runs\"); \"no keeper\" copies the caller's table per run, as bwrap does.", "",
+           "| M | " + " | ".join(names) + " | bwrap / mntns run |", "|---|" + "---|" * (len(names) + 1)]
+    for m, r in sorted(rows.items()):
+        out.append(f"| {m:,} | " + " | ".join(f"{r['results'][n]['median_ms']:.2f}" for n in names) +
+                   f" | {r['ratio_bwrap_over_mntns']:.1f}x |")
+    if 10000 in rows:
+        ratio = rows[10000]['ratio_bwrap_over_mntns']
+        out += ["", f"- M=10,000, unprivileged: bwrap / mntns run = **{ratio:.1f}x** (target >= 20x)"]
+    out.append("")
+    return out
+
+
+def bwrap_binds_section(results):
+    r = results.get("bwrap-binds.json")
+    if not r:
+        return []
+    small, large = r["small"], r["large"]
+    out = ["## Many `--bind` options: bwrap against mntns's bwrap entry (bench/bwrap_binds.sh)", "",
+           "Median ms per run (as root) of `bwrap --ro-bind /usr /usr ... --tmpfs /d --bind SRC/i /d/i ...",
+           "-- /bin/true` with N binds, under Debian's bwrap and under mntns invoked as `bwrap`.", "",
+           "| binds | bwrap ms | mntns ms | bwrap / mntns |", "|---|---|---|---|"]
+    for n in (small, large):
+        out.append(f"| {n:,} | {r[f'bwrap_{n}']:.1f} | {r[f'mntns_{n}']:.1f} | "
+                   f"{r[f'bwrap_{n}'] / r[f'mntns_{n}']:.1f}x |")
+    growth = r[f"mntns_{large}"] / r[f"mntns_{small}"]
+    out += ["", f"- {large:,} binds: bwrap / mntns = **{r[f'bwrap_{large}'] / r[f'mntns_{large}']:.1f}x** (target >= 20x)",
+            f"- mntns {large:,} / {small:,} binds = **{growth:.1f}x** (linear would be {large / small:.0f}x; "
+            "target <= 12x)", ""]
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--results", default="bench/results")
@@ -228,6 +272,8 @@ def main():
     doc += create_section(results, args.plots)
     doc += empty_section(results)
     doc += run_section(results, args.plots)
+    doc += run_unprivileged_section(results)
+    doc += bwrap_binds_section(results)
     doc += ls_section(results, args.plots)
     doc += statmount_by_fd_section(results)
     with open(args.markdown, "w") as f:

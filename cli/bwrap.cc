@@ -222,6 +222,7 @@ int RunParsedCommandLine(RunCommandLine& line, RunDialect dialect) {
   // Sharing can wait on the keeper's lock or record: with the signals still
   // unblocked, Ctrl-C ends mntns there as anywhere before the sandbox exists.
   ShareTemplateWhenUseful(SandboxOperation(spec), spec.strategy);
+  spec.rootless_keeper = RootlessKeeperWhenUseful(spec);
   // Blocked before the sandbox starts so that none is lost; WaitSandbox
   // forwards them and CMD starts with an empty mask.
   sigset_t set;

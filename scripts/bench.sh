@@ -80,6 +80,11 @@ if [ -x bench/run_vs_bwrap.sh ]; then
     bench/run_vs_bwrap.sh --mntns "$mntns" --mounts "$m" --classic --json "$results/run-m$m.json" >&2
   done
 fi
+# The same unprivileged (uid 65534, --unshare-user --unshare-pid): the per-user keeper.
+if [ -x bench/run_vs_bwrap.sh ]; then
+  progress "run vs bwrap, unprivileged: M=10000"
+  bench/run_vs_bwrap.sh --mntns "$mntns" --mounts 10000 --unprivileged --json "$results/run-unprivileged-m10000.json" >&2
+fi
 
 # Many --bind options: bwrap against mntns's bwrap entry point (linear setup).
 if [ -x bench/bwrap_binds.sh ]; then

@@ -177,6 +177,13 @@ struct SandboxSpec {
   // ENOTSUP where SELinux is not enabled (CheckSandboxLabel).
   std::string exec_label;
   std::string file_label;
+
+  // The rootless fast path: for an unprivileged caller with unshare_user,
+  // where the per-user keeper's record lives (`directory`, e.g.
+  // $XDG_RUNTIME_DIR/mntns) and how long it stays idle. nullopt: every such
+  // run copies the caller's mount table (the slow path). Ignored as root.
+  // See StartSandbox ("Privileges") for what the keeper is and when it serves.
+  std::optional<TemplateSharingOptions> rootless_keeper;
 };
 
 // Whether `label` can be applied here: ENOTSUP where SELinux is not enabled
@@ -272,7 +279,35 @@ struct MNTNS_EXPORT SandboxProcess {
 // dropped); without unshare_user CMD keeps root's capabilities. CMD always has
 // no_new_privs (as with bwrap). Otherwise unshare_user is required: the
 // child first unshares a user namespace and a private copy of the caller's
-// mount namespace (cost grows with the caller's table on 6.x).
+// mount namespace (cost grows with the caller's table on 6.x): the slow path.
+//
+// The rootless fast path (spec.rootless_keeper set, not root): a per-user
+// keeper process ("mntns-template", started on first use, the same fresh
+// image as ShareTemplateNamespace's keeper, exiting after `idle` seconds
+// unused) owns a user namespace that maps the caller's uid and gid to
+// themselves, a copy of the caller's mount namespace owned by it (the host
+// view, made once when the keeper starts) and a template namespace. The
+// setup joins that user namespace (its owner, the same user, has every
+// capability there: nothing a user can do through it that the same user
+// cannot do alone, as with bwrap), clones bind sources from the host view,
+// copies the template, and CMD gets a nested user namespace with the ids
+// asked for, as with root. The record is found and trusted as
+// ShareTemplateNamespace's, one per user and mount namespace, in the
+// directory given; a stale, forged, foreign or wrong-mode record is replaced.
+// Staleness: the host view shows mounts made later under the caller's
+// shared mounts (they propagate, as slaves), not those under private ones
+// nor unmounts there. So before every run the caller compares each bind
+// source, overlay directory and --root (device and inode, looked up in its
+// own namespace and in the host view): on any difference the keeper is
+// retired, a fresh one started, and the run takes the slow path if that one
+// differs too. It serves only runs whose CMD ends up with no capability (no
+// --cap-add, no uid 0 with kept capabilities), without --bind-fd,
+// --disable-userns, --assert-userns-disabled, joined namespaces
+// (userns_fd, userns2_fd, pidns_fd), userns_block_fd and labels: CMD's user namespace is a
+// child of the keeper's, so the sandbox's mount, pid, net, ipc, uts and
+// cgroup namespaces belong to the keeper's user namespace, where a CMD with
+// capabilities could not use them as it can under bwrap. Any failure of the
+// keeper costs only speed: the run takes the slow path.
 //
 // CMD's process: fds are not leaked (every fd mntns opens is close-on-exec;
 // inherited fds without FD_CLOEXEC stay open, as with bwrap), the signal mask

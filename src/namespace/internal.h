@@ -125,4 +125,35 @@ bool UseSharedTemplate(UniqueFd template_ns);
 // relative name). EINVAL when that path holds a space or a colon.
 [[nodiscard]] Result<std::string> LibraryToPreload();
 
+// The per-user (rootless) keeper's namespaces, for an unprivileged caller's
+// sandbox (see ShareRootlessNamespaces and docs/run.md): its user namespace
+// (the caller's ids mapped to themselves; the caller, its owner, has every
+// capability in it), the host view (a copy of the caller's mount namespace
+// owned by that user namespace, made when the keeper started; bind sources
+// are cloned from it) and the template namespace (also owned by it).
+struct RootlessNamespaces {
+  pid_t pid = -1;        // the keeper
+  UniqueFd user_ns;
+  UniqueFd host_view;
+  UniqueFd host_root;    // an O_PATH fd of the host view's root directory
+  UniqueFd template_ns;
+};
+
+// ShareTemplateNamespace's protocol for unprivileged callers: the record
+// <directory>/rootless-<user ns inode>-<mount ns id> names a keeper started
+// from this user and mount namespace, trusted as the root keeper's is (a
+// private regular file of our euid; the process ours, named
+// "mntns-template", with the token in its environment and the template as
+// its namespace) and further only if its user namespace is owned by our euid
+// and owns the template and the host view. A missing, stale or untrusted
+// record is replaced by a new keeper. EINVAL as root (root needs no keeper of
+// this kind: ShareTemplateNamespace). The caller touches the record, so the
+// keeper's idle time starts again.
+[[nodiscard]] Result<RootlessNamespaces> ShareRootlessNamespaces(const TemplateSharingOptions& options);
+
+// Removes the record of the rootless keeper `pid` (if it is still the one
+// recorded), for a caller that found its host view stale: the next call
+// starts a fresh keeper; the old one exits at its next look at the record.
+void RetireRootlessKeeper(const TemplateSharingOptions& options, pid_t pid);
+
 }  // namespace mntns::internal

@@ -23,6 +23,7 @@
 // removes its record under the lock that callers hold while they read the
 // record and open the namespace, so no caller opens the namespace of a keeper
 // that is leaving; a caller that holds the fd keeps the namespace alive alone.
+#include <dirent.h>
 #include <fcntl.h>
 #include <link.h>
 #include <poll.h>
@@ -43,6 +44,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -53,6 +55,7 @@
 #include "sys/files.h"
 #include "sys/namespaces.h"
 #include "sys/process.h"
+#include "sys/fd_passing.h"
 #include "sys/syscalls.h"
 
 namespace mntns {
@@ -100,6 +103,7 @@ struct KeeperStart {
   int dir_fd = -1;
   int socket_fd = -1;
   time_t idle = 0;
+  bool rootless = false;  // the per-user keeper (ShareRootlessNamespaces)
 };
 
 void BecomeKeeperWhenStartedAsOne();
@@ -107,10 +111,20 @@ void BecomeKeeperWhenStartedAsOne();
 // One keeper per user namespace: namespaces copied from a template are owned
 // by the copier's user namespace, but the template's mounts would be locked
 // for a copier in a child user namespace of the keeper's.
-Result<KeeperFiles> KeeperFilesFor(const std::string& directory) {
+// A rootless keeper also holds a copy of its starter's mount namespace (the
+// host view bind sources are cloned from): one per mount namespace too, so
+// that a caller in another namespace never binds from a table not its own.
+Result<KeeperFiles> KeeperFilesFor(const std::string& directory, bool rootless) {
   auto user_ns = sys::Statx(AT_FDCWD, "/proc/self/ns/user", 0, STATX_INO);
   if (!user_ns) return std::unexpected(user_ns.error());
-  const std::string base = fmt::format("template-{}", user_ns->stx_ino);
+  std::string base = fmt::format("template-{}", user_ns->stx_ino);
+  if (rootless) {
+    auto mnt = sys::Open(AT_FDCWD, "/proc/self/ns/mnt", O_RDONLY);
+    if (!mnt) return std::unexpected(mnt.error());
+    auto id = sys::MountNamespaceId(mnt->Get());
+    if (!id) return std::unexpected(id.error());
+    base = fmt::format("rootless-{}-{}", user_ns->stx_ino, *id);
+  }
   return KeeperFiles{directory, base, base + ".new", base + ".lock"};
 }
 
@@ -236,25 +250,7 @@ void CopyText(std::span<char> to, const std::string& from) {
 }
 
 Result<void> SendReport(int socket_fd, const KeeperReport& report, int fd) {
-  iovec data{const_cast<KeeperReport*>(&report), sizeof report};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  if (fd >= 0) {
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    cmsghdr* header = CMSG_FIRSTHDR(&message);
-    header->cmsg_level = SOL_SOCKET;
-    header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
-  }
-  if (::sendmsg(socket_fd, &message, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof report)) {
-    const int err = errno;
-    return MakeError(err, "sendmsg", "template keeper report");
-  }
-  return kOk;
+  return sys::SendWithFileDescriptor(socket_fd, std::as_bytes(std::span(&report, 1)), fd, "template keeper report");
 }
 
 // Receives the keeper's report and, with it, the template's nsfs fd.
@@ -275,29 +271,11 @@ Result<void> AwaitReadable(int fd, const char* what) {
 
 Result<UniqueFd> ReceiveReport(int socket_fd, KeeperReport& report) {
   if (auto ready = AwaitReadable(socket_fd, "its report"); !ready) return std::unexpected(ready.error());
-  iovec data{&report, sizeof report};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  ssize_t got;
-  while ((got = ::recvmsg(socket_fd, &message, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
-  }
-  if (got < 0) {
-    const int err = errno;
-    return MakeError(err, "recvmsg", "template keeper report");
-  }
-  UniqueFd fd;
-  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr; header = CMSG_NXTHDR(&message, header)) {
-    if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS) {
-      int received = -1;
-      std::memcpy(&received, CMSG_DATA(header), sizeof received);
-      fd.Reset(received);
-    }
-  }
-  if (got != static_cast<ssize_t>(sizeof report)) {
+  auto received = sys::ReceiveWithFileDescriptor(socket_fd, std::as_writable_bytes(std::span(&report, 1)),
+                                                 "template keeper report");
+  if (!received) return std::unexpected(received.error());
+  UniqueFd fd = std::move(received->fd);
+  if (received->size != sizeof report) {
     return MakeError(ECHILD, "start template keeper", "it exited before reporting");
   }
   if (report.error != 0) return MakeError(report.error, report.operation, report.argument);
@@ -309,6 +287,47 @@ Result<UniqueFd> BuildKeptTemplate() {
   auto opener = internal::ThreadNamespaceOpener::ForCallingThread();
   if (!opener) return std::unexpected(opener.error());
   return internal::BuildTemplateNamespace(*opener);
+}
+
+Result<void> WriteOwnProcFile(const char* name, const std::string& text) {
+  auto file = sys::Open(AT_FDCWD, name, O_WRONLY);
+  if (!file) return std::unexpected(file.error());
+  if (::write(file->Get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+    const int err = errno;
+    return MakeError(err, "write", QuotePath(name));
+  }
+  return kOk;
+}
+
+// The rootless keeper's namespaces: a user namespace that maps the user's own
+// uid and gid to themselves (all an unprivileged process may map; setgroups
+// denied, as the kernel requires for the gid map), in which this process has
+// every capability; then a copy of the starter's mount namespace that this
+// user namespace owns, the host view. The copy into a less privileged user
+// namespace turns the starter's shared mounts into slaves of them (the kernel
+// does so, CL_SHARED_TO_SLAVE), so mounts made later under a shared host
+// mount propagate into the view; nothing propagates back. Mounts copied from
+// the host are locked together in it, as in any unprivileged copy. A thread
+// is left there (its /proc/PID/task/TID/ns/mnt and root are how callers find
+// the view); the main thread goes on to build the template from a further copy.
+Result<UniqueFd> BuildRootlessKeeper() {
+  const uid_t uid = ::geteuid();
+  const gid_t gid = ::getegid();
+  if (auto r = sys::Unshare(CLONE_NEWUSER); !r) return std::unexpected(r.error());
+  if (auto r = WriteOwnProcFile("/proc/self/setgroups", "deny\n"); !r) return std::unexpected(r.error());
+  if (auto r = WriteOwnProcFile("/proc/self/uid_map", fmt::format("{} {} 1\n", uid, uid)); !r) {
+    return std::unexpected(r.error());
+  }
+  if (auto r = WriteOwnProcFile("/proc/self/gid_map", fmt::format("{} {} 1\n", gid, gid)); !r) {
+    return std::unexpected(r.error());
+  }
+  if (auto r = sys::Unshare(CLONE_NEWNS); !r) return std::unexpected(r.error());
+  // It never returns and holds nothing: a thread that only sleeps (the
+  // process's signals end it with the rest).
+  std::thread([] {
+    for (;;) ::pause();
+  }).detach();
+  return BuildKeptTemplate();
 }
 
 // The keeper, in its own image: builds the template, reports it, waits until
@@ -335,11 +354,14 @@ Result<UniqueFd> BuildKeptTemplate() {
   UniqueFd socket(start.socket_fd);
   ::fcntl(dir.Get(), F_SETFD, FD_CLOEXEC);
   ::fcntl(socket.Get(), F_SETFD, FD_CLOEXEC);
-  auto files = KeeperFilesFor("");
+  // Named before the rootless keeper leaves its starter's namespaces.
+  auto files = KeeperFilesFor("", start.rootless);
   {
     KeeperReport report;
     report.pid = ::getpid();
-    Result<UniqueFd> built = files ? BuildKeptTemplate() : std::unexpected(files.error());
+    Result<UniqueFd> built = !files           ? std::unexpected(files.error())
+                             : start.rootless ? BuildRootlessKeeper()
+                                              : BuildKeptTemplate();
     if (!built) {
       report.error = built.error().code;
       CopyText(report.operation, built.error().operation);
@@ -355,7 +377,8 @@ Result<UniqueFd> BuildKeptTemplate() {
   KeepUntilIdle(dir.Get(), *files, start.token, start.idle);
 }
 
-// "TOKEN DIRECTORY_FD SOCKET_FD IDLE_SECONDS", the fds being a directory and a socket.
+// "TOKEN DIRECTORY_FD SOCKET_FD IDLE_SECONDS ROOTLESS", the fds being a
+// directory and a socket, ROOTLESS 0 or 1.
 std::optional<KeeperStart> ParseKeeperStart(std::string_view text) {
   KeeperStart start;
   if (text.size() < kTokenLength + 1 || !IsToken(text.substr(0, kTokenLength)) || text[kTokenLength] != ' ') {
@@ -373,9 +396,12 @@ std::optional<KeeperStart> ParseKeeperStart(std::string_view text) {
     at = after + 1;
     return true;
   };
-  if (!number(start.dir_fd, false) || !number(start.socket_fd, false) || !number(start.idle, true)) {
+  int rootless = 0;
+  if (!number(start.dir_fd, false) || !number(start.socket_fd, false) || !number(start.idle, false) ||
+      !number(rootless, true) || (rootless != 0 && rootless != 1)) {
     return std::nullopt;
   }
+  start.rootless = rootless == 1;
   if (start.idle < 1 || start.idle > TemplateSharingOptions::kMaximumIdle.count()) return std::nullopt;
   struct stat dir {};
   struct stat socket {};
@@ -572,7 +598,8 @@ Result<void> WriteRecord(int dir_fd, const KeeperFiles& files, const KeeperRecor
   return kOk;
 }
 
-Result<UniqueFd> StartKeeper(int dir_fd, const KeeperFiles& files, const std::string& token, time_t idle) {
+Result<UniqueFd> StartKeeper(int dir_fd, const KeeperFiles& files, const std::string& token, time_t idle,
+                             bool rootless) {
   // The keeper's image would be secure-execution too, and ignore its start.
   if (::getauxval(AT_SECURE) != 0) {
     return MakeError(EPERM, "start template keeper",
@@ -588,7 +615,8 @@ Result<UniqueFd> StartKeeper(int dir_fd, const KeeperFiles& files, const std::st
   // Everything the child needs is made now: between fork and exec it makes
   // only async-signal-safe calls (another of our threads may have held
   // malloc's lock at the fork, and nobody would release it there).
-  const std::string parameters = fmt::format("{}={} {} {} {}", kKeeperVariable, token, dir_fd, theirs.Get(), idle);
+  const std::string parameters =
+      fmt::format("{}={} {} {} {} {}", kKeeperVariable, token, dir_fd, theirs.Get(), idle, rootless ? 1 : 0);
   std::string preload = library->empty() ? std::string() : "LD_PRELOAD=" + *library;
   // The loader needs it to find the program's libraries again.
   std::string search_path;
@@ -636,9 +664,72 @@ Result<UniqueFd> StartKeeper(int dir_fd, const KeeperFiles& files, const std::st
   return template_ns;
 }
 
-}  // namespace
 
-Result<void> ShareTemplateNamespace(const TemplateSharingOptions& options) {
+// The rootless keeper's namespaces, as OpenKeptTemplate for the root one,
+// with more to prove: its user namespace is owned by our euid and owns both
+// mount namespaces, and the host view is the one a thread of the keeper (not
+// in the template) is in. Empty fds when anything does not hold.
+internal::RootlessNamespaces OpenKeptRootless(int dir_fd, const KeeperFiles& files) {
+  internal::RootlessNamespaces kept;
+  UniqueFd template_ns = OpenKeptTemplate(dir_fd, files);
+  if (!template_ns) return {};
+  auto record = ReadRecord(dir_fd, files.record, nullptr);
+  if (!record) return {};
+  auto process = sys::Open(AT_FDCWD, fmt::format("/proc/{}", record->pid).c_str(), O_RDONLY | O_DIRECTORY);
+  if (!process) return {};
+  // The record may have been replaced since the template was opened: the
+  // template must still be this process's.
+  auto process_ns = sys::Open(process->Get(), "ns/mnt", O_RDONLY);
+  if (!process_ns) return {};
+  if (auto id = sys::MountNamespaceId(process_ns->Get()); !id || *id != record->ns_id) return {};
+  auto user_ns = sys::Open(process->Get(), "ns/user", O_RDONLY);
+  if (!user_ns) return {};
+  auto owner = sys::UserNamespaceOwner(user_ns->Get());
+  if (!owner || *owner != ::geteuid()) return {};
+  struct stat user_st {};
+  if (::fstat(user_ns->Get(), &user_st) != 0) return {};
+  const auto owned_by_keeper = [&](int ns_fd) {
+    auto owning = sys::OwningUserNamespace(ns_fd);
+    struct stat st {};
+    return owning && ::fstat(owning->Get(), &st) == 0 && st.st_ino == user_st.st_ino && st.st_dev == user_st.st_dev;
+  };
+  if (!owned_by_keeper(template_ns.Get())) return {};
+  auto tasks = sys::Open(process->Get(), "task", O_RDONLY | O_DIRECTORY);
+  if (!tasks) return {};
+  DIR* listing = ::fdopendir(tasks->Get());
+  if (listing == nullptr) return {};
+  static_cast<void>(tasks->Release());
+  std::vector<std::string> thread_ids;
+  while (const dirent* entry = ::readdir(listing)) {
+    const std::string_view name(entry->d_name);
+    if (name.find_first_not_of("0123456789") == std::string_view::npos && name != std::to_string(record->pid)) {
+      thread_ids.emplace_back(name);
+    }
+  }
+  ::closedir(listing);
+  for (const std::string& tid : thread_ids) {
+    auto view = sys::Open(process->Get(), fmt::format("task/{}/ns/mnt", tid).c_str(), O_RDONLY);
+    if (!view) continue;
+    auto id = sys::MountNamespaceId(view->Get());
+    if (!id || *id == record->ns_id || !owned_by_keeper(view->Get())) continue;
+    auto root = sys::Open(process->Get(), fmt::format("task/{}/root", tid).c_str(), O_PATH | O_DIRECTORY);
+    if (!root) continue;
+    kept.pid = record->pid;
+    kept.user_ns = std::move(*user_ns);
+    kept.host_view = std::move(*view);
+    kept.host_root = std::move(*root);
+    kept.template_ns = std::move(template_ns);
+    return kept;
+  }
+  return {};
+}
+
+// What ShareTemplateNamespace and ShareRootlessNamespaces have in common:
+// find a live keeper under the shared lock, else start one under the
+// exclusive lock. `adopt` returns whether it found (and took) a live one;
+// `started` takes the template a new keeper reported.
+template <typename Adopt, typename Started>
+Result<void> FindOrStartKeeper(const TemplateSharingOptions& options, bool rootless, Adopt adopt, Started started) {
   if (options.idle < std::chrono::seconds(1) || options.idle > TemplateSharingOptions::kMaximumIdle) {
     return MakeError(EINVAL, "share template namespace",
                      fmt::format("idle time {} s (1 to {} s)", options.idle.count(),
@@ -646,7 +737,7 @@ Result<void> ShareTemplateNamespace(const TemplateSharingOptions& options) {
   }
   auto dir = OpenPrivateDirectory(options.directory);
   if (!dir) return std::unexpected(dir.error());
-  auto found = KeeperFilesFor(options.directory);
+  auto found = KeeperFilesFor(options.directory, rootless);
   if (!found) return std::unexpected(found.error());
   const KeeperFiles& files = *found;
   auto lock = OpenLock(dir->Get(), files);
@@ -656,14 +747,12 @@ Result<void> ShareTemplateNamespace(const TemplateSharingOptions& options) {
     if (!taken) taken.error().argument = files.PathOf(files.lock);
     return taken;
   };
-  auto adopt = [&]() -> Result<bool> {
-    UniqueFd kept = OpenKeptTemplate(dir->Get(), files);
-    if (!kept) return false;
+  auto touch_and_adopt = [&]() -> Result<bool> {
+    if (!adopt(dir->Get(), files)) return false;
     if (auto r = sys::TouchNow(dir->Get(), files.record.c_str()); !r) {
       r.error().argument = files.PathOf(files.record);
       return std::unexpected(r.error());
     }
-    internal::UseSharedTemplate(std::move(kept));
     return true;
   };
   // The common case, many callers at once, finds a live keeper under a shared
@@ -671,24 +760,74 @@ Result<void> ShareTemplateNamespace(const TemplateSharingOptions& options) {
   // lock starts one, unless another caller did between our two locks.
   for (const int operation : {LOCK_SH, LOCK_EX}) {
     if (auto r = take(operation); !r) return std::unexpected(r.error());
-    auto adopted = adopt();
+    auto adopted = touch_and_adopt();
     if (!adopted) return std::unexpected(adopted.error());
     if (*adopted) return kOk;
   }
   auto token = NewToken();
   if (!token) return std::unexpected(token.error());
-  auto started = StartKeeper(dir->Get(), files, *token, static_cast<time_t>(options.idle.count()));
-  if (!started) {
+  auto kept = StartKeeper(dir->Get(), files, *token, static_cast<time_t>(options.idle.count()), rootless);
+  if (!kept) {
     return std::unexpected(
-        std::move(started.error().Wrap(fmt::format("start {} in {}", kKeeperName, QuotePath(options.directory)))));
+        std::move(kept.error().Wrap(fmt::format("start {} in {}", kKeeperName, QuotePath(options.directory)))));
   }
-  internal::UseSharedTemplate(std::move(*started));
-  return kOk;
+  return started(dir->Get(), files, std::move(*kept));
+}
+
+}  // namespace
+
+Result<void> ShareTemplateNamespace(const TemplateSharingOptions& options) {
+  return FindOrStartKeeper(
+      options, false,
+      [](int dir_fd, const KeeperFiles& files) {
+        UniqueFd kept = OpenKeptTemplate(dir_fd, files);
+        if (!kept) return false;
+        internal::UseSharedTemplate(std::move(kept));
+        return true;
+      },
+      [](int, const KeeperFiles&, UniqueFd template_ns) -> Result<void> {
+        internal::UseSharedTemplate(std::move(template_ns));
+        return kOk;
+      });
 }
 
 namespace internal {
 
 Result<std::string> LibraryToPreload() { return KeeperLibrary(); }
+
+Result<RootlessNamespaces> ShareRootlessNamespaces(const TemplateSharingOptions& options) {
+  if (::geteuid() == 0) return MakeError(EINVAL, "share rootless namespaces", "for unprivileged callers only");
+  RootlessNamespaces result;
+  auto shared = FindOrStartKeeper(
+      options, true,
+      [&](int dir_fd, const KeeperFiles& files) {
+        result = OpenKeptRootless(dir_fd, files);
+        return static_cast<bool>(result.template_ns);
+      },
+      [&](int dir_fd, const KeeperFiles& files, UniqueFd) -> Result<void> {
+        // Still under the exclusive lock: the record just written names it.
+        result = OpenKeptRootless(dir_fd, files);
+        if (!result.template_ns) {
+          return MakeError(ESRCH, "share rootless namespaces", "the new keeper's namespaces cannot be opened");
+        }
+        return kOk;
+      });
+  if (!shared) return std::unexpected(shared.error());
+  return result;
+}
+
+void RetireRootlessKeeper(const TemplateSharingOptions& options, pid_t pid) {
+  auto dir = OpenPrivateDirectory(options.directory);
+  if (!dir) return;
+  auto files = KeeperFilesFor(options.directory, true);
+  if (!files) return;
+  auto lock = OpenLock(dir->Get(), *files);
+  if (!lock || !sys::Flock(lock->Get(), LOCK_EX)) return;
+  // The keeper sees its record gone at its next look and exits.
+  if (auto record = ReadRecord(dir->Get(), files->record, nullptr); record && record->pid == pid) {
+    ::unlinkat(dir->Get(), files->record.c_str(), 0);
+  }
+}
 
 }  // namespace internal
 }  // namespace mntns

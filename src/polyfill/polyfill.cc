@@ -19,6 +19,7 @@
 #include "sys/namespaces.h"
 #include "sys/process.h"
 #include "sys/seccomp.h"
+#include "sys/fd_passing.h"
 
 namespace mntns {
 namespace {

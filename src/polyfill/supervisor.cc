@@ -29,6 +29,7 @@
 #include "sys/namespaces.h"
 #include "sys/process.h"
 #include "sys/seccomp.h"
+#include "sys/fd_passing.h"
 #include "sys/syscalls.h"
 #include "sys/uapi.h"
 

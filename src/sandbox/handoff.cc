@@ -139,6 +139,9 @@ std::string EncodeHandoff(const SandboxHandoff& handoff) {
   w.Fixed(handoff.ns_fd);
   w.Fixed(handoff.error_fd);
   w.Fixed(handoff.parent_pidfd);
+  w.Fixed(handoff.rootless_user_ns_fd);
+  w.Fixed(handoff.rootless_host_view_fd);
+  w.Fixed(handoff.rootless_template_fd);
   return w.Take();
 }
 
@@ -199,6 +202,9 @@ std::optional<SandboxHandoff> DecodeHandoff(std::string_view data) {
   handoff.ns_fd = r.Fixed<int>();
   handoff.error_fd = r.Fixed<int>();
   handoff.parent_pidfd = r.Fixed<int>();
+  handoff.rootless_user_ns_fd = r.Fixed<int>();
+  handoff.rootless_host_view_fd = r.Fixed<int>();
+  handoff.rootless_template_fd = r.Fixed<int>();
   if (!r.Complete()) return std::nullopt;
   return handoff;
 }

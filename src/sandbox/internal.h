@@ -58,6 +58,11 @@ struct SandboxHandoff {
   int ns_fd = -1;                // the sandbox's namespace; -1: made by the setup (unprivileged)
   int error_fd = -1;             // the setup channel's write end
   int parent_pidfd = -1;         // with die_with_parent: a pidfd of the caller's process
+  // The rootless fast path (unprivileged; all three or none): the per-user
+  // keeper's user namespace, host view and template (RootlessNamespaces).
+  int rootless_user_ns_fd = -1;
+  int rootless_host_view_fd = -1;
+  int rootless_template_fd = -1;
 };
 
 // A self-contained byte string (native byte order: both ends are this program).

@@ -32,12 +32,17 @@
 #include <string_view>
 #include <utility>
 
+#include <linux/openat2.h>
+
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "mntns/sandbox.h"
 #include "namespace/internal.h"
 #include "sandbox/internal.h"
 #include "sys/namespaces.h"
+#include "sys/openat2.h"
 #include "sys/process.h"
 #include "sys/syscalls.h"
 
@@ -432,6 +437,13 @@ struct Launch {
   std::vector<std::string> env;
   int ns_fd;  // -1: created by the child (unprivileged)
   int error_fd;
+  // The rootless fast path: the keeper's namespaces (-1: the slow path).
+  int rootless_user_ns_fd;
+  int rootless_host_view_fd;
+  int rootless_template_fd;
+  // Whether CMD's user namespace is made last, after setup (as root, or in
+  // the rootless keeper's user namespace), not first.
+  [[nodiscard]] bool NestsUserNamespace() const { return privileged || rootless_user_ns_fd >= 0; }
   // The caller's bounding set: a new user namespace starts with a full one,
   // and bwrap gives CMD no capability the caller could not have had.
   std::uint64_t caller_bounding;
@@ -525,7 +537,7 @@ Result<void> AwaitCallersIdMaps(const SandboxSpec& spec, int error_fd) {
   const auto fail = [&](const Error& error) { Fail(launch.error_fd, error); };
   // With --userns-block-fd the namespace is made already (RunInit), and
   // with --userns2 CMD is in that one.
-  if (spec.unshare_user && launch.privileged && spec.userns_block_fd < 0 && spec.userns2_fd < 0) {
+  if (spec.unshare_user && launch.NestsUserNamespace() && spec.userns_block_fd < 0 && spec.userns2_fd < 0) {
     if (auto r = EnterUserNamespace(spec, proc_dir, launch.outside_uid, launch.outside_gid); !r) fail(r.error());
   }
   if (spec.userns_fd >= 0 && (spec.gid || spec.uid)) {
@@ -644,7 +656,7 @@ void SendStatusRecord(const SandboxStatus& status, int error_fd) {
   }
   // The host's /proc, for the user-namespace maps written after entering.
   UniqueFd proc_dir;
-  if ((spec.unshare_user && launch.privileged) || spec.disable_userns || !spec.exec_label.empty() ||
+  if ((spec.unshare_user && launch.NestsUserNamespace()) || spec.disable_userns || !spec.exec_label.empty() ||
       !spec.file_label.empty()) {
     auto proc = sys::Open(AT_FDCWD, "/proc", O_PATH | O_DIRECTORY);
     if (!proc) fail(proc.error());
@@ -735,7 +747,21 @@ void SendStatusRecord(const SandboxStatus& status, int error_fd) {
   const SandboxSpec& spec = launch.spec;
   const auto fail = [&](const Error& error) { Fail(launch.error_fd, error); };
   SetDeathSignal(spec, std::move(parent_pidfd));
-  if (!launch.privileged) {
+  if (!launch.privileged && launch.rootless_user_ns_fd >= 0) {
+    // The fast path: the keeper's user namespace (we are its owner, so every
+    // capability is ours in it) and its copy of the caller's namespace, which
+    // it owns: bind sources are cloned there, the sandbox is a copy of its
+    // template. setns resets the cwd to the view's root; relative sources are
+    // the caller's cwd's.
+    if (auto r = sys::Setns(launch.rootless_user_ns_fd, CLONE_NEWUSER); !r) fail(r.error());
+    if (auto r = sys::Setns(launch.rootless_host_view_fd, CLONE_NEWNS); !r) fail(r.error());
+    if (!launch.cwd.empty()) static_cast<void>(::chdir(launch.cwd.c_str()));
+    static_cast<void>(internal::UseSharedTemplate(UniqueFd(::fcntl(launch.rootless_template_fd, F_DUPFD_CLOEXEC, 3))));
+    auto created = CreateRootNamespace(spec);
+    if (!created) fail(created.error());
+    ns = std::move(*created);
+    StopNamespaceFactory();
+  } else if (!launch.privileged) {
     // Without privileges over the caller's namespace nothing can be cloned
     // from it: first a user namespace, then a copy of the caller's mount
     // namespace that it owns (mounts from the caller's stay locked together).
@@ -881,7 +907,8 @@ std::optional<std::string> ReadHandoff(int fd) {
   handoff_file.Reset();
   auto handoff = data ? internal::DecodeHandoff(*data) : std::nullopt;
   if (!handoff) Fail(error_fd, MakeError(EPROTO, "sandbox setup", "a malformed handoff").error());
-  for (int fd : {handoff->ns_fd, handoff->parent_pidfd}) {
+  for (int fd : {handoff->ns_fd, handoff->parent_pidfd, handoff->rootless_user_ns_fd, handoff->rootless_host_view_fd,
+                 handoff->rootless_template_fd}) {
     if (fd >= 0) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   }
   // The processes of the setup keep the caller's name (comm) and mask, as a
@@ -890,11 +917,24 @@ std::optional<std::string> ReadHandoff(int fd) {
   ::sigprocmask(SIG_SETMASK, &handoff->signal_mask, nullptr);
   // The exec kept the caller's credentials (a secure-execution exec is
   // refused), so they are read here rather than believed from the handoff.
+  // Owned here: closed before CMD runs (close-on-exec), kept for the setup.
+  const UniqueFd rootless_fds[] = {UniqueFd(handoff->rootless_user_ns_fd), UniqueFd(handoff->rootless_host_view_fd),
+                                   UniqueFd(handoff->rootless_template_fd)};
+  const bool rootless = rootless_fds[0] && rootless_fds[1] && rootless_fds[2];
   // Joining a user namespace (--userns) builds the sandbox there, as
   // without privileges.
-  const bool privileged = ::geteuid() == 0 && handoff->spec.userns_fd < 0;
-  const Launch launch{handoff->spec,       privileged, ::geteuid(), ::getegid(), handoff->cwd,
-                      std::move(handoff->env), handoff->ns_fd, error_fd, BoundingCapabilities()};
+  const Launch launch{.spec = handoff->spec,
+                      .privileged = ::geteuid() == 0 && handoff->spec.userns_fd < 0,
+                      .outside_uid = ::geteuid(),
+                      .outside_gid = ::getegid(),
+                      .cwd = handoff->cwd,
+                      .env = std::move(handoff->env),
+                      .ns_fd = handoff->ns_fd,
+                      .error_fd = error_fd,
+                      .rootless_user_ns_fd = rootless ? rootless_fds[0].Get() : -1,
+                      .rootless_host_view_fd = rootless ? rootless_fds[1].Get() : -1,
+                      .rootless_template_fd = rootless ? rootless_fds[2].Get() : -1,
+                      .caller_bounding = BoundingCapabilities()};
   RunChild(launch, UniqueFd(handoff->ns_fd), UniqueFd(handoff->parent_pidfd));
 }
 
@@ -1041,6 +1081,66 @@ Result<SetupExec> PrepareSetupExec(const internal::SandboxHandoff& handoff) {
   ::_exit(kSetupFailed);
 }
 
+// Whether the rootless keeper may serve `spec` (see sandbox.h, "Privileges").
+bool RootlessFastPathServes(const SandboxSpec& spec) {
+  if (!spec.rootless_keeper || !spec.unshare_user) return false;
+  if (spec.capabilities && *spec.capabilities != 0) return false;
+  if (spec.keep_capabilities && spec.uid.value_or(::geteuid()) == 0) return false;
+  if (spec.disable_userns || spec.assert_userns_disabled) return false;
+  // Joined namespaces, caller-written maps and labels are set up in the
+  // caller's own user namespace, as bwrap does: never the keeper's.
+  if (spec.userns_fd >= 0 || spec.userns2_fd >= 0 || spec.pidns_fd >= 0 || spec.userns_block_fd >= 0) return false;
+  if (!spec.exec_label.empty() || !spec.file_label.empty()) return false;
+  return std::none_of(spec.mounts.begin(), spec.mounts.end(),
+                      [](const SandboxMount& m) { return m.kind == SandboxMount::Kind::kBindFd; });
+}
+
+// Whether every host path the spec names (bind sources, overlay directories,
+// the root) is the same file in the caller's namespace and in the keeper's
+// host view: a mount made or removed since the view was copied (under a
+// private mount, which does not propagate) shows as another device or inode.
+bool HostViewMatches(const SandboxSpec& spec, const std::string& cwd, int host_root) {
+  std::vector<const std::string*> paths;
+  if (!spec.root.empty()) paths.push_back(&spec.root);
+  for (const SandboxMount& m : spec.mounts) {
+    if (m.kind == SandboxMount::Kind::kBind) paths.push_back(&m.source);
+    if (m.kind != SandboxMount::Kind::kOverlay) continue;
+    for (const std::string& layer : m.layers) paths.push_back(&layer);
+    if (m.overlay_upper == SandboxMount::OverlayUpper::kDirectory) {
+      paths.push_back(&m.source);
+      paths.push_back(&m.workdir);
+    }
+  }
+  for (const std::string* path : paths) {
+    const std::string absolute = !path->empty() && (*path)[0] == '/' ? *path : cwd + "/" + *path;
+    struct stat here {};
+    const bool found_here = ::stat(absolute.c_str(), &here) == 0;
+    const std::string inside = absolute.find_first_not_of('/') == std::string::npos
+                                   ? std::string(".")
+                                   : absolute.substr(absolute.find_first_not_of('/'));
+    auto there = sys::Openat2(host_root, inside.c_str(), O_PATH, RESOLVE_IN_ROOT);
+    if (!found_here && !there) continue;
+    struct stat st {};
+    if (found_here != static_cast<bool>(there) || ::fstat(there->Get(), &st) != 0 || st.st_dev != here.st_dev ||
+        st.st_ino != here.st_ino) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The keeper's namespaces for this run, or empty fds (the slow path): a
+// keeper whose view is stale is retired and a fresh one tried once.
+internal::RootlessNamespaces FindRootlessNamespaces(const SandboxSpec& spec, const std::string& cwd) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto kept = internal::ShareRootlessNamespaces(*spec.rootless_keeper);
+    if (!kept) return {};
+    if (HostViewMatches(spec, cwd, kept->host_root.Get())) return std::move(*kept);
+    internal::RetireRootlessKeeper(*spec.rootless_keeper, kept->pid);
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<SandboxProcess> StartSandbox(const SandboxSpec& spec) {
@@ -1069,6 +1169,8 @@ Result<SandboxProcess> StartSandbox(const SandboxSpec& spec) {
   }
   std::string cwd;
   if (char buffer[4096]; ::getcwd(buffer, sizeof buffer) != nullptr) cwd = buffer;
+  internal::RootlessNamespaces rootless;
+  if (!privileged && RootlessFastPathServes(spec)) rootless = FindRootlessNamespaces(spec, cwd);
 
   auto channel = sys::Pipe(0, "the sandbox setup channel");
   if (!channel) return std::unexpected(channel.error());
@@ -1082,12 +1184,18 @@ Result<SandboxProcess> StartSandbox(const SandboxSpec& spec) {
                                    .signal_mask = {},
                                    .ns_fd = ns.Get(),
                                    .error_fd = write_end.Get(),
-                                   .parent_pidfd = parent_pidfd->Get()};
+                                   .parent_pidfd = parent_pidfd->Get(),
+                                   .rootless_user_ns_fd = rootless.user_ns.Get(),
+                                   .rootless_host_view_fd = rootless.host_view.Get(),
+                                   .rootless_template_fd = rootless.template_ns.Get()};
   if (auto name = sys::ThreadName(); name) handoff.name = std::move(*name);
   ::pthread_sigmask(SIG_BLOCK, nullptr, &handoff.signal_mask);
   auto setup = PrepareSetupExec(handoff);
   if (!setup) return std::unexpected(setup.error());
-  const int inherited[] = {setup->handoff.Get(), handoff.error_fd, handoff.ns_fd, handoff.parent_pidfd};
+  const int inherited[] = {setup->handoff.Get(),           handoff.error_fd,
+                           handoff.ns_fd,                   handoff.parent_pidfd,
+                           handoff.rootless_user_ns_fd,     handoff.rootless_host_view_fd,
+                           handoff.rootless_template_fd};
   // No handler of the caller may run in the child (it would run on a copy of
   // the caller's memory, in a process made without glibc): every signal is
   // blocked across the clone; the setup restores the caller's mask after exec.
@@ -1101,6 +1209,7 @@ Result<SandboxProcess> StartSandbox(const SandboxSpec& spec) {
   write_end.Reset();
   parent_pidfd->Reset();
   ns.Reset();
+  rootless = {};
   setup->handoff.Reset();
   bool ready = false;
   std::optional<SandboxStatus> status;

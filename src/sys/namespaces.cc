@@ -100,6 +100,25 @@ Result<int> NamespaceType(int ns_fd) {
   return type;
 }
 
+Result<UniqueFd> OwningUserNamespace(int ns_fd) {
+  const int fd = InjectFault(Call::kIoctl) ? -1 : ::ioctl(ns_fd, kNsGetUserns);
+  if (fd < 0) {
+    const int err = errno;
+    return MakeError(err, "ioctl(NS_GET_USERNS)", fmt::format("fd {}", ns_fd));
+  }
+  // nsfs opens it close-on-exec (O_CLOEXEC in ns_get_path's open).
+  return UniqueFd(fd);
+}
+
+Result<uid_t> UserNamespaceOwner(int userns_fd) {
+  uid_t owner = 0;
+  if (InjectFault(Call::kIoctl) || ::ioctl(userns_fd, kNsGetOwnerUid, &owner) != 0) {
+    const int err = errno;
+    return MakeError(err, "ioctl(NS_GET_OWNER_UID)", fmt::format("fd {}", userns_fd));
+  }
+  return owner;
+}
+
 Result<bool> IsDirectory(int fd) {
   struct stat st {};
   if (InjectFault(Call::kFstat) || ::fstat(fd, &st) != 0) {

@@ -41,6 +41,14 @@ namespace mntns::sys {
 // ioctl(NS_GET_NSTYPE): the CLONE_NEW* type of an nsfs fd.
 [[nodiscard]] Result<int> NamespaceType(int ns_fd);
 
+// ioctl(NS_GET_USERNS) (4.9): a close-on-exec fd for the user namespace that
+// owns the namespace `ns_fd`. EPERM when that one is outside the caller's.
+[[nodiscard]] Result<UniqueFd> OwningUserNamespace(int ns_fd);
+
+// ioctl(NS_GET_OWNER_UID) (4.11) on a user namespace fd: the uid (in the
+// caller's user namespace) of the process that created it.
+[[nodiscard]] Result<uid_t> UserNamespaceOwner(int userns_fd);
+
 // fstat(2) reduced to "is it a directory".
 [[nodiscard]] Result<bool> IsDirectory(int fd);
 

@@ -98,56 +98,6 @@ Result<std::size_t> WriteProcessMemory(pid_t pid, std::uint64_t address, std::sp
   return static_cast<std::size_t>(n);
 }
 
-Result<void> SendFileDescriptor(int socket, int fd) {
-  char byte = 0;
-  iovec data{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
-  header->cmsg_level = SOL_SOCKET;
-  header->cmsg_type = SCM_RIGHTS;
-  header->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
-  for (;;) {
-    if (::sendmsg(socket, &message, MSG_NOSIGNAL) == 1) return {};
-    const int err = errno;
-    if (err == EINTR) continue;
-    return MakeError(err, "sendmsg", fmt::format("fd {} over socket {}", fd, socket));
-  }
-}
-
-Result<UniqueFd> ReceiveFileDescriptor(int socket) {
-  char byte = 0;
-  iovec data{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  ssize_t n;
-  for (;;) {
-    n = ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
-    if (n >= 0) break;
-    const int err = errno;
-    if (err == EINTR) continue;
-    return MakeError(err, "recvmsg", fmt::format("socket {}", socket));
-  }
-  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr; header = CMSG_NXTHDR(&message, header)) {
-    if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS &&
-        header->cmsg_len == CMSG_LEN(sizeof(int))) {
-      int fd = -1;
-      std::memcpy(&fd, CMSG_DATA(header), sizeof fd);
-      return UniqueFd(fd);
-    }
-  }
-  return MakeError(n == 0 ? EPIPE : EBADMSG, "recvmsg", fmt::format("socket {} (no fd came)", socket));
-}
-
 Result<void> ChrootToWorkingDirectory() {
   if (::chroot(".") != 0) {
     const int err = errno;

@@ -52,12 +52,6 @@ namespace mntns::sys {
 [[nodiscard]] Result<std::size_t> WriteProcessMemory(pid_t pid, std::uint64_t address,
                                                      std::span<const std::byte> from);
 
-// sendmsg(2)/recvmsg(2) of one fd over an AF_UNIX socket (SCM_RIGHTS, with
-// MSG_CMSG_CLOEXEC on receipt), for the listener handed from the child that
-// installed the filter to its supervisor.
-[[nodiscard]] Result<void> SendFileDescriptor(int socket, int fd);
-[[nodiscard]] Result<UniqueFd> ReceiveFileDescriptor(int socket);
-
 // ---- acting as the caller, on a supervisor thread -----------------------------
 
 // chroot(".") after fchdir to the caller's root (the thread must not share

@@ -151,7 +151,9 @@ struct MntNsInfo {
   std::uint64_t mnt_ns_id;
 };
 inline constexpr std::uint32_t kMntNsInfoSizeVer0 = 16;
+inline constexpr unsigned long kNsGetUserns = _IO(kNsIoctlMagic, 0x1);
 inline constexpr unsigned long kNsGetNsType = _IO(kNsIoctlMagic, 0x3);
+inline constexpr unsigned long kNsGetOwnerUid = _IO(kNsIoctlMagic, 0x4);
 inline constexpr unsigned long kNsGetMntnsId = _IOR(kNsIoctlMagic, 0x5, std::uint64_t);
 inline constexpr unsigned long kNsMntGetInfo = _IOR(kNsIoctlMagic, 10, MntNsInfo);
 inline constexpr unsigned long kNsMntGetNext = _IOR(kNsIoctlMagic, 11, MntNsInfo);
