@@ -149,6 +149,10 @@ int EnterMountNamespaceInChild(int ns_fd) { return ::setns(ns_fd, CLONE_NEWNS) =
 
 int MakeEmptyRootInChild(const char* source) {
   if (::unshare(CLONE_NEWNS) != 0) return errno;
+  return EmptyCurrentMountNamespaceInChild(source);
+}
+
+int EmptyCurrentMountNamespaceInChild(const char* source) {
   mount_attr attr{};
   attr.propagation = MS_PRIVATE;
   if (::mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &attr, sizeof attr) != 0) return errno;

@@ -188,6 +188,66 @@ TEST_P(PolyfillTest, StatmountByFdIntoAnUnwritableBufferIsEfault) {
   EXPECT_EQ(Case("sm_bad_buffer_pointer"), "EFAULT");
 }
 
+// ---- unshare(UNSHARE_EMPTY_MNTNS) and clone3(CLONE_EMPTY_MNTNS) (7.1) ----
+// What 7.2 gives (docs/empty-namespaces.md): the caller alone at "/" of an
+// empty namespace, cwd "/", one mount that listmount lists, no /proc, nothing
+// can be made there. The polyfill's tree is the template's empty root (its
+// mkdir errno differs: EROFS, not ENOENT), so only "fails" is compared.
+
+constexpr const char* kEmptyFacts = "ok cwd=/ entries=0 mounts=1 point=/ proc=0 mkdir-fails=1";
+
+TEST_P(PolyfillTest, UnshareEmptyMntnsPutsTheCallerAloneAtAnEmptyRoot) {
+  EXPECT_EQ(Case("ue_plain", "empty"), kEmptyFacts);
+}
+TEST_P(PolyfillTest, UnshareEmptyMntnsTakesCloneNewnsBesideIt) {
+  EXPECT_EQ(Case("ue_with_clone_newns", "empty"), kEmptyFacts);
+}
+TEST_P(PolyfillTest, UnshareEmptyMntnsTakesCloneFsBesideIt) {
+  EXPECT_EQ(Case("ue_with_clone_fs", "empty"), kEmptyFacts);
+}
+TEST_P(PolyfillTest, UnshareEmptyMntnsWithCloneNewuserInTheSameCallWorks) {
+  EXPECT_EQ(Case("ue_with_clone_newuser", "empty"), kEmptyFacts);
+}
+TEST_P(PolyfillTest, UnshareEmptyMntnsTwiceGivesTwoNamespaces) {
+  EXPECT_EQ(Case("ue_twice", "empty"), "ok distinct=1");
+}
+TEST_P(PolyfillTest, UnshareEmptyMntnsWithAnUnknownHighBitIsEinval) {
+  EXPECT_EQ(Case("ue_unknown_high_bit", "empty"), "EINVAL");
+}
+TEST_P(PolyfillTest, UnshareEmptyMntnsLeavesTheOtherProcessesWhereTheyAre) {
+  EXPECT_EQ(Case("ue_caller_unchanged", "empty"), "ok same-namespace=1 same-cwd=1");
+}
+TEST_P(PolyfillTest, UnshareEmptyMntnsWithoutCapSysAdminIsEperm) {
+  EXPECT_EQ(Case("ue_unprivileged", "empty-unprivileged"), "EPERM");
+}
+TEST_P(PolyfillTest, UnshareEmptyMntnsUnprivilegedWithCloneNewuserWorks) {
+  EXPECT_EQ(Case("ue_unprivileged_with_clone_newuser", "empty-unprivileged"), kEmptyFacts);
+}
+TEST_P(PolyfillTest, UnshareEmptyMntnsUnprivilegedAfterCloneNewuserWorks) {
+  EXPECT_EQ(Case("ue_unprivileged_after_clone_newuser", "empty-unprivileged"), kEmptyFacts);
+}
+TEST_P(PolyfillTest, Clone3EmptyMntnsStartsTheChildAloneAtAnEmptyRoot) {
+  EXPECT_EQ(Case("ce_plain", "empty"), kEmptyFacts);
+}
+TEST_P(PolyfillTest, Clone3EmptyMntnsLeavesTheCallersCloneArgsAsTheyWere) {
+  EXPECT_EQ(Case("ce_plain_args", "empty"), "as-written");
+}
+TEST_P(PolyfillTest, Clone3EmptyMntnsTakesCloneNewnsBesideIt) {
+  EXPECT_EQ(Case("ce_with_clone_newns", "empty"), kEmptyFacts);
+}
+TEST_P(PolyfillTest, Clone3EmptyMntnsWithCloneFsIsEinval) {
+  EXPECT_EQ(Case("ce_with_clone_fs", "empty"), "EINVAL");
+}
+TEST_P(PolyfillTest, Clone3EmptyMntnsWithCloneNewuserWorks) {
+  EXPECT_EQ(Case("ce_with_clone_newuser", "empty"), kEmptyFacts);
+}
+TEST_P(PolyfillTest, Clone3EmptyMntnsWithoutCapSysAdminIsEperm) {
+  EXPECT_EQ(Case("ce_unprivileged", "empty-unprivileged"), "EPERM");
+}
+TEST_P(PolyfillTest, Clone3EmptyMntnsUnprivilegedWithCloneNewuserWorks) {
+  EXPECT_EQ(Case("ce_unprivileged_with_clone_newuser", "empty-unprivileged"), kEmptyFacts);
+}
+
 // ---- the same cases through the library calls the polyfill answers with ----
 // The library must give what the raw calls give (natively on 7.x, trapped on
 // 6.x): the polyfill adds nothing of its own to these answers.
@@ -292,6 +352,9 @@ TEST(Polyfill, WorksForAnUnprivilegedUser) {
   ASSERT_EQ(result.exit_status, 0) << result.err;
   EXPECT_NE(result.out.find("ot_nobody EPERM\n"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("sm_nobody ok point=/ has_ns_id=0 same-as-by-id=1\n"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("ue_nobody EPERM\n"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find(std::string("ue_nobody_with_clone_newuser ") + kEmptyFacts + "\n"), std::string::npos)
+      << result.out;
 }
 
 // The supervisor killed while CMD runs: CMD's next trapped call fails with
