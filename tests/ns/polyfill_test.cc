@@ -314,6 +314,58 @@ TEST(Polyfill, ListSaysWhichCallsAreTrapped) {
       << result.out;
 }
 
+// `mntns polyfill -- CMD` passes SIGINT/SIGTERM/SIGHUP/SIGQUIT sent to it on
+// to CMD (as `mntns run` does) and exits as CMD did: CMD's status, 128+N when
+// a signal N killed it.
+struct SignalRun {
+  std::string out;
+  int status = 0;
+};
+
+SignalRun SignalThePolyfill(int sig, const char* disposition) {
+  SignalRun run;
+  int from_child[2];
+  if (::pipe2(from_child, O_CLOEXEC) != 0) return run;
+  const pid_t supervisor = ::fork();
+  if (supervisor == 0) {
+    ::dup2(from_child[1], 1);
+    const std::string cli = CliPath();
+    ::execl(cli.c_str(), cli.c_str(), "polyfill", "--", MNTNS_RAW_CALLS_PATH, "wait-signal", disposition, nullptr);
+    ::_exit(127);
+  }
+  ::close(from_child[1]);
+  char chunk[256];
+  while (run.out.find("ready\n") == std::string::npos) {
+    const ssize_t n = ::read(from_child[0], chunk, sizeof chunk);
+    if (n <= 0) break;
+    run.out.append(chunk, static_cast<std::size_t>(n));
+  }
+  ::kill(supervisor, sig);
+  for (ssize_t n; (n = ::read(from_child[0], chunk, sizeof chunk)) > 0;) run.out.append(chunk, static_cast<std::size_t>(n));
+  ::close(from_child[0]);
+  ::waitpid(supervisor, &run.status, 0);
+  return run;
+}
+
+class PolyfillSignals : public ::testing::TestWithParam<int> {};
+
+INSTANTIATE_TEST_SUITE_P(Forwarded, PolyfillSignals, ::testing::Values(SIGINT, SIGTERM, SIGHUP, SIGQUIT),
+                         [](const ::testing::TestParamInfo<int>& info) { return std::string(sigabbrev_np(info.param)); });
+
+TEST_P(PolyfillSignals, ReachCmd) {
+  const SignalRun run = SignalThePolyfill(GetParam(), "catch");
+  EXPECT_EQ(run.out, "ready\ngot " + std::to_string(GetParam()) + "\n");
+  ASSERT_TRUE(WIFEXITED(run.status)) << "mntns itself was killed: the signal was not passed on";
+  EXPECT_EQ(WEXITSTATUS(run.status), 0);
+}
+
+TEST_P(PolyfillSignals, ThatKillCmdGiveExitStatus128PlusTheSignal) {
+  const SignalRun run = SignalThePolyfill(GetParam(), "die");
+  EXPECT_EQ(run.out, "ready\n");
+  ASSERT_TRUE(WIFEXITED(run.status)) << "mntns itself was killed: the signal was not passed on";
+  EXPECT_EQ(WEXITSTATUS(run.status), 128 + GetParam());
+}
+
 // InstallPolyfill() in a process: a thread that existed before the call is
 // filtered too (TSYNC), and its raw open_tree(OPEN_TREE_NAMESPACE) returns a
 // mount namespace fd where the kernel lacks the call (natively where it has it).

@@ -17,6 +17,8 @@
  *   raw_calls empty-unprivileged  the same calls as uid 65534 without capabilities
  *   raw_calls wait-open-tree      reads one byte from stdin, then open_tree("/",
  *                                 OPEN_TREE_NAMESPACE): "open_tree RESULT"
+ *   raw_calls wait-signal catch   says "ready", then waits for SIGINT/SIGTERM/SIGHUP/SIGQUIT:
+ *                                 "got N" and exit 0 ("die": the default action, death)
  *   raw_calls seccomp             the Seccomp: line of /proc/self/status (0: no filter)
  *   raw_calls getppid N           N getppid() calls (for the benchmark)
  *   raw_calls open-tree-loop N    N open_tree(".", OPEN_TREE_NAMESPACE|AT_RECURSIVE) + close
@@ -480,6 +482,24 @@ static void EmptyUnprivilegedCases(void) {
   Clone3Case("ce_unprivileged_with_clone_newuser", CLONE_EMPTY_MNTNS_ | CLONE_NEWUSER);
 }
 
+static volatile sig_atomic_t received;
+static void Receive(int sig) { received = sig; }
+
+static int WaitSignal(int catch_them) {
+  const int signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  sigset_t mask, old;
+  sigemptyset(&mask);
+  for (int i = 0; i < 4; ++i) {
+    if (catch_them) signal(signals[i], Receive);
+    sigaddset(&mask, signals[i]);
+  }
+  sigprocmask(SIG_BLOCK, &mask, &old);
+  puts("ready");
+  while (!received) sigsuspend(&old);
+  printf("got %d\n", (int)received);
+  return 0;
+}
+
 static void UnprivilegedCases(void) {
   int at_a = open(a, O_PATH | O_DIRECTORY | O_CLOEXEC);
   int fs = NewTmpfsContext(); /* as root: the fsmount below is the call being judged */
@@ -526,6 +546,7 @@ int main(int argc, char** argv) {
     UnshareCase("ue_nobody_with_clone_newuser", UNSHARE_EMPTY_MNTNS_ | CLONE_NEWUSER, 0, 0);
     return 0;
   }
+  if (strcmp(argv[1], "wait-signal") == 0 && argc == 3) return WaitSignal(strcmp(argv[2], "catch") == 0);
   if (strcmp(argv[1], "wait-open-tree") == 0) {
     char byte;
     puts("ready");
