@@ -97,6 +97,9 @@ Result<int> RunUnderPolyfill(const std::vector<std::string>& command, std::span<
   auto go = sys::Pipe(0, "polyfill start");
   if (!go) return std::unexpected(go.error());
   auto [go_read, go_write] = std::move(*go);
+  auto stop = sys::Pipe(0, "polyfill supervisor stop");
+  if (!stop) return std::unexpected(stop.error());
+  auto [stop_read, stop_write] = std::move(*stop);
 
   // SIGCHLD (the tracer's wake-up) and the forwarded signals are read from a
   // signalfd; the child gets the mask back before it execs.
@@ -168,12 +171,6 @@ Result<int> RunUnderPolyfill(const std::vector<std::string>& command, std::span<
   go_write.Reset();
   // The notifications are answered on a thread of their own while this one
   // traces and waits; it stops when `stop_write` closes.
-  auto stop = sys::Pipe(0, "polyfill supervisor stop");
-  if (!stop) {
-    restore_mask();
-    return std::unexpected(stop.error());
-  }
-  auto [stop_read, stop_write] = std::move(*stop);
   Result<void> served = kOk;
   std::optional<std::thread> server;
   if (listener) {

@@ -69,7 +69,7 @@ int EmptyNamespaceOf(pid_t tid) {
   if (!pid) return pid.error().code;
   if (*pid == 0) {
     int err = sys::EnterMountNamespaceInChild(mount_ns->Get());
-    if (err == EPERM && ::setns(user_ns->Get(), CLONE_NEWUSER) == 0) {
+    if (err == EPERM && sys::EnterUserNamespaceInChild(user_ns->Get()) == 0) {
       err = sys::EnterMountNamespaceInChild(mount_ns->Get());
     }
     if (err == 0) err = sys::EmptyCurrentMountNamespaceInChild(kTemplateRootSource.data());
@@ -288,7 +288,7 @@ class Tracer {
     }
     (void)sys::PtracePoke(tid, address, *old);
     (void)sys::PtraceSetRegisters(tid, saved);
-    if (deferred) ::syscall(SYS_tkill, tid, *deferred);
+    if (deferred) (void)sys::SignalThread(tid, *deferred);
     return err;
   }
 

@@ -147,6 +147,8 @@ Result<bool> HasEffectiveCapability(int capability) {
 
 int EnterMountNamespaceInChild(int ns_fd) { return ::setns(ns_fd, CLONE_NEWNS) == 0 ? 0 : errno; }
 
+int EnterUserNamespaceInChild(int ns_fd) { return ::setns(ns_fd, CLONE_NEWUSER) == 0 ? 0 : errno; }
+
 int MakeEmptyRootInChild(const char* source) {
   if (::unshare(CLONE_NEWNS) != 0) return errno;
   return EmptyCurrentMountNamespaceInChild(source);

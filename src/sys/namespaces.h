@@ -63,6 +63,8 @@ namespace mntns::sys {
 // allocation): each returns 0 or the errno of the first call that failed.
 // setns(ns_fd, CLONE_NEWNS).
 [[nodiscard]] int EnterMountNamespaceInChild(int ns_fd);
+// setns(ns_fd, CLONE_NEWUSER) (a single-threaded process only).
+[[nodiscard]] int EnterUserNamespaceInChild(int ns_fd);
 // What the template strategy's template is, made in place: unshare(CLONE_NEWNS)
 // (a copy of the caller's table), "/" made private recursively, an empty
 // read-only tmpfs with source `source` moved onto "/", pivot_root onto it and

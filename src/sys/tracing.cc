@@ -1,6 +1,8 @@
 #include "sys/tracing.h"
 
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -78,6 +80,14 @@ Result<void> PtracePoke(pid_t tid, std::uint64_t address, std::uint64_t word) {
   auto r = Request(PTRACE_POKEDATA, "ptrace(PTRACE_POKEDATA)", tid, reinterpret_cast<void*>(address),
                    reinterpret_cast<void*>(word));
   if (!r) return std::unexpected(r.error());
+  return kOk;
+}
+
+Result<void> SignalThread(pid_t tid, int signal) {
+  if (::syscall(SYS_tkill, tid, signal) != 0) {
+    const int err = errno;
+    return MakeError(err, "tkill", fmt::format("tid {}, signal {}", tid, signal));
+  }
   return kOk;
 }
 

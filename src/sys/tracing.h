@@ -37,4 +37,8 @@ namespace mntns::sys {
 [[nodiscard]] Result<std::uint64_t> PtracePeek(pid_t tid, std::uint64_t address);
 [[nodiscard]] Result<void> PtracePoke(pid_t tid, std::uint64_t address, std::uint64_t word);
 
+// tkill(2): `signal` to the one thread `tid` (a signal the tracer held back
+// while the thread made a call for it).
+[[nodiscard]] Result<void> SignalThread(pid_t tid, int signal);
+
 }  // namespace mntns::sys
