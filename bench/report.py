@@ -179,6 +179,31 @@ def statmount_by_fd_section(results):
     return out + [""]
 
 
+def polyfill_section(results):
+    rows = []
+    for name, r in results.items():
+        m = re.match(r"polyfill-m(\d+)\.json", name)
+        if m:
+            rows.append((int(m.group(1)), r))
+    if not rows:
+        return []
+    out = ["## The polyfill (`mntns bench polyfill`, docs/polyfill.md)", "",
+           "Measured side by side in one run: a tight loop of getppid() in a child without and with the",
+           "polyfill's filter (the call is not trapped: the filter's cost alone), and",
+           "open_tree(OPEN_TREE_NAMESPACE | AT_RECURSIVE) + close at M host mounts, trapped and answered by",
+           "the supervisor, against the library's OpenTreeNamespace() and unshare(CLONE_NEWNS) + pivot_root.", "",
+           "| M | getppid ns without | with | with / without (target <= 1.05) | trapped open_tree µs | "
+           "library µs | trapped / library (target <= 3) | unshare + pivot_root µs | "
+           "classic / trapped (target >= 50x) |", "|---|---|---|---|---|---|---|---|---|"]
+    for m, r in sorted(rows, key=lambda kv: kv[0]):
+        out.append(f"| {m:,} | {r['getppid_ns_without']:.1f} | {r['getppid_ns_with']:.1f} | "
+                   f"**{r['getppid_ratio']:.3f}** | {r['trapped_open_tree_us']:,.0f} | "
+                   f"{r['library_open_tree_us']:,.0f} | **{r['trapped_to_library']:.2f}** | "
+                   f"{r['classic_us']:,.0f} | **{r['classic_to_trapped']:.0f}x** |")
+    out.append("")
+    return out
+
+
 def run_section(results, plots):
     rows = {}
     for name, r in results.items():
@@ -276,6 +301,7 @@ def main():
     doc += bwrap_binds_section(results)
     doc += ls_section(results, args.plots)
     doc += statmount_by_fd_section(results)
+    doc += polyfill_section(results)
     with open(args.markdown, "w") as f:
         f.write("\n".join(doc))
 

@@ -1,6 +1,8 @@
 // mntns polyfill: run an unmodified program with the 7.x mount calls on 6.x.
 #include <sys/wait.h>
 
+#include <csignal>
+
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -23,11 +25,15 @@ int ListCalls() {
   line(calls.open_tree_namespace, "open_tree(OPEN_TREE_NAMESPACE)");
   line(calls.fsmount_namespace, "fsmount(FSMOUNT_NAMESPACE)");
   line(calls.statmount_by_fd, "statmount(STATMOUNT_BY_FD)");
+  line(calls.empty_mount_namespace, "unshare(UNSHARE_EMPTY_MNTNS)");
+  line(calls.empty_mount_namespace, "clone3(CLONE_EMPTY_MNTNS)");
   return 0;
 }
 
 int RunPolyfill(const std::vector<std::string>& command) {
-  auto status = RunUnderPolyfill(command);
+  // As `mntns run`: what mntns gets, CMD gets (a terminal's ^C reached it already).
+  static constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  auto status = RunUnderPolyfill(command, kForwarded);
   if (!status) {
     ReportError(status.error());
     // As env(1) and timeout(1): 127 for a command that could not be run.
@@ -45,14 +51,18 @@ void AddPolyfillCommand(CLI::App& app, Runner& runner, const NewCommandLine& com
   CLI::App* command = app.add_subcommand(
       "polyfill",
       "mntns polyfill [--list] [--] CMD [ARGS...]\nRun CMD so that it gets Linux 7.x's mount calls on this kernel: open_tree(OPEN_TREE_NAMESPACE),\n"
-      "fsmount(FSMOUNT_NAMESPACE) and statmount(STATMOUNT_BY_FD), for CMD and everything it starts.");
+      "fsmount(FSMOUNT_NAMESPACE), statmount(STATMOUNT_BY_FD), unshare(UNSHARE_EMPTY_MNTNS) and\n"
+      "clone3(CLONE_EMPTY_MNTNS), for CMD and everything it starts.");
   command->add_flag("--list", *list, "Print which calls this kernel lacks (and CMD would get emulated), then exit");
   command->footer(
       "A seccomp filter traps only those calls with those flags (every other call runs natively)\n"
       "and mntns answers them as Linux 7.2 would, with CMD's namespace, root, cwd, fds and\n"
       "privileges. On a kernel that has a call, it is not trapped; on 7.1+ nothing is installed.\n"
-      "Processes that outlive CMD get ENOSYS for the trapped calls. Not trapped (see\n"
-      "docs/polyfill.md): unshare(UNSHARE_EMPTY_MNTNS), clone3(CLONE_EMPTY_MNTNS).\n"
+      "Processes that outlive CMD get ENOSYS for the trapped calls. For unshare and clone3\n"
+      "mntns is the ptracer of CMD and of all it starts (no debugger or strace can attach\n"
+      "to them meanwhile); every clone3 stops once at mntns. Only native x86_64 calls are\n"
+      "trapped: i386 and x32 programs get their kernel's answers (docs/polyfill.md).\n"
+      "SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to mntns are passed on to CMD.\n"
       "Exit status: CMD's; 128+N when CMD was killed by signal N; 127 when CMD could not be run.\n"
       "Examples:\n"
       "  mntns polyfill -- crun run mycontainer\n"

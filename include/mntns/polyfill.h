@@ -1,11 +1,13 @@
 // The 7.x mount calls for unmodified programs on 6.8+ kernels: a seccomp filter
 // that traps only open_tree(OPEN_TREE_NAMESPACE), fsmount(FSMOUNT_NAMESPACE)
 // and statmount(STATMOUNT_BY_FD), answered by a supervisor with this library's
-// emulations (OpenTreeNamespace, FsmountNamespace, StatmountByFd). Design,
-// limits and what is not trapped (unshare/clone3 empty namespaces):
+// emulations (OpenTreeNamespace, FsmountNamespace, StatmountByFd), and, for a
+// program run by RunUnderPolyfill, unshare(UNSHARE_EMPTY_MNTNS) and
+// clone3(CLONE_EMPTY_MNTNS) through a traced step. Design and limits:
 // docs/polyfill.md.
 #pragma once
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -21,7 +23,12 @@ struct PolyfillCalls {
   bool open_tree_namespace = false;  // open_tree(..., OPEN_TREE_NAMESPACE), native 7.0
   bool fsmount_namespace = false;    // fsmount(..., FSMOUNT_NAMESPACE, ...), native 7.1
   bool statmount_by_fd = false;      // statmount(..., STATMOUNT_BY_FD), native 7.0
-  [[nodiscard]] bool Any() const { return open_tree_namespace || fsmount_namespace || statmount_by_fd; }
+  // unshare(UNSHARE_EMPTY_MNTNS), clone3(CLONE_EMPTY_MNTNS), native 7.1: only
+  // RunUnderPolyfill traps them (the supervisor becomes CMD's ptracer).
+  bool empty_mount_namespace = false;
+  [[nodiscard]] bool Any() const {
+    return open_tree_namespace || fsmount_namespace || statmount_by_fd || empty_mount_namespace;
+  }
 };
 
 [[nodiscard]] MNTNS_EXPORT PolyfillCalls PolyfillNeeded();
@@ -32,7 +39,9 @@ struct PolyfillCalls {
 // supervisor with the old image: from then on the trapped calls fail with
 // ENOSYS (the kernel's answer when nobody listens), in this process and in
 // every child still holding the filter. To run a program under the polyfill
-// use RunUnderPolyfill. Returns what was trapped; nothing is installed (and
+// use RunUnderPolyfill. A process cannot trace itself, so
+// empty_mount_namespace is never trapped here (false in the result): such a
+// program calls UnshareEmptyMountNamespace. Returns what was trapped; nothing is installed (and
 // nothing started) where PolyfillNeeded() is all false. Sets no_new_privs
 // where the calling thread lacks CAP_SYS_ADMIN (seccomp requires one of them).
 // Errors: EINVAL/EBUSY/EACCES from seccomp (e.g. a thread that cannot be
@@ -47,6 +56,15 @@ struct PolyfillCalls {
 // ENOSYS for the trapped calls. Where PolyfillNeeded() is all false the child
 // is started without any filter. A child that cannot install the filter or
 // exec exits 127 and this call reports that step's error instead.
-[[nodiscard]] MNTNS_EXPORT Result<int> RunUnderPolyfill(const std::vector<std::string>& command);
+// Where empty_mount_namespace is trapped the calling thread is the ptracer of
+// the child and of every task it starts (so nobody else can trace them; the
+// calling thread must not wait for other children meanwhile: it reaps with
+// waitpid(-1)). Each signal in `forward_signals` that reaches the calling
+// process while the child runs is sent on to the child (blocked in the
+// calling thread meanwhile, as SIGCHLD is; from a terminal (SI_KERNEL), and
+// the child in our process group, it reached the child already and is not
+// sent twice).
+[[nodiscard]] MNTNS_EXPORT Result<int> RunUnderPolyfill(const std::vector<std::string>& command,
+                                                        std::span<const int> forward_signals = {});
 
 }  // namespace mntns

@@ -5,7 +5,11 @@
 #include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <optional>
+#include <thread>
 
 #include <cerrno>
 #include <string>
@@ -18,6 +22,7 @@
 #include "polyfill/internal.h"
 #include "sys/namespaces.h"
 #include "sys/process.h"
+#include "sys/tracing.h"
 #include "sys/seccomp.h"
 #include "sys/fd_passing.h"
 
@@ -46,11 +51,14 @@ PolyfillCalls PolyfillNeeded() {
   calls.open_tree_namespace = !features.open_tree_namespace;
   calls.fsmount_namespace = !features.fsmount_namespace;
   calls.statmount_by_fd = !features.statmount_by_fd;
+  calls.empty_mount_namespace = !features.empty_mount_namespace;
   return calls;
 }
 
 Result<PolyfillCalls> InstallPolyfill() {
-  const PolyfillCalls calls = PolyfillNeeded();
+  PolyfillCalls calls = PolyfillNeeded();
+  // A process cannot be its own tracer: the traced calls stay native here.
+  calls.empty_mount_namespace = false;
   if (!calls.Any()) return calls;
   if (auto r = AllowSeccomp(); !r) return std::unexpected(std::move(r.error().Wrap("install the polyfill")));
   std::vector<sock_filter> filter = internal::PolyfillFilter(calls);
@@ -68,9 +76,10 @@ Result<PolyfillCalls> InstallPolyfill() {
   return calls;
 }
 
-Result<int> RunUnderPolyfill(const std::vector<std::string>& command) {
+Result<int> RunUnderPolyfill(const std::vector<std::string>& command, std::span<const int> forward_signals) {
   if (command.empty()) return MakeError(EINVAL, "polyfill", "no command");
   const PolyfillCalls calls = PolyfillNeeded();
+  const bool traced = calls.empty_mount_namespace;
   // Everything the child needs is made before the fork: it makes only raw
   // calls until it execs.
   std::vector<char*> argv;
@@ -85,9 +94,37 @@ Result<int> RunUnderPolyfill(const std::vector<std::string>& command) {
   auto report = sys::Pipe(0, "polyfill child errors");
   if (!report) return std::unexpected(report.error());
   auto [report_read, report_write] = std::move(*report);
+  // The tracer seizes the child before it execs: it waits for this byte.
+  auto go = sys::Pipe(0, "polyfill start");
+  if (!go) return std::unexpected(go.error());
+  auto [go_read, go_write] = std::move(*go);
+  auto stop = sys::Pipe(0, "polyfill supervisor stop");
+  if (!stop) return std::unexpected(stop.error());
+  auto [stop_read, stop_write] = std::move(*stop);
+
+  // SIGCHLD (the tracer's wake-up) and the forwarded signals are read from a
+  // signalfd; the child gets the mask back before it execs.
+  sigset_t blocked;
+  sigemptyset(&blocked);
+  for (int sig : forward_signals) sigaddset(&blocked, sig);
+  if (traced) sigaddset(&blocked, SIGCHLD);
+  const bool waits_for_signals = traced || !forward_signals.empty();
+  sigset_t old_mask;
+  if (waits_for_signals) ::pthread_sigmask(SIG_BLOCK, &blocked, &old_mask);
+  else ::pthread_sigmask(SIG_BLOCK, nullptr, &old_mask);
+  UniqueFd signal_fd;
+  if (waits_for_signals) {
+    if (auto created = sys::SignalFd(blocked); created) signal_fd = std::move(*created);
+  }
+  auto restore_mask = [&] {
+    if (waits_for_signals) ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  };
 
   auto child = sys::ForkWithPidfd("polyfill CMD");
-  if (!child) return std::unexpected(child.error());
+  if (!child) {
+    restore_mask();
+    return std::unexpected(child.error());
+  }
   if (child->pid == 0) {
     // The child: the step that failed and its errno go to the parent.
     auto fail = [&](int step, int code) {
@@ -95,6 +132,7 @@ Result<int> RunUnderPolyfill(const std::vector<std::string>& command) {
       (void)!::write(report_write.Get(), message, sizeof message);
       ::_exit(127);
     };
+    ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
     if (calls.Any()) {
       if (!privileged) {
         if (auto r = sys::SetNoNewPrivileges(); !r) fail(0, r.error().code);
@@ -103,18 +141,52 @@ Result<int> RunUnderPolyfill(const std::vector<std::string>& command) {
       if (!listener) fail(1, listener.error().code);
       if (auto r = sys::SendFileDescriptor(theirs.Get(), listener->Get()); !r) fail(2, r.error().code);
     }
+    if (traced) {
+      go_write.Reset();
+      char byte = 0;
+      // EOF: the parent could not trace; the trapped calls then get ENOSYS.
+      while (::read(go_read.Get(), &byte, 1) < 0 && errno == EINTR) {
+      }
+    }
     ::execvp(argv[0], argv.data());
     fail(3, errno);
   }
   theirs.Reset();
   report_write.Reset();
-  Result<void> served = kOk;
+  go_read.Reset();
+  UniqueFd listener;
   if (calls.Any()) {
-    auto listener = sys::ReceiveFileDescriptor(ours.Get());
     // No listener: the child failed before it (its report says why).
-    if (listener) served = internal::ServeNotifications(listener->Get(), child->pidfd.Get());
+    if (auto received = sys::ReceiveFileDescriptor(ours.Get()); received) listener = std::move(*received);
   }
-  auto status = sys::WaitPid(child->pid, 0);
+  if (traced && listener) {
+    // Without a tracer the traced calls would fail with ENOSYS: CMD does not
+    // start at all (another tracer holds it, or ptrace is forbidden here).
+    if (auto seized = sys::PtraceSeize(child->pid, internal::TracerOptions()); !seized) {
+      (void)sys::PidfdSendSignal(child->pidfd.Get(), SIGKILL);
+      (void)sys::WaitPid(child->pid, 0);
+      restore_mask();
+      return std::unexpected(std::move(seized.error().Wrap("polyfill CMD")));
+    }
+  }
+  go_write.Reset();
+  // The notifications are answered on a thread of their own while this one
+  // traces and waits; it stops when `stop_write` closes.
+  Result<void> served = kOk;
+  std::optional<std::thread> server;
+  if (listener) {
+    auto thread = internal::StartHelperThread([&served, &listener, fd = stop_read.Get()] {
+      served = internal::ServeNotifications(listener.Get(), fd);
+    });
+    if (thread) server = std::move(*thread);
+    else served = std::unexpected(thread.error());
+  }
+  Result<int> status = traced && listener
+                           ? internal::TraceUntilExit(child->pid, signal_fd ? signal_fd.Get() : -1)
+                           : internal::WaitForwarding(child->pid, child->pidfd.Get(), signal_fd ? signal_fd.Get() : -1);
+  stop_write.Reset();
+  if (server) server->join();
+  restore_mask();
   if (!status) return std::unexpected(status.error());
   int message[2] = {0, 0};
   if (::read(report_read.Get(), message, sizeof message) == sizeof message) {
@@ -122,7 +194,7 @@ Result<int> RunUnderPolyfill(const std::vector<std::string>& command) {
     return MakeError(message[1], kSteps[message[0] & 3], message[0] == 3 ? QuotePath(command[0]) : "polyfill child");
   }
   if (!served) return std::unexpected(served.error());
-  return status->status;
+  return *status;
 }
 
 }  // namespace mntns

@@ -166,8 +166,14 @@ Result<bool> HasEffectiveCapability(int capability) {
 
 int EnterMountNamespaceInChild(int ns_fd) { return ::setns(ns_fd, CLONE_NEWNS) == 0 ? 0 : errno; }
 
+int EnterUserNamespaceInChild(int ns_fd) { return ::setns(ns_fd, CLONE_NEWUSER) == 0 ? 0 : errno; }
+
 int MakeEmptyRootInChild(const char* source) {
   if (::unshare(CLONE_NEWNS) != 0) return errno;
+  return EmptyCurrentMountNamespaceInChild(source);
+}
+
+int EmptyCurrentMountNamespaceInChild(const char* source) {
   mount_attr attr{};
   attr.propagation = MS_PRIVATE;
   if (::mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &attr, sizeof attr) != 0) return errno;

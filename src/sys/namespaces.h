@@ -71,11 +71,17 @@ namespace mntns::sys {
 // allocation): each returns 0 or the errno of the first call that failed.
 // setns(ns_fd, CLONE_NEWNS).
 [[nodiscard]] int EnterMountNamespaceInChild(int ns_fd);
+// setns(ns_fd, CLONE_NEWUSER) (a single-threaded process only).
+[[nodiscard]] int EnterUserNamespaceInChild(int ns_fd);
 // What the template strategy's template is, made in place: unshare(CLONE_NEWNS)
 // (a copy of the caller's table), "/" made private recursively, an empty
 // read-only tmpfs with source `source` moved onto "/", pivot_root onto it and
 // the old root detached with everything below it.
 [[nodiscard]] int MakeEmptyRootInChild(const char* source);
+// The same without the unshare: the namespace the caller is in (a copy it
+// was given) becomes empty. pivot_root moves the root and cwd of every task
+// of that namespace that stood at its root onto the empty one.
+[[nodiscard]] int EmptyCurrentMountNamespaceInChild(const char* source);
 
 // rt_sigaction(2) setting every signal but SIGKILL and SIGSTOP to SIG_DFL,
 // glibc's internal ones (32 and 33, which its sigaction() refuses) included:

@@ -188,6 +188,66 @@ TEST_P(PolyfillTest, StatmountByFdIntoAnUnwritableBufferIsEfault) {
   EXPECT_EQ(Case("sm_bad_buffer_pointer"), "EFAULT");
 }
 
+// ---- unshare(UNSHARE_EMPTY_MNTNS) and clone3(CLONE_EMPTY_MNTNS) (7.1) ----
+// What 7.2 gives (docs/empty-namespaces.md): the caller alone at "/" of an
+// empty namespace, cwd "/", one mount that listmount lists, no /proc, nothing
+// can be made there. The polyfill's tree is the template's empty root (its
+// mkdir errno differs: EROFS, not ENOENT), so only "fails" is compared.
+
+constexpr const char* kEmptyFacts = "ok cwd=/ entries=0 mounts=1 point=/ proc=0 mkdir-fails=1";
+
+TEST_P(PolyfillTest, UnshareEmptyMntnsPutsTheCallerAloneAtAnEmptyRoot) {
+  EXPECT_EQ(Case("ue_plain", "empty"), kEmptyFacts);
+}
+TEST_P(PolyfillTest, UnshareEmptyMntnsTakesCloneNewnsBesideIt) {
+  EXPECT_EQ(Case("ue_with_clone_newns", "empty"), kEmptyFacts);
+}
+TEST_P(PolyfillTest, UnshareEmptyMntnsTakesCloneFsBesideIt) {
+  EXPECT_EQ(Case("ue_with_clone_fs", "empty"), kEmptyFacts);
+}
+TEST_P(PolyfillTest, UnshareEmptyMntnsWithCloneNewuserInTheSameCallWorks) {
+  EXPECT_EQ(Case("ue_with_clone_newuser", "empty"), kEmptyFacts);
+}
+TEST_P(PolyfillTest, UnshareEmptyMntnsTwiceGivesTwoNamespaces) {
+  EXPECT_EQ(Case("ue_twice", "empty"), "ok distinct=1");
+}
+TEST_P(PolyfillTest, UnshareEmptyMntnsWithAnUnknownHighBitIsEinval) {
+  EXPECT_EQ(Case("ue_unknown_high_bit", "empty"), "EINVAL");
+}
+TEST_P(PolyfillTest, UnshareEmptyMntnsLeavesTheOtherProcessesWhereTheyAre) {
+  EXPECT_EQ(Case("ue_caller_unchanged", "empty"), "ok same-namespace=1 same-cwd=1");
+}
+TEST_P(PolyfillTest, UnshareEmptyMntnsWithoutCapSysAdminIsEperm) {
+  EXPECT_EQ(Case("ue_unprivileged", "empty-unprivileged"), "EPERM");
+}
+TEST_P(PolyfillTest, UnshareEmptyMntnsUnprivilegedWithCloneNewuserWorks) {
+  EXPECT_EQ(Case("ue_unprivileged_with_clone_newuser", "empty-unprivileged"), kEmptyFacts);
+}
+TEST_P(PolyfillTest, UnshareEmptyMntnsUnprivilegedAfterCloneNewuserWorks) {
+  EXPECT_EQ(Case("ue_unprivileged_after_clone_newuser", "empty-unprivileged"), kEmptyFacts);
+}
+TEST_P(PolyfillTest, Clone3EmptyMntnsStartsTheChildAloneAtAnEmptyRoot) {
+  EXPECT_EQ(Case("ce_plain", "empty"), kEmptyFacts);
+}
+TEST_P(PolyfillTest, Clone3EmptyMntnsLeavesTheCallersCloneArgsAsTheyWere) {
+  EXPECT_EQ(Case("ce_plain_args", "empty"), "as-written");
+}
+TEST_P(PolyfillTest, Clone3EmptyMntnsTakesCloneNewnsBesideIt) {
+  EXPECT_EQ(Case("ce_with_clone_newns", "empty"), kEmptyFacts);
+}
+TEST_P(PolyfillTest, Clone3EmptyMntnsWithCloneFsIsEinval) {
+  EXPECT_EQ(Case("ce_with_clone_fs", "empty"), "EINVAL");
+}
+TEST_P(PolyfillTest, Clone3EmptyMntnsWithCloneNewuserWorks) {
+  EXPECT_EQ(Case("ce_with_clone_newuser", "empty"), kEmptyFacts);
+}
+TEST_P(PolyfillTest, Clone3EmptyMntnsWithoutCapSysAdminIsEperm) {
+  EXPECT_EQ(Case("ce_unprivileged", "empty-unprivileged"), "EPERM");
+}
+TEST_P(PolyfillTest, Clone3EmptyMntnsUnprivilegedWithCloneNewuserWorks) {
+  EXPECT_EQ(Case("ce_unprivileged_with_clone_newuser", "empty-unprivileged"), kEmptyFacts);
+}
+
 // ---- the same cases through the library calls the polyfill answers with ----
 // The library must give what the raw calls give (natively on 7.x, trapped on
 // 6.x): the polyfill adds nothing of its own to these answers.
@@ -254,6 +314,58 @@ TEST(Polyfill, ListSaysWhichCallsAreTrapped) {
       << result.out;
 }
 
+// `mntns polyfill -- CMD` passes SIGINT/SIGTERM/SIGHUP/SIGQUIT sent to it on
+// to CMD (as `mntns run` does) and exits as CMD did: CMD's status, 128+N when
+// a signal N killed it.
+struct SignalRun {
+  std::string out;
+  int status = 0;
+};
+
+SignalRun SignalThePolyfill(int sig, const char* disposition) {
+  SignalRun run;
+  int from_child[2];
+  if (::pipe2(from_child, O_CLOEXEC) != 0) return run;
+  const pid_t supervisor = ::fork();
+  if (supervisor == 0) {
+    ::dup2(from_child[1], 1);
+    const std::string cli = CliPath();
+    ::execl(cli.c_str(), cli.c_str(), "polyfill", "--", MNTNS_RAW_CALLS_PATH, "wait-signal", disposition, nullptr);
+    ::_exit(127);
+  }
+  ::close(from_child[1]);
+  char chunk[256];
+  while (run.out.find("ready\n") == std::string::npos) {
+    const ssize_t n = ::read(from_child[0], chunk, sizeof chunk);
+    if (n <= 0) break;
+    run.out.append(chunk, static_cast<std::size_t>(n));
+  }
+  ::kill(supervisor, sig);
+  for (ssize_t n; (n = ::read(from_child[0], chunk, sizeof chunk)) > 0;) run.out.append(chunk, static_cast<std::size_t>(n));
+  ::close(from_child[0]);
+  ::waitpid(supervisor, &run.status, 0);
+  return run;
+}
+
+class PolyfillSignals : public ::testing::TestWithParam<int> {};
+
+INSTANTIATE_TEST_SUITE_P(Forwarded, PolyfillSignals, ::testing::Values(SIGINT, SIGTERM, SIGHUP, SIGQUIT),
+                         [](const ::testing::TestParamInfo<int>& info) { return std::string(sigabbrev_np(info.param)); });
+
+TEST_P(PolyfillSignals, ReachCmd) {
+  const SignalRun run = SignalThePolyfill(GetParam(), "catch");
+  EXPECT_EQ(run.out, "ready\ngot " + std::to_string(GetParam()) + "\n");
+  ASSERT_TRUE(WIFEXITED(run.status)) << "mntns itself was killed: the signal was not passed on";
+  EXPECT_EQ(WEXITSTATUS(run.status), 0);
+}
+
+TEST_P(PolyfillSignals, ThatKillCmdGiveExitStatus128PlusTheSignal) {
+  const SignalRun run = SignalThePolyfill(GetParam(), "die");
+  EXPECT_EQ(run.out, "ready\n");
+  ASSERT_TRUE(WIFEXITED(run.status)) << "mntns itself was killed: the signal was not passed on";
+  EXPECT_EQ(WEXITSTATUS(run.status), 128 + GetParam());
+}
+
 // InstallPolyfill() in a process: a thread that existed before the call is
 // filtered too (TSYNC), and its raw open_tree(OPEN_TREE_NAMESPACE) returns a
 // mount namespace fd where the kernel lacks the call (natively where it has it).
@@ -292,6 +404,9 @@ TEST(Polyfill, WorksForAnUnprivilegedUser) {
   ASSERT_EQ(result.exit_status, 0) << result.err;
   EXPECT_NE(result.out.find("ot_nobody EPERM\n"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("sm_nobody ok point=/ has_ns_id=0 same-as-by-id=1\n"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("ue_nobody EPERM\n"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find(std::string("ue_nobody_with_clone_newuser ") + kEmptyFacts + "\n"), std::string::npos)
+      << result.out;
 }
 
 // The supervisor killed while CMD runs: CMD's next trapped call fails with

@@ -10,9 +10,15 @@
  *   raw_calls userns              the cases of a caller in a user namespace of its own
  *                                 (uid 0 mapped to 0), whose mount namespace it owns
  *   raw_calls nobody              without any setup, as whoever runs it: open_tree("/",
- *                                 OPEN_TREE_NAMESPACE) and statmount BY_FD of "/"
+ *                                 OPEN_TREE_NAMESPACE), statmount BY_FD of "/",
+ *                                 unshare(UNSHARE_EMPTY_MNTNS) alone and with CLONE_NEWUSER
+ *   raw_calls empty               unshare(UNSHARE_EMPTY_MNTNS) and clone3(CLONE_EMPTY_MNTNS)
+ *                                 as root, in a private mount namespace of its own
+ *   raw_calls empty-unprivileged  the same calls as uid 65534 without capabilities
  *   raw_calls wait-open-tree      reads one byte from stdin, then open_tree("/",
  *                                 OPEN_TREE_NAMESPACE): "open_tree RESULT"
+ *   raw_calls wait-signal catch   says "ready", then waits for SIGINT/SIGTERM/SIGHUP/SIGQUIT:
+ *                                 "got N" and exit 0 ("die": the default action, death)
  *   raw_calls seccomp             the Seccomp: line of /proc/self/status (0: no filter)
  *   raw_calls getppid N           N getppid() calls (for the benchmark)
  *   raw_calls open-tree-loop N    N open_tree(".", OPEN_TREE_NAMESPACE|AT_RECURSIVE) + close
@@ -21,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,6 +55,13 @@
 #define SM_MNT_NS_ID 0x40ULL
 #define SM_MNT_ROOT 0x8ULL
 #define SM_SB_BASIC 0x1ULL
+#define UNSHARE_EMPTY_MNTNS_ 0x00100000UL
+#define CLONE_EMPTY_MNTNS_ (1ULL << 37)
+#define LSMT_ROOT_ 0xffffffffffffffffULL
+
+struct clone_args_ {
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
 
 struct mnt_id_req_ {
   uint32_t size;
@@ -328,6 +342,164 @@ static void RootCases(void) {
   close(scratch);
 }
 
+/* ---- empty mount namespaces (7.1) ---- */
+
+/* What the calling process sees of its mount namespace: cwd, the entries of
+ * "/", the mounts listmount(LSMT_ROOT) lists, the mount point of the first,
+ * whether /proc is there and whether mkdir("/x") fails. */
+static void EmptyFacts(char* facts, size_t size) {
+  char cwd[256] = "?";
+  if (!getcwd(cwd, sizeof cwd)) snprintf(cwd, sizeof cwd, "%s", Name(errno));
+  int entries = 0;
+  int root = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root >= 0) {
+    char dents[4096];
+    long n;
+    while ((n = syscall(SYS_getdents64, root, dents, sizeof dents)) > 0) {
+      for (long at = 0; at < n;) {
+        unsigned short length = *(unsigned short*)(dents + at + 16);
+        const char* name = dents + at + 19;
+        if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0) ++entries;
+        at += length;
+      }
+    }
+    close(root);
+  }
+  struct mnt_id_req_ list = {.size = 24, .mnt_id = LSMT_ROOT_};
+  uint64_t ids[16];
+  long mounts = syscall(458, &list, ids, 16, 0);
+  const char* point = "-";
+  if (mounts > 0) {
+    struct mnt_id_req_ one = {.size = 24, .mnt_id = ids[0], .param = SM_MNT_POINT};
+    if (Statmount(&one, buffer, sizeof buffer, 0) == 0 && (buffer[1] & SM_MNT_POINT)) {
+      point = (const char*)buffer + 512 + ((uint32_t*)buffer)[27];
+    }
+  }
+  int proc = access("/proc/self", F_OK) == 0;
+  int mkdir_fails = mkdir("/x", 0755) != 0;
+  snprintf(facts, size, "cwd=%s entries=%d mounts=%ld point=%s proc=%d mkdir-fails=%d", cwd, entries, mounts, point,
+           proc, mkdir_fails);
+}
+
+/* The namespace id of the first mount listmount lists (in an empty namespace: its only one). */
+static uint64_t NamespaceId(void) {
+  struct mnt_id_req_ list = {.size = 24, .mnt_id = LSMT_ROOT_};
+  uint64_t id = 0;
+  if (syscall(458, &list, &id, 1, 0) != 1) return 0;
+  struct mnt_id_req_ one = {.size = 24, .mnt_id = id, .param = SM_MNT_NS_ID};
+  if (Statmount(&one, buffer, sizeof buffer, 0) != 0) return 0;
+  return (buffer[1] & SM_MNT_NS_ID) ? buffer[14] : 0; /* mnt_ns_id: byte 112 */
+}
+
+/* unshare(flags) in a child, which reports what it sees; "again": it
+ * unshares twice and says whether the namespaces differ. */
+static void UnshareCase(const char* name, unsigned long flags, int before_newuser, int again) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (before_newuser && unshare(CLONE_NEWUSER) != 0) {
+      Report(name, -1, "");
+      _exit(0);
+    }
+    long r = syscall(SYS_unshare, flags);
+    char facts[256] = "";
+    if (r == 0 && again) {
+      uint64_t first = NamespaceId();
+      r = syscall(SYS_unshare, flags);
+      snprintf(facts, sizeof facts, "distinct=%d", r == 0 && first != 0 && NamespaceId() != first);
+    } else if (r == 0) {
+      EmptyFacts(facts, sizeof facts);
+    }
+    Report(name, r, facts);
+    _exit(0);
+  }
+  waitpid(pid, NULL, 0);
+}
+
+/* clone3(flags): the child reports what it sees; the parent reports the
+ * errno where there is no child. */
+static void Clone3Case(const char* name, uint64_t flags) {
+  struct clone_args_ args;
+  memset(&args, 0, sizeof args);
+  args.flags = flags;
+  args.exit_signal = SIGCHLD;
+  long pid = syscall(435, &args, sizeof args);
+  if (pid == 0) {
+    char facts[256] = "";
+    EmptyFacts(facts, sizeof facts);
+    Report(name, 0, facts);
+    _exit(0);
+  }
+  if (pid < 0) {
+    Report(name, -1, "");
+    return;
+  }
+  waitpid((pid_t)pid, NULL, 0);
+  /* The flags are the caller's again once the call returned. */
+  printf("%s_args %s\n", name, args.flags == flags ? "as-written" : "changed");
+}
+
+static void EmptyCases(void) {
+  uint64_t id_before = 0, id_after = 0;
+  int self = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+  ioctl(self, NS_GET_MNTNS_ID_, &id_before);
+  if (chdir(a) != 0) return;
+  UnshareCase("ue_plain", UNSHARE_EMPTY_MNTNS_, 0, 0);
+  UnshareCase("ue_with_clone_newns", UNSHARE_EMPTY_MNTNS_ | CLONE_NEWNS, 0, 0);
+  UnshareCase("ue_with_clone_fs", UNSHARE_EMPTY_MNTNS_ | CLONE_FS, 0, 0);
+  UnshareCase("ue_with_clone_newuser", UNSHARE_EMPTY_MNTNS_ | CLONE_NEWUSER, 0, 0);
+  UnshareCase("ue_twice", UNSHARE_EMPTY_MNTNS_, 0, 1);
+  UnshareCase("ue_unknown_high_bit", UNSHARE_EMPTY_MNTNS_ | (1UL << 40), 0, 0);
+  Clone3Case("ce_plain", CLONE_EMPTY_MNTNS_);
+  Clone3Case("ce_with_clone_newns", CLONE_EMPTY_MNTNS_ | CLONE_NEWNS);
+  Clone3Case("ce_with_clone_fs", CLONE_EMPTY_MNTNS_ | CLONE_FS);
+  Clone3Case("ce_with_clone_newuser", CLONE_EMPTY_MNTNS_ | CLONE_NEWUSER);
+  {
+    char cwd[256] = "";
+    (void)!getcwd(cwd, sizeof cwd);
+    ioctl(self, NS_GET_MNTNS_ID_, &id_after);
+    int fresh = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+    uint64_t id_now = 0;
+    ioctl(fresh, NS_GET_MNTNS_ID_, &id_now);
+    char facts[300];
+    snprintf(facts, sizeof facts, "same-namespace=%d same-cwd=%d", id_before != 0 && id_before == id_now,
+             strcmp(cwd, a) == 0);
+    Report("ue_caller_unchanged", 0, facts);
+    close(fresh);
+  }
+  close(self);
+}
+
+static void EmptyUnprivilegedCases(void) {
+  if (chdir(a) != 0) return;
+  if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) {
+    perror("drop privileges");
+    exit(1);
+  }
+  UnshareCase("ue_unprivileged", UNSHARE_EMPTY_MNTNS_, 0, 0);
+  UnshareCase("ue_unprivileged_with_clone_newuser", UNSHARE_EMPTY_MNTNS_ | CLONE_NEWUSER, 0, 0);
+  UnshareCase("ue_unprivileged_after_clone_newuser", UNSHARE_EMPTY_MNTNS_, 1, 0);
+  Clone3Case("ce_unprivileged", CLONE_EMPTY_MNTNS_);
+  Clone3Case("ce_unprivileged_with_clone_newuser", CLONE_EMPTY_MNTNS_ | CLONE_NEWUSER);
+}
+
+static volatile sig_atomic_t received;
+static void Receive(int sig) { received = sig; }
+
+static int WaitSignal(int catch_them) {
+  const int signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  sigset_t mask, old;
+  sigemptyset(&mask);
+  for (int i = 0; i < 4; ++i) {
+    if (catch_them) signal(signals[i], Receive);
+    sigaddset(&mask, signals[i]);
+  }
+  sigprocmask(SIG_BLOCK, &mask, &old);
+  puts("ready");
+  while (!received) sigsuspend(&old);
+  printf("got %d\n", (int)received);
+  return 0;
+}
+
 static void UnprivilegedCases(void) {
   int at_a = open(a, O_PATH | O_DIRECTORY | O_CLOEXEC);
   int fs = NewTmpfsContext(); /* as root: the fsmount below is the call being judged */
@@ -370,8 +542,11 @@ int main(int argc, char** argv) {
     OpenTreeCase("ot_nobody", AT_FDCWD, "/", OPEN_TREE_NAMESPACE_ | AT_RECURSIVE);
     int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     StatmountCase("sm_nobody", 24, (uint32_t)root, 0, SM_MNT_BASIC | SM_MNT_POINT | SM_FS_TYPE, sizeof buffer, 1);
+    UnshareCase("ue_nobody", UNSHARE_EMPTY_MNTNS_, 0, 0);
+    UnshareCase("ue_nobody_with_clone_newuser", UNSHARE_EMPTY_MNTNS_ | CLONE_NEWUSER, 0, 0);
     return 0;
   }
+  if (strcmp(argv[1], "wait-signal") == 0 && argc == 3) return WaitSignal(strcmp(argv[2], "catch") == 0);
   if (strcmp(argv[1], "wait-open-tree") == 0) {
     char byte;
     puts("ready");
@@ -384,6 +559,12 @@ int main(int argc, char** argv) {
     if (Setup(0) != 0) return 1;
     if (strcmp(argv[1], "cases") == 0) RootCases();
     else UnprivilegedCases();
+    return 0;
+  }
+  if (strcmp(argv[1], "empty") == 0 || strcmp(argv[1], "empty-unprivileged") == 0) {
+    if (Setup(0) != 0) return 1;
+    if (strcmp(argv[1], "empty") == 0) EmptyCases();
+    else EmptyUnprivilegedCases();
     return 0;
   }
   if (strcmp(argv[1], "userns") == 0) {

@@ -1,0 +1,330 @@
+// The polyfill's traced step: unshare(UNSHARE_EMPTY_MNTNS) and
+// clone3(CLONE_EMPTY_MNTNS) change the calling task's own mount namespace,
+// which only that task can do. The filter stops them with SECCOMP_RET_TRACE;
+// the supervisor, the ptracer of CMD and of everything CMD starts, rewrites
+// the call into the 6.x call that makes the task's own copy (CLONE_NEWNS:
+// owned by the task's user namespace, refused where 7.2 refuses it), then
+// empties that copy from outside and resets the task's cwd
+// (docs/polyfill.md, "How the namespace calls are answered").
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "namespace/internal.h"
+#include "polyfill/internal.h"
+#include "sys/namespaces.h"
+#include "sys/process.h"
+#include "sys/tracing.h"
+#include "sys/syscalls.h"
+#include "sys/uapi.h"
+
+namespace mntns::internal {
+namespace {
+
+constexpr unsigned long long kUnshare = 272, kClone3 = 435, kChdir = 80;
+constexpr std::uint64_t kUnshareEmpty = UNSHARE_EMPTY_MNTNS;
+constexpr std::uint64_t kCloneEmpty = CLONE_EMPTY_MNTNS;
+// A syscall-stop as PTRACE_O_TRACESYSGOOD reports it.
+constexpr int kSyscallStop = SIGTRAP | 0x80;
+// "/" is written this far below the stack pointer: past the 128-byte red
+// zone, on a page the stack has used (the kernel does not grow a stack for
+// another process's write).
+constexpr std::uint64_t kBelowStack = 256;
+
+// What the tracer is doing for a task between its seccomp stop and the exit
+// of the rewritten call.
+struct Step {
+  enum class Kind { kNone, kUnshare, kClone3 } kind = Kind::kNone;
+  std::uint64_t clone_args = 0;   // the caller's struct clone_args
+  std::uint64_t clone_flags = 0;  // its flags as the caller wrote them, restored at the exit
+};
+
+bool IsGroupStop(int signal) { return signal == SIGSTOP || signal == SIGTSTP || signal == SIGTTIN || signal == SIGTTOU; }
+
+// Empties the mount namespace task `tid` is in (its own fresh copy) from a
+// child of the supervisor: the child enters that namespace (first its user
+// namespace, where the supervisor has no privilege over the namespace but
+// owns the user namespace), stacks an empty root on it and pivot_roots onto
+// it; pivot_root moves the task's root with the child's. A child, because
+// setns(CLONE_NEWUSER) needs a single-threaded process. Returns 0 or the errno.
+int EmptyNamespaceOf(pid_t tid) {
+  auto mount_ns = sys::Open(AT_FDCWD, fmt::format("/proc/{}/ns/mnt", tid).c_str(), O_RDONLY | O_CLOEXEC);
+  auto user_ns = sys::Open(AT_FDCWD, fmt::format("/proc/{}/ns/user", tid).c_str(), O_RDONLY | O_CLOEXEC);
+  if (!mount_ns || !user_ns) return ESRCH;
+  auto pid = sys::Fork("polyfill empty namespace helper");
+  if (!pid) return pid.error().code;
+  if (*pid == 0) {
+    int err = sys::EnterMountNamespaceInChild(mount_ns->Get());
+    if (err == EPERM && sys::EnterUserNamespaceInChild(user_ns->Get()) == 0) {
+      err = sys::EnterMountNamespaceInChild(mount_ns->Get());
+    }
+    if (err == 0) err = sys::EmptyCurrentMountNamespaceInChild(kTemplateRootSource.data());
+    ::_exit(err);
+  }
+  auto status = sys::WaitPid(*pid, 0);
+  if (!status) return status.error().code;
+  if (!WIFEXITED(status->status)) return ENOMEM;
+  return WEXITSTATUS(status->status);
+}
+
+class Tracer {
+ public:
+  explicit Tracer(pid_t command) : command_(command) { known_.insert(command); }
+
+  // Serves stops until the command exits; its wait status.
+  Result<int> Run(int signal_fd) {
+    for (;;) {
+      for (;;) {
+        int status = 0;
+        const pid_t tid = ::waitpid(-1, &status, __WALL | (signal_fd >= 0 ? WNOHANG : 0));
+        if (tid < 0) {
+          const int err = errno;
+          if (err == EINTR) continue;
+          return MakeError(err, "waitpid", "the polyfill's tracees");
+        }
+        if (tid == 0) break;
+        if (auto done = Handle(tid, status)) return *done;
+      }
+      signalfd_siginfo info{};
+      if (::read(signal_fd, &info, sizeof info) != sizeof info) continue;
+      // A terminal's ^C, ^\ or hangup (SI_KERNEL) went to the whole
+      // foreground process group, CMD with us: passing it on would deliver it twice.
+      if (info.ssi_signo != SIGCHLD && (info.ssi_code != SI_KERNEL || ::getpgid(command_) != ::getpgrp())) {
+        ::kill(command_, static_cast<int>(info.ssi_signo));
+      }
+    }
+  }
+
+ private:
+  std::optional<int> Handle(pid_t tid, int status) {
+    if (WIFEXITED(status) || WIFSIGNALED(status)) {
+      Forget(tid);
+      if (tid == command_) return status;
+      return std::nullopt;
+    }
+    if (!WIFSTOPPED(status)) return std::nullopt;
+    const int signal = WSTOPSIG(status);
+    const int event = status >> 16;
+    if (signal == kSyscallStop) {
+      SyscallExit(tid);
+    } else if (event == PTRACE_EVENT_SECCOMP) {
+      SeccompStop(tid);
+    } else if (event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK || event == PTRACE_EVENT_CLONE) {
+      NewTask(tid);
+    } else if (event == PTRACE_EVENT_EXEC) {
+      // An exec from another thread than the leader: the leader's tid goes on.
+      if (auto former = sys::PtraceEventMessage(tid); former && static_cast<pid_t>(*former) != tid) {
+        Forget(static_cast<pid_t>(*former));
+      }
+      Resume(tid);
+    } else if (event == PTRACE_EVENT_STOP) {
+      if (IsGroupStop(signal)) (void)sys::PtraceListen(tid);
+      else FirstStopOrWakeUp(tid);
+    } else {
+      // A signal-delivery-stop: the signal goes on to the task.
+      (void)sys::PtraceContinue(tid, signal);
+    }
+    return std::nullopt;
+  }
+
+  void Forget(pid_t tid) {
+    steps_.erase(tid);
+    known_.erase(tid);
+    held_.erase(tid);
+    announced_.erase(tid);
+  }
+
+  void Resume(pid_t tid) {
+    // Between its seccomp stop and its exit a rewritten call must stop at the exit.
+    const auto step = steps_.find(tid);
+    if (step != steps_.end() && step->second.kind != Step::Kind::kNone) (void)sys::PtraceSyscall(tid, 0);
+    else (void)sys::PtraceContinue(tid, 0);
+  }
+
+  void SeccompStop(pid_t tid) {
+    auto registers = sys::PtraceGetRegisters(tid);
+    if (!registers) return Resume(tid);
+    Step step;
+    if (registers->orig_rax == kUnshare) {
+      // unshare(2) adds CLONE_FS to CLONE_NEWNS itself, as 7.2 does for
+      // UNSHARE_EMPTY_MNTNS; every other bit is the caller's (unknown ones
+      // still give EINVAL, the high half included).
+      registers->rdi = (registers->rdi & ~kUnshareEmpty) | CLONE_NEWNS;
+      if (!sys::PtraceSetRegisters(tid, *registers)) return Resume(tid);
+      step.kind = Step::Kind::kUnshare;
+    } else if (registers->orig_rax == kClone3) {
+      // A struct clone_args the kernel cannot read (size, address) fails
+      // there as it would without the polyfill.
+      auto flags = sys::PtracePeek(tid, registers->rdi);
+      if (registers->rsi < sizeof(std::uint64_t) || !flags || (*flags & kCloneEmpty) == 0) return Resume(tid);
+      // CLONE_NEWNS with CLONE_FS is EINVAL, as CLONE_EMPTY_MNTNS with it on 7.2.
+      if (!sys::PtracePoke(tid, registers->rdi, (*flags & ~kCloneEmpty) | CLONE_NEWNS)) return Resume(tid);
+      step = {Step::Kind::kClone3, registers->rdi, *flags};
+    } else {
+      return Resume(tid);
+    }
+    steps_[tid] = step;
+    (void)sys::PtraceSyscall(tid, 0);
+  }
+
+  void SyscallExit(pid_t tid) {
+    const Step step = steps_[tid];
+    steps_.erase(tid);
+    auto registers = sys::PtraceGetRegisters(tid);
+    if (step.kind == Step::Kind::kClone3) {
+      (void)sys::PtracePoke(tid, step.clone_args, step.clone_flags);
+    } else if (step.kind == Step::Kind::kUnshare && registers && registers->rax == 0) {
+      int err = EmptyNamespaceOf(tid);
+      if (err == 0) err = ResetWorkingDirectory(tid, *registers);
+      if (err != 0) {
+        // The task stays in its (non-empty) copy: rare (ENOMEM, a task killed
+        // meanwhile), and said by the errno.
+        registers->rax = static_cast<unsigned long long>(-static_cast<long long>(err));
+        (void)sys::PtraceSetRegisters(tid, *registers);
+      }
+    }
+    (void)sys::PtraceContinue(tid, 0);
+  }
+
+  void NewTask(pid_t parent) {
+    auto message = sys::PtraceEventMessage(parent);
+    const auto step = steps_.find(parent);
+    const bool empty = step != steps_.end() && step->second.kind == Step::Kind::kClone3;
+    if (message) {
+      const auto child = static_cast<pid_t>(*message);
+      // The child has not run a single instruction of its own yet: it stops
+      // first (PTRACE_SEIZE's inherited attach). Its namespace is emptied now.
+      const int err = empty ? EmptyNamespaceOf(child) : 0;
+      if (err != 0) ::kill(child, SIGKILL);
+      if (held_.erase(child) != 0) {
+        known_.insert(child);
+        StartChild(child, empty);
+      } else {
+        announced_[child] = empty;
+      }
+    }
+    if (empty) (void)sys::PtracePoke(parent, step->second.clone_args, step->second.clone_flags);
+    Resume(parent);
+  }
+
+  void FirstStopOrWakeUp(pid_t tid) {
+    if (known_.count(tid) != 0) return void(sys::PtraceContinue(tid, 0));
+    const auto announced = announced_.find(tid);
+    if (announced == announced_.end()) {
+      // Its first stop came before its parent's fork event: wait for that.
+      held_.insert(tid);
+      return;
+    }
+    const bool empty = announced->second;
+    announced_.erase(announced);
+    known_.insert(tid);
+    StartChild(tid, empty);
+  }
+
+  void StartChild(pid_t tid, bool empty) {
+    if (empty) {
+      auto registers = sys::PtraceGetRegisters(tid);
+      if (registers) {
+        (void)ResetWorkingDirectory(tid, *registers);
+        (void)sys::PtraceSetRegisters(tid, *registers);
+      }
+    }
+    (void)sys::PtraceContinue(tid, 0);
+  }
+
+  // 7.2 puts the caller's cwd at the new root; pivot_root moved it only if it
+  // was the old root. The task is made to call chdir("/") itself: its
+  // registers `saved` (at a stop right after a syscall instruction) are
+  // pointed back at that instruction with chdir's number, and restored by
+  // the caller afterwards. A signal that arrives meanwhile is sent again after.
+  int ResetWorkingDirectory(pid_t tid, const user_regs_struct& saved) {
+    const std::uint64_t address = (saved.rsp - kBelowStack) & ~std::uint64_t{7};
+    auto old = sys::PtracePeek(tid, address);
+    if (!old) return old.error().code;
+    if (!sys::PtracePoke(tid, address, std::uint64_t{'/'})) return EFAULT;
+    user_regs_struct call = saved;
+    call.orig_rax = kChdir;
+    call.rax = kChdir;
+    call.rdi = address;
+    call.rip = saved.rip - 2;  // `syscall` is two bytes
+    int err = 0;
+    std::optional<int> deferred;
+    if (auto r = sys::PtraceSetRegisters(tid, call); !r) err = r.error().code;
+    else if (auto r2 = sys::PtraceSyscall(tid, 0); !r2) err = r2.error().code;
+    for (int syscall_stops = 0; err == 0 && syscall_stops < 2;) {
+      int status = 0;
+      if (::waitpid(tid, &status, __WALL) != tid) {
+        if (errno == EINTR) continue;
+        err = ESRCH;
+        break;
+      }
+      if (!WIFSTOPPED(status)) {
+        Forget(tid);
+        err = ESRCH;
+        break;
+      }
+      if (WSTOPSIG(status) == kSyscallStop) ++syscall_stops;
+      else if ((status >> 16) == 0) deferred = WSTOPSIG(status);
+      if (syscall_stops < 2) (void)sys::PtraceSyscall(tid, 0);
+    }
+    if (err == 0) {
+      auto after = sys::PtraceGetRegisters(tid);
+      if (!after) err = after.error().code;
+      else if (static_cast<long long>(after->rax) < 0) err = static_cast<int>(-static_cast<long long>(after->rax));
+    }
+    (void)sys::PtracePoke(tid, address, *old);
+    (void)sys::PtraceSetRegisters(tid, saved);
+    if (deferred) (void)sys::SignalThread(tid, *deferred);
+    return err;
+  }
+
+  pid_t command_;
+  std::map<pid_t, Step> steps_;
+  std::set<pid_t> known_;               // tasks past their first stop
+  std::set<pid_t> held_;                // first stop seen, parent's event not yet
+  std::map<pid_t, bool> announced_;     // parent's event seen, first stop not yet (bool: empty it)
+};
+
+}  // namespace
+
+unsigned TracerOptions() {
+  return PTRACE_O_TRACESECCOMP | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |
+         PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC;
+}
+
+Result<int> TraceUntilExit(pid_t command, int signal_fd) { return Tracer(command).Run(signal_fd); }
+
+Result<int> WaitForwarding(pid_t command, int pidfd, int signal_fd) {
+  while (signal_fd >= 0) {
+    pollfd fds[2] = {{pidfd, POLLIN, 0}, {signal_fd, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if ((fds[0].revents & POLLIN) != 0) break;
+    signalfd_siginfo info{};
+    if ((fds[1].revents & POLLIN) != 0 && ::read(signal_fd, &info, sizeof info) == sizeof info &&
+        info.ssi_signo != SIGCHLD && (info.ssi_code != SI_KERNEL || ::getpgid(command) != ::getpgrp())) {
+      ::kill(command, static_cast<int>(info.ssi_signo));
+    }
+  }
+  auto status = sys::WaitPid(command, 0);
+  if (!status) return std::unexpected(status.error());
+  return status->status;
+}
+
+}  // namespace mntns::internal

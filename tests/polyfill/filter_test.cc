@@ -1,0 +1,111 @@
+// The polyfill's BPF program, run here on synthetic seccomp_data by a small
+// classic-BPF interpreter (the few instructions the filter uses): which calls
+// of which architecture reach the supervisor, which the tracer, which run
+// natively. The kernel runs the same program; tests/ns/polyfill_test.cc
+// judges what the trapped calls then return.
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <initializer_list>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "polyfill/internal.h"
+
+namespace mntns {
+namespace {
+
+constexpr std::uint32_t kX32 = 0x40000000;  // __X32_SYSCALL_BIT
+
+// Runs `program` on `data` as the kernel's seccomp does; what it returns.
+std::uint32_t Run(const std::vector<sock_filter>& program, const seccomp_data& data) {
+  std::uint32_t accumulator = 0;
+  for (std::size_t pc = 0; pc < program.size(); ++pc) {
+    const sock_filter& op = program[pc];
+    switch (op.code) {
+      case BPF_LD | BPF_W | BPF_ABS:
+        if (op.k + 4 > sizeof data) return 0xdeadbeef;
+        std::memcpy(&accumulator, reinterpret_cast<const char*>(&data) + op.k, 4);
+        break;
+      case BPF_JMP | BPF_JA: pc += op.k; break;
+      case BPF_JMP | BPF_JEQ | BPF_K: pc += accumulator == op.k ? op.jt : op.jf; break;
+      case BPF_JMP | BPF_JGE | BPF_K: pc += accumulator >= op.k ? op.jt : op.jf; break;
+      case BPF_JMP | BPF_JSET | BPF_K: pc += (accumulator & op.k) != 0 ? op.jt : op.jf; break;
+      case BPF_RET | BPF_K: return op.k;
+      default: return 0xdeadbeef;  // an instruction this test does not know
+    }
+  }
+  return 0xdeadbeef;  // fell off the end (the kernel's checker refuses that)
+}
+
+PolyfillCalls Everything() {
+  PolyfillCalls calls;
+  calls.open_tree_namespace = calls.fsmount_namespace = calls.statmount_by_fd = calls.empty_mount_namespace = true;
+  return calls;
+}
+
+std::uint32_t Verdict(std::uint32_t arch, int nr, std::initializer_list<std::uint64_t> args,
+                      const PolyfillCalls& calls = Everything()) {
+  seccomp_data data{};
+  data.arch = arch;
+  data.nr = nr;
+  int i = 0;
+  for (std::uint64_t arg : args) data.args[i++] = arg;
+  return Run(internal::PolyfillFilter(calls), data);
+}
+
+TEST(PolyfillFilter, NotifiesOpenTreeWithOpenTreeNamespace) {
+  EXPECT_EQ(Verdict(AUDIT_ARCH_X86_64, 428, {0, 0, 0x2}), SECCOMP_RET_USER_NOTIF);
+}
+TEST(PolyfillFilter, AllowsOpenTreeWithoutOpenTreeNamespace) {
+  EXPECT_EQ(Verdict(AUDIT_ARCH_X86_64, 428, {0, 0, 0x1 | 0x8000}), SECCOMP_RET_ALLOW);
+}
+TEST(PolyfillFilter, NotifiesFsmountAndStatmountWithTheirFlags) {
+  EXPECT_EQ(Verdict(AUDIT_ARCH_X86_64, 432, {3, 0x2, 0}), SECCOMP_RET_USER_NOTIF);
+  EXPECT_EQ(Verdict(AUDIT_ARCH_X86_64, 457, {0, 0, 0, 0x1}), SECCOMP_RET_USER_NOTIF);
+  EXPECT_EQ(Verdict(AUDIT_ARCH_X86_64, 457, {0, 0, 0, 0}), SECCOMP_RET_ALLOW);
+}
+TEST(PolyfillFilter, ReadsOnlyTheLowHalfOfTheFlags) {
+  EXPECT_EQ(Verdict(AUDIT_ARCH_X86_64, 428, {0, 0, 0x2ULL << 32}), SECCOMP_RET_ALLOW);
+}
+TEST(PolyfillFilter, TracesUnshareWithUnshareEmptyMntnsOnly) {
+  EXPECT_EQ(Verdict(AUDIT_ARCH_X86_64, 272, {0x00100000 | 0x00020000}), SECCOMP_RET_TRACE);
+  EXPECT_EQ(Verdict(AUDIT_ARCH_X86_64, 272, {0x00020000}), SECCOMP_RET_ALLOW);
+}
+TEST(PolyfillFilter, TracesEveryClone3) { EXPECT_EQ(Verdict(AUDIT_ARCH_X86_64, 435, {0, 88}), SECCOMP_RET_TRACE); }
+TEST(PolyfillFilter, AllowsOtherCalls) {
+  EXPECT_EQ(Verdict(AUDIT_ARCH_X86_64, 110 /* getppid */, {}), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(Verdict(AUDIT_ARCH_X86_64, 56 /* clone */, {0x00100000}), SECCOMP_RET_ALLOW);
+}
+TEST(PolyfillFilter, TrapsOnlyWhatTheKernelLacks) {
+  PolyfillCalls only_fsmount;
+  only_fsmount.fsmount_namespace = true;
+  EXPECT_EQ(Verdict(AUDIT_ARCH_X86_64, 428, {0, 0, 0x2}, only_fsmount), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(Verdict(AUDIT_ARCH_X86_64, 435, {0, 88}, only_fsmount), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(Verdict(AUDIT_ARCH_X86_64, 432, {3, 0x2, 0}, only_fsmount), SECCOMP_RET_USER_NOTIF);
+}
+// i386's table is another: its 428 is open_tree too, but its 272 is
+// fadvise64_64 and its 435 clone3; none of them is trapped (they run as
+// without the polyfill).
+TEST(PolyfillFilter, AllowsEveryI386Call) {
+  EXPECT_EQ(Verdict(AUDIT_ARCH_I386, 428, {0, 0, 0x2}), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(Verdict(AUDIT_ARCH_I386, 272, {0x00100000}), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(Verdict(AUDIT_ARCH_I386, 435, {0, 88}), SECCOMP_RET_ALLOW);
+}
+// x32: the x86_64 arch with __X32_SYSCALL_BIT in nr.
+TEST(PolyfillFilter, AllowsEveryX32Call) {
+  EXPECT_EQ(Verdict(AUDIT_ARCH_X86_64, kX32 | 428, {0, 0, 0x2}), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(Verdict(AUDIT_ARCH_X86_64, kX32 | 435, {0, 88}), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(Verdict(AUDIT_ARCH_X86_64, kX32 | 272, {0x00100000}), SECCOMP_RET_ALLOW);
+}
+TEST(PolyfillFilter, AllowsEverythingWhenNothingIsMissing) {
+  EXPECT_EQ(Verdict(AUDIT_ARCH_X86_64, 428, {0, 0, 0x2}, PolyfillCalls{}), SECCOMP_RET_ALLOW);
+}
+
+}  // namespace
+}  // namespace mntns
