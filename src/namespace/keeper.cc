@@ -32,6 +32,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -238,6 +239,17 @@ bool NamesKeeper(const std::optional<KeeperRecord>& record, pid_t pid, const std
     ::clock_gettime(CLOCK_REALTIME, &now);
     if (!Before(now, touched) && !Before(now, timespec{touched.tv_sec + idle, touched.tv_nsec})) {
       ::unlinkat(dir_fd, files.record.c_str(), 0);
+      // The lock file goes too (callers take their lock again when the file
+      // they locked is no longer linked): records are per namespace, and a
+      // runtime directory would otherwise keep a lock file per namespace
+      // that ever ran a sandbox. Only the file this keeper holds locked.
+      struct stat held {};
+      struct stat linked {};
+      if (lock && ::fstat(lock.Get(), &held) == 0 &&
+          ::fstatat(dir_fd, files.lock.c_str(), &linked, AT_SYMLINK_NOFOLLOW) == 0 && held.st_ino == linked.st_ino &&
+          held.st_dev == linked.st_dev) {
+        ::unlinkat(dir_fd, files.lock.c_str(), 0);
+      }
       ::_exit(0);  // releases the lock
     }
   }
@@ -540,6 +552,20 @@ Result<UniqueFd> OpenLock(int dir_fd, const KeeperFiles& files) {
   return lock;
 }
 
+// Whether the lock file `lock_fd` is open on is still the one linked in the
+// directory under its name (an exiting keeper unlinks it).
+Result<bool> LockIsLinked(int dir_fd, const KeeperFiles& files, int lock_fd) {
+  auto open = sys::Fstat(lock_fd);
+  if (!open) return std::unexpected(open.error());
+  auto linked = sys::Statx(dir_fd, files.lock.c_str(), AT_SYMLINK_NOFOLLOW, STATX_INO);
+  if (!linked) {
+    if (linked.error().code == ENOENT) return false;
+    linked.error().argument = files.PathOf(files.lock);
+    return std::unexpected(linked.error());
+  }
+  return linked->stx_ino == open->st_ino && makedev(linked->stx_dev_major, linked->stx_dev_minor) == open->st_dev;
+}
+
 // The live keeper's template, or an empty fd when the record is missing,
 // malformed, stale, or names a process that is not our keeper.
 UniqueFd OpenKeptTemplate(int dir_fd, const KeeperFiles& files) {
@@ -742,10 +768,25 @@ Result<void> FindOrStartKeeper(const TemplateSharingOptions& options, bool rootl
   const KeeperFiles& files = *found;
   auto lock = OpenLock(dir->Get(), files);
   if (!lock) return std::unexpected(lock.error());
+  // A keeper that exits removes the lock file too (KeepUntilIdle): a lock
+  // taken on a file no longer linked there locks nobody out, so it is taken
+  // again on the file the path names now.
   auto take = [&](int operation) -> Result<void> {
-    auto taken = sys::Flock(lock->Get(), operation);
-    if (!taken) taken.error().argument = files.PathOf(files.lock);
-    return taken;
+    for (int attempt = 0;; ++attempt) {
+      auto taken = sys::Flock(lock->Get(), operation);
+      if (!taken) {
+        taken.error().argument = files.PathOf(files.lock);
+        return taken;
+      }
+      auto linked = LockIsLinked(dir->Get(), files, lock->Get());
+      if (!linked) return std::unexpected(linked.error());
+      if (*linked) return kOk;
+      if (attempt == 64) {
+        return MakeError(EAGAIN, "share template namespace", files.PathOf(files.lock) + " keeps being replaced");
+      }
+      lock = OpenLock(dir->Get(), files);
+      if (!lock) return std::unexpected(lock.error());
+    }
   };
   auto touch_and_adopt = [&]() -> Result<bool> {
     if (!adopt(dir->Get(), files)) return false;

@@ -198,6 +198,15 @@ TEST(RootlessFastPath, TheKeeperExitsAfterItsIdleTimeAndRemovesItsRecord) {
     for (int i = 0; i < 1000 && RuntimeDirectory::IsKeeper(keeper); ++i) ::usleep(10'000);
     EXPECT_FALSE(RuntimeDirectory::IsKeeper(keeper)) << "still there 10 s after an idle time of 1 s";
     EXPECT_EQ(dir.RecordPath(), "");
+    // Its lock file goes too: records are per namespace, so a directory
+    // would otherwise keep one lock file for every namespace ever served.
+    std::vector<std::string> left;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir.Records(), ec)) left.push_back(entry.path());
+    EXPECT_EQ(left, std::vector<std::string>{});
+    // The next run makes a fresh lock file and keeper.
+    EXPECT_RUN_OK(RunAs(dir, ProbeRun({}, "ids"), true, 1));
+    EXPECT_NE(dir.KeeperPid(), 0);
   });
 }
 
