@@ -75,7 +75,12 @@ const Column kColumns[] = {
      false, true, false, 0, 0.10},
     {"PROPAGATION", field::kMntBasic, [](const Row& r) { return PropagationFlags(r.mount); }, false, false, false, 0,
      0.10},
-    {"OPT-FIELDS", field::kMntBasic | field::kPropagateFrom, [](const Row& r) { return PropagationText(r.mount); },
+    // mountinfo's optional fields, as findmnt shows them: empty for a private mount.
+    {"OPT-FIELDS", field::kMntBasic | field::kPropagateFrom,
+     [](const Row& r) {
+       std::string text = PropagationText(r.mount);
+       return text == "private" ? std::string() : text;
+     },
      false, true, false, 0, 0.10},
     {"NS_ID", field::kMntNsId,
      [](const Row& r) { return r.mount.Has(field::kMntNsId) ? Number(r.mount.ns_id) : std::string("-"); }, true},

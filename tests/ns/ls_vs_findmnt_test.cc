@@ -158,6 +158,28 @@ TEST(LsVsFindmnt, TreeHangsAMountBelowItsNearestShownAncestor) {
   InFixture([](const Fixture&) { ExpectSameAsFindmnt({"--tree", "--ascii", "-t", "nosysfs,proc", "-o", "TARGET,FSTYPE"}); });
 }
 
+TEST(LsVsFindmnt, OptionalFieldsAreMountinfosEmptyForAPrivateMount) {
+  InFixture([](const Fixture& fixture) {
+    // A slave of the shared t2 beside it: "master:N" (t2 is "shared:N", the others private).
+    const std::string slave = fixture.base + "/slave";
+    ASSERT_TRUE(testing::MakeDirs(slave));
+    ASSERT_TRUE(testing::BindMount(fixture.base + "/b", slave));
+    ASSERT_TRUE(testing::SetPropagation(slave, MS_SLAVE));
+    ExpectSameAsFindmnt({"-l", "-R", "-M", fixture.base, "-o", "TARGET,PROPAGATION,OPT-FIELDS"});
+  });
+}
+
+TEST(LsVsFindmnt, TaskListsTheNamespaceOfThatProcess) {
+  InFixture([](const Fixture&) { ExpectSameAsFindmnt({"-l", "-N", std::to_string(::getpid()), "-o", kColumns}); });
+}
+
+TEST(LsVsFindmnt, DfAllKeepsFilesystemsOfSizeZero) {
+  InFixture([](const Fixture& fixture) {
+    ASSERT_EQ(::mount("r", (fixture.base + "/a").c_str(), "ramfs", 0, nullptr), 0);
+    ExpectSameAsFindmnt({"-D", "-A", "-R", "-M", fixture.base});
+  });
+}
+
 TEST(LsVsFindmnt, ShadowedListsTheCoveredMounts) {
   // findmnt 2.38 applies --shadowed only beside another filter.
   InFixture([](const Fixture&) { ExpectSameAsFindmnt({"-l", "--shadowed", "-t", "tmpfs", "-o", "TARGET,SOURCE"}); });
