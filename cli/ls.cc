@@ -368,8 +368,9 @@ void AddLsCommand(CLI::App& app, Runner& runner) {
   command->add_flag("-P,--pairs", options->pairs, "NAME=\"value\" pairs, one row per line");
   command->add_flag("-n,--noheadings", options->noheadings, "No header line");
   command->add_flag("-u,--notruncate", options->notruncate,
-                    "Never cut the option columns to fit the terminal (they are cut only when\n"
-                    "stdout is a terminal: to its width, else $COLUMNS, else 80)");
+                    "Never cut a cell to fit the terminal. Without -u, when stdout is a terminal\n"
+                    "(its width, else $COLUMNS, else 80), the option columns are cut and TARGET\n"
+                    "and SOURCE narrowed, as findmnt does; a pipe gets whole rows");
   std::string column_help = "Columns to show, comma-separated (\"+COLS\" adds to the default), from:\n";
   for (const Column& column : AllColumns()) column_help += " " + column.name;
   column_help += "\nID and PARENT are unique ids (findmnt's ID is OLD_ID here)";

@@ -418,6 +418,7 @@ std::vector<std::size_t> ColumnWidths(std::span<const Column* const> columns,
                                       std::span<const std::vector<std::string>> blocks, const TableFormat& format,
                                       const std::function<std::string_view(std::size_t, std::string_view)>& shown) {
   const std::size_t count = columns.size();
+  if (count == 0) return {};
   struct Layout {
     std::size_t width = 0;
     std::size_t min = 0;  // the header's width, with -n too
