@@ -4,6 +4,8 @@
 // accounting), and the live table (one statmount per event) against
 // re-reading a 30,000-mount table per event.
 #include <signal.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <poll.h>
@@ -27,11 +29,8 @@
 #include "command.h"
 #include "mntns/fd.h"
 #include "mntns/query.h"
+#include "mntns/tree.h"
 #include "mntns/watch.h"
-// The detach half of the events needs umount2, a raw call that the layout
-// rule keeps in src/sys (cli/CMakeLists.txt lets this file reach it).
-#include "sys/namespaces.h"
-#include "sys/process.h"
 
 namespace mntns::cli {
 namespace {
@@ -78,22 +77,30 @@ struct WatcherProcess {
 };
 
 Result<WatcherProcess> StartWatcher(std::string name, const std::vector<std::string>& argv) {
-  auto pipe = sys::Pipe(0, "bench watch: a watcher's stdout");
-  if (!pipe) return std::unexpected(pipe.error());
+  int ends[2];
+  if (::pipe2(ends, O_CLOEXEC) != 0) {
+    const int err = errno;
+    return MakeError(err, "pipe2", "bench watch: a watcher's stdout");
+  }
+  UniqueFd read_end(ends[0]);
+  UniqueFd write_end(ends[1]);
   std::vector<char*> args;
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
   std::fflush(stdout);
   std::fflush(stderr);
-  auto pid = sys::Fork("bench watch: a watcher");
-  if (!pid) return std::unexpected(pid.error());
-  if (*pid == 0) {
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int err = errno;
+    return MakeError(err, "fork", "bench watch: " + name);
+  }
+  if (pid == 0) {
     // A watcher must not outlive the benchmark (and its namespace).
-    if (!sys::SetParentDeathSignal(SIGKILL) || ::dup2(pipe->second.Get(), STDOUT_FILENO) < 0) ::_exit(127);
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::dup2(write_end.Get(), STDOUT_FILENO) < 0) ::_exit(127);
     ::execvp(args[0], args.data());
     ::_exit(127);
   }
-  return WatcherProcess{.name = std::move(name), .pid = *pid, .out = std::move(pipe->first)};
+  return WatcherProcess{.name = std::move(name), .pid = pid, .out = std::move(read_end)};
 }
 
 // Reads what the watcher has written, waiting up to `timeout` for at least
@@ -174,7 +181,7 @@ Result<WatchersResult> CompareWatchers(const std::string& dir, const BenchWatchO
     }
   };
   auto mount_event = [&] { return MountTmpfs(target, "mntns-bench-watch"); };
-  auto umount_event = [&] { return sys::Umount(target.c_str(), 0); };
+  auto umount_event = [&] { return Unmount(target, 0); };
   // Until both are watching: a probe mount that each must report (findmnt
   // prints nothing before its first event to tell that it is ready).
   bool ready = false;
@@ -263,7 +270,7 @@ Result<LiveTableResult> MeasureLiveTable(const std::string& dir, const BenchWatc
     }
     if (auto updated = update(); !updated) return std::unexpected(updated.error());
     for (const std::string& path : paths) {
-      if (auto unmounted = sys::Umount(path.c_str(), 0); !unmounted) return std::unexpected(unmounted.error());
+      if (auto unmounted = Unmount(path, 0); !unmounted) return std::unexpected(unmounted.error());
     }
     if (auto updated = update(); !updated) return std::unexpected(updated.error());
     made += batch;
