@@ -126,7 +126,8 @@ def ls_section(results, plots):
             rows[key] = {c["name"]: float(c["p50_ms"]) for c in r["contenders"]}
     if not rows:
         return []
-    names = list(next(iter(rows.values())).keys())
+    # Every contender of any row, in the order of the row that has most.
+    names = list(max(rows.values(), key=len).keys())
     out = ["## Reading a mount table (`mntns bench ls`)", "",
            "p50 of each contender in ms, measured interleaved in one run per row. In a slave",
            "namespace mountinfo (and statmount's propagate_from) walks the master's whole peer group",
@@ -143,13 +144,17 @@ def ls_section(results, plots):
         return f"slave, {groups} of {m // peers * (copies + 1):,} peers each"
 
     for (peers, copies, m), c in sorted(rows.items()):
-        out.append(f"| {m:,} | {kind(peers, copies, m)} | " + " | ".join(f"{c[n]:.2f}" for n in names) + " |")
+        out.append(f"| {m:,} | {kind(peers, copies, m)} | " +
+                   " | ".join(f"{c[n]:.2f}" if n in c else "-" for n in names) + " |")
     out += ["", "Targets (ratios from this run):", ""]
     if (0, 0, 30000) in rows:
         c = rows[(0, 0, 30000)]
         out.append(f"- M=30,000 private: mntns ls --json / mountinfo read+parse = "
                    f"**{c['mntns ls --json'] / c['mountinfo read+parse']:.2f}** (target <= 1.0); "
                    f"findmnt / mntns ls --json = **{c['findmnt -l -n'] / c['mntns ls --json']:.2f}x** (target >= 4x)")
+        if "mntns ls -t tmpfs" in c and "findmnt -l -t tmpfs" in c:
+            out.append(f"- M=30,000 private: findmnt -l -t tmpfs / mntns ls -t tmpfs = "
+                       f"**{c['findmnt -l -t tmpfs'] / c['mntns ls -t tmpfs']:.2f}x** (target >= 3x)")
         if "statmount calls alone" in c:
             out.append(f"- M=30,000 private: findmnt / statmount calls alone = "
                        f"**{c['findmnt -l -n'] / c['statmount calls alone']:.2f}x**: the most any reader built on "
@@ -160,10 +165,44 @@ def ls_section(results, plots):
                        f"**{c['findmnt -l -n'] / c['mntns ls']:.1f}x** (target >= 10x with >= 100 peer groups)")
     out.append("")
     if plots:
-        points = [(m, [c[n] for n in names]) for (p, _, m), c in sorted(rows.items()) if p == 0]
+        points = [(m, [c.get(n, float("nan")) for n in names]) for (p, _, m), c in sorted(rows.items()) if p == 0]
         out += line_plot(plots, "ls", "Reading a mount table in a private namespace: p50 vs mounts",
                          "mounts (log)", "p50 (ms, log)", names, points, "mount table reading")
     return out
+
+
+def watch_section(results):
+    r = results.get("watch-m30000.json")
+    if not r or "watchers" not in r:
+        return []
+    pairs = r["events_made"] // 2
+    out = ["## Following mount events (`mntns bench watch`)", "",
+           f"{pairs:,} mounts and {pairs:,} umounts ({r['events_made']:,} events) in a private namespace of "
+           f"{r['watch_table_mounts']:,} mounts, followed by `mntns watch` and `findmnt --poll` side by side.",
+           "Each call waits until both watchers have printed its event, so findmnt sees every change",
+           "apart. CPU is each watcher process's own (user + system, from /proc/PID/stat before the",
+           "events and wait4's rusage after); latency runs from the mount or umount call to the",
+           "watcher's line in hand.", "",
+           "| watcher | events seen | CPU µs per event | latency p50 µs | latency p99 µs |",
+           "|---|---|---|---|---|"]
+    for w in r["watchers"]:
+        out.append(f"| {w['name']} | {w['events_seen']:,} of {r['events_made']:,} | {w['cpu_us_per_event']:.1f} | "
+                   f"{w['latency_us_p50']:.0f} | {w['latency_us_p99']:.0f} |")
+    out += ["", f"Live table ({r['backend']} backend) at {r['table_mounts']:,} mounts: "
+            f"{r['live_events_seen']:,} of {r['live_events_made']:,} events taken in batches of 100 mounts "
+            f"then their umounts; {r['full_reads']} full read(s); equal to a fresh listing afterwards: "
+            f"{'yes' if r['live_equals_fresh_listing'] else '**no**'}.", "",
+            "| | CPU µs per event |", "|---|---|",
+            f"| live table (one statmount per event) | {r['live_cpu_us_per_event']:.2f} |",
+            f"| re-reading the table per event | {r['reread_cpu_us_per_event']:,.0f} |",
+            "", "Targets (ratios from this run):", ""]
+    ours = next(w for w in r["watchers"] if w["name"] == "mntns watch")
+    lost = r["events_made"] - ours["events_seen"]
+    out.append(f"- findmnt --poll / mntns watch, CPU per event = **{r['findmnt_over_mntns_cpu']:.1f}x** "
+               f"(target >= 10x); mntns watch lost **{lost}** events (target 0)")
+    out.append(f"- live table at {r['table_mounts']:,} mounts: re-read / live, CPU per event = "
+               f"**{r['reread_over_live']:,.0f}x** (target >= 100x)")
+    return out + [""]
 
 
 def statmount_by_fd_section(results):
@@ -300,6 +339,7 @@ def main():
     doc += run_unprivileged_section(results)
     doc += bwrap_binds_section(results)
     doc += ls_section(results, args.plots)
+    doc += watch_section(results)
     doc += statmount_by_fd_section(results)
     doc += polyfill_section(results)
     with open(args.markdown, "w") as f:

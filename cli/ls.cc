@@ -23,6 +23,7 @@
 #include "command.h"
 #include "ls_filter.h"
 #include "output/mount_output.h"
+#include "output/terminal.h"
 #include "target_options.h"
 
 namespace mntns::cli {
@@ -113,18 +114,6 @@ class JsonBlockPrinter {
   std::size_t next_ = 0;
   bool written_any_ = false;
 };
-
-// The terminal width that the table is fit to, or 0 for none: like findmnt,
-// only when stdout is a terminal, to $COLUMNS. Without COLUMNS, 80: the
-// width would take ioctl(TIOCGWINSZ), which the layout rule keeps in src/sys,
-// and glibc 2.36 has no tcgetwinsize().
-std::size_t TerminalWidth() {
-  if (::isatty(STDOUT_FILENO) == 0) return 0;
-  if (const char* columns = std::getenv("COLUMNS"); columns != nullptr) {
-    if (auto width = ParseDecimal(columns, 1, 100000)) return static_cast<std::size_t>(*width);
-  }
-  return 80;
-}
 
 // Where the targets of the namespace can be reached from here, for statvfs:
 // "" for the caller's own, /proc/PID/root for a process's.
@@ -239,7 +228,8 @@ int RunLs(LsOptions& options) {
   format.kind = options.pairs ? TableFormat::Kind::kPairs
                 : options.raw ? TableFormat::Kind::kRaw
                               : TableFormat::Kind::kList;
-  format.width = options.notruncate ? 0 : TerminalWidth();
+  format.width = TerminalWidth();
+  format.notruncate = options.notruncate;
   // findmnt's exit status: 1 when filters leave nothing to show.
   const bool filtered = options.filter.Active() || whole_table;
   std::mutex mutex;
@@ -352,6 +342,7 @@ int RunLs(LsOptions& options) {
         ordered.push_back((*columns)[c]->name == "TARGET" ? tree_prefix + text : text);
       }
     }
+    format.tree = true;
     PrintCells(*columns, std::span(&ordered, 1), format);
     return 0;
   }
@@ -377,8 +368,9 @@ void AddLsCommand(CLI::App& app, Runner& runner) {
   command->add_flag("-P,--pairs", options->pairs, "NAME=\"value\" pairs, one row per line");
   command->add_flag("-n,--noheadings", options->noheadings, "No header line");
   command->add_flag("-u,--notruncate", options->notruncate,
-                    "Never cut the option columns to fit the terminal (they are cut only when\n"
-                    "stdout is a terminal, to its width or $COLUMNS)");
+                    "Never cut a cell to fit the terminal. Without -u, when stdout is a terminal\n"
+                    "(its width, else $COLUMNS, else 80), the option columns are cut and TARGET\n"
+                    "and SOURCE narrowed, as findmnt does; a pipe gets whole rows");
   std::string column_help = "Columns to show, comma-separated (\"+COLS\" adds to the default), from:\n";
   for (const Column& column : AllColumns()) column_help += " " + column.name;
   column_help += "\nID and PARENT are unique ids (findmnt's ID is OLD_ID here)";

@@ -58,9 +58,10 @@ for peers in 100 1; do
   "$mntns" bench ls --host-mounts 10000 --peers "$peers" --runs 7 --json >"$results/ls-p$peers-m10000.json"
 done
 
-# Keeping a table current: the live table (one statmount per fanotify event)
-# against a re-read per event, 10,000 events in a 30,000-mount table.
-progress "watch: 10,000 mount events, M=30000"
+# Following mount events: mntns watch against findmnt --poll on 10,000
+# mount+umount pairs, then the live table (one statmount per fanotify event)
+# against a re-read per event in a 30,000-mount table.
+progress "watch: 10,000 mount+umount pairs, then the live table at M=30000"
 "$mntns" bench watch --host-mounts 30000 --events 10000 --json >"$results/watch-m30000.json"
 
 # StatmountByFd against statmount by id (Google Benchmark).

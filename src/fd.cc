@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "sys/process.h"
 #include "sys/syscalls.h"
 
 namespace mntns {
@@ -15,5 +16,7 @@ void UniqueFd::Reset(int fd) noexcept {
 }
 
 void ReserveStandardFds() noexcept { sys::ReserveStandardFds(); }
+
+Result<unsigned> TerminalColumns(int fd) { return sys::TerminalColumns(fd); }
 
 }  // namespace mntns

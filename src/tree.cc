@@ -22,6 +22,8 @@ Result<UniqueFd> OpenTree(int dirfd, const std::string& path, unsigned flags) {
   return sys::OpenTree(dirfd, path.c_str(), flags | OPEN_TREE_CLOEXEC);
 }
 
+Result<void> Unmount(const std::string& path, int flags) { return sys::Umount(path.c_str(), flags); }
+
 Result<void> MoveMount(int from_dirfd, const std::string& from_path, int to_dirfd, const std::string& to_path,
                        unsigned flags) {
   return sys::MoveMount(from_dirfd, from_path.c_str(), to_dirfd, to_path.c_str(), flags);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <functional>
 #include <map>
 #include <utility>
 
@@ -49,32 +50,47 @@ std::string UsePercent(const Row& row) {
 
 constexpr FieldMask kOptionsMask = field::kMntBasic | field::kSbBasic | field::kMntOpts;
 
+// The layout hints are findmnt 2.38's (its infos[] table): a whole number is
+// an absolute width, a fraction a share of the terminal; TRUNC columns are
+// cut first, NOEXTREMES ones measured without their outliers.
 const Column kColumns[] = {
-    {"ID", field::kMntBasic, [](const Row& r) { return UniqueId(r.mount.id); }, true},
-    {"PARENT", field::kMntBasic, [](const Row& r) { return UniqueId(r.mount.parent_id); }, true},
-    {"UNIQ-ID", field::kMntBasic, [](const Row& r) { return UniqueId(r.mount.id); }, true},
-    {"OLD_ID", field::kMntBasic, [](const Row& r) { return Number(r.mount.old_id); }, true},
-    {"OLD_PARENT", field::kMntBasic, [](const Row& r) { return Number(r.mount.old_parent_id); }, true},
+    {"ID", field::kMntBasic, [](const Row& r) { return UniqueId(r.mount.id); }, true, false, false, 2},
+    {"PARENT", field::kMntBasic, [](const Row& r) { return UniqueId(r.mount.parent_id); }, true, false, false, 2},
+    {"UNIQ-ID", field::kMntBasic, [](const Row& r) { return UniqueId(r.mount.id); }, true, false, false, 2},
+    {"OLD_ID", field::kMntBasic, [](const Row& r) { return Number(r.mount.old_id); }, true, false, false, 2},
+    {"OLD_PARENT", field::kMntBasic, [](const Row& r) { return Number(r.mount.old_parent_id); }, true, false, false, 2},
     // MNT_NS_ID tells a mount outside the caller's root from a detached one.
-    {"TARGET", field::kMntPoint | field::kMntNsId, [](const Row& r) { return TargetText(r.mount); }},
-    {"FSROOT", field::kMntRoot, [](const Row& r) { return TerminalSafe(r.mount.root); }},
-    {"SOURCE", field::kSbSource | field::kMntRoot, [](const Row& r) { return SourceText(r.mount); }},
-    {"FSTYPE", field::kFsType | field::kFsSubtype, [](const Row& r) { return TerminalSafe(FsTypeText(r.mount)); }},
-    {"OPTIONS", kOptionsMask, [](const Row& r) { return TerminalSafe(AllOptions(r.mount)); }, false, true},
-    {"VFS-OPTIONS", field::kMntBasic, [](const Row& r) { return VfsOptions(r.mount); }, false, true},
+    {"TARGET", field::kMntPoint | field::kMntNsId, [](const Row& r) { return TargetText(r.mount); }, false, false,
+     false, 0, 0.30, true},
+    {"FSROOT", field::kMntRoot, [](const Row& r) { return TerminalSafe(r.mount.root); }, false, false, false, 0, 0.25,
+     true},
+    {"SOURCE", field::kSbSource | field::kMntRoot, [](const Row& r) { return SourceText(r.mount); }, false, false,
+     false, 0, 0.25, true},
+    {"FSTYPE", field::kFsType | field::kFsSubtype, [](const Row& r) { return TerminalSafe(FsTypeText(r.mount)); },
+     false, true, false, 0, 0.10},
+    {"OPTIONS", kOptionsMask, [](const Row& r) { return TerminalSafe(AllOptions(r.mount)); }, false, true, false, 0,
+     0.10},
+    {"VFS-OPTIONS", field::kMntBasic, [](const Row& r) { return VfsOptions(r.mount); }, false, true, false, 0, 0.20},
     {"FS-OPTIONS", field::kSbBasic | field::kMntOpts, [](const Row& r) { return TerminalSafe(SuperOptions(r.mount)); },
-     false, true},
-    {"PROPAGATION", field::kMntBasic, [](const Row& r) { return PropagationFlags(r.mount); }},
-    {"OPT-FIELDS", field::kMntBasic | field::kPropagateFrom, [](const Row& r) { return PropagationText(r.mount); },
-     false, true},
+     false, true, false, 0, 0.10},
+    {"PROPAGATION", field::kMntBasic, [](const Row& r) { return PropagationFlags(r.mount); }, false, false, false, 0,
+     0.10},
+    // mountinfo's optional fields, as findmnt shows them: empty for a private mount.
+    {"OPT-FIELDS", field::kMntBasic | field::kPropagateFrom,
+     [](const Row& r) {
+       std::string text = PropagationText(r.mount);
+       return text == "private" ? std::string() : text;
+     },
+     false, true, false, 0, 0.10},
     {"NS_ID", field::kMntNsId,
      [](const Row& r) { return r.mount.Has(field::kMntNsId) ? Number(r.mount.ns_id) : std::string("-"); }, true},
     {"MAJ:MIN", field::kSbBasic,
-     [](const Row& r) { return fmt::format("{}:{}", r.mount.sb_dev_major, r.mount.sb_dev_minor); }, true},
+     [](const Row& r) { return fmt::format("{}:{}", r.mount.sb_dev_major, r.mount.sb_dev_minor); }, false, false,
+     false, 6},
     {"SIZE", field::kMntPoint, [](const Row& r) { return UsageCell(r, &Usage::size); }, true, false, true, 5},
     {"USED", field::kMntPoint, [](const Row& r) { return UsageCell(r, &Usage::used); }, true, false, true, 5},
     {"AVAIL", field::kMntPoint, [](const Row& r) { return UsageCell(r, &Usage::avail); }, true, false, true, 5},
-    {"USE%", field::kMntPoint, UsePercent, true, false, true},
+    {"USE%", field::kMntPoint, UsePercent, true, false, true, 3},
 };
 
 // Other names -o takes for a column: the names from before findmnt's were adopted.
@@ -376,6 +392,141 @@ void RenderRows(std::span<const Mount> mounts, std::span<const Column* const> co
   }
 }
 
+namespace {
+
+// What a tree column shows on the lines a row's overflowing cells push down:
+// the row's tree prefix with its own branch turned into what a child of it
+// would see ("|-" to "| ", "`-" to "  "), as findmnt draws it.
+std::string TreeArtBelow(std::string_view target) {
+  std::size_t end = 0;
+  while (end < target.size() && target[end] != '/' && target[end] != '(') ++end;
+  std::string art(target.substr(0, end));
+  for (auto [branch, below] : {std::pair{"|-", "| "}, std::pair{"`-", "  "}, std::pair{"\u251c\u2500", "\u2502 "},
+                               std::pair{"\u2514\u2500", "  "}}) {
+    const std::string_view from = branch;
+    if (art.ends_with(from)) {
+      art.replace(art.size() - from.size(), from.size(), below);
+      break;
+    }
+  }
+  return art;
+}
+
+// libsmartcols' column widths (calculate.c, util-linux 2.38), for a table
+// `format.width` wide (0: no terminal, every column as wide as it needs).
+std::vector<std::size_t> ColumnWidths(std::span<const Column* const> columns,
+                                      std::span<const std::vector<std::string>> blocks, const TableFormat& format,
+                                      const std::function<std::string_view(std::size_t, std::string_view)>& shown) {
+  const std::size_t count = columns.size();
+  if (count == 0) return {};
+  struct Layout {
+    std::size_t width = 0;
+    std::size_t min = 0;  // the header's width, with -n too
+    std::size_t max = 0;
+    std::size_t average = 0;
+    bool extreme = false;  // some cell is over twice the average (NOEXTREMES columns)
+  };
+  std::vector<Layout> layout(count);
+  // One pass over a column's cells; the second (for extreme columns) leaves
+  // the cells over twice the average out.
+  auto measure = [&](std::size_t c) {
+    Layout& column = layout[c];
+    column.width = 0;
+    std::size_t sum = 0;
+    std::size_t measured = 0;
+    for (const auto& cells : blocks) {
+      for (std::size_t i = c; i < cells.size(); i += count) {
+        const std::size_t length = Width(shown(c, cells[i]));
+        column.max = std::max(column.max, length);
+        if (column.extreme && column.average != 0 && length > column.average * 2) continue;
+        sum += length;
+        ++measured;
+        column.width = std::max(column.width, length);
+      }
+    }
+    if (columns[c]->noextremes && measured != 0 && column.average == 0) {
+      column.average = sum / measured;
+      column.extreme = column.average != 0 && column.max > column.average * 2;
+    }
+    const std::size_t hint = columns[c]->min_width;
+    if (column.width < column.min) {
+      column.width = column.min;
+    } else if (hint >= 1 && column.width < hint && column.min < hint) {
+      column.width = hint;
+    }
+  };
+  std::size_t width = count - 1;  // one space between columns
+  std::size_t extremes = 0;
+  for (std::size_t c = 0; c < count; ++c) {
+    layout[c].min = std::max<std::size_t>(Width(columns[c]->name), 1);
+    measure(c);
+    width += layout[c].width;
+    extremes += layout[c].extreme ? 1 : 0;
+  }
+  std::vector<std::size_t> widths;
+  for (const Layout& column : layout) widths.push_back(column.width);
+  const std::size_t terminal = format.width;
+  if (terminal == 0) return widths;
+  if (width > terminal && extremes != 0) {
+    for (std::size_t c = 0; c < count; ++c) {
+      if (!layout[c].extreme) continue;
+      const std::size_t before = layout[c].width;
+      measure(c);
+      if (before > layout[c].width) {
+        width -= before - layout[c].width;
+      } else {
+        --extremes;
+      }
+    }
+  }
+  if (width < terminal) {
+    if (extremes != 0) {
+      for (std::size_t c = 0; c < count && width < terminal; ++c) {
+        if (!layout[c].extreme) continue;
+        const std::size_t add = std::min(terminal - width, layout[c].max - std::min(layout[c].max, layout[c].width));
+        layout[c].width += add;
+        width += add;
+      }
+    }
+    if (width < terminal && !columns[count - 1]->right) {
+      layout[count - 1].width += terminal - width;
+      width = terminal;
+    }
+  }
+  // Too wide: in three stages, one column a step each round: (1) cut columns
+  // past their share of the terminal, (2) cut columns, (3) narrow columns
+  // with a share, cuttable or not (their cells then overflow to a new line).
+  for (int stage = 1; width > terminal && stage <= 3;) {
+    const std::size_t before = width;
+    for (std::size_t c = 0; c < count && width > terminal; ++c) {
+      Layout& column = layout[c];
+      if (column.width == column.min || column.width == 0) continue;
+      const double share = columns[c]->relative_width;
+      const bool cuttable = columns[c]->truncate && !format.notruncate;
+      const bool relative = share > 0 && share < 1;
+      bool narrow = false;
+      if (stage == 1) {
+        narrow = cuttable && relative &&
+                 column.width >= static_cast<std::size_t>(share * static_cast<double>(terminal));
+      } else if (stage == 2) {
+        narrow = cuttable;
+      } else {
+        narrow = relative;
+      }
+      if (narrow) {
+        --column.width;
+        --width;
+      }
+    }
+    if (before == width) ++stage;
+  }
+  widths.clear();
+  for (const Layout& column : layout) widths.push_back(column.width);
+  return widths;
+}
+
+}  // namespace
+
 void PrintCells(std::span<const Column* const> columns, std::span<const std::vector<std::string>> blocks,
                 const TableFormat& format) {
   const std::size_t count = columns.size();
@@ -430,54 +581,56 @@ void PrintCells(std::span<const Column* const> columns, std::span<const std::vec
   };
   std::vector<bool> is_device(count);
   for (std::size_t c = 0; c < count; ++c) is_device[c] = columns[c]->name == "MAJ:MIN";
-  std::vector<std::size_t> widths;
-  for (const Column* column : columns) widths.push_back(std::max(column->min_width, Width(column->name)));  // with -n too, as libsmartcols
-  for (const auto& cells : blocks) {
-    for (std::size_t i = 0; i < cells.size(); ++i) {
-      const std::size_t c = i % count;
-      widths[c] = std::max(widths[c], is_device[c] ? Width(device(cells[i])) : Width(cells[i]));
-    }
-  }
-  if (format.width != 0) {
-    // Too wide for the terminal: the option columns give up columns, the
-    // widest first, down to their header's width (findmnt's TRUNC columns).
-    std::size_t total = count - 1;
-    for (std::size_t width : widths) total += width;
-    while (total > format.width) {
-      std::size_t widest = count;
-      for (std::size_t c = 0; c < count; ++c) {
-        const std::size_t floor = Width(columns[c]->name);
-        if (columns[c]->truncate && widths[c] > floor && (widest == count || widths[c] > widths[widest])) widest = c;
-      }
-      if (widest == count) break;
-      --widths[widest];
-      --total;
-    }
-  }
   std::string device_text;
-  auto cell = [&](std::size_t c, std::string_view text) {
-    if (is_device[c]) {
-      device_text = device(std::string(text));
-      text = device_text;
+  auto shown = [&](std::size_t c, std::string_view text) -> std::string_view {
+    if (!is_device[c]) return text;
+    device_text = device(std::string(text));
+    return device_text;
+  };
+  const std::vector<std::size_t> widths = ColumnWidths(columns, blocks, format, shown);
+  const bool cut = format.width != 0 && !format.notruncate;
+  // `row` holds the cells of the row that cell `c` belongs to.
+  auto cell = [&](const std::string* row, std::size_t c, std::string_view text) {
+    text = shown(c, text);
+    const bool last = c + 1 == count;
+    std::size_t width = widths[c];
+    std::size_t length = Width(text);
+    // The last column is not padded.
+    if (last && length < width && !columns[c]->right) width = length;
+    if (length > width && cut && columns[c]->truncate) {
+      text = CutToWidth(text, width);
+      length = Width(text);
     }
-    if (format.width != 0 && columns[c]->truncate) text = CutToWidth(text, widths[c]);
-    const std::size_t pad = widths[c] - std::min(widths[c], Width(text));
-    if (columns[c]->right) Pad(out, pad);
+    if (columns[c]->right && length < width) Pad(out, width - length);
     out.append(text);
-    if (c + 1 < count) {
-      if (!columns[c]->right) Pad(out, pad);
+    if (!columns[c]->right && length < width) Pad(out, width - length);
+    if (length > width && !last) {
+      // libsmartcols: a cell wider than its column ends the line, and the
+      // next cell starts below, at its column; a tree column there carries
+      // the row's lines down.
+      out.push_back('\n');
+      for (std::size_t before = 0; before <= c; ++before) {
+        std::size_t art_width = 0;
+        if (format.tree && columns[before]->name == "TARGET" && row != nullptr) {
+          const std::string art = TreeArtBelow(row[before]);
+          out.append(art);
+          art_width = Width(art);
+        }
+        Pad(out, widths[before] - std::min(widths[before], art_width));
+        out.push_back(' ');
+      }
+    } else if (!last) {
       out.push_back(' ');
-    } else {
-      end_row();
     }
+    if (last) end_row();
   };
   if (format.headings) {
     const std::vector<bool> devices = std::exchange(is_device, std::vector<bool>(count));
-    for (std::size_t c = 0; c < count; ++c) cell(c, columns[c]->name);
+    for (std::size_t c = 0; c < count; ++c) cell(nullptr, c, columns[c]->name);
     is_device = devices;
   }
   for (const auto& cells : blocks) {
-    for (std::size_t i = 0; i < cells.size(); ++i) cell(i % count, cells[i]);
+    for (std::size_t i = 0; i < cells.size(); ++i) cell(&cells[i - i % count], i % count, cells[i]);
   }
   Flush(out);
 }

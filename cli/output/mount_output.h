@@ -85,7 +85,9 @@ struct Column {
   bool right = false;      // right-aligned, as findmnt aligns numbers and sizes
   bool truncate = false;   // may be cut to fit the terminal (findmnt's option columns)
   bool usage = false;      // needs Row::usage (statvfs of the target)
-  std::size_t min_width = 0;  // findmnt's width hint, kept also without headings
+  std::size_t min_width = 0;  // findmnt's absolute width hint, kept also without headings
+  double relative_width = 0;  // findmnt's share of the terminal (0.30 for TARGET), for narrowing
+  bool noextremes = false;    // width measured without cells over twice the average (findmnt's NOEXTREMES)
 };
 
 [[nodiscard]] std::span<const Column> AllColumns();
@@ -107,9 +109,14 @@ struct TableFormat {
   };
   Kind kind = Kind::kList;
   bool headings = true;
-  // kList: the terminal width to fit by cutting the truncatable columns
-  // (0: never cut, as with -u or when stdout is no terminal).
+  // kList: the terminal width to fit (0: no terminal: nothing is fit). As
+  // findmnt does, the option columns are cut and the others narrowed; a cell
+  // wider than its column ends its line and the next cell starts below.
   std::size_t width = 0;
+  // -u: the width is fit by narrowing only, no cell is cut.
+  bool notruncate = false;
+  // TARGET cells start with TreeOrder's prefix (for the lines drawn below them).
+  bool tree = false;
 };
 
 // Prints a table with a header. With `tree`, rows are in depth-first order of

@@ -3,6 +3,7 @@
 
 #include <utility>
 
+#include "mntns/error.h"
 #include "mntns/export.h"
 
 namespace mntns {
@@ -47,5 +48,10 @@ class MNTNS_EXPORT UniqueFd {
 // an exec'd program still finds it closed. For the start of main().
 // Async-signal-safe.
 MNTNS_EXPORT void ReserveStandardFds() noexcept;
+
+// ioctl(TIOCGWINSZ): the width in columns of the terminal on `fd` (0 when the
+// terminal's size was never set, as on a fresh pseudo-terminal); ENOTTY when
+// `fd` is no terminal. For programs that fit tables to a terminal (mntns ls).
+[[nodiscard]] MNTNS_EXPORT Result<unsigned> TerminalColumns(int fd);
 
 }  // namespace mntns

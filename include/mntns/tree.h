@@ -65,6 +65,12 @@ namespace mntns {
 [[nodiscard]] MNTNS_EXPORT Result<void> MoveMount(int from_dirfd, const std::string& from_path, int to_dirfd,
                                                   const std::string& to_path, unsigned flags);
 
+// umount2(2) of the mount on `path` (`flags`: MNT_DETACH, MNT_FORCE,
+// MNT_EXPIRE, UMOUNT_NOFOLLOW); EBUSY while it is in use (without
+// MNT_DETACH), EINVAL where `path` is no mount point. Needs CAP_SYS_ADMIN over
+// the mount namespace.
+[[nodiscard]] MNTNS_EXPORT Result<void> Unmount(const std::string& path, int flags);
+
 // What mount_setattr(2) changes: struct mount_attr, without its size.
 struct MountAttributes {
   std::uint64_t attr_set = 0;     // MOUNT_ATTR_* bits to set

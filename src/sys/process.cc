@@ -6,6 +6,7 @@
 #include <linux/seccomp.h>
 #include <linux/sched.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -193,6 +194,15 @@ Result<void> Flock(int fd, int operation) {
     return MakeError(err, "flock", fmt::format("fd {}", fd));
   }
   return kOk;
+}
+
+Result<unsigned> TerminalColumns(int fd) {
+  struct winsize size {};
+  if (::ioctl(fd, TIOCGWINSZ, &size) != 0) {
+    const int err = errno;
+    return MakeError(err, "ioctl(TIOCGWINSZ)", fmt::format("fd {}", fd));
+  }
+  return size.ws_col;
 }
 
 }  // namespace mntns::sys

@@ -107,4 +107,9 @@ struct ChildStatus {
 // flock(2), retried on EINTR.
 [[nodiscard]] Result<void> Flock(int fd, int operation);
 
+// ioctl(TIOCGWINSZ): the width in columns of the terminal on `fd` (0 when the
+// terminal's size was never set, as on a fresh pseudo-terminal). ENOTTY when
+// `fd` is no terminal. (glibc 2.36 has no tcgetwinsize.)
+[[nodiscard]] Result<unsigned> TerminalColumns(int fd);
+
 }  // namespace mntns::sys

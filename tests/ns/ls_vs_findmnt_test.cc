@@ -2,12 +2,16 @@
 // and formats, run under both on the same namespace, must print the same rows.
 // Every test runs both mntns backends (listmount+statmount and mountinfo).
 #include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
 #include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <vector>
@@ -154,6 +158,28 @@ TEST(LsVsFindmnt, TreeHangsAMountBelowItsNearestShownAncestor) {
   InFixture([](const Fixture&) { ExpectSameAsFindmnt({"--tree", "--ascii", "-t", "nosysfs,proc", "-o", "TARGET,FSTYPE"}); });
 }
 
+TEST(LsVsFindmnt, OptionalFieldsAreMountinfosEmptyForAPrivateMount) {
+  InFixture([](const Fixture& fixture) {
+    // A slave of the shared t2 beside it: "master:N" (t2 is "shared:N", the others private).
+    const std::string slave = fixture.base + "/slave";
+    ASSERT_TRUE(testing::MakeDirs(slave));
+    ASSERT_TRUE(testing::BindMount(fixture.base + "/b", slave));
+    ASSERT_TRUE(testing::SetPropagation(slave, MS_SLAVE));
+    ExpectSameAsFindmnt({"-l", "-R", "-M", fixture.base, "-o", "TARGET,PROPAGATION,OPT-FIELDS"});
+  });
+}
+
+TEST(LsVsFindmnt, TaskListsTheNamespaceOfThatProcess) {
+  InFixture([](const Fixture&) { ExpectSameAsFindmnt({"-l", "-N", std::to_string(::getpid()), "-o", kColumns}); });
+}
+
+TEST(LsVsFindmnt, DfAllKeepsFilesystemsOfSizeZero) {
+  InFixture([](const Fixture& fixture) {
+    ASSERT_EQ(::mount("r", (fixture.base + "/a").c_str(), "ramfs", 0, nullptr), 0);
+    ExpectSameAsFindmnt({"-D", "-A", "-R", "-M", fixture.base});
+  });
+}
+
 TEST(LsVsFindmnt, ShadowedListsTheCoveredMounts) {
   // findmnt 2.38 applies --shadowed only beside another filter.
   InFixture([](const Fixture&) { ExpectSameAsFindmnt({"-l", "--shadowed", "-t", "tmpfs", "-o", "TARGET,SOURCE"}); });
@@ -183,6 +209,127 @@ TEST(LsVsFindmnt, RawEscapesSpacesInCells) {
 TEST(LsVsFindmnt, PairsQuoteEveryValue) {
   InFixture([](const Fixture& fixture) {
     ExpectSameAsFindmnt({"-P", "-R", "-M", fixture.base, "-o", kColumns + ",SIZE,USE%"});
+  });
+}
+
+// Runs `argv` (findmnt, or mntns when `mntns`) with stdout on a fresh
+// pseudo-terminal of `columns` columns (0: a terminal whose size was never
+// set) and `environment`, and returns what reached the terminal.
+CliResult RunOnTerminal(std::vector<std::string> argv, bool mntns, unsigned short columns,
+                        std::vector<std::string> environment) {
+  int master = -1;
+  int slave = -1;
+  winsize size{.ws_row = 50, .ws_col = columns, .ws_xpixel = 0, .ws_ypixel = 0};
+  CliResult result;
+  if (::openpty(&master, &slave, nullptr, nullptr, &size) != 0) {
+    ADD_FAILURE() << "openpty: " << std::strerror(errno);
+    return result;
+  }
+  ::fcntl(master, F_SETFD, FD_CLOEXEC);
+  ::fcntl(slave, F_SETFD, FD_CLOEXEC);
+  environment.push_back("LC_ALL=C");
+  const testing::RunOptions options{.stdout_kind = testing::RunOptions::Stdout::kFile,
+                                    .stdout_file = ::ttyname(slave),
+                                    .environment = environment};
+  result = mntns ? RunCli(argv, options) : testing::RunProgram(argv, options);
+  ::close(slave);
+  char buffer[65536];
+  // Until EIO: every slave fd is closed, so it comes once the output is read
+  // (the terminal hands it over asynchronously: no short timeout).
+  for (pollfd ready{master, POLLIN, 0}; ::poll(&ready, 1, 10000) > 0;) {
+    const ssize_t n = ::read(master, buffer, sizeof buffer);
+    if (n <= 0) break;
+    // The terminal turns "\n" into "\r\n".
+    for (ssize_t i = 0; i < n; ++i) {
+      if (buffer[i] != '\r') result.out += buffer[i];
+    }
+  }
+  ::close(master);
+  return result;
+}
+
+// findmnt and both mntns backends on the same terminal print the same rows.
+void ExpectSameOnTerminal(const std::vector<std::string>& args, unsigned short columns,
+                          const std::vector<std::string>& environment) {
+  std::vector<std::string> findmnt{"findmnt"};
+  findmnt.insert(findmnt.end(), args.begin(), args.end());
+  const CliResult expected = RunOnTerminal(findmnt, false, columns, environment);
+  ASSERT_EQ(expected.exit_status, 0) << expected.err;
+  for (const char* backend : {"listmount", "mountinfo"}) {
+    std::vector<std::string> ours{"ls", "--backend", backend};
+    ours.insert(ours.end(), args.begin(), args.end());
+    const CliResult result = RunOnTerminal(ours, true, columns, environment);
+    std::string command = "mntns ls --backend " + std::string(backend);
+    for (const std::string& arg : args) command += " '" + arg + "'";
+    EXPECT_EQ(result.exit_status, 0) << command << "\n" << result.err;
+    EXPECT_EQ(result.out, expected.out) << command << " on " << columns << " columns";
+  }
+}
+
+// Options long enough that no width up to 100 holds the row whole.
+void MountWithLongOptions(const Fixture& fixture) {
+  const std::string path = fixture.base + "/long";
+  ASSERT_TRUE(testing::MakeDirs(path));
+  ASSERT_EQ(::mount("t4", path.c_str(), "tmpfs", 0,
+                    "size=1m,mode=0755,uid=12345678,gid=87654321,nr_inodes=1234567"),
+            0);
+}
+
+const std::vector<std::string> kTerminalArgs{"-l", "-t", "tmpfs", "-o", "TARGET,SOURCE,FSTYPE,OPTIONS"};
+
+TEST(LsVsFindmntOnATerminal, RowsAreCutToTheTerminalsWidth) {
+  InFixture([](const Fixture& fixture) {
+    MountWithLongOptions(fixture);
+    for (unsigned short columns : {40, 60, 100, 300}) ExpectSameOnTerminal(kTerminalArgs, columns, {"COLUMNS="});
+  });
+}
+
+TEST(LsVsFindmntOnATerminal, TheTerminalsWidthWinsOverColumns) {
+  InFixture([](const Fixture& fixture) {
+    MountWithLongOptions(fixture);
+    ExpectSameOnTerminal(kTerminalArgs, 50, {"COLUMNS=200"});
+  });
+}
+
+TEST(LsVsFindmntOnATerminal, ATerminalWithoutASizeTakesColumns) {
+  InFixture([](const Fixture& fixture) {
+    MountWithLongOptions(fixture);
+    ExpectSameOnTerminal(kTerminalArgs, 0, {"COLUMNS=45"});
+  });
+}
+
+TEST(LsVsFindmntOnATerminal, ATerminalWithoutASizeOrColumnsIsEightyWide) {
+  InFixture([](const Fixture& fixture) {
+    MountWithLongOptions(fixture);
+    for (const char* variable : {"COLUMNS=", "COLUMNS=12x", "COLUMNS=-5"}) {
+      ExpectSameOnTerminal(kTerminalArgs, 0, {variable});
+    }
+  });
+}
+
+TEST(LsVsFindmntOnATerminal, NotruncateKeepsWholeCells) {
+  InFixture([](const Fixture& fixture) {
+    MountWithLongOptions(fixture);
+    std::vector<std::string> args = kTerminalArgs;
+    args.insert(args.begin(), "-u");
+    ExpectSameOnTerminal(args, 40, {"COLUMNS="});
+  });
+}
+
+TEST(LsVsFindmntOnATerminal, DfFitsTheTerminal) {
+  InFixture([](const Fixture& fixture) {
+    MountWithLongOptions(fixture);
+    for (unsigned short columns : {50, 80}) ExpectSameOnTerminal({"-D", "-R", "-M", fixture.base}, columns, {"COLUMNS="});
+  });
+}
+
+TEST(LsVsFindmntOnATerminal, TreeFitsTheTerminal) {
+  InFixture([](const Fixture& fixture) {
+    MountWithLongOptions(fixture);
+    for (unsigned short columns : {60, 200}) {
+      ExpectSameOnTerminal({"--tree", "--ascii", "-R", "-M", fixture.base, "-o", "TARGET,SOURCE,FSTYPE,OPTIONS"},
+                           columns, {"COLUMNS="});
+    }
   });
 }
 

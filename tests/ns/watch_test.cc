@@ -310,6 +310,50 @@ TEST(CliWatch, PrintsCountEventsAsJsonLinesWithFanotify) {
 
 TEST(CliWatch, PrintsCountEventsAsJsonLinesPollingMountinfo) { ExpectWatchJsonLines("mountinfo"); }
 
+// `mntns watch -t tmpfs` while ramfs and tmpfs mounts come and go: only the
+// tmpfs events are printed.
+void ExpectTypesFilterKeepsOnlyThoseEvents(const std::string& backend) {
+  testing::InPrivateMountNamespace([&] {
+    const std::string base = testing::TempDir();
+    const std::string ramfs = base + "/ramfs";
+    const std::string tmpfs = base + "/tmpfs";
+    ASSERT_TRUE(testing::MakeDirs(ramfs));
+    ASSERT_TRUE(testing::MakeDirs(tmpfs));
+    std::atomic<bool> done = false;
+    std::thread churn([&] {
+      for (int i = 0; !done && i < 2000; ++i) {
+        for (const auto& [path, type] : {std::pair{ramfs, "ramfs"}, std::pair{tmpfs, "tmpfs"}}) {
+          if (::mount("cli", path.c_str(), type, 0, nullptr) == 0) {
+            ::usleep(20000);
+            ::umount2(path.c_str(), 0);
+          }
+        }
+        ::usleep(20000);
+      }
+    });
+    auto result = testing::RunCli(
+        {"watch", "--backend", backend, "--json", "-t", "tmpfs", "--count", "4", "--timeout", "60"});
+    done = true;
+    churn.join();
+    ASSERT_EQ(result.exit_status, 0) << result.err;
+    std::istringstream text(result.out);
+    int count = 0;
+    for (std::string line; std::getline(text, line); ++count) {
+      const auto event = nlohmann::json::parse(line);
+      EXPECT_EQ(event["mount"]["fstype"], "tmpfs") << line;
+      EXPECT_EQ(event["mount"]["target"], tmpfs) << line;
+    }
+    EXPECT_EQ(count, 4) << result.out;
+  });
+}
+
+TEST(CliWatch, TypesFilterKeepsOnlyThoseEventsWithFanotify) {
+  if (!KernelFeatures().fanotify_mount_events) GTEST_SKIP() << "no fanotify mount events";
+  ExpectTypesFilterKeepsOnlyThoseEvents("listmount");
+}
+
+TEST(CliWatch, TypesFilterKeepsOnlyThoseEventsPollingMountinfo) { ExpectTypesFilterKeepsOnlyThoseEvents("mountinfo"); }
+
 TEST(CliWatch, TimeoutEndsAQuietWatchWithStatusZero) {
   testing::InPrivateMountNamespace([] {
     auto result = testing::RunCli({"watch", "--timeout", "1", "-n"});
