@@ -542,8 +542,9 @@ Result<void> AwaitCallersIdMaps(const SandboxSpec& spec, int error_fd) {
   }
   if (spec.userns_fd >= 0 && (spec.gid || spec.uid)) {
     // In a joined namespace nothing is mapped by mntns: --uid/--gid pick
-    // ids that its maps already have.
-    if (spec.gid && (::setgroups(0, nullptr) != 0 || ::setresgid(*spec.gid, *spec.gid, *spec.gid) != 0)) {
+    // ids that its maps already have. As bwrap: no setgroups (an
+    // unprivileged user's namespace denies it), the supplementary groups stay.
+    if (spec.gid && ::setresgid(*spec.gid, *spec.gid, *spec.gid) != 0) {
       const int err = errno;
       fail(MakeError(err, "setresgid", fmt::format("{} (--gid, in the --userns namespace)", *spec.gid)).error());
     }
