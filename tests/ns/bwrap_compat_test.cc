@@ -554,6 +554,34 @@ TEST(BwrapEntry, UsernsWithUidAndGidSwitchesIdsWhereSetgroupsIsDenied) {
   });
 }
 
+// A namespace fd that is closed or not a namespace: exit 1 under both, with
+// one line naming the option, the fd and the errno; nothing runs, nothing
+// stays. (bwrap 0.8.0 with a bad --userns2 exits 1 too, but leaves its
+// sandbox process behind, waiting forever: that one runs under us alone.)
+TEST(BwrapEntry, NamespaceFdsThatAreNoNamespaceFailBeforeAnythingRuns) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    for (const std::string option : {"--userns", "--userns2", "--pidns"}) {
+      for (const auto& [fd, errno_name] :
+           std::vector<std::pair<std::string, std::string>>{{"9", "EBADF"}, {"3 3</dev/null", "EINVAL"}}) {
+        const std::string script = "$BWRAP " + option + " " + fd + " --ro-bind / / echo ran";
+        if (option != "--userns2") {
+          const CliResult bwrap = RunScript("/usr/bin/bwrap", script);
+          EXPECT_EQ(bwrap.exit_status, 1) << script << ": " << bwrap.err;
+          EXPECT_EQ(bwrap.out, "") << script;
+        }
+        const CliResult ours = RunScript(OurBwrap(), script);
+        EXPECT_EQ(ours.exit_status, 1) << script << ": " << ours.err;
+        EXPECT_EQ(ours.out, "") << script;
+        const std::string expected = "bwrap: " + option + ": setns fd " + fd.substr(0, 1) + ": ";
+        EXPECT_TRUE(ours.err.starts_with(expected)) << script << ": " << ours.err;
+        EXPECT_NE(ours.err.find("(" + errno_name + ")\n"), std::string::npos) << script << ": " << ours.err;
+        EXPECT_EQ(std::count(ours.err.begin(), ours.err.end(), '\n'), 1) << ours.err;
+      }
+    }
+  });
+}
+
 TEST(BwrapOptions, UsernsBuildsTheSandboxInTheGivenUserNamespace) {
   testing::InPrivateMountNamespace([] {
     const NamespaceHolder holder(CLONE_NEWUSER);
