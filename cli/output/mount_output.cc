@@ -651,6 +651,12 @@ std::vector<std::pair<std::size_t, std::string>> TreeOrder(std::span<const TreeR
       roots.push_back(i);
     }
   }
+  // Siblings in ascending (old) mount id, as libmount's next-child walk
+  // gives them to findmnt: not the table's order, which differs once the
+  // kernel has handed a freed id to a later mount.
+  for (auto& [parent, kids] : children) {
+    std::stable_sort(kids.begin(), kids.end(), [&](std::size_t a, std::size_t b) { return rows[a].id < rows[b].id; });
+  }
   std::vector<std::pair<std::size_t, std::string>> order;
   order.reserve(rows.size());
   // An explicit stack: a chain of 100,000 nested mounts would overflow a

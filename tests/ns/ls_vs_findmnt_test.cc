@@ -18,6 +18,7 @@
 
 #include <gtest/gtest.h>
 
+#include "mntns/query.h"
 #include "support/cli_runner.h"
 #include "support/namespace.h"
 
@@ -177,6 +178,24 @@ TEST(LsVsFindmnt, DfAllKeepsFilesystemsOfSizeZero) {
   InFixture([](const Fixture& fixture) {
     ASSERT_EQ(::mount("r", (fixture.base + "/a").c_str(), "ramfs", 0, nullptr), 0);
     ExpectSameAsFindmnt({"-D", "-A", "-R", "-M", fixture.base});
+  });
+}
+
+// findmnt orders siblings by mount id (libmount's next-child walk), not by
+// the table's order: they differ once a freed id goes to a later mount.
+TEST(LsVsFindmnt, TreeOrdersSiblingsByMountIdLikeFindmnt) {
+  testing::InPrivateMountNamespace([] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(testing::MountTmpfs(base));
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(testing::MountTmpfs(base + "/m" + std::to_string(i)));
+    for (int i = 0; i < 19; ++i) ASSERT_EQ(::umount2((base + "/m" + std::to_string(i)).c_str(), 0), 0) << i;
+    // The lowest free id now lies below m19's: the next mount takes it.
+    ASSERT_TRUE(testing::MountTmpfs(base + "/later"));
+    auto later = StatmountByPath(base + "/later", {.mask = field::kMntBasic});
+    auto earlier = StatmountByPath(base + "/m19", {.mask = field::kMntBasic});
+    ASSERT_TRUE(later && earlier);
+    ASSERT_LT(later->old_id, earlier->old_id) << "no freed id was reused: the test cannot tell the orders apart";
+    ExpectSameAsFindmnt({"--tree", "--ascii", "-R", "-M", base, "-o", "TARGET,FSTYPE"});
   });
 }
 
