@@ -235,6 +235,17 @@ Result<void> ApplyData(const RunOccurrence& occurrence, RunState& state) {
   return AddStep(state, std::move(mount));
 }
 
+// A namespace fd (--userns, --userns2, --pidns) must be open now: joined
+// later, a closed number could by then be one of our own fds.
+Result<int> NamespaceFd(const RunOccurrence& occurrence) {
+  const int fd = Fd(occurrence, 0);
+  if (::fcntl(fd, F_GETFD) < 0) {
+    const int err = errno;
+    return MakeError(err, std::string(occurrence.option.name), std::to_string(fd));
+  }
+  return fd;
+}
+
 Result<void> ApplyBindFd(const RunOccurrence& occurrence, RunState& state) {
   const int fd = Fd(occurrence, 0);
   // Checked here, where "not an open fd" can still name the option.
@@ -487,15 +498,30 @@ const std::vector<RunOption>& Table() {
        [](const RunOccurrence&, RunState& s) -> Result<void> { s.spec.assert_userns_disabled = true; return kOk; },
        kNamespaces, "fail unless CMD cannot create user namespaces"},
       {"--userns", {{"FD", "", V::kFd}}, P::kNone, "", {},
-       [](const RunOccurrence& o, RunState& s) -> Result<void> { s.spec.userns_fd = Fd(o, 0); return kOk; },
+       [](const RunOccurrence& o, RunState& s) -> Result<void> {
+         auto fd = NamespaceFd(o);
+         if (!fd) return std::unexpected(fd.error());
+         s.spec.userns_fd = *fd;
+         return kOk;
+       },
        kNamespaces,
        "build the sandbox in the user namespace FD is open on (/proc/PID/ns/user) instead of a new one (not with "
        "--unshare-user); --uid/--gid then pick ids its maps have"},
       {"--userns2", {{"FD", "", V::kFd}}, P::kNone, "", {},
-       [](const RunOccurrence& o, RunState& s) -> Result<void> { s.spec.userns2_fd = Fd(o, 0); return kOk; },
+       [](const RunOccurrence& o, RunState& s) -> Result<void> {
+         auto fd = NamespaceFd(o);
+         if (!fd) return std::unexpected(fd.error());
+         s.spec.userns2_fd = *fd;
+         return kOk;
+       },
        kNamespaces, "after the setup, CMD joins the user namespace FD is open on (a descendant of the sandbox's)"},
       {"--pidns", {{"FD", "", V::kFd}}, P::kNone, "", {},
-       [](const RunOccurrence& o, RunState& s) -> Result<void> { s.spec.pidns_fd = Fd(o, 0); return kOk; },
+       [](const RunOccurrence& o, RunState& s) -> Result<void> {
+         auto fd = NamespaceFd(o);
+         if (!fd) return std::unexpected(fd.error());
+         s.spec.pidns_fd = *fd;
+         return kOk;
+       },
        kNamespaces, "the sandbox's processes join the pid namespace FD is open on; with --unshare-pid a new one "
        "nested in it"},
       {"--hostname", {{"NAME", "", V::kHostname}}, P::kKey, "hostname", {},

@@ -453,14 +453,34 @@ TEST(RunOptionTable, EveryOptionIsAcceptedOnTheCommandLine) {
 }
 
 TEST(RunOptionTable, NamespaceFdsReachTheSpec) {
-  auto spec = ParseRunArguments({"--userns", "7", "--userns2", "8", "--pidns", "9", "--unshare-user",
-                                 "--userns-block-fd", "10", "--", "/bin/true"});
+  // The namespace fds must be open when parsed (checked there); what they
+  // are open on is the kernel's to judge at setns.
+  const int userns = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const int userns2 = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const int pidns = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(userns, 0);
+  ASSERT_GE(userns2, 0);
+  ASSERT_GE(pidns, 0);
+  auto spec = ParseRunArguments({"--userns", std::to_string(userns), "--userns2", std::to_string(userns2), "--pidns",
+                                 std::to_string(pidns), "--unshare-user", "--userns-block-fd", "10", "--", "/bin/true"});
+  ::close(userns);
+  ::close(userns2);
+  ::close(pidns);
   ASSERT_TRUE(spec.has_value()) << spec.error().Message();
-  EXPECT_EQ(spec->userns_fd, 7);
-  EXPECT_EQ(spec->userns2_fd, 8);
-  EXPECT_EQ(spec->pidns_fd, 9);
+  EXPECT_EQ(spec->userns_fd, userns);
+  EXPECT_EQ(spec->userns2_fd, userns2);
+  EXPECT_EQ(spec->pidns_fd, pidns);
   EXPECT_EQ(spec->userns_block_fd, 10);
   EXPECT_EQ(spec->block_fd, -1);  // no longer read as a plain --block-fd
+}
+
+TEST(RunOptionTable, AClosedNamespaceFdIsRefusedNamingTheOption) {
+  for (const std::string option : {"--userns", "--userns2", "--pidns"}) {
+    auto spec = ParseRunArguments({option, "1000", "--", "/bin/true"});
+    ASSERT_FALSE(spec.has_value()) << option;
+    EXPECT_EQ(spec.error().code, EBADF) << option;
+    EXPECT_EQ(spec.error().Message(), option + " 1000: Bad file descriptor (EBADF)");
+  }
 }
 
 // SELinux is not enabled on the test hosts: the labels are plumbed into the
