@@ -233,12 +233,20 @@ Result<void> WriteProcFile(int proc_dir, const std::string& path, const std::str
   return kOk;
 }
 
+// unshare(CLONE_NEWUSER) once this process has one thread again: the
+// namespace helpers' threads (CreateRootNamespace) are joined but may not be
+// gone yet, and the kernel refuses a multi-threaded caller (EINVAL).
+Result<void> UnshareUserNamespace(int proc_dir) {
+  sys::AwaitSingleThread(proc_dir);
+  return sys::Unshare(CLONE_NEWUSER);
+}
+
 // Unshares a user namespace and maps the caller's ids (one each) to the ids
 // CMD gets. Without CAP_SETUID/CAP_SETGID over the parent namespace (which the
 // process gave up by unsharing) the kernel accepts exactly this one-id map, and
 // a gid map only after setgroups is denied.
 Result<void> EnterUserNamespace(const SandboxSpec& spec, int proc_dir, uid_t outside_uid, gid_t outside_gid) {
-  if (auto r = sys::Unshare(CLONE_NEWUSER); !r) return r;
+  if (auto r = UnshareUserNamespace(proc_dir); !r) return r;
   if (auto r = WriteProcFile(proc_dir, "self/setgroups", "deny\n"); !r) return r;
   if (auto r = WriteProcFile(proc_dir, "self/uid_map", fmt::format("{} {} 1\n", spec.uid.value_or(outside_uid), outside_uid));
       !r) {
@@ -484,7 +492,7 @@ Result<void> DisableUserNamespaces(int proc_dir) {
   const uid_t uid = ::geteuid();
   const gid_t gid = ::getegid();
   if (auto r = WriteProcFile(proc_dir, "sys/user/max_user_namespaces", "1\n"); !r) return r;
-  if (auto r = sys::Unshare(CLONE_NEWUSER); !r) return r;
+  if (auto r = UnshareUserNamespace(proc_dir); !r) return r;
   if (auto r = WriteProcFile(proc_dir, "self/setgroups", "deny\n"); !r) return r;
   if (auto r = WriteProcFile(proc_dir, "self/uid_map", fmt::format("{} {} 1\n", uid, uid)); !r) return r;
   return WriteProcFile(proc_dir, "self/gid_map", fmt::format("{} {} 1\n", gid, gid));
@@ -525,8 +533,8 @@ Result<void> WriteSelinuxAttribute(int proc_dir, const char* attribute, const st
 // --userns-block-fd: a user namespace without id maps for this process (and
 // what it starts); the caller writes them while it waits. The caller learns
 // this process's pid from the status record sent before.
-Result<void> AwaitCallersIdMaps(const SandboxSpec& spec, int error_fd) {
-  if (auto r = sys::Unshare(CLONE_NEWUSER); !r) return r;
+Result<void> AwaitCallersIdMaps(const SandboxSpec& spec, int proc_dir, int error_fd) {
+  if (auto r = UnshareUserNamespace(proc_dir); !r) return r;
   BlockOn(spec.userns_block_fd, error_fd);
   return kOk;
 }
@@ -717,9 +725,10 @@ void SendStatusRecord(const SandboxStatus& status, int error_fd) {
   // The namespaces CMD (and, with unshare_pid, this pid 1) ends in, made or
   // joined once nothing more needs the caller's user namespace.
   if (spec.userns_block_fd >= 0 && launch.privileged) {
-    if (auto r = AwaitCallersIdMaps(spec, error_fd); !r) fail(r.error());
+    if (auto r = AwaitCallersIdMaps(spec, proc_dir.Get(), error_fd); !r) fail(r.error());
   }
   if (spec.userns2_fd >= 0) {
+    sys::AwaitSingleThread(proc_dir.Get());  // as UnshareUserNamespace
     if (auto r = sys::Setns(spec.userns2_fd, CLONE_NEWUSER); !r) {
       r.error().Wrap("--userns2");
       fail(r.error());
@@ -780,7 +789,7 @@ void SendStatusRecord(const SandboxStatus& status, int error_fd) {
       SandboxStatus early;
       if (char self[32] = {}; ::readlink("/proc/self", self, sizeof self - 1) > 0) early.child_pid = std::atoi(self);
       SendStatusRecord(early, launch.error_fd);
-      if (auto r = AwaitCallersIdMaps(spec, launch.error_fd); !r) fail(r.error());
+      if (auto r = AwaitCallersIdMaps(spec, proc->Get(), launch.error_fd); !r) fail(r.error());
     } else if (auto r = EnterUserNamespace(spec, proc->Get(), launch.outside_uid, launch.outside_gid); !r) {
       fail(r.error());
     }

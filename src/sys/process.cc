@@ -15,6 +15,8 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -168,6 +170,28 @@ Result<void> SetParentDeathSignal(int sig) {
     return MakeError(err, "prctl(PR_SET_PDEATHSIG)", std::to_string(sig));
   }
   return kOk;
+}
+
+namespace {
+
+// The "Threads:" count of `proc_dir`/self/status; 0 where it cannot be read.
+long ThreadCount(int proc_dir) {
+  const int fd = ::openat(proc_dir, "self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char text[4096];
+  const ssize_t size = ::read(fd, text, sizeof text - 1);
+  ::close(fd);
+  if (size <= 0) return 0;
+  text[size] = '\0';
+  const char* field = std::strstr(text, "\nThreads:");
+  return field == nullptr ? 0 : std::strtol(field + std::strlen("\nThreads:"), nullptr, 10);
+}
+
+}  // namespace
+
+void AwaitSingleThread(int proc_dir) {
+  constexpr int kMaximumWaits = 1000;  // of a millisecond each
+  for (int waited = 0; waited < kMaximumWaits && ThreadCount(proc_dir) > 1; ++waited) ::usleep(1000);
 }
 
 Result<void> SetThreadName(const char* name) {

@@ -104,6 +104,15 @@ struct ChildStatus {
 // PR_GET_NAME: the calling thread's name (comm).
 [[nodiscard]] Result<std::string> ThreadName();
 
+// Waits (at most a second) until the calling process has one thread, as
+// /proc's "self/status" below `proc_dir` counts them. A joined thread is not
+// yet gone: the kernel wakes its joiner before it leaves the thread group,
+// and until then unshare(CLONE_NEWUSER) and setns into a user namespace fail
+// EINVAL (seen on a 1-CPU VM after the namespace helpers' threads). Returns
+// early, without an error, where /proc cannot be read: the call that needs a
+// single thread reports for itself.
+void AwaitSingleThread(int proc_dir);
+
 // flock(2), retried on EINTR.
 [[nodiscard]] Result<void> Flock(int fd, int operation);
 

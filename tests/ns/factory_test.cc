@@ -2,6 +2,7 @@
 // namespaces, forking while its template is being built.
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -11,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -19,6 +21,7 @@
 
 #include <gtest/gtest.h>
 
+#include "mntns/fd.h"
 #include "mntns/namespace.h"
 #include "namespace/internal.h"
 #include "support/namespace.h"
@@ -65,6 +68,28 @@ class Deadline {
   std::atomic<bool> done_{false};
   std::thread thread_;
 };
+
+// pthread_join returns when the kernel wakes the joiner, before the thread
+// has left the thread group; a sandbox that unshared a user namespace right
+// after the namespace helpers' threads were joined failed EINVAL. A thread
+// that owned a mount namespace (as those helpers do) takes longest to go:
+// here most joins still see two threads without the wait.
+TEST(HelperThreads, AJoinedThreadIsAwaitedUntilTheProcessHasOneThread) {
+  InPrivateMountNamespace([] {
+    const UniqueFd proc(::open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    ASSERT_TRUE(proc) << "open /proc: " << std::strerror(errno);
+    constexpr int kJoins = 200;
+    int unshared = 0;
+    int still_two = 0;
+    for (int i = 0; i < kJoins; ++i) {
+      std::thread([&unshared] { unshared += ::unshare(CLONE_FS | CLONE_NEWNS) == 0 ? 1 : 0; }).join();
+      sys::AwaitSingleThread(proc.Get());
+      if (ThreadCount() != 1) ++still_two;
+    }
+    ASSERT_EQ(unshared, kJoins) << "the threads could not unshare a mount namespace";
+    EXPECT_EQ(still_two, 0) << "of " << kJoins << " joins";
+  });
+}
 
 // Stop took the factory from under a thread that had looked it up and was
 // about to queue its job: the job went to a deleted factory, or to one whose
