@@ -239,6 +239,15 @@ def polyfill_section(results):
                    f"**{r['getppid_ratio']:.3f}** | {r['trapped_open_tree_us']:,.0f} | "
                    f"{r['library_open_tree_us']:,.0f} | **{r['trapped_to_library']:.2f}** | "
                    f"{r['classic_us']:,.0f} | **{r['classic_to_trapped']:.0f}x** |")
+    floors = [(m, r) for m, r in sorted(rows, key=lambda kv: kv[0]) if "allow_all_ratio" in r]
+    if floors:
+        out += ["", "The floor of any seccomp-based polyfill: the same getppid loop in a third child whose filter",
+                "is one instruction that allows every call (the kernel caches that answer per syscall; what",
+                "is left is the filtered syscall entry).", "",
+                "| M | allow-all filter ns | allow-all / without | polyfill / allow-all |", "|---|---|---|---|"]
+        for m, r in floors:
+            out.append(f"| {m:,} | {r['getppid_ns_allow_all']:.1f} | **{r['allow_all_ratio']:.3f}** | "
+                       f"**{r['polyfill_to_allow_all']:.3f}** |")
     out.append("")
     return out
 

@@ -1,18 +1,26 @@
 // mntns bench polyfill: what the polyfill costs, side by side in one run.
-//  - calls the filter does not trap (getppid) with and without the filter;
+//  - calls the filter does not trap (getppid) with and without the filter,
+//    and under a one-instruction allow-all seccomp filter: the floor of any
+//    seccomp-based polyfill on this kernel (a process with a filter leaves the
+//    syscall fast path, whatever the filter says);
 //  - a trapped open_tree(OPEN_TREE_NAMESPACE) against the library call it is
 //    answered with, and against unshare(CLONE_NEWNS) + pivot_root (kClassic),
 //    at M host mounts.
-// The filtered side is a child that installed the polyfill (InstallPolyfill);
-// parent and child take turns, so neither runs while the other measures.
+// Each filtered side is a child, one that installed the polyfill
+// (InstallPolyfill) and one with the allow-all filter; the parent and the
+// children take turns, so none runs while another measures.
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <vector>
 
@@ -70,17 +78,36 @@ Result<double> NamespaceMedian(std::size_t count, Make make) {
 bool WriteAll(int fd, const void* data, std::size_t size) { return ::write(fd, data, size) == static_cast<ssize_t>(size); }
 bool ReadAll(int fd, void* data, std::size_t size) { return ::read(fd, data, size) == static_cast<ssize_t>(size); }
 
-// The child's side: installs the polyfill, then answers each token from the
+// Installs a seccomp filter that allows every call: the kernel caches its
+// answer per syscall number, so what remains is the filtered entry path.
+int InstallAllowAllFilter() {
+  sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+  const sock_fprog program{.len = 1, .filter = &allow};
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) {
+    return -errno;
+  }
+  return 0;
+}
+
+enum class Filter { kPolyfill, kAllowAll };
+
+// A child's side: installs its filter, then answers each token from the
 // parent with one measurement ('g': a getppid round in ns per call, 't': the
-// trapped open_tree median in us; a negative value: the errno of a failure).
-[[noreturn]] void FilteredSide(int from_parent, int to_parent, const std::string& tree,
+// trapped open_tree median in us, polyfill only; a negative value: the errno
+// of a failure).
+[[noreturn]] void FilteredSide(Filter filter, int from_parent, int to_parent, const std::string& tree,
                                const PolyfillBenchOptions& options) {
-  auto installed = InstallPolyfill();
-  double failed = installed ? (installed->open_tree_namespace ? 0 : -ENOSYS) : -installed.error().code;
+  double failed = 0;
+  if (filter == Filter::kAllowAll) {
+    failed = InstallAllowAllFilter();
+  } else {
+    auto installed = InstallPolyfill();
+    failed = installed ? (installed->open_tree_namespace ? 0 : -ENOSYS) : -installed.error().code;
+  }
   for (char token; ReadAll(from_parent, &token, 1);) {
     double value = failed;
     if (failed == 0 && token == 'g') value = GetppidRound(options.calls);
-    if (failed == 0 && token == 't') {
+    if (failed == 0 && token == 't' && filter == Filter::kPolyfill) {
       // The raw call, as an unmodified program makes it: the filter traps it.
       auto median = NamespaceMedian(options.count, [&] {
         return OpenTree(AT_FDCWD, tree, kOpenTreeNamespace | AT_RECURSIVE | OPEN_TREE_CLOEXEC);
@@ -92,6 +119,64 @@ bool ReadAll(int fd, void* data, std::size_t size) { return ::read(fd, data, siz
   ::_exit(0);
 }
 
+// The parent's end of a filtered side.
+struct Side {
+  pid_t pid = -1;
+  int to_child = -1;
+  int from_child = -1;
+
+  // One measurement (see FilteredSide); -EPIPE where the child is gone.
+  double Ask(char token) const {
+    double value = -EPIPE;
+    if (!WriteAll(to_child, &token, 1) || !ReadAll(from_child, &value, sizeof value)) return -EPIPE;
+    return value;
+  }
+  // Closing its pipe ends the child's loop.
+  void Finish() {
+    if (pid < 0) return;
+    ::close(to_child);
+    ::close(from_child);
+    (void)::waitpid(pid, nullptr, 0);
+    pid = -1;
+  }
+};
+
+// `started`: the sides started before, whose pipe ends the new child must
+// not keep (an end it held open would keep that side from ever seeing EOF).
+Result<Side> StartSide(Filter filter, const std::string& tree, const PolyfillBenchOptions& options,
+                       std::initializer_list<const Side*> started) {
+  int down[2], up[2];
+  if (::pipe2(down, O_CLOEXEC) != 0) {
+    const int err = errno;
+    return MakeError(err, "pipe2");
+  }
+  if (::pipe2(up, O_CLOEXEC) != 0) {
+    const int err = errno;
+    ::close(down[0]);
+    ::close(down[1]);
+    return MakeError(err, "pipe2");
+  }
+  std::fflush(stdout);
+  const pid_t child = ::fork();
+  if (child < 0) {
+    const int err = errno;
+    for (int fd : {down[0], down[1], up[0], up[1]}) ::close(fd);
+    return MakeError(err, "fork", "a filtered side");
+  }
+  if (child == 0) {
+    ::close(down[1]);
+    ::close(up[0]);
+    for (const Side* side : started) {
+      ::close(side->to_child);
+      ::close(side->from_child);
+    }
+    FilteredSide(filter, down[0], up[1], tree, options);
+  }
+  ::close(down[0]);
+  ::close(up[1]);
+  return Side{.pid = child, .to_child = down[1], .from_child = up[0]};
+}
+
 int Measure(const PolyfillBenchOptions& options, const std::string& base) {
   const std::string host = base + "/host";
   const std::string tree = base + "/tree";
@@ -101,46 +186,34 @@ int Measure(const PolyfillBenchOptions& options, const std::string& base) {
   if (auto r = MountTmpfs(tree + "/sub", "mntns-bench-sub"); !r) return ReportError(r.error());
   if (auto r = AddHostMounts(host, options.host_mounts); !r) return ReportError(r.error());
 
-  int down[2], up[2];
-  if (::pipe2(down, O_CLOEXEC) != 0 || ::pipe2(up, O_CLOEXEC) != 0) {
-    const int err = errno;
-    return ReportError(MakeError(err, "pipe2").error());
+  auto polyfill = StartSide(Filter::kPolyfill, tree, options, {});
+  if (!polyfill) return ReportError(polyfill.error());
+  auto floor = StartSide(Filter::kAllowAll, tree, options, {&*polyfill});
+  if (!floor) {
+    polyfill->Finish();
+    return ReportError(floor.error());
   }
-  std::fflush(stdout);
-  const pid_t child = ::fork();
-  if (child < 0) {
-    const int err = errno;
-    return ReportError(MakeError(err, "fork", "the filtered side").error());
-  }
-  if (child == 0) {
-    ::close(down[1]);
-    ::close(up[0]);
-    FilteredSide(down[0], up[1], tree, options);
-  }
-  ::close(down[0]);
-  ::close(up[1]);
-  auto ask = [&](char token) -> double {
-    double value = -EPIPE;
-    if (!WriteAll(down[1], &token, 1) || !ReadAll(up[0], &value, sizeof value)) return -EPIPE;
-    return value;
-  };
   auto finish = [&](int status) {
-    ::close(down[1]);
-    ::close(up[0]);
-    (void)::waitpid(child, nullptr, 0);
+    polyfill->Finish();
+    floor->Finish();
     return status;
   };
 
-  std::vector<double> without, with;
+  std::vector<double> without, with, allow_all;
   for (std::size_t round = 0; round < options.rounds; ++round) {
     without.push_back(GetppidRound(options.calls));
-    const double filtered = ask('g');
+    const double filtered = polyfill->Ask('g');
     if (filtered < 0) {
       return finish(ReportError(MakeError(static_cast<int>(-filtered), "InstallPolyfill", "filtered side").error()));
     }
     with.push_back(filtered);
+    const double floored = floor->Ask('g');
+    if (floored < 0) {
+      return finish(ReportError(MakeError(static_cast<int>(-floored), "prctl(PR_SET_SECCOMP)", "allow-all filter").error()));
+    }
+    allow_all.push_back(floored);
   }
-  const double trapped = ask('t');
+  const double trapped = polyfill->Ask('t');
   if (trapped < 0) {
     return finish(ReportError(MakeError(static_cast<int>(-trapped), "trapped open_tree", tree).error()));
   }
@@ -151,8 +224,9 @@ int Measure(const PolyfillBenchOptions& options, const std::string& base) {
   });
   if (!classic) return finish(ReportError(classic.error()));
 
-  const double getppid_without = Median(without), getppid_with = Median(with);
+  const double getppid_without = Median(without), getppid_with = Median(with), getppid_floor = Median(allow_all);
   const double getppid_ratio = getppid_with / getppid_without;
+  const double floor_ratio = getppid_floor / getppid_without;
   const double to_library = trapped / *library;
   const double classic_ratio = *classic / trapped;
   if (options.json) {
@@ -161,6 +235,9 @@ int Measure(const PolyfillBenchOptions& options, const std::string& base) {
     out["getppid_ns_without"] = getppid_without;
     out["getppid_ns_with"] = getppid_with;
     out["getppid_ratio"] = getppid_ratio;
+    out["getppid_ns_allow_all"] = getppid_floor;
+    out["allow_all_ratio"] = floor_ratio;
+    out["polyfill_to_allow_all"] = getppid_with / getppid_floor;
     out["trapped_open_tree_us"] = trapped;
     out["library_open_tree_us"] = *library;
     out["classic_us"] = *classic;
@@ -169,8 +246,11 @@ int Measure(const PolyfillBenchOptions& options, const std::string& base) {
     fmt::print("{}\n", out.dump());
   } else {
     fmt::print("getppid, {} rounds of {} calls: {:.1f} ns without the polyfill, {:.1f} ns with it: ratio {:.3f} "
-               "(target <= 1.05)\n",
-               options.rounds, options.calls, getppid_without, getppid_with, getppid_ratio);
+               "(target <= 1.05)\n"
+               "  under an allow-all seccomp filter (any filter's floor) {:.1f} ns: ratio {:.3f}; "
+               "polyfill/allow-all {:.3f}\n",
+               options.rounds, options.calls, getppid_without, getppid_with, getppid_ratio, getppid_floor, floor_ratio,
+               getppid_with / getppid_floor);
     fmt::print("open_tree(OPEN_TREE_NAMESPACE|AT_RECURSIVE) + close at {} host mounts, medians:\n"
                "  trapped (polyfill)            {:10.1f} us\n"
                "  OpenTreeNamespace (library)   {:10.1f} us   trapped/library {:.2f} (target <= 3)\n"
@@ -194,7 +274,8 @@ void AddBenchPolyfillCommand(CLI::App& bench, Runner& runner) {
       ->check(CLI::PositiveNumber)
       ->default_str("200");
   command->add_flag("--json", options->json,
-                    "Print one JSON object: getppid_ns_without, getppid_ns_with, getppid_ratio, trapped_open_tree_us,\n"
+                    "Print one JSON object: getppid_ns_without, getppid_ns_with, getppid_ratio, getppid_ns_allow_all,\n"
+                    "allow_all_ratio, polyfill_to_allow_all, trapped_open_tree_us,\n"
                     "library_open_tree_us, classic_us, trapped_to_library, classic_to_trapped");
   command->footer("Needs root and a kernel without OPEN_TREE_NAMESPACE (on 7.x nothing is trapped).\n"
                   "Example:\n  mntns bench polyfill --host-mounts 10000");
