@@ -188,13 +188,13 @@ class Tracer {
     if (step.kind == Step::Kind::kClone3) {
       (void)sys::PtracePoke(tid, step.clone_args, step.clone_flags);
     } else if (step.kind == Step::Kind::kUnshare && registers && registers->rax == 0) {
-      int err = EmptyNamespaceOf(tid);
-      if (err == 0) err = ResetWorkingDirectory(tid, *registers);
-      if (err != 0) {
+      if (const int err = EmptyNamespaceOf(tid); err != 0) {
         // The task stays in its (non-empty) copy: rare (ENOMEM, a task killed
         // meanwhile), and said by the errno.
         registers->rax = static_cast<unsigned long long>(-static_cast<long long>(err));
         (void)sys::PtraceSetRegisters(tid, *registers);
+      } else if (ResetWorkingDirectory(tid, *registers) != 0) {
+        KillWithItsCwdOutside(tid);
       }
     }
     (void)sys::PtraceContinue(tid, 0);
@@ -238,13 +238,18 @@ class Tracer {
   void StartChild(pid_t tid, bool empty) {
     if (empty) {
       auto registers = sys::PtraceGetRegisters(tid);
-      if (registers) {
-        (void)ResetWorkingDirectory(tid, *registers);
-        (void)sys::PtraceSetRegisters(tid, *registers);
-      }
+      if (!registers || ResetWorkingDirectory(tid, *registers) != 0) KillWithItsCwdOutside(tid);
     }
     (void)sys::PtraceContinue(tid, 0);
   }
+
+  // A task whose namespace was emptied but whose cwd could not be moved to
+  // its new root (ResetWorkingDirectory writes "/" below its stack pointer:
+  // a task whose rsp points nowhere has no room there; else ENOMEM, ESRCH)
+  // still reaches the old tree through its cwd, which 7.2 never allows, and
+  // it cannot be told that unshare failed, since its namespace did change.
+  // It is killed (docs/polyfill.md).
+  static void KillWithItsCwdOutside(pid_t tid) { (void)sys::SignalThread(tid, SIGKILL); }
 
   // 7.2 puts the caller's cwd at the new root; pivot_root moved it only if it
   // was the old root. The task is made to call chdir("/") itself: its

@@ -214,6 +214,15 @@ TEST_P(PolyfillTest, UnshareEmptyMntnsTwiceGivesTwoNamespaces) {
 TEST_P(PolyfillTest, UnshareEmptyMntnsWithAnUnknownHighBitIsEinval) {
   EXPECT_EQ(Case("ue_unknown_high_bit", "empty"), "EINVAL");
 }
+// 7.2 never reads the caller's stack here. The traced step makes the task
+// chdir("/") with the path written below its stack pointer: where that
+// points nowhere, the task, already in the emptied namespace but with its
+// cwd in the old tree, is killed rather than told unshare failed
+// (docs/polyfill.md, "Differences").
+TEST_P(PolyfillTest, UnshareEmptyMntnsWithTheStackPointerNowhereEmptiesOrKillsTheCaller) {
+  const bool traced = GetParam() == Way::kPolyfill && PolyfillNeeded().empty_mount_namespace;
+  EXPECT_EQ(Case("ue_stack_pointer_nowhere", "empty"), traced ? "killed by SIGKILL" : kEmptyFacts);
+}
 TEST_P(PolyfillTest, UnshareEmptyMntnsLeavesTheOtherProcessesWhereTheyAre) {
   EXPECT_EQ(Case("ue_caller_unchanged", "empty"), "ok same-namespace=1 same-cwd=1");
 }

@@ -415,6 +415,39 @@ static void UnshareCase(const char* name, unsigned long flags, int before_newuse
   waitpid(pid, NULL, 0);
 }
 
+/* unshare(flags) made with the stack pointer at `sp` (restored right after
+ * the syscall instruction): the kernel never touches the stack, so on 7.2
+ * the call succeeds. The child reports what it sees, or the parent reports
+ * the signal that ended it. */
+static long UnshareWithStackAt(unsigned long flags, unsigned long sp) {
+  long result;
+  __asm__ volatile(
+      "mov %%rsp, %%r12\n\t"
+      "mov %[sp], %%rsp\n\t"
+      "syscall\n\t"
+      "mov %%r12, %%rsp\n\t"
+      : "=a"(result)
+      : "a"((long)SYS_unshare), "D"(flags), [sp] "r"(sp)
+      : "rcx", "r11", "r12", "memory");
+  return result;
+}
+
+static void UnshareWithStackCase(const char* name, unsigned long flags, unsigned long sp) {
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    long r = UnshareWithStackAt(flags, sp);
+    char facts[256] = "";
+    if (r == 0) EmptyFacts(facts, sizeof facts);
+    Report(name, r < 0 ? (errno = (int)-r, -1) : r, facts);
+    fflush(stdout);
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (WIFSIGNALED(status)) printf("%s killed by %s\n", name, WTERMSIG(status) == SIGKILL ? "SIGKILL" : "another signal");
+}
+
 /* clone3(flags): the child reports what it sees; the parent reports the
  * errno where there is no child. */
 static void Clone3Case(const char* name, uint64_t flags) {
@@ -449,6 +482,7 @@ static void EmptyCases(void) {
   UnshareCase("ue_with_clone_newuser", UNSHARE_EMPTY_MNTNS_ | CLONE_NEWUSER, 0, 0);
   UnshareCase("ue_twice", UNSHARE_EMPTY_MNTNS_, 0, 1);
   UnshareCase("ue_unknown_high_bit", UNSHARE_EMPTY_MNTNS_ | (1UL << 40), 0, 0);
+  UnshareWithStackCase("ue_stack_pointer_nowhere", UNSHARE_EMPTY_MNTNS_, 8);
   Clone3Case("ce_plain", CLONE_EMPTY_MNTNS_);
   Clone3Case("ce_with_clone_newns", CLONE_EMPTY_MNTNS_ | CLONE_NEWNS);
   Clone3Case("ce_with_clone_fs", CLONE_EMPTY_MNTNS_ | CLONE_FS);
