@@ -475,6 +475,16 @@ std::vector<nlohmann::json> JsonLines(const std::string& text) {
   return lines;
 }
 
+std::string Hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char c : bytes) {
+    hex += kDigits[c >> 4];
+    hex += kDigits[c & 0xF];
+  }
+  return hex;
+}
+
 // `mntns watch --backend NAME` tests: "listmount" (fanotify) and "mountinfo".
 class CliWatchBackend : public ::testing::TestWithParam<std::string> {
  protected:
@@ -545,6 +555,102 @@ TEST_P(CliWatchBackend, NsFileWatchesThePinnedNamespaceNotTheCallers) {
     ASSERT_NE(their_id, 0U);
     MountChurn ours({{.dir = dir, .source = "ours"}});
     ExpectOnlyTheirEvents(WatchJson({"--ns-file", pin}), their_id);
+  });
+}
+
+// The kept mount and the left-out one take turns; every event shown must
+// be the kept mount's.
+void ExpectOnlyKeptEvents(const testing::CliResult& result, const std::string& kept_dir,
+                          const std::string& kept_source) {
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  const auto events = JsonLines(result.out);
+  EXPECT_EQ(events.size(), 4U) << result.out;
+  for (const auto& event : events) {
+    EXPECT_TRUE(event["event"] == "attach" || event["event"] == "detach") << event.dump();
+    EXPECT_EQ(event["mount"]["target"], kept_dir) << event.dump();
+    EXPECT_EQ(event["mount"]["source"], kept_source) << event.dump();
+  }
+}
+
+TEST_P(CliWatchBackend, OptionsFilterKeepsOnlyEventsOfMountsWithThoseOptions) {
+  testing::InPrivateMountNamespace([this] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(testing::MakeDirs(base + "/ro") && testing::MakeDirs(base + "/rw"));
+    MountChurn churn({{.dir = base + "/ro", .flags = MS_RDONLY | MS_NOEXEC}, {.dir = base + "/rw"}});
+    ExpectOnlyKeptEvents(WatchJson({"-O", "ro,noexec"}), base + "/ro", "cli");
+  });
+}
+
+TEST_P(CliWatchBackend, SourceFilterKeepsOnlyEventsOfMountsOfThatSource) {
+  testing::InPrivateMountNamespace([this] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(testing::MakeDirs(base + "/a") && testing::MakeDirs(base + "/b"));
+    MountChurn churn({{.dir = base + "/a", .source = "wanted"}, {.dir = base + "/b", .source = "unwanted"}});
+    ExpectOnlyKeptEvents(WatchJson({"-S", "wanted"}), base + "/a", "wanted");
+  });
+}
+
+TEST_P(CliWatchBackend, MountpointFilterKeepsOnlyEventsOfMountsOnThatDirectory) {
+  testing::InPrivateMountNamespace([this] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(testing::MakeDirs(base + "/a") && testing::MakeDirs(base + "/b"));
+    MountChurn churn({{.dir = base + "/a"}, {.dir = base + "/b"}});
+    // Written with a trailing slash, as findmnt -M takes it.
+    ExpectOnlyKeptEvents(WatchJson({"-M", base + "/b/"}), base + "/b", "cli");
+  });
+}
+
+// A directory name with a newline, a tab, an escape sequence, a byte that is
+// not UTF-8 and a space.
+std::string HostileDir(const std::string& base) { return base + "/a\nb\tc\x1b[31md\xff e"; }
+
+TEST_P(CliWatchBackend, TextOutputEscapesATargetAsLsRawDoes) {
+  testing::InPrivateMountNamespace([this] {
+    const std::string dir = HostileDir(testing::TempDir());
+    ASSERT_TRUE(testing::MakeDirs(dir));
+    testing::CliResult watched;
+    {
+      MountChurn churn({{.dir = dir, .source = "hostile"}});
+      watched = testing::RunCli({"watch", "--backend", GetParam(), "-n", "-o", "TARGET,SOURCE", "-S", "hostile",
+                                 "--count", "1", "--timeout", "60"});
+    }
+    ASSERT_EQ(watched.exit_status, 0) << watched.err;
+    for (unsigned char c : watched.out.substr(0, watched.out.size() - 1)) {
+      EXPECT_TRUE(c >= 0x20 && c < 0x7f) << "raw byte " << static_cast<int>(c) << " in " << watched.out;
+    }
+    ASSERT_EQ(::mount("hostile", dir.c_str(), "tmpfs", 0, nullptr), 0);
+    const auto listed = testing::RunCli({"ls", "--backend", GetParam(), "-r", "-n", "-o", "TARGET,SOURCE",
+                                         "-S", "hostile"});
+    ASSERT_EQ(listed.exit_status, 0) << listed.err;
+    const std::size_t space = watched.out.find(' ');
+    ASSERT_NE(space, std::string::npos) << watched.out;
+    EXPECT_EQ(watched.out.substr(space + 1), listed.out);
+  });
+}
+
+TEST_P(CliWatchBackend, JsonOutputGivesATargetsExactBytesAsLsJsonDoes) {
+  testing::InPrivateMountNamespace([this] {
+    const std::string dir = HostileDir(testing::TempDir());
+    ASSERT_TRUE(testing::MakeDirs(dir));
+    testing::CliResult watched;
+    {
+      MountChurn churn({{.dir = dir, .source = "hostile"}});
+      watched = testing::RunCli({"watch", "--backend", GetParam(), "--json", "-S", "hostile", "--count", "1",
+                                 "--timeout", "60"});
+    }
+    ASSERT_EQ(watched.exit_status, 0) << watched.err;
+    const auto events = JsonLines(watched.out);
+    ASSERT_EQ(events.size(), 1U) << watched.out;
+    const auto& mount = events[0]["mount"];
+    EXPECT_EQ(mount["target_hex"], Hex(dir)) << mount.dump();
+    ASSERT_EQ(::mount("hostile", dir.c_str(), "tmpfs", 0, nullptr), 0);
+    const auto listed = testing::RunCli({"ls", "--backend", GetParam(), "--json", "-S", "hostile"});
+    ASSERT_EQ(listed.exit_status, 0) << listed.err;
+    ASSERT_TRUE(nlohmann::json::accept(listed.out)) << listed.out;
+    const auto table = nlohmann::json::parse(listed.out);
+    ASSERT_EQ(table["mounts"].size(), 1U) << listed.out;
+    EXPECT_EQ(mount["target"], table["mounts"][0]["target"]);
+    EXPECT_EQ(mount["target_hex"], table["mounts"][0]["target_hex"]);
   });
 }
 
