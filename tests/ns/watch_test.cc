@@ -485,6 +485,51 @@ std::string Hex(std::string_view bytes) {
   return hex;
 }
 
+// The namespace is held from Open on: the process that named it may go.
+// The test keeps the namespace's file too, and mounts in it from a thread
+// that entered it once the process is gone.
+TEST_P(WatchTest, KeepsReportingTheNamespaceOfAPidAfterTheProcessExited) {
+  testing::InPrivateMountNamespace([this] {
+    const std::string dir = testing::TempDir();
+    int ready[2];
+    ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+        ::_exit(1);
+      }
+      const char byte = 1;
+      if (::write(ready[1], &byte, 1) != 1) ::_exit(1);
+      for (;;) ::pause();
+    }
+    ::close(ready[1]);
+    char byte = 0;
+    const bool entered = ::read(ready[0], &byte, 1) == 1;
+    ::close(ready[0]);
+    auto ns = sys::Open(AT_FDCWD, ("/proc/" + std::to_string(child) + "/ns/mnt").c_str(), O_RDONLY);
+    auto watcher = MountWatcher::Open(NamespaceRef::ByPid(child), {.backend = GetParam()});
+    ::kill(child, SIGKILL);
+    ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+    ASSERT_TRUE(entered);
+    ASSERT_TRUE(ns) << ns.error().Message();
+    ASSERT_TRUE(watcher) << watcher.error().Message();
+    int error = 0;  // errno is the thread's own
+    std::thread inside([&] {
+      if (::unshare(CLONE_FS) != 0 || ::setns(ns->Get(), CLONE_NEWNS) != 0 ||
+          ::mount("after", dir.c_str(), "tmpfs", 0, nullptr) != 0) {
+        error = errno;
+      }
+    });
+    inside.join();
+    ASSERT_EQ(error, 0) << std::strerror(error);
+    const auto events = EventsUntil(*watcher, MountEventType::kAttach, dir);
+    ASSERT_FALSE(events.empty());
+    EXPECT_EQ(events.back().mount.sb_source, "after");
+  });
+}
+
 // `mntns watch --backend NAME` tests: "listmount" (fanotify) and "mountinfo".
 class CliWatchBackend : public ::testing::TestWithParam<std::string> {
  protected:
