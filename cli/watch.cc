@@ -88,7 +88,13 @@ int RunWatch(WatchCommandOptions& options) {
   }
   watch.mask = mask;
   auto watcher = MountWatcher::Open(options.target.Namespace(), watch);
-  if (!watcher) return ReportError(watcher.error());
+  if (!watcher) {
+    // The library names the path or the pid; the option is the user's word for it.
+    Error error = watcher.error();
+    if (!options.target.ns_file.empty()) error.Wrap("watch --ns-file");
+    if (options.target.pid != 0) error.Wrap("watch --pid");
+    return ReportError(error);
+  }
   if (!options.json && !custom_columns && watcher->backend() == WatchBackend::kMountinfo) {
     columns = *ParseColumns(kDefaultMountinfoColumns);
   }
@@ -143,8 +149,9 @@ void AddWatchCommand(CLI::App& app, Runner& runner) {
   command->footer(
       "--backend listmount: fanotify mount events (FAN_REPORT_MNT, 6.15+, CAP_SYS_ADMIN over\n"
       "the namespace), one statmount per event; mountinfo: poll(2) /proc/PID/mountinfo\n"
-      "and diff it by old id on every change; auto: fanotify where the kernel has it and\n"
-      "allows it, else mountinfo.\n"
+      "(for --ns-file: the mountinfo a thread sees inside the namespace) and diff it by\n"
+      "old id on every change; auto: fanotify where the kernel has it and allows it,\n"
+      "else mountinfo.\n"
       "\n"
       "Events: attach, detach, move (within the namespace), change (mountinfo backend:\n"
       "options or propagation changed), overflow (events lost; the table was read again\n"

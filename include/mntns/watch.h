@@ -74,9 +74,14 @@ struct WatchStats {
 // when the mount call returns, so after the call a Next(0) sees them.
 class MNTNS_EXPORT MountWatcher {
  public:
-  // Starts watching, then reads the table. Errors: ENOTSUP for kId; with
-  // kFanotify, what fanotify_init/fanotify_mark answer (EINVAL before 6.15,
-  // EPERM without CAP_SYS_ADMIN); with kAuto those make it fall back on mountinfo.
+  // Starts watching, then reads the table. Another namespace (kPid, kFile)
+  // is opened and checked first, and held for the watcher's life: ENOENT
+  // where the process or the file is not there, EINVAL for a file that is not
+  // a mount namespace. With mountinfo, a namespace file is entered on a short
+  // helper thread that opens the mountinfo it sees there. Errors: ENOTSUP
+  // for kId; with kFanotify, what fanotify_init/fanotify_mark answer (EINVAL
+  // before 6.15, EPERM without CAP_SYS_ADMIN); with kAuto those make it fall
+  // back on mountinfo.
   [[nodiscard]] static Result<MountWatcher> Open(const NamespaceRef& ns = {}, const WatchOptions& options = {});
 
   MountWatcher(MountWatcher&&) noexcept;

@@ -28,19 +28,6 @@ struct RawEvent {
   std::uint64_t id = 0;
 };
 
-std::string NamespacePath(const NamespaceRef& ns) {
-  switch (ns.kind) {
-    case NamespaceRef::Kind::kPid:
-      return fmt::format("/proc/{}/ns/mnt", ns.pid);
-    case NamespaceRef::Kind::kFile:
-      return ns.path;
-    case NamespaceRef::Kind::kCaller:
-    case NamespaceRef::Kind::kId:
-      break;
-  }
-  return "/proc/thread-self/ns/mnt";
-}
-
 // Reads the mount `id` into the table; false when it is gone (ENOENT: the
 // detach event follows).
 Result<bool> Restat(MountWatcher::State& state, std::uint64_t id, Mount& into) {
@@ -147,21 +134,26 @@ Result<void> DropOrphans(MountWatcher::State& state, std::vector<MountEvent>& ev
 }  // namespace
 
 Result<void> OpenFanotifySource(MountWatcher::State& state) {
-  const std::string path = NamespacePath(state.ns);
-  auto ns_fd = sys::Open(AT_FDCWD, path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY);
-  if (!ns_fd) return std::unexpected(ns_fd.error());
-  if (state.ns.kind != NamespaceRef::Kind::kCaller) {
-    auto id = sys::MountNamespaceId(ns_fd->Get());
-    if (!id) return std::unexpected(id.error());
+  // The caller's namespace, or the one OpenWatchedNamespace checked.
+  UniqueFd own;
+  if (!state.ns_fd) {
+    auto opened = sys::Open(AT_FDCWD, "/proc/thread-self/ns/mnt", O_RDONLY);
+    if (!opened) return std::unexpected(opened.error());
+    own = *std::move(opened);
+  }
+  const int ns_fd = state.ns_fd ? state.ns_fd.Get() : own.Get();
+  if (state.ns_fd) {
+    auto id = sys::MountNamespaceId(ns_fd);
+    if (!id) return std::unexpected(std::move(id.error().Wrap(state.ns.Describe())));
     state.ns_id = *id;
   }
   auto group = sys::FanotifyInit(sys::kFanClassNotif | sys::kFanReportMnt | FAN_NONBLOCK, O_RDONLY);
   if (!group) return std::unexpected(group.error());
   if (auto marked = sys::FanotifyMarkFd(group->Get(), FAN_MARK_ADD | sys::kFanMarkMntns,
-                                        sys::kFanMntAttach | sys::kFanMntDetach, ns_fd->Get());
+                                        sys::kFanMntAttach | sys::kFanMntDetach, ns_fd);
       !marked) {
     Error error = marked.error();
-    error.Wrap("watch " + QuotePath(path));
+    error.Wrap("watch " + state.ns.Describe());
     return std::unexpected(std::move(error));
   }
   state.poll_fd = *std::move(group);

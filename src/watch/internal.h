@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "mntns/fd.h"
@@ -18,7 +19,11 @@ struct MountWatcher::State {
   WatchOptions options;
   WatchBackend backend = WatchBackend::kAuto;
   UniqueFd poll_fd;       // the fanotify group, or the mountinfo file
+  UniqueFd ns_fd;         // the namespace of kPid and kFile, checked and pinned by Open
   std::uint64_t ns_id = 0;  // for statmount requests; 0: the caller's
+  // The mountinfo backend's rows have no namespace id of their own: this one
+  // (NS_GET_MNTNS_ID, 6.12+), or none where the kernel cannot tell it.
+  std::optional<std::uint64_t> mountinfo_ns_id;
   std::map<std::uint64_t, Mount> table;  // by Key()
   WatchStats stats;
   internal::StatmountReader reader;
@@ -35,14 +40,25 @@ struct MountWatcher::State {
 
 namespace internal {
 
+// Opens the namespace of a kPid or kFile reference into state.ns_fd: ENOENT
+// for a process or path that is not there, EINVAL for a file that is not a
+// mount namespace. The backends use that fd, so the namespace is the one
+// checked even if the path or the process goes away.
+[[nodiscard]] Result<void> OpenWatchedNamespace(MountWatcher::State& state);
+
 // Marks the namespace with a new FAN_REPORT_MNT group (state.poll_fd) and
 // fills state.ns_id; the table is not read.
 [[nodiscard]] Result<void> OpenFanotifySource(MountWatcher::State& state);
 // Reads every queued event and applies it, appending what it reports.
 [[nodiscard]] Result<void> ReadFanotifyEvents(MountWatcher::State& state, std::vector<MountEvent>& events);
 
-// Opens the namespace's mountinfo for poll(2) (state.poll_fd).
+// Opens the namespace's mountinfo for poll(2) (state.poll_fd): the caller's,
+// the process's, or for a namespace file the one a helper thread sees after
+// entering it. The open file holds its namespace, so it is read again from
+// the start on every change (ReadWholeTable).
 [[nodiscard]] Result<void> OpenMountinfoSource(MountWatcher::State& state);
+// The table as the mountinfo file (state.poll_fd) shows it now.
+[[nodiscard]] Result<std::vector<Mount>> ReadMountinfoTable(const MountWatcher::State& state);
 // Re-reads the table and reports how it differs.
 [[nodiscard]] Result<void> ReadMountinfoChanges(MountWatcher::State& state, std::vector<MountEvent>& events);
 

@@ -1,12 +1,18 @@
 // MountWatcher and LiveMountTable: choosing a source, waiting, and the table diff.
+#include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <utility>
 
+#include <fmt/format.h>
+
 #include "mntns/features.h"
+#include "sys/namespaces.h"
+#include "sys/syscalls.h"
 #include "watch/internal.h"
 
 namespace mntns {
@@ -51,10 +57,29 @@ std::string_view MountEventName(MountEventType type) {
 
 namespace internal {
 
+Result<void> OpenWatchedNamespace(MountWatcher::State& state) {
+  std::string path;
+  if (state.ns.kind == NamespaceRef::Kind::kPid) path = fmt::format("/proc/{}/ns/mnt", state.ns.pid);
+  if (state.ns.kind == NamespaceRef::Kind::kFile) path = state.ns.path;
+  if (path.empty()) return kOk;
+  // O_NONBLOCK|O_NOCTTY: a FIFO or a terminal given as the file must not hang the open.
+  auto fd = sys::Open(AT_FDCWD, path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY);
+  if (!fd) return std::unexpected(fd.error());
+  auto type = sys::NamespaceType(fd->Get());
+  if (!type) {
+    // ENOTTY: not an nsfs file at all.
+    const bool not_nsfs = type.error().code == ENOTTY;
+    return MakeError(not_nsfs ? EINVAL : type.error().code, "ioctl(NS_GET_NSTYPE)",
+                     QuotePath(path) + (not_nsfs ? " is not a namespace file" : ""));
+  }
+  if (*type != CLONE_NEWNS) return MakeError(EINVAL, "open namespace", QuotePath(path) + " is not a mount namespace");
+  state.ns_fd = *std::move(fd);
+  return kOk;
+}
+
 Result<std::vector<Mount>> ReadWholeTable(const MountWatcher::State& state) {
-  const bool fanotify = state.backend == WatchBackend::kFanotify;
-  return ListMounts(state.ns, {.mask = state.options.mask,
-                               .backend = fanotify ? Backend::kListmount : Backend::kMountinfo});
+  if (state.backend == WatchBackend::kMountinfo) return ReadMountinfoTable(state);
+  return ListMounts(state.ns, {.mask = state.options.mask, .backend = Backend::kListmount});
 }
 
 void ReplaceTable(MountWatcher::State& state, std::vector<Mount> fresh, std::vector<MountEvent>& events) {
@@ -95,6 +120,7 @@ Result<MountWatcher> MountWatcher::Open(const NamespaceRef& ns, const WatchOptio
   state->ns = ns;
   state->options = options;
   state->options.mask |= field::kMntBasic;
+  if (auto opened = internal::OpenWatchedNamespace(*state); !opened) return std::unexpected(opened.error());
   bool fanotify = options.backend == WatchBackend::kFanotify ||
                   (options.backend == WatchBackend::kAuto && KernelFeatures().fanotify_mount_events);
   if (fanotify) {

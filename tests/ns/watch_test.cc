@@ -1,7 +1,14 @@
 // MountWatcher, LiveMountTable and `mntns watch`, with both backends: fanotify
 // mount events (6.15+) and polling mountinfo.
+#include <fcntl.h>
+#include <sched.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
+#include <cstring>
 
 #include <algorithm>
 #include <atomic>
@@ -19,6 +26,7 @@
 #include "mntns/watch.h"
 #include "support/cli_runner.h"
 #include "support/namespace.h"
+#include "sys/syscalls.h"
 
 namespace mntns {
 namespace {
@@ -361,6 +369,379 @@ TEST(CliWatch, TimeoutEndsAQuietWatchWithStatusZero) {
     EXPECT_EQ(result.out, "");
   });
 }
+
+// Mounts that come and go on a thread of the test's own: each mount in turn
+// is mounted, kept 20 ms, unmounted and left away 20 ms, until the object
+// goes. The pause after each unmount lets the mountinfo backend read the
+// table between two mounts: else an unmount and a mount elsewhere that
+// reuse the old id and the device number read as a move.
+struct ChurnMount {
+  std::string dir;
+  std::string source = "cli";
+  std::string type = "tmpfs";
+  unsigned long flags = 0;
+};
+
+class MountChurn {
+ public:
+  explicit MountChurn(std::vector<ChurnMount> mounts)
+      : mounts_(std::move(mounts)), thread_([this] {
+          for (int i = 0; !done_ && i < 2000; ++i) {
+            for (const ChurnMount& m : mounts_) {
+              if (::mount(m.source.c_str(), m.dir.c_str(), m.type.c_str(), m.flags, nullptr) == 0) {
+                ::usleep(20000);
+                ::umount2(m.dir.c_str(), 0);
+              }
+              ::usleep(20000);
+            }
+          }
+        }) {}
+  MountChurn(const MountChurn&) = delete;
+  MountChurn& operator=(const MountChurn&) = delete;
+  ~MountChurn() {
+    done_ = true;
+    thread_.join();
+  }
+
+ private:
+  std::vector<ChurnMount> mounts_;
+  std::atomic<bool> done_ = false;
+  std::thread thread_;
+};
+
+// A process in a mount namespace of its own (a copy of the test's, every
+// mount private) that mounts tmpfs `source` on `dir` and unmounts it again
+// every 20 ms, until it is killed with the object.
+class ChurningNamespace {
+ public:
+  ChurningNamespace(const std::string& dir, const std::string& source) {
+    int ready[2];
+    if (::pipe2(ready, O_CLOEXEC) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+        ::_exit(1);
+      }
+      const char byte = 1;
+      if (::write(ready[1], &byte, 1) != 1) ::_exit(1);
+      for (int i = 0; i < 6000; ++i) {
+        if (::mount(source.c_str(), dir.c_str(), "tmpfs", 0, nullptr) == 0) {
+          ::usleep(20000);
+          ::umount2(dir.c_str(), 0);
+        }
+        ::usleep(20000);
+      }
+      ::_exit(0);
+    }
+    ::close(ready[1]);
+    char byte = 0;
+    const bool entered = pid_ > 0 && ::read(ready[0], &byte, 1) == 1;
+    ::close(ready[0]);
+    if (!entered) Stop();
+  }
+  ChurningNamespace(const ChurningNamespace&) = delete;
+  ChurningNamespace& operator=(const ChurningNamespace&) = delete;
+  ~ChurningNamespace() { Stop(); }
+
+  // 0 where the process could not start or enter its namespace.
+  [[nodiscard]] pid_t pid() const { return pid_; }
+  [[nodiscard]] std::string NamespaceFile() const { return "/proc/" + std::to_string(pid_) + "/ns/mnt"; }
+
+ private:
+  void Stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = 0;
+  }
+  pid_t pid_ = 0;
+};
+
+std::uint64_t NamespaceIdOf(const std::string& path) {
+  auto fd = sys::Open(AT_FDCWD, path.c_str(), O_RDONLY);
+  if (!fd) return 0;
+  auto id = sys::MountNamespaceId(fd->Get());
+  return id ? *id : 0;
+}
+
+std::vector<nlohmann::json> JsonLines(const std::string& text) {
+  std::vector<nlohmann::json> lines;
+  std::istringstream stream(text);
+  for (std::string line; std::getline(stream, line);) {
+    EXPECT_TRUE(nlohmann::json::accept(line)) << "not JSON: " << line;
+    if (nlohmann::json::accept(line)) lines.push_back(nlohmann::json::parse(line));
+  }
+  return lines;
+}
+
+std::string Hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char c : bytes) {
+    hex += kDigits[c >> 4];
+    hex += kDigits[c & 0xF];
+  }
+  return hex;
+}
+
+// The namespace is held from Open on: the process that named it may go.
+// The test keeps the namespace's file too, and mounts in it from a thread
+// that entered it once the process is gone.
+TEST_P(WatchTest, KeepsReportingTheNamespaceOfAPidAfterTheProcessExited) {
+  testing::InPrivateMountNamespace([this] {
+    const std::string dir = testing::TempDir();
+    int ready[2];
+    ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+        ::_exit(1);
+      }
+      const char byte = 1;
+      if (::write(ready[1], &byte, 1) != 1) ::_exit(1);
+      for (;;) ::pause();
+    }
+    ::close(ready[1]);
+    char byte = 0;
+    const bool entered = ::read(ready[0], &byte, 1) == 1;
+    ::close(ready[0]);
+    auto ns = sys::Open(AT_FDCWD, ("/proc/" + std::to_string(child) + "/ns/mnt").c_str(), O_RDONLY);
+    auto watcher = MountWatcher::Open(NamespaceRef::ByPid(child), {.backend = GetParam()});
+    ::kill(child, SIGKILL);
+    ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+    ASSERT_TRUE(entered);
+    ASSERT_TRUE(ns) << ns.error().Message();
+    ASSERT_TRUE(watcher) << watcher.error().Message();
+    int error = 0;  // errno is the thread's own
+    std::thread inside([&] {
+      if (::unshare(CLONE_FS) != 0 || ::setns(ns->Get(), CLONE_NEWNS) != 0 ||
+          ::mount("after", dir.c_str(), "tmpfs", 0, nullptr) != 0) {
+        error = errno;
+      }
+    });
+    inside.join();
+    ASSERT_EQ(error, 0) << std::strerror(error);
+    const auto events = EventsUntil(*watcher, MountEventType::kAttach, dir);
+    ASSERT_FALSE(events.empty());
+    EXPECT_EQ(events.back().mount.sb_source, "after");
+  });
+}
+
+// `mntns watch --backend NAME` tests: "listmount" (fanotify) and "mountinfo".
+class CliWatchBackend : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "listmount" && !KernelFeatures().fanotify_mount_events) {
+      GTEST_SKIP() << "no fanotify mount events on this kernel (or hidden by the feature profile)";
+    }
+  }
+
+  // `mntns watch --backend NAME ARGS... --json --count 4 --timeout 60`.
+  testing::CliResult WatchJson(std::vector<std::string> args) {
+    std::vector<std::string> all{"watch", "--backend", GetParam(), "--json", "--count", "4", "--timeout", "60"};
+    all.insert(all.end(), args.begin(), args.end());
+    return testing::RunCli(all);
+  }
+};
+
+// The other namespace's mounts are "theirs", the test's own "ours", on the
+// same directory: only "theirs" may be reported, with their namespace's id.
+void ExpectOnlyTheirEvents(const testing::CliResult& result, std::uint64_t their_ns_id) {
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  const auto events = JsonLines(result.out);
+  EXPECT_EQ(events.size(), 4U) << result.out;
+  for (const auto& event : events) {
+    if (event["mount"]["mask"].empty()) continue;  // gone before it could be read: its id alone
+    EXPECT_EQ(event["mount"]["source"], "theirs") << event.dump();
+    EXPECT_EQ(event["mount"]["ns_id"], their_ns_id) << event.dump();
+  }
+}
+
+TEST_P(CliWatchBackend, PidWatchesThatProcessesNamespaceNotTheCallers) {
+  testing::InPrivateMountNamespace([this] {
+    const std::string dir = testing::TempDir();
+    ChurningNamespace theirs(dir, "theirs");
+    ASSERT_NE(theirs.pid(), 0);
+    const std::uint64_t their_id = NamespaceIdOf(theirs.NamespaceFile());
+    ASSERT_NE(their_id, 0U);
+    ASSERT_NE(their_id, NamespaceIdOf("/proc/self/ns/mnt"));
+    MountChurn ours({{.dir = dir, .source = "ours"}});
+    ExpectOnlyTheirEvents(WatchJson({"--pid", std::to_string(theirs.pid())}), their_id);
+  });
+}
+
+TEST_P(CliWatchBackend, NsFileWatchesThePinnedNamespaceNotTheCallers) {
+  testing::InPrivateMountNamespace([this] {
+    const std::string base = testing::TempDir();
+    const std::string dir = base + "/churn";
+    const std::string pin = base + "/pin";
+    ASSERT_TRUE(testing::MakeDirs(dir));
+    const int file = ::open(pin.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    ASSERT_GE(file, 0);
+    ::close(file);
+    // A mount-namespace file binds only into a namespace with a smaller id
+    // than the one it names (else mount(2) says EINVAL, move_mount ELOOP),
+    // and 6.18 hands out ids in per-CPU batches: on one CPU, ours is made
+    // again here, then theirs.
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(std::max(::sched_getcpu(), 0), &one);
+    ASSERT_EQ(::sched_setaffinity(0, sizeof one, &one), 0) << std::strerror(errno);
+    ASSERT_EQ(::unshare(CLONE_NEWNS), 0) << std::strerror(errno);
+    ChurningNamespace theirs(dir, "theirs");
+    ASSERT_NE(theirs.pid(), 0);
+    // A namespace pinned the way `mntns new --pin` pins one: its nsfs file bound on a file.
+    ASSERT_EQ(::mount(theirs.NamespaceFile().c_str(), pin.c_str(), nullptr, MS_BIND, nullptr), 0)
+        << std::strerror(errno);
+    const std::uint64_t their_id = NamespaceIdOf(pin);
+    ASSERT_NE(their_id, 0U);
+    MountChurn ours({{.dir = dir, .source = "ours"}});
+    ExpectOnlyTheirEvents(WatchJson({"--ns-file", pin}), their_id);
+  });
+}
+
+// The kept mount and the left-out one take turns; every event shown must
+// be the kept mount's.
+void ExpectOnlyKeptEvents(const testing::CliResult& result, const std::string& kept_dir,
+                          const std::string& kept_source) {
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  const auto events = JsonLines(result.out);
+  EXPECT_EQ(events.size(), 4U) << result.out;
+  for (const auto& event : events) {
+    EXPECT_TRUE(event["event"] == "attach" || event["event"] == "detach") << event.dump();
+    EXPECT_EQ(event["mount"]["target"], kept_dir) << event.dump();
+    EXPECT_EQ(event["mount"]["source"], kept_source) << event.dump();
+  }
+}
+
+TEST_P(CliWatchBackend, OptionsFilterKeepsOnlyEventsOfMountsWithThoseOptions) {
+  testing::InPrivateMountNamespace([this] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(testing::MakeDirs(base + "/ro") && testing::MakeDirs(base + "/rw"));
+    MountChurn churn({{.dir = base + "/ro", .flags = MS_RDONLY | MS_NOEXEC}, {.dir = base + "/rw"}});
+    ExpectOnlyKeptEvents(WatchJson({"-O", "ro,noexec"}), base + "/ro", "cli");
+  });
+}
+
+TEST_P(CliWatchBackend, SourceFilterKeepsOnlyEventsOfMountsOfThatSource) {
+  testing::InPrivateMountNamespace([this] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(testing::MakeDirs(base + "/a") && testing::MakeDirs(base + "/b"));
+    MountChurn churn({{.dir = base + "/a", .source = "wanted"}, {.dir = base + "/b", .source = "unwanted"}});
+    ExpectOnlyKeptEvents(WatchJson({"-S", "wanted"}), base + "/a", "wanted");
+  });
+}
+
+TEST_P(CliWatchBackend, MountpointFilterKeepsOnlyEventsOfMountsOnThatDirectory) {
+  testing::InPrivateMountNamespace([this] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(testing::MakeDirs(base + "/a") && testing::MakeDirs(base + "/b"));
+    MountChurn churn({{.dir = base + "/a"}, {.dir = base + "/b"}});
+    // Written with a trailing slash, as findmnt -M takes it.
+    ExpectOnlyKeptEvents(WatchJson({"-M", base + "/b/"}), base + "/b", "cli");
+  });
+}
+
+// A directory name with a newline, a tab, an escape sequence, a byte that is
+// not UTF-8 and a space.
+std::string HostileDir(const std::string& base) { return base + "/a\nb\tc\x1b[31md\xff e"; }
+
+TEST_P(CliWatchBackend, TextOutputEscapesATargetAsLsRawDoes) {
+  testing::InPrivateMountNamespace([this] {
+    const std::string dir = HostileDir(testing::TempDir());
+    ASSERT_TRUE(testing::MakeDirs(dir));
+    testing::CliResult watched;
+    {
+      MountChurn churn({{.dir = dir, .source = "hostile"}});
+      watched = testing::RunCli({"watch", "--backend", GetParam(), "-n", "-o", "TARGET,SOURCE", "-S", "hostile",
+                                 "--count", "1", "--timeout", "60"});
+    }
+    ASSERT_EQ(watched.exit_status, 0) << watched.err;
+    for (unsigned char c : watched.out.substr(0, watched.out.size() - 1)) {
+      EXPECT_TRUE(c >= 0x20 && c < 0x7f) << "raw byte " << static_cast<int>(c) << " in " << watched.out;
+    }
+    ASSERT_EQ(::mount("hostile", dir.c_str(), "tmpfs", 0, nullptr), 0);
+    const auto listed = testing::RunCli({"ls", "--backend", GetParam(), "-r", "-n", "-o", "TARGET,SOURCE",
+                                         "-S", "hostile"});
+    ASSERT_EQ(listed.exit_status, 0) << listed.err;
+    const std::size_t space = watched.out.find(' ');
+    ASSERT_NE(space, std::string::npos) << watched.out;
+    EXPECT_EQ(watched.out.substr(space + 1), listed.out);
+  });
+}
+
+TEST_P(CliWatchBackend, JsonOutputGivesATargetsExactBytesAsLsJsonDoes) {
+  testing::InPrivateMountNamespace([this] {
+    const std::string dir = HostileDir(testing::TempDir());
+    ASSERT_TRUE(testing::MakeDirs(dir));
+    testing::CliResult watched;
+    {
+      MountChurn churn({{.dir = dir, .source = "hostile"}});
+      watched = testing::RunCli({"watch", "--backend", GetParam(), "--json", "-S", "hostile", "--count", "1",
+                                 "--timeout", "60"});
+    }
+    ASSERT_EQ(watched.exit_status, 0) << watched.err;
+    const auto events = JsonLines(watched.out);
+    ASSERT_EQ(events.size(), 1U) << watched.out;
+    const auto& mount = events[0]["mount"];
+    EXPECT_EQ(mount["target_hex"], Hex(dir)) << mount.dump();
+    ASSERT_EQ(::mount("hostile", dir.c_str(), "tmpfs", 0, nullptr), 0);
+    const auto listed = testing::RunCli({"ls", "--backend", GetParam(), "--json", "-S", "hostile"});
+    ASSERT_EQ(listed.exit_status, 0) << listed.err;
+    ASSERT_TRUE(nlohmann::json::accept(listed.out)) << listed.out;
+    const auto table = nlohmann::json::parse(listed.out);
+    ASSERT_EQ(table["mounts"].size(), 1U) << listed.out;
+    EXPECT_EQ(mount["target"], table["mounts"][0]["target"]);
+    EXPECT_EQ(mount["target_hex"], table["mounts"][0]["target_hex"]);
+  });
+}
+
+// One line on stderr that names `words`, with the errno name once; exit 1.
+void ExpectOneErrorLine(const testing::CliResult& result, const std::vector<std::string>& words,
+                        const std::string& errno_name) {
+  EXPECT_EQ(result.exit_status, 1);
+  EXPECT_EQ(result.out, "");
+  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+  EXPECT_TRUE(result.err.starts_with("mntns: watch ")) << result.err;
+  for (const std::string& word : words) EXPECT_NE(result.err.find(word), std::string::npos) << word << ": " << result.err;
+  const std::size_t first = result.err.find(errno_name);
+  EXPECT_NE(first, std::string::npos) << result.err;
+  if (first != std::string::npos) {
+    EXPECT_EQ(result.err.find(errno_name, first + 1), std::string::npos) << result.err;
+  }
+}
+
+TEST_P(CliWatchBackend, APidWithoutAProcessFailsWithOneLineNamingOptionPidAndErrno) {
+  // A process that was, and is reaped: its pid names nothing now.
+  const pid_t gone = ::fork();
+  if (gone == 0) ::_exit(0);
+  ASSERT_GT(gone, 0);
+  ASSERT_EQ(::waitpid(gone, nullptr, 0), gone);
+  const auto result = testing::RunCli({"watch", "--backend", GetParam(), "--pid", std::to_string(gone),
+                                       "--timeout", "1"});
+  ExpectOneErrorLine(result, {"--pid", "/proc/" + std::to_string(gone) + "/"}, "ENOENT");
+}
+
+TEST_P(CliWatchBackend, AFileThatIsNotANamespaceFailsWithOneLineNamingOptionPathAndErrno) {
+  const std::string path = testing::TempDir() + "/plain";
+  const int file = ::open(path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+  ASSERT_GE(file, 0);
+  ::close(file);
+  const auto result = testing::RunCli({"watch", "--backend", GetParam(), "--ns-file", path, "--timeout", "1"});
+  ExpectOneErrorLine(result, {"--ns-file", "\"" + path + "\"", "not a namespace file"}, "EINVAL");
+}
+
+TEST_P(CliWatchBackend, ANamespaceFileOfAnotherTypeFailsWithOneLineNamingOptionPathAndErrno) {
+  const auto result = testing::RunCli({"watch", "--backend", GetParam(), "--ns-file", "/proc/self/ns/net",
+                                       "--timeout", "1"});
+  ExpectOneErrorLine(result, {"--ns-file", "\"/proc/self/ns/net\"", "not a mount namespace"}, "EINVAL");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, CliWatchBackend, ::testing::Values("listmount", "mountinfo"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace mntns
