@@ -165,11 +165,8 @@ Result<Mount> DeriveFromFd(int fd, FieldMask mask, Reach reach) {
   for (std::uint64_t internal_magic : kInternalMagics) {
     if (magic == internal_magic) return FdError(EINVAL, fd);
   }
-  struct statvfs vfs {};
-  if (::fstatvfs(fd, &vfs) != 0) {
-    const int err = errno;
-    return FdError(err, fd);
-  }
+  auto vfs = sys::Fstatvfs(fd);
+  if (!vfs) return FdError(vfs.error().code, fd);
   auto self = PlaceOf(fd);
   if (!self) return FdError(self.error().code, fd);
 
@@ -179,10 +176,10 @@ Result<Mount> DeriveFromFd(int fd, FieldMask mask, Reach reach) {
   mount.sb_dev_major = major(self->dev);
   mount.sb_dev_minor = minor(self->dev);
   mount.sb_magic = magic;
-  mount.sb_flags = (vfs.f_flag & ST_SYNCHRONOUS) != 0 ? kSbSynchronous : 0;
+  mount.sb_flags = (vfs->f_flag & ST_SYNCHRONOUS) != 0 ? kSbSynchronous : 0;
   mount.id = self->mount_id;
   mount.old_id = OldMountIdOf(fd);
-  mount.attr = AttrFromStatvfs(vfs.f_flag);
+  mount.attr = AttrFromStatvfs(vfs->f_flag);
   for (const KnownType& type : kKnownTypes) {
     if (type.magic == magic) {
       mount.fs_type = type.name;

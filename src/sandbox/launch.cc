@@ -654,9 +654,8 @@ void SendStatusRecord(const SandboxStatus& status, int error_fd) {
   if (spec.unshare_net) {
     if (auto r = BringUpLoopback(); !r) fail(r.error());
   }
-  if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) {
-    const int err = errno;
-    fail(MakeError(err, "sethostname", QuotePath(spec.hostname)).error());
+  if (!spec.hostname.empty()) {
+    if (auto r = sys::SetHostname(spec.hostname); !r) fail(r.error());
   }
   // The host's /proc, for the user-namespace maps written after entering.
   UniqueFd proc_dir;

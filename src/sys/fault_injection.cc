@@ -96,7 +96,7 @@ std::string_view CallName(Call call) {
       "mkdir",        "symlink",    "chmod",        "rename",     "utimensat", "chroot",
       "getrandom",    "poll",       "close_range",  "read",       "write",     "pread",
       "statfs",       "fstatfs",    "fstatat",      "unlinkat",   "readlink",  "setresuid",
-      "setresgid",    "setsid",     "sendmsg",      "recvmsg",
+      "setresgid",    "setsid",     "sendmsg",      "recvmsg",    "fstatvfs",  "sethostname",
   };
   // A kind added to Call without its name here would name nothing.
   static_assert(std::size(kNames) == kCalls);

@@ -69,6 +69,8 @@ enum class Call : int {
   kSetsid,
   kSendmsg,
   kRecvmsg,
+  kFstatvfs,
+  kSethostname,
   kCount,
 };
 

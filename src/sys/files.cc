@@ -61,6 +61,15 @@ Result<struct statfs> Fstatfs(int fd) {
   return fs;
 }
 
+Result<struct statvfs> Fstatvfs(int fd) {
+  struct statvfs vfs {};
+  if (InjectFault(Call::kFstatvfs) || ::fstatvfs(fd, &vfs) != 0) {
+    const int err = errno;
+    return MakeError(err, "fstatvfs", fmt::format("fd {}", fd));
+  }
+  return vfs;
+}
+
 Result<std::size_t> Read(int fd, std::span<char> into, std::string_view what) {
   ssize_t n;
   while ((n = InjectFault(Call::kRead) ? -1 : ::read(fd, into.data(), into.size())) < 0 && errno == EINTR) {

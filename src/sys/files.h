@@ -1,6 +1,6 @@
 // The raw-syscall layer for the file calls of the namespace, keeper, query
 // and sandbox code: read, write, pread, statx, fstat, fstatat, statfs,
-// mkdir, symlink, readlink, unlink, chmod, rename, utimensat, chroot,
+// fstatvfs, mkdir, symlink, readlink, unlink, chmod, rename, utimensat, chroot,
 // getrandom, poll, close_range and the fcntl commands on fds (F_SETFD,
 // F_SETLK, F_DUPFD_CLOEXEC). Like syscalls.h, each wrapper
 // names the call and its key argument in its Error (callers that know more,
@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 
 #include <cstddef>
@@ -37,6 +38,9 @@ namespace mntns::sys {
 // statfs(2) and fstatfs(2).
 [[nodiscard]] Result<struct statfs> Statfs(const char* path);
 [[nodiscard]] Result<struct statfs> Fstatfs(int fd);
+
+// fstatvfs(3) (an fstatfs(2) whose f_flag has the mount's ST_* flags).
+[[nodiscard]] Result<struct statvfs> Fstatvfs(int fd);
 
 // read(2) of at most into.size() bytes, retried on EINTR: how many were read,
 // 0 at the end of the file (or a closed pipe). `what` names the file in the
