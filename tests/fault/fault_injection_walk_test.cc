@@ -38,6 +38,7 @@
 #include "mntns/query.h"
 #include "mntns/sandbox.h"
 #include "mntns/tree.h"
+#include "mntns/watch.h"
 #include "support/namespace.h"
 #include "support/probe.h"
 #include "sys/fault_injection_control.h"
@@ -361,6 +362,32 @@ TEST(FaultInjectionWalk, StatmountByFdOnAttachedAndDetachedMounts) {
           .own_name = KernelFeatures().statmount_by_fd ? "" : "statmount"});
     ::close(detached);
     ::close(attached);
+  });
+}
+
+// ---- watching -------------------------------------------------------------------
+
+// A watcher opened, a mount made and removed by the test (raw calls, never
+// failed), and the event of the mount read: fanotify's read and statmount,
+// or the mountinfo re-read.
+TEST(FaultInjectionWalk, MountWatcherWithEachBackendSeesAMount) {
+  InPrivateMountNamespace([] {
+    const std::string dir = TempDir();
+    for (const auto& [name, backend] : {std::pair{"fanotify", WatchBackend::kFanotify},
+                                        std::pair{"mountinfo", WatchBackend::kMountinfo}}) {
+      Walk({.name = std::string("MountWatcher(") + name + ")", .run = [dir, backend]() -> Result<void> {
+              auto watcher = MountWatcher::Open({}, {.backend = backend});
+              if (!watcher) return std::unexpected(watcher.error());
+              if (::mount("walk", dir.c_str(), "tmpfs", 0, nullptr) != 0) {
+                return MakeError(errno, "mount (test)", dir);
+              }
+              auto events = watcher->Next(0);
+              ::umount2(dir.c_str(), MNT_DETACH);
+              if (!events) return std::unexpected(events.error());
+              if (events->empty()) return MakeError(EIO, "MountWatcher::Next (test)", "no event for the mount");
+              return kOk;
+            }});
+    }
   });
 }
 
