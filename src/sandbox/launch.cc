@@ -758,7 +758,9 @@ void SendStatusRecord(const SandboxStatus& status, int error_fd) {
     if (auto r = sys::Setns(launch.rootless_user_ns_fd, CLONE_NEWUSER); !r) fail(r.error());
     if (auto r = sys::Setns(launch.rootless_host_view_fd, CLONE_NEWNS); !r) fail(r.error());
     if (!launch.cwd.empty()) static_cast<void>(::chdir(launch.cwd.c_str()));
-    static_cast<void>(internal::UseSharedTemplate(UniqueFd(::fcntl(launch.rootless_template_fd, F_DUPFD_CLOEXEC, 3))));
+    // Without the copy (fd limit) the factory builds a template of its own.
+    auto shared = sys::DuplicateFd(launch.rootless_template_fd, 3);
+    static_cast<void>(internal::UseSharedTemplate(shared ? std::move(*shared) : UniqueFd()));
     auto created = CreateRootNamespace(spec);
     if (!created) fail(created.error());
     ns = std::move(*created);
