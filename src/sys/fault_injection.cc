@@ -95,8 +95,8 @@ std::string_view CallName(Call call) {
       "waitpid",      "waitid",     "signalfd",     "prctl",      "flock",
       "mkdir",        "symlink",    "chmod",        "rename",     "utimensat", "chroot",
       "getrandom",    "poll",       "close_range",  "read",       "write",     "pread",
-      "statfs",       "fstatfs",    "fstatat",      "unlinkat",   "readlink",  "setresuid",
-      "setresgid",    "setsid",     "sendmsg",      "recvmsg",    "fstatvfs",  "sethostname",
+      "statfs",       "fstatfs",    "fstatat",      "readlink",   "setresuid", "setresgid",
+      "setsid",       "sendmsg",    "recvmsg",      "fstatvfs",   "sethostname",
   };
   // A kind added to Call without its name here would name nothing.
   static_assert(std::size(kNames) == kCalls);

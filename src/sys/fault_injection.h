@@ -62,7 +62,6 @@ enum class Call : int {
   kStatfs,
   kFstatfs,
   kFstatat,
-  kUnlinkat,
   kReadlink,        // readlinkat(2)
   kSetresuid,
   kSetresgid,

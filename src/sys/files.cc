@@ -115,14 +115,6 @@ Result<std::string> ReadLink(int dirfd, const char* path) {
   return std::string(text, static_cast<std::size_t>(n));
 }
 
-Result<void> Unlink(int dirfd, const char* path, int flags) {
-  if (InjectFault(Call::kUnlinkat) || ::unlinkat(dirfd, path, flags) != 0) {
-    const int err = errno;
-    return MakeError(err, "unlinkat", DescribeDirFd(dirfd, path));
-  }
-  return kOk;
-}
-
 Result<UniqueFd> DuplicateFd(int fd, int lowest) {
   const int copy = InjectFault(Call::kFcntl) ? -1 : ::fcntl(fd, F_DUPFD_CLOEXEC, lowest);
   if (copy < 0) {

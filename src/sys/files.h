@@ -1,9 +1,8 @@
 // The raw-syscall layer for the file calls of the namespace, keeper, query
 // and sandbox code: read, write, pread, statx, fstat, fstatat, statfs,
-// fstatvfs, mkdir, symlink, readlink, unlink, chmod, rename, utimensat, chroot,
+// fstatvfs, mkdir, symlink, readlink, chmod, rename, utimensat, chroot,
 // getrandom, poll, close_range and the fcntl commands on fds (F_SETFD,
-// F_SETLK, F_DUPFD_CLOEXEC). Like syscalls.h, each wrapper
-// names the call and its key argument in its Error (callers that know more,
+// F_SETLK, F_DUPFD_CLOEXEC). Like syscalls.h, each wrapper names the call and its key argument in its Error (callers that know more,
 // such as "inside the sandbox", replace the argument) and captures errno in
 // the first statement after the call; every fd is close-on-exec and owned by
 // a UniqueFd from the start.
@@ -57,9 +56,6 @@ namespace mntns::sys {
 // readlinkat(2): the text of the link `path` (relative to dirfd); a text of
 // PATH_MAX bytes or more is ENAMETOOLONG. EINVAL when it is no symlink.
 [[nodiscard]] Result<std::string> ReadLink(int dirfd, const char* path);
-
-// unlinkat(2) (`flags` 0 or AT_REMOVEDIR).
-[[nodiscard]] Result<void> Unlink(int dirfd, const char* path, int flags);
 
 // fcntl(F_DUPFD_CLOEXEC): a close-on-exec copy of `fd` numbered `lowest` or above.
 [[nodiscard]] Result<UniqueFd> DuplicateFd(int fd, int lowest);

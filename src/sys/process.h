@@ -1,8 +1,8 @@
 // The raw-syscall layer for process calls: fork and clone3, pipes and socket
-// pairs, waiting, signalfd, prctl, flock, setresuid, setresgid and setsid. Like syscalls.h, each wrapper
-// names the call and its key argument in its Error and captures errno in the
-// first statement after the call; every fd is close-on-exec and owned by a
-// UniqueFd from the start.
+// pairs, waiting, signalfd, prctl, flock, setresuid, setresgid and setsid.
+// Like syscalls.h, each wrapper names the call and its key argument in its
+// Error and captures errno in the first statement after the call; every fd
+// is close-on-exec and owned by a UniqueFd from the start.
 #pragma once
 
 #include <signal.h>
