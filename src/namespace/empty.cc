@@ -11,6 +11,7 @@
 
 #include "mntns/namespace.h"
 #include "namespace/internal.h"
+#include "sys/files.h"
 #include "sys/namespaces.h"
 #include "sys/process.h"
 #include "sys/syscalls.h"
@@ -188,11 +189,15 @@ Result<MountNamespaceChild> ForkIntoEmptyMountNamespace(std::uint64_t clone_flag
   ns.Reset();
   // EOF: the child is in its namespace (its end closed as it returned).
   int err = 0;
-  ssize_t got = 0;
-  do {
-    got = ::read(report->first.Get(), &err, sizeof err);
-  } while (got < 0 && errno == EINTR);
-  if (got == sizeof err) {
+  auto got = sys::Read(report->first.Get(), std::span(reinterpret_cast<char*>(&err), sizeof err),
+                       "the empty-namespace child's report");
+  if (!got) {
+    // Whether the child got into its namespace is unknown: it goes.
+    static_cast<void>(sys::PidfdSendSignal(child->pidfd.Get(), SIGKILL));
+    static_cast<void>(sys::WaitId(P_PIDFD, static_cast<id_t>(child->pidfd.Get()), WEXITED));
+    return std::unexpected(std::move(got.error().Wrap(Context(*strategy))));
+  }
+  if (*got == sizeof err) {
     (void)sys::WaitId(P_PIDFD, static_cast<id_t>(child->pidfd.Get()), WEXITED);
     return MakeError(err, in_place ? "build the empty root in the child" : "setns into the empty mount namespace",
                      Context(*strategy));

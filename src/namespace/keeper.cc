@@ -159,16 +159,15 @@ std::optional<KeeperRecord> ParseRecord(std::string_view text) {
 
 // Up to `limit` bytes of `name`; nullopt if it cannot be opened or read.
 std::optional<std::string> ReadSmallFile(int dir_fd, const char* name, std::size_t limit) {
-  const UniqueFd fd(::openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  auto fd = sys::Open(dir_fd, name, O_RDONLY | O_NOFOLLOW);
   if (!fd) return std::nullopt;
   std::string text(limit, '\0');
   std::size_t size = 0;
   while (size < limit) {
-    const ssize_t got = ::read(fd.Get(), text.data() + size, limit - size);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) return std::nullopt;
-    if (got == 0) break;
-    size += static_cast<std::size_t>(got);
+    auto got = sys::Read(fd->Get(), std::span(text).subspan(size), name);
+    if (!got) return std::nullopt;
+    if (*got == 0) break;
+    size += *got;
   }
   text.resize(size);
   return text;
@@ -180,24 +179,22 @@ std::optional<std::string> ReadSmallFile(int dir_fd, const char* name, std::size
 // there gets nothing, and nobody waits: a FIFO is never opened for a blocking
 // read, a device never opened at all.
 std::optional<KeeperRecord> ReadRecord(int dir_fd, const std::string& name, timespec* changed) {
-  struct stat before {};
-  if (::fstatat(dir_fd, name.c_str(), &before, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(before.st_mode)) {
-    return std::nullopt;
-  }
-  const UniqueFd fd(::openat(dir_fd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
+  auto before = sys::Fstatat(dir_fd, name.c_str(), AT_SYMLINK_NOFOLLOW);
+  if (!before || !S_ISREG(before->st_mode)) return std::nullopt;
+  auto fd = sys::Open(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
   if (!fd) return std::nullopt;
-  struct stat st {};
-  if (::fstat(fd.Get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid() ||
-      (st.st_mode & 077) != 0 || st.st_size <= 0 || static_cast<std::size_t>(st.st_size) >= kRecordLimit) {
+  auto status = sys::Fstat(fd->Get());
+  if (!status) return std::nullopt;
+  const struct stat& st = *status;
+  if (!S_ISREG(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 077) != 0 || st.st_size <= 0 ||
+      static_cast<std::size_t>(st.st_size) >= kRecordLimit) {
     return std::nullopt;
   }
   char text[kRecordLimit];
-  ssize_t size;
-  while ((size = ::read(fd.Get(), text, sizeof text)) < 0 && errno == EINTR) {
-  }
-  if (size <= 0 || static_cast<std::size_t>(size) >= sizeof text) return std::nullopt;
+  auto size = sys::Read(fd->Get(), text, name);
+  if (!size || *size == 0 || *size >= sizeof text) return std::nullopt;
   if (changed != nullptr) *changed = st.st_mtim;
-  return ParseRecord(std::string_view(text, static_cast<std::size_t>(size)));
+  return ParseRecord(std::string_view(text, *size));
 }
 
 bool Before(const timespec& a, const timespec& b) {
@@ -304,11 +301,7 @@ Result<UniqueFd> BuildKeptTemplate() {
 Result<void> WriteOwnProcFile(const char* name, const std::string& text) {
   auto file = sys::Open(AT_FDCWD, name, O_WRONLY);
   if (!file) return std::unexpected(file.error());
-  if (::write(file->Get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
-    const int err = errno;
-    return MakeError(err, "write", QuotePath(name));
-  }
-  return kOk;
+  return sys::WriteAll(file->Get(), text, QuotePath(name));
 }
 
 // The rootless keeper's namespaces: a user namespace that maps the user's own
@@ -445,9 +438,8 @@ std::optional<std::string> MappedFileOf(std::uintptr_t address) {
   if (!maps) return std::nullopt;
   std::string text;
   char buffer[16384];
-  ssize_t n;
-  while ((n = ::read(maps->Get(), buffer, sizeof buffer)) > 0 || (n < 0 && errno == EINTR)) {
-    if (n > 0) text.append(buffer, static_cast<std::size_t>(n));
+  for (Result<std::size_t> n; (n = sys::Read(maps->Get(), buffer, "/proc/self/maps")) && *n > 0;) {
+    text.append(buffer, *n);
   }
   // "START-END PERMS OFFSET DEV INODE PATH"
   for (std::size_t at = 0; at < text.size();) {
@@ -582,8 +574,7 @@ UniqueFd OpenKeptTemplate(int dir_fd, const KeeperFiles& files) {
   // Ours, before anything is read: anyone can name a process "mntns-template",
   // and reading a stranger's environment waits on its memory (a process stuck
   // in a FUSE page fault would stall every caller under the shared lock).
-  struct stat owner {};
-  if (::fstat(process->Get(), &owner) != 0 || owner.st_uid != ::geteuid()) return {};
+  if (auto owner = sys::Fstat(process->Get()); !owner || owner->st_uid != ::geteuid()) return {};
   auto name = ReadSmallFile(process->Get(), "comm", 32);
   if (!name || *name != std::string(kKeeperName) + "\n") return {};
   // The token is in the record and in the environment the keeper was exec'd
@@ -610,10 +601,9 @@ Result<void> WriteRecord(int dir_fd, const KeeperFiles& files, const KeeperRecor
     return std::unexpected(error);
   }
   const std::string text = fmt::format("{} {} {}\n", record.pid, record.ns_id, record.token);
-  if (::write(draft->Get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
-    const int err = errno;
+  if (auto r = sys::WriteAll(draft->Get(), text, files.PathOf(files.record_draft)); !r) {
     ::unlinkat(dir_fd, files.record_draft.c_str(), 0);
-    return MakeError(err, "write", files.PathOf(files.record_draft));
+    return r;
   }
   // Readers see the old record or the whole new one.
   if (auto r = sys::Rename(dir_fd, files.record_draft.c_str(), files.record.c_str()); !r) {
@@ -712,12 +702,13 @@ internal::RootlessNamespaces OpenKeptRootless(int dir_fd, const KeeperFiles& fil
   if (!user_ns) return {};
   auto owner = sys::UserNamespaceOwner(user_ns->Get());
   if (!owner || *owner != ::geteuid()) return {};
-  struct stat user_st {};
-  if (::fstat(user_ns->Get(), &user_st) != 0) return {};
+  auto user_status = sys::Fstat(user_ns->Get());
+  if (!user_status) return {};
+  const struct stat& user_st = *user_status;
   const auto owned_by_keeper = [&](int ns_fd) {
     auto owning = sys::OwningUserNamespace(ns_fd);
-    struct stat st {};
-    return owning && ::fstat(owning->Get(), &st) == 0 && st.st_ino == user_st.st_ino && st.st_dev == user_st.st_dev;
+    auto st = owning ? sys::Fstat(owning->Get()) : Result<struct stat>(std::unexpected(owning.error()));
+    return st && st->st_ino == user_st.st_ino && st->st_dev == user_st.st_dev;
   };
   if (!owned_by_keeper(template_ns.Get())) return {};
   auto tasks = sys::Open(process->Get(), "task", O_RDONLY | O_DIRECTORY);

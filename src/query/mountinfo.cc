@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "helper_thread.h"
+#include "sys/files.h"
 #include "sys/namespaces.h"
 #include "sys/syscalls.h"
 #include "sys/uapi.h"
@@ -258,14 +259,10 @@ Result<std::string> ReadWholeFile(int fd, const std::string& what) {
   std::string text;
   char chunk[65536];
   for (;;) {
-    const ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n < 0) {
-      const int err = errno;
-      if (err == EINTR) continue;
-      return MakeError(err, "read", what);
-    }
-    if (n == 0) break;
-    text.append(chunk, static_cast<std::size_t>(n));
+    auto n = sys::Read(fd, chunk, what);
+    if (!n) return std::unexpected(n.error());
+    if (*n == 0) break;
+    text.append(chunk, *n);
   }
   return text;
 }

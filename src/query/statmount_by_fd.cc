@@ -122,8 +122,9 @@ std::optional<ParentMount> ParentOf(int fd, const Place& start) {
   int at = fd;
   Place here = start;
   for (int depth = 0; depth < kMaximumWalkDepth; ++depth) {
-    UniqueFd up(::openat(at, "..", O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!up) return std::nullopt;
+    auto opened = sys::Open(at, "..", O_PATH | O_DIRECTORY);
+    if (!opened) return std::nullopt;
+    UniqueFd up = std::move(*opened);
     auto above = PlaceOf(up.Get());
     if (!above) return std::nullopt;
     const bool stayed = above->mount_id == here.mount_id && above->dev == here.dev &&
@@ -158,20 +159,14 @@ std::uint64_t AttrFromStatvfs(unsigned long flags) {
 // What an fd tells about its mount without any kernel mount-table lookup (Mount::derived
 // documents which fields that fills).
 Result<Mount> DeriveFromFd(int fd, FieldMask mask, Reach reach) {
-  struct statfs fs {};
-  if (::fstatfs(fd, &fs) != 0) {
-    const int err = errno;
-    return FdError(err, fd);
-  }
-  const auto magic = static_cast<std::uint64_t>(fs.f_type);
+  auto fs = sys::Fstatfs(fd);
+  if (!fs) return FdError(fs.error().code, fd);
+  const auto magic = static_cast<std::uint64_t>(fs->f_type);
   for (std::uint64_t internal_magic : kInternalMagics) {
     if (magic == internal_magic) return FdError(EINVAL, fd);
   }
-  struct statvfs vfs {};
-  if (::fstatvfs(fd, &vfs) != 0) {
-    const int err = errno;
-    return FdError(err, fd);
-  }
+  auto vfs = sys::Fstatvfs(fd);
+  if (!vfs) return FdError(vfs.error().code, fd);
   auto self = PlaceOf(fd);
   if (!self) return FdError(self.error().code, fd);
 
@@ -181,10 +176,10 @@ Result<Mount> DeriveFromFd(int fd, FieldMask mask, Reach reach) {
   mount.sb_dev_major = major(self->dev);
   mount.sb_dev_minor = minor(self->dev);
   mount.sb_magic = magic;
-  mount.sb_flags = (vfs.f_flag & ST_SYNCHRONOUS) != 0 ? kSbSynchronous : 0;
+  mount.sb_flags = (vfs->f_flag & ST_SYNCHRONOUS) != 0 ? kSbSynchronous : 0;
   mount.id = self->mount_id;
   mount.old_id = OldMountIdOf(fd);
-  mount.attr = AttrFromStatvfs(vfs.f_flag);
+  mount.attr = AttrFromStatvfs(vfs->f_flag);
   for (const KnownType& type : kKnownTypes) {
     if (type.magic == magic) {
       mount.fs_type = type.name;

@@ -41,6 +41,7 @@
 #include "mntns/sandbox.h"
 #include "namespace/internal.h"
 #include "sandbox/internal.h"
+#include "sys/files.h"
 #include "sys/namespaces.h"
 #include "sys/openat2.h"
 #include "sys/process.h"
@@ -137,14 +138,10 @@ Result<void> ReceiveError(int fd, bool* ready = nullptr, std::optional<SandboxSt
     } else if (int code = 0; std::memcpy(&code, data.data(), sizeof code), code == kStatusCode) {
       want = kStatusRecord - data.size();
     }
-    const ssize_t n = ::read(fd, buffer, want);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      return MakeError(err, "read", "the sandbox setup channel");
-    }
-    if (n == 0) break;
-    data.append(buffer, static_cast<std::size_t>(n));
+    auto n = sys::Read(fd, std::span(buffer, want), "the sandbox setup channel");
+    if (!n) return std::unexpected(n.error());
+    if (*n == 0) break;
+    data.append(buffer, *n);
   }
   if (data.empty()) return kOk;
   Error error;
@@ -226,11 +223,7 @@ std::vector<std::string> BuildEnvironment(const SandboxSpec& spec) {
 Result<void> WriteProcFile(int proc_dir, const std::string& path, const std::string& text) {
   auto file = sys::Open(proc_dir, path.c_str(), O_WRONLY);
   if (!file) return std::unexpected(file.error());
-  if (::write(file->Get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
-    const int err = errno;
-    return MakeError(err, "write", fmt::format("/proc/{} \"{}\"", path, text.substr(0, text.size() - 1)));
-  }
-  return kOk;
+  return sys::WriteAll(file->Get(), text, fmt::format("/proc/{} \"{}\"", path, text.substr(0, text.size() - 1)));
 }
 
 // unshare(CLONE_NEWUSER) once this process has one thread again: the
@@ -523,11 +516,7 @@ Result<void> WriteSelinuxAttribute(int proc_dir, const char* attribute, const st
   const std::string path = fmt::format("thread-self/attr/{}", attribute);
   auto file = sys::Open(proc_dir, path.c_str(), O_WRONLY);
   if (!file) return std::unexpected(file.error());
-  if (::write(file->Get(), label.data(), label.size()) != static_cast<ssize_t>(label.size())) {
-    const int err = errno;
-    return MakeError(err, "write", fmt::format("/proc/{} {}", path, QuotePath(label)));
-  }
-  return kOk;
+  return sys::WriteAll(file->Get(), label, fmt::format("/proc/{} {}", path, QuotePath(label)));
 }
 
 // --userns-block-fd: a user namespace without id maps for this process (and
@@ -552,13 +541,17 @@ Result<void> AwaitCallersIdMaps(const SandboxSpec& spec, int proc_dir, int error
     // In a joined namespace nothing is mapped by mntns: --uid/--gid pick
     // ids that its maps already have. As bwrap: no setgroups (an
     // unprivileged user's namespace denies it), the supplementary groups stay.
-    if (spec.gid && ::setresgid(*spec.gid, *spec.gid, *spec.gid) != 0) {
-      const int err = errno;
-      fail(MakeError(err, "setresgid", fmt::format("{} (--gid, in the --userns namespace)", *spec.gid)).error());
+    if (spec.gid) {
+      if (auto r = sys::SetAllGroupIds(*spec.gid); !r) {
+        r.error().argument += " (--gid, in the --userns namespace)";
+        fail(r.error());
+      }
     }
-    if (spec.uid && ::setresuid(*spec.uid, *spec.uid, *spec.uid) != 0) {
-      const int err = errno;
-      fail(MakeError(err, "setresuid", fmt::format("{} (--uid, in the --userns namespace)", *spec.uid)).error());
+    if (spec.uid) {
+      if (auto r = sys::SetAllUserIds(*spec.uid); !r) {
+        r.error().argument += " (--uid, in the --userns namespace)";
+        fail(r.error());
+      }
     }
   }
   if (spec.disable_userns) {
@@ -582,9 +575,11 @@ Result<void> AwaitCallersIdMaps(const SandboxSpec& spec, int proc_dir, int error
   } else if (spec.unshare_user && !spec.keep_capabilities) {
     if (auto r = DropCapabilities(); !r) fail(r.error());
   }
-  if (spec.new_session && ::setsid() < 0) {
-    const int err = errno;
-    fail(MakeError(err, "setsid", "--new-session").error());
+  if (spec.new_session) {
+    if (auto r = sys::NewSession(); !r) {
+      r.error().argument = "--new-session";
+      fail(r.error());
+    }
   }
   if (!spec.exec_label.empty()) {
     if (auto r = WriteSelinuxAttribute(proc_dir, "exec", spec.exec_label); !r) {
@@ -659,9 +654,8 @@ void SendStatusRecord(const SandboxStatus& status, int error_fd) {
   if (spec.unshare_net) {
     if (auto r = BringUpLoopback(); !r) fail(r.error());
   }
-  if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) {
-    const int err = errno;
-    fail(MakeError(err, "sethostname", QuotePath(spec.hostname)).error());
+  if (!spec.hostname.empty()) {
+    if (auto r = sys::SetHostname(spec.hostname); !r) fail(r.error());
   }
   // The host's /proc, for the user-namespace maps written after entering.
   UniqueFd proc_dir;
@@ -698,18 +692,16 @@ void SendStatusRecord(const SandboxStatus& status, int error_fd) {
   // without a pid namespace: the fd is left open across the exec, since
   // closing any fd of the file would drop the lock).
   for (const std::string& lock : spec.lock_files) {
-    const int fd = ::open(lock.c_str(), O_RDONLY | O_NOCTTY);
-    if (fd < 0) {
-      const int err = errno;
-      fail(MakeError(err, "open", QuotePath(lock) + " inside the sandbox (--lock-file)").error());
-    }
-    struct flock range {};
-    range.l_type = F_RDLCK;
-    range.l_whence = SEEK_SET;
-    if (::fcntl(fd, F_SETLK, &range) != 0) {
-      const int err = errno;
-      fail(MakeError(err, "fcntl(F_SETLK)", QuotePath(lock) + " inside the sandbox (--lock-file)").error());
-    }
+    const auto fail_on = [&](Error error) {
+      error.argument = QuotePath(lock) + " inside the sandbox (--lock-file)";
+      fail(error);
+    };
+    auto file = sys::Open(AT_FDCWD, lock.c_str(), O_RDONLY | O_NOCTTY);
+    if (!file) fail_on(file.error());
+    if (auto r = sys::LockWholeFile(file->Get(), F_RDLCK); !r) fail_on(r.error());
+    if (auto r = sys::SetCloseOnExec(file->Get(), false); !r) fail_on(r.error());
+    // Held until the process exits (CMD's exec keeps it open).
+    static_cast<void>(file->Release());
   }
   if (!spec.chdir.empty()) {
     if (auto r = sys::Chdir(spec.chdir.c_str()); !r) {
@@ -766,7 +758,9 @@ void SendStatusRecord(const SandboxStatus& status, int error_fd) {
     if (auto r = sys::Setns(launch.rootless_user_ns_fd, CLONE_NEWUSER); !r) fail(r.error());
     if (auto r = sys::Setns(launch.rootless_host_view_fd, CLONE_NEWNS); !r) fail(r.error());
     if (!launch.cwd.empty()) static_cast<void>(::chdir(launch.cwd.c_str()));
-    static_cast<void>(internal::UseSharedTemplate(UniqueFd(::fcntl(launch.rootless_template_fd, F_DUPFD_CLOEXEC, 3))));
+    // Without the copy (fd limit) the factory builds a template of its own.
+    auto shared = sys::DuplicateFd(launch.rootless_template_fd, 3);
+    static_cast<void>(internal::UseSharedTemplate(shared ? std::move(*shared) : UniqueFd()));
     auto created = CreateRootNamespace(spec);
     if (!created) fail(created.error());
     ns = std::move(*created);
@@ -895,15 +889,18 @@ const char* HandoffProblem(int handoff_fd, int error_fd) {
 }
 
 // Every byte of the memfd: sealed, so its size is the size it was written with.
-std::optional<std::string> ReadHandoff(int fd) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || st.st_size < 0 || st.st_size > kMaximumHandoffBytes) return std::nullopt;
-  std::string data(static_cast<std::size_t>(st.st_size), '\0');
+Result<std::string> ReadHandoff(int fd) {
+  auto st = sys::Fstat(fd);
+  if (!st) return std::unexpected(st.error());
+  if (st->st_size < 0 || st->st_size > kMaximumHandoffBytes) {
+    return MakeError(EPROTO, "sandbox setup", "a malformed handoff");
+  }
+  std::string data(static_cast<std::size_t>(st->st_size), '\0');
   for (std::size_t done = 0; done < data.size();) {
-    const ssize_t n = ::pread(fd, data.data() + done, data.size() - done, static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return std::nullopt;
-    done += static_cast<std::size_t>(n);
+    auto n = sys::ReadAt(fd, std::span(data).subspan(done), static_cast<off_t>(done), "the sandbox handoff (memfd)");
+    if (!n) return std::unexpected(n.error());
+    if (*n == 0) return MakeError(EPROTO, "sandbox setup", "a malformed handoff");
+    done += *n;
   }
   return data;
 }
@@ -911,15 +908,18 @@ std::optional<std::string> ReadHandoff(int fd) {
 [[noreturn]] void RunSetup(int handoff_fd, int error_fd) {
   UniqueFd handoff_file(handoff_fd);
   // Passed across the exec without close-on-exec; CMD must not inherit them
-  // (the channel's EOF is how the caller learns that CMD was exec'd).
-  ::fcntl(error_fd, F_SETFD, FD_CLOEXEC);
+  // (the channel's EOF is how the caller learns that CMD was exec'd: CMD
+  // holding it would keep the caller waiting as long as CMD runs).
+  if (auto r = sys::SetCloseOnExec(error_fd, true); !r) Fail(error_fd, r.error());
   auto data = ReadHandoff(handoff_file.Get());
   handoff_file.Reset();
-  auto handoff = data ? internal::DecodeHandoff(*data) : std::nullopt;
+  if (!data) Fail(error_fd, data.error());
+  auto handoff = internal::DecodeHandoff(*data);
   if (!handoff) Fail(error_fd, MakeError(EPROTO, "sandbox setup", "a malformed handoff").error());
   for (int fd : {handoff->ns_fd, handoff->parent_pidfd, handoff->rootless_user_ns_fd, handoff->rootless_host_view_fd,
                  handoff->rootless_template_fd}) {
-    if (fd >= 0) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    if (fd < 0) continue;
+    if (auto r = sys::SetCloseOnExec(fd, true); !r) Fail(error_fd, r.error());
   }
   // The processes of the setup keep the caller's name (comm) and mask, as a
   // plain fork would have.
@@ -988,9 +988,9 @@ std::vector<std::string> OwnCommandLine() {
   auto file = sys::Open(AT_FDCWD, "/proc/self/cmdline", O_RDONLY);
   std::string text;
   char buffer[4096];
-  ssize_t n;
-  while (file && ((n = ::read(file->Get(), buffer, sizeof buffer)) > 0 || (n < 0 && errno == EINTR))) {
-    if (n > 0) text.append(buffer, static_cast<std::size_t>(n));
+  // Unreadable, it is only a name for ps: "mntns" stands in below.
+  for (Result<std::size_t> n; file && (n = sys::Read(file->Get(), buffer, "/proc/self/cmdline")) && *n > 0;) {
+    text.append(buffer, *n);
   }
   for (std::size_t start = 0; start < text.size();) {
     const std::size_t nul = text.find('\0', start);
@@ -1034,14 +1034,8 @@ Result<SetupExec> PrepareSetupExec(const internal::SandboxHandoff& handoff) {
   if (!file) return std::unexpected(file.error());
   setup.handoff = std::move(*file);
   const std::string data = internal::EncodeHandoff(handoff);
-  for (std::size_t written = 0; written < data.size();) {
-    const ssize_t n = ::write(setup.handoff.Get(), data.data() + written, data.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      return MakeError(err, "write", "the sandbox handoff (memfd)");
-    }
-    written += static_cast<std::size_t>(n);
+  if (auto r = sys::WriteAll(setup.handoff.Get(), data, "the sandbox handoff (memfd)"); !r) {
+    return std::unexpected(r.error());
   }
   // The setup accepts only a sealed handoff (see BecomeSandboxSetupWhenStartedAsOne).
   if (auto sealed = sys::SealFile(setup.handoff.Get(), kHandoffSeals); !sealed) return std::unexpected(sealed.error());

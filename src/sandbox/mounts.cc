@@ -95,16 +95,7 @@ std::string EscapeOverlayPath(const std::string& path) {
 }
 
 Result<void> WriteData(int fd, const std::string& data) {
-  for (std::size_t written = 0; written < data.size();) {
-    const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      return MakeError(err, "write", fmt::format("{} bytes of data", data.size()));
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  return kOk;
+  return sys::WriteAll(fd, data, fmt::format("{} bytes of data", data.size()));
 }
 
 Result<PreparedMount> PrepareOne(const SandboxSpec& spec, const SandboxMount& mount) {
@@ -362,13 +353,16 @@ Result<void> Symlink(int root, const std::string& target, const std::string& des
     // As bwrap: an existing link with the same target is fine; another
     // target, or not a link, is an error that says what is there.
     if (err == EEXIST) {
-      char existing[4096];
-      const ssize_t n = ::readlinkat(parent->Get(), name.c_str(), existing, sizeof existing);
-      if (n < 0) {
+      auto existing = sys::ReadLink(parent->Get(), name.c_str());
+      if (!existing && existing.error().code == EINVAL) {
         return MakeError(EEXIST, "symlink", fmt::format("{} inside the sandbox: the destination exists and is not a symlink",
                                                         QuotePath(dest)));
       }
-      const std::string text(existing, static_cast<std::size_t>(n));
+      if (!existing) {
+        existing.error().argument = QuotePath(dest) + " inside the sandbox (the existing destination)";
+        return std::unexpected(existing.error());
+      }
+      const std::string& text = *existing;
       if (text == target) return kOk;
       return MakeError(EEXIST, "symlink",
                        fmt::format("{} inside the sandbox: the existing destination is {}", QuotePath(dest),
@@ -388,9 +382,10 @@ Result<void> Chmod(int root, const std::string& dest, mode_t mode) {
   if (changed) return kOk;
   int err = changed.error().code;
   if (err == ENOSYS) {
-    UniqueFd reopened(::openat(target->Get(), ".", O_RDONLY | O_CLOEXEC));
-    if (reopened && ::fchmod(reopened.Get(), mode) == 0) return kOk;
-    err = errno;
+    auto reopened = sys::Open(target->Get(), ".", O_RDONLY);
+    auto chmodded = reopened ? sys::Chmod(reopened->Get(), mode) : Result<void>(std::unexpected(reopened.error()));
+    if (chmodded) return kOk;
+    err = chmodded.error().code;
   }
   return MakeError(err, "chmod", fmt::format("{:#o} {} inside the sandbox", mode, QuotePath(dest)));
 }
@@ -519,11 +514,12 @@ Result<void> AttachMounts(const SandboxSpec& spec, std::vector<PreparedMount>& p
     // which stays the attached mount's root after move_mount.
     UniqueFd new_root;
     if (prepared[i].tree && Relative(spec.mounts[i].dest) == ".") {
-      new_root = UniqueFd(::fcntl(prepared[i].tree.Get(), F_DUPFD_CLOEXEC, 0));
-      if (!new_root) {
-        const int err = errno;
-        return std::unexpected(ForStep(MakeError(err, "dup", "the mount for the new root").error(), spec.mounts[i]));
+      auto copy = sys::DuplicateFd(prepared[i].tree.Get(), 0);
+      if (!copy) {
+        copy.error().argument = "the mount for the new root";
+        return std::unexpected(ForStep(std::move(copy.error()), spec.mounts[i]));
       }
+      new_root = std::move(*copy);
     }
     if (auto r = AttachOne(root->Get(), spec.mounts[i], prepared[i]); !r) {
       return std::unexpected(ForStep(std::move(r.error()), spec.mounts[i]));

@@ -10,6 +10,8 @@
 
 #include "mntns/sandbox.h"
 #include "sandbox/internal.h"
+#include "sys/files.h"
+#include "sys/syscalls.h"
 
 namespace mntns {
 namespace internal {
@@ -153,22 +155,26 @@ Result<void> CheckSandboxLabel(const std::string& label) {
   // libselinux's is_selinux_enabled(): selinuxfs mounted where the kernel
   // mounts it. Without it no attr/exec or context= means anything.
   constexpr long kSelinuxMagic = 0xf97cff8c;
-  struct statfs fs {};
-  if (::statfs("/sys/fs/selinux", &fs) != 0 || static_cast<long>(fs.f_type) != kSelinuxMagic) {
+  auto fs = sys::Statfs("/sys/fs/selinux");
+  // ENOENT: no such directory (no sysfs, or no SELinux in the kernel); any
+  // other failure is the system's, not a missing SELinux.
+  if (!fs && fs.error().code != ENOENT) return std::unexpected(fs.error());
+  if (!fs || static_cast<long>(fs->f_type) != kSelinuxMagic) {
     return MakeError(ENOTSUP, "SELinux label", fmt::format("{}: labeling not supported on this system (SELinux is not "
                                                             "enabled: no selinuxfs on /sys/fs/selinux)",
                                                             QuotePath(label)));
   }
   // The policy's own check (security_check_context): the kernel parses the
   // context written to selinuxfs' "context" file and refuses (EINVAL) an invalid one.
-  UniqueFd file(::open("/sys/fs/selinux/context", O_RDWR | O_CLOEXEC));
+  auto file = sys::Open(AT_FDCWD, "/sys/fs/selinux/context", O_RDWR);
   if (!file) {
-    const int err = errno;
-    return MakeError(err, "open", "\"/sys/fs/selinux/context\" (to check an SELinux label)");
+    file.error().argument += " (to check an SELinux label)";
+    return std::unexpected(file.error());
   }
-  if (::write(file.Get(), label.c_str(), label.size() + 1) < 0) {
-    const int err = errno;
-    return MakeError(err, "SELinux label", fmt::format("{}: refused by the policy", QuotePath(label)));
+  // The context with its NUL, as libselinux writes it.
+  if (auto r = sys::WriteAll(file->Get(), std::string_view(label.c_str(), label.size() + 1), "selinuxfs context");
+      !r) {
+    return MakeError(r.error().code, "SELinux label", fmt::format("{}: refused by the policy", QuotePath(label)));
   }
   return kOk;
 }

@@ -86,7 +86,7 @@ bool InjectFault(Call call) noexcept {
 namespace fault {
 
 std::string_view CallName(Call call) {
-  static constexpr std::array<std::string_view, kCalls> kNames = {
+  static constexpr std::string_view kNames[] = {
       "open",         "openat2",    "memfd_create", "fcntl",      "statmount", "listmount",
       "statx",        "fstat",      "open_tree",    "fsopen",     "fsmount",   "fsconfig",
       "move_mount",   "mount_setattr", "ioctl",     "setns",      "unshare",   "pivot_root",
@@ -94,8 +94,12 @@ std::string_view CallName(Call call) {
       "capset",       "socket",     "fork",         "clone3",     "pipe2",     "socketpair",
       "waitpid",      "waitid",     "signalfd",     "prctl",      "flock",
       "mkdir",        "symlink",    "chmod",        "rename",     "utimensat", "chroot",
-      "getrandom",    "poll",       "close_range",
+      "getrandom",    "poll",       "close_range",  "read",       "write",     "pread",
+      "statfs",       "fstatfs",    "fstatat",      "readlink",   "setresuid", "setresgid",
+      "setsid",       "sendmsg",    "recvmsg",      "fstatvfs",   "sethostname",
   };
+  // A kind added to Call without its name here would name nothing.
+  static_assert(std::size(kNames) == kCalls);
   return kNames[static_cast<std::size_t>(call)];
 }
 

@@ -16,7 +16,7 @@ enum class Call : int {
   kOpen,            // openat(2) (Open)
   kOpenat2,
   kMemfdCreate,
-  kFcntl,           // F_ADD_SEALS, F_GET_SEALS
+  kFcntl,           // F_ADD_SEALS, F_GET_SEALS, F_SETLK, F_SETFD, F_DUPFD_CLOEXEC
   kStatmount,
   kListmount,
   kStatx,           // UniqueMountIdOf, IsMountRoot
@@ -56,6 +56,20 @@ enum class Call : int {
   kGetrandom,
   kPoll,
   kCloseRange,
+  kRead,
+  kWrite,
+  kPread,
+  kStatfs,
+  kFstatfs,
+  kFstatat,
+  kReadlink,        // readlinkat(2)
+  kSetresuid,
+  kSetresgid,
+  kSetsid,
+  kSendmsg,
+  kRecvmsg,
+  kFstatvfs,
+  kSethostname,
   kCount,
 };
 

@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "sys/fault_injection.h"
+
 namespace mntns::sys {
 
 Result<void> SendWithFileDescriptor(int socket, std::span<const std::byte> data, int fd, const char* what) {
@@ -26,7 +28,7 @@ Result<void> SendWithFileDescriptor(int socket, std::span<const std::byte> data,
     std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
   }
   for (;;) {
-    const ssize_t sent = ::sendmsg(socket, &message, MSG_NOSIGNAL);
+    const ssize_t sent = InjectFault(Call::kSendmsg) ? -1 : ::sendmsg(socket, &message, MSG_NOSIGNAL);
     if (sent == static_cast<ssize_t>(data.size())) return kOk;
     const int err = sent < 0 ? errno : EMSGSIZE;
     if (err == EINTR) continue;
@@ -46,7 +48,7 @@ Result<ReceivedMessage> ReceiveWithFileDescriptor(int socket, std::span<std::byt
   message.msg_controllen = sizeof control;
   ssize_t got;
   for (;;) {
-    got = ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+    got = InjectFault(Call::kRecvmsg) ? -1 : ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
     if (got >= 0) break;
     const int err = errno;
     if (err == EINTR) continue;

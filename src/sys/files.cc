@@ -1,6 +1,7 @@
 #include "sys/files.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/close_range.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
@@ -31,6 +32,115 @@ Result<struct stat> Fstat(int fd) {
     return MakeError(err, "fstat", fmt::format("fd {}", fd));
   }
   return st;
+}
+
+Result<struct stat> Fstatat(int dirfd, const char* path, int flags) {
+  struct stat st {};
+  if (InjectFault(Call::kFstatat) || ::fstatat(dirfd, path, &st, flags) != 0) {
+    const int err = errno;
+    return MakeError(err, "fstatat", DescribeDirFd(dirfd, path));
+  }
+  return st;
+}
+
+Result<struct statfs> Statfs(const char* path) {
+  struct statfs fs {};
+  if (InjectFault(Call::kStatfs) || ::statfs(path, &fs) != 0) {
+    const int err = errno;
+    return MakeError(err, "statfs", QuotePath(path));
+  }
+  return fs;
+}
+
+Result<struct statfs> Fstatfs(int fd) {
+  struct statfs fs {};
+  if (InjectFault(Call::kFstatfs) || ::fstatfs(fd, &fs) != 0) {
+    const int err = errno;
+    return MakeError(err, "fstatfs", fmt::format("fd {}", fd));
+  }
+  return fs;
+}
+
+Result<struct statvfs> Fstatvfs(int fd) {
+  struct statvfs vfs {};
+  if (InjectFault(Call::kFstatvfs) || ::fstatvfs(fd, &vfs) != 0) {
+    const int err = errno;
+    return MakeError(err, "fstatvfs", fmt::format("fd {}", fd));
+  }
+  return vfs;
+}
+
+Result<std::size_t> Read(int fd, std::span<char> into, std::string_view what) {
+  ssize_t n;
+  while ((n = InjectFault(Call::kRead) ? -1 : ::read(fd, into.data(), into.size())) < 0 && errno == EINTR) {
+  }
+  if (n < 0) {
+    const int err = errno;
+    return MakeError(err, "read", std::string(what));
+  }
+  return static_cast<std::size_t>(n);
+}
+
+Result<std::size_t> ReadAt(int fd, std::span<char> into, off_t offset, std::string_view what) {
+  ssize_t n;
+  while ((n = InjectFault(Call::kPread) ? -1 : ::pread(fd, into.data(), into.size(), offset)) < 0 && errno == EINTR) {
+  }
+  if (n < 0) {
+    const int err = errno;
+    return MakeError(err, "pread", std::string(what));
+  }
+  return static_cast<std::size_t>(n);
+}
+
+Result<void> WriteAll(int fd, std::string_view data, std::string_view what) {
+  for (std::size_t written = 0; written < data.size();) {
+    const ssize_t n = InjectFault(Call::kWrite) ? -1 : ::write(fd, data.data() + written, data.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = n < 0 ? errno : EIO;
+      return MakeError(err, "write", std::string(what));
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  return kOk;
+}
+
+Result<std::string> ReadLink(int dirfd, const char* path) {
+  char text[PATH_MAX];
+  const ssize_t n = InjectFault(Call::kReadlink) ? -1 : ::readlinkat(dirfd, path, text, sizeof text);
+  if (n < 0 || static_cast<std::size_t>(n) >= sizeof text) {
+    const int err = n < 0 ? errno : ENAMETOOLONG;
+    return MakeError(err, "readlink", DescribeDirFd(dirfd, path));
+  }
+  return std::string(text, static_cast<std::size_t>(n));
+}
+
+Result<UniqueFd> DuplicateFd(int fd, int lowest) {
+  const int copy = InjectFault(Call::kFcntl) ? -1 : ::fcntl(fd, F_DUPFD_CLOEXEC, lowest);
+  if (copy < 0) {
+    const int err = errno;
+    return MakeError(err, "fcntl(F_DUPFD_CLOEXEC)", fmt::format("fd {}", fd));
+  }
+  return UniqueFd(copy);
+}
+
+Result<void> SetCloseOnExec(int fd, bool close_on_exec) {
+  if (InjectFault(Call::kFcntl) || ::fcntl(fd, F_SETFD, close_on_exec ? FD_CLOEXEC : 0) != 0) {
+    const int err = errno;
+    return MakeError(err, "fcntl(F_SETFD)", fmt::format("fd {}{}", fd, close_on_exec ? " FD_CLOEXEC" : " 0"));
+  }
+  return kOk;
+}
+
+Result<void> LockWholeFile(int fd, short type) {
+  struct flock range {};
+  range.l_type = type;
+  range.l_whence = SEEK_SET;
+  if (InjectFault(Call::kFcntl) || ::fcntl(fd, F_SETLK, &range) != 0) {
+    const int err = errno;
+    return MakeError(err, "fcntl(F_SETLK)", fmt::format("fd {}", fd));
+  }
+  return kOk;
 }
 
 Result<void> MakeDirectory(int dirfd, const char* path, mode_t mode) {

@@ -1,7 +1,8 @@
-// The raw-syscall layer for the file calls of the namespace, keeper and
-// sandbox code: statx, fstat, mkdir, symlink, chmod, rename, utimensat,
-// chroot, getrandom, poll and close_range. Like syscalls.h, each wrapper
-// names the call and its key argument in its Error (callers that know more,
+// The raw-syscall layer for the file calls of the namespace, keeper, query
+// and sandbox code: read, write, pread, statx, fstat, fstatat, statfs,
+// fstatvfs, mkdir, symlink, readlink, chmod, rename, utimensat, chroot,
+// getrandom, poll, close_range and the fcntl commands on fds (F_SETFD,
+// F_SETLK, F_DUPFD_CLOEXEC). Like syscalls.h, each wrapper names the call and its key argument in its Error (callers that know more,
 // such as "inside the sandbox", replace the argument) and captures errno in
 // the first statement after the call; every fd is close-on-exec and owned by
 // a UniqueFd from the start.
@@ -9,10 +10,14 @@
 
 #include <poll.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 
 #include <cstddef>
 #include <span>
+#include <string>
+#include <string_view>
 
 #include "mntns/error.h"
 #include "mntns/fd.h"
@@ -25,6 +30,43 @@ namespace mntns::sys {
 
 // fstat(2).
 [[nodiscard]] Result<struct stat> Fstat(int fd);
+
+// fstatat(2) of `path` relative to `dirfd` (flags AT_SYMLINK_NOFOLLOW, ...).
+[[nodiscard]] Result<struct stat> Fstatat(int dirfd, const char* path, int flags);
+
+// statfs(2) and fstatfs(2).
+[[nodiscard]] Result<struct statfs> Statfs(const char* path);
+[[nodiscard]] Result<struct statfs> Fstatfs(int fd);
+
+// fstatvfs(3) (an fstatfs(2) whose f_flag has the mount's ST_* flags).
+[[nodiscard]] Result<struct statvfs> Fstatvfs(int fd);
+
+// read(2) of at most into.size() bytes, retried on EINTR: how many were read,
+// 0 at the end of the file (or a closed pipe). `what` names the file in the
+// Error: `read the sandbox setup channel: ...`.
+[[nodiscard]] Result<std::size_t> Read(int fd, std::span<char> into, std::string_view what);
+
+// pread(2) at `offset`, retried on EINTR, as Read.
+[[nodiscard]] Result<std::size_t> ReadAt(int fd, std::span<char> into, off_t offset, std::string_view what);
+
+// write(2) of all of `data`: retried on EINTR and after a short write (a
+// write that takes nothing is EIO). `what` names the file in the Error.
+[[nodiscard]] Result<void> WriteAll(int fd, std::string_view data, std::string_view what);
+
+// readlinkat(2): the text of the link `path` (relative to dirfd); a text of
+// PATH_MAX bytes or more is ENAMETOOLONG. EINVAL when it is no symlink.
+[[nodiscard]] Result<std::string> ReadLink(int dirfd, const char* path);
+
+// fcntl(F_DUPFD_CLOEXEC): a close-on-exec copy of `fd` numbered `lowest` or above.
+[[nodiscard]] Result<UniqueFd> DuplicateFd(int fd, int lowest);
+
+// fcntl(F_SETFD): close-on-exec on or off. Off only for an fd meant to cross an exec.
+[[nodiscard]] Result<void> SetCloseOnExec(int fd, bool close_on_exec);
+
+// fcntl(F_SETLK) of the whole file: a process-owned record lock of `type`
+// (F_RDLCK, F_WRLCK), without waiting (EAGAIN or EACCES when another process
+// holds a conflicting one). Closing any fd of the file drops it.
+[[nodiscard]] Result<void> LockWholeFile(int fd, short type);
 
 // mkdirat(2). EEXIST is an error like any other: callers that accept an
 // existing directory test for it.

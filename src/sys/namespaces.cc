@@ -224,6 +224,14 @@ Result<void> ChmodFd(int fd, mode_t mode) {
   return kOk;
 }
 
+Result<void> SetHostname(std::string_view name) {
+  if (InjectFault(Call::kSethostname) || ::sethostname(name.data(), name.size()) != 0) {
+    const int err = errno;
+    return MakeError(err, "sethostname", QuotePath(name));
+  }
+  return kOk;
+}
+
 Result<void> BringUpInterface(const char* name) {
   UniqueFd socket(InjectFault(Call::kSocket) ? -1 : ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (!socket) {

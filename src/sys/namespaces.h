@@ -1,5 +1,5 @@
 // The raw-syscall layer for namespace and process-root calls: setns, unshare,
-// pivot_root, umount2, chdir, pidfd and capset (no legacy mount(2): every
+// pivot_root, umount2, chdir, pidfd, capset and sethostname (no legacy mount(2): every
 // strategy needs mount_setattr, 5.12). Like syscalls.h, each wrapper names the call
 // and its key argument in its Error and captures errno in the first statement
 // after the call.
@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <string_view>
 
 #include <sys/types.h>
 
@@ -91,6 +92,9 @@ void ResetAllSignalActions();
 // Sets IFF_UP on the network interface `name` (ioctl SIOCGIFFLAGS/SIOCSIFFLAGS
 // on an AF_INET socket): a new network namespace's "lo" starts down.
 [[nodiscard]] Result<void> BringUpInterface(const char* name);
+
+// sethostname(2) in the caller's UTS namespace.
+[[nodiscard]] Result<void> SetHostname(std::string_view name);
 
 // The calling thread's id (gettid).
 [[nodiscard]] pid_t ThreadId();

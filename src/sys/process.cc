@@ -211,6 +211,30 @@ Result<std::string> ThreadName() {
   return std::string(name);
 }
 
+Result<void> SetAllGroupIds(gid_t id) {
+  if (InjectFault(Call::kSetresgid) || ::setresgid(id, id, id) != 0) {
+    const int err = errno;
+    return MakeError(err, "setresgid", std::to_string(id));
+  }
+  return kOk;
+}
+
+Result<void> SetAllUserIds(uid_t id) {
+  if (InjectFault(Call::kSetresuid) || ::setresuid(id, id, id) != 0) {
+    const int err = errno;
+    return MakeError(err, "setresuid", std::to_string(id));
+  }
+  return kOk;
+}
+
+Result<void> NewSession() {
+  if (InjectFault(Call::kSetsid) || ::setsid() < 0) {
+    const int err = errno;
+    return MakeError(err, "setsid");
+  }
+  return kOk;
+}
+
 Result<void> Flock(int fd, int operation) {
   while (InjectFault(Call::kFlock) || ::flock(fd, operation) != 0) {
     const int err = errno;

@@ -1,8 +1,8 @@
 // The raw-syscall layer for process calls: fork and clone3, pipes and socket
-// pairs, waiting, signalfd, prctl and flock. Like syscalls.h, each wrapper
-// names the call and its key argument in its Error and captures errno in the
-// first statement after the call; every fd is close-on-exec and owned by a
-// UniqueFd from the start.
+// pairs, waiting, signalfd, prctl, flock, setresuid, setresgid and setsid.
+// Like syscalls.h, each wrapper names the call and its key argument in its
+// Error and captures errno in the first statement after the call; every fd
+// is close-on-exec and owned by a UniqueFd from the start.
 #pragma once
 
 #include <signal.h>
@@ -112,6 +112,16 @@ struct ChildStatus {
 // early, without an error, where /proc cannot be read: the call that needs a
 // single thread reports for itself.
 void AwaitSingleThread(int proc_dir);
+
+// setresgid(2) and setresuid(2): the real, effective and saved ids all become
+// `id` (through glibc: for every thread of the process). EINVAL for an id the
+// user namespace does not map, EPERM without CAP_SETGID/CAP_SETUID there.
+[[nodiscard]] Result<void> SetAllGroupIds(gid_t id);
+[[nodiscard]] Result<void> SetAllUserIds(uid_t id);
+
+// setsid(2): a new session and process group led by the caller, without a
+// controlling terminal. EPERM for a process group leader.
+[[nodiscard]] Result<void> NewSession();
 
 // flock(2), retried on EINTR.
 [[nodiscard]] Result<void> Flock(int fd, int operation);

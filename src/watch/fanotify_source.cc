@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "sys/fanotify_calls.h"
+#include "sys/files.h"
 #include "sys/namespaces.h"
 #include "sys/syscalls.h"
 #include "sys/uapi.h"
@@ -166,17 +167,13 @@ Result<void> ReadFanotifyEvents(MountWatcher::State& state, std::vector<MountEve
   std::vector<RawEvent> raw;
   bool overflow = false;
   for (;;) {
-    const ssize_t n = ::read(state.poll_fd.Get(), bytes, kReadBytes);
-    if (n < 0) {
-      const int err = errno;
-      if (err == EINTR) continue;
-      if (err == EAGAIN) break;
-      return MakeError(err, "read", "fanotify group");
-    }
-    if (n == 0) break;
+    auto got = sys::Read(state.poll_fd.Get(), std::span(reinterpret_cast<char*>(bytes), kReadBytes), "fanotify group");
+    if (!got && got.error().code == EAGAIN) break;
+    if (!got) return std::unexpected(got.error());
+    if (*got == 0) break;
     // The kernel writes whole events only; each is checked against what was read.
     std::size_t offset = 0;
-    const auto size = static_cast<std::size_t>(n);
+    const std::size_t size = *got;
     while (offset + sizeof(fanotify_event_metadata) <= size) {
       fanotify_event_metadata metadata;
       std::memcpy(&metadata, bytes + offset, sizeof metadata);

@@ -38,6 +38,7 @@
 #include "mntns/query.h"
 #include "mntns/sandbox.h"
 #include "mntns/tree.h"
+#include "mntns/watch.h"
 #include "support/namespace.h"
 #include "support/probe.h"
 #include "sys/fault_injection_control.h"
@@ -364,6 +365,32 @@ TEST(FaultInjectionWalk, StatmountByFdOnAttachedAndDetachedMounts) {
   });
 }
 
+// ---- watching -------------------------------------------------------------------
+
+// A watcher opened, a mount made and removed by the test (raw calls, never
+// failed), and the event of the mount read: fanotify's read and statmount,
+// or the mountinfo re-read.
+TEST(FaultInjectionWalk, MountWatcherWithEachBackendSeesAMount) {
+  InPrivateMountNamespace([] {
+    const std::string dir = TempDir();
+    for (const auto& [name, backend] : {std::pair{"fanotify", WatchBackend::kFanotify},
+                                        std::pair{"mountinfo", WatchBackend::kMountinfo}}) {
+      Walk({.name = std::string("MountWatcher(") + name + ")", .run = [dir, backend]() -> Result<void> {
+              auto watcher = MountWatcher::Open({}, {.backend = backend});
+              if (!watcher) return std::unexpected(watcher.error());
+              if (::mount("walk", dir.c_str(), "tmpfs", 0, nullptr) != 0) {
+                return MakeError(errno, "mount (test)", dir);
+              }
+              auto events = watcher->Next(0);
+              ::umount2(dir.c_str(), MNT_DETACH);
+              if (!events) return std::unexpected(events.error());
+              if (events->empty()) return MakeError(EIO, "MountWatcher::Next (test)", "no event for the mount");
+              return kOk;
+            }});
+    }
+  });
+}
+
 // ---- namespaces -----------------------------------------------------------------
 
 std::vector<NamespaceStrategy> EmulatedAndNativeStrategies(NamespaceOperation operation) {
@@ -596,8 +623,11 @@ TEST(FaultInjectionWalk, StartSandboxWithEveryMountKindAndNamespace) {
     spec.unshare_ipc = true;
     spec.hostname = "walk";
     spec.die_with_parent = true;
+    // Held by the sandbox's pid 1 (a pid namespace): open, fcntl(F_SETLK).
+    spec.lock_files = {"/data/file"};
+    spec.new_session = true;
     spec.argv = {"/probe", "--gtest_filter=-*"};
-    Walk({.name = "StartSandbox(tmpfs root, every mount kind, pid/net/uts/ipc)",
+    Walk({.name = "StartSandbox(tmpfs root, every mount kind, pid/net/uts/ipc, --lock-file, --new-session)",
           .run = [spec] { return RunSandbox(spec); },
           .reset = [] { StopNamespaceFactory(); },
           .has_setup_process = true});
@@ -619,6 +649,59 @@ TEST(FaultInjectionWalk, StartSandboxOfAHostDirectoryInAUserNamespace) {
           .run = [spec] { return RunSandbox(spec); },
           .reset = [] { StopNamespaceFactory(); },
           .has_setup_process = true});
+  });
+}
+
+// A user namespace with ids 0-1999 mapped to the same ids outside, held by
+// an fd only (its process is gone): -1 when it cannot be made. Not
+// close-on-exec: the sandbox setup, a fresh exec, inherits it.
+int HeldUserNamespace() {
+  int ready[2];
+  if (::pipe2(ready, O_CLOEXEC) != 0) return -1;
+  const pid_t child = ::fork();
+  if (child == 0) {
+    if (::unshare(CLONE_NEWUSER) != 0) ::_exit(1);
+    static_cast<void>(::write(ready[1], "x", 1));
+    ::pause();
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  char byte;
+  const bool started = child > 0 && ::read(ready[0], &byte, 1) == 1;
+  ::close(ready[0]);
+  int fd = -1;
+  if (started) {
+    for (const char* map : {"uid_map", "gid_map"}) {
+      std::ofstream("/proc/" + std::to_string(child) + "/" + map) << "0 0 2000\n";
+    }
+    fd = ::open(("/proc/" + std::to_string(child) + "/ns/user").c_str(), O_RDONLY);
+  }
+  if (child > 0) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+  }
+  return fd;
+}
+
+// --userns FD --uid --gid: the setup joins the namespace (setns), CMD takes
+// ids that its maps have (setresgid, setresuid). Without a pid namespace CMD
+// itself holds the --lock-file lock across its exec.
+TEST(FaultInjectionWalk, StartSandboxInAJoinedUserNamespaceWithUidGidAndALockFile) {
+  InPrivateMountNamespace([] {
+    const int userns = HeldUserNamespace();
+    ASSERT_GE(userns, 0) << "no user namespace: " << std::strerror(errno);
+    SandboxSpec spec;
+    spec.mounts = ProbeMounts();
+    spec.userns_fd = userns;
+    spec.uid = 1000;
+    spec.gid = 1000;
+    spec.lock_files = {"/probe"};
+    spec.argv = {"/probe", "--gtest_filter=-*"};
+    Walk({.name = "StartSandbox(--userns, --uid/--gid, --lock-file)",
+          .run = [spec] { return RunSandbox(spec); },
+          .reset = [] { StopNamespaceFactory(); },
+          .has_setup_process = true});
+    ::close(userns);
   });
 }
 
