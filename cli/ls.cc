@@ -166,6 +166,30 @@ std::vector<bool> WholeTableSelection(std::span<const Mount> table, std::span<co
   return keep;
 }
 
+// findmnt -R walks each matched mount's subtree depth-first, siblings in
+// ascending (old) mount id as libmount's next-child walk gives them, in
+// lists too: not the table's order, which differs once the kernel has
+// handed a freed id to a later mount. Puts `table` (and what goes with
+// each mount) in that order.
+void InTreeOrder(std::vector<Mount>& table, std::vector<Usage>& usage, std::vector<bool>& selection) {
+  std::vector<TreeRow> rows;
+  rows.reserve(table.size());
+  for (const Mount& mount : table) rows.push_back({mount.old_id, mount.old_parent_id});
+  const std::vector<std::size_t> order = DepthFirstOrder(rows);
+  if (order.size() != table.size()) return;  // not one tree walk (a cycle): the table's order
+  std::vector<Mount> mounts;
+  std::vector<Usage> usages;
+  std::vector<bool> selected;
+  for (const std::size_t index : order) {
+    mounts.push_back(std::move(table[index]));
+    if (index < usage.size()) usages.push_back(std::move(usage[index]));
+    selected.push_back(selection[index]);
+  }
+  table = std::move(mounts);
+  usage = std::move(usages);
+  selection = std::move(selected);
+}
+
 int RunLs(LsOptions& options) {
   if (options.task != 0) {
     if (options.target.ns_id != 0 || !options.target.ns_file.empty() ||
@@ -292,15 +316,16 @@ int RunLs(LsOptions& options) {
   auto render = [&show](std::size_t index, std::span<const Mount> mounts) { return show(index, mounts, nullptr, {}); };
   if (whole_table) {
     auto table = ListMounts(ns, query);
-    if (!table) return ReportError(table.error());
+    if (!table) return ReportError(options.target.NameTheOption(table.error(), "ls"));
     std::vector<Usage> usage = needs_usage ? UsageOf(*table, prefix) : std::vector<Usage>();
-    const std::vector<bool> selection = WholeTableSelection(*table, usage, options, target_path);
+    std::vector<bool> selection = WholeTableSelection(*table, usage, options, target_path);
+    if (options.submounts && !tree) InTreeOrder(*table, usage, selection);
     if (auto shown_rows = show(0, *table, &selection, std::move(usage)); !shown_rows) {
       return ReportError(shown_rows.error());
     }
   } else if (auto read = ForEachMountBlock(ns, query, kMountsPerBlock, render); !read) {
     std::fflush(stdout);
-    return ReportError(read.error());
+    return ReportError(options.target.NameTheOption(read.error(), "ls"));
   }
   if (options.json) {
     printer.CloseDocument();

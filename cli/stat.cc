@@ -28,7 +28,7 @@ int RunStat(const StatOptions& options) {
   auto mount = options.by_fd     ? StatmountByFd(options.fd, query.mask)
                : options.by_path ? StatmountByPath(options.path, query)
                                  : StatmountById(options.id, options.target.Namespace(), query);
-  if (!mount) return ReportError(mount.error());
+  if (!mount) return ReportError(options.target.NameTheOption(mount.error(), "stat"));
 
   if (options.json) {
     fmt::print("{}\n", MountToJson(*mount).dump(2));

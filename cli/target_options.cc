@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <limits>
 
+#include <fmt/format.h>
+
 #include "command.h"
 
 namespace mntns::cli {
@@ -14,6 +16,13 @@ NamespaceRef TargetOptions::Namespace() const {
   if (!ns_file.empty()) return NamespaceRef::ByFile(ns_file);
   if (pid != 0) return NamespaceRef::ByPid(pid);
   return NamespaceRef::Caller();
+}
+
+Error TargetOptions::NameTheOption(Error error, std::string_view command) const {
+  if (ns_id != 0) error.Wrap(fmt::format("{} --ns", command));
+  if (!ns_file.empty()) error.Wrap(fmt::format("{} --ns-file", command));
+  if (pid != 0) error.Wrap(fmt::format("{} --pid", command));
+  return error;
 }
 
 void AddTargetOptions(CLI::App& command, TargetOptions& options) {

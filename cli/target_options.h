@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
@@ -19,6 +20,10 @@ struct TargetOptions {
   Backend backend = Backend::kAuto;
 
   [[nodiscard]] NamespaceRef Namespace() const;
+  // `error` with the option that named the namespace as its outermost
+  // context ("ls --pid: open ..."): the library names the path or the pid,
+  // the option is the user's word for it. Unchanged for the caller's own.
+  [[nodiscard]] Error NameTheOption(Error error, std::string_view command) const;
 };
 
 // Adds --ns ID | --ns-file PATH | --pid PID (mutually exclusive) and --backend.

@@ -89,11 +89,7 @@ int RunWatch(WatchCommandOptions& options) {
   watch.mask = mask;
   auto watcher = MountWatcher::Open(options.target.Namespace(), watch);
   if (!watcher) {
-    // The library names the path or the pid; the option is the user's word for it.
-    Error error = watcher.error();
-    if (!options.target.ns_file.empty()) error.Wrap("watch --ns-file");
-    if (options.target.pid != 0) error.Wrap("watch --pid");
-    return ReportError(error);
+    return ReportError(options.target.NameTheOption(watcher.error(), "watch"));
   }
   if (!options.json && !custom_columns && watcher->backend() == WatchBackend::kMountinfo) {
     columns = *ParseColumns(kDefaultMountinfoColumns);

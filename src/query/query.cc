@@ -99,7 +99,10 @@ bool HoldsNoListedMount(const NamespaceRef& ns) {
 }
 
 std::unexpected<Error> WithContext(Error error, const NamespaceRef& ns) {
-  if (ns.kind != NamespaceRef::Kind::kCaller) error.argument += " in " + ns.Describe();
+  // A listmount by namespace id names it already ("mnt_ns_id=N").
+  const bool named = ns.kind == NamespaceRef::Kind::kId &&
+                     error.argument.find(fmt::format("mnt_ns_id={}", ns.id)) != std::string::npos;
+  if (ns.kind != NamespaceRef::Kind::kCaller && !named) error.argument += " in " + ns.Describe();
   return std::unexpected(std::move(error));
 }
 

@@ -1,12 +1,15 @@
 // `mntns ls` options that have no findmnt run to compare with: fitting the
-// terminal, and -N as --pid.
+// terminal, -N as --pid, and the errors of a namespace that cannot be read.
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -108,6 +111,66 @@ TEST(CliLs, TaskWithAnotherNamespaceOptionIsAUsageError) {
   EXPECT_EQ(result.exit_status, 2);
   EXPECT_NE(result.err.find("-N/--task"), std::string::npos) << result.err;
 }
+
+// ---- a namespace that cannot be read: one line naming the option ------------
+// The library names the path or the pid; the option is the user's word for it.
+
+// `mntns COMMAND... OPTION VALUE`: exit 1, nothing on stdout, one line on
+// stderr that starts "mntns: VERB OPTION: " and names `words` and the errno once.
+void ExpectOneLineNamingTheOption(std::vector<std::string> command, const std::string& option,
+                                  const std::string& value, const std::vector<std::string>& words,
+                                  const std::string& errno_name) {
+  const std::string verb = command.front();
+  command.insert(command.end(), {option, value});
+  const auto result = RunCli(command);
+  EXPECT_EQ(result.exit_status, 1) << result.err;
+  EXPECT_EQ(result.out, "");
+  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+  EXPECT_TRUE(result.err.starts_with("mntns: " + verb + " " + option + ": ")) << result.err;
+  for (const std::string& word : words) EXPECT_NE(result.err.find(word), std::string::npos) << word << ": " << result.err;
+  const std::size_t first = result.err.find(errno_name);
+  EXPECT_NE(first, std::string::npos) << result.err;
+  if (first != std::string::npos) {
+    EXPECT_EQ(result.err.find(errno_name, first + 1), std::string::npos) << result.err;
+  }
+}
+
+// A pid that named a process once, reaped: it names nothing now.
+std::string GonePid() {
+  const pid_t gone = ::fork();
+  if (gone == 0) ::_exit(0);
+  EXPECT_GT(gone, 0);
+  EXPECT_EQ(::waitpid(gone, nullptr, 0), gone);
+  return std::to_string(gone);
+}
+
+std::string PlainFile() {
+  const std::string path = testing::TempDir() + "/plain";
+  const int file = ::open(path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+  EXPECT_GE(file, 0);
+  ::close(file);
+  return path;
+}
+
+class CliNamespaceErrors : public ::testing::TestWithParam<std::vector<std::string>> {};
+
+TEST_P(CliNamespaceErrors, APidWithoutAProcessNamesPidPathAndEnoent) {
+  const std::string pid = GonePid();
+  ExpectOneLineNamingTheOption(GetParam(), "--pid", pid, {"/proc/" + pid + "/ns/mnt"}, "ENOENT");
+}
+TEST_P(CliNamespaceErrors, AFileThatIsNotANamespaceNamesNsFilePathAndEinval) {
+  const std::string path = PlainFile();
+  ExpectOneLineNamingTheOption(GetParam(), "--ns-file", path, {"\"" + path + "\"", "not a namespace file"}, "EINVAL");
+}
+TEST_P(CliNamespaceErrors, AnIdOfNoNamespaceNamesNsTheIdAndEnoentOnce) {
+  // Namespace ids count up from 1 at boot: none reaches 2^63 - 1.
+  ExpectOneLineNamingTheOption(GetParam(), "--ns", "9223372036854775807", {"9223372036854775807"}, "ENOENT");
+}
+
+INSTANTIATE_TEST_SUITE_P(Commands, CliNamespaceErrors,
+                         ::testing::Values(std::vector<std::string>{"ls"},
+                                           std::vector<std::string>{"stat", "--id", "2147483650"}),
+                         [](const auto& info) { return info.param.front(); });
 
 TEST(CliLs, PlusColumnsAreAddedToTheDefault) {
   auto result = RunCli({"ls", "-o", "+FSROOT"});

@@ -158,7 +158,7 @@ TEST(CliLs, NamespaceOfAMissingPidFailsWithExitStatusOne) {
   auto result = RunCli({"ls", "--pid", "1073741808"});
   EXPECT_EQ(result.exit_status, 1);
   EXPECT_EQ(result.err,
-            "mntns: open \"/proc/1073741808/ns/mnt\": No such file or directory (ENOENT)\n");
+            "mntns: ls --pid: open \"/proc/1073741808/ns/mnt\": No such file or directory (ENOENT)\n");
 }
 
 TEST(CliLs, ConflictingNamespaceOptionsAreAUsageError) {

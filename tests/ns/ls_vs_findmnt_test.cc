@@ -183,8 +183,10 @@ TEST(LsVsFindmnt, DfAllKeepsFilesystemsOfSizeZero) {
 
 // findmnt orders siblings by mount id (libmount's next-child walk), not by
 // the table's order: they differ once a freed id goes to a later mount.
-TEST(LsVsFindmnt, TreeOrdersSiblingsByMountIdLikeFindmnt) {
-  testing::InPrivateMountNamespace([] {
+// Runs `body` with `base` holding m19 and, mounted after it, "later" with a
+// lower (reused) id.
+void WithAFreedIdReused(const std::function<void(const std::string& base)>& body) {
+  testing::InPrivateMountNamespace([&] {
     const std::string base = testing::TempDir();
     ASSERT_TRUE(testing::MountTmpfs(base));
     for (int i = 0; i < 20; ++i) ASSERT_TRUE(testing::MountTmpfs(base + "/m" + std::to_string(i)));
@@ -195,7 +197,21 @@ TEST(LsVsFindmnt, TreeOrdersSiblingsByMountIdLikeFindmnt) {
     auto earlier = StatmountByPath(base + "/m19", {.mask = field::kMntBasic});
     ASSERT_TRUE(later && earlier);
     ASSERT_LT(later->old_id, earlier->old_id) << "no freed id was reused: the test cannot tell the orders apart";
-    ExpectSameAsFindmnt({"--tree", "--ascii", "-R", "-M", base, "-o", "TARGET,FSTYPE"});
+    body(base);
+  });
+}
+
+TEST(LsVsFindmnt, TreeOrdersSiblingsByMountIdLikeFindmnt) {
+  WithAFreedIdReused(
+      [](const std::string& base) { ExpectSameAsFindmnt({"--tree", "--ascii", "-R", "-M", base, "-o", "TARGET,FSTYPE"}); });
+}
+
+// -R walks the tree in lists too (and with -D): the same order as the tree's.
+TEST(LsVsFindmnt, SubmountsListOrdersSiblingsByMountIdLikeFindmnt) {
+  WithAFreedIdReused([](const std::string& base) {
+    ExpectSameAsFindmnt({"-l", "-R", "-M", base, "-o", "TARGET,FSTYPE"});
+    ExpectSameAsFindmnt({"-D", "-R", "-M", base});
+    ExpectSameAsFindmnt({"-r", "-n", "-R", "-M", base, "-o", "TARGET"});
   });
 }
 
