@@ -146,7 +146,8 @@ std::vector<Usage> UsageOf(std::span<const Mount> mounts, const std::string& pre
 
 // Which mounts of a whole table to show, for the filters that need every
 // mount (-T, -R, --shadowed): the per-mount filters and -T pick mounts,
-// --shadowed keeps the covered ones among them, -R adds every mount below.
+// --shadowed keeps the covered ones among them (-R then adds every mount
+// below them: WithSubmounts).
 std::vector<bool> WholeTableSelection(std::span<const Mount> table, std::span<const Usage> usage,
                                       const LsOptions& options, const std::string& target_path) {
   std::vector<bool> keep(table.size(), true);
@@ -162,32 +163,31 @@ std::vector<bool> WholeTableSelection(std::span<const Mount> table, std::span<co
     const std::vector<bool> covered = CoveredMounts(table);
     for (std::size_t i = 0; i < table.size(); ++i) keep[i] = keep[i] && covered[i];
   }
-  if (options.submounts) keep = WithSubmounts(table, keep);
   return keep;
 }
 
-// findmnt -R walks each matched mount's subtree depth-first, siblings in
-// ascending (old) mount id as libmount's next-child walk gives them, in
-// lists too: not the table's order, which differs once the kernel has
-// handed a freed id to a later mount. Puts `table` (and what goes with
-// each mount) in that order.
-void InTreeOrder(std::vector<Mount>& table, std::vector<Usage>& usage, std::vector<bool>& selection) {
-  std::vector<TreeRow> rows;
-  rows.reserve(table.size());
-  for (const Mount& mount : table) rows.push_back({mount.old_id, mount.old_parent_id});
-  const std::vector<std::size_t> order = DepthFirstOrder(rows);
-  if (order.size() != table.size()) return;  // not one tree walk (a cycle): the table's order
+// Puts the mounts of `order` (WithSubmounts: findmnt -R's) first in `table`,
+// in that order and selected, with what goes with each mount; the others
+// follow, not selected.
+void ShowInOrder(const std::vector<std::size_t>& order, std::vector<Mount>& table, std::vector<Usage>& usage,
+                 std::vector<bool>& selection) {
+  std::vector<bool> placed(table.size(), false);
+  for (const std::size_t index : order) placed[index] = true;
+  std::vector<std::size_t> all = order;
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    if (!placed[i]) all.push_back(i);
+  }
   std::vector<Mount> mounts;
   std::vector<Usage> usages;
-  std::vector<bool> selected;
-  for (const std::size_t index : order) {
+  mounts.reserve(table.size());
+  for (const std::size_t index : all) {
     mounts.push_back(std::move(table[index]));
     if (index < usage.size()) usages.push_back(std::move(usage[index]));
-    selected.push_back(selection[index]);
   }
   table = std::move(mounts);
   usage = std::move(usages);
-  selection = std::move(selected);
+  selection.assign(table.size(), false);
+  std::fill(selection.begin(), selection.begin() + static_cast<std::ptrdiff_t>(order.size()), true);
 }
 
 int RunLs(LsOptions& options) {
@@ -319,7 +319,7 @@ int RunLs(LsOptions& options) {
     if (!table) return ReportError(options.target.NameTheOption(table.error(), "ls"));
     std::vector<Usage> usage = needs_usage ? UsageOf(*table, prefix) : std::vector<Usage>();
     std::vector<bool> selection = WholeTableSelection(*table, usage, options, target_path);
-    if (options.submounts && !tree) InTreeOrder(*table, usage, selection);
+    if (options.submounts) ShowInOrder(WithSubmounts(*table, selection), *table, usage, selection);
     if (auto shown_rows = show(0, *table, &selection, std::move(usage)); !shown_rows) {
       return ReportError(shown_rows.error());
     }

@@ -165,29 +165,39 @@ std::vector<bool> CoveredMounts(std::span<const Mount> mounts) {
   return covered;
 }
 
-std::vector<bool> WithSubmounts(std::span<const Mount> mounts, const std::vector<bool>& keep) {
+std::vector<std::size_t> WithSubmounts(std::span<const Mount> mounts, const std::vector<bool>& keep) {
   std::map<std::uint32_t, std::vector<std::size_t>> children;
   for (std::size_t i = 0; i < mounts.size(); ++i) {
     if (mounts[i].old_parent_id != mounts[i].old_id) children[mounts[i].old_parent_id].push_back(i);
   }
-  std::vector<bool> out = keep;
-  std::vector<std::size_t> pending;
-  for (std::size_t i = 0; i < keep.size(); ++i) {
-    if (keep[i]) pending.push_back(i);
+  // Not the table's order, which differs once the kernel has handed a freed
+  // id to a later mount.
+  for (auto& [parent, kids] : children) {
+    std::stable_sort(kids.begin(), kids.end(),
+                     [&](std::size_t a, std::size_t b) { return mounts[a].old_id < mounts[b].old_id; });
   }
-  while (!pending.empty()) {
-    const std::size_t next = pending.back();
-    pending.pop_back();
-    const auto found = children.find(mounts[next].old_id);
-    if (found == children.end()) continue;
-    for (std::size_t child : found->second) {
-      if (!out[child]) {
-        out[child] = true;
-        pending.push_back(child);
+  std::vector<bool> listed(mounts.size(), false);
+  std::vector<std::size_t> order;
+  // An explicit stack: a chain of 100,000 nested mounts would overflow a
+  // recursive walk's.
+  std::vector<std::size_t> pending;
+  for (std::size_t start = 0; start < keep.size(); ++start) {
+    if (!keep[start] || listed[start]) continue;
+    pending.push_back(start);
+    while (!pending.empty()) {
+      const std::size_t next = pending.back();
+      pending.pop_back();
+      if (listed[next]) continue;
+      listed[next] = true;
+      order.push_back(next);
+      const auto found = children.find(mounts[next].old_id);
+      if (found == children.end()) continue;
+      for (std::size_t k = found->second.size(); k-- > 0;) {
+        if (!listed[found->second[k]]) pending.push_back(found->second[k]);
       }
     }
   }
-  return out;
+  return order;
 }
 
 }  // namespace mntns::cli

@@ -61,7 +61,10 @@ struct MountFilter {
 // (findmnt --shadowed). Needs kMntBasic and kMntPoint.
 [[nodiscard]] std::vector<bool> CoveredMounts(std::span<const Mount> mounts);
 
-// `keep` widened to every mount below a kept one (findmnt -R).
-[[nodiscard]] std::vector<bool> WithSubmounts(std::span<const Mount> mounts, const std::vector<bool>& keep);
+// findmnt -R: each kept mount, in the table's order, then every mount below
+// it depth-first, siblings in ascending (old) mount id as libmount's
+// next-child walk gives them; a mount already listed is not listed again.
+// The indices of the mounts to show, in that order.
+[[nodiscard]] std::vector<std::size_t> WithSubmounts(std::span<const Mount> mounts, const std::vector<bool>& keep);
 
 }  // namespace mntns::cli

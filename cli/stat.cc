@@ -28,7 +28,11 @@ int RunStat(const StatOptions& options) {
   auto mount = options.by_fd     ? StatmountByFd(options.fd, query.mask)
                : options.by_path ? StatmountByPath(options.path, query)
                                  : StatmountById(options.id, options.target.Namespace(), query);
-  if (!mount) return ReportError(options.target.NameTheOption(mount.error(), "stat"));
+  if (!mount) {
+    // The namespace options count only for --id (a PATH or an fd names its own).
+    const bool by_id = !options.by_fd && !options.by_path;
+    return ReportError(by_id ? options.target.NameTheOption(mount.error(), "stat") : mount.error());
+  }
 
   if (options.json) {
     fmt::print("{}\n", MountToJson(*mount).dump(2));

@@ -83,9 +83,9 @@ bool ReadAll(int fd, void* data, std::size_t size) { return ::read(fd, data, siz
 int InstallAllowAllFilter() {
   sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
   const sock_fprog program{.len = 1, .filter = &allow};
-  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) {
-    return -errno;
-  }
+  // Either prctl's errno; the parent reports it as the filter's failure.
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -errno;
+  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) return -errno;
   return 0;
 }
 
@@ -209,7 +209,8 @@ int Measure(const PolyfillBenchOptions& options, const std::string& base) {
     with.push_back(filtered);
     const double floored = floor->Ask('g');
     if (floored < 0) {
-      return finish(ReportError(MakeError(static_cast<int>(-floored), "prctl(PR_SET_SECCOMP)", "allow-all filter").error()));
+      const Error error = MakeError(static_cast<int>(-floored), "install the allow-all seccomp filter", "prctl").error();
+      return finish(ReportError(error));
     }
     allow_all.push_back(floored);
   }

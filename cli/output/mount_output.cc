@@ -635,12 +635,7 @@ void PrintCells(std::span<const Column* const> columns, std::span<const std::vec
   Flush(out);
 }
 
-namespace {
-
-// The depth-first walk of TreeOrder; without `prefixes` every prefix stays
-// empty (a list needs the order only, and a chain of N nested mounts has
-// prefixes of O(N^2) bytes in all).
-std::vector<std::pair<std::size_t, std::string>> WalkTree(std::span<const TreeRow> rows, bool ascii, bool prefixes) {
+std::vector<std::pair<std::size_t, std::string>> TreeOrder(std::span<const TreeRow> rows, bool ascii) {
   const std::string_view branch = ascii ? "|-" : "├─";
   const std::string_view last_branch = ascii ? "`-" : "└─";
   const std::string_view through = ascii ? "| " : "│ ";
@@ -677,34 +672,16 @@ std::vector<std::pair<std::size_t, std::string>> WalkTree(std::span<const TreeRo
     while (!stack.empty()) {
       Pending next = std::move(stack.back());
       stack.pop_back();
-      if (!prefixes) {
-        order.emplace_back(next.row, std::string());
-      } else {
-        order.emplace_back(next.row,
-                           next.is_root ? std::string() : next.prefix + std::string(next.last ? last_branch : branch));
-      }
-      const std::string child_prefix = next.is_root || !prefixes
-                                           ? std::string()
-                                           : next.prefix + std::string(next.last ? std::string_view("  ") : through);
+      order.emplace_back(next.row,
+                         next.is_root ? std::string() : next.prefix + std::string(next.last ? last_branch : branch));
+      const std::string child_prefix =
+          next.is_root ? std::string() : next.prefix + std::string(next.last ? std::string_view("  ") : through);
       const auto found = children.find(rows[next.row].id);
       if (found == children.end()) continue;
       const auto& kids = found->second;
       for (std::size_t k = kids.size(); k-- > 0;) stack.push_back({kids[k], child_prefix, false, k + 1 == kids.size()});
     }
   }
-  return order;
-}
-
-}  // namespace
-
-std::vector<std::pair<std::size_t, std::string>> TreeOrder(std::span<const TreeRow> rows, bool ascii) {
-  return WalkTree(rows, ascii, /*prefixes=*/true);
-}
-
-std::vector<std::size_t> DepthFirstOrder(std::span<const TreeRow> rows) {
-  std::vector<std::size_t> order;
-  order.reserve(rows.size());
-  for (const auto& [index, prefix] : WalkTree(rows, /*ascii=*/true, /*prefixes=*/false)) order.push_back(index);
   return order;
 }
 

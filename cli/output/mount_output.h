@@ -144,7 +144,5 @@ struct TreeRow {
 // With `ascii`, findmnt -a's "|-", "`-" and "| " instead of the line-drawing characters.
 [[nodiscard]] std::vector<std::pair<std::size_t, std::string>> TreeOrder(std::span<const TreeRow> rows,
                                                                          bool ascii = false);
-// TreeOrder's order alone (findmnt -R's in lists).
-[[nodiscard]] std::vector<std::size_t> DepthFirstOrder(std::span<const TreeRow> rows);
 
 }  // namespace mntns::cli

@@ -193,7 +193,7 @@ class Tracer {
         // meanwhile), and said by the errno.
         registers->rax = static_cast<unsigned long long>(-static_cast<long long>(err));
         (void)sys::PtraceSetRegisters(tid, *registers);
-      } else if (ResetWorkingDirectory(tid, *registers) != 0) {
+      } else if (const int err = ResetWorkingDirectory(tid, *registers); err != 0 && err != ESRCH) {
         KillWithItsCwdOutside(tid);
       }
     }
@@ -238,17 +238,19 @@ class Tracer {
   void StartChild(pid_t tid, bool empty) {
     if (empty) {
       auto registers = sys::PtraceGetRegisters(tid);
-      if (!registers || ResetWorkingDirectory(tid, *registers) != 0) KillWithItsCwdOutside(tid);
+      const int err = registers ? ResetWorkingDirectory(tid, *registers) : registers.error().code;
+      if (err != 0 && err != ESRCH) KillWithItsCwdOutside(tid);
     }
     (void)sys::PtraceContinue(tid, 0);
   }
 
   // A task whose namespace was emptied but whose cwd could not be moved to
   // its new root (ResetWorkingDirectory writes "/" below its stack pointer:
-  // a task whose rsp points nowhere has no room there; else ENOMEM, ESRCH)
+  // a task whose rsp points nowhere has no room there; or ENOMEM)
   // still reaches the old tree through its cwd, which 7.2 never allows, and
   // it cannot be told that unshare failed, since its namespace did change.
-  // It is killed (docs/polyfill.md).
+  // It is killed (docs/polyfill.md). Not where the reset said ESRCH: the
+  // task is gone (reaped there), and its tid may name another task now.
   static void KillWithItsCwdOutside(pid_t tid) { (void)sys::SignalThread(tid, SIGKILL); }
 
   // 7.2 puts the caller's cwd at the new root; pivot_root moved it only if it

@@ -664,6 +664,10 @@ void SendStatusRecord(const SandboxStatus& status, int error_fd) {
     auto proc = sys::Open(AT_FDCWD, "/proc", O_PATH | O_DIRECTORY);
     if (!proc) fail(proc.error());
     proc_dir = std::move(*proc);
+  } else if (spec.userns2_fd >= 0) {
+    // Only to wait for the helper threads before setns (AwaitSingleThread):
+    // without a /proc the setns goes ahead and reports for itself.
+    if (auto proc = sys::Open(AT_FDCWD, "/proc", O_PATH | O_DIRECTORY)) proc_dir = std::move(*proc);
   }
   // --file-label: what the setup creates (directories, files, mount points) gets it.
   if (!spec.file_label.empty()) {
@@ -699,8 +703,12 @@ void SendStatusRecord(const SandboxStatus& status, int error_fd) {
     auto file = sys::Open(AT_FDCWD, lock.c_str(), O_RDONLY | O_NOCTTY);
     if (!file) fail_on(file.error());
     if (auto r = sys::LockWholeFile(file->Get(), F_RDLCK); !r) fail_on(r.error());
-    if (auto r = sys::SetCloseOnExec(file->Get(), false); !r) fail_on(r.error());
-    // Held until the process exits (CMD's exec keeps it open).
+    // Held until the process exits: pid 1's stays close-on-exec (CMD, forked,
+    // would only inherit an fd it has no use for); CMD's own exec keeps it.
+    const bool this_process_execs = !is_pid1 || spec.as_pid_1;
+    if (this_process_execs) {
+      if (auto r = sys::SetCloseOnExec(file->Get(), false); !r) fail_on(r.error());
+    }
     static_cast<void>(file->Release());
   }
   if (!spec.chdir.empty()) {

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "helper_thread.h"
+#include "sys/files.h"
 #include "sys/namespaces.h"
 #include "sys/syscalls.h"
 #include "watch/internal.h"
@@ -22,8 +23,9 @@ namespace {
 // inside, keeps that namespace (and the root the thread had there) for as
 // long as the file is open, after the thread is gone.
 Result<UniqueFd> OpenMountinfoInside(int ns_fd) {
-  const pid_t tid = ::gettid();
-  auto task_dir = sys::Open(AT_FDCWD, fmt::format("/proc/self/task/{}", tid).c_str(), O_PATH | O_DIRECTORY);
+  // thread-self, not self/task/gettid(): a tid of this pid namespace names
+  // another task where /proc is another pid namespace's.
+  auto task_dir = sys::Open(AT_FDCWD, "/proc/thread-self", O_PATH | O_DIRECTORY);
   if (!task_dir) return std::unexpected(task_dir.error());
   if (auto r = sys::Unshare(CLONE_FS); !r) return std::unexpected(r.error());
   if (auto r = sys::Setns(ns_fd, CLONE_NEWNS); !r) return std::unexpected(r.error());
@@ -37,7 +39,9 @@ Result<void> OpenMountinfoSource(MountWatcher::State& state) {
   std::string path;
   switch (state.ns.kind) {
     case NamespaceRef::Kind::kCaller:
-      path = "/proc/self/mountinfo";
+      // The calling thread's namespace, as the fanotify backend and
+      // mountinfo_ns_id take it (a thread may have entered another).
+      path = "/proc/thread-self/mountinfo";
       break;
     case NamespaceRef::Kind::kPid:
       path = fmt::format("/proc/{}/mountinfo", state.ns.pid);
@@ -73,15 +77,11 @@ Result<std::vector<Mount>> ReadMountinfoTable(const MountWatcher::State& state) 
   std::string text;
   char chunk[65536];
   for (off_t offset = 0;;) {
-    const ssize_t n = ::pread(state.poll_fd.Get(), chunk, sizeof chunk, offset);
-    if (n < 0) {
-      const int err = errno;
-      if (err == EINTR) continue;
-      return MakeError(err, "read", "mountinfo of " + state.ns.Describe());
-    }
-    if (n == 0) break;
-    text.append(chunk, static_cast<std::size_t>(n));
-    offset += n;
+    auto n = sys::ReadAt(state.poll_fd.Get(), chunk, offset, "mountinfo of " + state.ns.Describe());
+    if (!n) return std::unexpected(n.error());
+    if (*n == 0) break;
+    text.append(chunk, *n);
+    offset += static_cast<off_t>(*n);
   }
   auto mounts = ParseMountinfo(text);
   if (!mounts) return mounts;

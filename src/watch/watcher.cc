@@ -79,7 +79,10 @@ Result<void> OpenWatchedNamespace(MountWatcher::State& state) {
 
 Result<std::vector<Mount>> ReadWholeTable(const MountWatcher::State& state) {
   if (state.backend == WatchBackend::kMountinfo) return ReadMountinfoTable(state);
-  return ListMounts(state.ns, {.mask = state.options.mask, .backend = Backend::kListmount});
+  // A held namespace by its id: the pid may have exited (or been reused) and
+  // the file may be gone since Open.
+  const NamespaceRef ns = state.ns_fd && state.ns_id != 0 ? NamespaceRef::ById(state.ns_id) : state.ns;
+  return ListMounts(ns, {.mask = state.options.mask, .backend = Backend::kListmount});
 }
 
 void ReplaceTable(MountWatcher::State& state, std::vector<Mount> fresh, std::vector<MountEvent>& events) {

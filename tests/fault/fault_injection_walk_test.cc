@@ -375,6 +375,10 @@ TEST(FaultInjectionWalk, MountWatcherWithEachBackendSeesAMount) {
     const std::string dir = TempDir();
     for (const auto& [name, backend] : {std::pair{"fanotify", WatchBackend::kFanotify},
                                         std::pair{"mountinfo", WatchBackend::kMountinfo}}) {
+      if (backend == WatchBackend::kFanotify && !KernelFeatures().fanotify_mount_events) {
+        std::printf("MountWatcher(fanotify) not walked: this kernel has no fanotify mount events (6.15)\n");
+        continue;
+      }
       Walk({.name = std::string("MountWatcher(") + name + ")", .run = [dir, backend]() -> Result<void> {
               auto watcher = MountWatcher::Open({}, {.backend = backend});
               if (!watcher) return std::unexpected(watcher.error());
@@ -670,11 +674,15 @@ int HeldUserNamespace() {
   const bool started = child > 0 && ::read(ready[0], &byte, 1) == 1;
   ::close(ready[0]);
   int fd = -1;
+  bool mapped = started;
   if (started) {
     for (const char* map : {"uid_map", "gid_map"}) {
-      std::ofstream("/proc/" + std::to_string(child) + "/" + map) << "0 0 2000\n";
+      std::ofstream file("/proc/" + std::to_string(child) + "/" + map);
+      file << "0 0 2000\n" << std::flush;
+      mapped = mapped && file.good();
     }
-    fd = ::open(("/proc/" + std::to_string(child) + "/ns/user").c_str(), O_RDONLY);
+    // Not close-on-exec: as a caller's --userns fd, it crosses the setup's exec.
+    if (mapped) fd = ::open(("/proc/" + std::to_string(child) + "/ns/user").c_str(), O_RDONLY);
   }
   if (child > 0) {
     ::kill(child, SIGKILL);
@@ -689,7 +697,7 @@ int HeldUserNamespace() {
 TEST(FaultInjectionWalk, StartSandboxInAJoinedUserNamespaceWithUidGidAndALockFile) {
   InPrivateMountNamespace([] {
     const int userns = HeldUserNamespace();
-    ASSERT_GE(userns, 0) << "no user namespace: " << std::strerror(errno);
+    if (userns < 0) GTEST_SKIP() << "no user namespace with id maps could be made here: " << std::strerror(errno);
     SandboxSpec spec;
     spec.mounts = ProbeMounts();
     spec.userns_fd = userns;

@@ -231,6 +231,16 @@ TEST(BwrapEntry, BlockFdHoldsTheCommandUntilDataArrives) {
   });
 }
 
+// With a pid namespace, pid 1 holds the lock: CMD gets no fd of the file.
+TEST(BwrapEntry, LockFileHeldByPidOneIsNoFdOfTheCommand) {
+  SKIP_WITHOUT_BWRAP();
+  testing::InPrivateMountNamespace([] {
+    ExpectSame("$BWRAP --ro-bind / / --tmpfs /tmp --file 4 /tmp/lock --unshare-pid --lock-file /tmp/lock "
+               "sh -c 'for fd in /proc/self/fd/*; do readlink $fd; done | grep -c /tmp/lock' 4</dev/null",
+               "0\n");
+  });
+}
+
 TEST(BwrapEntry, SyncFdAndLockFileAreAccepted) {
   SKIP_WITHOUT_BWRAP();
   testing::InPrivateMountNamespace([] {

@@ -215,6 +215,17 @@ TEST(LsVsFindmnt, SubmountsListOrdersSiblingsByMountIdLikeFindmnt) {
   });
 }
 
+// Several matches: each in the table's order, then its subtree, nothing twice
+// (a match inside another's subtree is listed with that one).
+TEST(LsVsFindmnt, SubmountsOfSeveralMatchesListEachSubtreeOnce) {
+  WithAFreedIdReused([](const std::string& base) {
+    ASSERT_TRUE(testing::MountTmpfs(base + "/m19/inner"));
+    ASSERT_TRUE(testing::MountTmpfs(base + "/later/inner"));
+    ExpectSameAsFindmnt({"-l", "-R", "-t", "tmpfs", "-o", "TARGET,FSTYPE"});
+    ExpectSameAsFindmnt({"-l", "-R", "-S", "test-inner", "-o", "TARGET,SOURCE"});
+  });
+}
+
 TEST(LsVsFindmnt, ShadowedListsTheCoveredMounts) {
   // findmnt 2.38 applies --shadowed only beside another filter.
   InFixture([](const Fixture&) { ExpectSameAsFindmnt({"-l", "--shadowed", "-t", "tmpfs", "-o", "TARGET,SOURCE"}); });
