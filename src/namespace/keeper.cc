@@ -51,6 +51,7 @@
 
 #include <fmt/format.h>
 
+#include "helper_thread.h"
 #include "mntns/namespace.h"
 #include "namespace/internal.h"
 #include "sys/files.h"
@@ -328,10 +329,14 @@ Result<UniqueFd> BuildRootlessKeeper() {
   }
   if (auto r = sys::Unshare(CLONE_NEWNS); !r) return std::unexpected(r.error());
   // It never returns and holds nothing: a thread that only sleeps (the
-  // process's signals end it with the rest).
-  std::thread([] {
+  // process's signals end it with the rest). Without it callers could not
+  // find the view: a keeper that cannot start it fails (EAGAIN), it does
+  // not throw.
+  auto view_thread = internal::StartHelperThread([] {
     for (;;) ::pause();
-  }).detach();
+  });
+  if (!view_thread) return std::unexpected(std::move(view_thread.error().Wrap("the rootless keeper's host view")));
+  view_thread->detach();
   return BuildKeptTemplate();
 }
 

@@ -270,9 +270,9 @@ Result<std::string> ReadWholeFile(int fd, const std::string& what) {
 // Runs on its own thread: unshare(CLONE_FS) gives the thread a private root
 // and cwd, which setns(CLONE_NEWNS) requires; the change dies with the thread.
 Result<std::string> ReadMountinfoInside(int ns_fd, const std::string& what) {
-  const pid_t tid = ::gettid();
-  auto task_dir = sys::Open(AT_FDCWD, fmt::format("/proc/self/task/{}", tid).c_str(),
-                            O_PATH | O_DIRECTORY);
+  // thread-self, not self/task/gettid(): a tid of this pid namespace names
+  // another task where /proc is another pid namespace's.
+  auto task_dir = sys::Open(AT_FDCWD, "/proc/thread-self", O_PATH | O_DIRECTORY);
   if (!task_dir) return std::unexpected(task_dir.error());
   if (auto r = sys::Unshare(CLONE_FS); !r) return std::unexpected(r.error());
   if (auto r = sys::Setns(ns_fd, CLONE_NEWNS); !r) return std::unexpected(std::move(r.error().Wrap(what)));
