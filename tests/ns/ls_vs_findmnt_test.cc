@@ -187,17 +187,24 @@ TEST(LsVsFindmnt, DfAllKeepsFilesystemsOfSizeZero) {
 // lower (reused) id.
 void WithAFreedIdReused(const std::function<void(const std::string& base)>& body) {
   testing::InPrivateMountNamespace([&] {
-    const std::string base = testing::TempDir();
-    ASSERT_TRUE(testing::MountTmpfs(base));
-    for (int i = 0; i < 20; ++i) ASSERT_TRUE(testing::MountTmpfs(base + "/m" + std::to_string(i)));
-    for (int i = 0; i < 19; ++i) ASSERT_EQ(::umount2((base + "/m" + std::to_string(i)).c_str(), 0), 0) << i;
-    // The lowest free id now lies below m19's: the next mount takes it.
-    ASSERT_TRUE(testing::MountTmpfs(base + "/later"));
-    auto later = StatmountByPath(base + "/later", {.mask = field::kMntBasic});
-    auto earlier = StatmountByPath(base + "/m19", {.mask = field::kMntBasic});
-    ASSERT_TRUE(later && earlier);
-    ASSERT_LT(later->old_id, earlier->old_id) << "no freed id was reused: the test cannot tell the orders apart";
-    body(base);
+    const std::string root = testing::TempDir();
+    // Old mount ids are one system-wide pool: a test running beside this one
+    // may take the freed ids first (its namespace copies take dozens). Tried
+    // again, each time in a fresh directory, until one is reused here.
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      const std::string base = root + "/" + std::to_string(attempt);
+      ASSERT_TRUE(testing::MountTmpfs(base));
+      for (int i = 0; i < 20; ++i) ASSERT_TRUE(testing::MountTmpfs(base + "/m" + std::to_string(i)));
+      for (int i = 0; i < 19; ++i) ASSERT_EQ(::umount2((base + "/m" + std::to_string(i)).c_str(), 0), 0) << i;
+      // The lowest free id now lies below m19's: the next mount takes it.
+      ASSERT_TRUE(testing::MountTmpfs(base + "/later"));
+      auto later = StatmountByPath(base + "/later", {.mask = field::kMntBasic});
+      auto earlier = StatmountByPath(base + "/m19", {.mask = field::kMntBasic});
+      ASSERT_TRUE(later && earlier);
+      if (later->old_id < earlier->old_id) return body(base);
+      ASSERT_EQ(::umount2(base.c_str(), MNT_DETACH), 0);
+    }
+    FAIL() << "no freed id was reused in 50 tries: the test cannot tell the orders apart";
   });
 }
 
