@@ -51,20 +51,8 @@ bool UseListmount(Backend backend) {
 }
 
 Result<std::uint64_t> NamespaceIdOfFile(const std::string& path) {
-  // O_NONBLOCK|O_NOCTTY: a FIFO or a terminal given as the file must neither
-  // hang the open nor become our terminal; the ioctl below then refuses it.
-  auto fd = sys::Open(AT_FDCWD, path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY);
+  auto fd = sys::OpenMountNamespaceFile(path);
   if (!fd) return std::unexpected(fd.error());
-  auto type = sys::NamespaceType(fd->Get());
-  if (!type) {
-    // ENOTTY: not an nsfs file at all.
-    const bool not_nsfs = type.error().code == ENOTTY;
-    return MakeError(not_nsfs ? EINVAL : type.error().code, "ioctl(NS_GET_NSTYPE)",
-                     QuotePath(path) + (not_nsfs ? " is not a namespace file" : ""));
-  }
-  if (*type != CLONE_NEWNS) {
-    return MakeError(EINVAL, "open namespace", QuotePath(path) + " is not a mount namespace");
-  }
   return sys::MountNamespaceId(fd->Get());
 }
 

@@ -100,6 +100,20 @@ Result<int> NamespaceType(int ns_fd) {
   return type;
 }
 
+Result<UniqueFd> OpenMountNamespaceFile(const std::string& path) {
+  auto fd = Open(AT_FDCWD, path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY);
+  if (!fd) return std::unexpected(fd.error());
+  auto type = NamespaceType(fd->Get());
+  if (!type) {
+    // ENOTTY: not an nsfs file at all.
+    const bool not_nsfs = type.error().code == ENOTTY;
+    return MakeError(not_nsfs ? EINVAL : type.error().code, "ioctl(NS_GET_NSTYPE)",
+                     QuotePath(path) + (not_nsfs ? " is not a namespace file" : ""));
+  }
+  if (*type != CLONE_NEWNS) return MakeError(EINVAL, "open namespace", QuotePath(path) + " is not a mount namespace");
+  return fd;
+}
+
 Result<UniqueFd> OwningUserNamespace(int ns_fd) {
   const int fd = InjectFault(Call::kIoctl) ? -1 : ::ioctl(ns_fd, kNsGetUserns);
   if (fd < 0) {

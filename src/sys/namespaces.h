@@ -12,6 +12,8 @@
 
 #include <sys/types.h>
 
+#include <string>
+
 #include "mntns/error.h"
 #include "mntns/fd.h"
 
@@ -41,6 +43,12 @@ namespace mntns::sys {
 
 // ioctl(NS_GET_NSTYPE): the CLONE_NEW* type of an nsfs fd.
 [[nodiscard]] Result<int> NamespaceType(int ns_fd);
+
+// `path` opened and checked to be a mount namespace's nsfs file (a /proc
+// PID/ns/mnt or a pinned bind). O_NONBLOCK|O_NOCTTY: a FIFO or a terminal
+// given as the file neither hangs the open nor becomes our terminal. EINVAL
+// naming the path for a file that is no namespace or another kind.
+[[nodiscard]] Result<UniqueFd> OpenMountNamespaceFile(const std::string& path);
 
 // ioctl(NS_GET_USERNS) (4.9): a close-on-exec fd for the user namespace that
 // owns the namespace `ns_fd`. EPERM when that one is outside the caller's.

@@ -62,17 +62,8 @@ Result<void> OpenWatchedNamespace(MountWatcher::State& state) {
   if (state.ns.kind == NamespaceRef::Kind::kPid) path = fmt::format("/proc/{}/ns/mnt", state.ns.pid);
   if (state.ns.kind == NamespaceRef::Kind::kFile) path = state.ns.path;
   if (path.empty()) return kOk;
-  // O_NONBLOCK|O_NOCTTY: a FIFO or a terminal given as the file must not hang the open.
-  auto fd = sys::Open(AT_FDCWD, path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY);
+  auto fd = sys::OpenMountNamespaceFile(path);
   if (!fd) return std::unexpected(fd.error());
-  auto type = sys::NamespaceType(fd->Get());
-  if (!type) {
-    // ENOTTY: not an nsfs file at all.
-    const bool not_nsfs = type.error().code == ENOTTY;
-    return MakeError(not_nsfs ? EINVAL : type.error().code, "ioctl(NS_GET_NSTYPE)",
-                     QuotePath(path) + (not_nsfs ? " is not a namespace file" : ""));
-  }
-  if (*type != CLONE_NEWNS) return MakeError(EINVAL, "open namespace", QuotePath(path) + " is not a mount namespace");
   state.ns_fd = *std::move(fd);
   return kOk;
 }
