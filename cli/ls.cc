@@ -61,11 +61,11 @@ struct LsOptions {
 // thread completes the next block due.
 class JsonBlockPrinter {
  public:
-  Result<void> Print(std::size_t index, std::span<const Mount> mounts) {
+  Result<void> Print(std::size_t index, std::span<const Mount* const> mounts) {
     constexpr std::size_t kArrayDepth = 2;  // inside {"mounts": [ ... ]}
     fmt::memory_buffer text = TakeBuffer();
     JsonWriter json(text, kArrayDepth, true);  // each block starts with its comma
-    for (const Mount& mount : mounts) WriteMountJson(json, mount);
+    for (const Mount* mount : mounts) WriteMountJson(json, *mount);
     std::lock_guard lock(mutex_);
     // Opened with the first block, so that an error before it (a namespace
     // that cannot be opened) leaves stdout empty.
@@ -261,14 +261,18 @@ int RunLs(LsOptions& options) {
 
   // Each block is filtered and rendered on the thread that read it.
   std::vector<std::vector<std::string>> blocks;
+  std::vector<std::vector<std::uint32_t>> width_blocks;  // of `blocks`' cells, for a list
+  const bool measure_here = !tree && format.kind == TableFormat::Kind::kList;
   std::vector<std::vector<TreeRow>> tree_blocks;
   std::unordered_map<std::uint32_t, std::uint32_t> parents;  // of every mount, when filters left some out
   JsonBlockPrinter printer;
   // `selection`, where given, says which mounts to show instead of the filters.
   auto show = [&](std::size_t index, std::span<const Mount> mounts, const std::vector<bool>* selection,
                   std::vector<Usage> usage) -> Result<void> {
-    std::vector<Mount> kept_storage;
-    std::span<const Mount> kept = mounts;
+    // The mounts shown, by address: a copy of each kept Mount (a dozen
+    // strings) cost more than rendering it.
+    std::vector<const Mount*> kept;
+    kept.reserve(mounts.size());
     if (options.filter.Active() || needs_usage || selection != nullptr) {
       if (needs_usage && usage.empty()) usage = UsageOf(mounts, prefix);
       std::vector<Usage> kept_usage;
@@ -276,11 +280,12 @@ int RunLs(LsOptions& options) {
         const bool wanted = selection != nullptr ? (*selection)[i]
                                                  : options.filter.Matches(mounts[i], needs_usage ? &usage[i] : nullptr);
         if (!wanted) continue;
-        kept_storage.push_back(mounts[i]);
+        kept.push_back(&mounts[i]);
         if (needs_usage) kept_usage.push_back(usage[i]);
       }
       usage = std::move(kept_usage);
-      kept = kept_storage;
+    } else {
+      for (const Mount& mount : mounts) kept.push_back(&mount);
     }
     if (options.json) {
       {
@@ -291,12 +296,15 @@ int RunLs(LsOptions& options) {
     }
     std::vector<std::string> cells;
     RenderRows(kept, *columns, cells, usage);
+    // The list's widths are measured here, on the reading threads.
+    std::vector<std::uint32_t> widths;
+    if (measure_here) MeasureCells(*columns, cells, widths);
     // A tree needs the parents of the mounts left out too: a kept mount hangs
     // below its nearest kept ancestor, as in findmnt.
     std::vector<TreeRow> rows;
     std::vector<TreeRow> all_rows;
     if (tree) {
-      for (const Mount& mount : kept) rows.push_back({mount.old_id, mount.old_parent_id});
+      for (const Mount* mount : kept) rows.push_back({mount->old_id, mount->old_parent_id});
       if (kept.size() != mounts.size()) {
         for (const Mount& mount : mounts) all_rows.push_back({mount.old_id, mount.old_parent_id});
       }
@@ -305,6 +313,10 @@ int RunLs(LsOptions& options) {
     shown += kept.size();
     if (blocks.size() <= index) blocks.resize(index + 1);
     blocks[index] = std::move(cells);
+    if (measure_here) {
+      if (width_blocks.size() <= index) width_blocks.resize(index + 1);
+      width_blocks[index] = std::move(widths);
+    }
     if (tree) {
       if (tree_blocks.size() <= index) tree_blocks.resize(index + 1);
       tree_blocks[index] = std::move(rows);
@@ -371,7 +383,10 @@ int RunLs(LsOptions& options) {
     PrintCells(*columns, std::span(&ordered, 1), format);
     return 0;
   }
-  PrintCells(*columns, blocks, format);
+  // A block that matched nothing may have left no entry; measured blocks pair with blocks.
+  width_blocks.resize(blocks.size());
+  PrintCells(*columns, blocks, format, measure_here ? std::span<const std::vector<std::uint32_t>>(width_blocks)
+                                                     : std::span<const std::vector<std::uint32_t>>());
   return 0;
 }
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <functional>
+#include <cstdint>
 #include <map>
 #include <utility>
 
@@ -111,6 +111,17 @@ std::size_t Width(std::string_view text) {
   return width;
 }
 
+// findmnt writes MAJ:MIN as "%3u:%-3u" in lists and trees, so that the
+// colons line up: the text shown for a MAJ:MIN cell (in `scratch`).
+bool IsDeviceColumn(const Column& column) { return column.name == "MAJ:MIN"; }
+
+std::string_view DeviceText(std::string_view text, std::string& scratch) {
+  const std::size_t colon = text.find(':');
+  if (colon == std::string_view::npos) return text;
+  scratch = fmt::format("{:>3}:{:<3}", text.substr(0, colon), text.substr(colon + 1));
+  return scratch;
+}
+
 // The longest head of `text` that is at most `width` columns wide.
 std::string_view CutToWidth(std::string_view text, std::size_t width) {
   std::size_t columns = 0;
@@ -150,7 +161,9 @@ void AppendRawCell(fmt::memory_buffer& out, std::string_view text) {
 }
 
 void Pad(fmt::memory_buffer& out, std::size_t spaces) {
-  for (std::size_t i = 0; i < spaces; ++i) out.push_back(' ');
+  static constexpr std::string_view kSpaces = "                                                                ";
+  for (; spaces > kSpaces.size(); spaces -= kSpaces.size()) out.append(kSpaces);
+  out.append(kSpaces.substr(0, spaces));
 }
 
 void Flush(fmt::memory_buffer& out) {
@@ -213,15 +226,22 @@ std::string HumanSize(std::uint64_t bytes) {
 }
 
 std::string TerminalSafe(std::string_view text) {
+  // Most text needs nothing escaped: one scan, one copy.
+  const auto plain = std::find_if(text.begin(), text.end(), [](char byte) {
+    const unsigned char c = static_cast<unsigned char>(byte);
+    return c < 0x20 || c >= 0x7f || c == '\\';
+  });
+  if (plain == text.end()) return std::string(text);
   std::string out;
-  out.reserve(text.size());
+  out.reserve(text.size() + 8);
   const auto escape = [&out](unsigned char c) {
     static constexpr char kHex[] = "0123456789abcdef";
     out += "\\x";
     out += kHex[c >> 4];
     out += kHex[c & 0xF];
   };
-  for (std::size_t i = 0; i < text.size();) {
+  out.append(text.begin(), plain);
+  for (std::size_t i = static_cast<std::size_t>(plain - text.begin()); i < text.size();) {
     const unsigned char c = static_cast<unsigned char>(text[i]);
     if (c >= 0x20 && c < 0x7f) {
       // A backslash that starts "\x" would read as an escape: findmnt's \x5c.
@@ -383,13 +403,21 @@ Result<std::vector<const Column*>> ParseColumns(const std::string& list, const s
   return columns;
 }
 
-void RenderRows(std::span<const Mount> mounts, std::span<const Column* const> columns,
+void RenderRows(std::span<const Mount* const> mounts, std::span<const Column* const> columns,
                 std::vector<std::string>& cells, std::span<const Usage> usage) {
   cells.reserve(cells.size() + mounts.size() * columns.size());
   for (std::size_t i = 0; i < mounts.size(); ++i) {
-    const Row row{mounts[i], i < usage.size() ? &usage[i] : nullptr};
+    const Row row{*mounts[i], i < usage.size() ? &usage[i] : nullptr};
     for (const Column* column : columns) cells.push_back(column->render(row));
   }
+}
+
+void RenderRows(std::span<const Mount> mounts, std::span<const Column* const> columns,
+                std::vector<std::string>& cells) {
+  std::vector<const Mount*> rows;
+  rows.reserve(mounts.size());
+  for (const Mount& mount : mounts) rows.push_back(&mount);
+  RenderRows(rows, columns, cells);
 }
 
 namespace {
@@ -414,9 +442,11 @@ std::string TreeArtBelow(std::string_view target) {
 
 // libsmartcols' column widths (calculate.c, util-linux 2.38), for a table
 // `format.width` wide (0: no terminal, every column as wide as it needs).
+// `cell_widths` holds each cell's display width, block by block as `blocks`
+// holds the cells.
 std::vector<std::size_t> ColumnWidths(std::span<const Column* const> columns,
-                                      std::span<const std::vector<std::string>> blocks, const TableFormat& format,
-                                      const std::function<std::string_view(std::size_t, std::string_view)>& shown) {
+                                      std::span<const std::vector<std::uint32_t>> cell_widths,
+                                      const TableFormat& format) {
   const std::size_t count = columns.size();
   if (count == 0) return {};
   struct Layout {
@@ -434,9 +464,9 @@ std::vector<std::size_t> ColumnWidths(std::span<const Column* const> columns,
     column.width = 0;
     std::size_t sum = 0;
     std::size_t measured = 0;
-    for (const auto& cells : blocks) {
-      for (std::size_t i = c; i < cells.size(); i += count) {
-        const std::size_t length = Width(shown(c, cells[i]));
+    for (const auto& widths : cell_widths) {
+      for (std::size_t i = c; i < widths.size(); i += count) {
+        const std::size_t length = widths[i];
         column.max = std::max(column.max, length);
         if (column.extreme && column.average != 0 && length > column.average * 2) continue;
         sum += length;
@@ -527,8 +557,22 @@ std::vector<std::size_t> ColumnWidths(std::span<const Column* const> columns,
 
 }  // namespace
 
+void MeasureCells(std::span<const Column* const> columns, std::span<const std::string> cells,
+                  std::vector<std::uint32_t>& widths) {
+  const std::size_t count = columns.size();
+  widths.clear();
+  if (count == 0) return;
+  widths.reserve(cells.size());
+  std::string device_text;
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    const Column& column = *columns[i % count];
+    const std::string_view text = IsDeviceColumn(column) ? DeviceText(cells[i], device_text) : cells[i];
+    widths.push_back(static_cast<std::uint32_t>(Width(text)));
+  }
+}
+
 void PrintCells(std::span<const Column* const> columns, std::span<const std::vector<std::string>> blocks,
-                const TableFormat& format) {
+                const TableFormat& format, std::span<const std::vector<std::uint32_t>> cell_widths) {
   const std::size_t count = columns.size();
   // One buffer written out in 64 KiB pieces: a formatted print per line of a
   // 30,000-line table costs more than building it.
@@ -573,28 +617,30 @@ void PrintCells(std::span<const Column* const> columns, std::span<const std::vec
     Flush(out);
     return;
   }
-  // findmnt writes MAJ:MIN as "%3u:%-3u" in lists and trees, so that the colons line up.
-  auto device = [](const std::string& text) {
-    const std::size_t colon = text.find(':');
-    if (colon == std::string::npos) return text;
-    return fmt::format("{:>3}:{:<3}", text.substr(0, colon), text.substr(colon + 1));
-  };
   std::vector<bool> is_device(count);
-  for (std::size_t c = 0; c < count; ++c) is_device[c] = columns[c]->name == "MAJ:MIN";
+  for (std::size_t c = 0; c < count; ++c) is_device[c] = IsDeviceColumn(*columns[c]);
   std::string device_text;
   auto shown = [&](std::size_t c, std::string_view text) -> std::string_view {
-    if (!is_device[c]) return text;
-    device_text = device(std::string(text));
-    return device_text;
+    return is_device[c] ? DeviceText(text, device_text) : text;
   };
-  const std::vector<std::size_t> widths = ColumnWidths(columns, blocks, format, shown);
+  // Each cell's width is measured once, for the layout and for its padding;
+  // a table read block by block brings them measured on its reading threads.
+  std::vector<std::vector<std::uint32_t>> measured_here;
+  bool paired = cell_widths.size() == blocks.size();
+  for (std::size_t b = 0; paired && b < blocks.size(); ++b) paired = cell_widths[b].size() == blocks[b].size();
+  if (!paired) {
+    measured_here.resize(blocks.size());
+    for (std::size_t b = 0; b < blocks.size(); ++b) MeasureCells(columns, blocks[b], measured_here[b]);
+    cell_widths = measured_here;
+  }
+  const std::vector<std::size_t> widths = ColumnWidths(columns, cell_widths, format);
   const bool cut = format.width != 0 && !format.notruncate;
-  // `row` holds the cells of the row that cell `c` belongs to.
-  auto cell = [&](const std::string* row, std::size_t c, std::string_view text) {
+  // `row` holds the cells of the row that cell `c` belongs to; `length` is
+  // the width of `text` as shown.
+  auto cell = [&](const std::string* row, std::size_t c, std::string_view text, std::size_t length) {
     text = shown(c, text);
     const bool last = c + 1 == count;
     std::size_t width = widths[c];
-    std::size_t length = Width(text);
     // The last column is not padded.
     if (last && length < width && !columns[c]->right) width = length;
     if (length > width && cut && columns[c]->truncate) {
@@ -626,11 +672,14 @@ void PrintCells(std::span<const Column* const> columns, std::span<const std::vec
   };
   if (format.headings) {
     const std::vector<bool> devices = std::exchange(is_device, std::vector<bool>(count));
-    for (std::size_t c = 0; c < count; ++c) cell(nullptr, c, columns[c]->name);
+    for (std::size_t c = 0; c < count; ++c) cell(nullptr, c, columns[c]->name, Width(columns[c]->name));
     is_device = devices;
   }
-  for (const auto& cells : blocks) {
-    for (std::size_t i = 0; i < cells.size(); ++i) cell(&cells[i - i % count], i % count, cells[i]);
+  for (std::size_t b = 0; b < blocks.size(); ++b) {
+    const auto& cells = blocks[b];
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      cell(&cells[i - i % count], i % count, cells[i], cell_widths[b][i]);
+    }
   }
   Flush(out);
 }

@@ -128,10 +128,17 @@ void PrintTable(std::span<const Mount> mounts, std::span<const Column* const> co
 // `cells` (`usage`, where given, holds one Usage per mount); PrintCells prints
 // the header and the blocks' rows in order, every column as wide as its
 // widest cell.
-void RenderRows(std::span<const Mount> mounts, std::span<const Column* const> columns,
+void RenderRows(std::span<const Mount* const> mounts, std::span<const Column* const> columns,
                 std::vector<std::string>& cells, std::span<const Usage> usage = {});
+void RenderRows(std::span<const Mount> mounts, std::span<const Column* const> columns,
+                std::vector<std::string>& cells);
+// MeasureCells gives the display width of each cell as PrintCells shows it
+// (for a list), so that the reading threads can measure their blocks; given to
+// PrintCells as `cell_widths` (one per block, or none: measured there).
+void MeasureCells(std::span<const Column* const> columns, std::span<const std::string> cells,
+                  std::vector<std::uint32_t>& widths);
 void PrintCells(std::span<const Column* const> columns, std::span<const std::vector<std::string>> blocks,
-                const TableFormat& format = {});
+                const TableFormat& format = {}, std::span<const std::vector<std::uint32_t>> cell_widths = {});
 
 // The rows of a tree: each row's old id and old parent id (both backends have
 // them) and its cells. TreeOrder gives the rows' depth-first order, each with
