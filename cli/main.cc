@@ -1,5 +1,6 @@
 // mntns: create, inspect and reason about Linux mount namespaces.
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,12 +24,21 @@ namespace {
 int CheckStdout(int status) {
   errno = 0;
   if (std::fflush(stdout) == 0 && std::ferror(stdout) == 0) return status;
-  // stdio keeps no errno of an earlier failed write: a closed (reserved) fd 1
-  // is the one failure that needs saying what it was.
+  // stdio keeps no errno of an earlier failed write (a table is written in
+  // pieces as it is built): what fd 1 is now says what it was. A closed
+  // (reserved) fd 1 is EBADF, a pipe or socket whose reader went away EPIPE
+  // (with SIGPIPE ignored, as a spawning program may leave it).
   int error = errno;
   if (error == 0) {
     const int flags = ::fcntl(STDOUT_FILENO, F_GETFL);
-    error = flags < 0 || (flags & O_PATH) != 0 ? EBADF : EIO;
+    pollfd out{.fd = STDOUT_FILENO, .events = POLLOUT, .revents = 0};
+    if (flags < 0 || (flags & O_PATH) != 0) {
+      error = EBADF;
+    } else if (::poll(&out, 1, 0) == 1 && (out.revents & POLLERR) != 0) {
+      error = EPIPE;
+    } else {
+      error = EIO;
+    }
   }
   ReportError(MakeError(error, "write", "standard output").error());
   return status == 0 ? kExitFailure : status;

@@ -135,6 +135,34 @@ TEST(CliOutput, WriteErrorsExitOneAndSayWhy) {
   }
 }
 
+// A table longer than one write (64 KiB) into a pipe whose reader went away,
+// SIGPIPE ignored: the failed write happened pieces before the end, and its
+// errno is long gone by then; the message must still say what it was.
+TEST(CliOutput, AReaderThatWentAwayIsEpipeLikeFindmntFails) {
+  const bool have_findmnt = testing::RunProgram({"findmnt", "--version"}).exit_status == 0;
+  testing::InPrivateMountNamespace([have_findmnt] {
+    const std::string base = testing::TempDir();
+    ASSERT_TRUE(testing::MountTmpfs(base));
+    for (int i = 0; i < 1500; ++i) {
+      const std::string dir = base + "/a-long-enough-mount-point-name-" + std::to_string(i);
+      ASSERT_TRUE(testing::MakeDirs(dir));
+      ASSERT_TRUE(testing::BindMount(dir, dir));
+    }
+    const RunOptions broken{.stdout_kind = RunOptions::Stdout::kBrokenPipe};
+    for (const std::vector<std::string>& args :
+         std::vector<std::vector<std::string>>{{"ls"}, {"ls", "--json"}, {"ls", "--tree"}, {"ls", "-r"}}) {
+      auto result = RunCli(args, broken);
+      EXPECT_EQ(result.exit_status, 1) << args.back();
+      EXPECT_EQ(result.err, "mntns: write standard output: Broken pipe (EPIPE)\n") << args.back();
+    }
+    // findmnt (libsmartcols' close_stdout) fails the same table the same way:
+    // exit status 1 (its message, "write error", names no errno).
+    if (have_findmnt) {
+      EXPECT_EQ(testing::RunProgram({"findmnt", "-l"}, broken).exit_status, 1);
+    }
+  });
+}
+
 TEST(CliOutput, ACommandRunWithStdoutClosedStillFindsItClosed) {
   // The reserved /dev/null on fd 1 is close-on-exec: CMD sees what the caller gave.
   testing::InPrivateMountNamespace([] {

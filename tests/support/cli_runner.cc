@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 
 extern char** environ;
@@ -58,6 +59,13 @@ CliResult RunProgram(const std::vector<std::string>& args, const RunOptions& opt
       case RunOptions::Stdout::kFile: {
         const int fd = ::open(options.stdout_file.c_str(), O_WRONLY | O_CLOEXEC);
         if (fd < 0 || ::dup2(fd, STDOUT_FILENO) < 0) ::_exit(126);
+        break;
+      }
+      case RunOptions::Stdout::kBrokenPipe: {
+        int unread[2];
+        if (::pipe2(unread, O_CLOEXEC) != 0 || ::dup2(unread[1], STDOUT_FILENO) < 0) ::_exit(126);
+        ::close(unread[0]);
+        ::signal(SIGPIPE, SIG_IGN);  // an ignored signal stays ignored across exec
         break;
       }
     }

@@ -14,7 +14,9 @@ struct CliResult {
 
 // Where the child's standard output goes; by default a pipe into CliResult::out.
 struct RunOptions {
-  enum class Stdout { kCaptured, kClosed, kFile };
+  // kBrokenPipe: a pipe nobody reads (its read end closed), SIGPIPE ignored,
+  // as a program that spawned the command and stopped reading leaves it.
+  enum class Stdout { kCaptured, kClosed, kFile, kBrokenPipe };
   Stdout stdout_kind = Stdout::kCaptured;
   std::string stdout_file{};            // kFile: opened O_WRONLY, e.g. "/dev/full"
   int inherit_fd = -1;                  // an fd kept open across exec, same number
