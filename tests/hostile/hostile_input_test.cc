@@ -368,6 +368,14 @@ TEST(HostileRoot, FifosDeviceNodesAndSetuidFilesAtDestinationsNeverHang) {
       const Outcome outcome = runner.Run(RunArgs(options, root), 15s);
       EXPECT_FALSE(outcome.hung) << step << "hung";
       EXPECT_TRUE(ContainedOrClearError(outcome, options[0] + " ")) << step;
+      // The node being a device still afterwards cannot show that it was
+      // never opened (a write to /dev/null leaves no trace): the open must be
+      // the step that fails, with the EACCES of a nodev mount, where an
+      // opened device would be refused later as "not a regular file".
+      if (options == std::vector<std::string>{"--file", "3", "/null"}) {
+        EXPECT_NE(outcome.err.find("(EACCES)"), std::string::npos)
+            << step << "opened the device node instead of being refused by nodev: " << outcome.err;
+      }
     }
     struct stat st {};
     ASSERT_EQ(::stat((root + "/null").c_str(), &st), 0);
