@@ -180,27 +180,50 @@ std::vector<std::string> RunArgs(const std::vector<std::string>& options, const 
 
 // ---- symlink swaps racing every DEST resolution ------------------------------------
 
-// The --root is a host directory whose "a" a thread keeps swapping
-// (renameat2 RENAME_EXCHANGE, atomic) with a symlink that points outside the
-// root (absolutely, or by climbing ".."): while `mntns run` resolves each DEST
-// below /a (a bind, a tmpfs, a symlink, a directory, a file). Resolution is
-// confined to the root (openat2 RESOLVE_IN_ROOT), so each mount and each
-// created file must land inside it (under /a, or under the link's target
-// taken inside the root), or the run fails naming the step.
+// What a directory holds, every entry below it by its path relative to it.
+std::set<std::string> EntriesBelow(const std::string& dir) {
+  std::set<std::string> entries;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    entries.insert(std::filesystem::relative(it->path(), dir).string());
+  }
+  return entries;
+}
+
+// The sandbox's root is a host directory (a --bind on "/", over a --root)
+// whose "a" a thread keeps swapping (renameat2 RENAME_EXCHANGE, atomic) with
+// a symlink that leaves it (absolutely, or by climbing ".."): while `mntns
+// run` resolves each DEST below /a (a bind, a tmpfs, a symlink, a directory,
+// a file). Resolution is confined to the root (openat2 RESOLVE_IN_ROOT), so
+// each mount and each created file must land inside it (under /a, or under
+// the link's target taken inside the root), or the run fails naming the step.
+//
+// Why the covered --root: DEST resolution runs after setns into the
+// sandbox's namespace, whose only tree is the --root copy, from the
+// process's root; there an absolute link or a ".." climb ends at that same
+// root with or without RESOLVE_IN_ROOT, so an escape could not be told from
+// a confined walk. Once a mount covers "/", the steps resolve from the new
+// root while the process's root is still the covered one: an unconfined
+// absolute link or ".." climb ends in the covered --root, a host directory
+// whose "escaped" would then receive the created directories, files, links
+// and mount points. Both links name "/escaped", which exists in both roots.
 TEST(HostileInput, SymlinkSwapsRacingEveryDestResolutionNeverReachOutsideTheRoot) {
   testing::InPrivateMountNamespace([] {
     const int total = SwapRaceRuns();
     constexpr int kParallel = 6;
     const std::string base = testing::TempDir();
     const std::string root = base + "/root";
-    const std::string outside = base + "/outside";
+    const std::string covered = base + "/covered";
     ASSERT_TRUE(testing::MakeDirs(root + "/a"));
-    ASSERT_TRUE(testing::MakeDirs(outside));
+    ASSERT_TRUE(testing::MakeDirs(root + "/escaped"));
+    ASSERT_TRUE(testing::MakeDirs(covered + "/escaped"));
     ASSERT_TRUE(testing::MakeDirs(base + "/src"));
-    std::filesystem::create_symlink(outside, root + "/absolute");
+    std::filesystem::create_symlink("/escaped", root + "/absolute");
     std::string climb;
     for (int i = 0; i < 12; ++i) climb += "../";
-    std::filesystem::create_symlink(climb + outside.substr(1), root + "/relative");
+    std::filesystem::create_symlink(climb + "escaped", root + "/relative");
+    const std::set<std::string> covered_before = EntriesBelow(covered);
     const std::string mounts_before = Mountinfo();
     std::ofstream(base + "/data") << "data";
 
@@ -219,14 +242,16 @@ TEST(HostileInput, SymlinkSwapsRacingEveryDestResolutionNeverReachOutsideTheRoot
       }
     });
 
-    const std::vector<std::string> options = {"--bind", base + "/src", "/a/bound", "--tmpfs", "/a/tmp",
-                                              "--symlink", "target", "/a/link", "--dir", "/a/made/deep",
-                                              "--file", "3", "/a/file"};
+    // The root's bind comes first: every later DEST resolves from it.
+    std::vector<std::string> args = {testing::CliPath(), "run", "--root", covered, "--bind", root, "/"};
+    for (const std::string& arg : testing::ProbeBinds()) args.push_back(arg);
+    args.insert(args.end(), {"--bind", base + "/src", "/a/bound", "--tmpfs", "/a/tmp", "--symlink", "target", "/a/link",
+                             "--dir", "/a/made/deep", "--file", "3", "/a/file", "--", "/probe", "--probe", "mounts"});
     // Inside the root, /a may have been the link when a step resolved it:
     // then its mount sits under the link's target, taken inside the root.
     // The directory itself may be at /absolute or /relative when CMD lists
     // the mounts (their paths are its dentry's path at that moment).
-    std::set<std::string> allowed_prefixes = {"/a/", "/absolute/", "/relative/", outside + "/"};
+    const std::set<std::string> allowed_prefixes = {"/a/", "/absolute/", "/relative/", "/escaped/"};
     std::map<pid_t, int> running;
     int started = 0;
     int succeeded = 0;
@@ -234,7 +259,7 @@ TEST(HostileInput, SymlinkSwapsRacingEveryDestResolutionNeverReachOutsideTheRoot
     while (started < total || !running.empty()) {
       while (started < total && static_cast<int>(running.size()) < kParallel) {
         const std::string prefix = base + "/run-" + std::to_string(started);
-        running[Start(RunArgs(options, root), prefix + ".out", prefix + ".err", base + "/data")] = started++;
+        running[Start(args, prefix + ".out", prefix + ".err", base + "/data")] = started++;
       }
       int status = 0;
       const pid_t done = ::waitpid(-1, &status, 0);
@@ -259,12 +284,19 @@ TEST(HostileInput, SymlinkSwapsRacingEveryDestResolutionNeverReachOutsideTheRoot
         ++refused;
         EXPECT_TRUE(IsOneClearErrorLine(outcome, "--")) << "run " << index;
       }
+      // The runs still going may be the ones that escaped: the covered root
+      // is checked again when all have ended.
+      for (const std::string& entry : EntriesBelow(covered)) {
+        EXPECT_TRUE(covered_before.contains(entry))
+            << "after run " << index << ": a DEST resolution escaped the root into the covered --root: "
+            << covered << "/" << entry << " was created";
+      }
       if (::testing::Test::HasFailure()) break;
     }
     stop = true;
     flipper.join();
     for (const auto& [pid, index] : running) ::waitpid(pid, nullptr, 0);
-    EXPECT_TRUE(std::filesystem::is_empty(outside)) << "something was created outside the root";
+    EXPECT_EQ(EntriesBelow(covered), covered_before) << "a DEST resolution escaped the root into the covered --root";
     EXPECT_EQ(Mountinfo(), mounts_before);
     EXPECT_GT(swaps.load(), 0);
     WriteSummary("hostile input: " + std::to_string(total) + " mntns run racing " + std::to_string(swaps.load()) +
@@ -336,6 +368,14 @@ TEST(HostileRoot, FifosDeviceNodesAndSetuidFilesAtDestinationsNeverHang) {
       const Outcome outcome = runner.Run(RunArgs(options, root), 15s);
       EXPECT_FALSE(outcome.hung) << step << "hung";
       EXPECT_TRUE(ContainedOrClearError(outcome, options[0] + " ")) << step;
+      // The node being a device still afterwards cannot show that it was
+      // never opened (a write to /dev/null leaves no trace): the open must be
+      // the step that fails, with the EACCES of a nodev mount, where an
+      // opened device would be refused later as "not a regular file".
+      if (options == std::vector<std::string>{"--file", "3", "/null"}) {
+        EXPECT_NE(outcome.err.find("(EACCES)"), std::string::npos)
+            << step << "opened the device node instead of being refused by nodev: " << outcome.err;
+      }
     }
     struct stat st {};
     ASSERT_EQ(::stat((root + "/null").c_str(), &st), 0);
