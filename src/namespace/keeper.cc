@@ -59,6 +59,9 @@
 #include "sys/process.h"
 #include "sys/fd_passing.h"
 #include "sys/syscalls.h"
+#if MNTNS_FAULT_INJECTION
+#include "sys/fault_injection_control.h"
+#endif
 
 namespace mntns {
 namespace {
@@ -279,6 +282,17 @@ Result<void> AwaitReadable(int fd, const char* what) {
   return kOk;
 }
 
+// The report of a keeper that failed: its starter names the keeper's failed
+// call and errno, not only that the keeper went away.
+KeeperReport FailureReport(pid_t pid, const Error& error) {
+  KeeperReport report;
+  report.pid = pid;
+  report.error = error.code;
+  CopyText(report.operation, error.operation);
+  CopyText(report.argument, error.argument);
+  return report;
+}
+
 Result<UniqueFd> ReceiveReport(int socket_fd, KeeperReport& report) {
   if (auto ready = AwaitReadable(socket_fd, "its report"); !ready) return std::unexpected(ready.error());
   auto received = sys::ReceiveWithFileDescriptor(socket_fd, std::as_writable_bytes(std::span(&report, 1)),
@@ -350,7 +364,11 @@ Result<UniqueFd> BuildRootlessKeeper() {
   static_cast<void>(sys::SetThreadName(kKeeperName));
   // The starter waits for this intermediate process, which leaves at once.
   const auto keeper = sys::Fork("template keeper");
-  if (!keeper || *keeper != 0) ::_exit(keeper ? 0 : 1);
+  if (!keeper) {
+    static_cast<void>(SendReport(start.socket_fd, FailureReport(::getpid(), keeper.error()), -1));
+    ::_exit(1);
+  }
+  if (*keeper != 0) ::_exit(0);
   ::setsid();  // no terminal signals, no job control of the caller's shell
   // exec kept the signals the starter ignored, and its mask.
   struct sigaction default_action {};
@@ -367,18 +385,18 @@ Result<UniqueFd> BuildRootlessKeeper() {
   // Named before the rootless keeper leaves its starter's namespaces.
   auto files = KeeperFilesFor("", start.rootless);
   {
-    KeeperReport report;
-    report.pid = ::getpid();
     Result<UniqueFd> built = !files           ? std::unexpected(files.error())
                              : start.rootless ? BuildRootlessKeeper()
                                               : BuildKeptTemplate();
-    if (!built) {
-      report.error = built.error().code;
-      CopyText(report.operation, built.error().operation);
-      CopyText(report.argument, built.error().argument);
-    }
+    KeeperReport report = built ? KeeperReport{.pid = ::getpid()} : FailureReport(::getpid(), built.error());
     const int template_fd = built ? built->Get() : -1;
-    if (!SendReport(socket.Get(), report, template_fd) || report.error != 0) ::_exit(1);
+    if (auto sent = SendReport(socket.Get(), report, template_fd); !sent) {
+      // The report with the fd did not go (ENOBUFS, ETOOMANYREFS): one
+      // without it still tells the starter why.
+      if (built) static_cast<void>(SendReport(socket.Get(), FailureReport(::getpid(), sent.error()), -1));
+      ::_exit(1);
+    }
+    if (!built) ::_exit(1);
   }
   char ignored;
   while (::read(socket.Get(), &ignored, 1) < 0 && errno == EINTR) {
@@ -644,8 +662,22 @@ Result<UniqueFd> StartKeeper(int dir_fd, const KeeperFiles& files, const std::st
   if (const char* path = std::getenv("LD_LIBRARY_PATH"); path != nullptr) {
     search_path = std::string("LD_LIBRARY_PATH=") + path;
   }
+  // The fault-injection walk arms the keeper's image as it arms the sandbox
+  // setup's: the arming entry and its marker pipe (the entry's last number)
+  // cross the exec, which otherwise keeps neither.
+  std::string fault_arming;
+  int fault_marker_fd = -1;
+#if MNTNS_FAULT_INJECTION
+  if (const char* arming = std::getenv(sys::fault::kEnvironmentVariable); arming != nullptr) {
+    fault_arming = std::string(sys::fault::kEnvironmentVariable) + "=" + arming;
+    const std::string_view text(arming);
+    if (const std::size_t space = text.rfind(' '); space != std::string_view::npos) {
+      std::from_chars(text.data() + space + 1, text.data() + text.size(), fault_marker_fd);
+    }
+  }
+#endif
   std::vector<char*> environment{const_cast<char*>(parameters.c_str())};
-  for (std::string* entry : {&preload, &search_path}) {
+  for (std::string* entry : {&preload, &search_path, &fault_arming}) {
     if (!entry->empty()) environment.push_back(entry->data());
   }
   environment.push_back(nullptr);
@@ -659,6 +691,8 @@ Result<UniqueFd> StartKeeper(int dir_fd, const KeeperFiles& files, const std::st
   if (intermediate == 0) {
     // Only the directory and the socket cross the exec.
     int err = sys::MarkCloseOnExecFromInChild(0);
+    // Not a pipe any more (or none): the keeper's image is then not armed.
+    if (fault_marker_fd >= 0) static_cast<void>(::fcntl(fault_marker_fd, F_SETFD, 0));
     if (err == 0 && ::fcntl(dir_fd, F_SETFD, 0) == 0 && ::fcntl(theirs.Get(), F_SETFD, 0) == 0) {
       ::fexecve(exe->Get(), arguments, environment.data());
     }

@@ -133,6 +133,9 @@ struct Operation {
   // Also inject into the sandbox setup process (a fresh exec of this binary,
   // armed through kEnvironmentVariable).
   bool has_setup_process = false;
+  // Also inject into the template keeper (a fresh exec of this binary that
+  // the run starts, armed the same way).
+  bool has_keeper_process = false;
   std::string keeper_directory;
   // An operation that reports any failure under its own name, by contract
   // (StatmountByPath: "stat PATH", as its header says; the StatmountByFd
@@ -178,9 +181,9 @@ void ArmDeadline(const std::string& what) {
 // One failing run: the armed failure happened (else false). Records a test
 // failure for a wrong Error or anything left behind.
 bool CheckOneInjection(const Operation& op, const ProcessState& before, Call call, std::size_t nth,
-                       bool in_setup, Figures& figures, const std::function<bool()>& triggered) {
+                       const std::string& in_process, Figures& figures, const std::function<bool()>& triggered) {
   const std::string where = std::string(sys::fault::CallName(call)) + " #" + std::to_string(nth) +
-                            (in_setup ? " in the setup process" : "");
+                            (in_process.empty() ? "" : " in the " + in_process);
   ArmDeadline(op.name + " with " + where + " failing");
   auto result = op.run();
   ::alarm(0);
@@ -197,7 +200,8 @@ bool CheckOneInjection(const Operation& op, const ProcessState& before, Call cal
       while (::waitid(P_ALL, 0, &child, WEXITED | WNOHANG) == 0 && child.si_pid != 0) child = {};
     }
     ++figures.absorbed;
-    figures.absorbed_at.insert(std::string(sys::fault::CallName(call)) + (in_setup ? " (setup)" : ""));
+    figures.absorbed_at.insert(std::string(sys::fault::CallName(call)) +
+                              (in_process.empty() ? "" : " (" + in_process + ")"));
   } else {
     ++figures.propagated;
     const Error& error = result.error();
@@ -251,11 +255,12 @@ void Walk(const Operation& op) {
     const Call call = static_cast<Call>(i);
     for (std::size_t nth = 1; nth < kMostCallsOfAKind; ++nth) {
       sys::fault::Arm(call, nth, kInjected);
-      if (!CheckOneInjection(op, before, call, nth, false, figures, [] { return sys::fault::Triggered(); })) break;
+      if (!CheckOneInjection(op, before, call, nth, "", figures, [] { return sys::fault::Triggered(); })) break;
       if (::testing::Test::HasFailure()) break;
     }
   }
-  if (op.has_setup_process) {
+  if (op.has_setup_process || op.has_keeper_process) {
+    const std::string in_process = op.has_setup_process ? "setup process" : "keeper";
     for (std::size_t i = 0; i < kCalls; ++i) {
       const Call call = static_cast<Call>(i);
       for (std::size_t nth = 1; nth < kMostCallsOfAKind; ++nth) {
@@ -269,7 +274,7 @@ void Walk(const Operation& op) {
           ::unsetenv(sys::fault::kEnvironmentVariable);
           return any;
         };
-        if (!CheckOneInjection(op, before, call, nth, true, figures, triggered)) break;
+        if (!CheckOneInjection(op, before, call, nth, in_process, figures, triggered)) break;
         if (::testing::Test::HasFailure()) break;
       }
     }
@@ -541,6 +546,7 @@ TEST(FaultInjectionWalk, ShareTemplateNamespaceStartingItsKeeper) {
             StopNamespaceFactory();
             EndKeeper(directory);
           },
+          .has_keeper_process = true,
           .keeper_directory = directory});
   });
 }
