@@ -206,7 +206,8 @@ void AddBenchLsCommand(CLI::App& bench, Runner& runner) {
   CLI::App* ls = bench.add_subcommand(
       "ls", "Time reading a mount table of M extra mounts (set up in a private namespace of its own):\n"
             "mntns ls, mntns ls --json, the library query, mountinfo read+parse, findmnt -l -n,\n"
-            "and the statmount calls alone that ls --json makes (its kernel part: a floor).");
+            "the statmount calls alone that ls --json makes (its kernel part: a floor),\n"
+            "and mntns ls -t tmpfs against findmnt -l -t tmpfs.");
   ls->add_option("--host-mounts", options->host_mounts, "M: extra bind mounts")->default_str("10000");
   ls->add_option("--peers", options->peers,
                  "P: make the binds members of P shared peer groups and read from a slave\n"
