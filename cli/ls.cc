@@ -383,10 +383,9 @@ int RunLs(LsOptions& options) {
     PrintCells(*columns, std::span(&ordered, 1), format);
     return 0;
   }
-  // A block that matched nothing may have left no entry; measured blocks pair with blocks.
+  // One entry per block; raw and pairs output were not measured and need no widths.
   width_blocks.resize(blocks.size());
-  PrintCells(*columns, blocks, format, measure_here ? std::span<const std::vector<std::uint32_t>>(width_blocks)
-                                                     : std::span<const std::vector<std::uint32_t>>());
+  PrintCells(*columns, blocks, format, width_blocks);
   return 0;
 }
 
