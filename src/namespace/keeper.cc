@@ -181,14 +181,24 @@ std::optional<std::string> ReadSmallFile(int dir_fd, const char* name, std::size
 // else can read (it holds the token) or write. `changed` receives its mtime:
 // the last time a caller found the keeper. Whoever planted something else
 // there gets nothing, and nobody waits: a FIFO is never opened for a blocking
-// read, a device never opened at all.
-std::optional<KeeperRecord> ReadRecord(int dir_fd, const std::string& name, timespec* changed) {
+// read, a device never opened at all. An Error when a call failed otherwise
+// (ENOMEM, EIO): whether there is a record is then not known.
+Result<std::optional<KeeperRecord>> LookUpRecord(int dir_fd, const std::string& name, timespec* changed) {
+  // Absent, or a link in its place: no record.
+  const auto none = [](const Error& error) { return error.code == ENOENT || error.code == ELOOP; };
   auto before = sys::Fstatat(dir_fd, name.c_str(), AT_SYMLINK_NOFOLLOW);
-  if (!before || !S_ISREG(before->st_mode)) return std::nullopt;
+  if (!before) {
+    if (none(before.error())) return std::nullopt;
+    return std::unexpected(before.error());
+  }
+  if (!S_ISREG(before->st_mode)) return std::nullopt;
   auto fd = sys::Open(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-  if (!fd) return std::nullopt;
+  if (!fd) {
+    if (none(fd.error())) return std::nullopt;
+    return std::unexpected(fd.error());
+  }
   auto status = sys::Fstat(fd->Get());
-  if (!status) return std::nullopt;
+  if (!status) return std::unexpected(status.error());
   const struct stat& st = *status;
   if (!S_ISREG(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 077) != 0 || st.st_size <= 0 ||
       static_cast<std::size_t>(st.st_size) >= kRecordLimit) {
@@ -196,9 +206,16 @@ std::optional<KeeperRecord> ReadRecord(int dir_fd, const std::string& name, time
   }
   char text[kRecordLimit];
   auto size = sys::Read(fd->Get(), text, name);
-  if (!size || *size == 0 || *size >= sizeof text) return std::nullopt;
+  if (!size) return std::unexpected(size.error());
+  if (*size == 0 || *size >= sizeof text) return std::nullopt;
   if (changed != nullptr) *changed = st.st_mtim;
   return ParseRecord(std::string_view(text, *size));
+}
+
+// For callers, a record that cannot be read is no record: they start a keeper.
+std::optional<KeeperRecord> ReadRecord(int dir_fd, const std::string& name, timespec* changed) {
+  auto record = LookUpRecord(dir_fd, name, changed);
+  return record ? *record : std::nullopt;
 }
 
 bool Before(const timespec& a, const timespec& b) {
@@ -212,48 +229,103 @@ bool NamesKeeper(const std::optional<KeeperRecord>& record, pid_t pid, const std
 // The keeper's life once its record is written: sleep until the record has
 // gone `idle` seconds untouched, then remove it (under the lock) and exit.
 // Exits as well when the record no longer names this keeper.
+//
+// A call of this loop that fails (the record unreadable, the lock not taken,
+// an unlink refused) is looked at again after a pause: exiting then would
+// leave the record (and lock file) behind for good, and giving up the
+// namespace early would cost the next caller a new keeper. Only a failure
+// that persists for kMostFailedLooks looks in a row ends the keeper; it
+// leaves its files then (a stale record: callers prove it names no keeper,
+// as after a SIGKILL, and replace it).
+constexpr int kMostFailedLooks = 50;
+constexpr timespec kPauseAfterAFailedLook{.tv_sec = 0, .tv_nsec = 100'000'000};
+
+// The lock file goes with the record (callers take their lock again when the
+// file they locked is no longer linked): records are per namespace, and a
+// runtime directory would otherwise keep a lock file per namespace that ever
+// ran a sandbox. Only the file this keeper holds locked. The record is gone
+// already, so no look could try this again: a failed call is retried here
+// (callers wait on the lock meanwhile, so only a few times), and a lasting
+// failure leaves the file, which callers reuse.
+constexpr int kMostLockRemovals = 5;
+void RemoveHeldLockFile(int dir_fd, const KeeperFiles& files, int lock_fd) {
+  for (int failed = 0; failed < kMostLockRemovals; ++failed) {
+    auto linked = sys::Fstatat(dir_fd, files.lock.c_str(), AT_SYMLINK_NOFOLLOW);
+    if (!linked && linked.error().code == ENOENT) return;
+    auto held = sys::Fstat(lock_fd);
+    if (held && linked) {
+      if (held->st_ino != linked->st_ino || held->st_dev != linked->st_dev) return;  // not the one we hold
+      if (sys::Unlink(dir_fd, files.lock.c_str())) return;
+    }
+    ::clock_nanosleep(CLOCK_MONOTONIC, 0, &kPauseAfterAFailedLook, nullptr);
+  }
+}
+
+// One look at the record: whether the keeper goes on waiting (true), must
+// exit (false: it removed its record, or the record is gone or names another
+// keeper), or could not tell (an Error).
+Result<bool> LookOnceBeforeLeaving(int dir_fd, const KeeperFiles& files, const std::string& token, time_t idle,
+                                   pid_t self) {
+  timespec touched{};
+  auto record = LookUpRecord(dir_fd, files.record, &touched);
+  if (!record) return std::unexpected(record.error());
+  if (!NamesKeeper(*record, self, token)) return false;  // replaced or removed: not ours to remove
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  // A record touched in the future (the clock was set back, or touch -d)
+  // would keep the keeper for as long (and overflow the deadline): its idle
+  // time starts now instead. `idle` is at most a day, so the sum below fits.
+  if (Before(now, touched)) {
+    if (auto r = sys::TouchNow(dir_fd, files.record.c_str()); !r) return std::unexpected(r.error());
+    return true;
+  }
+  const timespec deadline{touched.tv_sec + idle, touched.tv_nsec};
+  if (Before(now, deadline)) {
+    // Not a wrapper of src/sys: it fails only with EINTR (no handler is
+    // installed here) or EINVAL, and either way the loop looks again.
+    ::clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &deadline, nullptr);
+    return true;
+  }
+  // Callers read the record and open the namespace under this lock: none
+  // is between the two while the record goes. A lock file that is not there
+  // (removed by hand) is nobody's lock.
+  auto lock = sys::Open(dir_fd, files.lock.c_str(), O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  if (!lock && lock.error().code != ENOENT) return std::unexpected(lock.error());
+  if (lock) {
+    if (auto r = sys::Flock(lock->Get(), LOCK_EX); !r) return std::unexpected(r.error());
+  }
+  record = LookUpRecord(dir_fd, files.record, &touched);
+  if (!record) return std::unexpected(record.error());
+  if (!NamesKeeper(*record, self, token)) return false;
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  if (Before(now, touched) || Before(now, timespec{touched.tv_sec + idle, touched.tv_nsec})) {
+    return true;  // a caller came meanwhile
+  }
+  if (auto r = sys::Unlink(dir_fd, files.record.c_str()); !r) return std::unexpected(r.error());
+  if (lock) RemoveHeldLockFile(dir_fd, files, lock->Get());
+  return false;  // the lock goes with `lock`; no record is left to be read under it
+}
+
 [[noreturn]] void KeepUntilIdle(int dir_fd, const KeeperFiles& files, const std::string& token, time_t idle) {
   const pid_t self = ::getpid();
-  for (;;) {
-    timespec touched{};
-    auto record = ReadRecord(dir_fd, files.record, &touched);
-    if (!NamesKeeper(record, self, token)) ::_exit(0);
-    timespec now{};
-    ::clock_gettime(CLOCK_REALTIME, &now);
-    // A record touched in the future (the clock was set back, or touch -d)
-    // would keep the keeper for as long (and overflow the deadline): its idle
-    // time starts now instead. `idle` is at most a day, so the sum below fits.
-    if (Before(now, touched)) {
-      ::utimensat(dir_fd, files.record.c_str(), nullptr, AT_SYMLINK_NOFOLLOW);
+  for (int failed_looks = 0; failed_looks < kMostFailedLooks;) {
+    auto waiting = LookOnceBeforeLeaving(dir_fd, files, token, idle, self);
+    if (waiting && !*waiting) ::_exit(0);
+    if (waiting) {
+      failed_looks = 0;
       continue;
     }
-    const timespec deadline{touched.tv_sec + idle, touched.tv_nsec};
-    if (Before(now, deadline)) {
-      ::clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &deadline, nullptr);
-      continue;
-    }
-    const UniqueFd lock(
-        ::openat(dir_fd, files.lock.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
-    if (lock) static_cast<void>(sys::Flock(lock.Get(), LOCK_EX));
-    record = ReadRecord(dir_fd, files.record, &touched);
-    if (!NamesKeeper(record, self, token)) ::_exit(0);
-    ::clock_gettime(CLOCK_REALTIME, &now);
-    if (!Before(now, touched) && !Before(now, timespec{touched.tv_sec + idle, touched.tv_nsec})) {
-      ::unlinkat(dir_fd, files.record.c_str(), 0);
-      // The lock file goes too (callers take their lock again when the file
-      // they locked is no longer linked): records are per namespace, and a
-      // runtime directory would otherwise keep a lock file per namespace
-      // that ever ran a sandbox. Only the file this keeper holds locked.
-      struct stat held {};
-      struct stat linked {};
-      if (lock && ::fstat(lock.Get(), &held) == 0 &&
-          ::fstatat(dir_fd, files.lock.c_str(), &linked, AT_SYMLINK_NOFOLLOW) == 0 && held.st_ino == linked.st_ino &&
-          held.st_dev == linked.st_dev) {
-        ::unlinkat(dir_fd, files.lock.c_str(), 0);
-      }
-      ::_exit(0);  // releases the lock
-    }
+    ++failed_looks;
+    ::clock_nanosleep(CLOCK_MONOTONIC, 0, &kPauseAfterAFailedLook, nullptr);
   }
+  // Leaving with the record in place: under the exclusive lock, if it can be
+  // had, so that no caller is between reading the record and opening the
+  // namespace while this process goes (they find it dead afterwards).
+  if (auto lock = sys::Open(dir_fd, files.lock.c_str(), O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY); lock) {
+    static_cast<void>(sys::Flock(lock->Get(), LOCK_EX));
+    ::_exit(1);  // releases it
+  }
+  ::_exit(1);
 }
 
 void CopyText(std::span<char> to, const std::string& from) {
@@ -361,7 +433,12 @@ Result<UniqueFd> BuildRootlessKeeper() {
   // the lock or record opened later would take them, to receive whatever a
   // runtime prints on stderr.
   sys::ReserveStandardFds();
-  static_cast<void>(sys::SetThreadName(kKeeperName));
+  // Callers recognise the keeper by its name (OpenKeptTemplate): one without
+  // it could never be adopted, and would only hold its namespace.
+  if (auto named = sys::SetThreadName(kKeeperName); !named) {
+    static_cast<void>(SendReport(start.socket_fd, FailureReport(::getpid(), named.error()), -1));
+    ::_exit(1);
+  }
   // The starter waits for this intermediate process, which leaves at once.
   const auto keeper = sys::Fork("template keeper");
   if (!keeper) {
@@ -663,17 +740,17 @@ Result<UniqueFd> StartKeeper(int dir_fd, const KeeperFiles& files, const std::st
     search_path = std::string("LD_LIBRARY_PATH=") + path;
   }
   // The fault-injection walk arms the keeper's image as it arms the sandbox
-  // setup's: the arming entry and its marker pipe (the entry's last number)
-  // cross the exec, which otherwise keeps neither.
+  // setup's: the arming entry and its marker pipe cross the exec, which
+  // otherwise keeps neither; one meant for the keeper only arms it alone.
   std::string fault_arming;
   int fault_marker_fd = -1;
 #if MNTNS_FAULT_INJECTION
-  if (const char* arming = std::getenv(sys::fault::kEnvironmentVariable); arming != nullptr) {
-    fault_arming = std::string(sys::fault::kEnvironmentVariable) + "=" + arming;
-    const std::string_view text(arming);
-    if (const std::size_t space = text.rfind(' '); space != std::string_view::npos) {
-      std::from_chars(text.data() + space + 1, text.data() + text.size(), fault_marker_fd);
-    }
+  sys::fault::Arming arming;
+  if (const char* text = std::getenv(sys::fault::kEnvironmentVariable);
+      text != nullptr && sys::fault::ParseArming(text, arming) && arming.target != sys::fault::Target::kNotTheKeeper) {
+    arming.target = sys::fault::Target::kAnyProcess;
+    fault_arming = std::string(sys::fault::kEnvironmentVariable) + "=" + sys::fault::FormatArming(arming);
+    fault_marker_fd = arming.marker_fd;
   }
 #endif
   std::vector<char*> environment{const_cast<char*>(parameters.c_str())};

@@ -11,7 +11,10 @@
 
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
+#include <iterator>
+#include <string>
 
 namespace mntns::sys {
 namespace {
@@ -37,29 +40,23 @@ void ResetCounts() {
   for (auto& count : counts) count.store(0, std::memory_order_relaxed);
 }
 
-// Reads "CALL NTH ERRNO FD" without allocating (strtoul only).
 void ArmFromEnvironment() {
   int expected = 0;
   if (!environment_read.compare_exchange_strong(expected, 1)) return;
   const char* text = std::getenv(fault::kEnvironmentVariable);
-  if (text == nullptr) return;
-  unsigned long values[4] = {};
-  char* end = const_cast<char*>(text);
-  for (unsigned long& value : values) {
-    errno = 0;
-    value = std::strtoul(end, &end, 10);
-    if (errno != 0) return;
-  }
-  if (*end != '\0' || values[0] >= kCalls) return;
+  fault::Arming arming;
+  if (text == nullptr || !fault::ParseArming(text, arming)) return;
+  // A keeper is handed kKeeperOnly as kAnyProcess (StartKeeper): here it
+  // names some other process's calls.
+  if (arming.target == fault::Target::kKeeperOnly) return;
   // Only a pipe inherited from the arming test counts; the mark is made
   // close-on-exec so that CMD, exec'd from here with the same environment,
   // finds no pipe and is not armed.
-  const int fd = static_cast<int>(values[3]);
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) return;
-  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-  marker_fd.store(fd);
-  fault::Arm(static_cast<Call>(values[0]), values[1], static_cast<int>(values[2]));
+  if (::fstat(arming.marker_fd, &st) != 0 || !S_ISFIFO(st.st_mode)) return;
+  ::fcntl(arming.marker_fd, F_SETFD, FD_CLOEXEC);
+  marker_fd.store(arming.marker_fd);
+  fault::Arm(arming.call, arming.nth, arming.error);
   // The setup forks the sandbox's pid 1 and CMD's parent, which do part of
   // its work: they inherit the arming and count on from the fork.
   armed_pid.store(0);
@@ -85,6 +82,33 @@ bool InjectFault(Call call) noexcept {
 
 namespace fault {
 
+bool ParseArming(const char* text, Arming& arming) noexcept {
+  unsigned long values[5] = {};
+  char* end = const_cast<char*>(text);
+  for (std::size_t i = 0; i < std::size(values); ++i) {
+    // Digits only (strtoul would take a sign, blanks or nothing), one space
+    // between the fields: a cut entry is no entry.
+    if (i > 0 && *end++ != ' ') return false;
+    if (*end < '0' || *end > '9') return false;
+    errno = 0;
+    values[i] = std::strtoul(end, &end, 10);
+    if (errno != 0) return false;
+  }
+  if (*end != '\0' || values[0] >= kCalls || values[3] > INT_MAX || values[4] > 2 || values[2] > 4095) return false;
+  arming = {.call = static_cast<Call>(values[0]),
+            .nth = values[1],
+            .error = static_cast<int>(values[2]),
+            .marker_fd = static_cast<int>(values[3]),
+            .target = static_cast<Target>(values[4])};
+  return true;
+}
+
+std::string FormatArming(const Arming& arming) {
+  return std::to_string(static_cast<int>(arming.call)) + " " + std::to_string(arming.nth) + " " +
+         std::to_string(arming.error) + " " + std::to_string(arming.marker_fd) + " " +
+         std::to_string(static_cast<int>(arming.target));
+}
+
 std::string_view CallName(Call call) {
   static constexpr std::string_view kNames[] = {
       "open",         "openat2",    "memfd_create", "fcntl",      "statmount", "listmount",
@@ -96,7 +120,7 @@ std::string_view CallName(Call call) {
       "mkdir",        "symlink",    "chmod",        "rename",     "utimensat", "chroot",
       "getrandom",    "poll",       "close_range",  "read",       "write",     "pread",
       "statfs",       "fstatfs",    "fstatat",      "readlink",   "setresuid", "setresgid",
-      "setsid",       "sendmsg",    "recvmsg",      "fstatvfs",   "sethostname",
+      "setsid",       "sendmsg",    "recvmsg",      "fstatvfs",   "sethostname", "unlinkat",
   };
   // A kind added to Call without its name here would name nothing.
   static_assert(std::size(kNames) == kCalls);

@@ -70,6 +70,7 @@ enum class Call : int {
   kRecvmsg,
   kFstatvfs,
   kSethostname,
+  kUnlink,          // unlinkat(2) of a file
   kCount,
 };
 

@@ -184,6 +184,14 @@ Result<void> Rename(int dirfd, const char* from, const char* to) {
   return kOk;
 }
 
+Result<void> Unlink(int dirfd, const char* path) {
+  if (InjectFault(Call::kUnlink) || ::unlinkat(dirfd, path, 0) != 0) {
+    const int err = errno;
+    return MakeError(err, "unlinkat", DescribeDirFd(dirfd, path));
+  }
+  return kOk;
+}
+
 Result<void> TouchNow(int dirfd, const char* path) {
   if (InjectFault(Call::kUtimensat) || ::utimensat(dirfd, path, nullptr, AT_SYMLINK_NOFOLLOW) != 0) {
     const int err = errno;

@@ -84,6 +84,9 @@ namespace mntns::sys {
 // renameat(2) within one directory fd.
 [[nodiscard]] Result<void> Rename(int dirfd, const char* from, const char* to);
 
+// unlinkat(2) of a file (not a directory) within one directory fd.
+[[nodiscard]] Result<void> Unlink(int dirfd, const char* path);
+
 // utimensat(dirfd, path, NULL, AT_SYMLINK_NOFOLLOW): access and modification
 // time set to now.
 [[nodiscard]] Result<void> TouchNow(int dirfd, const char* path);
