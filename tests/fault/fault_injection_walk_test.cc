@@ -6,9 +6,11 @@
 // The figures (injection points per operation) are printed and written to
 // ${build}/hardening/, where scripts/test.sh picks them up.
 #include <fcntl.h>
+#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -137,6 +139,14 @@ struct Operation {
   // the run starts, armed the same way).
   bool has_keeper_process = false;
   std::string keeper_directory;
+  // For the keeper's injection points (has_keeper_process), when set: the
+  // keeper outlives the run, as it does for real callers, and is left to end
+  // by itself (the run passes this idle time), whatever failed in it: it must
+  // be gone within keeper_idle + kKeeperSlack (no orphaned keeper) and leave
+  // keeper_directory as it was (no stale record, no lock file). The run is
+  // followed by reset_leaving_keeper then, not by reset.
+  std::chrono::seconds keeper_idle{0};
+  std::function<void()> reset_leaving_keeper = [] {};
   // An operation that reports any failure under its own name, by contract
   // (StatmountByPath: "stat PATH", as its header says; the StatmountByFd
   // emulation: "statmount fd N (STATMOUNT_BY_FD)", the error the native call
@@ -148,6 +158,7 @@ struct Figures {
   std::size_t points = 0;      // runs in which the armed call failed
   std::size_t propagated = 0;  // ... and the operation returned that failure
   std::size_t absorbed = 0;    // ... and the operation succeeded regardless
+  std::size_t after_the_run = 0;  // ... in the keeper, once the run had returned
   std::set<std::string> absorbed_at;
 };
 
@@ -157,6 +168,10 @@ void WriteSummary(const std::string& operation, const Figures& figures) {
                            " returned as the injected Error, " + std::to_string(figures.absorbed) +
                            " absorbed by design";
   std::printf("%s\n", line.c_str());
+  if (figures.after_the_run > 0) {
+    std::printf("  %s: %zu of the keeper's points failed after the run had returned (its idle wait and exit)\n",
+                operation.c_str(), figures.after_the_run);
+  }
   std::error_code ec;
   std::filesystem::create_directories(MNTNS_HARDENING_DIR, ec);
   std::ofstream(std::string(MNTNS_HARDENING_DIR) + "/fault-injection.summary", std::ios::app) << line << "\n";
@@ -178,6 +193,59 @@ void ArmDeadline(const std::string& what) {
   ::alarm(kSecondsPerRun);
 }
 
+// How long past its idle time a keeper may take to notice and leave.
+constexpr std::chrono::seconds kKeeperSlack{10};
+
+// The processes but this one that hold `directory` open: the keepers
+// started for it, recorded or not, named or not, and no other test's.
+std::vector<pid_t> OwnKeepers(const std::string& directory) {
+  std::vector<pid_t> keepers;
+  // Processes end while this looks (their fd directories go): every step
+  // takes an error_code, none throws.
+  std::error_code ec;
+  for (std::filesystem::directory_iterator process("/proc", ec), end; !ec && process != end; process.increment(ec)) {
+    const std::string pid = process->path().filename();
+    if (pid.find_first_not_of("0123456789") != std::string::npos || std::stoi(pid) == ::getpid()) continue;
+    std::error_code fd_ec;
+    for (std::filesystem::directory_iterator fd(process->path() / "fd", fd_ec); !fd_ec && fd != end;
+         fd.increment(fd_ec)) {
+      std::error_code link_ec;
+      if (std::filesystem::read_symlink(fd->path(), link_ec) == directory) {
+        keepers.push_back(std::stoi(pid));
+        break;
+      }
+    }
+  }
+  return keepers;
+}
+
+// Whether `directory` holds a keeper's record (not its lock file or draft).
+bool HasRecord(const std::string& directory) {
+  std::error_code ec;
+  for (std::filesystem::directory_iterator entry(directory, ec), end; !ec && entry != end; entry.increment(ec)) {
+    const std::string name = entry->path().filename();
+    if (name.find('.') == std::string::npos) return true;
+  }
+  return false;
+}
+
+// Waits until no keeper of `directory` is left; "" then, else which ones
+// outlived `deadline` (they are killed).
+std::string AwaitOwnKeepersEnd(const std::string& directory, std::chrono::seconds deadline) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  std::vector<pid_t> left = OwnKeepers(directory);
+  while (!left.empty() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(20ms);
+    left = OwnKeepers(directory);
+  }
+  std::string orphans;
+  for (pid_t pid : left) {
+    orphans += "keeper " + std::to_string(pid) + " still there " + std::to_string(deadline.count()) + " s on; ";
+    ::kill(pid, SIGKILL);
+  }
+  return orphans;
+}
+
 // One failing run: the armed failure happened (else false). Records a test
 // failure for a wrong Error or anything left behind.
 bool CheckOneInjection(const Operation& op, const ProcessState& before, Call call, std::size_t nth,
@@ -188,8 +256,26 @@ bool CheckOneInjection(const Operation& op, const ProcessState& before, Call cal
   auto result = op.run();
   ::alarm(0);
   sys::fault::Disarm();
-  op.reset();
-  if (!triggered()) return false;
+  bool failed = false;
+  if (in_process == "keeper" && op.keeper_idle > 0s) {
+    // A keeper that got as far as its record lives on after the run and must
+    // remove its record and lock file itself, whatever failed in it and
+    // whenever. One that failed before (the run fails, or takes the slow
+    // path) leaves its starter's lock file, as at the client's own points
+    // (callers reuse it): reset removes that.
+    const bool recorded = HasRecord(op.keeper_directory);
+    op.reset_leaving_keeper();
+    const bool during_the_run = triggered();
+    EXPECT_EQ(AwaitOwnKeepersEnd(op.keeper_directory, op.keeper_idle + kKeeperSlack), "") << op.name << ", " << where;
+    const bool after_the_run = triggered();
+    failed = during_the_run || after_the_run;
+    if (after_the_run && !during_the_run) ++figures.after_the_run;
+    if (!recorded) op.reset();
+  } else {
+    op.reset();
+    failed = triggered();
+  }
+  if (!failed) return false;
   ++figures.points;
   if (result) {
     // A waitpid(pid) of a child that exists fails for real only where SIGCHLD
@@ -223,6 +309,41 @@ bool CheckOneInjection(const Operation& op, const ProcessState& before, Call cal
   return true;
 }
 
+// How many failing injection points one operation may show before its walk
+// stops: each is reported, the rest of the walk goes on past it (so a failure
+// does not hide the ones after it), but a broken seam would otherwise print a
+// failure for every point.
+constexpr int kMostFailingPoints = 10;
+
+int FailuresSoFar() {
+  const ::testing::TestResult* result = ::testing::UnitTest::GetInstance()->current_test_info()->result();
+  int failures = 0;
+  for (int i = 0; i < result->total_part_count(); ++i) failures += result->GetTestPartResult(i).failed() ? 1 : 0;
+  return failures;
+}
+
+// A thread that was joined may still show in /proc/self/task for a moment:
+// the state to compare with is the one that stays.
+ProcessState SettledState(const std::string& keeper_directory) {
+  ProcessState state = ProcessState::Now(keeper_directory);
+  for (int same = 0, i = 0; same < 3 && i < 200; ++i) {
+    std::this_thread::sleep_for(5ms);
+    ProcessState now = ProcessState::Now(keeper_directory);
+    same = now.threads == state.threads ? same + 1 : 0;
+    state = std::move(now);
+  }
+  return state;
+}
+
+// After a failing point, what it left behind is the state the later points
+// are compared with: each point reports only what it left itself. Zombies it
+// left are reaped (a live child stays, and shows again).
+void RebaseAfterFailure(ProcessState& before, const std::string& keeper_directory) {
+  siginfo_t child{};
+  while (::waitid(P_ALL, 0, &child, WEXITED | WNOHANG) == 0 && child.si_pid != 0) child = {};
+  before = SettledState(keeper_directory);
+}
+
 void Walk(const Operation& op) {
   // A pipe whose write end the setup process inherits: it writes a byte there
   // when its armed call fails.
@@ -232,15 +353,7 @@ void Walk(const Operation& op) {
   auto first = op.run();
   op.reset();
   ASSERT_TRUE(first.has_value()) << op.name << ": " << first.error().Message();
-  // A thread that was joined may still show in /proc/self/task for a moment:
-  // the state to compare with is the one that stays.
-  ProcessState before = ProcessState::Now(op.keeper_directory);
-  for (int same = 0, i = 0; same < 3 && i < 200; ++i) {
-    std::this_thread::sleep_for(5ms);
-    ProcessState now = ProcessState::Now(op.keeper_directory);
-    same = now.threads == before.threads ? same + 1 : 0;
-    before = std::move(now);
-  }
+  ProcessState before = SettledState(op.keeper_directory);
 
   sys::fault::Arm(Call::kOpen, 0, 0);
   auto counted = op.run();
@@ -250,22 +363,34 @@ void Walk(const Operation& op) {
   const auto counts = sys::fault::Counts();
 
   Figures figures;
-  for (std::size_t i = 0; i < kCalls; ++i) {
+  int failing_points = 0;
+  for (std::size_t i = 0; i < kCalls && failing_points < kMostFailingPoints; ++i) {
     if (counts[i] == 0) continue;
     const Call call = static_cast<Call>(i);
     for (std::size_t nth = 1; nth < kMostCallsOfAKind; ++nth) {
       sys::fault::Arm(call, nth, kInjected);
-      if (!CheckOneInjection(op, before, call, nth, "", figures, [] { return sys::fault::Triggered(); })) break;
-      if (::testing::Test::HasFailure()) break;
+      const int failures = FailuresSoFar();
+      const bool happened = CheckOneInjection(op, before, call, nth, "", figures, [] { return sys::fault::Triggered(); });
+      // A point may fail without the armed call having failed (a keeper that
+      // outlived its idle time): it counts as failing too.
+      if (FailuresSoFar() != failures && ++failing_points < kMostFailingPoints) {
+        RebaseAfterFailure(before, op.keeper_directory);
+      }
+      if (!happened) break;
+      if (failing_points >= kMostFailingPoints) break;
     }
   }
-  if (op.has_setup_process || op.has_keeper_process) {
-    const std::string in_process = op.has_setup_process ? "setup process" : "keeper";
-    for (std::size_t i = 0; i < kCalls; ++i) {
+  // The other processes, each armed alone: the setup process (and what it
+  // forks), the keeper (a setup or a caller may start one).
+  std::vector<std::pair<std::string, sys::fault::Target>> processes;
+  if (op.has_setup_process) processes.emplace_back("setup process", sys::fault::Target::kNotTheKeeper);
+  if (op.has_keeper_process) processes.emplace_back("keeper", sys::fault::Target::kKeeperOnly);
+  for (const auto& [in_process, target] : processes) {
+    for (std::size_t i = 0; i < kCalls && failing_points < kMostFailingPoints; ++i) {
       const Call call = static_cast<Call>(i);
       for (std::size_t nth = 1; nth < kMostCallsOfAKind; ++nth) {
-        const std::string arming = std::to_string(i) + " " + std::to_string(nth) + " " +
-                                   std::to_string(kInjected) + " " + std::to_string(marks[1]);
+        const std::string arming = sys::fault::FormatArming(
+            {.call = call, .nth = nth, .error = kInjected, .marker_fd = marks[1], .target = target});
         ::setenv(sys::fault::kEnvironmentVariable, arming.c_str(), 1);
         const auto triggered = [&] {
           char mark;
@@ -274,10 +399,20 @@ void Walk(const Operation& op) {
           ::unsetenv(sys::fault::kEnvironmentVariable);
           return any;
         };
-        if (!CheckOneInjection(op, before, call, nth, in_process, figures, triggered)) break;
-        if (::testing::Test::HasFailure()) break;
+        const int failures = FailuresSoFar();
+        const bool happened = CheckOneInjection(op, before, call, nth, in_process, figures, triggered);
+        // A point may fail without the armed call having failed (a keeper that
+        // outlived its idle time): it counts as failing too.
+        if (FailuresSoFar() != failures && ++failing_points < kMostFailingPoints) {
+          RebaseAfterFailure(before, op.keeper_directory);
+        }
+        if (!happened) break;
+        if (failing_points >= kMostFailingPoints) break;
       }
     }
+  }
+  if (failing_points >= kMostFailingPoints) {
+    ADD_FAILURE() << op.name << ": the walk stopped after " << kMostFailingPoints << " failing injection points";
   }
   ::close(marks[0]);
   ::close(marks[1]);
@@ -513,12 +648,12 @@ bool KeeperGone(pid_t pid) {
   return paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] == 'Z';
 }
 
-// Ends the keeper that `directory` records, and removes its record, so that
-// every run starts one.
+// Ends the keepers that `directory` records (template-* or rootless-*), and
+// removes their files, so that every run starts one.
 void EndKeeper(const std::string& directory) {
   for (const auto& entry : std::filesystem::directory_iterator(directory)) {
     const std::string name = entry.path().filename().string();
-    if (!name.starts_with("template-")) continue;
+    if (!name.starts_with("template-") && !name.starts_with("rootless-")) continue;
     std::istringstream record(ReadFile(entry.path()));
     pid_t pid = 0;
     if (record >> pid && pid > 0) {
@@ -530,6 +665,10 @@ void EndKeeper(const std::string& directory) {
   }
 }
 
+// Every run starts a keeper (reset ends it and removes its files). The
+// keeper's own points (its exec is armed) let it live on after the run, as
+// for a real caller: its idle wait, the record's removal and its exit are
+// walked too, and each must still end the keeper in time and leave no file.
 TEST(FaultInjectionWalk, ShareTemplateNamespaceStartingItsKeeper) {
   InPrivateMountNamespace([] {
     const std::string directory = TempDir() + "/keeper";
@@ -537,7 +676,7 @@ TEST(FaultInjectionWalk, ShareTemplateNamespaceStartingItsKeeper) {
     ::chmod(directory.c_str(), 0700);
     Walk({.name = "ShareTemplateNamespace",
           .run = [directory]() -> Result<void> {
-            if (auto r = ShareTemplateNamespace({.directory = directory, .idle = 5s}); !r) return r;
+            if (auto r = ShareTemplateNamespace({.directory = directory, .idle = 1s}); !r) return r;
             auto ns = OpenTreeNamespace(AT_FDCWD, "/", 0, {.strategy = NamespaceStrategy::kTemplate});
             if (!ns) return std::unexpected(ns.error());
             return kOk;
@@ -547,13 +686,19 @@ TEST(FaultInjectionWalk, ShareTemplateNamespaceStartingItsKeeper) {
             EndKeeper(directory);
           },
           .has_keeper_process = true,
-          .keeper_directory = directory});
+          .keeper_directory = directory,
+          .keeper_idle = 1s,
+          .reset_leaving_keeper = [] { StopNamespaceFactory(); }});
   });
 }
 
 // A client's use of a live keeper: the record is found, the keeper proven and
 // its namespace adopted. A failed run must neither start another keeper nor
 // replace the record (its text is compared), and the keeper must stay usable.
+// The keeper itself makes no call while a client adopts it (the client reads
+// the record and opens /proc/KEEPER/ns/mnt); what it calls while it lives,
+// its idle wait and its exit, is walked with the keeper armed in
+// ShareTemplateNamespaceStartingItsKeeper.
 TEST(FaultInjectionWalk, ShareTemplateNamespaceAdoptingALiveKeeper) {
   InPrivateMountNamespace([] {
     const std::string directory = TempDir() + "/keeper";
@@ -716,6 +861,100 @@ TEST(FaultInjectionWalk, StartSandboxInAJoinedUserNamespaceWithUidGidAndALockFil
           .reset = [] { StopNamespaceFactory(); },
           .has_setup_process = true});
     ::close(userns);
+  });
+}
+
+// ---- rootless: the walk as an unprivileged user -----------------------------------
+
+constexpr uid_t kUser = 65534;
+constexpr gid_t kGroup = 65534;
+
+// Runs `body` as uid/gid 65534, in a private mount namespace, with a runtime
+// directory of that user's. The saved uid stays 0 so that the test can clean
+// up as root: the permitted capabilities stay too, the effective set is
+// empty, and what this process execs (the setup, the keeper) has none.
+// Dumpable again, as a process of that user is (a uid change clears it, and
+// /proc/self would then be root's).
+void AsUid65534KeepingRoot(const std::function<void(const std::string& runtime)>& body) {
+  InPrivateMountNamespace([&] {
+    // Not under TempDir: its parent is root's alone.
+    char runtime[] = "/tmp/mntns-fault-walk-XXXXXX";
+    ASSERT_NE(::mkdtemp(runtime), nullptr) << std::strerror(errno);
+    const std::string records = std::string(runtime) + "/mntns";
+    ASSERT_TRUE(testing::MakeDirs(records));
+    for (const std::string& dir : {std::string(runtime), records}) {
+      ASSERT_EQ(::chown(dir.c_str(), kUser, kGroup), 0) << std::strerror(errno);
+      ASSERT_EQ(::chmod(dir.c_str(), 0700), 0) << std::strerror(errno);
+    }
+    ASSERT_EQ(::setgroups(0, nullptr), 0) << std::strerror(errno);
+    ASSERT_EQ(::setresgid(kGroup, kGroup, 0), 0) << std::strerror(errno);
+    ASSERT_EQ(::setresuid(kUser, kUser, 0), 0) << std::strerror(errno);
+    ASSERT_EQ(::prctl(PR_SET_DUMPABLE, 1), 0) << std::strerror(errno);
+    body(runtime);
+    ASSERT_EQ(::setresuid(0, 0, 0), 0) << std::strerror(errno);
+    ASSERT_EQ(::setresgid(0, 0, 0), 0) << std::strerror(errno);
+    std::error_code ec;
+    std::filesystem::remove_all(runtime, ec);
+  });
+}
+
+SandboxSpec UnprivilegedProbeSpec() {
+  SandboxSpec spec;
+  spec.mounts = ProbeMounts();
+  spec.mounts.push_back({.kind = SandboxMount::Kind::kTmpfs, .dest = "/tmp"});
+  spec.mounts.push_back({.kind = SandboxMount::Kind::kProc, .dest = "/proc"});
+  spec.unshare_user = true;
+  spec.unshare_pid = true;
+  spec.uid = 1000;
+  spec.gid = 1000;
+  spec.argv = {"/probe", "--gtest_filter=-*"};
+  return spec;
+}
+
+// The slow path of an unprivileged `mntns run --unshare-user`: the setup
+// copies the caller's table in a user namespace of its own.
+TEST(FaultInjectionWalk, StartSandboxAsAnUnprivilegedUserCopyingTheTable) {
+  AsUid65534KeepingRoot([](const std::string&) {
+    const SandboxSpec spec = UnprivilegedProbeSpec();
+    Walk({.name = "StartSandbox(uid 65534, --unshare-user, the slow path)",
+          .run = [spec] { return RunSandbox(spec); },
+          .reset = [] { StopNamespaceFactory(); },
+          .has_setup_process = true});
+  });
+}
+
+// The rootless fast path: each run starts the per-user keeper (reset ends
+// it), whose user namespace, host view and template the setup joins. The
+// caller's lookup, the setup and the keeper are walked each on their own;
+// a caller whose keeper fails takes the slow path (absorbed by design),
+// and the keeper's own points let it end by itself as for the root keeper.
+TEST(FaultInjectionWalk, StartSandboxAsAnUnprivilegedUserServedByTheRootlessKeeper) {
+  AsUid65534KeepingRoot([](const std::string& runtime) {
+    const std::string directory = runtime + "/mntns";
+    SandboxSpec spec = UnprivilegedProbeSpec();
+    spec.rootless_keeper = TemplateSharingOptions{.directory = directory, .idle = 1s};
+    // The fast path serves these runs (else this would walk the slow path
+    // again): a keeper is recorded after one.
+    ASSERT_TRUE(RunSandbox(spec).has_value());
+    bool recorded = false;
+    for (const auto& entry : std::filesystem::directory_iterator(directory)) {
+      recorded = recorded || (entry.path().filename().string().starts_with("rootless-") &&
+                              !entry.path().filename().string().ends_with(".lock"));
+    }
+    StopNamespaceFactory();
+    EndKeeper(directory);
+    ASSERT_TRUE(recorded) << "no rootless keeper served the run";
+    Walk({.name = "StartSandbox(uid 65534, --unshare-user, the rootless keeper)",
+          .run = [spec] { return RunSandbox(spec); },
+          .reset = [directory] {
+            StopNamespaceFactory();
+            EndKeeper(directory);
+          },
+          .has_setup_process = true,
+          .has_keeper_process = true,
+          .keeper_directory = directory,
+          .keeper_idle = 1s,
+          .reset_leaving_keeper = [] { StopNamespaceFactory(); }});
   });
 }
 
