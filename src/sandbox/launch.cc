@@ -492,12 +492,16 @@ Result<void> DisableUserNamespaces(int proc_dir) {
 }
 
 // Whether a child of this process can create a user namespace.
-bool CanCreateUserNamespace() {
+Result<bool> CanCreateUserNamespace() {
   auto forked = sys::Fork("the --assert-userns-disabled check");
-  if (!forked) return false;
+  if (!forked) return std::unexpected(forked.error());
   if (*forked == 0) ::_exit(sys::Unshare(CLONE_NEWUSER) ? 0 : 1);
   auto waited = sys::WaitPid(*forked, 0);
-  return waited && WIFEXITED(waited->status) && WEXITSTATUS(waited->status) == 0;
+  // A check that did not run proves nothing: its own failure is the answer,
+  // not "disabled". The unshare failing with any errno is "disabled", as
+  // with bwrap.
+  if (!waited) return std::unexpected(waited.error());
+  return WIFEXITED(waited->status) && WEXITSTATUS(waited->status) == 0;
 }
 
 // --block-fd: tells the caller that it may write now, then waits for a byte or EOF.
@@ -557,9 +561,13 @@ Result<void> AwaitCallersIdMaps(const SandboxSpec& spec, int proc_dir, int error
   if (spec.disable_userns) {
     if (auto r = DisableUserNamespaces(proc_dir); !r) fail(r.error());
   }
-  if (spec.assert_userns_disabled && CanCreateUserNamespace()) {
-    fail(MakeError(EPERM, "--assert-userns-disabled", "creating a user namespace inside the sandbox still works")
-             .error());
+  if (spec.assert_userns_disabled) {
+    auto can = CanCreateUserNamespace();
+    if (!can) fail(can.error().Wrap("--assert-userns-disabled"));
+    if (can && *can) {
+      fail(MakeError(EPERM, "--assert-userns-disabled", "creating a user namespace inside the sandbox still works")
+               .error());
+    }
   }
   if (spec.capabilities || spec.keep_capabilities) {
     for (int cap = 0; cap < 64; ++cap) {
