@@ -16,7 +16,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
+#include <linux/filter.h>
 #include <linux/mount.h>
+#include <linux/seccomp.h>
 
 #include <cerrno>
 #include <chrono>
@@ -147,6 +150,9 @@ struct Operation {
   // followed by reset_leaving_keeper then, not by reset.
   std::chrono::seconds keeper_idle{0};
   std::function<void()> reset_leaving_keeper = [] {};
+  // Points ("fork (setup process)": the call's name, and where) at which a
+  // success is a bug: the run must return the failure there.
+  std::set<std::string> never_absorbed;
   // An operation that reports any failure under its own name, by contract
   // (StatmountByPath: "stat PATH", as its header says; the StatmountByFd
   // emulation: "statmount fd N (STATMOUNT_BY_FD)", the error the native call
@@ -286,8 +292,9 @@ bool CheckOneInjection(const Operation& op, const ProcessState& before, Call cal
       while (::waitid(P_ALL, 0, &child, WEXITED | WNOHANG) == 0 && child.si_pid != 0) child = {};
     }
     ++figures.absorbed;
-    figures.absorbed_at.insert(std::string(sys::fault::CallName(call)) +
-                              (in_process.empty() ? "" : " (" + in_process + ")"));
+    const std::string at = std::string(sys::fault::CallName(call)) + (in_process.empty() ? "" : " (" + in_process + ")");
+    figures.absorbed_at.insert(at);
+    EXPECT_FALSE(op.never_absorbed.contains(at)) << op.name << ", " << where << ": the run succeeded";
   } else {
     ++figures.propagated;
     const Error& error = result.error();
@@ -807,6 +814,69 @@ TEST(FaultInjectionWalk, StartSandboxOfAHostDirectoryInAUserNamespace) {
           .run = [spec] { return RunSandbox(spec); },
           .reset = [] { StopNamespaceFactory(); },
           .has_setup_process = true});
+  });
+}
+
+// One instruction, SECCOMP_RET_ALLOW: a --seccomp program CMD runs under.
+std::string AllowEverySyscallProgram() {
+  const sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+  return std::string(reinterpret_cast<const char*>(&allow), sizeof allow);
+}
+
+// Runs `spec` with a --block-fd that has its byte: a pipe made for the run
+// (closed after it, so that a failed run leaves no fd of it).
+Result<void> RunSandboxWithBlockFd(SandboxSpec spec) {
+  int unblock[2];
+  if (::pipe2(unblock, O_CLOEXEC) != 0) return MakeError(errno, "pipe2", "the --block-fd pipe");
+  static_cast<void>(::write(unblock[1], "x", 1));
+  spec.block_fd = unblock[0];
+  auto result = RunSandbox(spec);
+  ::close(unblock[0]);
+  ::close(unblock[1]);
+  return result;
+}
+
+// The options the other sandbox walks leave out: a cgroup namespace, CMD as
+// pid 1, its argv[0], a seccomp program, a capability set, --block-fd and
+// the --info-fd status.
+TEST(FaultInjectionWalk, StartSandboxAsPid1WithSeccompCapabilitiesBlockFdAndStatus) {
+  InPrivateMountNamespace([] {
+    SandboxSpec spec;
+    spec.mounts = ProbeMounts();
+    spec.unshare_pid = true;
+    spec.as_pid_1 = true;
+    spec.unshare_cgroup = true;
+    spec.argv0 = "walk";
+    spec.seccomp_programs = {AllowEverySyscallProgram()};
+    spec.capabilities = (std::uint64_t{1} << CAP_CHOWN) | (std::uint64_t{1} << CAP_NET_BIND_SERVICE);
+    spec.report_status = true;
+    spec.argv = {"/probe", "--gtest_filter=-*"};
+    Walk({.name = "StartSandbox(--as-pid-1, --unshare-cgroup, --argv0, --seccomp, --cap-add, --block-fd, --info-fd)",
+          .run = [spec] { return RunSandboxWithBlockFd(spec); },
+          .reset = [] { StopNamespaceFactory(); },
+          .has_setup_process = true});
+  });
+}
+
+// A user namespace in which CMD may create none, asserted before exec, and
+// CMD keeping what that namespace gives it.
+TEST(FaultInjectionWalk, StartSandboxWithUserNamespacesDisabledAndAsserted) {
+  InPrivateMountNamespace([] {
+    SandboxSpec spec;
+    spec.mounts = ProbeMounts();
+    spec.unshare_user = true;
+    spec.disable_userns = true;
+    spec.assert_userns_disabled = true;
+    spec.keep_capabilities = true;
+    spec.argv = {"/probe", "--gtest_filter=-*"};
+    // The assertion's check forks a child that tries unshare(CLONE_NEWUSER):
+    // its failing unshare means "disabled" (any errno, as with bwrap), but a
+    // check that could not run (fork, waitpid) proves nothing.
+    Walk({.name = "StartSandbox(--unshare-user, --disable-userns, --assert-userns-disabled, keeping capabilities)",
+          .run = [spec] { return RunSandbox(spec); },
+          .reset = [] { StopNamespaceFactory(); },
+          .has_setup_process = true,
+          .never_absorbed = {"fork (setup process)", "waitpid (setup process)"}});
   });
 }
 
