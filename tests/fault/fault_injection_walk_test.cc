@@ -915,6 +915,107 @@ int HeldUserNamespace() {
   return fd;
 }
 
+// A pid namespace held by an fd, and its pid 1 (a grandchild that pauses:
+// not our child, so that the walk's child check does not see it; a pid
+// namespace whose init is gone takes no more processes). {-1, -1} when it
+// cannot be made.
+std::pair<int, pid_t> HeldPidNamespace() {
+  int ready[2];
+  if (::pipe2(ready, O_CLOEXEC) != 0) return {-1, -1};
+  const pid_t child = ::fork();
+  if (child == 0) {
+    if (::unshare(CLONE_NEWPID) != 0) ::_exit(1);
+    const pid_t init = ::fork();
+    if (init == 0) {
+      ::pause();
+      ::_exit(0);
+    }
+    static_cast<void>(::write(ready[1], &init, sizeof init));
+    ::_exit(init > 0 ? 0 : 1);
+  }
+  ::close(ready[1]);
+  pid_t init = -1;
+  if (child < 0 || ::read(ready[0], &init, sizeof init) != sizeof init) init = -1;
+  ::close(ready[0]);
+  if (child > 0) ::waitpid(child, nullptr, 0);
+  if (init <= 0) return {-1, -1};
+  // Not close-on-exec: as a caller's --pidns fd, it crosses the setup's exec.
+  const int fd = ::open(("/proc/" + std::to_string(init) + "/ns/pid").c_str(), O_RDONLY);
+  if (fd < 0) ::kill(init, SIGKILL);
+  return {fd, fd < 0 ? -1 : init};
+}
+
+// --pidns (with a pid namespace of its own nested inside) and --userns2: the
+// sandbox's processes join both just before CMD starts.
+TEST(FaultInjectionWalk, StartSandboxJoiningAPidNamespaceAndASecondUserNamespace) {
+  InPrivateMountNamespace([] {
+    const auto [pidns, init] = HeldPidNamespace();
+    if (pidns < 0) GTEST_SKIP() << "no pid namespace could be held here: " << std::strerror(errno);
+    const int userns = HeldUserNamespace();
+    if (userns < 0) {
+      ::kill(init, SIGKILL);
+      GTEST_SKIP() << "no user namespace with id maps could be made here: " << std::strerror(errno);
+    }
+    SandboxSpec spec;
+    spec.mounts = ProbeMounts();
+    spec.pidns_fd = pidns;
+    spec.unshare_pid = true;
+    spec.userns2_fd = userns;
+    spec.argv = {"/probe", "--gtest_filter=-*"};
+    Walk({.name = "StartSandbox(--pidns, --unshare-pid, --userns2)",
+          .run = [spec] { return RunSandbox(spec); },
+          .reset = [] { StopNamespaceFactory(); },
+          .has_setup_process = true});
+    ::close(userns);
+    ::close(pidns);
+    ::kill(init, SIGKILL);
+  });
+}
+
+// --userns-block-fd: the sandbox's user namespace has no id maps until the
+// caller writes them at /proc/CHILD_PID/ while the sandbox waits; the run
+// writes them (and unblocks it) whatever StartSandbox's status says.
+Result<void> RunSandboxWritingItsIdMaps(SandboxSpec spec) {
+  int unblock[2];
+  if (::pipe2(unblock, O_CLOEXEC) != 0) return MakeError(errno, "pipe2", "the --userns-block-fd pipe");
+  spec.userns_block_fd = unblock[0];
+  auto process = StartSandbox(spec);
+  if (!process) {
+    ::close(unblock[0]);
+    ::close(unblock[1]);
+    return std::unexpected(process.error());
+  }
+  Result<void> mapped = kOk;
+  const std::string proc = "/proc/" + std::to_string(process->status->child_pid);
+  for (const auto& [file, map] : {std::pair{"/uid_map", "1000 0 1\n"}, {"/gid_map", "1000 0 1\n"}}) {
+    std::ofstream out(proc + file);
+    out << map << std::flush;
+    if (!out && mapped) mapped = MakeError(EIO, "write", proc + file);
+  }
+  static_cast<void>(::write(unblock[1], "x", 1));
+  ::close(unblock[0]);
+  ::close(unblock[1]);
+  auto status = WaitSandbox(*process);
+  if (!status) return std::unexpected(status.error());
+  if (!mapped) return mapped;
+  if (*status != 0) return MakeError(EIO, "sandbox CMD", "exit status " + std::to_string(*status));
+  return kOk;
+}
+
+TEST(FaultInjectionWalk, StartSandboxWhoseIdMapsTheCallerWrites) {
+  InPrivateMountNamespace([] {
+    SandboxSpec spec;
+    spec.mounts = ProbeMounts();
+    spec.unshare_user = true;
+    spec.report_status = true;
+    spec.argv = {"/probe", "--gtest_filter=-*"};
+    Walk({.name = "StartSandbox(--unshare-user, --userns-block-fd, --info-fd)",
+          .run = [spec] { return RunSandboxWritingItsIdMaps(spec); },
+          .reset = [] { StopNamespaceFactory(); },
+          .has_setup_process = true});
+  });
+}
+
 // --userns FD --uid --gid: the setup joins the namespace (setns), CMD takes
 // ids that its maps have (setresgid, setresuid). Without a pid namespace CMD
 // itself holds the --lock-file lock across its exec.
