@@ -747,13 +747,18 @@ std::vector<SandboxMount> ProbeMounts() {
   return mounts;
 }
 
-Result<void> RunSandbox(const SandboxSpec& spec) {
-  auto process = StartSandbox(spec);
-  if (!process) return std::unexpected(process.error());
-  auto status = WaitSandbox(*process);
+// Waits for a started sandbox: an Error unless CMD exited 0.
+Result<void> AwaitCmd(SandboxProcess& process) {
+  auto status = WaitSandbox(process);
   if (!status) return std::unexpected(status.error());
   if (*status != 0) return MakeError(EIO, "sandbox CMD", "exit status " + std::to_string(*status));
   return kOk;
+}
+
+Result<void> RunSandbox(const SandboxSpec& spec) {
+  auto process = StartSandbox(spec);
+  if (!process) return std::unexpected(process.error());
+  return AwaitCmd(*process);
 }
 
 TEST(FaultInjectionWalk, StartSandboxWithEveryMountKindAndNamespace) {
@@ -995,11 +1000,9 @@ Result<void> RunSandboxWritingItsIdMaps(SandboxSpec spec) {
   static_cast<void>(::write(unblock[1], "x", 1));
   ::close(unblock[0]);
   ::close(unblock[1]);
-  auto status = WaitSandbox(*process);
-  if (!status) return std::unexpected(status.error());
+  auto ran = AwaitCmd(*process);
   if (!mapped) return mapped;
-  if (*status != 0) return MakeError(EIO, "sandbox CMD", "exit status " + std::to_string(*status));
-  return kOk;
+  return ran;
 }
 
 TEST(FaultInjectionWalk, StartSandboxWhoseIdMapsTheCallerWrites) {
