@@ -178,9 +178,22 @@ void WriteSummary(const std::string& operation, const Figures& figures) {
     std::printf("  %s: %zu of the keeper's points failed after the run had returned (its idle wait and exit)\n",
                 operation.c_str(), figures.after_the_run);
   }
+  // The build directory is root's: the walks as uid 65534 (which keep the
+  // saved uid 0, AsUid65534KeepingRoot) write as root, or their figures
+  // would be missing from the summary.
+  const uid_t euid = ::geteuid();
+  const int dumpable = ::prctl(PR_GET_DUMPABLE);
+  const bool as_root_again = euid != 0 && ::seteuid(0) == 0;
   std::error_code ec;
   std::filesystem::create_directories(MNTNS_HARDENING_DIR, ec);
-  std::ofstream(std::string(MNTNS_HARDENING_DIR) + "/fault-injection.summary", std::ios::app) << line << "\n";
+  std::ofstream summary(std::string(MNTNS_HARDENING_DIR) + "/fault-injection.summary", std::ios::app);
+  summary << line << "\n" << std::flush;
+  EXPECT_TRUE(summary.good()) << "could not write " << MNTNS_HARDENING_DIR << "/fault-injection.summary";
+  summary.close();
+  if (as_root_again) {
+    EXPECT_EQ(::seteuid(euid), 0) << std::strerror(errno);
+    ::prctl(PR_SET_DUMPABLE, dumpable);  // a uid change clears it
+  }
 }
 
 // A run that does not end is a failure too (a lost wakeup after a failed
@@ -292,7 +305,8 @@ bool CheckOneInjection(const Operation& op, const ProcessState& before, Call cal
       while (::waitid(P_ALL, 0, &child, WEXITED | WNOHANG) == 0 && child.si_pid != 0) child = {};
     }
     ++figures.absorbed;
-    const std::string at = std::string(sys::fault::CallName(call)) + (in_process.empty() ? "" : " (" + in_process + ")");
+    const std::string at =
+        std::string(sys::fault::CallName(call)) + (in_process.empty() ? "" : " (" + in_process + ")");
     figures.absorbed_at.insert(at);
     EXPECT_FALSE(op.never_absorbed.contains(at)) << op.name << ", " << where << ": the run succeeded";
   } else {
@@ -371,20 +385,25 @@ void Walk(const Operation& op) {
 
   Figures figures;
   int failing_points = 0;
+  // One point; whether the walk of this call kind goes on (the armed call
+  // failed, and the walk has not failed too often). A point that recorded a
+  // failure counts as failing, also where the armed call never failed (a
+  // keeper that outlived its idle time).
+  const auto walk_point = [&](Call call, std::size_t nth, const std::string& in_process,
+                             const std::function<bool()>& triggered) {
+    const int failures = FailuresSoFar();
+    const bool happened = CheckOneInjection(op, before, call, nth, in_process, figures, triggered);
+    if (FailuresSoFar() != failures && ++failing_points < kMostFailingPoints) {
+      RebaseAfterFailure(before, op.keeper_directory);
+    }
+    return happened && failing_points < kMostFailingPoints;
+  };
   for (std::size_t i = 0; i < kCalls && failing_points < kMostFailingPoints; ++i) {
     if (counts[i] == 0) continue;
     const Call call = static_cast<Call>(i);
     for (std::size_t nth = 1; nth < kMostCallsOfAKind; ++nth) {
       sys::fault::Arm(call, nth, kInjected);
-      const int failures = FailuresSoFar();
-      const bool happened = CheckOneInjection(op, before, call, nth, "", figures, [] { return sys::fault::Triggered(); });
-      // A point may fail without the armed call having failed (a keeper that
-      // outlived its idle time): it counts as failing too.
-      if (FailuresSoFar() != failures && ++failing_points < kMostFailingPoints) {
-        RebaseAfterFailure(before, op.keeper_directory);
-      }
-      if (!happened) break;
-      if (failing_points >= kMostFailingPoints) break;
+      if (!walk_point(call, nth, "", [] { return sys::fault::Triggered(); })) break;
     }
   }
   // The other processes, each armed alone: the setup process (and what it
@@ -406,15 +425,7 @@ void Walk(const Operation& op) {
           ::unsetenv(sys::fault::kEnvironmentVariable);
           return any;
         };
-        const int failures = FailuresSoFar();
-        const bool happened = CheckOneInjection(op, before, call, nth, in_process, figures, triggered);
-        // A point may fail without the armed call having failed (a keeper that
-        // outlived its idle time): it counts as failing too.
-        if (FailuresSoFar() != failures && ++failing_points < kMostFailingPoints) {
-          RebaseAfterFailure(before, op.keeper_directory);
-        }
-        if (!happened) break;
-        if (failing_points >= kMostFailingPoints) break;
+        if (!walk_point(call, nth, in_process, triggered)) break;
       }
     }
   }
