@@ -1124,11 +1124,7 @@ TEST(FaultInjectionWalk, StartSandboxAsAnUnprivilegedUserServedByTheRootlessKeep
     // The fast path serves these runs (else this would walk the slow path
     // again): a keeper is recorded after one.
     ASSERT_TRUE(RunSandbox(spec).has_value());
-    bool recorded = false;
-    for (const auto& entry : std::filesystem::directory_iterator(directory)) {
-      recorded = recorded || (entry.path().filename().string().starts_with("rootless-") &&
-                              !entry.path().filename().string().ends_with(".lock"));
-    }
+    const bool recorded = HasRecord(directory);
     StopNamespaceFactory();
     EndKeeper(directory);
     ASSERT_TRUE(recorded) << "no rootless keeper served the run";
