@@ -14,6 +14,7 @@
 //    fs_struct).
 //  - open_tree(OPEN_TREE_CLONE) must run in the caller's namespace (from any
 //    other it answers EINVAL), so the caller clones and the factory attaches.
+#include <pthread.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <unistd.h>
@@ -335,8 +336,15 @@ struct FactorySlot {
 
 FactorySlot& Slot() {
   // Never destroyed: a factory's threads must not outlive it at exit, and
-  // one abandoned after a fork can only leak.
-  static FactorySlot* slot = new FactorySlot;
+  // one abandoned after a fork can only leak. A fork while another thread
+  // holds the mutex would copy it locked into the child, where the factory is
+  // used again (InstallPolyfill's supervisor process is such a child): a fork
+  // through glibc waits for it.
+  static FactorySlot* slot = [] {
+    auto* made = new FactorySlot;
+    ::pthread_atfork([] { Slot().mutex.lock(); }, [] { Slot().mutex.unlock(); }, [] { Slot().mutex.unlock(); });
+    return made;
+  }();
   return *slot;
 }
 
