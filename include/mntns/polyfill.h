@@ -1,10 +1,9 @@
 // The 7.x mount calls for unmodified programs on 6.8+ kernels: a seccomp filter
 // that traps only open_tree(OPEN_TREE_NAMESPACE), fsmount(FSMOUNT_NAMESPACE)
 // and statmount(STATMOUNT_BY_FD), answered by a supervisor with this library's
-// emulations (OpenTreeNamespace, FsmountNamespace, StatmountByFd), and, for a
-// program run by RunUnderPolyfill, unshare(UNSHARE_EMPTY_MNTNS) and
-// clone3(CLONE_EMPTY_MNTNS) through a traced step. Design and limits:
-// docs/polyfill.md.
+// emulations (OpenTreeNamespace, FsmountNamespace, StatmountByFd), and
+// unshare(UNSHARE_EMPTY_MNTNS) and clone3(CLONE_EMPTY_MNTNS) through a traced
+// step. Design and limits: docs/polyfill.md.
 #pragma once
 
 #include <span>
@@ -23,8 +22,8 @@ struct PolyfillCalls {
   bool open_tree_namespace = false;  // open_tree(..., OPEN_TREE_NAMESPACE), native 7.0
   bool fsmount_namespace = false;    // fsmount(..., FSMOUNT_NAMESPACE, ...), native 7.1
   bool statmount_by_fd = false;      // statmount(..., STATMOUNT_BY_FD), native 7.0
-  // unshare(UNSHARE_EMPTY_MNTNS), clone3(CLONE_EMPTY_MNTNS), native 7.1: only
-  // RunUnderPolyfill traps them (the supervisor becomes CMD's ptracer).
+  // unshare(UNSHARE_EMPTY_MNTNS), clone3(CLONE_EMPTY_MNTNS), native 7.1:
+  // traced (the supervisor becomes the caller's ptracer).
   bool empty_mount_namespace = false;
   [[nodiscard]] bool Any() const {
     return open_tree_namespace || fsmount_namespace || statmount_by_fd || empty_mount_namespace;
@@ -34,18 +33,19 @@ struct PolyfillCalls {
 [[nodiscard]] MNTNS_EXPORT PolyfillCalls PolyfillNeeded();
 
 // Installs the polyfill for every thread of the calling process (seccomp
-// TSYNC) and every process and thread they start later; the supervisor is a
-// thread of this process that lives until it exits. An exec() ends the
-// supervisor with the old image: from then on the trapped calls fail with
-// ENOSYS (the kernel's answer when nobody listens), in this process and in
-// every child still holding the filter. To run a program under the polyfill
-// use RunUnderPolyfill. A process cannot trace itself, so
-// empty_mount_namespace is never trapped here (false in the result): such a
-// program calls UnshareEmptyMountNamespace. Returns what was trapped; nothing is installed (and
-// nothing started) where PolyfillNeeded() is all false. Sets no_new_privs
-// where the calling thread lacks CAP_SYS_ADMIN (seccomp requires one of them).
-// Errors: EINVAL/EBUSY/EACCES from seccomp (e.g. a thread that cannot be
-// synchronised), EAGAIN where the thread cannot start. Minimum kernel: 5.14
+// TSYNC) and every process and thread they start later, across exec() too.
+// The supervisor is a process of its own (a grandchild in a session of its
+// own, named "mntns-polyfill", holding none of the caller's fds): the caller
+// stays single-threaded, and its later setuid() or exec() does not end the
+// service. It lives until the caller and everything it started are gone.
+// It also traces the caller (unshare/clone3 above); where it cannot (another
+// tracer holds a thread, or ptrace is refused) those two calls stay native
+// and empty_mount_namespace is false in the result, which says what was
+// trapped. Nothing is installed (and nothing started) where PolyfillNeeded()
+// is all false. Sets no_new_privs where the calling thread lacks
+// CAP_SYS_ADMIN (seccomp requires one of them). Errors: EINVAL/EBUSY/EACCES
+// from seccomp (e.g. a thread that cannot be synchronised), EAGAIN where the
+// supervisor cannot be started. Minimum kernel: 5.14
 // (SECCOMP_ADDFD_FLAG_SEND), 6.8 for the emulations. Call it once.
 [[nodiscard]] MNTNS_EXPORT Result<PolyfillCalls> InstallPolyfill();
 

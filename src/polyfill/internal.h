@@ -4,6 +4,8 @@
 #include <linux/filter.h>
 #include <sys/types.h>
 
+#include <functional>
+#include <span>
 #include <vector>
 
 #include "mntns/error.h"
@@ -36,6 +38,27 @@ namespace mntns::internal {
 // of SIGCHLD and the signals to forward to the command, which the calling
 // thread has blocked.
 [[nodiscard]] Result<int> TraceUntilExit(pid_t command, int signal_fd);
+
+// As the ptracer of the tasks `seized` (seized while they ran, with
+// TracerOptions()) and of every task they start: as TraceUntilExit, until no
+// tracee is left. Signals are not forwarded (`signal_fd`: a signalfd of
+// SIGCHLD alone). When `commit_fd` becomes readable `commit(commit_fd)` runs
+// (once, on this thread, between stops); where it returns false the run ends
+// at once (ECANCELED).
+[[nodiscard]] Result<void> TraceUntilNoneIsLeft(std::span<const pid_t> seized, int signal_fd, int commit_fd,
+                                                const std::function<bool(int)>& commit);
+
+// For InstallPolyfill: starts the supervisor as a process of its own (a
+// grandchild, so that the caller's wait() never sees it; in a session of its
+// own, so that a terminal's signals for the caller's process group miss it),
+// with the caller's credentials and namespaces. With `trace` it first seizes
+// every thread of the calling process, to trace it and everything it starts
+// until none of them is left. Returns once that is done: the filter's
+// listener sent on the returned socket (sys::SendFileDescriptor) is then
+// served until it hangs up; closing the socket without it makes the
+// supervisor let go and exit. Errors: the first failed PTRACE_SEIZE (EPERM:
+// another tracer, or ptrace refused), or fork's.
+[[nodiscard]] Result<UniqueFd> StartSupervisorProcess(bool trace);
 
 // Without tracing: waits for `command` (pidfd `pidfd`), forwarding what
 // `signal_fd` (or -1) reads to it; its wait status.

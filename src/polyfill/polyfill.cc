@@ -57,22 +57,31 @@ PolyfillCalls PolyfillNeeded() {
 
 Result<PolyfillCalls> InstallPolyfill() {
   PolyfillCalls calls = PolyfillNeeded();
-  // A process cannot be its own tracer: the traced calls stay native here.
-  calls.empty_mount_namespace = false;
   if (!calls.Any()) return calls;
   if (auto r = AllowSeccomp(); !r) return std::unexpected(std::move(r.error().Wrap("install the polyfill")));
+  // The supervisor is a process of its own (supervisor_process.cc). For the
+  // traced calls it seizes this process before the filter can stop it; where
+  // it cannot (another tracer holds a thread, or ptrace is refused) those
+  // calls stay native, and the result says so.
+  auto supervisor = internal::StartSupervisorProcess(calls.empty_mount_namespace);
+  if (!supervisor && calls.empty_mount_namespace) {
+    calls.empty_mount_namespace = false;
+    if (!calls.Any()) return calls;
+    supervisor = internal::StartSupervisorProcess(false);
+  }
+  if (!supervisor) return std::unexpected(std::move(supervisor.error().Wrap("install the polyfill")));
   std::vector<sock_filter> filter = internal::PolyfillFilter(calls);
   const sock_fprog program = ProgramOf(filter);
+  // On failure the socket closes without a listener: the supervisor lets go
+  // of this process and exits.
   auto listener = sys::InstallSeccompListener(
       program, SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_TSYNC_ESRCH);
   if (!listener) return std::unexpected(std::move(listener.error().Wrap("install the polyfill")));
-  // The supervisor is filtered too (TSYNC), which is harmless: where a call
-  // is trapped the library never issues it natively.
-  auto thread = internal::StartHelperThread([fd = std::make_shared<UniqueFd>(std::move(*listener))] {
-    (void)internal::ServeNotifications(fd->Get(), -1);
-  });
-  if (!thread) return std::unexpected(std::move(thread.error().Wrap("install the polyfill")));
-  thread->detach();
+  // Where this fails the filter stays, and with nobody listening the kernel
+  // answers its calls with ENOSYS: said, as any failure after the install.
+  if (auto sent = sys::SendFileDescriptor(supervisor->Get(), listener->Get()); !sent) {
+    return std::unexpected(std::move(sent.error().Wrap("install the polyfill")));
+  }
   return calls;
 }
 

@@ -18,9 +18,11 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 
 #include <fmt/format.h>
 
@@ -83,10 +85,18 @@ int EmptyNamespaceOf(pid_t tid) {
 
 class Tracer {
  public:
-  explicit Tracer(pid_t command) : command_(command) { known_.insert(command); }
+  // `command`: the task whose exit ends the run (0: none, the run ends when no
+  // tracee is left); `running`: tasks seized while they ran (no first stop).
+  Tracer(pid_t command, std::span<const pid_t> running) : command_(command) {
+    if (command != 0) known_.insert(command);
+    known_.insert(running.begin(), running.end());
+  }
 
-  // Serves stops until the command exits; its wait status.
-  Result<int> Run(int signal_fd) {
+  // Serves stops until the command exits (its wait status) or, without a
+  // command, until no tracee is left (0). `commit_fd` (or -1): when it
+  // becomes readable, `commit(commit_fd)` runs once; where it fails the run
+  // ends at once (ECANCELED).
+  Result<int> Run(int signal_fd, int commit_fd, const std::function<bool(int)>& commit) {
     for (;;) {
       for (;;) {
         int status = 0;
@@ -94,16 +104,27 @@ class Tracer {
         if (tid < 0) {
           const int err = errno;
           if (err == EINTR) continue;
+          if (err == ECHILD && command_ == 0) return 0;
           return MakeError(err, "waitpid", "the polyfill's tracees");
         }
         if (tid == 0) break;
         if (auto done = Handle(tid, status)) return *done;
       }
+      if (commit_fd >= 0) {
+        pollfd fds[2] = {{signal_fd, POLLIN, 0}, {commit_fd, POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0) continue;
+        if (fds[1].revents != 0) {
+          if (!commit(commit_fd)) return MakeError(ECANCELED, "polyfill tracer", "called off");
+          commit_fd = -1;
+        }
+        if ((fds[0].revents & POLLIN) == 0) continue;
+      }
       signalfd_siginfo info{};
       if (::read(signal_fd, &info, sizeof info) != sizeof info) continue;
       // A terminal's ^C, ^\ or hangup (SI_KERNEL) went to the whole
       // foreground process group, CMD with us: passing it on would deliver it twice.
-      if (info.ssi_signo != SIGCHLD && (info.ssi_code != SI_KERNEL || ::getpgid(command_) != ::getpgrp())) {
+      if (command_ != 0 && info.ssi_signo != SIGCHLD &&
+          (info.ssi_code != SI_KERNEL || ::getpgid(command_) != ::getpgrp())) {
         ::kill(command_, static_cast<int>(info.ssi_signo));
       }
     }
@@ -313,7 +334,14 @@ unsigned TracerOptions() {
          PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC;
 }
 
-Result<int> TraceUntilExit(pid_t command, int signal_fd) { return Tracer(command).Run(signal_fd); }
+Result<int> TraceUntilExit(pid_t command, int signal_fd) { return Tracer(command, {}).Run(signal_fd, -1, {}); }
+
+Result<void> TraceUntilNoneIsLeft(std::span<const pid_t> seized, int signal_fd, int commit_fd,
+                                  const std::function<bool(int)>& commit) {
+  auto done = Tracer(0, seized).Run(signal_fd, commit_fd, commit);
+  if (!done) return std::unexpected(done.error());
+  return kOk;
+}
 
 Result<int> WaitForwarding(pid_t command, int pidfd, int signal_fd) {
   while (signal_fd >= 0) {

@@ -6,12 +6,16 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
@@ -32,14 +36,22 @@ namespace {
 using testing::CliPath;
 using testing::RunProgram;
 
-enum class Way { kDirect, kPolyfill };
+// kDirect: raw_calls alone; kPolyfill: under `mntns polyfill`; kInstalled:
+// the same cases in a process that called InstallPolyfill() first.
+enum class Way { kDirect, kPolyfill, kInstalled };
 
 std::string WayName(const ::testing::TestParamInfo<Way>& info) {
-  return info.param == Way::kDirect ? "Direct" : "Polyfill";
+  switch (info.param) {
+    case Way::kDirect: return "Direct";
+    case Way::kPolyfill: return "Polyfill";
+    case Way::kInstalled: return "Installed";
+  }
+  return "?";
 }
 
 std::vector<std::string> Command(Way way, const std::string& mode) {
   if (way == Way::kDirect) return {MNTNS_RAW_CALLS_PATH, mode};
+  if (way == Way::kInstalled) return {MNTNS_INSTALLED_CALLS_PATH, mode};
   return {CliPath(), "polyfill", "--", MNTNS_RAW_CALLS_PATH, mode};
 }
 
@@ -74,7 +86,8 @@ class PolyfillTest : public ::testing::TestWithParam<Way> {
   }
 };
 
-INSTANTIATE_TEST_SUITE_P(Ways, PolyfillTest, ::testing::Values(Way::kDirect, Way::kPolyfill), WayName);
+INSTANTIATE_TEST_SUITE_P(Ways, PolyfillTest, ::testing::Values(Way::kDirect, Way::kPolyfill, Way::kInstalled),
+                         WayName);
 
 // ---- open_tree(OPEN_TREE_NAMESPACE) ----
 
@@ -220,7 +233,7 @@ TEST_P(PolyfillTest, UnshareEmptyMntnsWithAnUnknownHighBitIsEinval) {
 // cwd in the old tree, is killed rather than told unshare failed
 // (docs/polyfill.md, "Differences").
 TEST_P(PolyfillTest, UnshareEmptyMntnsWithTheStackPointerNowhereEmptiesOrKillsTheCaller) {
-  const bool traced = GetParam() == Way::kPolyfill && PolyfillNeeded().empty_mount_namespace;
+  const bool traced = GetParam() != Way::kDirect && PolyfillNeeded().empty_mount_namespace;
   EXPECT_EQ(Case("ue_stack_pointer_nowhere", "empty"), traced ? "killed by SIGKILL" : kEmptyFacts);
 }
 TEST_P(PolyfillTest, UnshareEmptyMntnsLeavesTheOtherProcessesWhereTheyAre) {
@@ -402,6 +415,135 @@ TEST(InstallPolyfill, ServesEveryThreadOfTheProcess) {
   ASSERT_EQ(::waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << "1: the call failed, 2: InstallPolyfill did not trap what is missing";
+}
+
+// A number from the line "KEY:\tN" of /proc/PID/status (-1 without it).
+long StatusNumber(pid_t pid, const std::string& key) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with(key + ":")) return std::stol(line.substr(key.size() + 1));
+  }
+  return -1;
+}
+long ThreadCount() { return StatusNumber(::getpid(), "Threads"); }
+pid_t TracerOf(pid_t pid) { return static_cast<pid_t>(StatusNumber(pid, "TracerPid")); }
+
+// What the fds of process `pid` are (their /proc/PID/fd links).
+std::vector<std::string> FdTargets(pid_t pid) {
+  std::vector<std::string> targets;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    std::error_code error;
+    targets.push_back(std::filesystem::read_symlink(entry.path(), error).string());
+  }
+  return targets;
+}
+
+// The supervisor is a process of its own: the caller stays single-threaded
+// (so unshare(CLONE_NEWUSER) and setns into a user namespace still work).
+TEST(InstallPolyfill, LeavesTheProcessSingleThreaded) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root";
+  if (!PolyfillNeeded().Any()) GTEST_SKIP() << "nothing is trapped on this kernel";
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (!InstallPolyfill()) ::_exit(2);
+    ::_exit(ThreadCount() == 1 && ::unshare(CLONE_NEWUSER) == 0 ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: more threads, or unshare(CLONE_NEWUSER) failed; 2: InstallPolyfill failed";
+}
+
+// An exec() keeps the filter, and the supervisor, a process of its own,
+// keeps answering: the new program gets the 7.2 answers too.
+TEST(InstallPolyfill, KeepsServingTheProcessAfterItExecs) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root";
+  for (const std::string mode : {"cases", "empty"}) {
+    const auto result = RunProgram({MNTNS_INSTALLED_CALLS_PATH, "--exec", MNTNS_RAW_CALLS_PATH, mode});
+    ASSERT_EQ(result.exit_status, 0) << result.err;
+    const std::string expected = mode == "cases" ? "ot_plain ok mntns=1 cloexec=0 marker=1 sub-mount=0\n"
+                                                 : std::string("ue_plain ") + kEmptyFacts + "\n";
+    EXPECT_NE(result.out.find(expected), std::string::npos) << result.out;
+  }
+}
+
+// The supervisor (the tracer of the process, where the empty-namespace calls
+// are trapped) holds none of the caller's fds (a pipe's reader would never
+// see its end), and is gone once the process is.
+TEST(InstallPolyfill, TheSupervisorHoldsNoneOfTheCallersFdsAndEndsWithIt) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root";
+  if (!PolyfillNeeded().empty_mount_namespace) GTEST_SKIP() << "no tracer on this kernel: nothing names it";
+  int report[2], go[2], kept[2];
+  ASSERT_EQ(::pipe2(report, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(go, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe(kept), 0);  // not close-on-exec: nothing but its own closing keeps it from the supervisor
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    pid_t supervisor = InstallPolyfill() ? TracerOf(::getpid()) : 0;
+    (void)!::write(report[1], &supervisor, sizeof supervisor);
+    char byte;
+    (void)!::read(go[0], &byte, 1);
+    ::_exit(0);
+  }
+  ::close(report[1]);
+  ::close(go[0]);
+  pid_t supervisor = 0;
+  ASSERT_EQ(::read(report[0], &supervisor, sizeof supervisor), static_cast<ssize_t>(sizeof supervisor));
+  ASSERT_GT(supervisor, 0) << "InstallPolyfill failed, or nothing traces the process";
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, supervisor, 0));
+  ASSERT_GE(pidfd, 0);
+  for (const std::string& target : FdTargets(supervisor)) {
+    EXPECT_TRUE(target == "/dev/null" || target.starts_with("socket:") || target.starts_with("anon_inode:"))
+        << "the supervisor holds " << target;
+    EXPECT_FALSE(target.starts_with("pipe:")) << "the supervisor holds one of the caller's pipes: " << target;
+  }
+  ::close(kept[0]);
+  ::close(kept[1]);
+  ASSERT_EQ(::write(go[1], "g", 1), 1);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  pollfd ended{pidfd, POLLIN, 0};
+  EXPECT_EQ(::poll(&ended, 1, 10000), 1) << "the supervisor outlived the process it served";
+  ::close(pidfd);
+  ::close(report[0]);
+  ::close(go[1]);
+}
+
+// A process that another tracer holds (a debugger) cannot be seized: the
+// empty-namespace calls stay native (the result says so), the rest is
+// trapped as where it can be seized.
+TEST(InstallPolyfill, UnderAnotherTracerLeavesOnlyTheTracedCallsNative) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root";
+  if (!PolyfillNeeded().empty_mount_namespace) GTEST_SKIP() << "no call is traced on this kernel";
+  int go[2];
+  ASSERT_EQ(::pipe2(go, O_CLOEXEC), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    char byte;
+    if (::read(go[0], &byte, 1) != 1) ::_exit(3);
+    auto installed = InstallPolyfill();
+    if (!installed) ::_exit(2);
+    const long fd = ::syscall(428, AT_FDCWD, "/", (1U << 1) | AT_RECURSIVE | O_CLOEXEC);
+    const bool served = fd >= 0 && ::ioctl(static_cast<int>(fd), _IO(0xb7, 0x3)) == CLONE_NEWNS;
+    // open_tree is trapped where it is missing (native under the linux-7.0 profile): it works either way.
+    const bool as_needed = installed->open_tree_namespace == PolyfillNeeded().open_tree_namespace;
+    ::_exit(!installed->empty_mount_namespace && as_needed && served ? 0 : 1);
+  }
+  ASSERT_EQ(::ptrace(PTRACE_SEIZE, child, nullptr, nullptr), 0);
+  ASSERT_EQ(::write(go[1], "g", 1), 1);
+  int status = 0;
+  // The debugger's part: every stop (a signal on its way) is let go.
+  while (::waitpid(child, &status, __WALL) == child && WIFSTOPPED(status)) {
+    const int signal = (status >> 16) == 0 ? WSTOPSIG(status) : 0;
+    ::ptrace(PTRACE_CONT, child, nullptr, signal);
+  }
+  ::close(go[0]);
+  ::close(go[1]);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: the result or open_tree was not as expected; 2: InstallPolyfill failed";
 }
 
 // An unprivileged supervisor (no_new_privs, no capabilities) serves an
