@@ -41,11 +41,14 @@ struct PolyfillCalls {
 // It also traces the caller (unshare/clone3 above); where it cannot (another
 // tracer holds a thread, or ptrace is refused) those two calls stay native
 // and empty_mount_namespace is false in the result, which says what was
-// trapped. Nothing is installed (and nothing started) where PolyfillNeeded()
+// trapped. A caller that is a subreaper or a pid namespace's init becomes
+// the supervisor's parent (docs/polyfill.md, "Lifetime"). Nothing is installed (and nothing started) where PolyfillNeeded()
 // is all false. Sets no_new_privs where the calling thread lacks
 // CAP_SYS_ADMIN (seccomp requires one of them). Errors: EINVAL/EBUSY/EACCES
-// from seccomp (e.g. a thread that cannot be synchronised), EAGAIN where the
-// supervisor cannot be started. Minimum kernel: 5.14
+// from seccomp (e.g. a thread that cannot be synchronised); fork's and
+// socketpair's where the supervisor cannot be started (ESRCH where it ended
+// before it answered); EPERM after unshare(CLONE_NEWPID) without the
+// privilege to leave and remake the pending namespace. Minimum kernel: 5.14
 // (SECCOMP_ADDFD_FLAG_SEND), 6.8 for the emulations. Call it once.
 [[nodiscard]] MNTNS_EXPORT Result<PolyfillCalls> InstallPolyfill();
 

@@ -414,6 +414,13 @@ Result<UniqueFd> TemplateNamespace(UniqueFd tree, bool recursive) {
   }
 }
 
+void ForgetInheritedTemplateFactory() {
+  FactorySlot& slot = Slot();
+  std::lock_guard lock(slot.mutex);
+  ForgetParentFactory(slot);
+  slot.shared_template.Reset();
+}
+
 void StopTemplateFactory() {
   FactorySlot& slot = Slot();
   std::shared_ptr<TemplateFactory> factory;

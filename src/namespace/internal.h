@@ -83,6 +83,12 @@ class ThreadNamespaceOpener {
 [[nodiscard]] Result<UniqueFd> ClassicNamespace(UniqueFd tree, bool recursive);
 void StopTemplateFactory();
 
+// In a forked child that lives on and closes the fds it inherited
+// (InstallPolyfill's supervisor process): drops the factory state copied from
+// the parent, closing its fds while their numbers are still theirs, so that
+// a later close does not hit an fd that reused the number.
+void ForgetInheritedTemplateFactory();
+
 // The template strategy's worker threads (namespace/factory.cc), each sitting
 // in the template namespace. The process-wide one behind TemplateNamespace
 // has the default options; tests start their own through these functions.

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -43,10 +44,11 @@ namespace mntns::internal {
 // TracerOptions()) and of every task they start: as TraceUntilExit, until no
 // tracee is left. Signals are not forwarded (`signal_fd`: a signalfd of
 // SIGCHLD alone). When `commit_fd` becomes readable `commit(commit_fd)` runs
-// (once, on this thread, between stops); where it returns false the run ends
-// at once (ECANCELED).
+// (once, on this thread, between stops) and returns the tasks it seized
+// meanwhile; where it returns nullopt the run ends at once (ECANCELED).
+using CommitFunction = std::function<std::optional<std::vector<pid_t>>(int commit_fd)>;
 [[nodiscard]] Result<void> TraceUntilNoneIsLeft(std::span<const pid_t> seized, int signal_fd, int commit_fd,
-                                                const std::function<bool(int)>& commit);
+                                                const CommitFunction& commit);
 
 // For InstallPolyfill: starts the supervisor as a process of its own (a
 // grandchild, so that the caller's wait() never sees it; in a session of its

@@ -530,6 +530,7 @@ Result<void> ServeNotifications(int listener, int stop_fd) {
       else if (received.error().code != ENOENT) return std::unexpected(received.error());
       continue;
     }
+    if ((fds[0].revents & POLLNVAL) != 0) return MakeError(EBADF, "poll", fmt::format("seccomp listener fd {}", listener));
     if ((fds[0].revents & (POLLHUP | POLLERR)) != 0) return kOk;
     if (stop_fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP)) != 0) return kOk;
   }

@@ -10,7 +10,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,8 +29,11 @@
 #include <fmt/format.h>
 
 #include "helper_thread.h"
+#include "namespace/internal.h"
 #include "polyfill/internal.h"
 #include "sys/fd_passing.h"
+#include "sys/namespaces.h"
+#include "sys/syscalls.h"
 #include "sys/process.h"
 #include "sys/tracing.h"
 
@@ -48,26 +53,12 @@ std::vector<pid_t> ThreadsOf(pid_t pid) {
   return tids;
 }
 
-// Whether thread `tid` of `pid` is traced by the calling process: a thread
-// the caller started after we seized its creator is attached already
-// (PTRACE_O_TRACECLONE), and a second PTRACE_SEIZE of it fails EPERM.
-bool TracedByUs(pid_t pid, pid_t tid) {
-  FILE* status = std::fopen(fmt::format("/proc/{}/task/{}/status", pid, tid).c_str(), "re");
-  if (status == nullptr) return false;
-  char line[128];
-  long tracer = -1;
-  while (std::fgets(line, sizeof line, status) != nullptr) {
-    if (std::strncmp(line, "TracerPid:", 10) == 0) tracer = std::atol(line + 10);
-  }
-  std::fclose(status);
-  return tracer == ::getpid();
-}
-
 // The supervisor's own state: nothing of the caller's but what it needs.
 // Its signal handlers are the caller's code and its mask the caller's
 // choice; its fds would keep the caller's pipes and files open; its cwd
 // would keep a mount busy. Returns the channel's fd number now (3).
 int LeaveTheCallersState(int channel) {
+  ForgetInheritedTemplateFactory();
   struct sigaction plain {};
   plain.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) {
@@ -76,6 +67,7 @@ int LeaveTheCallersState(int channel) {
   constexpr int kChannel = 3;
   if (channel != kChannel && ::dup2(channel, kChannel) != kChannel) ::_exit(0);
   const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0) (void)::close_range(0, kChannel - 1, 0);  // no /dev/null here: none rather than the caller's
   for (int fd = 0; fd < kChannel && null >= 0; ++fd) (void)::dup2(null, fd);
   (void)::close_range(kChannel + 1, ~0U, 0);
   (void)::chdir("/");
@@ -83,11 +75,29 @@ int LeaveTheCallersState(int channel) {
   return kChannel;
 }
 
-// Seizes every thread of `pid`, again and again until a pass finds no new
-// one (a thread not yet seized may start threads meanwhile). 0 or the errno
-// of the first failed seize; `seized` lists the threads seized.
-int SeizeEveryThread(pid_t pid, std::vector<pid_t>& seized) {
-  std::set<pid_t> seen;
+// A field of /proc/PID/task/TID/status ("TracerPid", "State"): the text
+// after the colon and its blanks; empty where the thread is gone.
+std::string ThreadStatusField(pid_t pid, pid_t tid, const char* key) {
+  FILE* status = std::fopen(fmt::format("/proc/{}/task/{}/status", pid, tid).c_str(), "re");
+  if (status == nullptr) return {};
+  char line[128];
+  std::string value;
+  const std::size_t length = std::strlen(key);
+  while (std::fgets(line, sizeof line, status) != nullptr) {
+    if (std::strncmp(line, key, length) == 0 && line[length] == ':') {
+      value = line + length + 1 + std::strspn(line + length + 1, " \t");
+      break;
+    }
+  }
+  std::fclose(status);
+  return value;
+}
+
+// Seizes every thread of `pid` that `seen` does not list, again and again
+// until a pass finds no new one (a thread not yet seized may start threads
+// meanwhile). 0 or the errno of the first failed seize; `seized` gets the
+// threads seized.
+int SeizeNewThreads(pid_t pid, std::set<pid_t>& seen, std::vector<pid_t>& seized) {
   for (bool fresh = true; fresh;) {
     fresh = false;
     const std::vector<pid_t> tids = ThreadsOf(pid);
@@ -98,15 +108,33 @@ int SeizeEveryThread(pid_t pid, std::vector<pid_t>& seized) {
       auto done = sys::PtraceSeize(tid, TracerOptions());
       if (done) {
         seized.push_back(tid);
-      } else if (done.error().code == EPERM && TracedByUs(pid, tid)) {
-        // Attached with its creator: its first stop comes to the tracer.
-      } else if (done.error().code != ESRCH) {  // ESRCH: it has exited
-        return done.error().code;
+        continue;
       }
+      const int err = done.error().code;
+      if (err == ESRCH) continue;  // it has exited
+      if (err == EPERM) {
+        // Started by a thread we had seized: attached with it
+        // (PTRACE_O_TRACECLONE), its first stop comes to the tracer.
+        if (std::atol(ThreadStatusField(pid, tid, "TracerPid").c_str()) == ::getpid()) continue;
+        // Exiting (the kernel says EPERM for those), or gone meanwhile.
+        const std::string state = ThreadStatusField(pid, tid, "State");
+        if (state.empty() || state[0] == 'Z' || state[0] == 'X') continue;
+      }
+      return err;
     }
   }
   return 0;
 }
+
+// What the supervisor process tells the caller: step 0, or the step that
+// failed and its errno.
+struct Answer {
+  int step = 0;
+  int code = 0;
+};
+constexpr int kSeize = 1, kFork = 2, kSignalFd = 3;
+
+void Tell(int channel, Answer answer) { (void)::send(channel, &answer, sizeof answer, MSG_NOSIGNAL); }
 
 // The supervisor process's whole life; `channel`: its end of
 // StartSupervisorProcess's socket.
@@ -117,67 +145,124 @@ int SeizeEveryThread(pid_t pid, std::vector<pid_t>& seized) {
   sigemptyset(&mask);
   if (trace) sigaddset(&mask, SIGCHLD);
   (void)::pthread_sigmask(SIG_SETMASK, &mask, nullptr);
-  Result<UniqueFd> signal_fd = trace ? sys::SignalFd(mask) : Result<UniqueFd>(UniqueFd{});
-  std::vector<pid_t> seized;
-  const int answer = !signal_fd ? signal_fd.error().code : trace ? SeizeEveryThread(caller, seized) : 0;
-  if (::send(channel, &answer, sizeof answer, MSG_NOSIGNAL) != sizeof answer || answer != 0) ::_exit(0);
   if (!trace) {
+    Tell(channel, {});
     // Nothing of the caller's waits for us: the listener can be awaited here.
     auto listener = sys::ReceiveFileDescriptor(channel);
     if (listener) (void)ServeNotifications(listener->Get(), -1);
     ::_exit(0);
   }
+  auto signal_fd = sys::SignalFd(mask);
+  if (!signal_fd) {
+    Tell(channel, {kSignalFd, signal_fd.error().code});
+    ::_exit(0);
+  }
+  std::set<pid_t> seen;
+  std::vector<pid_t> seized;
+  const int err = SeizeNewThreads(caller, seen, seized);
+  // Nothing seized and no error: /proc listed no thread of the caller's.
+  if (err != 0 || seized.empty()) {
+    Tell(channel, {kSeize, err != 0 ? err : ESRCH});
+    ::_exit(0);
+  }
+  Tell(channel, {});
   // The caller's threads may stop (a signal, a new thread) before it sends
   // the listener: it is taken while tracing.
   UniqueFd listener;
   std::optional<std::thread> server;
-  auto serve = [&](int fd) {
+  auto serve = [&](int fd) -> std::optional<std::vector<pid_t>> {
     auto received = sys::ReceiveFileDescriptor(fd);
-    if (!received) return false;
+    if (!received) return std::nullopt;  // the caller could not install its filter
     listener = std::move(*received);
     auto thread = StartHelperThread([fd = listener.Get()] { (void)ServeNotifications(fd, -1); });
-    if (!thread) return false;
-    server = std::move(*thread);
-    return true;
+    if (thread) server = std::move(*thread);
+    else listener.Reset();  // unserved: the kernel answers ENOSYS; the traced calls still work
+    // A thread that was inside clone() while its creator was seized is
+    // listed only once that clone is done: one more look, now that the
+    // filter is in place.
+    std::vector<pid_t> late;
+    (void)SeizeNewThreads(caller, seen, late);
+    return late;
   };
-  // Called off (the caller could not install its filter), or done: exiting
-  // detaches whatever is still traced and closes the listener, after which
-  // the kernel answers the trapped calls with ENOSYS.
+  // Called off, or done: exiting detaches whatever is still traced and
+  // closes the listener, after which the kernel answers the trapped calls
+  // with ENOSYS.
   if (TraceUntilNoneIsLeft(seized, signal_fd->Get(), channel, serve) && server) server->join();
   ::_exit(0);
+}
+
+// Whether /proc/self is this process (/proc belongs to our pid namespace):
+// the supervisor finds the caller's threads there.
+bool ProcShowsThisProcess() {
+  char link[32] = {};
+  const ssize_t n = ::readlink("/proc/self", link, sizeof link - 1);
+  return n > 0 && std::atol(link) == ::getpid();
+}
+
+// unshare(CLONE_NEWPID) done but no child forked yet: the next child would be
+// that namespace's init, and the middle process, which exits at once, would
+// end the namespace with it. Until it has its init the kernel refuses to open
+// the namespace (pid_for_children: ENOENT; it exists since 4.12).
+bool PidNamespaceAwaitsItsInit() {
+  struct stat pending {};
+  return ::stat("/proc/thread-self/ns/pid_for_children", &pending) != 0 && errno == ENOENT;
 }
 
 }  // namespace
 
 Result<UniqueFd> StartSupervisorProcess(bool trace) {
   const pid_t caller = ::getpid();
+  if (trace && !ProcShowsThisProcess()) {
+    return MakeError(ESRCH, "start the polyfill's tracer", "/proc is not this pid namespace's");
+  }
   auto channel = sys::SocketPair(AF_UNIX, SOCK_SEQPACKET, "the polyfill's supervisor");
   if (!channel) return std::unexpected(channel.error());
   auto [ours, theirs] = std::move(*channel);
+  // The supervisor is made in our own pid namespace, not in a pending one.
+  // That one cannot be opened to go back to: an equal one (same owner, same
+  // parent) is made afterwards, which nobody can tell apart, as nobody could
+  // open the first (setns and unshare change the calling thread's
+  // pid_for_children only).
+  const bool pending = PidNamespaceAwaitsItsInit();
+  if (pending) {
+    auto active = sys::Open(AT_FDCWD, "/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC);
+    if (!active) return std::unexpected(active.error());
+    if (auto r = sys::Setns(active->Get(), CLONE_NEWPID); !r) {
+      return std::unexpected(std::move(r.error().Wrap("start the polyfill's supervisor outside the pending pid namespace")));
+    }
+  }
   // Through glibc's fork: the supervisor allocates and starts threads.
   auto middle = sys::Fork("the polyfill's supervisor");
-  if (!middle) return std::unexpected(middle.error());
-  if (*middle == 0) {
+  if (middle && *middle == 0) {
     ours.Reset();
     (void)sys::NewSession();
     auto supervisor = sys::Fork("the polyfill's supervisor");
     if (supervisor && *supervisor == 0) BeTheSupervisor(caller, theirs.Get(), trace);
-    if (!supervisor) (void)::send(theirs.Get(), &supervisor.error().code, sizeof(int), MSG_NOSIGNAL);
+    if (!supervisor) Tell(theirs.Get(), {kFork, supervisor.error().code});
     ::_exit(0);
   }
+  if (pending) {
+    // Not expected to fail (we made the first one the same way); the caller's
+    // next child would be in our own namespace instead: said.
+    if (auto r = sys::Unshare(CLONE_NEWPID); !r) {
+      return std::unexpected(std::move(r.error().Wrap("make the pending pid namespace again")));
+    }
+  }
+  if (!middle) return std::unexpected(middle.error());
   theirs.Reset();
   // ECHILD: a SIGCHLD handler or another thread of the caller reaped it first.
   (void)sys::WaitPid(*middle, 0);
-  int answer = 0;
+  Answer answer;
   ssize_t got;
   while ((got = ::recv(ours.Get(), &answer, sizeof answer, 0)) < 0 && errno == EINTR) {
   }
   if (got != sizeof answer) return MakeError(ESRCH, "start the polyfill's supervisor", "it exited before it answered");
-  if (answer != 0) {
-    return MakeError(answer, trace ? "ptrace(PTRACE_SEIZE)" : "start the polyfill's supervisor",
-                     fmt::format("the threads of process {}", caller));
+  switch (answer.step) {
+    case 0: return std::move(ours);
+    case kSeize: return MakeError(answer.code, "ptrace(PTRACE_SEIZE)", fmt::format("the threads of process {}", caller));
+    case kFork: return MakeError(answer.code, "fork", "the polyfill's supervisor");
+    default: return MakeError(answer.code, "signalfd", "the polyfill's tracer");
   }
-  return std::move(ours);
 }
 
 }  // namespace mntns::internal

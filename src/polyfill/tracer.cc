@@ -67,9 +67,11 @@ int EmptyNamespaceOf(pid_t tid) {
   auto mount_ns = sys::Open(AT_FDCWD, fmt::format("/proc/{}/ns/mnt", tid).c_str(), O_RDONLY | O_CLOEXEC);
   auto user_ns = sys::Open(AT_FDCWD, fmt::format("/proc/{}/ns/user", tid).c_str(), O_RDONLY | O_CLOEXEC);
   if (!mount_ns || !user_ns) return ESRCH;
-  auto pid = sys::Fork("polyfill empty namespace helper");
-  if (!pid) return pid.error().code;
-  if (*pid == 0) {
+  // Raw clone3: the child makes raw calls only, and in InstallPolyfill's
+  // supervisor process glibc's fork would run the caller's atfork handlers.
+  auto child = sys::ForkWithPidfd("polyfill empty namespace helper");
+  if (!child) return child.error().code;
+  if (child->pid == 0) {
     int err = sys::EnterMountNamespaceInChild(mount_ns->Get());
     if (err == EPERM && sys::EnterUserNamespaceInChild(user_ns->Get()) == 0) {
       err = sys::EnterMountNamespaceInChild(mount_ns->Get());
@@ -77,7 +79,7 @@ int EmptyNamespaceOf(pid_t tid) {
     if (err == 0) err = sys::EmptyCurrentMountNamespaceInChild(kTemplateRootSource.data());
     ::_exit(err);
   }
-  auto status = sys::WaitPid(*pid, 0);
+  auto status = sys::WaitPid(child->pid, 0);
   if (!status) return status.error().code;
   if (!WIFEXITED(status->status)) return ENOMEM;
   return WEXITSTATUS(status->status);
@@ -94,9 +96,10 @@ class Tracer {
 
   // Serves stops until the command exits (its wait status) or, without a
   // command, until no tracee is left (0). `commit_fd` (or -1): when it
-  // becomes readable, `commit(commit_fd)` runs once; where it fails the run
-  // ends at once (ECANCELED).
-  Result<int> Run(int signal_fd, int commit_fd, const std::function<bool(int)>& commit) {
+  // becomes readable, `commit(commit_fd)` runs once: the tasks it returns
+  // were seized while they ran; where it returns nullopt the run ends at
+  // once (ECANCELED).
+  Result<int> Run(int signal_fd, int commit_fd, const CommitFunction& commit) {
     for (;;) {
       for (;;) {
         int status = 0;
@@ -114,7 +117,9 @@ class Tracer {
         pollfd fds[2] = {{signal_fd, POLLIN, 0}, {commit_fd, POLLIN, 0}};
         if (::poll(fds, 2, -1) < 0) continue;
         if (fds[1].revents != 0) {
-          if (!commit(commit_fd)) return MakeError(ECANCELED, "polyfill tracer", "called off");
+          auto seized = commit(commit_fd);
+          if (!seized) return MakeError(ECANCELED, "polyfill tracer", "called off");
+          known_.insert(seized->begin(), seized->end());
           commit_fd = -1;
         }
         if ((fds[0].revents & POLLIN) == 0) continue;
@@ -337,7 +342,7 @@ unsigned TracerOptions() {
 Result<int> TraceUntilExit(pid_t command, int signal_fd) { return Tracer(command, {}).Run(signal_fd, -1, {}); }
 
 Result<void> TraceUntilNoneIsLeft(std::span<const pid_t> seized, int signal_fd, int commit_fd,
-                                  const std::function<bool(int)>& commit) {
+                                  const CommitFunction& commit) {
   auto done = Tracer(0, seized).Run(signal_fd, commit_fd, commit);
   if (!done) return std::unexpected(done.error());
   return kOk;

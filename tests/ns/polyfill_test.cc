@@ -13,7 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -455,10 +457,103 @@ TEST(InstallPolyfill, LeavesTheProcessSingleThreaded) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << "1: more threads, or unshare(CLONE_NEWUSER) failed; 2: InstallPolyfill failed";
 }
 
+// Threads started while InstallPolyfill seizes the process (by a thread not
+// yet seized, or by one already seized) are all traced: none is left
+// stopped, and a thread started afterwards gets the empty namespace.
+TEST(InstallPolyfill, SeizesThreadsStartedWhileItInstalls) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root";
+  if (!PolyfillNeeded().empty_mount_namespace) GTEST_SKIP() << "no call is traced on this kernel";
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::atomic<bool> stop{false};
+    std::atomic<long> started{0};
+    std::vector<std::thread> spawners;
+    for (int i = 0; i < 4; ++i) {
+      spawners.emplace_back([&] {
+        while (!stop) {
+          std::thread([&] { ++started; }).join();
+        }
+      });
+    }
+    while (started < 100) std::this_thread::yield();
+    auto installed = InstallPolyfill();
+    const long before = started;
+    while (started < before + 100) std::this_thread::yield();  // they go on under the tracer
+    stop = true;
+    for (auto& spawner : spawners) spawner.join();
+    if (!installed || !installed->empty_mount_namespace) ::_exit(2);
+    int entries = -1;
+    std::thread([&] {
+      if (::syscall(SYS_unshare, 0x00100000UL /* UNSHARE_EMPTY_MNTNS */) != 0) return;
+      entries = 0;
+      std::error_code error;
+      for (auto it = std::filesystem::directory_iterator("/", error); !error && it != std::filesystem::directory_iterator();
+           it.increment(error)) {
+        ++entries;
+      }
+    }).join();
+    ::_exit(entries == 0 ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: the new thread's unshare did not give an empty root; 2: not traced";
+}
+
+// unshare(CLONE_NEWPID) before InstallPolyfill: the next child is still the
+// new namespace's init (the supervisor is not made in it, which would end
+// it with the short-lived middle process).
+TEST(InstallPolyfill, LeavesAPendingPidNamespaceToTheNextChild) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root";
+  if (!PolyfillNeeded().Any()) GTEST_SKIP() << "nothing is trapped on this kernel";
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (::unshare(CLONE_NEWPID) != 0) ::_exit(3);
+    if (!InstallPolyfill()) ::_exit(2);
+    const pid_t init = ::fork();
+    if (init < 0) ::_exit(1);
+    if (init == 0) ::_exit(::getpid() == 1 ? 0 : 1);
+    int status = 0;
+    ::_exit(::waitpid(init, &status, 0) == init && WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: the next child was not pid 1 of the new namespace (or no fork); "
+                                       "2: InstallPolyfill failed; 3: unshare failed";
+}
+
+// A caller that used the library's template factory before: the supervisor
+// process, a fork of it, drops that factory's fds before it closes the
+// caller's, and builds its own (no fd of its own is closed by mistake).
+TEST(InstallPolyfill, ServesACallerThatUsedTheTemplateFactoryBefore) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root";
+  if (!PolyfillNeeded().open_tree_namespace) GTEST_SKIP() << "open_tree is not trapped on this kernel";
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (!OpenTreeNamespace(AT_FDCWD, "/", AT_RECURSIVE)) ::_exit(3);
+    if (!InstallPolyfill()) ::_exit(2);
+    for (int call = 0; call < 3; ++call) {
+      const long fd = ::syscall(428, AT_FDCWD, "/", (1U << 1) | AT_RECURSIVE | O_CLOEXEC);
+      if (fd < 0 || ::ioctl(static_cast<int>(fd), _IO(0xb7, 0x3)) != CLONE_NEWNS) ::_exit(1);
+      ::close(static_cast<int>(fd));
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: a trapped open_tree failed; 2: InstallPolyfill failed; 3: the library call failed";
+}
+
 // An exec() keeps the filter, and the supervisor, a process of its own,
 // keeps answering: the new program gets the 7.2 answers too.
 TEST(InstallPolyfill, KeepsServingTheProcessAfterItExecs) {
   if (getuid() != 0) GTEST_SKIP() << "needs root";
+  if (!PolyfillNeeded().Any()) GTEST_SKIP() << "nothing is trapped on this kernel";
   for (const std::string mode : {"cases", "empty"}) {
     const auto result = RunProgram({MNTNS_INSTALLED_CALLS_PATH, "--exec", MNTNS_RAW_CALLS_PATH, mode});
     ASSERT_EQ(result.exit_status, 0) << result.err;
@@ -474,13 +569,15 @@ TEST(InstallPolyfill, KeepsServingTheProcessAfterItExecs) {
 TEST(InstallPolyfill, TheSupervisorHoldsNoneOfTheCallersFdsAndEndsWithIt) {
   if (getuid() != 0) GTEST_SKIP() << "needs root";
   if (!PolyfillNeeded().empty_mount_namespace) GTEST_SKIP() << "no tracer on this kernel: nothing names it";
-  int report[2], go[2], kept[2];
-  ASSERT_EQ(::pipe2(report, O_CLOEXEC), 0);
-  ASSERT_EQ(::pipe2(go, O_CLOEXEC), 0);
-  ASSERT_EQ(::pipe(kept), 0);  // not close-on-exec: nothing but its own closing keeps it from the supervisor
+  // Both pipes are the caller's (not closed on fork): the supervisor must hold neither.
+  int report[2], go[2];
+  ASSERT_EQ(::pipe(report), 0);
+  ASSERT_EQ(::pipe(go), 0);
   const pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
+    ::close(go[1]);  // so that a parent that fails below ends this child too
+    ::close(report[0]);
     pid_t supervisor = InstallPolyfill() ? TracerOf(::getpid()) : 0;
     (void)!::write(report[1], &supervisor, sizeof supervisor);
     char byte;
@@ -499,8 +596,6 @@ TEST(InstallPolyfill, TheSupervisorHoldsNoneOfTheCallersFdsAndEndsWithIt) {
         << "the supervisor holds " << target;
     EXPECT_FALSE(target.starts_with("pipe:")) << "the supervisor holds one of the caller's pipes: " << target;
   }
-  ::close(kept[0]);
-  ::close(kept[1]);
   ASSERT_EQ(::write(go[1], "g", 1), 1);
   int status = 0;
   ASSERT_EQ(::waitpid(child, &status, 0), child);
@@ -522,6 +617,7 @@ TEST(InstallPolyfill, UnderAnotherTracerLeavesOnlyTheTracedCallsNative) {
   const pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
+    ::close(go[1]);  // a parent that fails below ends this child too
     char byte;
     if (::read(go[0], &byte, 1) != 1) ::_exit(3);
     auto installed = InstallPolyfill();
@@ -532,7 +628,12 @@ TEST(InstallPolyfill, UnderAnotherTracerLeavesOnlyTheTracedCallsNative) {
     const bool as_needed = installed->open_tree_namespace == PolyfillNeeded().open_tree_namespace;
     ::_exit(!installed->empty_mount_namespace && as_needed && served ? 0 : 1);
   }
-  ASSERT_EQ(::ptrace(PTRACE_SEIZE, child, nullptr, nullptr), 0);
+  ::close(go[0]);
+  if (::ptrace(PTRACE_SEIZE, child, nullptr, nullptr) != 0) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    FAIL() << "PTRACE_SEIZE of the child: " << std::strerror(errno);
+  }
   ASSERT_EQ(::write(go[1], "g", 1), 1);
   int status = 0;
   // The debugger's part: every stop (a signal on its way) is let go.
@@ -540,7 +641,6 @@ TEST(InstallPolyfill, UnderAnotherTracerLeavesOnlyTheTracedCallsNative) {
     const int signal = (status >> 16) == 0 ? WSTOPSIG(status) : 0;
     ::ptrace(PTRACE_CONT, child, nullptr, signal);
   }
-  ::close(go[0]);
   ::close(go[1]);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << "1: the result or open_tree was not as expected; 2: InstallPolyfill failed";
