@@ -6,7 +6,7 @@
 // with its exec(). So a grandchild of the caller seizes every thread of the
 // caller, receives the filter's listener, answers the notifications and
 // traces the caller and everything it starts until none of them is left
-// (docs/polyfill.md, "InstallPolyfill").
+// (docs/polyfill.md, "Lifetime, failure, threads, static programs").
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -33,8 +33,8 @@
 #include "polyfill/internal.h"
 #include "sys/fd_passing.h"
 #include "sys/namespaces.h"
-#include "sys/syscalls.h"
 #include "sys/process.h"
+#include "sys/syscalls.h"
 #include "sys/tracing.h"
 
 namespace mntns::internal {
@@ -201,11 +201,26 @@ bool ProcShowsThisProcess() {
 
 // unshare(CLONE_NEWPID) done but no child forked yet: the next child would be
 // that namespace's init, and the middle process, which exits at once, would
-// end the namespace with it. Until it has its init the kernel refuses to open
-// the namespace (pid_for_children: ENOENT; it exists since 4.12).
-bool PidNamespaceAwaitsItsInit() {
-  struct stat pending {};
-  return ::stat("/proc/thread-self/ns/pid_for_children", &pending) != 0 && errno == ENOENT;
+// end the namespace with it. So the supervisor is made outside it.
+struct PendingPidNamespace {
+  bool pending = false;
+  // To go back to. 6.x refuses to open a namespace before it has its init
+  // (pid_for_children: ENOENT), so there is none there; 7.x opens it.
+  UniqueFd fd;
+};
+
+PendingPidNamespace FindPendingPidNamespace() {
+  PendingPidNamespace found;
+  struct stat active {}, pending {};
+  if (::stat("/proc/thread-self/ns/pid", &active) != 0) return found;
+  if (::stat("/proc/thread-self/ns/pid_for_children", &pending) != 0) {
+    found.pending = errno == ENOENT;
+    return found;
+  }
+  if (pending.st_ino == active.st_ino) return found;
+  found.pending = true;
+  found.fd = UniqueFd(::open("/proc/thread-self/ns/pid_for_children", O_RDONLY | O_CLOEXEC));
+  return found;
 }
 
 }  // namespace
@@ -218,13 +233,13 @@ Result<UniqueFd> StartSupervisorProcess(bool trace) {
   auto channel = sys::SocketPair(AF_UNIX, SOCK_SEQPACKET, "the polyfill's supervisor");
   if (!channel) return std::unexpected(channel.error());
   auto [ours, theirs] = std::move(*channel);
-  // The supervisor is made in our own pid namespace, not in a pending one.
-  // That one cannot be opened to go back to: an equal one (same owner, same
-  // parent) is made afterwards, which nobody can tell apart, as nobody could
-  // open the first (setns and unshare change the calling thread's
-  // pid_for_children only).
-  const bool pending = PidNamespaceAwaitsItsInit();
-  if (pending) {
+  // The supervisor is made in our own pid namespace, not in a pending one,
+  // which is set back afterwards (setns and unshare change the calling
+  // thread's pid_for_children only). Where it cannot be opened, an equal one
+  // (same owner, same parent) is made again, which nobody can tell apart,
+  // as nobody could open the first.
+  const PendingPidNamespace pending = FindPendingPidNamespace();
+  if (pending.pending) {
     auto active = sys::Open(AT_FDCWD, "/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC);
     if (!active) return std::unexpected(active.error());
     if (auto r = sys::Setns(active->Get(), CLONE_NEWPID); !r) {
@@ -241,12 +256,11 @@ Result<UniqueFd> StartSupervisorProcess(bool trace) {
     if (!supervisor) Tell(theirs.Get(), {kFork, supervisor.error().code});
     ::_exit(0);
   }
-  if (pending) {
-    // Not expected to fail (we made the first one the same way); the caller's
-    // next child would be in our own namespace instead: said.
-    if (auto r = sys::Unshare(CLONE_NEWPID); !r) {
-      return std::unexpected(std::move(r.error().Wrap("make the pending pid namespace again")));
-    }
+  if (pending.pending) {
+    // Not expected to fail (the caller got there the same way); its next
+    // child would be in our own namespace instead: said.
+    auto back = pending.fd ? sys::Setns(pending.fd.Get(), CLONE_NEWPID) : sys::Unshare(CLONE_NEWPID);
+    if (!back) return std::unexpected(std::move(back.error().Wrap("return to the pending pid namespace")));
   }
   if (!middle) return std::unexpected(middle.error());
   theirs.Reset();
