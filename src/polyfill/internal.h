@@ -58,8 +58,11 @@ using CommitFunction = std::function<std::optional<std::vector<pid_t>>(int commi
 // until none of them is left. Returns once that is done: the filter's
 // listener sent on the returned socket (sys::SendFileDescriptor) is then
 // served until it hangs up; closing the socket without it makes the
-// supervisor let go and exit. Errors: the first failed PTRACE_SEIZE (EPERM:
-// another tracer, or ptrace refused), or fork's.
+// supervisor let go and exit. A pid namespace that the calling thread's next
+// child would start (unshare(CLONE_NEWPID), no fork yet) is kept for it.
+// Errors: the first failed PTRACE_SEIZE (EPERM: another tracer, or ptrace
+// refused; ESRCH: /proc is another pid namespace's), fork's, setns's where
+// the pending pid namespace cannot be left.
 [[nodiscard]] Result<UniqueFd> StartSupervisorProcess(bool trace);
 
 // Without tracing: waits for `command` (pidfd `pidfd`), forwarding what

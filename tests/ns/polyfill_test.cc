@@ -4,9 +4,9 @@
 // `mntns polyfill`, which installs nothing there. Every way must give the
 // same lines: what Linux 7.2 gives (docs/polyfill.md).
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
