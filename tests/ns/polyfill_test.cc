@@ -445,16 +445,12 @@ std::vector<std::string> FdTargets(pid_t pid) {
 TEST(InstallPolyfill, LeavesTheProcessSingleThreaded) {
   if (getuid() != 0) GTEST_SKIP() << "needs root";
   if (!PolyfillNeeded().Any()) GTEST_SKIP() << "nothing is trapped on this kernel";
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    if (!InstallPolyfill()) ::_exit(2);
-    ::_exit(ThreadCount() == 1 && ::unshare(CLONE_NEWUSER) == 0 ? 0 : 1);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: more threads, or unshare(CLONE_NEWUSER) failed; 2: InstallPolyfill failed";
+  testing::InPrivateMountNamespace([] {
+    auto installed = InstallPolyfill();
+    ASSERT_TRUE(installed) << installed.error().Message();
+    EXPECT_EQ(ThreadCount(), 1);
+    EXPECT_EQ(::unshare(CLONE_NEWUSER), 0) << std::strerror(errno);
+  });
 }
 
 // Threads started while InstallPolyfill seizes the process (by a thread not
@@ -463,9 +459,7 @@ TEST(InstallPolyfill, LeavesTheProcessSingleThreaded) {
 TEST(InstallPolyfill, SeizesThreadsStartedWhileItInstalls) {
   if (getuid() != 0) GTEST_SKIP() << "needs root";
   if (!PolyfillNeeded().empty_mount_namespace) GTEST_SKIP() << "no call is traced on this kernel";
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
+  testing::InPrivateMountNamespace([] {
     std::atomic<bool> stop{false};
     std::atomic<long> started{0};
     std::vector<std::thread> spawners;
@@ -482,7 +476,8 @@ TEST(InstallPolyfill, SeizesThreadsStartedWhileItInstalls) {
     while (started < before + 100) std::this_thread::yield();  // they go on under the tracer
     stop = true;
     for (auto& spawner : spawners) spawner.join();
-    if (!installed || !installed->empty_mount_namespace) ::_exit(2);
+    ASSERT_TRUE(installed) << installed.error().Message();
+    ASSERT_TRUE(installed->empty_mount_namespace) << "the process was not traced";
     int entries = -1;
     std::thread([&] {
       if (::syscall(SYS_unshare, 0x00100000UL /* UNSHARE_EMPTY_MNTNS */) != 0) return;
@@ -493,12 +488,8 @@ TEST(InstallPolyfill, SeizesThreadsStartedWhileItInstalls) {
         ++entries;
       }
     }).join();
-    ::_exit(entries == 0 ? 0 : 1);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: the new thread's unshare did not give an empty root; 2: not traced";
+    EXPECT_EQ(entries, 0) << "-1: the new thread's unshare(UNSHARE_EMPTY_MNTNS) failed";
+  });
 }
 
 // unshare(CLONE_NEWPID) before InstallPolyfill: the next child is still the
@@ -507,22 +498,17 @@ TEST(InstallPolyfill, SeizesThreadsStartedWhileItInstalls) {
 TEST(InstallPolyfill, LeavesAPendingPidNamespaceToTheNextChild) {
   if (getuid() != 0) GTEST_SKIP() << "needs root";
   if (!PolyfillNeeded().Any()) GTEST_SKIP() << "nothing is trapped on this kernel";
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    if (::unshare(CLONE_NEWPID) != 0) ::_exit(3);
-    if (!InstallPolyfill()) ::_exit(2);
+  testing::InPrivateMountNamespace([] {
+    ASSERT_EQ(::unshare(CLONE_NEWPID), 0) << std::strerror(errno);
+    auto installed = InstallPolyfill();
+    ASSERT_TRUE(installed) << installed.error().Message();
     const pid_t init = ::fork();
-    if (init < 0) ::_exit(1);
+    ASSERT_GE(init, 0) << "fork after InstallPolyfill: " << std::strerror(errno);
     if (init == 0) ::_exit(::getpid() == 1 ? 0 : 1);
     int status = 0;
-    ::_exit(::waitpid(init, &status, 0) == init && WIFEXITED(status) ? WEXITSTATUS(status) : 1);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: the next child was not pid 1 of the new namespace (or no fork); "
-                                       "2: InstallPolyfill failed; 3: unshare failed";
+    ASSERT_EQ(::waitpid(init, &status, 0), init);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the next child was not pid 1 of the new namespace";
+  });
 }
 
 // A caller that used the library's template factory before: the supervisor
@@ -531,22 +517,18 @@ TEST(InstallPolyfill, LeavesAPendingPidNamespaceToTheNextChild) {
 TEST(InstallPolyfill, ServesACallerThatUsedTheTemplateFactoryBefore) {
   if (getuid() != 0) GTEST_SKIP() << "needs root";
   if (!PolyfillNeeded().open_tree_namespace) GTEST_SKIP() << "open_tree is not trapped on this kernel";
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    if (!OpenTreeNamespace(AT_FDCWD, "/", AT_RECURSIVE)) ::_exit(3);
-    if (!InstallPolyfill()) ::_exit(2);
+  testing::InPrivateMountNamespace([] {
+    auto before = OpenTreeNamespace(AT_FDCWD, "/", AT_RECURSIVE);
+    ASSERT_TRUE(before) << before.error().Message();
+    auto installed = InstallPolyfill();
+    ASSERT_TRUE(installed) << installed.error().Message();
     for (int call = 0; call < 3; ++call) {
       const long fd = ::syscall(428, AT_FDCWD, "/", (1U << 1) | AT_RECURSIVE | O_CLOEXEC);
-      if (fd < 0 || ::ioctl(static_cast<int>(fd), _IO(0xb7, 0x3)) != CLONE_NEWNS) ::_exit(1);
+      ASSERT_GE(fd, 0) << "trapped open_tree " << call << ": " << std::strerror(errno);
+      EXPECT_EQ(::ioctl(static_cast<int>(fd), _IO(0xb7, 0x3)), CLONE_NEWNS);
       ::close(static_cast<int>(fd));
     }
-    ::_exit(0);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: a trapped open_tree failed; 2: InstallPolyfill failed; 3: the library call failed";
+  });
 }
 
 // An exec() keeps the filter, and the supervisor, a process of its own,
