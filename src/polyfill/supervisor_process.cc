@@ -169,13 +169,12 @@ void Tell(int channel, Answer answer) { (void)::send(channel, &answer, sizeof an
   // The caller's threads may stop (a signal, a new thread) before it sends
   // the listener: it is taken while tracing.
   UniqueFd listener;
-  std::optional<std::thread> server;
   auto serve = [&](int fd) -> std::optional<std::vector<pid_t>> {
     auto received = sys::ReceiveFileDescriptor(fd);
     if (!received) return std::nullopt;  // the caller could not install its filter
     listener = std::move(*received);
     auto thread = StartHelperThread([fd = listener.Get()] { (void)ServeNotifications(fd, -1); });
-    if (thread) server = std::move(*thread);
+    if (thread) thread->detach();
     else listener.Reset();  // unserved: the kernel answers ENOSYS; the traced calls still work
     // A thread that was inside clone() while its creator was seized is
     // listed only once that clone is done: one more look, now that the
@@ -184,10 +183,13 @@ void Tell(int channel, Answer answer) { (void)::send(channel, &answer, sizeof an
     (void)SeizeNewThreads(caller, seen, late);
     return late;
   };
-  // Called off, or done: exiting detaches whatever is still traced and
-  // closes the listener, after which the kernel answers the trapped calls
-  // with ENOSYS.
-  if (TraceUntilNoneIsLeft(seized, signal_fd->Get(), channel, serve) && server) server->join();
+  // Called off: exiting detaches whatever is traced and closes the listener,
+  // after which the kernel answers the trapped calls with ENOSYS. Done:
+  // every task that has the filter was a tracee, so nothing is left to
+  // serve, and the server is not waited for (one blocked on a lock that the
+  // fork copied locked, as ASan's allocator's can be, would keep this
+  // process forever).
+  (void)TraceUntilNoneIsLeft(seized, signal_fd->Get(), channel, serve);
   ::_exit(0);
 }
 
