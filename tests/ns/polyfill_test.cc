@@ -435,7 +435,9 @@ std::vector<std::string> FdTargets(pid_t pid) {
   std::vector<std::string> targets;
   for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
     std::error_code error;
-    targets.push_back(std::filesystem::read_symlink(entry.path(), error).string());
+    // Gone meanwhile (the supervisor opens /proc directories of its own): not held.
+    const auto target = std::filesystem::read_symlink(entry.path(), error);
+    if (!error) targets.push_back(target.string());
   }
   return targets;
 }
