@@ -7,6 +7,7 @@
 #include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -228,6 +229,71 @@ Answer AsCaller(const Caller& caller, const std::function<Answer()>& work) {
   return answer;
 }
 
+// In a child of the supervisor (single-threaded, so that it may enter a user
+// namespace): enters the caller's user and mount namespaces, then its root
+// and cwd. A privileged supervisor enters the mount namespace first, while
+// the child still has the supervisor's privilege over its owner (which may
+// be an ancestor of the caller's user namespace). An unprivileged one cannot
+// (setns(CLONE_NEWNS) wants CAP_SYS_ADMIN and CAP_SYS_CHROOT where the child
+// stands): it enters the caller's user namespace first, which it owns and
+// where it then holds them, and from there a mount namespace that user
+// namespace owns. A namespace the child is in already is not entered again.
+bool EnterCallersPlace(const Caller& caller) {
+  auto own_mount_ns = InodeOf(AT_FDCWD, "/proc/self/ns/mnt");
+  struct stat theirs {};
+  if (!own_mount_ns || ::fstat(caller.mount_ns.Get(), &theirs) != 0) return false;
+  const bool same_mount_ns = *own_mount_ns == theirs.st_ino;
+  auto enter_user_ns = [&] { return caller.same_user_ns || sys::Setns(caller.user_ns.Get(), CLONE_NEWUSER).has_value(); };
+  auto enter_mount_ns = [&] { return same_mount_ns || sys::Setns(caller.mount_ns.Get(), CLONE_NEWNS).has_value(); };
+  const bool entered = enter_mount_ns() ? enter_user_ns() : enter_user_ns() && enter_mount_ns();
+  return entered && sys::Fchdir(caller.root.Get()) && sys::ChrootToWorkingDirectory() &&
+         sys::Fchdir(caller.cwd.Get());
+}
+
+// `work` run where the caller stands, as EnterCallersPlace puts a child of
+// the supervisor: for a caller whose namespaces a supervisor thread cannot
+// enter (an unprivileged supervisor and a caller in a user namespace of its
+// own). The child's answer comes back through a pipe: its errno, then the bytes.
+Result<std::vector<std::byte>> InCallersPlace(const Caller& caller,
+                                              const std::function<Result<std::vector<std::byte>>()>& work) {
+  auto pipe = sys::Pipe(O_CLOEXEC, "polyfill caller's place helper");
+  if (!pipe) return MakeError(ENOSYS, "pipe");
+  auto [read_end, write_end] = std::move(*pipe);
+  auto pid = sys::Fork("polyfill caller's place helper");
+  if (!pid) return MakeError(ENOSYS, "fork");
+  if (*pid == 0) {
+    read_end.Reset();
+    int code = ENOSYS;
+    Result<std::vector<std::byte>> bytes = MakeError(ENOSYS, "enter the caller's namespaces");
+    if (EnterCallersPlace(caller)) {
+      bytes = work();
+      code = bytes ? 0 : bytes.error().code;
+    }
+    bool written = ::write(write_end.Get(), &code, sizeof code) == sizeof code;
+    for (std::size_t at = 0; written && bytes && at < bytes->size();) {
+      const ssize_t n = ::write(write_end.Get(), bytes->data() + at, bytes->size() - at);
+      if (n <= 0 && errno != EINTR) written = false;
+      if (n > 0) at += static_cast<std::size_t>(n);
+    }
+    ::_exit(0);
+  }
+  write_end.Reset();
+  int code = ENOSYS;
+  std::vector<std::byte> bytes;
+  bool complete = ::read(read_end.Get(), &code, sizeof code) == sizeof code;
+  std::array<std::byte, 4096> chunk{};
+  while (complete && bytes.size() <= kMaximumStatmountBuffer) {
+    const ssize_t n = ::read(read_end.Get(), chunk.data(), chunk.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + n);
+  }
+  (void)sys::WaitPid(*pid, 0);
+  if (!complete) return MakeError(ENOSYS, "polyfill caller's place helper");
+  if (code != 0) return MakeError(code, "statmount");
+  return bytes;
+}
+
 // For a caller in another user namespace than the supervisor's: the new
 // namespace must be owned by the caller's user namespace (as 7.2's is), and
 // only a single-threaded process can enter one (setns(CLONE_NEWUSER)). So a
@@ -245,11 +311,7 @@ Answer InCallersUserNamespace(const Caller& caller, const std::function<Result<U
   if (*pid == 0) {
     ours.Reset();
     int code = 0;
-    // The mount namespace first, while this child still has the supervisor's
-    // privilege over its owner (which may be an ancestor of the caller's
-    // user namespace); then the user namespace, which the new one is owned by.
-    if (!sys::Setns(caller.mount_ns.Get(), CLONE_NEWNS) || !sys::Setns(caller.user_ns.Get(), CLONE_NEWUSER) ||
-        !sys::Fchdir(caller.root.Get()) || !sys::ChrootToWorkingDirectory() || !sys::Fchdir(caller.cwd.Get())) {
+    if (!EnterCallersPlace(caller)) {
       code = ENOSYS;
     } else if (auto ns = make(); !ns) {
       code = ns.error().code;
@@ -260,12 +322,14 @@ Answer InCallersUserNamespace(const Caller& caller, const std::function<Result<U
     ::_exit(0);
   }
   theirs.Reset();
-  auto fd = sys::ReceiveFileDescriptor(ours.Get());
+  // One message: the namespace fd, or the errno without one.
   int code = ENOSYS;
-  if (!fd) (void)!::read(ours.Get(), &code, sizeof code);
+  auto received = sys::ReceiveWithFileDescriptor(ours.Get(), std::as_writable_bytes(std::span(&code, 1)),
+                                                 "the polyfill helper's namespace");
   (void)sys::WaitPid(*pid, 0);
-  if (!fd) return Fail(code);
-  return NewFd(std::move(*fd), cloexec);
+  if (received && received->fd) return NewFd(std::move(received->fd), cloexec);
+  if (!received || received->size != sizeof code || code == 0) return Fail(ENOSYS);
+  return Fail(code);
 }
 
 // A NUL-terminated string of the caller's, as getname() reads it: EFAULT
@@ -286,6 +350,15 @@ Result<std::string> ReadCallerString(const Caller& caller, std::uint64_t address
     address += *n;
   }
   return MakeError(ENAMETOOLONG, "read the caller's path");
+}
+
+// Whether the caller's user namespace owns its mount namespace (false also
+// where that cannot be told).
+bool OwnsItsMountNamespace(const Caller& caller) {
+  UniqueFd owner(::ioctl(caller.mount_ns.Get(), sys::kNsGetUserns));
+  struct stat owner_st {}, user_st {};
+  return owner && ::fstat(owner.Get(), &owner_st) == 0 && ::fstat(caller.user_ns.Get(), &user_st) == 0 &&
+         owner_st.st_ino == user_st.st_ino && owner_st.st_dev == user_st.st_dev;
 }
 
 // The caller's fd `number` (EBADF where it has none).
@@ -315,7 +388,16 @@ Answer OpenTree(int listener, const seccomp_notif& notification, const Caller& c
     at = dir.Get();
   }
   if (!caller.same_user_ns) {
-    return InCallersUserNamespace(caller, [&] {
+    const bool owns_mount_ns = OwnsItsMountNamespace(caller);
+    return InCallersUserNamespace(caller, [&]() -> Result<UniqueFd> {
+      // 7.2 copies a tree of a mount namespace the caller's user namespace
+      // does not own (recursively; its mounts are locked in the copy). The
+      // classic strategy clones the tree, which takes a namespace of its
+      // own: a copy, whose mounts are locked as 7.2's are (so a
+      // non-recursive copy of "/" is EINVAL, as on 7.2).
+      if (!owns_mount_ns) {
+        if (auto r = sys::Unshare(CLONE_NEWNS); !r) return std::unexpected(r.error());
+      }
       return OpenTreeNamespace(at, *path, flags & ~kOpenTreeNamespace, {.strategy = NamespaceStrategy::kClassic});
     }, (flags & O_CLOEXEC) != 0);
   }
@@ -456,20 +538,29 @@ Answer Statmount(int listener, const seccomp_notif& notification, const Caller& 
   if (request.mnt_id != 0 || request.mnt_ns_id != 0) return Fail(EINVAL);
   auto fd = CallerFd(caller, static_cast<int>(request.mnt_ns_fd_or_mnt_fd));
   if (!fd) return Fail(fd.error().code);
+  auto describe = [&, mount_fd = fd->Get()]() -> Result<std::vector<std::byte>> {
+    auto kernel = KernelStatmount(mount_fd, request.param, bufsize);
+    if (kernel.has_value()) return std::move(*kernel);
+    auto mount = StatmountByFd(mount_fd, request.param);
+    if (!mount) return std::unexpected(mount.error());
+    auto bytes = EncodeStatmount(*mount);
+    if (bytes.size() > bufsize) return MakeError(EOVERFLOW, "statmount", "buffer");
+    return bytes;
+  };
   std::vector<std::byte> bytes;
   Answer answer = AsCaller(caller, [&] {
-    auto kernel = KernelStatmount(fd->Get(), request.param, bufsize);
-    if (kernel.has_value()) {
-      if (!*kernel) return Fail(kernel->error().code);
-      bytes = std::move(**kernel);
-      return Success();
-    }
-    auto mount = StatmountByFd(fd->Get(), request.param);
-    if (!mount) return Fail(mount.error().code);
-    bytes = EncodeStatmount(*mount);
-    if (bytes.size() > bufsize) return Fail(EOVERFLOW);
+    auto described = describe();
+    if (!described) return Fail(described.error().code);
+    bytes = std::move(*described);
     return Success();
   });
+  // ENOSYS: the supervisor's thread could not stand where the caller stands
+  // (an unprivileged supervisor, a caller in a user namespace of its own).
+  if (answer.error == ENOSYS && !caller.same_user_ns) {
+    auto described = InCallersPlace(caller, describe);
+    answer = described ? Success() : Fail(described.error().code);
+    if (described) bytes = std::move(*described);
+  }
   if (answer.error != 0) return answer;
   // Written only while the call is pending: after that the memory may be
   // another program's (an exec) or reused.

@@ -185,6 +185,20 @@ TEST_P(PolyfillTest, StatmountByFdWorksWithoutPrivileges) {
 TEST_P(PolyfillTest, StatmountByFdWorksInsideAUserNamespace) {
   EXPECT_EQ(Case("sm_in_user_namespace", "userns"), "ok point=/tmp/raw-calls/a has_ns_id=0 same-as-by-id=1");
 }
+// An unprivileged user in a user namespace of its own (uid and gid mapped to
+// 0), as the kernel selftests set up: 7.2 copies a tree of the mount
+// namespace that user namespace does not own, recursively only (a plain copy
+// would reveal what the locked mounts below cover: EINVAL), and serves
+// statmount BY_FD and open_tree once it has a mount namespace of its own.
+TEST_P(PolyfillTest, AUserInAUserNamespaceOfItsOwnGetsWhat72GivesIt) {
+  EXPECT_EQ(Case("userns_of_its_own_enter", "unprivileged"), "ok");
+  EXPECT_EQ(Case("ot_userns_of_its_own_recursive", "unprivileged"), "ok mntns=1 cloexec=0 marker=1 sub-mount=1");
+  EXPECT_EQ(Case("ot_userns_of_its_own_plain", "unprivileged"), "EINVAL");
+  EXPECT_EQ(Case("sm_userns_of_its_own_own_mntns", "unprivileged"),
+            "ok point=/tmp/raw-calls/a has_ns_id=0 same-as-by-id=1");
+  EXPECT_EQ(Case("ot_userns_of_its_own_own_mntns_recursive", "unprivileged"),
+            "ok mntns=1 cloexec=0 marker=1 sub-mount=1");
+}
 TEST_P(PolyfillTest, StatmountByFdOfFdMinusOneIsEbadf) { EXPECT_EQ(Case("sm_bad_fd"), "EBADF"); }
 TEST_P(PolyfillTest, StatmountByFdWithAMountIdIsEinval) { EXPECT_EQ(Case("sm_with_mnt_id"), "EINVAL"); }
 TEST_P(PolyfillTest, StatmountByFdOfAPipeIsEinval) { EXPECT_EQ(Case("sm_pipe"), "EINVAL"); }
@@ -641,6 +655,16 @@ TEST(Polyfill, WorksForAnUnprivilegedUser) {
   EXPECT_NE(result.out.find("sm_nobody ok point=/ has_ns_id=0 same-as-by-id=1\n"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("ue_nobody EPERM\n"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find(std::string("ue_nobody_with_clone_newuser ") + kEmptyFacts + "\n"), std::string::npos)
+      << result.out;
+  // In a user namespace of its own (AUserInAUserNamespaceOfItsOwnGetsWhat72GivesIt
+  // with "/"): the unprivileged supervisor cannot enter the caller's
+  // namespaces from a thread; its helper enters the user namespace first.
+  EXPECT_NE(result.out.find("ot_nobody_userns_recursive ok mntns=1 cloexec=0 marker=0 sub-mount=0\n"
+                            "ot_nobody_userns_plain EINVAL\n"
+                            "nobody_userns_unshare_newns ok\n"
+                            "sm_nobody_userns_own_mntns ok point=/ has_ns_id=0 same-as-by-id=1\n"
+                            "ot_nobody_userns_own_mntns_recursive ok mntns=1 cloexec=0 marker=0 sub-mount=0\n"),
+            std::string::npos)
       << result.out;
 }
 

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -534,6 +535,46 @@ static int WaitSignal(int catch_them) {
   return 0;
 }
 
+/* An unprivileged user in a user namespace of its own (the kernel
+ * selftests' enter_userns(): its uid and gid mapped to 0): `path`'s tree
+ * copied from the mount namespace that user namespace does not own (7.2: a
+ * recursive copy works; a plain one of a tree with mounts below is EINVAL),
+ * then statmount BY_FD and open_tree again once it has a mount namespace
+ * of its own. `prefix` names the cases. */
+static void OwnUserNamespaceCases(const char* prefix, const char* path) {
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    char name[96], map[64];
+    const unsigned uid = (unsigned)getuid(), gid = (unsigned)getgid();
+    /* A process that dropped root is not dumpable, and its /proc/self files
+     * stay root's: the maps could not be written. */
+    int ok = prctl(PR_SET_DUMPABLE, 1) == 0 && unshare(CLONE_NEWUSER) == 0;
+    snprintf(map, sizeof map, "0 %u 1", uid);
+    ok = ok && WriteFile("/proc/self/uid_map", map) == 0 && WriteFile("/proc/self/setgroups", "deny") == 0;
+    snprintf(map, sizeof map, "0 %u 1", gid);
+    ok = ok && WriteFile("/proc/self/gid_map", map) == 0;
+    snprintf(name, sizeof name, "%s_enter", prefix);
+    Report(name, ok ? 0 : -1, "");
+    if (!ok) _exit(0);
+    snprintf(name, sizeof name, "ot_%s_recursive", prefix);
+    OpenTreeCase(name, AT_FDCWD, path, OPEN_TREE_NAMESPACE_ | AT_RECURSIVE);
+    snprintf(name, sizeof name, "ot_%s_plain", prefix);
+    OpenTreeCase(name, AT_FDCWD, path, OPEN_TREE_NAMESPACE_);
+    snprintf(name, sizeof name, "%s_unshare_newns", prefix);
+    Report(name, unshare(CLONE_NEWNS) == 0 ? 0 : -1, "");
+    int at = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    snprintf(name, sizeof name, "sm_%s_own_mntns", prefix);
+    StatmountCase(name, 24, (uint32_t)at, 0, SM_MNT_BASIC | SM_MNT_POINT, sizeof buffer, 1);
+    close(at);
+    snprintf(name, sizeof name, "ot_%s_own_mntns_recursive", prefix);
+    OpenTreeCase(name, AT_FDCWD, path, OPEN_TREE_NAMESPACE_ | AT_RECURSIVE);
+    fflush(stdout);
+    _exit(0);
+  }
+  waitpid(pid, NULL, 0);
+}
+
 static void UnprivilegedCases(void) {
   int at_a = open(a, O_PATH | O_DIRECTORY | O_CLOEXEC);
   int fs = NewTmpfsContext(); /* as root: the fsmount below is the call being judged */
@@ -545,6 +586,7 @@ static void UnprivilegedCases(void) {
   OpenTreeCase("ot_unprivileged_bad_pointer", AT_FDCWD, (const char*)8, OPEN_TREE_NAMESPACE_);
   FsmountCase("fm_unprivileged", fs, FSMOUNT_NAMESPACE_);
   StatmountCase("sm_unprivileged", 24, (uint32_t)at_a, 0, SM_MNT_BASIC | SM_MNT_POINT | SM_FS_TYPE, sizeof buffer, 1);
+  OwnUserNamespaceCases("userns_of_its_own", a);
 }
 
 int main(int argc, char** argv) {
@@ -578,6 +620,7 @@ int main(int argc, char** argv) {
     StatmountCase("sm_nobody", 24, (uint32_t)root, 0, SM_MNT_BASIC | SM_MNT_POINT | SM_FS_TYPE, sizeof buffer, 1);
     UnshareCase("ue_nobody", UNSHARE_EMPTY_MNTNS_, 0, 0);
     UnshareCase("ue_nobody_with_clone_newuser", UNSHARE_EMPTY_MNTNS_ | CLONE_NEWUSER, 0, 0);
+    OwnUserNamespaceCases("nobody_userns", "/");
     return 0;
   }
   if (strcmp(argv[1], "wait-signal") == 0 && argc == 3) return WaitSignal(strcmp(argv[2], "catch") == 0);
