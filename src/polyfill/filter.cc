@@ -3,6 +3,8 @@
 // pays for the filter only the few BPF instructions below. clone3 is the
 // exception: its flags are in memory, out of BPF's reach, so every clone3
 // stops at the tracer (which lets those without CLONE_EMPTY_MNTNS go on).
+// A task the tracer emptied a namespace for adds a second, smaller program
+// (EmptyRootStatmountFilter) that stops its statmount calls.
 #include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <sys/syscall.h>
@@ -105,6 +107,21 @@ std::vector<sock_filter> PolyfillFilter(const PolyfillCalls& calls) {
     program[patches[i].jset].jf = offset(patches[i].jset, allow);
   }
   return program;
+}
+
+}  // namespace mntns::internal
+
+namespace mntns::internal {
+
+std::vector<sock_filter> EmptyRootStatmountFilter() {
+  return {
+      Statement(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+      Jump(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 3),
+      Statement(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      Jump(BPF_JMP | BPF_JEQ | BPF_K, static_cast<std::uint32_t>(kStatmount), 0, 1),
+      Statement(BPF_RET | BPF_K, SECCOMP_RET_TRACE),
+      Statement(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
 }
 
 }  // namespace mntns::internal

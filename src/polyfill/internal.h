@@ -12,6 +12,7 @@
 #include "mntns/error.h"
 #include "mntns/fd.h"
 #include "mntns/polyfill.h"
+#include "mntns/query.h"
 
 namespace mntns::internal {
 
@@ -22,12 +23,43 @@ namespace mntns::internal {
 // native x86_64 calls are trapped).
 [[nodiscard]] std::vector<sock_filter> PolyfillFilter(const PolyfillCalls& calls);
 
+// The filter the tracer has a task install once its mount namespace was
+// emptied: SECCOMP_RET_TRACE for every native x86_64 statmount (whose
+// request is in memory, out of BPF's reach), so that the tracer can answer
+// for the empty root as 7.2 does (EmptyRootStatmount); ALLOW for the rest.
+// Only tasks in namespaces the polyfill emptied carry it.
+[[nodiscard]] std::vector<sock_filter> EmptyRootStatmountFilter();
+
 // Answers the notifications of `listener` until it hangs up (no task uses the
 // filter any more) or `stop_fd` (a pidfd, or -1) becomes readable. Each
 // notification is answered; none is left waiting when this returns, except
 // that a notification that arrives after `stop_fd` fired waits for the
 // listener's close (which answers it ENOSYS).
 [[nodiscard]] Result<void> ServeNotifications(int listener, int stop_fd);
+
+// struct statmount as the kernel lays it out, from a Mount: the 512-byte
+// header, then (after one NUL, as the kernel's string area starts) the
+// strings in the kernel's order (do_statmount: fs_type, mnt_root, mnt_point,
+// mnt_opts, opt_array, opt_sec_array, fs_subtype, sb_source, uid map, gid map).
+[[nodiscard]] std::vector<std::byte> EncodeStatmount(const Mount& mount);
+
+// `bytes` (EncodeStatmount's) as statmount writes them into a buffer of
+// `bufsize` bytes: EOVERFLOW where the strings do not fit whole; without
+// strings the header is cut at bufsize (its `size` says so).
+[[nodiscard]] Result<std::vector<std::byte>> FitStatmount(std::vector<std::byte> bytes, std::uint64_t bufsize);
+
+// 7.2's statmount answer (mask `mask`, into `bufsize` bytes) for mount
+// `mount_id` of namespace `ns_id` (0: the calling thread's) where that mount
+// is the emulation's empty root (the template root tmpfs, source
+// kTemplateRootSource): the nullfs root 7.2 has there, its own parent, with
+// the tmpfs's ids and device; without MNT_POINT unless `point_visible`.
+// nullopt for any other mount, or where the kernel says no: the kernel's own
+// answer is then the right one.
+[[nodiscard]] std::optional<Result<std::vector<std::byte>>> EmptyRootStatmount(std::uint64_t mount_id,
+                                                                               std::uint64_t ns_id,
+                                                                               std::uint64_t mask,
+                                                                               std::uint64_t bufsize,
+                                                                               bool point_visible);
 
 // The PTRACE_O_* options the tracer seizes the command with.
 [[nodiscard]] unsigned TracerOptions();

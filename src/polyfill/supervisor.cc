@@ -430,64 +430,6 @@ Answer Fsmount(const seccomp_notif& notification, const Caller& caller) {
   });
 }
 
-// struct statmount as the kernel lays it out, from a Mount the emulation
-// derived: the 512-byte header, then the strings in the kernel's order
-// (do_statmount: fs_type, mnt_root, mnt_point, mnt_opts, opt_array,
-// opt_sec_array, fs_subtype, sb_source, uid map, gid map).
-std::vector<std::byte> EncodeStatmount(const Mount& mount) {
-  sys::RawStatmount header{};
-  std::string strings;
-  auto add = [&](const std::string& text) {
-    const auto offset = static_cast<std::uint32_t>(strings.size());
-    strings.append(text);
-    strings.push_back('\0');
-    return offset;
-  };
-  auto add_array = [&](const std::vector<std::string>& items, std::uint32_t& count) {
-    const auto offset = static_cast<std::uint32_t>(strings.size());
-    for (const std::string& item : items) add(item);
-    count = static_cast<std::uint32_t>(items.size());
-    return offset;
-  };
-  header.mask = mount.mask;
-  if (mount.Has(field::kSbBasic)) {
-    header.sb_dev_major = mount.sb_dev_major;
-    header.sb_dev_minor = mount.sb_dev_minor;
-    header.sb_magic = mount.sb_magic;
-    header.sb_flags = mount.sb_flags;
-  }
-  if (mount.Has(field::kMntBasic)) {
-    header.mnt_id = mount.id;
-    header.mnt_parent_id = mount.parent_id;
-    header.mnt_id_old = mount.old_id;
-    header.mnt_parent_id_old = mount.old_parent_id;
-    header.mnt_attr = mount.attr;
-    header.mnt_propagation = mount.propagation;
-    header.mnt_peer_group = mount.peer_group;
-    header.mnt_master = mount.master;
-  }
-  if (mount.Has(field::kPropagateFrom)) header.propagate_from = mount.propagate_from;
-  if (mount.Has(field::kMntNsId)) header.mnt_ns_id = mount.ns_id;
-  if (mount.Has(field::kSupportedMask)) header.supported_mask = mount.supported_mask;
-  if (mount.Has(field::kFsType)) header.fs_type = add(mount.fs_type);
-  if (mount.Has(field::kMntRoot)) header.mnt_root = add(mount.root);
-  if (mount.Has(field::kMntPoint)) header.mnt_point = add(mount.point);
-  if (mount.Has(field::kMntOpts)) header.mnt_opts = add(mount.fs_options);
-  if (mount.Has(field::kOptArray)) header.opt_array = add_array(mount.fs_option_array, header.opt_num);
-  if (mount.Has(field::kOptSecArray)) {
-    header.opt_sec_array = add_array(mount.security_option_array, header.opt_sec_num);
-  }
-  if (mount.Has(field::kFsSubtype)) header.fs_subtype = add(mount.fs_subtype);
-  if (mount.Has(field::kSbSource)) header.sb_source = add(mount.sb_source);
-  if (mount.Has(field::kMntUidmap)) header.mnt_uidmap = add_array(mount.uid_map, header.mnt_uidmap_num);
-  if (mount.Has(field::kMntGidmap)) header.mnt_gidmap = add_array(mount.gid_map, header.mnt_gidmap_num);
-  header.size = static_cast<std::uint32_t>(sizeof header + strings.size());
-  std::vector<std::byte> bytes(header.size);
-  std::memcpy(bytes.data(), &header, sizeof header);
-  std::memcpy(bytes.data() + sizeof header, strings.data(), strings.size());
-  return bytes;
-}
-
 // The kernel's own bytes for a mount in the namespace the calling thread is
 // in (statmount by id, the fd's unique mount id), or nullopt where the kernel
 // has no answer by id (a detached mount, another namespace, outside the root)
@@ -495,6 +437,8 @@ std::vector<std::byte> EncodeStatmount(const Mount& mount) {
 std::optional<Result<std::vector<std::byte>>> KernelStatmount(int fd, std::uint64_t mask, std::size_t bufsize) {
   auto id = sys::UniqueMountIdOf(fd, "", AT_EMPTY_PATH);
   if (!id) return std::nullopt;
+  // The root of a namespace the tracer emptied: nullfs's answer, as 7.2's.
+  if (auto root = EmptyRootStatmount(*id, 0, mask, bufsize, true)) return std::move(*root);
   sys::MntIdReq request{};
   request.size = sys::kMntIdReqSizeVer0;
   request.mnt_id = *id;
@@ -543,9 +487,7 @@ Answer Statmount(int listener, const seccomp_notif& notification, const Caller& 
     if (kernel.has_value()) return std::move(*kernel);
     auto mount = StatmountByFd(mount_fd, request.param);
     if (!mount) return std::unexpected(mount.error());
-    auto bytes = EncodeStatmount(*mount);
-    if (bytes.size() > bufsize) return MakeError(EOVERFLOW, "statmount", "buffer");
-    return bytes;
+    return FitStatmount(EncodeStatmount(*mount), bufsize);
   };
   std::vector<std::byte> bytes;
   Answer answer = AsCaller(caller, [&] {

@@ -5,7 +5,9 @@
 // the call into the 6.x call that makes the task's own copy (CLONE_NEWNS:
 // owned by the task's user namespace, refused where 7.2 refuses it), then
 // empties that copy from outside and resets the task's cwd
-// (docs/polyfill.md, "How the namespace calls are answered").
+// (docs/polyfill.md, "How the namespace calls are answered"). The emptied
+// task then installs one more filter, which stops its statmount calls here,
+// so that its root answers as 7.2's nullfs root does.
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -16,8 +18,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <optional>
@@ -30,6 +34,7 @@
 #include "polyfill/internal.h"
 #include "sys/namespaces.h"
 #include "sys/process.h"
+#include "sys/seccomp.h"
 #include "sys/tracing.h"
 #include "sys/syscalls.h"
 #include "sys/uapi.h"
@@ -37,15 +42,19 @@
 namespace mntns::internal {
 namespace {
 
-constexpr unsigned long long kUnshare = 272, kClone3 = 435, kChdir = 80;
+constexpr unsigned long long kUnshare = 272, kClone3 = 435, kChdir = 80, kSeccomp = 317, kStatmount = 457;
 constexpr std::uint64_t kUnshareEmpty = UNSHARE_EMPTY_MNTNS;
 constexpr std::uint64_t kCloneEmpty = CLONE_EMPTY_MNTNS;
 // A syscall-stop as PTRACE_O_TRACESYSGOOD reports it.
 constexpr int kSyscallStop = SIGTRAP | 0x80;
-// "/" is written this far below the stack pointer: past the 128-byte red
-// zone, on a page the stack has used (the kernel does not grow a stack for
-// another process's write).
+// An injected call's memory ("/", a filter) is written this far below the
+// stack pointer: past the 128-byte red zone, on a page the stack has used
+// (the kernel does not grow a stack for another process's write).
 constexpr std::uint64_t kBelowStack = 256;
+constexpr unsigned kSeccompSetModeFilter = 1;    // SECCOMP_SET_MODE_FILTER
+// The filter is no sandbox: installing it must not turn on the speculation
+// mitigations a sandboxing filter gets (SECCOMP_FILTER_FLAG_SPEC_ALLOW).
+constexpr unsigned kSeccompFilterSpecAllow = 1U << 2;
 
 // What the tracer is doing for a task between its seccomp stop and the exit
 // of the rewritten call.
@@ -172,6 +181,7 @@ class Tracer {
     known_.erase(tid);
     held_.erase(tid);
     announced_.erase(tid);
+    statmount_trapped_.erase(tid);
   }
 
   void Resume(pid_t tid) {
@@ -200,6 +210,8 @@ class Tracer {
       // CLONE_NEWNS with CLONE_FS is EINVAL, as CLONE_EMPTY_MNTNS with it on 7.2.
       if (!sys::PtracePoke(tid, registers->rdi, (*flags & ~kCloneEmpty) | CLONE_NEWNS)) return Resume(tid);
       step = {Step::Kind::kClone3, registers->rdi, *flags};
+    } else if (registers->orig_rax == kStatmount) {
+      return AnswerStatmount(tid, *registers);
     } else {
       return Resume(tid);
     }
@@ -219,8 +231,10 @@ class Tracer {
         // meanwhile), and said by the errno.
         registers->rax = static_cast<unsigned long long>(-static_cast<long long>(err));
         (void)sys::PtraceSetRegisters(tid, *registers);
-      } else if (const int err = ResetWorkingDirectory(tid, *registers); err != 0 && err != ESRCH) {
-        KillWithItsCwdOutside(tid);
+      } else if (const int err = ResetWorkingDirectory(tid, *registers); err != 0) {
+        if (err != ESRCH) KillWithItsCwdOutside(tid);
+      } else {
+        TrapStatmountOfTheRoot(tid, *registers);
       }
     }
     (void)sys::PtraceContinue(tid, 0);
@@ -232,6 +246,8 @@ class Tracer {
     const bool empty = step != steps_.end() && step->second.kind == Step::Kind::kClone3;
     if (message) {
       const auto child = static_cast<pid_t>(*message);
+      // Filters are inherited: the child of a task that has the statmount one has it too.
+      if (statmount_trapped_.count(parent) != 0) statmount_trapped_.insert(child);
       // The child has not run a single instruction of its own yet: it stops
       // first (PTRACE_SEIZE's inherited attach). Its namespace is emptied now.
       const int err = empty ? EmptyNamespaceOf(child) : 0;
@@ -266,6 +282,7 @@ class Tracer {
       auto registers = sys::PtraceGetRegisters(tid);
       const int err = registers ? ResetWorkingDirectory(tid, *registers) : registers.error().code;
       if (err != 0 && err != ESRCH) KillWithItsCwdOutside(tid);
+      if (err == 0) TrapStatmountOfTheRoot(tid, *registers);
     }
     (void)sys::PtraceContinue(tid, 0);
   }
@@ -280,24 +297,127 @@ class Tracer {
   static void KillWithItsCwdOutside(pid_t tid) { (void)sys::SignalThread(tid, SIGKILL); }
 
   // 7.2 puts the caller's cwd at the new root; pivot_root moved it only if it
-  // was the old root. The task is made to call chdir("/") itself: its
-  // registers `saved` (at a stop right after a syscall instruction) are
-  // pointed back at that instruction with chdir's number, and restored by
-  // the caller afterwards. A signal that arrives meanwhile is sent again after.
+  // was the old root. The task is made to call chdir("/") itself.
   int ResetWorkingDirectory(pid_t tid, const user_regs_struct& saved) {
-    const std::uint64_t address = (saved.rsp - kBelowStack) & ~std::uint64_t{7};
-    auto old = sys::PtracePeek(tid, address);
-    if (!old) return old.error().code;
-    if (!sys::PtracePoke(tid, address, std::uint64_t{'/'})) return EFAULT;
-    user_regs_struct call = saved;
-    call.orig_rax = kChdir;
-    call.rax = kChdir;
-    call.rdi = address;
-    call.rip = saved.rip - 2;  // `syscall` is two bytes
+    return InjectCall(tid, saved, kChdir, [](std::uint64_t address) {
+      std::vector<std::uint64_t> words{std::uint64_t{'/'}};
+      return std::pair{words, std::array<std::uint64_t, 3>{address, 0, 0}};
+    });
+  }
+
+  // The task, whose namespace was just emptied, installs
+  // EmptyRootStatmountFilter(), allowed since it holds CAP_SYS_ADMIN in its
+  // user namespace (which the unshare or clone3 needed). Once per task: its
+  // children inherit it. Where that fails its statmount answers stay the
+  // tmpfs's (docs/polyfill.md).
+  void TrapStatmountOfTheRoot(pid_t tid, const user_regs_struct& saved) {
+    if (statmount_trapped_.count(tid) != 0) return;
+    const std::vector<sock_filter> filter = EmptyRootStatmountFilter();
+    const int err = InjectCall(tid, saved, kSeccomp, [&](std::uint64_t address) {
+      // struct sock_fprog {u16 len; u64 filter;} at `address`, the
+      // instructions right after it.
+      std::vector<std::uint64_t> words{filter.size(), address + 16};
+      for (const sock_filter& instruction : filter) {
+        std::uint64_t word = 0;
+        std::memcpy(&word, &instruction, sizeof word);
+        words.push_back(word);
+      }
+      return std::pair{words, std::array<std::uint64_t, 3>{kSeccompSetModeFilter, kSeccompFilterSpecAllow, address}};
+    });
+    if (err == 0) statmount_trapped_.insert(tid);
+  }
+
+  // statmount from a task whose namespace was emptied: where the request
+  // names the emulation's empty root (by id, in the task's namespace), the
+  // call is skipped and answered with 7.2's nullfs root; every other
+  // request goes on to the kernel unchanged. BY_FD (by the fd's mount)
+  // stops here only where the kernel has it (7.0): on 6.x the first
+  // filter's notification wins and the supervisor answers the same way.
+  void AnswerStatmount(pid_t tid, user_regs_struct registers) {
+    auto answer = EmptyRootAnswer(tid, registers);
+    if (!answer) return Resume(tid);
+    long long value = 0;
+    if (!*answer) {
+      value = -static_cast<long long>(answer->error().code);
+    } else if (!answer->value().empty()) {
+      auto put = sys::WriteProcessMemory(tid, registers.rsi, answer->value());
+      if (!put || *put != answer->value().size()) value = -EFAULT;
+    }
+    registers.orig_rax = ~0ULL;  // skipped: the task gets rax
+    registers.rax = static_cast<unsigned long long>(value);
+    if (!sys::PtraceSetRegisters(tid, registers)) return Resume(tid);
+    (void)sys::PtraceContinue(tid, 0);
+  }
+
+  static std::optional<Result<std::vector<std::byte>>> EmptyRootAnswer(pid_t tid, const user_regs_struct& registers) {
+    // Unknown flags and any request the kernel refuses are the kernel's.
+    const auto flags = static_cast<unsigned>(registers.r10);
+    if (flags != 0 && flags != sys::kStatmountByFd) return std::nullopt;
+    std::uint32_t size = 0;
+    auto got = sys::ReadProcessMemory(tid, registers.rdi, std::as_writable_bytes(std::span(&size, 1)));
+    if (!got || *got != sizeof size || size < sys::kMntIdReqSizeVer0 || size > sizeof(sys::MntIdReq)) {
+      return std::nullopt;
+    }
+    sys::MntIdReq request{};
+    got = sys::ReadProcessMemory(tid, registers.rdi, std::as_writable_bytes(std::span(&request, 1)).first(size));
+    if (!got || *got != size) return std::nullopt;
+    if (flags == sys::kStatmountByFd) {
+      // Only where BY_FD is native (7.0): on 6.x the first filter sends it
+      // to the supervisor. The fd's mount, by id, as below.
+      if (request.mnt_id != 0 || request.mnt_ns_id != 0) return std::nullopt;
+      auto pidfd = sys::PidfdOpen(tid, sys::kPidfdThread);
+      auto fd = pidfd ? sys::PidfdGetFd(pidfd->Get(), static_cast<int>(request.mnt_ns_fd_or_mnt_fd))
+                      : Result<UniqueFd>(std::unexpected(pidfd.error()));
+      auto id = fd ? sys::UniqueMountIdOf(fd->Get(), "", AT_EMPTY_PATH) : Result<std::uint64_t>(std::unexpected(fd.error()));
+      if (!id) return std::nullopt;
+      request.mnt_id = *id;
+    } else if (request.mnt_ns_fd_or_mnt_fd != 0) {
+      return std::nullopt;
+    }
+    auto mount_ns = sys::Open(AT_FDCWD, fmt::format("/proc/{}/ns/mnt", tid).c_str(), O_RDONLY | O_CLOEXEC);
+    if (!mount_ns) return std::nullopt;
+    auto ns_id = sys::MountNamespaceId(mount_ns->Get());
+    if (!ns_id || (request.mnt_ns_id != 0 && request.mnt_ns_id != *ns_id)) return std::nullopt;
+    // Seen from the task, the root's mount point is "/" only while the task
+    // stands on it (after mounting over it and chroot()ing in, it is outside).
+    auto root = sys::UniqueMountIdOf(AT_FDCWD, fmt::format("/proc/{}/root", tid).c_str(), 0);
+    return EmptyRootStatmount(request.mnt_id, *ns_id, request.param, registers.rdx,
+                              root && *root == request.mnt_id);
+  }
+
+  // Makes the task, stopped right after a syscall instruction with
+  // registers `saved`, make one more call itself: `number`, with the
+  // arguments `build(address)` returns along with the words it wants at
+  // `address` (below the stack pointer). Its registers are pointed back at
+  // that instruction with the call's number, and its memory and registers
+  // restored afterwards. A signal that arrives meanwhile is sent again
+  // after. Returns 0 or the call's (or ptrace's) errno.
+  using InjectedCall = std::function<std::pair<std::vector<std::uint64_t>, std::array<std::uint64_t, 3>>(
+      std::uint64_t address)>;
+  int InjectCall(pid_t tid, const user_regs_struct& saved, unsigned long long number, const InjectedCall& build) {
+    // Sized with a dry run: the words' count does not depend on the address.
+    const std::size_t count = build(0).first.size();
+    const std::uint64_t address = (saved.rsp - kBelowStack - 8 * count) & ~std::uint64_t{7};
+    const auto [words, arguments] = build(address);
+    std::vector<std::uint64_t> old;
     int err = 0;
+    for (std::size_t i = 0; i < words.size() && err == 0; ++i) {
+      auto word = sys::PtracePeek(tid, address + 8 * i);
+      if (!word) err = word.error().code;
+      else if (old.push_back(*word); !sys::PtracePoke(tid, address + 8 * i, words[i])) err = EFAULT;
+    }
+    user_regs_struct call = saved;
+    call.orig_rax = number;
+    call.rax = number;
+    call.rdi = arguments[0];
+    call.rsi = arguments[1];
+    call.rdx = arguments[2];
+    call.rip = saved.rip - 2;  // `syscall` is two bytes
     std::optional<int> deferred;
-    if (auto r = sys::PtraceSetRegisters(tid, call); !r) err = r.error().code;
-    else if (auto r2 = sys::PtraceSyscall(tid, 0); !r2) err = r2.error().code;
+    if (err == 0) {
+      if (auto r = sys::PtraceSetRegisters(tid, call); !r) err = r.error().code;
+      else if (auto r2 = sys::PtraceSyscall(tid, 0); !r2) err = r2.error().code;
+    }
     for (int syscall_stops = 0; err == 0 && syscall_stops < 2;) {
       int status = 0;
       if (::waitpid(tid, &status, __WALL) != tid) {
@@ -319,7 +439,7 @@ class Tracer {
       if (!after) err = after.error().code;
       else if (static_cast<long long>(after->rax) < 0) err = static_cast<int>(-static_cast<long long>(after->rax));
     }
-    (void)sys::PtracePoke(tid, address, *old);
+    for (std::size_t i = 0; i < old.size(); ++i) (void)sys::PtracePoke(tid, address + 8 * i, old[i]);
     (void)sys::PtraceSetRegisters(tid, saved);
     if (deferred) (void)sys::SignalThread(tid, *deferred);
     return err;
@@ -330,6 +450,7 @@ class Tracer {
   std::set<pid_t> known_;               // tasks past their first stop
   std::set<pid_t> held_;                // first stop seen, parent's event not yet
   std::map<pid_t, bool> announced_;     // parent's event seen, first stop not yet (bool: empty it)
+  std::set<pid_t> statmount_trapped_;   // tasks that have EmptyRootStatmountFilter()
 };
 
 }  // namespace

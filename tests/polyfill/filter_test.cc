@@ -1,4 +1,4 @@
-// The polyfill's BPF program, run here on synthetic seccomp_data by a small
+// The polyfill's BPF programs, run here on synthetic seccomp_data by a small
 // classic-BPF interpreter (the few instructions the filter uses): which calls
 // of which architecture reach the supervisor, which the tracer, which run
 // natively. The kernel runs the same program; tests/ns/polyfill_test.cc
@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cerrno>
 #include <cstring>
 #include <initializer_list>
 #include <vector>
@@ -105,6 +106,84 @@ TEST(PolyfillFilter, AllowsEveryX32Call) {
 }
 TEST(PolyfillFilter, AllowsEverythingWhenNothingIsMissing) {
   EXPECT_EQ(Verdict(AUDIT_ARCH_X86_64, 428, {0, 0, 0x2}, PolyfillCalls{}), SECCOMP_RET_ALLOW);
+}
+
+// The emptied task's own filter: every native statmount stops at the
+// tracer, whatever its flags; nothing else does.
+std::uint32_t EmptyRootVerdict(std::uint32_t arch, int nr, std::initializer_list<std::uint64_t> args) {
+  seccomp_data data{};
+  data.arch = arch;
+  data.nr = nr;
+  int i = 0;
+  for (std::uint64_t arg : args) data.args[i++] = arg;
+  return Run(internal::EmptyRootStatmountFilter(), data);
+}
+TEST(EmptyRootStatmountFilter, TracesEveryNativeStatmount) {
+  EXPECT_EQ(EmptyRootVerdict(AUDIT_ARCH_X86_64, 457, {0, 0, 0, 0}), SECCOMP_RET_TRACE);
+  EXPECT_EQ(EmptyRootVerdict(AUDIT_ARCH_X86_64, 457, {0, 0, 0, 1}), SECCOMP_RET_TRACE);
+}
+TEST(EmptyRootStatmountFilter, AllowsEverythingElse) {
+  EXPECT_EQ(EmptyRootVerdict(AUDIT_ARCH_X86_64, 458, {}), SECCOMP_RET_ALLOW);  // listmount
+  EXPECT_EQ(EmptyRootVerdict(AUDIT_ARCH_X86_64, 110, {}), SECCOMP_RET_ALLOW);  // getppid
+  EXPECT_EQ(EmptyRootVerdict(AUDIT_ARCH_X86_64, kX32 | 457, {}), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(EmptyRootVerdict(AUDIT_ARCH_I386, 457, {}), SECCOMP_RET_ALLOW);
+}
+
+// struct statmount as the polyfill lays it out and cuts it, against what
+// 6.18 and 7.2 both do (probed: a NUL opens the string area; a buffer too
+// short for the strings is EOVERFLOW; without strings the header is cut).
+TEST(EncodeStatmount, OpensTheStringAreaWithANul) {
+  Mount mount;
+  mount.mask = field::kFsType | field::kMntRoot;
+  mount.fs_type = "nullfs";
+  mount.root = "/";
+  const auto bytes = internal::EncodeStatmount(mount);
+  ASSERT_EQ(bytes.size(), 512U + 1 + 7 + 2);
+  std::uint32_t size = 0, fs_type = 0, root = 0;
+  std::memcpy(&size, bytes.data(), 4);
+  std::memcpy(&fs_type, bytes.data() + 36, 4);
+  std::memcpy(&root, bytes.data() + 104, 4);
+  EXPECT_EQ(size, bytes.size());
+  EXPECT_EQ(bytes[512], std::byte{0});
+  EXPECT_EQ(fs_type, 1U);
+  EXPECT_EQ(root, 8U);
+  EXPECT_STREQ(reinterpret_cast<const char*>(bytes.data()) + 512 + fs_type, "nullfs");
+}
+TEST(EncodeStatmount, WithoutStringsIsTheHeaderAlone) {
+  Mount mount;
+  mount.mask = field::kMntBasic;
+  EXPECT_EQ(internal::EncodeStatmount(mount).size(), 512U);
+}
+TEST(FitStatmount, StringsThatDoNotFitWholeAreEoverflow) {
+  Mount mount;
+  mount.mask = field::kFsType;
+  mount.fs_type = "nullfs";
+  auto bytes = internal::EncodeStatmount(mount);
+  auto short_buffer = internal::FitStatmount(bytes, bytes.size() - 1);
+  ASSERT_FALSE(short_buffer);
+  EXPECT_EQ(short_buffer.error().code, EOVERFLOW);
+  EXPECT_FALSE(internal::FitStatmount(bytes, 24));
+  auto fitting = internal::FitStatmount(bytes, bytes.size());
+  ASSERT_TRUE(fitting);
+  EXPECT_EQ(*fitting, bytes);
+}
+TEST(FitStatmount, TheHeaderAloneIsCutWhereTheBufferEnds) {
+  Mount mount;
+  mount.mask = field::kMntBasic;
+  mount.id = 7;
+  auto cut = internal::FitStatmount(internal::EncodeStatmount(mount), 24);
+  ASSERT_TRUE(cut);
+  ASSERT_EQ(cut->size(), 24U);
+  std::uint32_t size = 0;
+  std::memcpy(&size, cut->data(), 4);
+  EXPECT_EQ(size, 24U);
+  auto nothing = internal::FitStatmount(internal::EncodeStatmount(mount), 0);
+  ASSERT_TRUE(nothing);
+  EXPECT_TRUE(nothing->empty());
+  auto two = internal::FitStatmount(internal::EncodeStatmount(mount), 2);
+  ASSERT_TRUE(two);
+  EXPECT_EQ(two->size(), 2U);
+  EXPECT_EQ((*two)[0], std::byte{2});
 }
 
 }  // namespace

@@ -345,6 +345,76 @@ static void RootCases(void) {
 
 /* ---- empty mount namespaces (7.1) ---- */
 
+/* The empty root as statmount describes it, by id (every field asked) and
+ * by fd; then how many mounts listmount lists once a tmpfs is mounted over
+ * "/" (the way to build on an empty namespace). On 7.2: nullfs, its own
+ * parent, source "nullfs", MOUNT_ATTR_STRICTATIME, private, 2 mounts. */
+static void RootFacts(char* facts, size_t size) {
+  int root = open("/", O_PATH | O_CLOEXEC);
+  struct mnt_id_req_ by_id = {.size = 24, .mnt_id = UniqueMountId(root), .param = 0x7fff};
+  const uint32_t* words = (const uint32_t*)buffer;
+  const char* strings = (const char*)buffer + 512;
+  int length = 0;
+  if (Statmount(&by_id, buffer, sizeof buffer, 0) != 0) {
+    length = snprintf(facts, size, " root=%s", Name(errno));
+  } else {
+    /* mask 8, magic 24, fs_type 36, mnt_id 40, parent 48, attr 64,
+     * propagation 72, sb_source 124 (byte offsets in struct statmount) */
+    length = snprintf(facts, size, " root-mask=%llx size=%u own-parent=%d fs=%s source=%s magic=%llx attr=%llx prop=%llx",
+                      (unsigned long long)buffer[1], words[0], buffer[6] == buffer[5],
+                      (buffer[1] & SM_FS_TYPE) ? strings + words[9] : "-",
+                      (buffer[1] & 0x200) ? strings + words[31] : "-", (unsigned long long)buffer[3],
+                      (unsigned long long)buffer[8], (unsigned long long)buffer[9]);
+  }
+  struct mnt_id_req_ by_fd = {.size = 24, .mnt_fd = (uint32_t)root, .param = SM_MNT_BASIC | SM_FS_TYPE};
+  if (length > 0 && (size_t)length < size) {
+    if (Statmount(&by_fd, buffer, sizeof buffer, STATMOUNT_BY_FD_) != 0) {
+      length += snprintf(facts + length, size - (size_t)length, " by-fd=%s", Name(errno));
+    } else {
+      length += snprintf(facts + length, size - (size_t)length, " by-fd=%s/own-parent=%d",
+                         (buffer[1] & SM_FS_TYPE) ? strings + words[9] : "-", buffer[6] == buffer[5]);
+    }
+  }
+  /* 7.2's rules for a short buffer: the strings whole or EOVERFLOW; the
+   * header alone cut where the buffer ends ("size" says how much). */
+  if (length > 0 && (size_t)length < size) {
+    struct mnt_id_req_ fs_type = {.size = 24, .mnt_id = by_id.mnt_id, .param = SM_FS_TYPE};
+    char short_buffer[16] = "", fitting[16] = "", cut[16] = "";
+    if (Statmount(&fs_type, buffer, 519, 0) != 0) snprintf(short_buffer, sizeof short_buffer, "%s", Name(errno));
+    else snprintf(short_buffer, sizeof short_buffer, "ok");
+    if (Statmount(&fs_type, buffer, 520, 0) == 0) snprintf(fitting, sizeof fitting, "%u", words[0]);
+    struct mnt_id_req_ basic = {.size = 24, .mnt_id = by_id.mnt_id, .param = SM_MNT_BASIC};
+    buffer[0] = 0;
+    if (Statmount(&basic, buffer, 24, 0) == 0) snprintf(cut, sizeof cut, "%u", words[0]);
+    length += snprintf(facts + length, size - (size_t)length, " fs-type-in-519=%s in-520=%s basic-in-24=%s",
+                       short_buffer, fitting, cut);
+  }
+  const uint64_t root_id = by_id.mnt_id;
+  close(root);
+  long fs = syscall(430, "tmpfs", 1 /* FSOPEN_CLOEXEC */);
+  long mounted = -1;
+  if (fs >= 0 && syscall(431, fs, 6 /* FSCONFIG_CMD_CREATE */, NULL, NULL, 0) == 0) mounted = Fsmount((int)fs, 1, 0);
+  struct mnt_id_req_ list = {.size = 24, .mnt_id = LSMT_ROOT_};
+  uint64_t ids[16];
+  long over = -1;
+  if (mounted >= 0 && syscall(429, (int)mounted, "", AT_FDCWD, "/", 4 /* MOVE_MOUNT_F_EMPTY_PATH */) == 0) {
+    over = syscall(458, &list, ids, 16, 0);
+  }
+  /* The tmpfs on top is the kernel's own answer: its parent is the root. */
+  char over_facts[64] = "-";
+  if (over == 2) {
+    struct mnt_id_req_ top = {.size = 24, .mnt_id = ids[0] == root_id ? ids[1] : ids[0], .param = SM_MNT_BASIC | SM_FS_TYPE};
+    if (Statmount(&top, buffer, sizeof buffer, 0) == 0) {
+      snprintf(over_facts, sizeof over_facts, "%s/parent-is-root=%d", strings + words[9], buffer[6] == root_id);
+    }
+  }
+  if (length > 0 && (size_t)length < size) {
+    snprintf(facts + length, size - (size_t)length, " overmounted=%ld top=%s", over, over_facts);
+  }
+  if (mounted >= 0) close((int)mounted);
+  if (fs >= 0) close((int)fs);
+}
+
 /* What the calling process sees of its mount namespace: cwd, the entries of
  * "/", the mounts listmount(LSMT_ROOT) lists, the mount point of the first,
  * whether /proc is there and whether mkdir("/x") fails. */
@@ -378,8 +448,9 @@ static void EmptyFacts(char* facts, size_t size) {
   }
   int proc = access("/proc/self", F_OK) == 0;
   int mkdir_fails = mkdir("/x", 0755) != 0;
-  snprintf(facts, size, "cwd=%s entries=%d mounts=%ld point=%s proc=%d mkdir-fails=%d", cwd, entries, mounts, point,
-           proc, mkdir_fails);
+  int length = snprintf(facts, size, "cwd=%s entries=%d mounts=%ld point=%s proc=%d mkdir-fails=%d", cwd, entries,
+                        mounts, point, proc, mkdir_fails);
+  if (length > 0 && (size_t)length < size) RootFacts(facts + length, size - (size_t)length);
 }
 
 /* The namespace id of the first mount listmount lists (in an empty namespace: its only one). */
@@ -402,7 +473,7 @@ static void UnshareCase(const char* name, unsigned long flags, int before_newuse
       _exit(0);
     }
     long r = syscall(SYS_unshare, flags);
-    char facts[256] = "";
+    char facts[512] = "";
     if (r == 0 && again) {
       uint64_t first = NamespaceId();
       r = syscall(SYS_unshare, flags);
@@ -438,7 +509,7 @@ static void UnshareWithStackCase(const char* name, unsigned long flags, unsigned
   pid_t pid = fork();
   if (pid == 0) {
     long r = UnshareWithStackAt(flags, sp);
-    char facts[256] = "";
+    char facts[512] = "";
     if (r == 0) EmptyFacts(facts, sizeof facts);
     Report(name, r < 0 ? (errno = (int)-r, -1) : r, facts);
     fflush(stdout);
@@ -458,7 +529,7 @@ static void Clone3Case(const char* name, uint64_t flags) {
   args.exit_signal = SIGCHLD;
   long pid = syscall(435, &args, sizeof args);
   if (pid == 0) {
-    char facts[256] = "";
+    char facts[512] = "";
     EmptyFacts(facts, sizeof facts);
     Report(name, 0, facts);
     _exit(0);
