@@ -17,8 +17,15 @@
 
 namespace mntns::internal {
 
-// The sb_source of the template strategy's hidden root (an empty read-only tmpfs).
+// The sb_source of the template strategy's hidden root (an empty read-only
+// tmpfs), and of the polyfill's empty roots (a directory of a fresh sysfs
+// that stays empty, or that tmpfs: sys::EmptyCurrentMountNamespaceInChild).
 inline constexpr std::string_view kTemplateRootSource = "mntns-template";
+
+// Whether a mount (its fs type and sb_source) is one of those empty roots.
+inline bool IsTemplateRoot(std::string_view fs_type, std::string_view sb_source) {
+  return sb_source == kTemplateRootSource && (fs_type == "tmpfs" || fs_type == "sysfs");
+}
 
 // Opens the mount namespace the calling thread is in *now*. Made before the
 // thread switches namespaces: after a pivot_root or inside the template there

@@ -50,9 +50,10 @@ namespace mntns::internal {
 
 // 7.2's statmount answer (mask `mask`, into `bufsize` bytes) for mount
 // `mount_id` of namespace `ns_id` (0: the calling thread's) where that mount
-// is the emulation's empty root (the template root tmpfs, source
-// kTemplateRootSource): the nullfs root 7.2 has there, its own parent, with
-// the tmpfs's ids and device; without MNT_POINT unless `point_visible`.
+// is one of the emulation's empty roots (IsTemplateRoot: the sysfs directory
+// or the tmpfs, source kTemplateRootSource): the nullfs root 7.2 has there,
+// its own parent, with the root's own ids and device; without MNT_POINT
+// unless `point_visible`.
 // nullopt for any other mount, or where the kernel says no: the kernel's own
 // answer is then the right one.
 [[nodiscard]] std::optional<Result<std::vector<std::byte>>> EmptyRootStatmount(std::uint64_t mount_id,

@@ -1,7 +1,8 @@
 // statmount answers the polyfill writes itself: laid out as the kernel lays
 // out struct statmount, and 7.2's answer for the root of an empty mount
-// namespace, which the emulation builds from a read-only tmpfs where 7.2 has
-// nullfs (docs/polyfill.md, "Differences from 7.2").
+// namespace, which the emulation builds from a sysfs directory or a
+// read-only tmpfs where 7.2 has nullfs (docs/polyfill.md, "Differences from
+// 7.2" in its traced-step section).
 #include <sys/mount.h>
 
 #include <algorithm>
@@ -115,12 +116,12 @@ std::optional<Result<std::vector<std::byte>>> EmptyRootStatmount(std::uint64_t m
   // Any failure: the kernel answers the caller itself, as it would anyway.
   if (!sys::Statmount(request, buffer, 0)) return std::nullopt;
   const Mount native = DecodeStatmount(buffer);
-  if (!native.Has(kMarkerFields) || native.fs_type != "tmpfs" || native.sb_source != kTemplateRootSource) {
+  if (!native.Has(kMarkerFields) || !IsTemplateRoot(native.fs_type, native.sb_source)) {
     return std::nullopt;
   }
   Mount root;
   root.mask = mask & kNullfsRootFields & native.mask & (point_visible ? field::kAll : ~field::kMntPoint);
-  root.sb_dev_major = native.sb_dev_major;  // stat's st_dev, which 6.x cannot change
+  root.sb_dev_major = native.sb_dev_major;  // stat's st_dev, which cannot be changed
   root.sb_dev_minor = native.sb_dev_minor;
   root.sb_magic = kNullfsMagic;
   root.sb_flags = 0;

@@ -71,8 +71,11 @@ bool IsGroupStop(int signal) { return signal == SIGSTOP || signal == SIGTSTP || 
 // namespace, where the supervisor has no privilege over the namespace but
 // owns the user namespace), stacks an empty root on it and pivot_roots onto
 // it; pivot_root moves the task's root with the child's. A child, because
-// setns(CLONE_NEWUSER) needs a single-threaded process. Returns 0 or the errno.
-int EmptyNamespaceOf(pid_t tid) {
+// setns(CLONE_NEWUSER) needs a single-threaded process. The empty root is a
+// permanently empty directory cloned from `empty_dirs` (EmptyDirectorySource,
+// or -1), where creating fails with ENOENT as in 7.2's nullfs root, else
+// the template's read-only tmpfs (EROFS). Returns 0 or the errno.
+int EmptyNamespaceOf(pid_t tid, int empty_dirs) {
   auto mount_ns = sys::Open(AT_FDCWD, fmt::format("/proc/{}/ns/mnt", tid).c_str(), O_RDONLY | O_CLOEXEC);
   auto user_ns = sys::Open(AT_FDCWD, fmt::format("/proc/{}/ns/user", tid).c_str(), O_RDONLY | O_CLOEXEC);
   if (!mount_ns || !user_ns) return ESRCH;
@@ -85,7 +88,7 @@ int EmptyNamespaceOf(pid_t tid) {
     if (err == EPERM && sys::EnterUserNamespaceInChild(user_ns->Get()) == 0) {
       err = sys::EnterMountNamespaceInChild(mount_ns->Get());
     }
-    if (err == 0) err = sys::EmptyCurrentMountNamespaceInChild(kTemplateRootSource.data());
+    if (err == 0) err = sys::EmptyCurrentMountNamespaceInChild(kTemplateRootSource.data(), empty_dirs);
     ::_exit(err);
   }
   auto status = sys::WaitPid(child->pid, 0);
@@ -226,7 +229,7 @@ class Tracer {
     if (step.kind == Step::Kind::kClone3) {
       (void)sys::PtracePoke(tid, step.clone_args, step.clone_flags);
     } else if (step.kind == Step::Kind::kUnshare && registers && registers->rax == 0) {
-      if (const int err = EmptyNamespaceOf(tid); err != 0) {
+      if (const int err = EmptyNamespaceOf(tid, EmptyDirectories()); err != 0) {
         // The task stays in its (non-empty) copy: rare (ENOMEM, a task killed
         // meanwhile), and said by the errno.
         registers->rax = static_cast<unsigned long long>(-static_cast<long long>(err));
@@ -250,7 +253,7 @@ class Tracer {
       if (statmount_trapped_.count(parent) != 0) statmount_trapped_.insert(child);
       // The child has not run a single instruction of its own yet: it stops
       // first (PTRACE_SEIZE's inherited attach). Its namespace is emptied now.
-      const int err = empty ? EmptyNamespaceOf(child) : 0;
+      const int err = empty ? EmptyNamespaceOf(child, EmptyDirectories()) : 0;
       if (err != 0) ::kill(child, SIGKILL);
       if (held_.erase(child) != 0) {
         known_.insert(child);
@@ -287,6 +290,17 @@ class Tracer {
     (void)sys::PtraceContinue(tid, 0);
   }
 
+  // The fresh sysfs the empty roots are cloned from, made at the first
+  // emptying; -1 where it cannot be (an unprivileged tracer: a sysfs needs
+  // CAP_SYS_ADMIN over the network namespace's owner), and the roots are tmpfs.
+  int EmptyDirectories() {
+    if (!empty_dirs_) {
+      auto source = sys::EmptyDirectorySource(kTemplateRootSource.data());
+      empty_dirs_ = source ? std::move(*source) : UniqueFd();
+    }
+    return empty_dirs_->Get();
+  }
+
   // A task whose namespace was emptied but whose cwd could not be moved to
   // its new root (ResetWorkingDirectory writes "/" below its stack pointer:
   // a task whose rsp points nowhere has no room there; or ENOMEM)
@@ -309,7 +323,7 @@ class Tracer {
   // EmptyRootStatmountFilter(), allowed since it holds CAP_SYS_ADMIN in its
   // user namespace (which the unshare or clone3 needed). Once per task: its
   // children inherit it. Where that fails its statmount answers stay the
-  // tmpfs's (docs/polyfill.md).
+  // kernel's, of the sysfs or tmpfs root (docs/polyfill.md).
   void TrapStatmountOfTheRoot(pid_t tid, const user_regs_struct& saved) {
     if (statmount_trapped_.count(tid) != 0) return;
     const std::vector<sock_filter> filter = EmptyRootStatmountFilter();
@@ -451,6 +465,7 @@ class Tracer {
   std::set<pid_t> held_;                // first stop seen, parent's event not yet
   std::map<pid_t, bool> announced_;     // parent's event seen, first stop not yet (bool: empty it)
   std::set<pid_t> statmount_trapped_;   // tasks that have EmptyRootStatmountFilter()
+  std::optional<UniqueFd> empty_dirs_;  // EmptyDirectories(), once tried
 };
 
 }  // namespace

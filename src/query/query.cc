@@ -266,7 +266,7 @@ void PresentNamespace(std::vector<Mount>& mounts, FieldMask requested) {
   // namespace's rootfs on an immutable nullfs root that listmount never shows:
   // every listed ancestor of the marker goes.
   const auto marker = std::find_if(mounts.begin(), mounts.end(), [](const Mount& m) {
-    return m.fs_type == "tmpfs" && m.sb_source == internal::kTemplateRootSource;
+    return internal::IsTemplateRoot(m.fs_type, m.sb_source);
   });
   if (marker != mounts.end()) {
     std::vector<std::uint64_t> hidden{marker->id};

@@ -187,10 +187,68 @@ int MakeEmptyRootInChild(const char* source) {
   return EmptyCurrentMountNamespaceInChild(source);
 }
 
-int EmptyCurrentMountNamespaceInChild(const char* source) {
+namespace {
+
+// Makes the detached mount `root` the namespace's root (closing it): moved
+// onto "/", pivot_root onto it, the old root detached. Raw calls only.
+int PivotOntoEmptyRoot(int root) {
+  int err = 0;
+  // As in the template build: pivot_root(".", ".") from the new root stacks
+  // the old root on it, and the detach takes the old root with the whole copy.
+  if (::move_mount(root, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) != 0 || ::fchdir(root) != 0 ||
+      ::syscall(SYS_pivot_root, ".", ".") != 0 || ::umount2(".", MNT_DETACH) != 0 || ::chdir("/") != 0) {
+    err = errno;
+  }
+  ::close(root);
+  return err;
+}
+
+// A fresh sysfs's permanently empty directories (sysfs_create_mount_point).
+constexpr const char* kEmptyDirectories[] = {"kernel/debug", "kernel/security", "fs/cgroup"};
+
+// A clone of the first of them that is one (mkdir there fails with ENOENT,
+// where a sysfs directory says EPERM), or -1. Raw calls only.
+int CloneEmptyDirectory(int empty_dirs) {
+  for (const char* path : kEmptyDirectories) {
+    const int clone = ::open_tree(empty_dirs, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (clone < 0) continue;
+    if (::mkdirat(clone, "x", 0) != 0 && errno == ENOENT) return clone;
+    ::close(clone);
+  }
+  return -1;
+}
+
+}  // namespace
+
+Result<UniqueFd> EmptyDirectorySource(const char* source) {
+  UniqueFd fs(::fsopen("sysfs", FSOPEN_CLOEXEC));
+  if (!fs) {
+    const int err = errno;
+    return MakeError(err, "fsopen", "sysfs");
+  }
+  if (::fsconfig(fs.Get(), FSCONFIG_SET_STRING, "source", source, 0) != 0 ||
+      ::fsconfig(fs.Get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
+    const int err = errno;
+    return MakeError(err, "fsconfig", "sysfs");
+  }
+  // Not read-only: the directories are immutable and have no operation
+  // that creates, so changing them fails with EPERM, as in 7.2's immutable
+  // nullfs root (a read-only mount would say EROFS first).
+  UniqueFd mount(::fsmount(fs.Get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
+  if (!mount) {
+    const int err = errno;
+    return MakeError(err, "fsmount", "sysfs");
+  }
+  return mount;
+}
+
+int EmptyCurrentMountNamespaceInChild(const char* source, int empty_dirs) {
   mount_attr attr{};
   attr.propagation = MS_PRIVATE;
   if (::mount_setattr(AT_FDCWD, "/", AT_RECURSIVE, &attr, sizeof attr) != 0) return errno;
+  if (empty_dirs >= 0) {
+    if (const int root = CloneEmptyDirectory(empty_dirs); root >= 0) return PivotOntoEmptyRoot(root);
+  }
   const int fs = ::fsopen("tmpfs", FSOPEN_CLOEXEC);
   if (fs < 0) return errno;
   int err = 0;
@@ -206,15 +264,9 @@ int EmptyCurrentMountNamespaceInChild(const char* source) {
   if (err == 0 && root < 0) err = errno;
   ::close(fs);
   if (err != 0) return err;
-  // As in the template build: pivot_root(".", ".") from the new root stacks
-  // the old root on it, and the detach takes the old root with the whole copy.
-  if (::move_mount(root, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) != 0 || ::fchdir(root) != 0 ||
-      ::syscall(SYS_pivot_root, ".", ".") != 0 || ::umount2(".", MNT_DETACH) != 0 || ::chdir("/") != 0) {
-    err = errno;
-  }
-  ::close(root);
-  return err;
+  return PivotOntoEmptyRoot(root);
 }
+
 
 Result<void> SetCapabilitySets(std::uint64_t set) {
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};

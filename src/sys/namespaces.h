@@ -89,8 +89,20 @@ namespace mntns::sys {
 [[nodiscard]] int MakeEmptyRootInChild(const char* source);
 // The same without the unshare: the namespace the caller is in (a copy it
 // was given) becomes empty. pivot_root moves the root and cwd of every task
-// of that namespace that stood at its root onto the empty one.
-[[nodiscard]] int EmptyCurrentMountNamespaceInChild(const char* source);
+// of that namespace that stood at its root onto the empty one. With
+// `empty_dirs` (an fd of EmptyDirectorySource(), or -1) the empty root is a
+// clone of one of its permanently empty directories instead of the tmpfs,
+// where one clones: creating anything in it fails with ENOENT, as in 7.2's
+// nullfs root (the tmpfs says EROFS).
+[[nodiscard]] int EmptyCurrentMountNamespaceInChild(const char* source, int empty_dirs = -1);
+
+// A detached fresh sysfs (nosuid, nodev, noexec) with sb_source `source`, whose
+// mount-point directories (kernel/debug, kernel/security, fs/cgroup) are
+// permanently empty: their lookups fail with ENOENT, so mkdir and O_CREAT
+// in them do, and they can be mounted on. A mount made by fsmount() can be
+// cloned from any mount namespace (6.15+), so one made here serves children
+// in others. Needs CAP_SYS_ADMIN over the owner of the network namespace.
+[[nodiscard]] Result<UniqueFd> EmptyDirectorySource(const char* source);
 
 // rt_sigaction(2) setting every signal but SIGKILL and SIGSTOP to SIG_DFL,
 // glibc's internal ones (32 and 33, which its sigaction() refuses) included:

@@ -85,6 +85,7 @@ static const char* Name(int e) {
     case EOVERFLOW: return "EOVERFLOW";
     case ENAMETOOLONG: return "ENAMETOOLONG";
     case EACCES: return "EACCES";
+    case EROFS: return "EROFS";
     default: {
       static char text[32];
       snprintf(text, sizeof text, "E%d", e);
@@ -417,7 +418,7 @@ static void RootFacts(char* facts, size_t size) {
 
 /* What the calling process sees of its mount namespace: cwd, the entries of
  * "/", the mounts listmount(LSMT_ROOT) lists, the mount point of the first,
- * whether /proc is there and whether mkdir("/x") fails. */
+ * whether /proc is there and what mkdir("/x") and open("/y", O_CREAT) say. */
 static void EmptyFacts(char* facts, size_t size) {
   char cwd[256] = "?";
   if (!getcwd(cwd, sizeof cwd)) snprintf(cwd, sizeof cwd, "%s", Name(errno));
@@ -447,9 +448,12 @@ static void EmptyFacts(char* facts, size_t size) {
     }
   }
   int proc = access("/proc/self", F_OK) == 0;
-  int mkdir_fails = mkdir("/x", 0755) != 0;
-  int length = snprintf(facts, size, "cwd=%s entries=%d mounts=%ld point=%s proc=%d mkdir-fails=%d", cwd, entries,
-                        mounts, point, proc, mkdir_fails);
+  const char* made_dir = mkdir("/x", 0755) == 0 ? "ok" : Name(errno);
+  const int made = open("/y", O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  const char* made_file = made >= 0 ? "ok" : Name(errno);
+  if (made >= 0) close(made);
+  int length = snprintf(facts, size, "cwd=%s entries=%d mounts=%ld point=%s proc=%d mkdir=%s creat=%s", cwd, entries,
+                        mounts, point, proc, made_dir, made_file);
   if (length > 0 && (size_t)length < size) RootFacts(facts + length, size - (size_t)length);
 }
 
