@@ -29,6 +29,12 @@
 namespace mntns {
 namespace {
 
+// The filter is no sandbox: where the kernel turns on speculation
+// mitigations (Speculative Store Bypass Disable) for every task that installs
+// a seccomp filter (spec_store_bypass_disable=seccomp), they would slow every
+// instruction of the program, not only its system calls.
+constexpr unsigned kNoSandboxMitigations = SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+
 // seccomp needs CAP_SYS_ADMIN or no_new_privs; a privileged caller keeps the
 // ability of its programs to gain privileges (set-user-ID files).
 Result<void> AllowSeccomp() {
@@ -75,7 +81,7 @@ Result<PolyfillCalls> InstallPolyfill() {
   // On failure the socket closes without a listener: the supervisor lets go
   // of this process and exits.
   auto listener = sys::InstallSeccompListener(
-      program, SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_TSYNC_ESRCH);
+      program, SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_TSYNC_ESRCH | kNoSandboxMitigations);
   if (!listener) return std::unexpected(std::move(listener.error().Wrap("install the polyfill")));
   // Where this fails the filter stays, and with nobody listening the kernel
   // answers its calls with ENOSYS: said, as any failure after the install.
@@ -146,7 +152,7 @@ Result<int> RunUnderPolyfill(const std::vector<std::string>& command, std::span<
       if (!privileged) {
         if (auto r = sys::SetNoNewPrivileges(); !r) fail(0, r.error().code);
       }
-      auto listener = sys::InstallSeccompListener(program, 0);
+      auto listener = sys::InstallSeccompListener(program, kNoSandboxMitigations);
       if (!listener) fail(1, listener.error().code);
       if (auto r = sys::SendFileDescriptor(theirs.Get(), listener->Get()); !r) fail(2, r.error().code);
     }

@@ -7,7 +7,6 @@
 #include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -355,9 +354,9 @@ Result<std::string> ReadCallerString(const Caller& caller, std::uint64_t address
 // Whether the caller's user namespace owns its mount namespace (false also
 // where that cannot be told).
 bool OwnsItsMountNamespace(const Caller& caller) {
-  UniqueFd owner(::ioctl(caller.mount_ns.Get(), sys::kNsGetUserns));
+  auto owner = sys::OwningUserNamespace(caller.mount_ns.Get());
   struct stat owner_st {}, user_st {};
-  return owner && ::fstat(owner.Get(), &owner_st) == 0 && ::fstat(caller.user_ns.Get(), &user_st) == 0 &&
+  return owner && ::fstat(owner->Get(), &owner_st) == 0 && ::fstat(caller.user_ns.Get(), &user_st) == 0 &&
          owner_st.st_ino == user_st.st_ino && owner_st.st_dev == user_st.st_dev;
 }
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -336,6 +337,28 @@ TEST(Polyfill, InstallsAFilterOnlyWhereTheKernelLacksACall) {
   const auto result = RunProgram({CliPath(), "polyfill", "--", MNTNS_RAW_CALLS_PATH, "seccomp"});
   ASSERT_EQ(result.exit_status, 0) << result.err;
   EXPECT_EQ(result.out, PolyfillNeeded().Any() ? "Seccomp:\t2\n" : "Seccomp:\t0\n");
+}
+
+// The filter is no sandbox: a kernel that turns Speculative Store Bypass
+// Disable on for every task installing a seccomp filter
+// (spec_store_bypass_disable=seccomp) must not do it for the polyfill's, in
+// CMD or in an InstallPolyfill caller. Where the kernel mitigates only on
+// request (prctl) no filter changes the state, and the test has nothing to judge.
+TEST(Polyfill, LeavesTheSpeculationMitigationsAsTheyWere) {
+  if (!PolyfillNeeded().Any()) GTEST_SKIP() << "no filter is installed on this kernel";
+  std::string mode;
+  if (FILE* f = std::fopen("/sys/devices/system/cpu/vulnerabilities/spec_store_bypass", "re")) {
+    char line[256] = "";
+    if (std::fgets(line, sizeof line, f) != nullptr) mode = line;
+    std::fclose(f);
+  }
+  if (mode.find("seccomp") == std::string::npos) GTEST_SKIP() << "this kernel mitigates only on request: " << mode;
+  const auto bare = RunProgram({MNTNS_RAW_CALLS_PATH, "speculation"});
+  const auto traced = RunProgram({CliPath(), "polyfill", "--", MNTNS_RAW_CALLS_PATH, "speculation"});
+  const auto installed = RunProgram({MNTNS_INSTALLED_CALLS_PATH, "speculation"});
+  ASSERT_EQ(bare.exit_status, 0) << bare.err;
+  EXPECT_EQ(traced.out, bare.out) << traced.err;
+  EXPECT_EQ(installed.out, bare.out) << installed.err;
 }
 
 TEST(Polyfill, PassesOnTheExitStatusOfTheCommand) {

@@ -675,6 +675,10 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
+  if (strcmp(argv[1], "speculation") == 0) {
+    printf("store-bypass=%d\n", prctl(PR_GET_SPECULATION_CTRL, PR_SPEC_STORE_BYPASS, 0, 0, 0));
+    return 0;
+  }
   if (strcmp(argv[1], "getppid") == 0 && argc == 3) {
     long n = atol(argv[2]);
     for (long i = 0; i < n; ++i) syscall(SYS_getppid);
