@@ -64,6 +64,7 @@ struct Caller {
   bool same_user_ns = false;   // in the supervisor's user namespace
   uid_t fsuid = 0;
   gid_t fsgid = 0;
+  std::vector<gid_t> groups;  // its supplementary groups
 };
 
 // The errno a failed step answers with: its own code.
@@ -185,6 +186,13 @@ std::optional<Caller> OpenCaller(int listener, const seccomp_notif& notification
   caller.has_sys_admin = (*caps & (1ULL << CAP_SYS_ADMIN)) != 0;
   caller.fsuid = static_cast<uid_t>(*fsuid);
   caller.fsgid = static_cast<gid_t>(*fsgid);
+  const auto groups = StatusField(*status, "Groups");
+  if (!groups) return std::nullopt;
+  for (int i = 0;; ++i) {
+    const auto group = FieldNumber(*groups, i, 10);
+    if (!group) break;
+    caller.groups.push_back(static_cast<gid_t>(*group));
+  }
   return caller;
 }
 
@@ -220,6 +228,8 @@ Answer AsCaller(const Caller& caller, const std::function<Answer()>& work) {
       if (auto r = sys::ChrootToWorkingDirectory(); !r) return void(answer = Fail(ENOSYS));
     }
     if (auto r = sys::Fchdir(caller.cwd.Get()); !r) return void(answer = Fail(ENOSYS));
+    // Permission checks as the caller's: its groups and fs ids, not the supervisor's.
+    if (auto r = sys::SetThreadGroups(caller.groups); !r) return void(answer = Fail(ENOSYS));
     sys::SetThreadFilesystemIds(caller.fsuid, caller.fsgid);
     answer = work();
   });
@@ -237,7 +247,16 @@ Answer AsCaller(const Caller& caller, const std::function<Answer()>& work) {
 // stands): it enters the caller's user namespace first, which it owns and
 // where it then holds them, and from there a mount namespace that user
 // namespace owns. A namespace the child is in already is not entered again.
+//
+// The child takes the caller's groups and fs ids first: entering a user
+// namespace changes only the capabilities, and the supervisor's own ids
+// (root's) would pass the owner checks of every file root owns, which the
+// caller, whose capabilities count only in its user namespace, cannot.
+// CAP_SYS_ADMIN, which the setns calls need, is no filesystem capability
+// and stays.
 bool EnterCallersPlace(const Caller& caller) {
+  if (!sys::SetThreadGroups(caller.groups)) return false;
+  sys::SetThreadFilesystemIds(caller.fsuid, caller.fsgid);
   auto own_mount_ns = InodeOf(AT_FDCWD, "/proc/self/ns/mnt");
   struct stat theirs {};
   if (!own_mount_ns || ::fstat(caller.mount_ns.Get(), &theirs) != 0) return false;
@@ -299,8 +318,9 @@ Result<std::vector<std::byte>> InCallersPlace(const Caller& caller,
 // short-lived child of the supervisor enters the caller's user and mount
 // namespaces, root and cwd, makes the namespace with `make` (kClassic: it
 // needs no factory thread, which a forked child does not have) and passes
-// the fd back. fsuid stays the child's (root of that user namespace): the
-// caller has CAP_SYS_ADMIN there, checked before.
+// the fd back. Its capabilities are those of the owner of that user
+// namespace (the caller has CAP_SYS_ADMIN there, checked before); its ids
+// and groups are the caller's (EnterCallersPlace).
 Answer InCallersUserNamespace(const Caller& caller, const std::function<Result<UniqueFd>()>& make, bool cloexec) {
   auto channel = sys::SocketPair(AF_UNIX, SOCK_SEQPACKET, "polyfill user namespace helper");
   if (!channel) return Fail(ENOSYS);

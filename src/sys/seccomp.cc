@@ -7,8 +7,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -104,6 +106,23 @@ Result<void> ChrootToWorkingDirectory() {
     return MakeError(err, "chroot", "\".\" (the caller's root)");
   }
   return kOk;
+}
+
+Result<void> SetThreadGroups(std::span<const gid_t> groups) {
+  std::vector<gid_t> own(static_cast<std::size_t>(std::max(0L, ::syscall(SYS_getgroups, 0, nullptr))));
+  const long count = ::syscall(SYS_getgroups, own.size(), own.data());
+  if (count >= 0) {
+    own.resize(static_cast<std::size_t>(count));
+    std::vector<gid_t> wanted(groups.begin(), groups.end());
+    std::sort(own.begin(), own.end());
+    std::sort(wanted.begin(), wanted.end());
+    if (own == wanted) return {};
+  }
+  if (::syscall(SYS_setgroups, groups.size(), groups.data()) != 0) {
+    const int err = errno;
+    return MakeError(err, "setgroups", fmt::format("{} groups", groups.size()));
+  }
+  return {};
 }
 
 void SetThreadFilesystemIds(uid_t fsuid, gid_t fsgid) {

@@ -63,4 +63,10 @@ namespace mntns::sys {
 // fsuid 0 drops the thread's filesystem capabilities (CAP_DAC_OVERRIDE, ...).
 void SetThreadFilesystemIds(uid_t fsuid, gid_t fsgid);
 
+// setgroups(2) of the calling thread only (the raw call: glibc's broadcasts
+// to every thread). Skipped where the thread's groups are `groups` already
+// (an unprivileged thread may not call it, CAP_SETGID); EPERM where they
+// differ and it may not.
+[[nodiscard]] Result<void> SetThreadGroups(std::span<const gid_t> groups);
+
 }  // namespace mntns::sys

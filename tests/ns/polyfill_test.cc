@@ -195,6 +195,8 @@ TEST_P(PolyfillTest, AUserInAUserNamespaceOfItsOwnGetsWhat72GivesIt) {
   EXPECT_EQ(Case("userns_of_its_own_enter", "unprivileged"), "ok");
   EXPECT_EQ(Case("ot_userns_of_its_own_recursive", "unprivileged"), "ok mntns=1 cloexec=0 marker=1 sub-mount=1");
   EXPECT_EQ(Case("ot_userns_of_its_own_plain", "unprivileged"), "EINVAL");
+  // The path is looked up as the caller: its ids and groups, not the supervisor's (root's).
+  EXPECT_EQ(Case("ot_userns_of_its_own_below_a_locked_dir", "unprivileged"), "EACCES");
   EXPECT_EQ(Case("sm_userns_of_its_own_own_mntns", "unprivileged"),
             "ok point=/tmp/raw-calls/a has_ns_id=0 same-as-by-id=1");
   EXPECT_EQ(Case("ot_userns_of_its_own_own_mntns_recursive", "unprivileged"),

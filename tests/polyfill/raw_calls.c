@@ -104,6 +104,7 @@ static long Statmount(const struct mnt_id_req_* req, void* buf, size_t size, uns
 
 static char dir[64];  /* the scratch directory: tmpfs "a" with tmpfs "a/sub" */
 static char a[96], sub[128], file[128];
+static char locked_pub[128]; /* dir/locked (0700, root's) / pub (0755) */
 
 static void Report(const char* name, long result, const char* facts) {
   if (result < 0) printf("%s %s\n", name, Name(errno));
@@ -244,6 +245,10 @@ static int Setup(int user_namespace) {
   snprintf(sub, sizeof sub, "%s/a/sub", dir);
   snprintf(file, sizeof file, "%s/file", dir);
   mkdir(a, 0755);
+  snprintf(locked_pub, sizeof locked_pub, "%s/locked", dir);
+  if (mkdir(locked_pub, 0700) != 0) return perror("mkdir locked"), -1;
+  snprintf(locked_pub, sizeof locked_pub, "%s/locked/pub", dir);
+  if (mkdir(locked_pub, 0755) != 0) return perror("mkdir locked/pub"), -1;
   if (mount("mt-a", a, "tmpfs", 0, NULL) != 0) return perror("mount a"), -1;
   mkdir(sub, 0755);
   char marker[128];
@@ -636,6 +641,11 @@ static void OwnUserNamespaceCases(const char* prefix, const char* path) {
     OpenTreeCase(name, AT_FDCWD, path, OPEN_TREE_NAMESPACE_ | AT_RECURSIVE);
     snprintf(name, sizeof name, "ot_%s_plain", prefix);
     OpenTreeCase(name, AT_FDCWD, path, OPEN_TREE_NAMESPACE_);
+    if (locked_pub[0] != '\0') {
+      /* Below a directory only root may search: the lookup is the caller's (EACCES). */
+      snprintf(name, sizeof name, "ot_%s_below_a_locked_dir", prefix);
+      OpenTreeCase(name, AT_FDCWD, locked_pub, OPEN_TREE_NAMESPACE_ | AT_RECURSIVE);
+    }
     snprintf(name, sizeof name, "%s_unshare_newns", prefix);
     Report(name, unshare(CLONE_NEWNS) == 0 ? 0 : -1, "");
     int at = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
