@@ -296,20 +296,25 @@ Result<std::vector<std::byte>> InCallersPlace(const Caller& caller,
     ::_exit(0);
   }
   write_end.Reset();
-  int code = ENOSYS;
-  std::vector<std::byte> bytes;
-  bool complete = ::read(read_end.Get(), &code, sizeof code) == sizeof code;
+  // Read to the end whatever comes (the child blocks on a full pipe until
+  // then), keeping at most what a statmount answer can be.
+  std::vector<std::byte> reply;
+  bool too_long = false;
   std::array<std::byte, 4096> chunk{};
-  while (complete && bytes.size() <= kMaximumStatmountBuffer) {
+  for (;;) {
     const ssize_t n = ::read(read_end.Get(), chunk.data(), chunk.size());
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
-    bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + n);
+    if (reply.size() + static_cast<std::size_t>(n) > sizeof(int) + kMaximumStatmountBuffer) too_long = true;
+    if (!too_long) reply.insert(reply.end(), chunk.begin(), chunk.begin() + n);
   }
+  read_end.Reset();
   (void)sys::WaitPid(*pid, 0);
-  if (!complete) return MakeError(ENOSYS, "polyfill caller's place helper");
+  int code = ENOSYS;
+  if (too_long || reply.size() < sizeof code) return MakeError(ENOSYS, "polyfill caller's place helper");
+  std::memcpy(&code, reply.data(), sizeof code);
   if (code != 0) return MakeError(code, "statmount");
-  return bytes;
+  return std::vector<std::byte>(reply.begin() + sizeof code, reply.end());
 }
 
 // For a caller in another user namespace than the supervisor's: the new
@@ -414,10 +419,18 @@ Answer OpenTree(int listener, const seccomp_notif& notification, const Caller& c
       // classic strategy clones the tree, which takes a namespace of its
       // own: a copy, whose mounts are locked as 7.2's are (so a
       // non-recursive copy of "/" is EINVAL, as on 7.2).
+      // A dirfd names a mount of the original namespace, which the copy
+      // cannot clone from: it becomes the cwd, which the unshare moves into
+      // the copy.
+      int from = at;
       if (!owns_mount_ns) {
+        if (at != AT_FDCWD) {
+          if (auto r = sys::Fchdir(at); !r) return std::unexpected(r.error());
+          from = AT_FDCWD;
+        }
         if (auto r = sys::Unshare(CLONE_NEWNS); !r) return std::unexpected(r.error());
       }
-      return OpenTreeNamespace(at, *path, flags & ~kOpenTreeNamespace, {.strategy = NamespaceStrategy::kClassic});
+      return OpenTreeNamespace(from, *path, flags & ~kOpenTreeNamespace, {.strategy = NamespaceStrategy::kClassic});
     }, (flags & O_CLOEXEC) != 0);
   }
   return AsCaller(caller, [&] {

@@ -9,6 +9,7 @@
 // task then installs one more filter, which stops its statmount calls here,
 // so that its root answers as 7.2's nullfs root does.
 #include <fcntl.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -21,18 +22,24 @@
 #include <array>
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <map>
 #include <optional>
 #include <set>
 #include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "namespace/internal.h"
 #include "polyfill/internal.h"
 #include "sys/namespaces.h"
+#include "sys/files.h"
 #include "sys/process.h"
 #include "sys/seccomp.h"
 #include "sys/tracing.h"
@@ -54,7 +61,7 @@ constexpr std::uint64_t kBelowStack = 256;
 constexpr unsigned kSeccompSetModeFilter = 1;    // SECCOMP_SET_MODE_FILTER
 // The filter is no sandbox: installing it must not turn on the speculation
 // mitigations a sandboxing filter gets (SECCOMP_FILTER_FLAG_SPEC_ALLOW).
-constexpr unsigned kSeccompFilterSpecAllow = 1U << 2;
+constexpr unsigned kSeccompFilterSpecAllow = SECCOMP_FILTER_FLAG_SPEC_ALLOW;
 
 // What the tracer is doing for a task between its seccomp stop and the exit
 // of the rewritten call.
@@ -63,6 +70,25 @@ struct Step {
   std::uint64_t clone_args = 0;   // the caller's struct clone_args
   std::uint64_t clone_flags = 0;  // its flags as the caller wrote them, restored at the exit
 };
+
+// How many seccomp filters task `tid` (0: this process) has, from
+// /proc/PID/status's Seccomp_filters; nullopt where it cannot be read.
+std::optional<long> SeccompFilters(pid_t tid) {
+  const std::string path = tid == 0 ? std::string("/proc/self/status") : fmt::format("/proc/{}/status", tid);
+  auto fd = sys::Open(AT_FDCWD, path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (!fd) return std::nullopt;
+  std::array<char, 4096> text{};
+  auto n = sys::Read(fd->Get(), std::span(text.data(), text.size() - 1), "status");
+  if (!n) return std::nullopt;
+  const std::string_view status(text.data(), *n);
+  constexpr std::string_view kKey = "\nSeccomp_filters:";
+  const std::size_t at = status.find(kKey);
+  if (at == std::string_view::npos) return std::nullopt;
+  char* end = nullptr;
+  const long count = std::strtol(text.data() + at + kKey.size(), &end, 10);
+  if (end == text.data() + at + kKey.size()) return std::nullopt;
+  return count;
+}
 
 bool IsGroupStop(int signal) { return signal == SIGSTOP || signal == SIGTSTP || signal == SIGTTIN || signal == SIGTTOU; }
 
@@ -104,6 +130,9 @@ class Tracer {
   Tracer(pid_t command, std::span<const pid_t> running) : command_(command) {
     if (command != 0) known_.insert(command);
     known_.insert(running.begin(), running.end());
+    // The tracees started as this process is (CMD's parent, InstallPolyfill's
+    // caller before the install) and then installed the polyfill's filter.
+    if (auto own = SeccompFilters(0)) polyfill_filters_only_ = *own + 1;
   }
 
   // Serves stops until the command exits (its wait status) or, without a
@@ -124,6 +153,12 @@ class Tracer {
         }
         if (tid == 0) break;
         if (auto done = Handle(tid, status)) return *done;
+        // Exits an injected call waited for, handled as any other.
+        while (!exits_.empty()) {
+          const auto [gone, its_status] = exits_.back();
+          exits_.pop_back();
+          if (auto done = Handle(gone, its_status)) return *done;
+        }
       }
       if (commit_fd >= 0) {
         pollfd fds[2] = {{signal_fd, POLLIN, 0}, {commit_fd, POLLIN, 0}};
@@ -324,8 +359,12 @@ class Tracer {
   // user namespace (which the unshare or clone3 needed). Once per task: its
   // children inherit it. Where that fails its statmount answers stay the
   // kernel's, of the sysfs or tmpfs root (docs/polyfill.md).
+  // A task with filters of its own besides the polyfill's is left alone: its
+  // filter could kill it for the seccomp() call, or stop it at a supervisor
+  // of its own that waits for this tracer.
   void TrapStatmountOfTheRoot(pid_t tid, const user_regs_struct& saved) {
     if (statmount_trapped_.count(tid) != 0) return;
+    if (!polyfill_filters_only_ || SeccompFilters(tid) != polyfill_filters_only_) return;
     const std::vector<sock_filter> filter = EmptyRootStatmountFilter();
     const int err = InjectCall(tid, saved, kSeccomp, [&](std::uint64_t address) {
       // struct sock_fprog {u16 len; u64 filter;} at `address`, the
@@ -440,7 +479,7 @@ class Tracer {
         break;
       }
       if (!WIFSTOPPED(status)) {
-        Forget(tid);
+        exits_.emplace_back(tid, status);  // Run handles it (the command's status ends the run)
         err = ESRCH;
         break;
       }
@@ -466,6 +505,8 @@ class Tracer {
   std::map<pid_t, bool> announced_;     // parent's event seen, first stop not yet (bool: empty it)
   std::set<pid_t> statmount_trapped_;   // tasks that have EmptyRootStatmountFilter()
   std::optional<UniqueFd> empty_dirs_;  // EmptyDirectories(), once tried
+  std::optional<long> polyfill_filters_only_;          // a tracee's filter count with no filter of its own
+  std::vector<std::pair<pid_t, int>> exits_;           // exits InjectCall reaped, for Run
 };
 
 }  // namespace

@@ -96,12 +96,14 @@ namespace mntns::sys {
 // nullfs root (the tmpfs says EROFS).
 [[nodiscard]] int EmptyCurrentMountNamespaceInChild(const char* source, int empty_dirs = -1);
 
-// A detached fresh sysfs (nosuid, nodev, noexec) with sb_source `source`, whose
-// mount-point directories (kernel/debug, kernel/security, fs/cgroup) are
-// permanently empty: their lookups fail with ENOENT, so mkdir and O_CREAT
-// in them do, and they can be mounted on. A mount made by fsmount() can be
-// cloned from any mount namespace (6.15+), so one made here serves children
-// in others. Needs CAP_SYS_ADMIN over the owner of the network namespace.
+// A detached sysfs mount (nosuid, nodev, noexec) with sb_source `source` (a
+// new mount of the calling network namespace's one sysfs superblock, not a
+// new filesystem), whose mount-point directories (kernel/debug,
+// kernel/security, fs/cgroup) are permanently empty: their lookups fail with
+// ENOENT, so mkdir and O_CREAT in them do, and they can be mounted on. A
+// mount made by fsmount() can be cloned from any mount namespace (6.15+), so
+// one made here serves children in others. Needs CAP_SYS_ADMIN over the
+// owner of the network namespace.
 [[nodiscard]] Result<UniqueFd> EmptyDirectorySource(const char* source);
 
 // rt_sigaction(2) setting every signal but SIGKILL and SIGSTOP to SIG_DFL,

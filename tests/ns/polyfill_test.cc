@@ -363,6 +363,21 @@ TEST(Polyfill, LeavesTheSpeculationMitigationsAsTheyWere) {
   EXPECT_EQ(installed.out, bare.out) << installed.err;
 }
 
+// A CMD with a seccomp filter of its own (here one that kills it for any
+// seccomp() call) is not made to install the statmount filter: it keeps
+// working, and its root's statmount answer is the kernel's, of the sysfs
+// directory (docs/polyfill.md), while creating there is still ENOENT.
+TEST(Polyfill, ATaskWithAFilterOfItsOwnKeepsTheKernelsStatmount) {
+  if (!PolyfillNeeded().empty_mount_namespace) GTEST_SKIP() << "unshare(UNSHARE_EMPTY_MNTNS) is native here";
+  const auto result = RunProgram({CliPath(), "polyfill", "--", MNTNS_RAW_CALLS_PATH, "empty-own-filter"});
+  ASSERT_EQ(result.exit_status, 0) << result.err;
+  EXPECT_NE(result.out.find("ue_with_a_filter_of_its_own ok cwd=/ entries=0 mounts=1 point=/ proc=0 mkdir=ENOENT "
+                            "creat=ENOENT root-mask="),
+            std::string::npos)
+      << result.out;
+  EXPECT_NE(result.out.find(" own-parent=0 fs=sysfs source=mntns-template "), std::string::npos) << result.out;
+}
+
 TEST(Polyfill, PassesOnTheExitStatusOfTheCommand) {
   const auto result = RunProgram({CliPath(), "polyfill", "--", MNTNS_RAW_CALLS_PATH, "no-such-mode"});
   EXPECT_EQ(result.exit_status, 2);

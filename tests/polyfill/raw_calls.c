@@ -33,6 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/mount.h>
@@ -683,6 +685,19 @@ int main(int argc, char** argv) {
     while (status && fgets(line, sizeof line, status)) {
       if (strncmp(line, "Seccomp:", 8) == 0) fputs(line, stdout);
     }
+    return 0;
+  }
+  if (strcmp(argv[1], "empty-own-filter") == 0) {
+    /* A filter of its own that kills the process for any seccomp() call. */
+    struct sock_filter kill_seccomp[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_seccomp, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog program = {4, kill_seccomp};
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program) != 0) return perror("seccomp"), 1;
+    UnshareCase("ue_with_a_filter_of_its_own", UNSHARE_EMPTY_MNTNS_, 0, 0);
     return 0;
   }
   if (strcmp(argv[1], "speculation") == 0) {
