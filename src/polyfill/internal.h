@@ -38,10 +38,11 @@ namespace mntns::internal {
 [[nodiscard]] Result<void> ServeNotifications(int listener, int stop_fd);
 
 // struct statmount as the kernel lays it out, from a Mount: the 512-byte
-// header, then (after one NUL, as the kernel's string area starts) the
+// header, then (after one NUL, as the kernel's string area starts where the
+// request `requested` asks for a string field, or a string is set) the
 // strings in the kernel's order (do_statmount: fs_type, mnt_root, mnt_point,
 // mnt_opts, opt_array, opt_sec_array, fs_subtype, sb_source, uid map, gid map).
-[[nodiscard]] std::vector<std::byte> EncodeStatmount(const Mount& mount);
+[[nodiscard]] std::vector<std::byte> EncodeStatmount(const Mount& mount, FieldMask requested = 0);
 
 // `bytes` (EncodeStatmount's) as statmount writes them into a buffer of
 // `bufsize` bytes: EOVERFLOW where the strings do not fit whole; without

@@ -27,14 +27,19 @@ constexpr std::uint64_t kMountAttrStrictatime = 0x20;
 // The template root's marker fields, read along with the caller's mask.
 constexpr FieldMask kMarkerFields = field::kMntBasic | field::kFsType | field::kSbSource;
 constexpr std::size_t kNativeAnswerBuffer = 1 << 16;
+// The fields that are strings (or string arrays) in struct statmount.
+constexpr FieldMask kStringFields = field::kMntRoot | field::kMntPoint | field::kFsType | field::kMntOpts |
+                                    field::kFsSubtype | field::kSbSource | field::kOptArray |
+                                    field::kOptSecArray | field::kMntUidmap | field::kMntGidmap;
 
 }  // namespace
 
-std::vector<std::byte> EncodeStatmount(const Mount& mount) {
+std::vector<std::byte> EncodeStatmount(const Mount& mount, FieldMask requested) {
   sys::RawStatmount header{};
-  // The kernel's string area starts with a NUL once it holds a string, so
-  // that no string's offset is 0.
+  // The kernel's string area starts with a NUL, so that no string's offset
+  // is 0: once a string field is asked for, even one left empty (7.2).
   std::string strings;
+  if ((requested & kStringFields) != 0) strings.push_back('\0');
   auto add = [&](const std::string& text) {
     if (strings.empty()) strings.push_back('\0');
     const auto offset = static_cast<std::uint32_t>(strings.size());
@@ -137,7 +142,7 @@ std::optional<Result<std::vector<std::byte>>> EmptyRootStatmount(std::uint64_t m
   root.ns_id = native.ns_id;
   root.sb_source = "nullfs";
   root.supported_mask = native.supported_mask;
-  return FitStatmount(EncodeStatmount(root), bufsize);
+  return FitStatmount(EncodeStatmount(root, mask), bufsize);
 }
 
 }  // namespace mntns::internal

@@ -519,7 +519,7 @@ Answer Statmount(int listener, const seccomp_notif& notification, const Caller& 
     if (kernel.has_value()) return std::move(*kernel);
     auto mount = StatmountByFd(mount_fd, request.param);
     if (!mount) return std::unexpected(mount.error());
-    return FitStatmount(EncodeStatmount(*mount), bufsize);
+    return FitStatmount(EncodeStatmount(*mount, request.param), bufsize);
   };
   std::vector<std::byte> bytes;
   Answer answer = AsCaller(caller, [&] {

@@ -153,6 +153,15 @@ TEST(EncodeStatmount, WithoutStringsIsTheHeaderAlone) {
   Mount mount;
   mount.mask = field::kMntBasic;
   EXPECT_EQ(internal::EncodeStatmount(mount).size(), 512U);
+  EXPECT_EQ(internal::EncodeStatmount(mount, field::kMntBasic | field::kSbBasic).size(), 512U);
+}
+// 7.2 keeps the NUL when a string field was asked for but none is set
+// (nullfs has no options: size 513 for a request of MNT_OPTS alone).
+TEST(EncodeStatmount, AStringFieldAskedForOpensTheStringAreaEvenWhenUnset) {
+  Mount mount;
+  mount.mask = field::kMntBasic;
+  EXPECT_EQ(internal::EncodeStatmount(mount, field::kMntOpts).size(), 513U);
+  EXPECT_EQ(internal::EncodeStatmount(mount, field::kMntBasic | field::kFsSubtype).size(), 513U);
 }
 TEST(FitStatmount, StringsThatDoNotFitWholeAreEoverflow) {
   Mount mount;

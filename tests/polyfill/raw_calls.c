@@ -394,8 +394,12 @@ static void RootFacts(char* facts, size_t size) {
     struct mnt_id_req_ basic = {.size = 24, .mnt_id = by_id.mnt_id, .param = SM_MNT_BASIC};
     buffer[0] = 0;
     if (Statmount(&basic, buffer, 24, 0) == 0) snprintf(cut, sizeof cut, "%u", words[0]);
-    length += snprintf(facts + length, size - (size_t)length, " fs-type-in-519=%s in-520=%s basic-in-24=%s",
-                       short_buffer, fitting, cut);
+    /* No options on the root: 7.2 still opens the string area (513). */
+    struct mnt_id_req_ options = {.size = 24, .mnt_id = by_id.mnt_id, .param = 0x80 /* MNT_OPTS */};
+    char options_size[16] = "";
+    if (Statmount(&options, buffer, sizeof buffer, 0) == 0) snprintf(options_size, sizeof options_size, "%u", words[0]);
+    length += snprintf(facts + length, size - (size_t)length, " fs-type-in-519=%s in-520=%s basic-in-24=%s opts-size=%s",
+                       short_buffer, fitting, cut, options_size);
   }
   const uint64_t root_id = by_id.mnt_id;
   close(root);
