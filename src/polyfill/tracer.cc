@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdint>
@@ -408,12 +409,18 @@ class Tracer {
     if (flags != 0 && flags != sys::kStatmountByFd) return std::nullopt;
     std::uint32_t size = 0;
     auto got = sys::ReadProcessMemory(tid, registers.rdi, std::as_writable_bytes(std::span(&size, 1)));
-    if (!got || *got != sizeof size || size < sys::kMntIdReqSizeVer0 || size > sizeof(sys::MntIdReq)) {
+    // copy_mnt_id_req: up to a page, the bytes past the struct zero (else E2BIG, the kernel's).
+    constexpr std::uint32_t kPage = 4096;
+    if (!got || *got != sizeof size || size < sys::kMntIdReqSizeVer0 || size > kPage) return std::nullopt;
+    std::vector<std::byte> raw(size);
+    got = sys::ReadProcessMemory(tid, registers.rdi, raw);
+    if (!got || *got != size) return std::nullopt;
+    if (std::any_of(raw.begin() + std::min<std::size_t>(size, sizeof(sys::MntIdReq)), raw.end(),
+                    [](std::byte b) { return b != std::byte{0}; })) {
       return std::nullopt;
     }
     sys::MntIdReq request{};
-    got = sys::ReadProcessMemory(tid, registers.rdi, std::as_writable_bytes(std::span(&request, 1)).first(size));
-    if (!got || *got != size) return std::nullopt;
+    std::memcpy(&request, raw.data(), std::min<std::size_t>(size, sizeof request));
     if (flags == sys::kStatmountByFd) {
       // Only where BY_FD is native (7.0): on 6.x the first filter sends it
       // to the supervisor. The fd's mount, by id, as below.

@@ -232,7 +232,8 @@ TEST_P(PolyfillTest, StatmountByFdIntoAnUnwritableBufferIsEfault) {
 constexpr const char* kEmptyFacts =
     "ok cwd=/ entries=0 mounts=1 point=/ proc=0 mkdir=ENOENT creat=ENOENT"
     " root-mask=127f size=531 own-parent=1 fs=nullfs source=nullfs magic=4e554c4c attr=20 prop=40000"
-    " by-fd=nullfs/own-parent=1 fs-type-in-519=EOVERFLOW in-520=520 basic-in-24=24 opts-size=513"
+    " by-fd=nullfs/own-parent=1 request-40=own-parent=1 fs-type-in-519=EOVERFLOW in-520=520 basic-in-24=24"
+    " opts-size=513"
     " overmounted=2 top=tmpfs/parent-is-root=1";
 
 TEST_P(PolyfillTest, UnshareEmptyMntnsPutsTheCallerAloneAtAnEmptyRoot) {

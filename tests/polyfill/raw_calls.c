@@ -394,6 +394,15 @@ static void RootFacts(char* facts, size_t size) {
     struct mnt_id_req_ basic = {.size = 24, .mnt_id = by_id.mnt_id, .param = SM_MNT_BASIC};
     buffer[0] = 0;
     if (Statmount(&basic, buffer, 24, 0) == 0) snprintf(cut, sizeof cut, "%u", words[0]);
+    /* A request longer than the struct, its tail zero: accepted. */
+    struct {
+      struct mnt_id_req_ req;
+      uint64_t tail;
+    } longer = {{.size = 40, .mnt_id = by_id.mnt_id, .param = SM_MNT_BASIC}, 0};
+    char longer_facts[16] = "";
+    if (Statmount(&longer.req, buffer, sizeof buffer, 0) != 0) snprintf(longer_facts, sizeof longer_facts, "%s", Name(errno));
+    else snprintf(longer_facts, sizeof longer_facts, "own-parent=%d", buffer[6] == buffer[5]);
+    length += snprintf(facts + length, size - (size_t)length, " request-40=%s", longer_facts);
     /* No options on the root: 7.2 still opens the string area (513). */
     struct mnt_id_req_ options = {.size = 24, .mnt_id = by_id.mnt_id, .param = 0x80 /* MNT_OPTS */};
     char options_size[16] = "";
