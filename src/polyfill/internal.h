@@ -13,6 +13,7 @@
 #include "mntns/fd.h"
 #include "mntns/polyfill.h"
 #include "mntns/query.h"
+#include "sys/uapi.h"
 
 namespace mntns::internal {
 
@@ -48,6 +49,12 @@ namespace mntns::internal {
 // `bufsize` bytes: EOVERFLOW where the strings do not fit whole; without
 // strings the header is cut at bufsize (its `size` says so).
 [[nodiscard]] Result<std::vector<std::byte>> FitStatmount(std::vector<std::byte> bytes, std::uint64_t bufsize);
+
+// The struct mnt_id_req task `tid` passed at `address`, read as the kernel's
+// copy_mnt_id_req reads it: E2BIG above a page or for a nonzero byte past
+// the struct 7.2 knows, EINVAL below MNT_ID_REQ_SIZE_VER0, EFAULT where the
+// memory cannot be read (the missing tail of a short request is zero).
+[[nodiscard]] Result<sys::MntIdReq> ReadMntIdReq(pid_t tid, std::uint64_t address);
 
 // 7.2's statmount answer (mask `mask`, into `bufsize` bytes) for mount
 // `mount_id` of namespace `ns_id` (0: the calling thread's) where that mount

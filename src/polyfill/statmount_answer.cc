@@ -11,6 +11,7 @@
 #include "namespace/internal.h"
 #include "polyfill/internal.h"
 #include "query/statmount.h"
+#include "sys/seccomp.h"
 #include "sys/syscalls.h"
 #include "sys/uapi.h"
 
@@ -33,6 +34,27 @@ constexpr FieldMask kStringFields = field::kMntRoot | field::kMntPoint | field::
                                     field::kOptSecArray | field::kMntUidmap | field::kMntGidmap;
 
 }  // namespace
+
+Result<sys::MntIdReq> ReadMntIdReq(pid_t tid, std::uint64_t address) {
+  constexpr std::uint32_t kPageSize = 4096;
+  constexpr const char* kWhat = "struct mnt_id_req";
+  // The size first, then the struct of that size.
+  std::uint32_t size = 0;
+  auto got = sys::ReadProcessMemory(tid, address, std::as_writable_bytes(std::span(&size, 1)));
+  if (!got || *got != sizeof size) return MakeError(EFAULT, "read", kWhat);
+  if (size > kPageSize) return MakeError(E2BIG, "read", kWhat);
+  if (size < sys::kMntIdReqSizeVer0) return MakeError(EINVAL, "read", kWhat);
+  std::vector<std::byte> raw(size);
+  got = sys::ReadProcessMemory(tid, address, raw);
+  if (!got || *got != size) return MakeError(EFAULT, "read", kWhat);
+  if (std::any_of(raw.begin() + std::min<std::size_t>(size, sizeof(sys::MntIdReq)), raw.end(),
+                  [](std::byte b) { return b != std::byte{0}; })) {
+    return MakeError(E2BIG, "read", kWhat);
+  }
+  sys::MntIdReq request{};
+  std::memcpy(&request, raw.data(), std::min<std::size_t>(size, sizeof request));
+  return request;
+}
 
 std::vector<std::byte> EncodeStatmount(const Mount& mount, FieldMask requested) {
   sys::RawStatmount header{};

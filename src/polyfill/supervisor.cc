@@ -94,50 +94,6 @@ Answer NewFd(UniqueFd fd, bool cloexec) {
 
 Result<UniqueFd> OpenAt(int dirfd, const char* path, int flags) { return sys::Open(dirfd, path, flags | O_CLOEXEC); }
 
-// "Uid:\treal\teffective\tsaved\tfs" and the like, from /proc/TID/status.
-std::optional<std::string> StatusField(const std::string& status, std::string_view name) {
-  const std::string key = "\n" + std::string(name) + ":";
-  const std::size_t at = status.find(key);
-  if (at == std::string::npos) return std::nullopt;
-  const std::size_t start = at + key.size();
-  const std::size_t end = status.find('\n', start);
-  return status.substr(start, end == std::string::npos ? std::string::npos : end - start);
-}
-
-// The n-th whitespace-separated number of a status field.
-std::optional<unsigned long long> FieldNumber(const std::string& field, int index, int base) {
-  const char* p = field.c_str();
-  for (int i = 0;; ++i) {
-    while (*p == ' ' || *p == '\t') ++p;
-    if (*p == '\0') return std::nullopt;
-    char* end = nullptr;
-    errno = 0;
-    const unsigned long long value = std::strtoull(p, &end, base);
-    if (end == p || errno != 0) return std::nullopt;
-    if (i == index) return value;
-    p = end;
-  }
-}
-
-Result<std::string> ReadSmallFile(int dirfd, const char* path) {
-  auto fd = OpenAt(dirfd, path, O_RDONLY);
-  if (!fd) return std::unexpected(fd.error());
-  std::string text = "\n";
-  std::array<char, 4096> chunk{};
-  for (;;) {
-    const ssize_t n = ::read(fd->Get(), chunk.data(), chunk.size());
-    if (n < 0) {
-      const int err = errno;
-      if (err == EINTR) continue;
-      return MakeError(err, "read", path);
-    }
-    if (n == 0) break;
-    text.append(chunk.data(), static_cast<std::size_t>(n));
-    if (text.size() > (1 << 16)) break;
-  }
-  return text;
-}
-
 Result<std::uint64_t> InodeOf(int dirfd, const char* path) {
   struct stat st {};
   if (::fstatat(dirfd, path, &st, 0) != 0) {
@@ -163,7 +119,7 @@ std::optional<Caller> OpenCaller(int listener, const seccomp_notif& notification
   auto user_ns_fd = OpenAt(caller.proc.Get(), "ns/user", O_RDONLY);
   auto root = OpenAt(caller.proc.Get(), "root", O_PATH | O_DIRECTORY);
   auto cwd = OpenAt(caller.proc.Get(), "cwd", O_PATH | O_DIRECTORY);
-  auto status = ReadSmallFile(caller.proc.Get(), "status");
+  auto status = sys::ReadProcStatus(caller.proc.Get(), "status");
   auto user_ns = InodeOf(caller.proc.Get(), "ns/user");
   auto own_user_ns = InodeOf(AT_FDCWD, "/proc/thread-self/ns/user");
   // Everything above was read from whatever task has TID now: only a
@@ -175,24 +131,19 @@ std::optional<Caller> OpenCaller(int listener, const seccomp_notif& notification
   caller.root = std::move(*root);
   caller.cwd = std::move(*cwd);
   caller.same_user_ns = *user_ns == *own_user_ns;
-  const auto effective = StatusField(*status, "CapEff");
-  const auto uids = StatusField(*status, "Uid");
-  const auto gids = StatusField(*status, "Gid");
-  if (!effective || !uids || !gids) return std::nullopt;
-  const auto caps = FieldNumber(*effective, 0, 16);
-  const auto fsuid = FieldNumber(*uids, 3, 10);
-  const auto fsgid = FieldNumber(*gids, 3, 10);
-  if (!caps || !fsuid || !fsgid) return std::nullopt;
-  caller.has_sys_admin = (*caps & (1ULL << CAP_SYS_ADMIN)) != 0;
-  caller.fsuid = static_cast<uid_t>(*fsuid);
-  caller.fsgid = static_cast<gid_t>(*fsgid);
-  const auto groups = StatusField(*status, "Groups");
-  if (!groups) return std::nullopt;
-  for (int i = 0;; ++i) {
-    const auto group = FieldNumber(*groups, i, 10);
-    if (!group) break;
-    caller.groups.push_back(static_cast<gid_t>(*group));
-  }
+  const auto effective = sys::ProcStatusField(*status, "CapEff");
+  const auto uids = sys::ProcStatusField(*status, "Uid");
+  const auto gids = sys::ProcStatusField(*status, "Gid");
+  const auto groups = sys::ProcStatusField(*status, "Groups");
+  if (!effective || !uids || !gids || !groups) return std::nullopt;
+  const auto caps = sys::ProcStatusNumbers(*effective, 16);
+  const auto uid_set = sys::ProcStatusNumbers(*uids);  // real, effective, saved, fs
+  const auto gid_set = sys::ProcStatusNumbers(*gids);
+  if (caps.size() != 1 || uid_set.size() != 4 || gid_set.size() != 4) return std::nullopt;
+  caller.has_sys_admin = (caps[0] & (1ULL << CAP_SYS_ADMIN)) != 0;
+  caller.fsuid = static_cast<uid_t>(uid_set[3]);
+  caller.fsgid = static_cast<gid_t>(gid_set[3]);
+  for (const auto group : sys::ProcStatusNumbers(*groups)) caller.groups.push_back(static_cast<gid_t>(group));
   return caller;
 }
 
@@ -493,23 +444,9 @@ Answer Statmount(int listener, const seccomp_notif& notification, const Caller& 
   const std::uint64_t bufsize = notification.data.args[2];
   const auto flags = static_cast<unsigned>(notification.data.args[3]);
   if ((flags & ~sys::kStatmountByFd) != 0) return Fail(EINVAL);
-  // copy_mnt_id_req: the size first, then the struct; bytes past the ones
-  // this kernel knows must be zero (E2BIG), a struct above a page is E2BIG.
-  std::uint32_t size = 0;
-  auto got = sys::ReadProcessMemory(caller.tid, request_address,
-                                    std::as_writable_bytes(std::span(&size, 1)));
-  if (!got || *got != sizeof size) return Fail(EFAULT);
-  if (size > kPageSize) return Fail(E2BIG);
-  if (size < sys::kMntIdReqSizeVer0) return Fail(EINVAL);
-  std::vector<std::byte> raw(size);
-  got = sys::ReadProcessMemory(caller.tid, request_address, raw);
-  if (!got || *got != size) return Fail(EFAULT);
-  if (std::any_of(raw.begin() + std::min<std::size_t>(size, sizeof(sys::MntIdReq)), raw.end(),
-                  [](std::byte b) { return b != std::byte{0}; })) {
-    return Fail(E2BIG);
-  }
-  sys::MntIdReq request{};
-  std::memcpy(&request, raw.data(), std::min<std::size_t>(size, sizeof request));
+  auto read = ReadMntIdReq(caller.tid, request_address);
+  if (!read) return Fail(read.error().code);
+  const sys::MntIdReq request = *read;
   if (!sys::NotificationStillValid(listener, notification.id)) return Fail(ENOENT);
   if (request.mnt_id != 0 || request.mnt_ns_id != 0) return Fail(EINVAL);
   auto fd = CallerFd(caller, static_cast<int>(request.mnt_ns_fd_or_mnt_fd));

@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -78,19 +77,9 @@ int LeaveTheCallersState(int channel) {
 // A field of /proc/PID/task/TID/status ("TracerPid", "State"): the text
 // after the colon and its blanks; empty where the thread is gone.
 std::string ThreadStatusField(pid_t pid, pid_t tid, const char* key) {
-  FILE* status = std::fopen(fmt::format("/proc/{}/task/{}/status", pid, tid).c_str(), "re");
-  if (status == nullptr) return {};
-  char line[128];
-  std::string value;
-  const std::size_t length = std::strlen(key);
-  while (std::fgets(line, sizeof line, status) != nullptr) {
-    if (std::strncmp(line, key, length) == 0 && line[length] == ':') {
-      value = line + length + 1 + std::strspn(line + length + 1, " \t");
-      break;
-    }
-  }
-  std::fclose(status);
-  return value;
+  auto status = sys::ReadProcStatus(AT_FDCWD, fmt::format("/proc/{}/task/{}/status", pid, tid).c_str());
+  const auto field = status ? sys::ProcStatusField(*status, key) : std::nullopt;
+  return field ? std::string(*field) : std::string();
 }
 
 // Seizes every thread of `pid` that `seen` does not list, again and again
@@ -115,7 +104,8 @@ int SeizeNewThreads(pid_t pid, std::set<pid_t>& seen, std::vector<pid_t>& seized
       if (err == EPERM) {
         // Started by a thread we had seized: attached with it
         // (PTRACE_O_TRACECLONE), its first stop comes to the tracer.
-        if (std::atol(ThreadStatusField(pid, tid, "TracerPid").c_str()) == ::getpid()) continue;
+        const auto tracer = sys::ProcStatusNumbers(ThreadStatusField(pid, tid, "TracerPid"));
+        if (tracer.size() == 1 && tracer[0] == static_cast<unsigned long long>(::getpid())) continue;
         // Exiting (the kernel says EPERM for those), or gone meanwhile.
         const std::string state = ThreadStatusField(pid, tid, "State");
         if (state.empty() || state[0] == 'Z' || state[0] == 'X') continue;

@@ -76,19 +76,11 @@ struct Step {
 // /proc/PID/status's Seccomp_filters; nullopt where it cannot be read.
 std::optional<long> SeccompFilters(pid_t tid) {
   const std::string path = tid == 0 ? std::string("/proc/self/status") : fmt::format("/proc/{}/status", tid);
-  auto fd = sys::Open(AT_FDCWD, path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (!fd) return std::nullopt;
-  std::array<char, 4096> text{};
-  auto n = sys::Read(fd->Get(), std::span(text.data(), text.size() - 1), "status");
-  if (!n) return std::nullopt;
-  const std::string_view status(text.data(), *n);
-  constexpr std::string_view kKey = "\nSeccomp_filters:";
-  const std::size_t at = status.find(kKey);
-  if (at == std::string_view::npos) return std::nullopt;
-  char* end = nullptr;
-  const long count = std::strtol(text.data() + at + kKey.size(), &end, 10);
-  if (end == text.data() + at + kKey.size()) return std::nullopt;
-  return count;
+  auto status = sys::ReadProcStatus(AT_FDCWD, path.c_str());
+  const auto field = status ? sys::ProcStatusField(*status, "Seccomp_filters") : std::nullopt;
+  const auto count = field ? sys::ProcStatusNumbers(*field) : std::vector<unsigned long long>();
+  if (count.size() != 1) return std::nullopt;
+  return static_cast<long>(count[0]);
 }
 
 bool IsGroupStop(int signal) { return signal == SIGSTOP || signal == SIGTSTP || signal == SIGTTIN || signal == SIGTTOU; }
@@ -404,23 +396,13 @@ class Tracer {
   }
 
   static std::optional<Result<std::vector<std::byte>>> EmptyRootAnswer(pid_t tid, const user_regs_struct& registers) {
-    // Unknown flags and any request the kernel refuses are the kernel's.
+    // Unknown flags are the kernel's.
     const auto flags = static_cast<unsigned>(registers.r10);
     if (flags != 0 && flags != sys::kStatmountByFd) return std::nullopt;
-    std::uint32_t size = 0;
-    auto got = sys::ReadProcessMemory(tid, registers.rdi, std::as_writable_bytes(std::span(&size, 1)));
-    // copy_mnt_id_req: up to a page, the bytes past the struct zero (else E2BIG, the kernel's).
-    constexpr std::uint32_t kPage = 4096;
-    if (!got || *got != sizeof size || size < sys::kMntIdReqSizeVer0 || size > kPage) return std::nullopt;
-    std::vector<std::byte> raw(size);
-    got = sys::ReadProcessMemory(tid, registers.rdi, raw);
-    if (!got || *got != size) return std::nullopt;
-    if (std::any_of(raw.begin() + std::min<std::size_t>(size, sizeof(sys::MntIdReq)), raw.end(),
-                    [](std::byte b) { return b != std::byte{0}; })) {
-      return std::nullopt;
-    }
-    sys::MntIdReq request{};
-    std::memcpy(&request, raw.data(), std::min<std::size_t>(size, sizeof request));
+    // Any request the kernel refuses is the kernel's to refuse.
+    auto read = ReadMntIdReq(tid, registers.rdi);
+    if (!read) return std::nullopt;
+    sys::MntIdReq request = *read;
     if (flags == sys::kStatmountByFd) {
       // Only where BY_FD is native (7.0): on 6.x the first filter sends it
       // to the supervisor. The fd's mount, by id, as below.

@@ -13,10 +13,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
+#include <charconv>
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 
 #include <fmt/format.h>
 
@@ -172,19 +173,63 @@ Result<void> SetParentDeathSignal(int sig) {
   return kOk;
 }
 
+Result<std::string> ReadProcStatus(int dirfd, const char* path) {
+  constexpr std::size_t kLimit = std::size_t{1} << 20;
+  UniqueFd fd(::openat(dirfd, path, O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    const int err = errno;
+    return MakeError(err, "open", path);
+  }
+  std::string text;
+  std::array<char, 4096> chunk{};
+  for (;;) {
+    const ssize_t n = ::read(fd.Get(), chunk.data(), chunk.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      return MakeError(err, "read", path);
+    }
+    if (n == 0) return text;
+    if (text.size() + static_cast<std::size_t>(n) > kLimit) return MakeError(E2BIG, "read", path);
+    text.append(chunk.data(), static_cast<std::size_t>(n));
+  }
+}
+
+std::optional<std::string_view> ProcStatusField(std::string_view status, std::string_view key) {
+  for (std::size_t line = 0; line < status.size();) {
+    const std::size_t end = std::min(status.find('\n', line), status.size());
+    const std::string_view text = status.substr(line, end - line);
+    if (text.size() > key.size() && text.starts_with(key) && text[key.size()] == ':') {
+      std::string_view value = text.substr(key.size() + 1);
+      value.remove_prefix(std::min(value.find_first_not_of(" \t"), value.size()));
+      return value;
+    }
+    line = end + 1;
+  }
+  return std::nullopt;
+}
+
+std::vector<unsigned long long> ProcStatusNumbers(std::string_view field, int base) {
+  std::vector<unsigned long long> numbers;
+  for (;;) {
+    field.remove_prefix(std::min(field.find_first_not_of(" \t"), field.size()));
+    unsigned long long value = 0;
+    const auto [end, error] = std::from_chars(field.data(), field.data() + field.size(), value, base);
+    if (error != std::errc()) return numbers;
+    numbers.push_back(value);
+    field.remove_prefix(static_cast<std::size_t>(end - field.data()));
+  }
+}
+
 namespace {
 
 // The "Threads:" count of `proc_dir`/self/status; 0 where it cannot be read.
 long ThreadCount(int proc_dir) {
-  const int fd = ::openat(proc_dir, "self/status", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  char text[4096];
-  const ssize_t size = ::read(fd, text, sizeof text - 1);
-  ::close(fd);
-  if (size <= 0) return 0;
-  text[size] = '\0';
-  const char* field = std::strstr(text, "\nThreads:");
-  return field == nullptr ? 0 : std::strtol(field + std::strlen("\nThreads:"), nullptr, 10);
+  auto status = ReadProcStatus(proc_dir, "self/status");
+  if (!status) return 0;
+  const auto field = ProcStatusField(*status, "Threads");
+  const auto count = field ? ProcStatusNumbers(*field) : std::vector<unsigned long long>();
+  return count.empty() ? 0 : static_cast<long>(count[0]);
 }
 
 }  // namespace

@@ -10,8 +10,11 @@
 #include <sys/wait.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include "mntns/error.h"
 #include "mntns/fd.h"
@@ -103,6 +106,17 @@ struct ChildStatus {
 
 // PR_GET_NAME: the calling thread's name (comm).
 [[nodiscard]] Result<std::string> ThreadName();
+
+// /proc status files ("Key:\tvalue" lines: PID/status, PID/task/TID/status).
+// The file `path` below `dirfd`, whole (a task with many groups has more
+// than a page; E2BIG above a MiB).
+[[nodiscard]] Result<std::string> ReadProcStatus(int dirfd, const char* path);
+// Field `key` of such a text: what follows its colon and blanks, up to the
+// end of its line; nullopt where it has no such line.
+[[nodiscard]] std::optional<std::string_view> ProcStatusField(std::string_view status, std::string_view key);
+// The blank-separated numbers a field starts with, in `base` ("CapEff" is
+// one in hex, "Uid" four decimals, "Groups" any number of them).
+[[nodiscard]] std::vector<unsigned long long> ProcStatusNumbers(std::string_view field, int base = 10);
 
 // Waits (at most a second) until the calling process has one thread, as
 // /proc's "self/status" below `proc_dir` counts them. A joined thread is not

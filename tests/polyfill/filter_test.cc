@@ -2,11 +2,14 @@
 // classic-BPF interpreter (the few instructions the filter uses): which calls
 // of which architecture reach the supervisor, which the tracer, which run
 // natively. The kernel runs the same program; tests/ns/polyfill_test.cc
-// judges what the trapped calls then return.
+// judges what the trapped calls then return. Then the pieces of those
+// answers that need no kernel: statmount's layout, mnt_id_req's reading.
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cerrno>
@@ -23,11 +26,13 @@ namespace {
 
 constexpr std::uint32_t kX32 = 0x40000000;  // __X32_SYSCALL_BIT
 
-// Runs `program` on `data` as the kernel's seccomp does; what it returns.
-std::uint32_t Run(const std::vector<sock_filter>& program, const seccomp_data& data) {
+// Runs `program` on `data` as the kernel's seccomp does; what it returns
+// (and in `executed`, how many instructions it ran).
+std::uint32_t Interpret(const std::vector<sock_filter>& program, const seccomp_data& data, int* executed = nullptr) {
   std::uint32_t accumulator = 0;
   for (std::size_t pc = 0; pc < program.size(); ++pc) {
     const sock_filter& op = program[pc];
+    if (executed != nullptr) ++*executed;
     switch (op.code) {
       case BPF_LD | BPF_W | BPF_ABS:
         if (op.k + 4 > sizeof data) return 0xdeadbeef;
@@ -57,7 +62,7 @@ std::uint32_t Verdict(std::uint32_t arch, int nr, std::initializer_list<std::uin
   data.nr = nr;
   int i = 0;
   for (std::uint64_t arg : args) data.args[i++] = arg;
-  return Run(internal::PolyfillFilter(calls), data);
+  return Interpret(internal::PolyfillFilter(calls), data);
 }
 
 TEST(PolyfillFilter, NotifiesOpenTreeWithOpenTreeNamespace) {
@@ -116,7 +121,7 @@ std::uint32_t EmptyRootVerdict(std::uint32_t arch, int nr, std::initializer_list
   data.nr = nr;
   int i = 0;
   for (std::uint64_t arg : args) data.args[i++] = arg;
-  return Run(internal::EmptyRootStatmountFilter(), data);
+  return Interpret(internal::EmptyRootStatmountFilter(), data);
 }
 TEST(EmptyRootStatmountFilter, TracesEveryNativeStatmount) {
   EXPECT_EQ(EmptyRootVerdict(AUDIT_ARCH_X86_64, 457, {0, 0, 0, 0}), SECCOMP_RET_TRACE);
@@ -193,6 +198,47 @@ TEST(FitStatmount, TheHeaderAloneIsCutWhereTheBufferEnds) {
   ASSERT_TRUE(two);
   EXPECT_EQ(two->size(), 2U);
   EXPECT_EQ((*two)[0], std::byte{2});
+}
+
+// ---- ReadMntIdReq: copy_mnt_id_req's rules, on this process's own memory -----
+
+int ReadErrno(const void* request) {
+  auto read = internal::ReadMntIdReq(::getpid(), reinterpret_cast<std::uint64_t>(request));
+  return read ? 0 : read.error().code;
+}
+
+TEST(ReadMntIdReq, ReadsTheStructOfTheSizeItNamesAndZeroesTheRest) {
+  sys::MntIdReq full{};
+  full.size = sys::kMntIdReqSizeVer1;
+  full.mnt_id = 42;
+  full.param = 0x12;
+  full.mnt_ns_id = 7;
+  auto read = internal::ReadMntIdReq(::getpid(), reinterpret_cast<std::uint64_t>(&full));
+  ASSERT_TRUE(read) << read.error().Message();
+  EXPECT_EQ(read->mnt_id, 42U);
+  EXPECT_EQ(read->param, 0x12U);
+  EXPECT_EQ(read->mnt_ns_id, 7U);
+  full.size = sys::kMntIdReqSizeVer0;  // VER0 has no mnt_ns_id: not read
+  read = internal::ReadMntIdReq(::getpid(), reinterpret_cast<std::uint64_t>(&full));
+  ASSERT_TRUE(read) << read.error().Message();
+  EXPECT_EQ(read->mnt_ns_id, 0U);
+}
+
+TEST(ReadMntIdReq, RefusesWhatTheKernelRefuses) {
+  alignas(8) std::byte page[2 * 4096] = {};
+  auto set_size = [&](std::uint32_t size) { std::memcpy(page, &size, sizeof size); };
+  set_size(sys::kMntIdReqSizeVer0 - 1);
+  EXPECT_EQ(ReadErrno(page), EINVAL);
+  set_size(4096 + 1);
+  EXPECT_EQ(ReadErrno(page), E2BIG);
+  set_size(4096);
+  EXPECT_EQ(ReadErrno(page), 0) << "a page with a zero tail";
+  page[4095] = std::byte{1};
+  EXPECT_EQ(ReadErrno(page), E2BIG) << "a nonzero byte past the struct";
+  page[4095] = std::byte{0};
+  page[sizeof(sys::MntIdReq) - 1] = std::byte{1};
+  EXPECT_EQ(ReadErrno(page), 0) << "the struct's own last byte is not the tail";
+  EXPECT_EQ(ReadErrno(nullptr), EFAULT);
 }
 
 }  // namespace

@@ -10,7 +10,9 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -114,6 +116,40 @@ TEST(SysLockWholeFile, ARecordLockHeldByAnotherProcessIsRefusedAtOnce) {
   ASSERT_FALSE(locked.has_value());
   EXPECT_TRUE(locked.error().code == EAGAIN || locked.error().code == EACCES) << locked.error().Message();
   EXPECT_EQ(locked.error().operation, "fcntl(F_SETLK)");
+}
+
+// ---- /proc status files (sys/process.h) -------------------------------------
+
+TEST(ProcStatus, AFieldIsTheTextAfterItsColonAndBlanksToTheEndOfItsLine) {
+  const std::string status = "Name:\tcat\nUid:\t0\t1000\t1000\t1000\nGroups:\t\nCapEff:\t000001ffffffffff\n";
+  EXPECT_EQ(sys::ProcStatusField(status, "Name"), "cat");
+  EXPECT_EQ(sys::ProcStatusField(status, "Uid"), "0\t1000\t1000\t1000");
+  EXPECT_EQ(sys::ProcStatusField(status, "Groups"), "");
+  EXPECT_EQ(sys::ProcStatusField(status, "Cap"), std::nullopt) << "a prefix of a key is no key";
+  EXPECT_EQ(sys::ProcStatusField(status, "Gid"), std::nullopt);
+  EXPECT_EQ(sys::ProcStatusField("Threads:\t3", "Threads"), "3") << "the last line needs no newline";
+}
+
+TEST(ProcStatus, NumbersAreTheBlankSeparatedOnesAFieldStartsWith) {
+  using Numbers = std::vector<unsigned long long>;
+  EXPECT_EQ(sys::ProcStatusNumbers("0\t1000\t1000 1001"), (Numbers{0, 1000, 1000, 1001}));
+  EXPECT_EQ(sys::ProcStatusNumbers("000001ffffffffff", 16), (Numbers{0x1ffffffffffULL}));
+  EXPECT_EQ(sys::ProcStatusNumbers(""), Numbers{});
+  EXPECT_EQ(sys::ProcStatusNumbers("S (sleeping)"), Numbers{});
+  EXPECT_EQ(sys::ProcStatusNumbers("4 5x 6"), (Numbers{4, 5})) << "up to the first that is not one";
+  EXPECT_EQ(sys::ProcStatusNumbers("99999999999999999999999"), Numbers{}) << "out of range";
+}
+
+TEST(ProcStatus, ReadsTheWholeFileOfTheCallingProcess) {
+  auto status = sys::ReadProcStatus(AT_FDCWD, "/proc/self/status");
+  ASSERT_TRUE(status) << status.error().Message();
+  const auto pid = sys::ProcStatusField(*status, "Pid");
+  ASSERT_TRUE(pid);
+  EXPECT_EQ(sys::ProcStatusNumbers(*pid), std::vector<unsigned long long>{static_cast<unsigned long long>(::getpid())});
+  auto missing = sys::ReadProcStatus(AT_FDCWD, "/proc/self/no-such-status");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ENOENT);
+  EXPECT_NE(missing.error().Message().find("no-such-status"), std::string::npos) << missing.error().Message();
 }
 
 }  // namespace
