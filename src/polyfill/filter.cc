@@ -2,7 +2,10 @@
 // 6.x lacks reach the supervisor; every other call runs natively, so a program
 // pays for the filter only the few BPF instructions below. clone3 is the
 // exception: its flags are in memory, out of BPF's reach, so every clone3
-// stops at the tracer (which lets those without CLONE_EMPTY_MNTNS go on).
+// stops at the tracer (which lets those without CLONE_EMPTY_MNTNS go on),
+// and so does every listmount where namespaces are emulated: its request is
+// in memory too, and the supervisor must see whether it names one of the
+// emulation's namespaces (it lets the others go on).
 // A task the tracer emptied a namespace for adds a second, smaller program
 // (EmptyRootStatmountFilter) that stops its statmount calls.
 #include <linux/audit.h>
@@ -21,7 +24,7 @@ constexpr std::uint32_t kOpenTreeNamespace = 1U << 1;   // OPEN_TREE_NAMESPACE, 
 constexpr std::uint32_t kFsmountNamespace = 0x2;        // FSMOUNT_NAMESPACE, 7.1
 constexpr std::uint32_t kUnshareEmptyMountNamespace = 0x00100000;  // UNSHARE_EMPTY_MNTNS, 7.1
 constexpr std::uint32_t kX32SyscallBit = 0x40000000;             // __X32_SYSCALL_BIT
-constexpr long kOpenTree = 428, kFsmount = 432, kStatmount = 457, kUnshare = 272, kClone3 = 435;
+constexpr long kOpenTree = 428, kFsmount = 432, kStatmount = 457, kListmount = 458, kUnshare = 272, kClone3 = 435;
 
 sock_filter Statement(std::uint16_t code, std::uint32_t k) { return BPF_STMT(code, k); }
 sock_filter Jump(std::uint16_t code, std::uint32_t k, std::uint8_t if_true, std::uint8_t if_false) {
@@ -46,6 +49,9 @@ std::vector<sock_filter> PolyfillFilter(const PolyfillCalls& calls) {
   if (calls.open_tree_namespace) traps.push_back({kOpenTree, 2, kOpenTreeNamespace, SECCOMP_RET_USER_NOTIF});
   if (calls.fsmount_namespace) traps.push_back({kFsmount, 1, kFsmountNamespace, SECCOMP_RET_USER_NOTIF});
   if (calls.statmount_by_fd) traps.push_back({kStatmount, 3, sys::kStatmountByFd, SECCOMP_RET_USER_NOTIF});
+  if (calls.open_tree_namespace || calls.fsmount_namespace) {
+    traps.push_back({kListmount, -1, 0, SECCOMP_RET_USER_NOTIF});
+  }
   if (calls.empty_mount_namespace) {
     traps.push_back({kUnshare, 0, kUnshareEmptyMountNamespace, SECCOMP_RET_TRACE});
     traps.push_back({kClone3, -1, 0, SECCOMP_RET_TRACE});

@@ -15,9 +15,11 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <fmt/format.h>
@@ -25,7 +27,9 @@
 #include "helper_thread.h"
 #include "mntns/namespace.h"
 #include "mntns/query.h"
+#include "namespace/internal.h"
 #include "polyfill/internal.h"
+#include "query/statmount.h"
 #include "sys/namespaces.h"
 #include "sys/process.h"
 #include "sys/seccomp.h"
@@ -36,7 +40,7 @@
 namespace mntns::internal {
 namespace {
 
-constexpr long kOpenTree = 428, kFsmount = 432, kStatmount = 457;
+constexpr long kOpenTree = 428, kFsmount = 432, kStatmount = 457, kListmount = 458;
 constexpr unsigned kOpenTreeClone = 1U << 0;
 constexpr unsigned kOpenTreeNamespace = 1U << 1;
 constexpr unsigned kOpenTreeKnownFlags = AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_RECURSIVE |
@@ -70,9 +74,10 @@ struct Caller {
 // The errno a failed step answers with: its own code.
 struct Answer {
   int error = 0;             // errno, or 0
-  std::optional<int> value;  // return value where error == 0 and no fd is installed
+  std::optional<long> value; // return value where error == 0 and no fd is installed
   UniqueFd fd;               // an fd to install (ADDFD)
   unsigned fd_flags = 0;     // O_CLOEXEC or 0
+  bool native = false;       // the kernel makes the call itself (SECCOMP_USER_NOTIF_FLAG_CONTINUE)
 };
 
 Answer Fail(int code) {
@@ -83,6 +88,15 @@ Answer Fail(int code) {
 Answer Success() {
   Answer answer;
   answer.value = 0;
+  return answer;
+}
+// For calls the filter cannot tell apart (listmount): the kernel runs it,
+// with its own checks, as if there were no filter. Safe for a call the
+// supervisor does not act on: whatever the caller changes meanwhile is what
+// the kernel then reads.
+Answer Native() {
+  Answer answer;
+  answer.native = true;
   return answer;
 }
 Answer NewFd(UniqueFd fd, bool cloexec) {
@@ -481,7 +495,161 @@ Answer Statmount(int listener, const seccomp_notif& notification, const Caller& 
   return answer;
 }
 
+// ---- listmount of the namespaces the supervisor made --------------------------
+
+// The unique id of the mount a process that enters namespace `ns_fd` stands
+// on at "/" (a thread of its own enters it; setns needs CAP_SYS_ADMIN over
+// its owner, which the supervisor has over its callers' user namespaces
+// where it runs as root).
+Result<std::uint64_t> RootMountInside(int ns_fd) {
+  Result<std::uint64_t> id = MakeError(ENOSYS, "setns", "a namespace the polyfill made");
+  auto thread = StartHelperThread([&] {
+    if (auto r = sys::Unshare(CLONE_FS); !r) return void(id = std::unexpected(r.error()));
+    if (auto r = sys::Setns(ns_fd, CLONE_NEWNS); !r) return void(id = std::unexpected(r.error()));
+    id = sys::UniqueMountIdOf(AT_FDCWD, "/", 0);
+  });
+  if (!thread) return std::unexpected(thread.error());
+  thread->join();
+  return id;
+}
+
+// The mounts listmount lists, from outside, of a namespace the emulation
+// made where 7.2 lists the tree alone: what lies below the tree. With the
+// template strategy that is its empty root (on 7.x with the copied rootfs
+// below it; 6.x starts a foreign namespace's listing at the first mount
+// above the namespace's real root, which is that empty root). With the
+// classic strategy (callers in a user namespace of their own) it is the
+// rootfs of the caller's namespace on 7.x, which 7.x lists and 6.x does not.
+// By namespace id, for the namespaces this supervisor made; at most
+// kRemembered of them (the oldest forgotten first: listmount of those lists
+// what lies below again, as the library's raw table does). Used by the
+// serving thread only.
+class HiddenRoots {
+ public:
+  static constexpr std::size_t kRemembered = 1 << 16;
+
+  // Right after namespace `ns_fd` was made, before its caller has it.
+  void Remember(int ns_fd) {
+    auto ns_id = sys::MountNamespaceId(ns_fd);
+    if (!ns_id) return;
+    sys::MntIdReq request{};
+    request.size = sys::kMntIdReqSizeVer1;
+    request.mnt_id = sys::kListmountRoot;
+    request.mnt_ns_id = *ns_id;
+    std::array<std::uint64_t, 1> newest{};
+    auto listed = sys::Listmount(request, newest, sys::kListmountReverse);
+    if (!listed || *listed != 1) return;
+    StatmountReader reader;
+    constexpr FieldMask kFields = field::kMntBasic | field::kFsType | field::kSbSource;
+    auto mount = reader.ById(newest[0], *ns_id, kFields);
+    if (!mount) return;
+    // The template's empty root is the newest mount (the tree was cloned
+    // before the template was copied); a classic namespace's newest mount is
+    // one of the tree's, whose root is what a process inside stands on.
+    std::uint64_t below = newest[0];
+    if (!IsTemplateRoot(mount->fs_type, mount->sb_source)) {
+      auto root = RootMountInside(ns_fd);
+      auto tree_root = root ? reader.ById(*root, *ns_id, kFields) : Result<Mount>(std::unexpected(root.error()));
+      if (!tree_root || tree_root->parent_id == *root) return;
+      below = tree_root->parent_id;
+    }
+    std::vector<std::uint64_t> hidden;
+    constexpr std::size_t kMaximumDepth = 4;  // an empty root, a rootfs, a nullfs
+    for (std::uint64_t id = below; hidden.size() < kMaximumDepth;) {
+      auto next = reader.ById(id, *ns_id, kFields);
+      if (!next) break;
+      hidden.push_back(id);
+      if (next->parent_id == id) break;
+      id = next->parent_id;
+    }
+    auto owner = sys::OwningUserNamespace(ns_fd);
+    struct stat owner_st {};
+    if (hidden.empty() || !owner || ::fstat(owner->Get(), &owner_st) != 0) return;
+    if (order_.size() == kRemembered) {
+      by_namespace_.erase(order_.front());
+      order_.pop_front();
+    }
+    Namespace entry{std::move(hidden), owner_st.st_dev, owner_st.st_ino};
+    if (by_namespace_.insert_or_assign(*ns_id, std::move(entry)).second) order_.push_back(*ns_id);
+  }
+
+  struct Namespace {
+    std::vector<std::uint64_t> hidden;  // the mounts below the tree that listmount lists
+    dev_t owner_dev;                    // its owning user namespace (nsfs device, inode)
+    ino_t owner_ino;
+  };
+  [[nodiscard]] const Namespace* Find(std::uint64_t ns_id) const {
+    const auto found = by_namespace_.find(ns_id);
+    return found == by_namespace_.end() ? nullptr : &found->second;
+  }
+
+ private:
+  std::unordered_map<std::uint64_t, Namespace> by_namespace_;
+  std::deque<std::uint64_t> order_;
+};
+
+// The kernel's listing, without the hidden mounts, where the call lists a
+// namespace the supervisor made from outside it, for a caller the kernel
+// lets list it; every other listmount is the kernel's own (Native), its
+// errors included.
+Answer Listmount(int listener, const seccomp_notif& notification, const Caller& caller,
+                 const HiddenRoots& hidden_roots) {
+  const std::uint64_t ids_address = notification.data.args[1];
+  const std::uint64_t wanted = notification.data.args[2];
+  const auto flags = static_cast<unsigned>(notification.data.args[3]);
+  // The kernel's limit on one call's ids; above it the kernel says no itself.
+  constexpr std::uint64_t kMaximumIds = 1000000;
+  if (wanted == 0 || wanted > kMaximumIds || (flags & ~sys::kListmountReverse) != 0) return Native();
+  auto request = ReadMntIdReq(caller.tid, notification.data.args[0]);
+  if (!request) return Native();
+  std::uint64_t ns_id = request->mnt_ns_id;
+  if (ns_id == 0 && request->mnt_ns_fd_or_mnt_fd != 0) {
+    auto fd = CallerFd(caller, static_cast<int>(request->mnt_ns_fd_or_mnt_fd));
+    auto id = fd ? sys::MountNamespaceId(fd->Get()) : Result<std::uint64_t>(std::unexpected(fd.error()));
+    if (!id) return Native();
+    ns_id = *id;
+  } else if (request->mnt_ns_fd_or_mnt_fd != 0) {
+    return Native();  // both: EINVAL
+  }
+  const HiddenRoots::Namespace* made = ns_id == 0 ? nullptr : hidden_roots.Find(ns_id);
+  if (made == nullptr) return Native();
+  const std::vector<std::uint64_t>* hidden = &made->hidden;
+  // From inside, the listing starts at the caller's root, above the hidden
+  // mounts. From outside it takes CAP_SYS_ADMIN over the namespace's owner
+  // (else the kernel's ENOENT): here a caller with it in that very user
+  // namespace; any other is left to the kernel.
+  auto own = sys::MountNamespaceId(caller.mount_ns.Get());
+  struct stat user_st {};
+  if (!own || *own == ns_id || !caller.has_sys_admin || ::fstat(caller.user_ns.Get(), &user_st) != 0 ||
+      user_st.st_dev != made->owner_dev || user_st.st_ino != made->owner_ino) {
+    return Native();
+  }
+  sys::MntIdReq ours = *request;
+  ours.size = sys::kMntIdReqSizeVer1;
+  ours.mnt_ns_fd_or_mnt_fd = 0;
+  ours.mnt_ns_id = ns_id;
+  std::vector<std::uint64_t> ids(wanted + hidden->size());
+  auto listed = sys::Listmount(ours, ids, flags);
+  if (!listed) return Fail(listed.error().code);
+  ids.resize(*listed);
+  std::erase_if(ids, [&](std::uint64_t id) { return std::find(hidden->begin(), hidden->end(), id) != hidden->end(); });
+  if (ids.size() > wanted) ids.resize(wanted);
+  if (!sys::NotificationStillValid(listener, notification.id)) return Fail(ENOENT);
+  auto put = sys::WriteProcessMemory(caller.tid, ids_address, std::as_bytes(std::span(ids)));
+  if (!put || *put != ids.size() * sizeof(std::uint64_t)) return Fail(EFAULT);
+  Answer answer = Success();
+  answer.value = static_cast<long>(ids.size());
+  return answer;
+}
+
 void Respond(int listener, const seccomp_notif& notification, Answer answer) {
+  if (answer.native) {
+    seccomp_notif_resp response{};
+    response.id = notification.id;
+    response.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    (void)sys::SendNotificationResponse(listener, response);
+    return;
+  }
   if (answer.error == 0 && answer.fd) {
     // ENOENT: the caller left its call; the copy is not installed.
     (void)sys::AddFdAndRespond(listener, notification.id, answer.fd.Get(), answer.fd_flags);
@@ -494,18 +662,26 @@ void Respond(int listener, const seccomp_notif& notification, Answer answer) {
   (void)sys::SendNotificationResponse(listener, response);
 }
 
-void Handle(int listener, const seccomp_notif& notification) {
+void Handle(int listener, const seccomp_notif& notification, HiddenRoots& hidden_roots) {
   auto caller = OpenCaller(listener, notification);
   if (!caller) {
     // The task is gone or left its call; answering is harmless (ENOENT).
-    Respond(listener, notification, Fail(ENOSYS));
+    // A listmount is every program's: the kernel's, rather than ENOSYS.
+    Respond(listener, notification, notification.data.nr == kListmount ? Native() : Fail(ENOSYS));
     return;
   }
+  // A namespace made here is remembered before the caller has its fd.
+  auto remembered = [&](Answer answer) {
+    if (answer.error == 0 && answer.fd) hidden_roots.Remember(answer.fd.Get());
+    return answer;
+  };
   switch (notification.data.nr) {
     case kOpenTree:
-      return Respond(listener, notification, OpenTree(listener, notification, *caller));
+      return Respond(listener, notification, remembered(OpenTree(listener, notification, *caller)));
     case kFsmount:
-      return Respond(listener, notification, Fsmount(notification, *caller));
+      return Respond(listener, notification, remembered(Fsmount(notification, *caller)));
+    case kListmount:
+      return Respond(listener, notification, Listmount(listener, notification, *caller, hidden_roots));
     case kStatmount:
       return Respond(listener, notification, Statmount(listener, notification, *caller));
     default:
@@ -516,6 +692,7 @@ void Handle(int listener, const seccomp_notif& notification) {
 }  // namespace
 
 Result<void> ServeNotifications(int listener, int stop_fd) {
+  HiddenRoots hidden_roots;
   for (;;) {
     std::array<pollfd, 2> fds{pollfd{listener, POLLIN, 0}, pollfd{stop_fd, POLLIN, 0}};
     const int ready = ::poll(fds.data(), stop_fd >= 0 ? 2 : 1, -1);
@@ -528,7 +705,7 @@ Result<void> ServeNotifications(int listener, int stop_fd) {
       seccomp_notif notification{};
       auto received = sys::ReceiveNotification(listener, notification);
       // ENOENT: the task left the call before we took it.
-      if (received) Handle(listener, notification);
+      if (received) Handle(listener, notification, hidden_roots);
       else if (received.error().code != ENOENT) return std::unexpected(received.error());
       continue;
     }

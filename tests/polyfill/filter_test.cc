@@ -95,6 +95,36 @@ TEST(PolyfillFilter, TrapsOnlyWhatTheKernelLacks) {
   EXPECT_EQ(Verdict(AUDIT_ARCH_X86_64, 435, {0, 88}, only_fsmount), SECCOMP_RET_ALLOW);
   EXPECT_EQ(Verdict(AUDIT_ARCH_X86_64, 432, {3, 0x2, 0}, only_fsmount), SECCOMP_RET_USER_NOTIF);
 }
+// listmount's request (which namespace it lists) is in memory: every one
+// goes to the supervisor where namespaces are emulated, and only there.
+TEST(PolyfillFilter, NotifiesEveryListmountWhereNamespacesAreEmulated) {
+  EXPECT_EQ(Verdict(AUDIT_ARCH_X86_64, 458, {0, 0, 16, 0}), SECCOMP_RET_USER_NOTIF);
+  EXPECT_EQ(Verdict(AUDIT_ARCH_X86_64, 458, {0, 0, 16, 1}), SECCOMP_RET_USER_NOTIF);
+  PolyfillCalls only_fsmount;
+  only_fsmount.fsmount_namespace = true;
+  EXPECT_EQ(Verdict(AUDIT_ARCH_X86_64, 458, {0, 0, 16, 0}, only_fsmount), SECCOMP_RET_USER_NOTIF);
+  PolyfillCalls only_statmount;
+  only_statmount.statmount_by_fd = true;
+  EXPECT_EQ(Verdict(AUDIT_ARCH_X86_64, 458, {0, 0, 16, 0}, only_statmount), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(Verdict(AUDIT_ARCH_I386, 458, {0, 0, 16, 0}), SECCOMP_RET_ALLOW);
+}
+// What docs/polyfill.md promises a call that is let go: at most 12 instructions.
+TEST(PolyfillFilter, NoCallRunsMoreThanTwelveInstructions) {
+  const auto program = internal::PolyfillFilter(Everything());
+  int longest = 0;
+  for (int nr = 0; nr < 512; ++nr) {
+    for (std::uint64_t flags : {0ULL, 0x2ULL, 0x1ULL, 0x00100000ULL, ~0ULL}) {
+      seccomp_data data{};
+      data.arch = AUDIT_ARCH_X86_64;
+      data.nr = nr;
+      for (auto& arg : data.args) arg = flags;
+      int executed = 0;
+      (void)Interpret(program, data, &executed);
+      longest = std::max(longest, executed);
+    }
+  }
+  EXPECT_EQ(longest, 12);
+}
 // i386's table is another: its 428 is open_tree too, but its 272 is
 // fadvise64_64 and its 435 clone3; none of them is trapped (they run as
 // without the polyfill).

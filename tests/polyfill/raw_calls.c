@@ -261,6 +261,83 @@ static int Setup(int user_namespace) {
   return 0;
 }
 
+/* What another process sees of namespace `fd` from outside with listmount
+ * (by mnt_ns_id; with `by_fd` by mnt_ns_fd): how many mounts, the first's
+ * fs type, mount point, attributes and whether it is its own parent; the
+ * same list paged one id at a time with LISTMOUNT_REVERSE; then, from a child
+ * that entered the namespace, how many of them umount2(MNT_DETACH) takes in
+ * that order and the errno of the first it refuses. 7.2 lists the tree alone. */
+static void ListingFacts(int fd, int by_fd, char* facts, size_t size) {
+  uint64_t ns_id = 0, ids[64];
+  if (ioctl(fd, NS_GET_MNTNS_ID_, &ns_id) != 0) {
+    snprintf(facts, size, "ns-id-%s", Name(errno));
+    return;
+  }
+  struct mnt_id_req_ list = {.size = 32, .mnt_fd = by_fd ? (uint32_t)fd : 0, .mnt_id = LSMT_ROOT_,
+                             .mnt_ns_id = by_fd ? 0 : ns_id};
+  long n = syscall(458, &list, ids, 64, 0);
+  if (n <= 0) {
+    snprintf(facts, size, "listed=%s", n < 0 ? Name(errno) : "0");
+    return;
+  }
+  const uint32_t* words = (const uint32_t*)buffer;
+  const char* strings = (const char*)buffer + 512;
+  struct mnt_id_req_ first = {.size = 32, .mnt_id = ids[0], .param = SM_MNT_BASIC | SM_FS_TYPE | SM_MNT_POINT,
+                              .mnt_ns_id = ns_id};
+  char first_facts[96] = "-";
+  if (Statmount(&first, buffer, sizeof buffer, 0) == 0) {
+    snprintf(first_facts, sizeof first_facts, "%s:%s/own-parent=%d/attr=%llx", strings + words[9],
+             strings + words[27], buffer[6] == buffer[5], (unsigned long long)buffer[8]);
+  }
+  int paged = 0, descending = 1;
+  for (uint64_t last = 0; paged < 64; ++paged) {
+    struct mnt_id_req_ page = {.size = 32, .mnt_id = LSMT_ROOT_, .param = last, .mnt_ns_id = ns_id};
+    uint64_t got = 0;
+    if (syscall(458, &page, &got, 1, 1 /* LISTMOUNT_REVERSE */) != 1) break;
+    if (paged > 0 && got >= last) descending = 0;
+    last = got;
+  }
+  int pipefd[2];
+  char umounted[48] = "-";
+  if (pipe(pipefd) == 0) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+      char text[48];
+      int done = 0, refused = 0;
+      if (setns(fd, CLONE_NEWNS) != 0) {
+        snprintf(text, sizeof text, "setns-%s", Name(errno));
+      } else {
+        for (long i = n - 1; i >= 0; --i) {
+          struct mnt_id_req_ point = {.size = 32, .mnt_id = ids[i], .param = SM_MNT_POINT, .mnt_ns_id = ns_id};
+          if (Statmount(&point, buffer, sizeof buffer, 0) != 0 || umount2(strings + words[27], MNT_DETACH) != 0) {
+            if (refused == 0) refused = errno;
+            continue;
+          }
+          ++done;
+        }
+        snprintf(text, sizeof text, "%d/%ld%s%s", done, n, refused ? "/" : "", refused ? Name(refused) : "");
+      }
+      (void)!write(pipefd[1], text, strlen(text));
+      _exit(0);
+    }
+    close(pipefd[1]);
+    ssize_t got = read(pipefd[0], umounted, sizeof umounted - 1);
+    umounted[got > 0 ? got : 0] = '\0';
+    close(pipefd[0]);
+    waitpid(pid, NULL, 0);
+  }
+  snprintf(facts, size, "listed=%ld first=%s paged=%d descending=%d umounted=%s", n, first_facts, paged, descending,
+           umounted);
+}
+
+static void ListingCase(const char* name, long fd, int by_fd) {
+  char facts[192] = "";
+  if (fd >= 0) ListingFacts((int)fd, by_fd, facts, sizeof facts);
+  Report(name, fd, facts);
+  if (fd >= 0) close((int)fd);
+}
+
 static void RootCases(void) {
   OpenTreeCase("ot_plain", AT_FDCWD, a, OPEN_TREE_NAMESPACE_);
   OpenTreeCase("ot_cloexec", AT_FDCWD, a, OPEN_TREE_NAMESPACE_ | O_CLOEXEC);
@@ -294,6 +371,15 @@ static void RootCases(void) {
     Report("ot_new_namespace_each_call", one < 0 ? one : two, got && id1 != id2 ? "distinct=1" : "distinct=0");
     if (one >= 0) close((int)one);
     if (two >= 0) close((int)two);
+  }
+  ListingCase("ot_listed_from_outside", OpenTree(AT_FDCWD, a, OPEN_TREE_NAMESPACE_), 0);
+  ListingCase("ot_recursive_listed_from_outside", OpenTree(AT_FDCWD, a, OPEN_TREE_NAMESPACE_ | AT_RECURSIVE), 0);
+  ListingCase("ot_listed_by_ns_fd", OpenTree(AT_FDCWD, a, OPEN_TREE_NAMESPACE_ | AT_RECURSIVE), 1);
+  {
+    int fs = NewTmpfsContext();
+    ListingCase("fm_listed_from_outside",
+                Fsmount(fs, FSMOUNT_NAMESPACE_, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOATIME), 0);
+    if (fs >= 0) close(fs);
   }
   pthread_t thread;
   if (pthread_create(&thread, NULL, ThreadCall, NULL) == 0) pthread_join(thread, NULL);
@@ -767,6 +853,11 @@ int main(int argc, char** argv) {
     OpenTreeCase("ot_recursive_in_user_namespace", AT_FDCWD, a, OPEN_TREE_NAMESPACE_ | AT_RECURSIVE);
     int fs = NewTmpfsContext();
     FsmountCase("fm_in_user_namespace", fs, FSMOUNT_NAMESPACE_);
+    close(fs);
+    /* The copies are locked here: nothing in them can be unmounted (EINVAL). */
+    ListingCase("ot_listed_in_user_namespace", OpenTree(AT_FDCWD, a, OPEN_TREE_NAMESPACE_ | AT_RECURSIVE), 0);
+    fs = NewTmpfsContext();
+    ListingCase("fm_listed_in_user_namespace", Fsmount(fs, FSMOUNT_NAMESPACE_, 0), 0);
     close(fs);
     int at_a = open(a, O_PATH | O_DIRECTORY | O_CLOEXEC);
     StatmountCase("sm_in_user_namespace", 24, (uint32_t)at_a, 0, SM_MNT_BASIC | SM_MNT_POINT, sizeof buffer, 1);
