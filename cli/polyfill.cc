@@ -31,6 +31,8 @@ int ListCalls() {
   const bool listmount = calls.open_tree_namespace || calls.fsmount_namespace;
   fmt::print("{:<36} {}\n", "listmount(2)",
              listmount ? "trapped (emulated namespaces are listed as 7.2 lists them)" : "native (not trapped)");
+  fmt::print("{:<36} {}\n", "ioctl(NS_MNT_GET_INFO)",
+             listmount ? "trapped (their mounts are counted as 7.2 counts them)" : "native (not trapped)");
   return 0;
 }
 
@@ -62,8 +64,9 @@ void AddPolyfillCommand(CLI::App& app, Runner& runner, const NewCommandLine& com
       "A seccomp filter traps only those calls with those flags (every other call runs natively)\n"
       "and mntns answers them as Linux 7.2 would, with CMD's namespace, root, cwd, fds and\n"
       "privileges. On a kernel that has a call, it is not trapped; on 7.1+ nothing is installed.\n"
-      "Where namespaces are emulated, every listmount goes to mntns too: it lists those\n"
-      "namespaces as 7.2 does (the tree alone) and lets the kernel answer every other.\n"
+      "Where namespaces are emulated, every listmount and ioctl(NS_MNT_GET_INFO) goes to mntns\n"
+      "too: it lists and counts those namespaces as 7.2 does (the tree alone) and lets the\n"
+      "kernel answer every other.\n"
       "Processes that outlive CMD get ENOSYS for the trapped calls. For unshare and clone3\n"
       "mntns is the ptracer of CMD and of all it starts (no debugger or strace can attach\n"
       "to them meanwhile); every clone3 stops once at mntns. Only native x86_64 calls are\n"

@@ -5,7 +5,8 @@
 // stops at the tracer (which lets those without CLONE_EMPTY_MNTNS go on),
 // and so does every listmount where namespaces are emulated: its request is
 // in memory too, and the supervisor must see whether it names one of the
-// emulation's namespaces (it lets the others go on).
+// emulation's namespaces (it lets the others go on). ioctl(NS_MNT_GET_INFO)
+// goes there too (the request number is an argument; other ioctls are let go).
 // A task the tracer emptied a namespace for adds a second, smaller program
 // (EmptyRootStatmountFilter) that stops its statmount calls.
 #include <linux/audit.h>
@@ -24,7 +25,8 @@ constexpr std::uint32_t kOpenTreeNamespace = 1U << 1;   // OPEN_TREE_NAMESPACE, 
 constexpr std::uint32_t kFsmountNamespace = 0x2;        // FSMOUNT_NAMESPACE, 7.1
 constexpr std::uint32_t kUnshareEmptyMountNamespace = 0x00100000;  // UNSHARE_EMPTY_MNTNS, 7.1
 constexpr std::uint32_t kX32SyscallBit = 0x40000000;             // __X32_SYSCALL_BIT
-constexpr long kOpenTree = 428, kFsmount = 432, kStatmount = 457, kListmount = 458, kUnshare = 272, kClone3 = 435;
+constexpr long kOpenTree = 428, kFsmount = 432, kStatmount = 457, kListmount = 458, kUnshare = 272, kClone3 = 435,
+               kIoctl = 16;
 
 sock_filter Statement(std::uint16_t code, std::uint32_t k) { return BPF_STMT(code, k); }
 sock_filter Jump(std::uint16_t code, std::uint32_t k, std::uint8_t if_true, std::uint8_t if_false) {
@@ -42,8 +44,9 @@ std::vector<sock_filter> PolyfillFilter(const PolyfillCalls& calls) {
   struct Trap {
     long number;
     int flags_argument;  // -1: every call of `number` (clone3's flags are in memory)
-    std::uint32_t flag;
+    std::uint32_t flag;  // a bit that must be set, or (equals) the whole value
     std::uint32_t action;
+    bool equals = false;
   };
   std::vector<Trap> traps;
   if (calls.open_tree_namespace) traps.push_back({kOpenTree, 2, kOpenTreeNamespace, SECCOMP_RET_USER_NOTIF});
@@ -51,6 +54,8 @@ std::vector<sock_filter> PolyfillFilter(const PolyfillCalls& calls) {
   if (calls.statmount_by_fd) traps.push_back({kStatmount, 3, sys::kStatmountByFd, SECCOMP_RET_USER_NOTIF});
   if (calls.open_tree_namespace || calls.fsmount_namespace) {
     traps.push_back({kListmount, -1, 0, SECCOMP_RET_USER_NOTIF});
+    // ioctl's request is a plain argument: only NS_MNT_GET_INFO is trapped.
+    traps.push_back({kIoctl, 1, static_cast<std::uint32_t>(sys::kNsMntGetInfo), SECCOMP_RET_USER_NOTIF, true});
   }
   if (calls.empty_mount_namespace) {
     traps.push_back({kUnshare, 0, kUnshareEmptyMountNamespace, SECCOMP_RET_TRACE});
@@ -85,7 +90,7 @@ std::vector<sock_filter> PolyfillFilter(const PolyfillCalls& calls) {
     if (trap.flags_argument >= 0) {
       program.push_back(Statement(BPF_LD | BPF_W | BPF_ABS, ArgumentLow(trap.flags_argument)));
       patch.jset = program.size();
-      program.push_back(Jump(BPF_JMP | BPF_JSET | BPF_K, trap.flag, 0, 0));
+      program.push_back(Jump(BPF_JMP | (trap.equals ? BPF_JEQ : BPF_JSET) | BPF_K, trap.flag, 0, 0));
     }
     patches.push_back(patch);
   }

@@ -40,7 +40,7 @@
 namespace mntns::internal {
 namespace {
 
-constexpr long kOpenTree = 428, kFsmount = 432, kStatmount = 457, kListmount = 458;
+constexpr long kOpenTree = 428, kFsmount = 432, kStatmount = 457, kListmount = 458, kIoctl = 16;
 constexpr unsigned kOpenTreeClone = 1U << 0;
 constexpr unsigned kOpenTreeNamespace = 1U << 1;
 constexpr unsigned kOpenTreeKnownFlags = AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_RECURSIVE |
@@ -554,12 +554,16 @@ class HiddenRoots {
       below = tree_root->parent_id;
     }
     std::vector<std::uint64_t> hidden;
+    std::uint32_t counted = 0;
     constexpr std::size_t kMaximumDepth = 4;  // an empty root, a rootfs, a nullfs
     for (std::uint64_t id = below; hidden.size() < kMaximumDepth;) {
       auto next = reader.ById(id, *ns_id, kFields);
       if (!next) break;
       hidden.push_back(id);
+      // NS_MNT_GET_INFO counts every mount of the namespace but its real root
+      // (its own parent: 6.x's copied rootfs, 7.x's nullfs).
       if (next->parent_id == id) break;
+      ++counted;
       id = next->parent_id;
     }
     auto owner = sys::OwningUserNamespace(ns_fd);
@@ -569,12 +573,13 @@ class HiddenRoots {
       by_namespace_.erase(order_.front());
       order_.pop_front();
     }
-    Namespace entry{std::move(hidden), owner_st.st_dev, owner_st.st_ino};
+    Namespace entry{std::move(hidden), counted, owner_st.st_dev, owner_st.st_ino};
     if (by_namespace_.insert_or_assign(*ns_id, std::move(entry)).second) order_.push_back(*ns_id);
   }
 
   struct Namespace {
     std::vector<std::uint64_t> hidden;  // the mounts below the tree that listmount lists
+    std::uint32_t counted;              // how many of them NS_MNT_GET_INFO counts
     dev_t owner_dev;                    // its owning user namespace (nsfs device, inode)
     ino_t owner_ino;
   };
@@ -642,6 +647,28 @@ Answer Listmount(int listener, const seccomp_notif& notification, const Caller& 
   return answer;
 }
 
+// ioctl(fd, NS_MNT_GET_INFO, info) on a namespace the supervisor made: the
+// kernel's answer without the mounts below the tree in nr_mounts (7.2
+// counts the copied mounts alone). Any other fd is the kernel's (the number
+// may mean another driver's ioctl there).
+Answer NamespaceInfo(int listener, const seccomp_notif& notification, const Caller& caller,
+                     const HiddenRoots& hidden_roots) {
+  auto fd = CallerFd(caller, static_cast<int>(notification.data.args[0]));
+  if (!fd) return Native();
+  auto type = sys::NamespaceType(fd->Get());
+  if (!type || *type != CLONE_NEWNS) return Native();
+  auto ns_id = sys::MountNamespaceId(fd->Get());
+  const HiddenRoots::Namespace* made = ns_id ? hidden_roots.Find(*ns_id) : nullptr;
+  if (made == nullptr) return Native();
+  auto info = sys::MountNamespaceInfo(fd->Get());
+  if (!info) return Native();
+  info->nr_mounts -= std::min(info->nr_mounts, made->counted);
+  if (!sys::NotificationStillValid(listener, notification.id)) return Fail(ENOENT);
+  auto put = sys::WriteProcessMemory(caller.tid, notification.data.args[2], std::as_bytes(std::span(&*info, 1)));
+  if (!put || *put != sizeof *info) return Fail(EFAULT);
+  return Success();
+}
+
 void Respond(int listener, const seccomp_notif& notification, Answer answer) {
   if (answer.native) {
     seccomp_notif_resp response{};
@@ -666,8 +693,9 @@ void Handle(int listener, const seccomp_notif& notification, HiddenRoots& hidden
   auto caller = OpenCaller(listener, notification);
   if (!caller) {
     // The task is gone or left its call; answering is harmless (ENOENT).
-    // A listmount is every program's: the kernel's, rather than ENOSYS.
-    Respond(listener, notification, notification.data.nr == kListmount ? Native() : Fail(ENOSYS));
+    // listmount and ioctl are every program's: the kernel's, rather than ENOSYS.
+    const bool everyones = notification.data.nr == kListmount || notification.data.nr == kIoctl;
+    Respond(listener, notification, everyones ? Native() : Fail(ENOSYS));
     return;
   }
   // A namespace made here is remembered before the caller has its fd.
@@ -682,6 +710,8 @@ void Handle(int listener, const seccomp_notif& notification, HiddenRoots& hidden
       return Respond(listener, notification, remembered(Fsmount(notification, *caller)));
     case kListmount:
       return Respond(listener, notification, Listmount(listener, notification, *caller, hidden_roots));
+    case kIoctl:
+      return Respond(listener, notification, NamespaceInfo(listener, notification, *caller, hidden_roots));
     case kStatmount:
       return Respond(listener, notification, Statmount(listener, notification, *caller));
     default:

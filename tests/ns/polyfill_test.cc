@@ -150,21 +150,22 @@ TEST_P(PolyfillTest, OpenTreeNamespaceRecursiveWorksInsideAUserNamespace) {
 }
 
 // The kernel's selftests list the new namespace from outside and unmount all
-// of it from inside: 7.2 lists the tree alone (no hidden root), and every
-// mount of it can be unmounted, "/" last, except where the copy is locked.
+// of it from inside: 7.2 lists and counts (NS_MNT_GET_INFO) the tree alone,
+// no hidden root, and every mount of it can be unmounted, "/" last, except
+// where the copy is locked.
 TEST_P(PolyfillTest, OpenTreeNamespaceListedFromOutsideHoldsTheTreeAlone) {
   EXPECT_EQ(Case("ot_listed_from_outside"),
-            "ok listed=1 first=tmpfs://own-parent=0/attr=0 paged=1 descending=1 umounted=1/1");
+            "ok listed=1 first=tmpfs://own-parent=0/attr=0 paged=1 descending=1 counted=1 umounted=1/1");
   EXPECT_EQ(Case("ot_recursive_listed_from_outside"),
-            "ok listed=2 first=tmpfs://own-parent=0/attr=0 paged=2 descending=1 umounted=2/2");
+            "ok listed=2 first=tmpfs://own-parent=0/attr=0 paged=2 descending=1 counted=2 umounted=2/2");
 }
 TEST_P(PolyfillTest, OpenTreeNamespaceListedByItsNamespaceFd) {
   EXPECT_EQ(Case("ot_listed_by_ns_fd"),
-            "ok listed=2 first=tmpfs://own-parent=0/attr=0 paged=2 descending=1 umounted=2/2");
+            "ok listed=2 first=tmpfs://own-parent=0/attr=0 paged=2 descending=1 counted=2 umounted=2/2");
 }
 TEST_P(PolyfillTest, OpenTreeNamespaceInAUserNamespaceKeepsItsRootLocked) {
   EXPECT_EQ(Case("ot_listed_in_user_namespace", "userns"),
-            "ok listed=2 first=tmpfs://own-parent=0/attr=0 paged=2 descending=1 umounted=1/2/EINVAL");
+            "ok listed=2 first=tmpfs://own-parent=0/attr=0 paged=2 descending=1 counted=2 umounted=1/2/EINVAL");
 }
 
 // ---- fsmount(FSMOUNT_NAMESPACE) ----
@@ -176,11 +177,11 @@ TEST_P(PolyfillTest, FsmountNamespaceCloexecSetsCloseOnExec) {
 TEST_P(PolyfillTest, FsmountNamespaceListedFromOutsideHoldsTheNewMountWithItsAttributes) {
   // rdonly, nosuid, noexec, noatime: 0x1b
   EXPECT_EQ(Case("fm_listed_from_outside"),
-            "ok listed=1 first=tmpfs://own-parent=0/attr=1b paged=1 descending=1 umounted=1/1");
+            "ok listed=1 first=tmpfs://own-parent=0/attr=1b paged=1 descending=1 counted=1 umounted=1/1");
 }
 TEST_P(PolyfillTest, FsmountNamespaceInAUserNamespaceKeepsItsRootLocked) {
   EXPECT_EQ(Case("fm_listed_in_user_namespace", "userns"),
-            "ok listed=1 first=tmpfs://own-parent=0/attr=0 paged=1 descending=1 umounted=0/1/EINVAL");
+            "ok listed=1 first=tmpfs://own-parent=0/attr=0 paged=1 descending=1 counted=1 umounted=0/1/EINVAL");
 }
 TEST_P(PolyfillTest, FsmountNamespaceOfAClosedFdIsEbadf) { EXPECT_EQ(Case("fm_bad_fd"), "EBADF"); }
 TEST_P(PolyfillTest, FsmountNamespaceWithAnUnknownFlagIsEinval) { EXPECT_EQ(Case("fm_unknown_flag"), "EINVAL"); }

@@ -50,6 +50,8 @@
 #define STATMOUNT_BY_FD_ 0x1U
 #define NS_GET_NSTYPE_ _IO(0xb7, 0x3)
 #define NS_GET_MNTNS_ID_ _IOR(0xb7, 5, uint64_t)
+struct mnt_ns_info_ { uint32_t size, nr_mounts; uint64_t mnt_ns_id; };
+#define NS_MNT_GET_INFO_ _IOR(0xb7, 10, struct mnt_ns_info_)
 #define FSCONFIG_CMD_CREATE_ 6
 #define STATX_MNT_ID_UNIQUE_ 0x4000U
 #define SM_MNT_BASIC 0x2ULL
@@ -266,7 +268,8 @@ static int Setup(int user_namespace) {
  * fs type, mount point, attributes and whether it is its own parent; the
  * same list paged one id at a time with LISTMOUNT_REVERSE; then, from a child
  * that entered the namespace, how many of them umount2(MNT_DETACH) takes in
- * that order and the errno of the first it refuses. 7.2 lists the tree alone. */
+ * that order and the errno of the first it refuses; NS_MNT_GET_INFO's
+ * nr_mounts (before the unmounting). 7.2 lists and counts the tree alone. */
 static void ListingFacts(int fd, int by_fd, char* facts, size_t size) {
   uint64_t ns_id = 0, ids[64];
   if (ioctl(fd, NS_GET_MNTNS_ID_, &ns_id) != 0) {
@@ -297,6 +300,11 @@ static void ListingFacts(int fd, int by_fd, char* facts, size_t size) {
     if (paged > 0 && got >= last) descending = 0;
     last = got;
   }
+  struct mnt_ns_info_ info;
+  memset(&info, 0, sizeof info);
+  char counted[16];
+  if (ioctl(fd, NS_MNT_GET_INFO_, &info) != 0) snprintf(counted, sizeof counted, "%s", Name(errno));
+  else snprintf(counted, sizeof counted, "%u%s", info.nr_mounts, info.mnt_ns_id == ns_id ? "" : "/other-id");
   int pipefd[2];
   char umounted[48] = "-";
   if (pipe(pipefd) == 0) {
@@ -327,8 +335,8 @@ static void ListingFacts(int fd, int by_fd, char* facts, size_t size) {
     close(pipefd[0]);
     waitpid(pid, NULL, 0);
   }
-  snprintf(facts, size, "listed=%ld first=%s paged=%d descending=%d umounted=%s", n, first_facts, paged, descending,
-           umounted);
+  snprintf(facts, size, "listed=%ld first=%s paged=%d descending=%d counted=%s umounted=%s", n, first_facts, paged,
+           descending, counted, umounted);
 }
 
 static void ListingCase(const char* name, long fd, int by_fd) {
