@@ -427,6 +427,55 @@ Answer Fsmount(const seccomp_notif& notification, const Caller& caller) {
   });
 }
 
+// Whether the directory fd `fd` lives on a detached tree of one mount (an
+// fsmount() fd before move_mount, open_tree(OPEN_TREE_CLONE) of a directory
+// without submounts), for which 7.2's BY_FD finds nothing (ENOENT) where the
+// library derives an answer from the fd. The mount has no parent (".." stays
+// put at its root); such a tree is an anonymous namespace made from the
+// calling thread's namespace, which 6.x lets that thread clone (an unmounted
+// mount, an internal one or another namespace's are EINVAL); and whether it
+// has submounts shows once the clone is attached in an empty namespace of
+// the supervisor's own. Runs on a thread that stands where the caller stands.
+bool IsLoneDetachedMount(int fd) {
+  auto start = sys::UniqueMountIdOf(fd, "", AT_EMPTY_PATH);
+  if (!start) return false;
+  UniqueFd walked;
+  int at = fd;
+  constexpr int kMaximumWalk = 4096;  // directories up to the mount's root, at most
+  for (int depth = 0;; ++depth) {
+    if (depth == kMaximumWalk) return false;
+    auto up = sys::Open(at, "..", O_PATH | O_DIRECTORY);  // fails for a non-directory
+    if (!up) return false;
+    auto up_mount = sys::UniqueMountIdOf(up->Get(), "", AT_EMPTY_PATH);
+    if (!up_mount || *up_mount != *start) return false;  // a mount above: not a lone one
+    struct stat here {}, above {};
+    if (::fstat(at, &here) != 0 || ::fstat(up->Get(), &above) != 0) return false;
+    if (here.st_dev == above.st_dev && here.st_ino == above.st_ino) break;  // the mount's root
+    walked = std::move(*up);
+    at = walked.Get();
+  }
+  auto clone = sys::OpenTree(at, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+  if (!clone) return false;
+  auto scratch = EmptyMountNamespace({.strategy = NamespaceStrategy::kTemplate});
+  if (!scratch) return false;
+  bool lone = false;
+  auto thread = StartHelperThread([&] {
+    if (!sys::Unshare(CLONE_FS) || !sys::Setns(scratch->Get(), CLONE_NEWNS)) return;
+    if (!sys::MoveMount(clone->Get(), "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH)) return;
+    auto root = sys::UniqueMountIdOf(clone->Get(), "", AT_EMPTY_PATH);
+    if (!root) return;
+    sys::MntIdReq children{};
+    children.size = sys::kMntIdReqSizeVer0;
+    children.mnt_id = *root;
+    std::array<std::uint64_t, 1> first{};
+    auto listed = sys::Listmount(children, first, 0);
+    lone = listed && *listed == 0;
+  });
+  if (!thread) return false;
+  thread->join();
+  return lone;
+}
+
 // The kernel's own bytes for a mount in the namespace the calling thread is
 // in (statmount by id, the fd's unique mount id), or nullopt where the kernel
 // has no answer by id (a detached mount, another namespace, outside the root)
@@ -468,6 +517,7 @@ Answer Statmount(int listener, const seccomp_notif& notification, const Caller& 
   auto describe = [&, mount_fd = fd->Get()]() -> Result<std::vector<std::byte>> {
     auto kernel = KernelStatmount(mount_fd, request.param, bufsize);
     if (kernel.has_value()) return std::move(*kernel);
+    if (IsLoneDetachedMount(mount_fd)) return MakeError(ENOENT, "statmount", "a detached mount of its own");
     auto mount = StatmountByFd(mount_fd, request.param);
     if (!mount) return std::unexpected(mount.error());
     return FitStatmount(EncodeStatmount(*mount, request.param), bufsize);

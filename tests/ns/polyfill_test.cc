@@ -230,6 +230,10 @@ TEST_P(PolyfillTest, AUserInAUserNamespaceOfItsOwnGetsWhat72GivesIt) {
   EXPECT_EQ(Case("ot_userns_of_its_own_own_mntns_recursive", "unprivileged"),
             "ok mntns=1 cloexec=0 marker=1 sub-mount=1");
 }
+TEST_P(PolyfillTest, StatmountByFdOfADetachedTreeOfOneMountIsEnoent) {
+  EXPECT_EQ(Case("sm_fsmount_before_move_mount"), "ENOENT");
+  EXPECT_EQ(Case("sm_clone_of_one_mount"), "ENOENT");
+}
 TEST_P(PolyfillTest, StatmountByFdOfFdMinusOneIsEbadf) { EXPECT_EQ(Case("sm_bad_fd"), "EBADF"); }
 TEST_P(PolyfillTest, StatmountByFdWithAMountIdIsEinval) { EXPECT_EQ(Case("sm_with_mnt_id"), "EINVAL"); }
 TEST_P(PolyfillTest, StatmountByFdOfAPipeIsEinval) { EXPECT_EQ(Case("sm_pipe"), "EINVAL"); }

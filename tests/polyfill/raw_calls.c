@@ -441,6 +441,17 @@ static void RootCases(void) {
     }
     close(at_sub);
   }
+  {
+    /* A detached tree of one mount: 7.2 finds nothing (ENOENT), whatever the mask. */
+    int fs = NewTmpfsContext();
+    long lone = fs >= 0 ? Fsmount(fs, FSMOUNT_CLOEXEC_, 0) : -1;
+    if (lone >= 0) StatmountCase("sm_fsmount_before_move_mount", 24, (uint32_t)lone, 0, SM_MNT_BASIC | SM_FS_TYPE, sizeof buffer, 0);
+    long single = OpenTree(AT_FDCWD, a, OPEN_TREE_CLONE_ | O_CLOEXEC);
+    if (single >= 0) StatmountCase("sm_clone_of_one_mount", 24, (uint32_t)single, 0, SM_SB_BASIC, sizeof buffer, 0);
+    if (single >= 0) close((int)single);
+    if (lone >= 0) close((int)lone);
+    if (fs >= 0) close(fs);
+  }
   close(at_a);
   close(scratch);
 }
