@@ -19,6 +19,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -34,6 +35,7 @@
 #include "sys/process.h"
 #include "sys/seccomp.h"
 #include "sys/fd_passing.h"
+#include "sys/files.h"
 #include "sys/syscalls.h"
 #include "sys/uapi.h"
 
@@ -547,6 +549,28 @@ Answer Statmount(int listener, const seccomp_notif& notification, const Caller& 
 
 // ---- listmount of the namespaces the supervisor made --------------------------
 
+// The caller's fd `number` where it is a mount namespace's (nsfs) fd, else
+// nullopt. Looked at through /proc before it is taken (pidfd_getfd has
+// effects of its own on sockets) and again after (the caller may have put
+// another file there meanwhile): no ioctl of ours reaches another driver.
+std::optional<UniqueFd> CallerMountNamespaceFd(const Caller& caller, int number) {
+  if (number < 0) return std::nullopt;
+  std::array<char, 64> link{};
+  const std::string name = fmt::format("fd/{}", number);
+  const ssize_t length = ::readlinkat(caller.proc.Get(), name.c_str(), link.data(), link.size() - 1);
+  if (length <= 0 || !std::string_view(link.data(), static_cast<std::size_t>(length)).starts_with("mnt:[")) {
+    return std::nullopt;
+  }
+  auto fd = CallerFd(caller, number);
+  if (!fd) return std::nullopt;
+  constexpr long kNsfsMagic = 0x6e736673;  // NSFS_MAGIC
+  auto fs = sys::Fstatfs(fd->Get());
+  if (!fs || fs->f_type != kNsfsMagic) return std::nullopt;
+  auto type = sys::NamespaceType(fd->Get());
+  if (!type || *type != CLONE_NEWNS) return std::nullopt;
+  return std::move(*fd);
+}
+
 // The unique id of the mount a process that enters namespace `ns_fd` stands
 // on at "/" (a thread of its own enters it; setns needs CAP_SYS_ADMIN over
 // its owner, which the supervisor has over its callers' user namespaces
@@ -659,8 +683,9 @@ Answer Listmount(int listener, const seccomp_notif& notification, const Caller& 
   if (!request) return Native();
   std::uint64_t ns_id = request->mnt_ns_id;
   if (ns_id == 0 && request->mnt_ns_fd_or_mnt_fd != 0) {
-    auto fd = CallerFd(caller, static_cast<int>(request->mnt_ns_fd_or_mnt_fd));
-    auto id = fd ? sys::MountNamespaceId(fd->Get()) : Result<std::uint64_t>(std::unexpected(fd.error()));
+    auto fd = CallerMountNamespaceFd(caller, static_cast<int>(request->mnt_ns_fd_or_mnt_fd));
+    if (!fd) return Native();  // the kernel's EBADF or EINVAL
+    auto id = sys::MountNamespaceId(fd->Get());
     if (!id) return Native();
     ns_id = *id;
   } else if (request->mnt_ns_fd_or_mnt_fd != 0) {
@@ -683,12 +708,19 @@ Answer Listmount(int listener, const seccomp_notif& notification, const Caller& 
   ours.size = sys::kMntIdReqSizeVer1;
   ours.mnt_ns_fd_or_mnt_fd = 0;
   ours.mnt_ns_id = ns_id;
-  std::vector<std::uint64_t> ids(wanted + hidden->size());
-  auto listed = sys::Listmount(ours, ids, flags);
-  if (!listed) return Fail(listed.error().code);
-  ids.resize(*listed);
-  std::erase_if(ids, [&](std::uint64_t id) { return std::find(hidden->begin(), hidden->end(), id) != hidden->end(); });
-  if (ids.size() > wanted) ids.resize(wanted);
+  // Pages of the kernel's listing from the caller's last id on, the hidden
+  // ids dropped, until `wanted` are found or the listing ends.
+  std::vector<std::uint64_t> ids;
+  std::vector<std::uint64_t> page(std::min(wanted + hidden->size(), kMaximumIds));
+  for (;;) {
+    auto listed = sys::Listmount(ours, page, flags);
+    if (!listed) return Fail(listed.error().code);
+    for (std::size_t i = 0; i < *listed && ids.size() < wanted; ++i) {
+      if (std::find(hidden->begin(), hidden->end(), page[i]) == hidden->end()) ids.push_back(page[i]);
+    }
+    if (ids.size() == wanted || *listed < page.size()) break;
+    ours.param = page[*listed - 1];  // the next page starts after the last id listed
+  }
   if (!sys::NotificationStillValid(listener, notification.id)) return Fail(ENOENT);
   auto put = sys::WriteProcessMemory(caller.tid, ids_address, std::as_bytes(std::span(ids)));
   if (!put || *put != ids.size() * sizeof(std::uint64_t)) return Fail(EFAULT);
@@ -703,10 +735,10 @@ Answer Listmount(int listener, const seccomp_notif& notification, const Caller& 
 // may mean another driver's ioctl there).
 Answer NamespaceInfo(int listener, const seccomp_notif& notification, const Caller& caller,
                      const HiddenRoots& hidden_roots) {
-  auto fd = CallerFd(caller, static_cast<int>(notification.data.args[0]));
+  // NULL is the kernel's EINVAL; any fd but a mount namespace's is its own.
+  if (notification.data.args[2] == 0) return Native();
+  auto fd = CallerMountNamespaceFd(caller, static_cast<int>(notification.data.args[0]));
   if (!fd) return Native();
-  auto type = sys::NamespaceType(fd->Get());
-  if (!type || *type != CLONE_NEWNS) return Native();
   auto ns_id = sys::MountNamespaceId(fd->Get());
   const HiddenRoots::Namespace* made = ns_id ? hidden_roots.Find(*ns_id) : nullptr;
   if (made == nullptr) return Native();

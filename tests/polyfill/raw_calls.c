@@ -90,6 +90,7 @@ static const char* Name(int e) {
     case ENAMETOOLONG: return "ENAMETOOLONG";
     case EACCES: return "EACCES";
     case EROFS: return "EROFS";
+    case ENOTTY: return "ENOTTY";
     default: {
       static char text[32];
       snprintf(text, sizeof text, "E%d", e);
@@ -300,6 +301,37 @@ static void ListingFacts(int fd, int by_fd, char* facts, size_t size) {
     if (paged > 0 && got >= last) descending = 0;
     last = got;
   }
+  int forward = 0;
+  for (uint64_t last = 0; forward < 64; ++forward) {
+    struct mnt_id_req_ page = {.size = 32, .mnt_id = LSMT_ROOT_, .param = last, .mnt_ns_id = ns_id};
+    uint64_t got = 0;
+    if (syscall(458, &page, &got, 1, 0) != 1) break;
+    last = got;
+  }
+  /* Without CAP_SYS_ADMIN over its owner, a namespace is not listed from outside. */
+  char unprivileged[24] = "-";
+  int up[2];
+  if (pipe(up) == 0) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+      char text[24];
+      uint64_t one[4];
+      if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) {
+        snprintf(text, sizeof text, "no-uid-65534");  /* a user namespace that does not map it */
+      } else {
+        long k = syscall(458, &list, one, 4, 0);
+        snprintf(text, sizeof text, "%s", k < 0 ? Name(errno) : "listed");
+      }
+      (void)!write(up[1], text, strlen(text));
+      _exit(0);
+    }
+    close(up[1]);
+    ssize_t got = read(up[0], unprivileged, sizeof unprivileged - 1);
+    unprivileged[got > 0 ? got : 0] = '\0';
+    close(up[0]);
+    waitpid(pid, NULL, 0);
+  }
   struct mnt_ns_info_ info;
   memset(&info, 0, sizeof info);
   char counted[16];
@@ -335,12 +367,12 @@ static void ListingFacts(int fd, int by_fd, char* facts, size_t size) {
     close(pipefd[0]);
     waitpid(pid, NULL, 0);
   }
-  snprintf(facts, size, "listed=%ld first=%s paged=%d descending=%d counted=%s umounted=%s", n, first_facts, paged,
-           descending, counted, umounted);
+  snprintf(facts, size, "listed=%ld first=%s paged=%d descending=%d forward=%d unprivileged=%s counted=%s umounted=%s", n,
+           first_facts, paged, descending, forward, unprivileged, counted, umounted);
 }
 
 static void ListingCase(const char* name, long fd, int by_fd) {
-  char facts[192] = "";
+  char facts[256] = "";
   if (fd >= 0) ListingFacts((int)fd, by_fd, facts, sizeof facts);
   Report(name, fd, facts);
   if (fd >= 0) close((int)fd);
@@ -433,6 +465,23 @@ static void RootCases(void) {
     Report("sm_bad_request_pointer", r, "");
     r = Statmount(&req, (void*)8, sizeof buffer, STATMOUNT_BY_FD_);
     Report("sm_bad_buffer_pointer", r, "");
+  }
+  {
+    /* A detached tree with a submount: found (its mount point cleared). */
+    long tree = OpenTree(AT_FDCWD, a, OPEN_TREE_CLONE_ | AT_RECURSIVE | O_CLOEXEC);
+    if (tree >= 0) StatmountCase("sm_detached_tree_root", 24, (uint32_t)tree, 0, SM_MNT_BASIC | SM_MNT_POINT, sizeof buffer, 0);
+    if (tree >= 0) close((int)tree);
+    /* NS_MNT_GET_INFO where it is no mount namespace's fd, or without a buffer. */
+    struct mnt_ns_info_ info;
+    int pipefd[2];
+    if (pipe(pipefd) == 0) {
+      Report("ns_info_of_a_pipe", ioctl(pipefd[0], NS_MNT_GET_INFO_, &info), "");
+      close(pipefd[0]);
+      close(pipefd[1]);
+    }
+    long ns = OpenTree(AT_FDCWD, a, OPEN_TREE_NAMESPACE_);
+    if (ns >= 0) Report("ns_info_without_a_buffer", ioctl((int)ns, NS_MNT_GET_INFO_, NULL), "");
+    if (ns >= 0) close((int)ns);
   }
   {
     int at_sub = open(sub, O_PATH | O_DIRECTORY | O_CLOEXEC);
