@@ -668,9 +668,9 @@ class HiddenRoots {
 };
 
 // The kernel's listing, without the hidden mounts, where the call lists a
-// namespace the supervisor made from outside it, for a caller the kernel
-// lets list it; every other listmount is the kernel's own (Native), its
-// errors included.
+// namespace the supervisor made from outside it, for a caller with
+// CAP_SYS_ADMIN in the user namespace that owns it; every other listmount is
+// the kernel's own (Native), its errors included.
 Answer Listmount(int listener, const seccomp_notif& notification, const Caller& caller,
                  const HiddenRoots& hidden_roots) {
   const std::uint64_t ids_address = notification.data.args[1];
