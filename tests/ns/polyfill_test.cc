@@ -155,22 +155,22 @@ TEST_P(PolyfillTest, OpenTreeNamespaceRecursiveWorksInsideAUserNamespace) {
 // where the copy is locked.
 TEST_P(PolyfillTest, OpenTreeNamespaceListedFromOutsideHoldsTheTreeAlone) {
   EXPECT_EQ(Case("ot_listed_from_outside"),
-            "ok listed=1 first=tmpfs://own-parent=0/attr=0 paged=1 descending=1 forward=1 unprivileged=ENOENT "
+            "ok listed=1 first=tmpfs://own-parent=0/attr=0 paged=1 ordered=1 forward=1 unprivileged=ENOENT "
             "counted=1 umounted=1/1");
   EXPECT_EQ(Case("ot_recursive_listed_from_outside"),
-            "ok listed=2 first=tmpfs://own-parent=0/attr=0 paged=2 descending=1 forward=2 unprivileged=ENOENT "
+            "ok listed=2 first=tmpfs://own-parent=0/attr=0 paged=2 ordered=1 forward=2 unprivileged=ENOENT "
             "counted=2 umounted=2/2");
 }
 TEST_P(PolyfillTest, OpenTreeNamespaceListedByItsNamespaceFd) {
   // By fd the kernel lists it for whoever holds the fd, by id only for
   // CAP_SYS_ADMIN over its owner.
   EXPECT_EQ(Case("ot_listed_by_ns_fd"),
-            "ok listed=2 first=tmpfs://own-parent=0/attr=0 paged=2 descending=1 forward=2 unprivileged=listed counted=2 "
+            "ok listed=2 first=tmpfs://own-parent=0/attr=0 paged=2 ordered=1 forward=2 unprivileged=listed counted=2 "
             "umounted=2/2");
 }
 TEST_P(PolyfillTest, OpenTreeNamespaceInAUserNamespaceKeepsItsRootLocked) {
   EXPECT_EQ(Case("ot_listed_in_user_namespace", "userns"),
-            "ok listed=2 first=tmpfs://own-parent=0/attr=0 paged=2 descending=1 forward=2 unprivileged=no-uid-65534 "
+            "ok listed=2 first=tmpfs://own-parent=0/attr=0 paged=2 ordered=1 forward=2 unprivileged=no-uid-65534 "
             "counted=2 umounted=1/2/EINVAL");
 }
 
@@ -183,12 +183,12 @@ TEST_P(PolyfillTest, FsmountNamespaceCloexecSetsCloseOnExec) {
 TEST_P(PolyfillTest, FsmountNamespaceListedFromOutsideHoldsTheNewMountWithItsAttributes) {
   // rdonly, nosuid, noexec, noatime: 0x1b
   EXPECT_EQ(Case("fm_listed_from_outside"),
-            "ok listed=1 first=tmpfs://own-parent=0/attr=1b paged=1 descending=1 forward=1 unprivileged=ENOENT "
+            "ok listed=1 first=tmpfs://own-parent=0/attr=1b paged=1 ordered=1 forward=1 unprivileged=ENOENT "
             "counted=1 umounted=1/1");
 }
 TEST_P(PolyfillTest, FsmountNamespaceInAUserNamespaceKeepsItsRootLocked) {
   EXPECT_EQ(Case("fm_listed_in_user_namespace", "userns"),
-            "ok listed=1 first=tmpfs://own-parent=0/attr=0 paged=1 descending=1 forward=1 unprivileged=no-uid-65534 "
+            "ok listed=1 first=tmpfs://own-parent=0/attr=0 paged=1 ordered=1 forward=1 unprivileged=no-uid-65534 "
             "counted=1 umounted=0/1/EINVAL");
 }
 TEST_P(PolyfillTest, FsmountNamespaceOfAClosedFdIsEbadf) { EXPECT_EQ(Case("fm_bad_fd"), "EBADF"); }

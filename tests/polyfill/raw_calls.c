@@ -117,33 +117,41 @@ static void Report(const char* name, long result, const char* facts) {
   fflush(stdout);
 }
 
-/* What a process that enters namespace `fd` sees: "marker" (the tree's file
- * shows at /), "sub-mount" (a/sub is copied as a mount). */
-static void Inside(int fd, char* facts, size_t size) {
+/* Runs `work` in a child and returns the text it writes into `out` (the
+ * child may change its ids or namespaces: this process keeps its own). */
+static void InChild(void (*work)(char* text, size_t size, const void* arg), const void* arg, char* out, size_t size) {
   int pipefd[2];
   if (pipe(pipefd) != 0) return;
+  fflush(stdout);
   pid_t pid = fork();
   if (pid == 0) {
     char text[64] = "";
-    if (setns(fd, CLONE_NEWNS) != 0) {
-      snprintf(text, sizeof text, "setns-%s", Name(errno));
-    } else {
-      struct statx stx;
-      int marker = access("/marker", F_OK) == 0;
-      int submount = statx(AT_FDCWD, "/sub", 0, STATX_BASIC_STATS, &stx) == 0 &&
-                     (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
-                     (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
-      snprintf(text, sizeof text, "marker=%d sub-mount=%d", marker, submount);
-    }
+    work(text, sizeof text, arg);
     (void)!write(pipefd[1], text, strlen(text));
     _exit(0);
   }
   close(pipefd[1]);
-  ssize_t n = read(pipefd[0], facts, size - 1);
-  facts[n > 0 ? n : 0] = '\0';
+  ssize_t got = read(pipefd[0], out, size - 1);
+  out[got > 0 ? got : 0] = '\0';
   close(pipefd[0]);
   waitpid(pid, NULL, 0);
 }
+
+/* What a process that enters namespace `fd` sees: "marker" (the tree's file
+ * shows at /), "sub-mount" (a/sub is copied as a mount). */
+static void SeeInside(char* text, size_t size, const void* arg) {
+  if (setns(*(const int*)arg, CLONE_NEWNS) != 0) {
+    snprintf(text, size, "setns-%s", Name(errno));
+    return;
+  }
+  struct statx stx;
+  int marker = access("/marker", F_OK) == 0;
+  int submount = statx(AT_FDCWD, "/sub", 0, STATX_BASIC_STATS, &stx) == 0 &&
+                 (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+  snprintf(text, size, "marker=%d sub-mount=%d", marker, submount);
+}
+
+static void Inside(int fd, char* facts, size_t size) { InChild(SeeInside, &fd, facts, size); }
 
 static void NamespaceFacts(long fd, char* facts, size_t size) {
   if (fd < 0) return;
@@ -264,10 +272,68 @@ static int Setup(int user_namespace) {
   return 0;
 }
 
+/* How many ids listmount gives for namespace `ns_id` asked one at a time
+ * (`flags`: 0 or LISTMOUNT_REVERSE); `ordered` says whether each came after
+ * the one before in that order. */
+static int PageOneAtATime(uint64_t ns_id, unsigned flags, int* ordered) {
+  int pages = 0;
+  *ordered = 1;
+  for (uint64_t last = 0; pages < 64; ++pages) {
+    struct mnt_id_req_ page = {.size = 32, .mnt_id = LSMT_ROOT_, .param = last, .mnt_ns_id = ns_id};
+    uint64_t got = 0;
+    if (syscall(458, &page, &got, 1, flags) != 1) break;
+    if (pages > 0 && (flags ? got >= last : got <= last)) *ordered = 0;
+    last = got;
+  }
+  return pages;
+}
+
+struct Listing {
+  struct mnt_id_req_ request;
+  int fd;
+  uint64_t ns_id;
+  const uint64_t* ids;
+  long count;
+};
+
+static void ListUnprivileged(char* text, size_t size, const void* arg) {
+  const struct Listing* listing = arg;
+  uint64_t one[4];
+  if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) {
+    snprintf(text, size, "no-uid-65534"); /* a user namespace that does not map it */
+    return;
+  }
+  long k = syscall(458, &listing->request, one, 4, 0);
+  snprintf(text, size, "%s", k < 0 ? Name(errno) : "listed");
+}
+
+/* Enters the namespace and unmounts its mounts, the newest first. */
+static void UnmountAll(char* text, size_t size, const void* arg) {
+  const struct Listing* listing = arg;
+  const uint32_t* words = (const uint32_t*)buffer;
+  const char* strings = (const char*)buffer + 512;
+  int done = 0, refused = 0;
+  if (setns(listing->fd, CLONE_NEWNS) != 0) {
+    snprintf(text, size, "setns-%s", Name(errno));
+    return;
+  }
+  for (long i = listing->count - 1; i >= 0; --i) {
+    struct mnt_id_req_ point = {.size = 32, .mnt_id = listing->ids[i], .param = SM_MNT_POINT, .mnt_ns_id = listing->ns_id};
+    if (Statmount(&point, buffer, sizeof buffer, 0) != 0 || umount2(strings + words[27], MNT_DETACH) != 0) {
+      if (refused == 0) refused = errno;
+      continue;
+    }
+    ++done;
+  }
+  snprintf(text, size, "%d/%ld%s%s", done, listing->count, refused ? "/" : "", refused ? Name(refused) : "");
+}
+
 /* What another process sees of namespace `fd` from outside with listmount
  * (by mnt_ns_id; with `by_fd` by mnt_ns_fd): how many mounts, the first's
  * fs type, mount point, attributes and whether it is its own parent; the
- * same list paged one id at a time with LISTMOUNT_REVERSE; then, from a child
+ * same list paged one id at a time with LISTMOUNT_REVERSE ("paged") and
+ * forwards ("forward"), each in its order ("ordered"); whether a process
+ * without privileges can list it; then, from a child
  * that entered the namespace, how many of them umount2(MNT_DETACH) takes in
  * that order and the errno of the first it refuses; NS_MNT_GET_INFO's
  * nr_mounts (before the unmounting). 7.2 lists and counts the tree alone. */
@@ -293,82 +359,22 @@ static void ListingFacts(int fd, int by_fd, char* facts, size_t size) {
     snprintf(first_facts, sizeof first_facts, "%s:%s/own-parent=%d/attr=%llx", strings + words[9],
              strings + words[27], buffer[6] == buffer[5], (unsigned long long)buffer[8]);
   }
-  int paged = 0, descending = 1;
-  for (uint64_t last = 0; paged < 64; ++paged) {
-    struct mnt_id_req_ page = {.size = 32, .mnt_id = LSMT_ROOT_, .param = last, .mnt_ns_id = ns_id};
-    uint64_t got = 0;
-    if (syscall(458, &page, &got, 1, 1 /* LISTMOUNT_REVERSE */) != 1) break;
-    if (paged > 0 && got >= last) descending = 0;
-    last = got;
-  }
-  int forward = 0;
-  for (uint64_t last = 0; forward < 64; ++forward) {
-    struct mnt_id_req_ page = {.size = 32, .mnt_id = LSMT_ROOT_, .param = last, .mnt_ns_id = ns_id};
-    uint64_t got = 0;
-    if (syscall(458, &page, &got, 1, 0) != 1) break;
-    last = got;
-  }
+  int descending = 1, ascending = 1;
+  const int paged = PageOneAtATime(ns_id, 1 /* LISTMOUNT_REVERSE */, &descending);
+  const int forward = PageOneAtATime(ns_id, 0, &ascending);
+  const struct Listing listing = {list, fd, ns_id, ids, n};
   /* Without CAP_SYS_ADMIN over its owner, a namespace is not listed from outside. */
   char unprivileged[24] = "-";
-  int up[2];
-  if (pipe(up) == 0) {
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-      char text[24];
-      uint64_t one[4];
-      if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) {
-        snprintf(text, sizeof text, "no-uid-65534");  /* a user namespace that does not map it */
-      } else {
-        long k = syscall(458, &list, one, 4, 0);
-        snprintf(text, sizeof text, "%s", k < 0 ? Name(errno) : "listed");
-      }
-      (void)!write(up[1], text, strlen(text));
-      _exit(0);
-    }
-    close(up[1]);
-    ssize_t got = read(up[0], unprivileged, sizeof unprivileged - 1);
-    unprivileged[got > 0 ? got : 0] = '\0';
-    close(up[0]);
-    waitpid(pid, NULL, 0);
-  }
+  InChild(ListUnprivileged, &listing, unprivileged, sizeof unprivileged);
   struct mnt_ns_info_ info;
   memset(&info, 0, sizeof info);
   char counted[16];
   if (ioctl(fd, NS_MNT_GET_INFO_, &info) != 0) snprintf(counted, sizeof counted, "%s", Name(errno));
   else snprintf(counted, sizeof counted, "%u%s", info.nr_mounts, info.mnt_ns_id == ns_id ? "" : "/other-id");
-  int pipefd[2];
   char umounted[48] = "-";
-  if (pipe(pipefd) == 0) {
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-      char text[48];
-      int done = 0, refused = 0;
-      if (setns(fd, CLONE_NEWNS) != 0) {
-        snprintf(text, sizeof text, "setns-%s", Name(errno));
-      } else {
-        for (long i = n - 1; i >= 0; --i) {
-          struct mnt_id_req_ point = {.size = 32, .mnt_id = ids[i], .param = SM_MNT_POINT, .mnt_ns_id = ns_id};
-          if (Statmount(&point, buffer, sizeof buffer, 0) != 0 || umount2(strings + words[27], MNT_DETACH) != 0) {
-            if (refused == 0) refused = errno;
-            continue;
-          }
-          ++done;
-        }
-        snprintf(text, sizeof text, "%d/%ld%s%s", done, n, refused ? "/" : "", refused ? Name(refused) : "");
-      }
-      (void)!write(pipefd[1], text, strlen(text));
-      _exit(0);
-    }
-    close(pipefd[1]);
-    ssize_t got = read(pipefd[0], umounted, sizeof umounted - 1);
-    umounted[got > 0 ? got : 0] = '\0';
-    close(pipefd[0]);
-    waitpid(pid, NULL, 0);
-  }
-  snprintf(facts, size, "listed=%ld first=%s paged=%d descending=%d forward=%d unprivileged=%s counted=%s umounted=%s", n,
-           first_facts, paged, descending, forward, unprivileged, counted, umounted);
+  InChild(UnmountAll, &listing, umounted, sizeof umounted);
+  snprintf(facts, size, "listed=%ld first=%s paged=%d ordered=%d forward=%d unprivileged=%s counted=%s umounted=%s", n,
+           first_facts, paged, descending && ascending, forward, unprivileged, counted, umounted);
 }
 
 static void ListingCase(const char* name, long fd, int by_fd) {
