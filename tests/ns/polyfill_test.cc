@@ -161,6 +161,11 @@ TEST_P(PolyfillTest, OpenTreeNamespaceListedFromOutsideHoldsTheTreeAlone) {
             "ok listed=2 first=tmpfs://own-parent=0/attr=0 paged=2 ordered=1 forward=2 unprivileged=ENOENT "
             "counted=2 umounted=2/2");
 }
+TEST_P(PolyfillTest, ListmountOfHostileRequestsFailsAsTheKernelDoes) {
+  EXPECT_EQ(Case("lm_bad_request_pointer"), "EFAULT");
+  EXPECT_EQ(Case("lm_bad_ids_pointer"), "EFAULT");
+  EXPECT_EQ(Case("lm_too_many_ids"), "EOVERFLOW");
+}
 TEST_P(PolyfillTest, OpenTreeNamespaceListedByItsNamespaceFd) {
   // By fd the kernel lists it for whoever holds the fd, by id only for
   // CAP_SYS_ADMIN over its owner.

@@ -418,6 +418,19 @@ static void RootCases(void) {
     if (one >= 0) close((int)one);
     if (two >= 0) close((int)two);
   }
+  {
+    /* Hostile listmount requests: unreadable request, unwritable ids, of an emulated namespace. */
+    uint64_t ids[4];
+    Report("lm_bad_request_pointer", syscall(458, (void*)8, ids, 4, 0), "");
+    long ns = OpenTree(AT_FDCWD, a, OPEN_TREE_NAMESPACE_);
+    uint64_t ns_id = 0;
+    if (ns >= 0 && ioctl((int)ns, NS_GET_MNTNS_ID_, &ns_id) == 0) {
+      struct mnt_id_req_ list = {.size = 32, .mnt_id = LSMT_ROOT_, .mnt_ns_id = ns_id};
+      Report("lm_bad_ids_pointer", syscall(458, &list, (void*)8, 4, 0), "");
+      Report("lm_too_many_ids", syscall(458, &list, ids, 2000000, 0), "");
+    }
+    if (ns >= 0) close((int)ns);
+  }
   ListingCase("ot_listed_from_outside", OpenTree(AT_FDCWD, a, OPEN_TREE_NAMESPACE_), 0);
   ListingCase("ot_recursive_listed_from_outside", OpenTree(AT_FDCWD, a, OPEN_TREE_NAMESPACE_ | AT_RECURSIVE), 0);
   ListingCase("ot_listed_by_ns_fd", OpenTree(AT_FDCWD, a, OPEN_TREE_NAMESPACE_ | AT_RECURSIVE), 1);
