@@ -414,6 +414,8 @@ Result<UniqueFd> TemplateNamespace(UniqueFd tree, bool recursive) {
   }
 }
 
+void PrepareTemplateFactory() { (void)AcquireFactory(); }
+
 void ForgetInheritedTemplateFactory() {
   FactorySlot& slot = Slot();
   std::lock_guard lock(slot.mutex);

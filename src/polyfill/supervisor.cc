@@ -17,9 +17,12 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
+#include <semaphore>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -121,7 +124,8 @@ Result<std::uint64_t> InodeOf(int dirfd, const char* path) {
 
 // Opens what the supervisor needs of the caller. nullopt: the task is gone or
 // no longer in its call (answer nothing: the kernel has moved on).
-std::optional<Caller> OpenCaller(int listener, const seccomp_notif& notification) {
+// `own_user_ns`: the serving thread's user namespace (nsfs fstat).
+std::optional<Caller> OpenCaller(int listener, const seccomp_notif& notification, const struct stat& own_user_ns) {
   Caller caller;
   caller.tid = static_cast<pid_t>(notification.pid);
   auto pidfd = sys::PidfdOpen(caller.tid, sys::kPidfdThread);
@@ -131,22 +135,26 @@ std::optional<Caller> OpenCaller(int listener, const seccomp_notif& notification
   auto proc = OpenAt(AT_FDCWD, fmt::format("/proc/{}", caller.tid).c_str(), O_PATH | O_DIRECTORY);
   if (!proc) return std::nullopt;
   caller.proc = std::move(*proc);
-  auto mount_ns = OpenAt(caller.proc.Get(), "ns/mnt", O_RDONLY);
-  auto user_ns_fd = OpenAt(caller.proc.Get(), "ns/user", O_RDONLY);
+  // The pidfd's ioctls (6.11) are cheaper than /proc's nsfs links.
+  auto mount_ns = sys::PidfdMountNamespace(caller.pidfd.Get());
+  if (!mount_ns) mount_ns = OpenAt(caller.proc.Get(), "ns/mnt", O_RDONLY);
+  auto user_ns_fd = sys::PidfdUserNamespace(caller.pidfd.Get());
+  if (!user_ns_fd) user_ns_fd = OpenAt(caller.proc.Get(), "ns/user", O_RDONLY);
   auto root = OpenAt(caller.proc.Get(), "root", O_PATH | O_DIRECTORY);
   auto cwd = OpenAt(caller.proc.Get(), "cwd", O_PATH | O_DIRECTORY);
   auto status = sys::ReadProcStatus(caller.proc.Get(), "status");
-  auto user_ns = InodeOf(caller.proc.Get(), "ns/user");
-  auto own_user_ns = InodeOf(AT_FDCWD, "/proc/thread-self/ns/user");
   // Everything above was read from whatever task has TID now: only a
   // notification still pending proves that it is the caller.
   if (!sys::NotificationStillValid(listener, notification.id)) return std::nullopt;
-  if (!mount_ns || !user_ns_fd || !root || !cwd || !status || !user_ns || !own_user_ns) return std::nullopt;
+  struct stat user_ns {};
+  if (!mount_ns || !user_ns_fd || !root || !cwd || !status || ::fstat(user_ns_fd->Get(), &user_ns) != 0) {
+    return std::nullopt;
+  }
   caller.mount_ns = std::move(*mount_ns);
   caller.user_ns = std::move(*user_ns_fd);
   caller.root = std::move(*root);
   caller.cwd = std::move(*cwd);
-  caller.same_user_ns = *user_ns == *own_user_ns;
+  caller.same_user_ns = user_ns.st_dev == own_user_ns.st_dev && user_ns.st_ino == own_user_ns.st_ino;
   const auto effective = sys::ProcStatusField(*status, "CapEff");
   const auto uids = sys::ProcStatusField(*status, "Uid");
   const auto gids = sys::ProcStatusField(*status, "Gid");
@@ -173,37 +181,184 @@ bool SamePlace(int fd, const char* path) {
 }
 
 // Runs `work` on a thread that stands where the caller stands: its mount
-// namespace, root and cwd, its fsuid/fsgid. A thread of its own, because
-// these are per-thread (unshare(CLONE_FS)) and must not leak into the
-// supervisor's next call.
-Answer AsCaller(const Caller& caller, const std::function<Answer()>& work) {
-  Answer answer = Fail(ENOSYS);
-  auto thread = StartHelperThread([&] {
-    if (auto r = sys::Unshare(CLONE_FS); !r) return void(answer = Fail(r.error().code));
-    // setns(CLONE_NEWNS) needs CAP_SYS_ADMIN over the namespace's owner; a
-    // supervisor that shares the caller's namespace has nothing to enter.
-    auto own = InodeOf(AT_FDCWD, "/proc/thread-self/ns/mnt");
-    struct stat theirs {};
-    if (!own || ::fstat(caller.mount_ns.Get(), &theirs) != 0) return void(answer = Fail(ENOSYS));
-    if (*own != theirs.st_ino) {
-      if (auto r = sys::Setns(caller.mount_ns.Get(), CLONE_NEWNS); !r) return void(answer = Fail(ENOSYS));
+// namespace, root and cwd, its fsuid/fsgid and groups. A thread of the
+// supervisor's own, because these are per-thread (unshare(CLONE_FS)) and must
+// not leak into the serving thread or the next call.
+//
+// Starting a thread is much of what a trapped call costs, so the thread for
+// callers that stand where the supervisor stands (its mount namespace, at its
+// root: most programs) is kept between calls, for as long as they come with
+// the same credentials: such a call only moves the kept thread to the
+// caller's cwd, and back to "/" after it, so that it pins nothing of the
+// caller's. Any other caller gets a thread of its own for the call; entering
+// its namespace and root would keep them alive in a kept thread.
+// Used by the serving thread only.
+class CallerPlaces {
+ public:
+  CallerPlaces() {
+    struct stat ns_st {};
+    if (::stat("/proc/thread-self/ns/mnt", &ns_st) != 0) return;
+    auto root = Identify(AT_FDCWD, "/");
+    if (!root) return;
+    home_ = Home{ns_st.st_dev, ns_st.st_ino, *root};
+  }
+
+  Answer Run(const Caller& caller, const std::function<Answer()>& work) {
+    // The work may make namespaces: the factory's threads must not be
+    // started by a thread that took the caller's credentials.
+    if (Emulation() == NamespaceStrategy::kTemplate) PrepareTemplateFactory();
+    Credentials credentials{caller.fsuid, caller.fsgid, caller.groups};
+    if (!AtHome(caller)) return RunOnce(caller, work);
+    if (!kept_ || kept_->credentials() != credentials) {
+      kept_.reset();  // joins the previous callers' thread
+      kept_ = KeptThread::Start(std::move(credentials));
+      if (!kept_) return Fail(ENOSYS);
     }
-    // chroot needs CAP_SYS_CHROOT, which an unprivileged supervisor lacks:
-    // a caller whose root is the supervisor's needs none.
-    if (!SamePlace(caller.root.Get(), "/")) {
-      if (auto r = sys::Fchdir(caller.root.Get()); !r) return void(answer = Fail(ENOSYS));
-      if (auto r = sys::ChrootToWorkingDirectory(); !r) return void(answer = Fail(ENOSYS));
+    auto answer = kept_->Run(caller.cwd.Get(), work);
+    if (!answer) {
+      kept_.reset();  // it could not go back to "/": a fresh one next time
+      return Fail(ENOSYS);
     }
-    if (auto r = sys::Fchdir(caller.cwd.Get()); !r) return void(answer = Fail(ENOSYS));
-    // Permission checks as the caller's: its groups and fs ids, not the supervisor's.
-    if (auto r = sys::SetThreadGroups(caller.groups); !r) return void(answer = Fail(ENOSYS));
-    sys::SetThreadFilesystemIds(caller.fsuid, caller.fsgid);
-    answer = work();
-  });
-  if (!thread) return Fail(ENOSYS);
-  thread->join();
-  return answer;
-}
+    return std::move(*answer);
+  }
+
+ private:
+  struct Credentials {
+    uid_t fsuid;
+    gid_t fsgid;
+    std::vector<gid_t> groups;
+    bool operator==(const Credentials&) const = default;
+  };
+  // A directory, as the same directory of the same mount.
+  struct Place {
+    std::uint64_t mount_id;
+    dev_t dev;
+    ino_t ino;
+    bool operator==(const Place&) const = default;
+  };
+  struct Home {
+    dev_t ns_dev;  // the supervisor's mount namespace (nsfs device, inode)
+    ino_t ns_ino;
+    Place root;
+  };
+
+  static std::optional<Place> Identify(int dirfd, const char* path) {
+    auto mount_id = sys::UniqueMountIdOf(dirfd, path, path[0] == '\0' ? AT_EMPTY_PATH : 0);
+    struct stat st {};
+    if (!mount_id || ::fstatat(dirfd, path, &st, path[0] == '\0' ? AT_EMPTY_PATH : 0) != 0) return std::nullopt;
+    return Place{*mount_id, st.st_dev, st.st_ino};
+  }
+
+  [[nodiscard]] bool AtHome(const Caller& caller) const {
+    struct stat ns_st {};
+    if (!home_ || ::fstat(caller.mount_ns.Get(), &ns_st) != 0) return false;
+    if (ns_st.st_dev != home_->ns_dev || ns_st.st_ino != home_->ns_ino) return false;
+    auto root = Identify(caller.root.Get(), "");
+    return root && *root == home_->root;
+  }
+
+  // The thread kept for callers at home with `credentials`: its fs_struct
+  // unshared, their groups and fs ids taken once.
+  class KeptThread {
+   public:
+    static std::unique_ptr<KeptThread> Start(Credentials credentials) {
+      auto kept = std::unique_ptr<KeptThread>(new KeptThread(std::move(credentials)));
+      auto thread = StartHelperThread([raw = kept.get()] { raw->Serve(); });
+      if (!thread) return nullptr;
+      kept->thread_ = std::move(*thread);
+      kept->done_.acquire();  // its setup
+      if (!kept->ready_) return nullptr;  // the destructor ends it
+      return kept;
+    }
+    KeptThread(const KeptThread&) = delete;
+    KeptThread& operator=(const KeptThread&) = delete;
+    ~KeptThread() {
+      if (!thread_.joinable()) return;
+      stop_ = true;
+      wake_.release();
+      thread_.join();
+    }
+
+    [[nodiscard]] const Credentials& credentials() const { return credentials_; }
+
+    // `work`'s answer; nullopt where the thread could not go back to "/"
+    // after it (then it is no longer fit to keep).
+    std::optional<Answer> Run(int cwd_fd, const std::function<Answer()>& work) {
+      cwd_fd_ = cwd_fd;
+      work_ = &work;
+      wake_.release();
+      done_.acquire();
+      work_ = nullptr;
+      if (!ready_) return std::nullopt;
+      return std::move(answer_);
+    }
+
+   private:
+    explicit KeptThread(Credentials credentials) : credentials_(std::move(credentials)) {}
+
+    void Serve() {
+      ready_ = sys::Unshare(CLONE_FS).has_value() && sys::SetThreadGroups(credentials_.groups).has_value();
+      if (ready_) sys::SetThreadFilesystemIds(credentials_.fsuid, credentials_.fsgid);
+      done_.release();
+      if (!ready_) return;
+      for (;;) {
+        wake_.acquire();
+        if (stop_) return;
+        answer_ = Fail(ENOSYS);
+        if (sys::Fchdir(cwd_fd_)) {
+          answer_ = (*work_)();
+          ready_ = sys::Chdir("/").has_value();
+        }
+        done_.release();
+        if (!ready_) return;
+      }
+    }
+
+    const Credentials credentials_;
+    // Handed over through the semaphores (release/acquire orders them).
+    std::binary_semaphore wake_{0};
+    std::binary_semaphore done_{0};
+    bool ready_ = false;
+    bool stop_ = false;
+    int cwd_fd_ = -1;
+    const std::function<Answer()>* work_ = nullptr;
+    Answer answer_;
+    std::thread thread_;
+  };
+
+  // A thread for this call alone.
+  static Answer RunOnce(const Caller& caller, const std::function<Answer()>& work) {
+    Answer answer = Fail(ENOSYS);
+    auto thread = StartHelperThread([&] {
+      if (auto r = sys::Unshare(CLONE_FS); !r) return void(answer = Fail(r.error().code));
+      // setns(CLONE_NEWNS) needs CAP_SYS_ADMIN over the namespace's owner; a
+      // supervisor that shares the caller's namespace has nothing to enter.
+      auto own = InodeOf(AT_FDCWD, "/proc/thread-self/ns/mnt");
+      struct stat theirs {};
+      if (!own || ::fstat(caller.mount_ns.Get(), &theirs) != 0) return void(answer = Fail(ENOSYS));
+      if (*own != theirs.st_ino) {
+        if (auto r = sys::Setns(caller.mount_ns.Get(), CLONE_NEWNS); !r) return void(answer = Fail(ENOSYS));
+      }
+      // chroot needs CAP_SYS_CHROOT, which an unprivileged supervisor lacks:
+      // a caller whose root is the supervisor's needs none.
+      if (!SamePlace(caller.root.Get(), "/")) {
+        if (auto r = sys::Fchdir(caller.root.Get()); !r) return void(answer = Fail(ENOSYS));
+        if (auto r = sys::ChrootToWorkingDirectory(); !r) return void(answer = Fail(ENOSYS));
+      }
+      if (auto r = sys::Fchdir(caller.cwd.Get()); !r) return void(answer = Fail(ENOSYS));
+      // Permission checks as the caller's: its groups and fs ids, not the supervisor's.
+      if (auto r = sys::SetThreadGroups(caller.groups); !r) return void(answer = Fail(ENOSYS));
+      sys::SetThreadFilesystemIds(caller.fsuid, caller.fsgid);
+      answer = work();
+    });
+    if (!thread) return Fail(ENOSYS);
+    thread->join();
+    return answer;
+  }
+
+  std::optional<Home> home_;
+  std::unique_ptr<KeptThread> kept_;
+};
 
 // In a child of the supervisor (single-threaded, so that it may enter a user
 // namespace): enters the caller's user and mount namespaces, then its root
@@ -358,7 +513,7 @@ Result<UniqueFd> CallerFd(const Caller& caller, int number) {
   return sys::PidfdGetFd(caller.pidfd.Get(), number);
 }
 
-Answer OpenTree(int listener, const seccomp_notif& notification, const Caller& caller) {
+Answer OpenTree(int listener, const seccomp_notif& notification, const Caller& caller, CallerPlaces& places) {
   const int dirfd = static_cast<int>(notification.data.args[0]);
   const std::uint64_t path_address = notification.data.args[1];
   const auto flags = static_cast<unsigned>(notification.data.args[2]);
@@ -400,14 +555,14 @@ Answer OpenTree(int listener, const seccomp_notif& notification, const Caller& c
       return OpenTreeNamespace(from, *path, flags & ~kOpenTreeNamespace, {.strategy = NamespaceStrategy::kClassic});
     }, (flags & O_CLOEXEC) != 0);
   }
-  return AsCaller(caller, [&] {
+  return places.Run(caller, [&] {
     auto ns = OpenTreeNamespace(at, *path, flags & ~kOpenTreeNamespace);
     if (!ns) return Fail(ns.error().code);
     return NewFd(std::move(*ns), (flags & O_CLOEXEC) != 0);
   });
 }
 
-Answer Fsmount(const seccomp_notif& notification, const Caller& caller) {
+Answer Fsmount(const seccomp_notif& notification, const Caller& caller, CallerPlaces& places) {
   const int fs_fd = static_cast<int>(notification.data.args[0]);
   const auto flags = static_cast<unsigned>(notification.data.args[1]);
   const auto attr_flags = static_cast<unsigned>(notification.data.args[2]);
@@ -422,7 +577,7 @@ Answer Fsmount(const seccomp_notif& notification, const Caller& caller) {
                               {.strategy = NamespaceStrategy::kClassic});
     }, (flags & kFsmountCloexec) != 0);
   }
-  return AsCaller(caller, [&] {
+  return places.Run(caller, [&] {
     auto ns = FsmountNamespace(fd->Get(), flags & ~kFsmountNamespace, attr_flags);
     if (!ns) return Fail(ns.error().code);
     return NewFd(std::move(*ns), (flags & kFsmountCloexec) != 0);
@@ -503,7 +658,7 @@ std::optional<Result<std::vector<std::byte>>> KernelStatmount(int fd, std::uint6
   return std::vector<std::byte>(buffer.begin(), buffer.begin() + std::min<std::size_t>(size, buffer.size()));
 }
 
-Answer Statmount(int listener, const seccomp_notif& notification, const Caller& caller) {
+Answer Statmount(int listener, const seccomp_notif& notification, const Caller& caller, CallerPlaces& places) {
   const std::uint64_t request_address = notification.data.args[0];
   const std::uint64_t buffer_address = notification.data.args[1];
   const std::uint64_t bufsize = notification.data.args[2];
@@ -525,7 +680,7 @@ Answer Statmount(int listener, const seccomp_notif& notification, const Caller& 
     return FitStatmount(EncodeStatmount(*mount, request.param), bufsize);
   };
   std::vector<std::byte> bytes;
-  Answer answer = AsCaller(caller, [&] {
+  Answer answer = places.Run(caller, [&] {
     auto described = describe();
     if (!described) return Fail(described.error().code);
     bytes = std::move(*described);
@@ -631,7 +786,7 @@ class HiddenRoots {
     std::uint32_t counted = 0;
     constexpr std::size_t kMaximumDepth = 4;  // an empty root, a rootfs, a nullfs
     for (std::uint64_t id = below; hidden.size() < kMaximumDepth;) {
-      auto next = reader.ById(id, *ns_id, kFields);
+      auto next = id == newest[0] ? Result<Mount>(*mount) : reader.ById(id, *ns_id, field::kMntBasic);
       if (!next) break;
       hidden.push_back(id);
       // NS_MNT_GET_INFO counts every mount of the namespace but its real root
@@ -771,8 +926,15 @@ void Respond(int listener, const seccomp_notif& notification, Answer answer) {
   (void)sys::SendNotificationResponse(listener, response);
 }
 
-void Handle(int listener, const seccomp_notif& notification, HiddenRoots& hidden_roots) {
-  auto caller = OpenCaller(listener, notification);
+// What the serving thread keeps between notifications.
+struct Server {
+  struct stat own_user_ns {};  // its user namespace
+  HiddenRoots hidden_roots;
+  CallerPlaces places;
+};
+
+void Handle(int listener, const seccomp_notif& notification, Server& server) {
+  auto caller = OpenCaller(listener, notification, server.own_user_ns);
   if (!caller) {
     // The task is gone or left its call; answering is harmless (ENOENT).
     // listmount and ioctl are every program's: the kernel's, rather than ENOSYS.
@@ -780,31 +942,31 @@ void Handle(int listener, const seccomp_notif& notification, HiddenRoots& hidden
     Respond(listener, notification, everyones ? Native() : Fail(ENOSYS));
     return;
   }
-  // A namespace made here is remembered before the caller has its fd.
-  auto remembered = [&](Answer answer) {
-    if (answer.error == 0 && answer.fd) hidden_roots.Remember(answer.fd.Get());
-    return answer;
-  };
+  Answer answer = Fail(ENOSYS);
   switch (notification.data.nr) {
-    case kOpenTree:
-      return Respond(listener, notification, remembered(OpenTree(listener, notification, *caller)));
-    case kFsmount:
-      return Respond(listener, notification, remembered(Fsmount(notification, *caller)));
-    case kListmount:
-      return Respond(listener, notification, Listmount(listener, notification, *caller, hidden_roots));
-    case kIoctl:
-      return Respond(listener, notification, NamespaceInfo(listener, notification, *caller, hidden_roots));
-    case kStatmount:
-      return Respond(listener, notification, Statmount(listener, notification, *caller));
-    default:
-      return Respond(listener, notification, Fail(ENOSYS));
+    case kOpenTree: answer = OpenTree(listener, notification, *caller, server.places); break;
+    case kFsmount: answer = Fsmount(notification, *caller, server.places); break;
+    case kListmount: answer = Listmount(listener, notification, *caller, server.hidden_roots); break;
+    case kIoctl: answer = NamespaceInfo(listener, notification, *caller, server.hidden_roots); break;
+    case kStatmount: answer = Statmount(listener, notification, *caller, server.places); break;
+    default: break;
   }
+  // A namespace made here is remembered before the caller has its fd.
+  if (answer.error == 0 && answer.fd) server.hidden_roots.Remember(answer.fd.Get());
+  // Nothing of the caller's is held once its call returns (its cwd, root and
+  // namespaces): a mount it stood on unmounts right after, as on 7.2.
+  caller.reset();
+  Respond(listener, notification, std::move(answer));
 }
 
 }  // namespace
 
 Result<void> ServeNotifications(int listener, int stop_fd) {
-  HiddenRoots hidden_roots;
+  Server server;
+  if (::stat("/proc/thread-self/ns/user", &server.own_user_ns) != 0) {
+    const int err = errno;
+    return MakeError(err, "stat", "/proc/thread-self/ns/user");
+  }
   for (;;) {
     std::array<pollfd, 2> fds{pollfd{listener, POLLIN, 0}, pollfd{stop_fd, POLLIN, 0}};
     const int ready = ::poll(fds.data(), stop_fd >= 0 ? 2 : 1, -1);
@@ -817,7 +979,7 @@ Result<void> ServeNotifications(int listener, int stop_fd) {
       seccomp_notif notification{};
       auto received = sys::ReceiveNotification(listener, notification);
       // ENOENT: the task left the call before we took it.
-      if (received) Handle(listener, notification, hidden_roots);
+      if (received) Handle(listener, notification, server);
       else if (received.error().code != ENOENT) return std::unexpected(received.error());
       continue;
     }

@@ -82,13 +82,25 @@ Result<UniqueFd> PidfdOpen(pid_t pid, unsigned flags) {
   return UniqueFd(static_cast<int>(fd));
 }
 
-Result<UniqueFd> PidfdMountNamespace(int pidfd) {
-  const int fd = InjectFault(Call::kIoctl) ? -1 : ::ioctl(pidfd, kPidfdGetMntNamespace, 0);
+namespace {
+
+Result<UniqueFd> PidfdNamespace(int pidfd, unsigned long request, const char* operation) {
+  const int fd = InjectFault(Call::kIoctl) ? -1 : ::ioctl(pidfd, request, 0);
   if (fd < 0) {
     const int err = errno;
-    return MakeError(err, "ioctl(PIDFD_GET_MNT_NAMESPACE)", fmt::format("fd {}", pidfd));
+    return MakeError(err, operation, fmt::format("fd {}", pidfd));
   }
   return UniqueFd(fd);
+}
+
+}  // namespace
+
+Result<UniqueFd> PidfdMountNamespace(int pidfd) {
+  return PidfdNamespace(pidfd, kPidfdGetMntNamespace, "ioctl(PIDFD_GET_MNT_NAMESPACE)");
+}
+
+Result<UniqueFd> PidfdUserNamespace(int pidfd) {
+  return PidfdNamespace(pidfd, kPidfdGetUserNamespace, "ioctl(PIDFD_GET_USER_NAMESPACE)");
 }
 
 Result<int> NamespaceType(int ns_fd) {

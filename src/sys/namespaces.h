@@ -40,6 +40,8 @@ namespace mntns::sys {
 // ioctl(PIDFD_GET_MNT_NAMESPACE) (6.11): a close-on-exec nsfs fd for the mount
 // namespace the pidfd's task is in now.
 [[nodiscard]] Result<UniqueFd> PidfdMountNamespace(int pidfd);
+// ioctl(PIDFD_GET_USER_NAMESPACE) (6.11): the same for its user namespace.
+[[nodiscard]] Result<UniqueFd> PidfdUserNamespace(int pidfd);
 
 // ioctl(NS_GET_NSTYPE): the CLONE_NEW* type of an nsfs fd.
 [[nodiscard]] Result<int> NamespaceType(int ns_fd);

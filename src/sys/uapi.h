@@ -184,5 +184,6 @@ static_assert(sizeof(FanotifyEventInfoMnt) == 16);
 inline constexpr unsigned kPidfdThread = O_EXCL;
 inline constexpr unsigned long kPidfsIoctlMagic = 0xFF;
 inline constexpr unsigned long kPidfdGetMntNamespace = _IO(kPidfsIoctlMagic, 3);
+inline constexpr unsigned long kPidfdGetUserNamespace = _IO(kPidfsIoctlMagic, 9);
 
 }  // namespace mntns::sys

@@ -8,6 +8,8 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -649,6 +651,64 @@ TEST(InstallPolyfill, ServesACallerThatUsedTheTemplateFactoryBefore) {
       EXPECT_EQ(::ioctl(static_cast<int>(fd), _IO(0xb7, 0x3)), CLONE_NEWNS);
       ::close(static_cast<int>(fd));
     }
+  });
+}
+
+// The supervisor keeps one thread for callers that stand where it stands;
+// it takes a caller's cwd for the call only: after it nothing of the
+// caller's is in use, and the mount the caller stood on unmounts (no EBUSY).
+TEST(InstallPolyfill, ATrappedCallLeavesNothingOfTheCallersCwdInUse) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root";
+  if (!PolyfillNeeded().open_tree_namespace) GTEST_SKIP() << "open_tree is not trapped on this kernel";
+  testing::InPrivateMountNamespace([] {
+    const std::string dir = testing::TempDir() + "/cwd";
+    ASSERT_TRUE(testing::MakeDirs(dir));
+    ASSERT_TRUE(testing::MountTmpfs(dir));
+    ASSERT_TRUE(testing::MakeDirs(dir + "/tree"));
+    auto installed = InstallPolyfill();
+    ASSERT_TRUE(installed) << installed.error().Message();
+    for (int call = 0; call < 2; ++call) {
+      ASSERT_EQ(::chdir(dir.c_str()), 0);
+      const long fd = ::syscall(428, AT_FDCWD, "tree", (1U << 1) | AT_RECURSIVE | O_CLOEXEC);
+      ASSERT_GE(fd, 0) << "trapped open_tree " << call << ": " << std::strerror(errno);
+      ::close(static_cast<int>(fd));
+      ASSERT_EQ(::chdir("/"), 0);
+      EXPECT_EQ(::umount2(dir.c_str(), 0), 0) << "call " << call << ": " << std::strerror(errno);
+      if (call == 0) {
+        ASSERT_TRUE(testing::MountTmpfs(dir) && testing::MakeDirs(dir + "/tree"));
+      }
+    }
+  });
+}
+
+// Each trapped call looks up its path with the caller's fs ids of the
+// moment, also after a call with others: root's fsuid searches a directory
+// of mode 0700, fsuid 65534 (which keeps CAP_SYS_ADMIN, not CAP_DAC_*) may
+// not (EACCES, as 7.2 says), root's again may.
+TEST(InstallPolyfill, EachTrappedCallLooksUpWithTheCallersFsIdsOfTheMoment) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root";
+  if (!PolyfillNeeded().open_tree_namespace) GTEST_SKIP() << "open_tree is not trapped on this kernel";
+  testing::InPrivateMountNamespace([] {
+    const std::string locked = testing::TempDir() + "/locked";
+    ASSERT_TRUE(testing::MakeDirs(locked + "/tree"));
+    ASSERT_EQ(::chmod(locked.c_str(), 0700), 0);
+    ASSERT_EQ(::chown(locked.c_str(), 0, 0), 0);
+    const std::string tree = locked + "/tree";
+    auto installed = InstallPolyfill();
+    ASSERT_TRUE(installed) << installed.error().Message();
+    auto call = [&] {
+      const long fd = ::syscall(428, AT_FDCWD, tree.c_str(), (1U << 1) | O_CLOEXEC);
+      if (fd < 0) return std::string(strerrorname_np(errno));
+      ::close(static_cast<int>(fd));
+      return std::string("ok");
+    };
+    EXPECT_EQ(call(), "ok");
+    (void)::syscall(SYS_setfsuid, 65534);
+    EXPECT_EQ(::syscall(SYS_setfsuid, -1), 65534);
+    EXPECT_EQ(call(), "EACCES");
+    EXPECT_EQ(call(), "EACCES");
+    (void)::syscall(SYS_setfsuid, 0);
+    EXPECT_EQ(call(), "ok");
   });
 }
 
