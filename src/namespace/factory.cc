@@ -414,7 +414,11 @@ Result<UniqueFd> TemplateNamespace(UniqueFd tree, bool recursive) {
   }
 }
 
-void PrepareTemplateFactory() { (void)AcquireFactory(); }
+Result<void> PrepareTemplateFactory() {
+  auto factory = AcquireFactory();
+  if (!factory) return std::unexpected(factory.error());
+  return kOk;
+}
 
 void ForgetInheritedTemplateFactory() {
   FactorySlot& slot = Slot();

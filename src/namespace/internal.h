@@ -90,11 +90,11 @@ class ThreadNamespaceOpener {
 [[nodiscard]] Result<UniqueFd> ClassicNamespace(UniqueFd tree, bool recursive);
 void StopTemplateFactory();
 // Starts the process-wide factory from the calling thread where none runs
-// yet (a failure shows in the next TemplateNamespace). Its threads take their
+// yet, or says why it cannot. Its threads take their
 // credentials from the thread that starts them: the polyfill's supervisor
 // starts it from its serving thread, never from a thread that took a
 // caller's fs ids and groups.
-void PrepareTemplateFactory();
+[[nodiscard]] Result<void> PrepareTemplateFactory();
 
 // In a forked child that lives on and closes the fds it inherited
 // (InstallPolyfill's supervisor process): drops the factory state copied from

@@ -203,10 +203,16 @@ class CallerPlaces {
     home_ = Home{ns_st.st_dev, ns_st.st_ino, *root};
   }
 
-  Answer Run(const Caller& caller, const std::function<Answer()>& work) {
-    // The work may make namespaces: the factory's threads must not be
-    // started by a thread that took the caller's credentials.
-    if (Emulation() == NamespaceStrategy::kTemplate) PrepareTemplateFactory();
+  // `work` looks up relative paths from caller.cwd as a dirfd, not from its
+  // thread's cwd: the kept thread stays at "/". `makes_namespaces`: the work
+  // may start the template factory, whose threads must not be started by a
+  // thread that took the caller's credentials (a factory that cannot start
+  // fails the call here, with the reason).
+  Answer Run(const Caller& caller, const std::function<Answer()>& work, bool makes_namespaces) {
+    if (Emulation() == NamespaceStrategy::kTemplate) {
+      auto started = PrepareTemplateFactory();
+      if (!started && makes_namespaces) return Fail(started.error().code);
+    }
     Credentials credentials{caller.fsuid, caller.fsgid, caller.groups};
     if (!AtHome(caller)) return RunOnce(caller, work);
     if (!kept_ || kept_->credentials() != credentials) {
@@ -214,12 +220,7 @@ class CallerPlaces {
       kept_ = KeptThread::Start(std::move(credentials));
       if (!kept_) return Fail(ENOSYS);
     }
-    auto answer = kept_->Run(caller.cwd.Get(), work);
-    if (!answer) {
-      kept_.reset();  // it could not go back to "/": a fresh one next time
-      return Fail(ENOSYS);
-    }
-    return std::move(*answer);
+    return kept_->Run(work);
   }
 
  private:
@@ -258,7 +259,9 @@ class CallerPlaces {
   }
 
   // The thread kept for callers at home with `credentials`: its fs_struct
-  // unshared, their groups and fs ids taken once.
+  // unshared (its cwd stays "/": a caller's cwd there would be searched with
+  // the caller's ids, which 7.2 never does for a call that does not use it),
+  // their groups and fs ids taken once.
   class KeptThread {
    public:
     static std::unique_ptr<KeptThread> Start(Credentials credentials) {
@@ -281,15 +284,11 @@ class CallerPlaces {
 
     [[nodiscard]] const Credentials& credentials() const { return credentials_; }
 
-    // `work`'s answer; nullopt where the thread could not go back to "/"
-    // after it (then it is no longer fit to keep).
-    std::optional<Answer> Run(int cwd_fd, const std::function<Answer()>& work) {
-      cwd_fd_ = cwd_fd;
+    Answer Run(const std::function<Answer()>& work) {
       work_ = &work;
       wake_.release();
       done_.acquire();
       work_ = nullptr;
-      if (!ready_) return std::nullopt;
       return std::move(answer_);
     }
 
@@ -304,13 +303,8 @@ class CallerPlaces {
       for (;;) {
         wake_.acquire();
         if (stop_) return;
-        answer_ = Fail(ENOSYS);
-        if (sys::Fchdir(cwd_fd_)) {
-          answer_ = (*work_)();
-          ready_ = sys::Chdir("/").has_value();
-        }
+        answer_ = (*work_)();
         done_.release();
-        if (!ready_) return;
       }
     }
 
@@ -320,7 +314,6 @@ class CallerPlaces {
     std::binary_semaphore done_{0};
     bool ready_ = false;
     bool stop_ = false;
-    int cwd_fd_ = -1;
     const std::function<Answer()>* work_ = nullptr;
     Answer answer_;
     std::thread thread_;
@@ -555,11 +548,13 @@ Answer OpenTree(int listener, const seccomp_notif& notification, const Caller& c
       return OpenTreeNamespace(from, *path, flags & ~kOpenTreeNamespace, {.strategy = NamespaceStrategy::kClassic});
     }, (flags & O_CLOEXEC) != 0);
   }
+  // A relative path (or AT_EMPTY_PATH) with AT_FDCWD: from the caller's cwd.
+  if (at == AT_FDCWD && (path->empty() || (*path)[0] != '/')) at = caller.cwd.Get();
   return places.Run(caller, [&] {
     auto ns = OpenTreeNamespace(at, *path, flags & ~kOpenTreeNamespace);
     if (!ns) return Fail(ns.error().code);
     return NewFd(std::move(*ns), (flags & O_CLOEXEC) != 0);
-  });
+  }, true);
 }
 
 Answer Fsmount(const seccomp_notif& notification, const Caller& caller, CallerPlaces& places) {
@@ -581,7 +576,7 @@ Answer Fsmount(const seccomp_notif& notification, const Caller& caller, CallerPl
     auto ns = FsmountNamespace(fd->Get(), flags & ~kFsmountNamespace, attr_flags);
     if (!ns) return Fail(ns.error().code);
     return NewFd(std::move(*ns), (flags & kFsmountCloexec) != 0);
-  });
+  }, true);
 }
 
 // Whether the directory fd `fd` lives on a detached tree of one mount (an
@@ -685,7 +680,7 @@ Answer Statmount(int listener, const seccomp_notif& notification, const Caller& 
     if (!described) return Fail(described.error().code);
     bytes = std::move(*described);
     return Success();
-  });
+  }, false);
   // ENOSYS: the supervisor's thread could not stand where the caller stands
   // (an unprivileged supervisor, a caller in a user namespace of its own).
   if (answer.error == ENOSYS && !caller.same_user_ns) {

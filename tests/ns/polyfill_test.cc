@@ -654,9 +654,10 @@ TEST(InstallPolyfill, ServesACallerThatUsedTheTemplateFactoryBefore) {
   });
 }
 
-// The supervisor keeps one thread for callers that stand where it stands;
-// it takes a caller's cwd for the call only: after it nothing of the
-// caller's is in use, and the mount the caller stood on unmounts (no EBUSY).
+// The supervisor keeps one thread for callers that stand where it stands,
+// and lets go of the caller's cwd before it answers: right after the call
+// nothing of the caller's is in use, and the mount the caller stood on
+// unmounts (no EBUSY). Many times: a late let-go loses the race now and then.
 TEST(InstallPolyfill, ATrappedCallLeavesNothingOfTheCallersCwdInUse) {
   if (getuid() != 0) GTEST_SKIP() << "needs root";
   if (!PolyfillNeeded().open_tree_namespace) GTEST_SKIP() << "open_tree is not trapped on this kernel";
@@ -667,14 +668,15 @@ TEST(InstallPolyfill, ATrappedCallLeavesNothingOfTheCallersCwdInUse) {
     ASSERT_TRUE(testing::MakeDirs(dir + "/tree"));
     auto installed = InstallPolyfill();
     ASSERT_TRUE(installed) << installed.error().Message();
-    for (int call = 0; call < 2; ++call) {
+    constexpr int kCalls = 200;
+    for (int call = 0; call < kCalls; ++call) {
       ASSERT_EQ(::chdir(dir.c_str()), 0);
       const long fd = ::syscall(428, AT_FDCWD, "tree", (1U << 1) | AT_RECURSIVE | O_CLOEXEC);
       ASSERT_GE(fd, 0) << "trapped open_tree " << call << ": " << std::strerror(errno);
       ::close(static_cast<int>(fd));
       ASSERT_EQ(::chdir("/"), 0);
-      EXPECT_EQ(::umount2(dir.c_str(), 0), 0) << "call " << call << ": " << std::strerror(errno);
-      if (call == 0) {
+      ASSERT_EQ(::umount2(dir.c_str(), 0), 0) << "call " << call << ": " << std::strerror(errno);
+      if (call + 1 < kCalls) {
         ASSERT_TRUE(testing::MountTmpfs(dir) && testing::MakeDirs(dir + "/tree"));
       }
     }
@@ -684,31 +686,41 @@ TEST(InstallPolyfill, ATrappedCallLeavesNothingOfTheCallersCwdInUse) {
 // Each trapped call looks up its path with the caller's fs ids of the
 // moment, also after a call with others: root's fsuid searches a directory
 // of mode 0700, fsuid 65534 (which keeps CAP_SYS_ADMIN, not CAP_DAC_*) may
-// not (EACCES, as 7.2 says), root's again may.
+// not (EACCES, as 7.2 says), root's again may. A cwd that fsuid may not
+// search matters only to a relative path, as on 7.2.
 TEST(InstallPolyfill, EachTrappedCallLooksUpWithTheCallersFsIdsOfTheMoment) {
   if (getuid() != 0) GTEST_SKIP() << "needs root";
   if (!PolyfillNeeded().open_tree_namespace) GTEST_SKIP() << "open_tree is not trapped on this kernel";
   testing::InPrivateMountNamespace([] {
-    const std::string locked = testing::TempDir() + "/locked";
+    // A tmpfs over /mnt, in this namespace only: TempDir()'s parents are
+    // mkdtemp's 0700, and only "locked" is to be locked here.
+    ASSERT_TRUE(testing::MakeDirs("/mnt") && testing::MountTmpfs("/mnt", "mode=0755"));
+    const std::string locked = "/mnt/locked";
     ASSERT_TRUE(testing::MakeDirs(locked + "/tree"));
     ASSERT_EQ(::chmod(locked.c_str(), 0700), 0);
     ASSERT_EQ(::chown(locked.c_str(), 0, 0), 0);
+    const std::string open = "/mnt/open";
+    ASSERT_TRUE(testing::MakeDirs(open + "/tree"));
     const std::string tree = locked + "/tree";
     auto installed = InstallPolyfill();
     ASSERT_TRUE(installed) << installed.error().Message();
-    auto call = [&] {
-      const long fd = ::syscall(428, AT_FDCWD, tree.c_str(), (1U << 1) | O_CLOEXEC);
+    auto call = [](const std::string& path) {
+      const long fd = ::syscall(428, AT_FDCWD, path.c_str(), (1U << 1) | O_CLOEXEC);
       if (fd < 0) return std::string(strerrorname_np(errno));
       ::close(static_cast<int>(fd));
       return std::string("ok");
     };
-    EXPECT_EQ(call(), "ok");
+    EXPECT_EQ(call(tree), "ok");
+    ASSERT_EQ(::chdir(locked.c_str()), 0);
     (void)::syscall(SYS_setfsuid, 65534);
     EXPECT_EQ(::syscall(SYS_setfsuid, -1), 65534);
-    EXPECT_EQ(call(), "EACCES");
-    EXPECT_EQ(call(), "EACCES");
+    EXPECT_EQ(call(tree), "EACCES");
+    EXPECT_EQ(call("tree"), "EACCES");
+    EXPECT_EQ(call(open + "/tree"), "ok");
     (void)::syscall(SYS_setfsuid, 0);
-    EXPECT_EQ(call(), "ok");
+    EXPECT_EQ(call(tree), "ok");
+    EXPECT_EQ(call("tree"), "ok");
+    ASSERT_EQ(::chdir("/"), 0);
   });
 }
 
