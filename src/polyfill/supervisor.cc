@@ -171,13 +171,28 @@ std::optional<Caller> OpenCaller(int listener, const seccomp_notif& notification
   return caller;
 }
 
+// A directory, as the same directory of the same mount.
+struct Place {
+  std::uint64_t mount_id;
+  dev_t dev;
+  ino_t ino;
+  bool operator==(const Place&) const = default;
+};
+
+// `path` from `dirfd` ("": the fd itself).
+std::optional<Place> Identify(int dirfd, const char* path) {
+  const int flags = path[0] == '\0' ? AT_EMPTY_PATH : 0;
+  auto mount_id = sys::UniqueMountIdOf(dirfd, path, flags);
+  struct stat st {};
+  if (!mount_id || ::fstatat(dirfd, path, &st, flags) != 0) return std::nullopt;
+  return Place{*mount_id, st.st_dev, st.st_ino};
+}
+
 // Whether the O_PATH fd `fd` and `path` name the same directory of the same mount.
 bool SamePlace(int fd, const char* path) {
-  auto here = sys::UniqueMountIdOf(fd, "", AT_EMPTY_PATH);
-  auto there = sys::UniqueMountIdOf(AT_FDCWD, path, 0);
-  struct stat a {}, b {};
-  return here && there && *here == *there && ::fstat(fd, &a) == 0 && ::stat(path, &b) == 0 &&
-         a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+  auto here = Identify(fd, "");
+  auto there = Identify(AT_FDCWD, path);
+  return here && there && *here == *there;
 }
 
 // Runs `work` on a thread that stands where the caller stands: its mount
@@ -188,10 +203,10 @@ bool SamePlace(int fd, const char* path) {
 // Starting a thread is much of what a trapped call costs, so the thread for
 // callers that stand where the supervisor stands (its mount namespace, at its
 // root: most programs) is kept between calls, for as long as they come with
-// the same credentials: such a call only moves the kept thread to the
-// caller's cwd, and back to "/" after it, so that it pins nothing of the
-// caller's. Any other caller gets a thread of its own for the call; entering
-// its namespace and root would keep them alive in a kept thread.
+// the same credentials. The kept thread stays at "/" (the work takes the
+// caller's cwd as a dirfd), so that it pins nothing of the caller's. Any
+// other caller gets a thread of its own for the call; entering its
+// namespace and root would keep them alive in a kept thread.
 // Used by the serving thread only.
 class CallerPlaces {
  public:
@@ -213,8 +228,8 @@ class CallerPlaces {
       auto started = PrepareTemplateFactory();
       if (!started && makes_namespaces) return Fail(started.error().code);
     }
-    Credentials credentials{caller.fsuid, caller.fsgid, caller.groups};
     if (!AtHome(caller)) return RunOnce(caller, work);
+    Credentials credentials{caller.fsuid, caller.fsgid, caller.groups};
     if (!kept_ || kept_->credentials() != credentials) {
       kept_.reset();  // joins the previous callers' thread
       kept_ = KeptThread::Start(std::move(credentials));
@@ -230,25 +245,11 @@ class CallerPlaces {
     std::vector<gid_t> groups;
     bool operator==(const Credentials&) const = default;
   };
-  // A directory, as the same directory of the same mount.
-  struct Place {
-    std::uint64_t mount_id;
-    dev_t dev;
-    ino_t ino;
-    bool operator==(const Place&) const = default;
-  };
   struct Home {
     dev_t ns_dev;  // the supervisor's mount namespace (nsfs device, inode)
     ino_t ns_ino;
     Place root;
   };
-
-  static std::optional<Place> Identify(int dirfd, const char* path) {
-    auto mount_id = sys::UniqueMountIdOf(dirfd, path, path[0] == '\0' ? AT_EMPTY_PATH : 0);
-    struct stat st {};
-    if (!mount_id || ::fstatat(dirfd, path, &st, path[0] == '\0' ? AT_EMPTY_PATH : 0) != 0) return std::nullopt;
-    return Place{*mount_id, st.st_dev, st.st_ino};
-  }
 
   [[nodiscard]] bool AtHome(const Caller& caller) const {
     struct stat ns_st {};
