@@ -33,6 +33,7 @@
 #include "mntns/namespace.h"
 #include "namespace/internal.h"
 #include "sys/namespaces.h"
+#include "sys/seccomp.h"
 #include "sys/syscalls.h"
 
 namespace mntns::internal {
@@ -99,6 +100,9 @@ class TemplateFactory {
   // Starts the threads; the first one builds the template namespace unless
   // one (a keeper's) was given.
   Result<void> Start() {
+    auto credentials = sys::CallingThreadCredentials();
+    if (!credentials) return std::unexpected(credentials.error());
+    credentials_ = std::move(*credentials);
     const bool build_template = !template_fd_;
     for (unsigned i = 0; i < options_.workers; ++i) {
       if (auto started = StartThread(build_template && i == 0); !started) {
@@ -176,6 +180,10 @@ class TemplateFactory {
   };
 
   Result<ThreadNamespaceOpener> SetUpThread(bool build_template) {
+    // A replacement starts with the credentials of the thread that called
+    // Create, which may have taken on a caller's (the polyfill's supervisor
+    // does): every worker has those of the thread that started the factory.
+    if (auto r = sys::AdoptThreadCredentials(credentials_); !r) return std::unexpected(r.error());
     if (auto r = sys::Unshare(CLONE_FS); !r) return std::unexpected(r.error());
     auto opener = ThreadNamespaceOpener::ForCallingThread();
     if (!opener) return std::unexpected(opener.error());
@@ -304,6 +312,7 @@ class TemplateFactory {
   const pid_t owner_ = ::getpid();
   UniqueFd template_fd_;
   TemplateFactoryOptions options_;
+  sys::ThreadCredentials credentials_;  // Start()'s caller's, for every worker
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Job*> queue_;

@@ -70,6 +70,7 @@ struct Caller {
   UniqueFd root;       // /proc/TID/root, O_PATH
   UniqueFd cwd;        // /proc/TID/cwd, O_PATH
   bool has_sys_admin = false;  // CAP_SYS_ADMIN in its effective set (over its own user namespace)
+  std::uint64_t effective = 0; // its effective capabilities (bit N: capability N)
   bool same_user_ns = false;   // in the supervisor's user namespace
   uid_t fsuid = 0;
   gid_t fsgid = 0;
@@ -164,6 +165,7 @@ std::optional<Caller> OpenCaller(int listener, const seccomp_notif& notification
   const auto uid_set = sys::ProcStatusNumbers(*uids);  // real, effective, saved, fs
   const auto gid_set = sys::ProcStatusNumbers(*gids);
   if (caps.size() != 1 || uid_set.size() != 4 || gid_set.size() != 4) return std::nullopt;
+  caller.effective = caps[0];
   caller.has_sys_admin = (caps[0] & (1ULL << CAP_SYS_ADMIN)) != 0;
   caller.fsuid = static_cast<uid_t>(uid_set[3]);
   caller.fsgid = static_cast<gid_t>(gid_set[3]);
@@ -188,6 +190,20 @@ std::optional<Place> Identify(int dirfd, const char* path) {
   return Place{*mount_id, st.st_dev, st.st_ino};
 }
 
+// The caller's filesystem capabilities (sys::kFilesystemCapabilities) on the
+// calling thread, which keeps its others: a lookup then passes a directory's
+// permissions as far as the caller's would (root without CAP_DAC_OVERRIDE
+// and CAP_DAC_READ_SEARCH may not search another user's 0700 directory),
+// while the thread keeps what its work needs that is no filesystem
+// capability (CAP_SYS_ADMIN, which the caller has, checked before;
+// CAP_SYS_CHROOT). After the fs ids, whose change moves these capabilities.
+Result<void> TakeCallersFilesystemCapabilities(std::uint64_t caller_effective) {
+  auto own = sys::ThreadEffectiveCapabilities();
+  if (!own) return std::unexpected(own.error());
+  return sys::SetThreadEffectiveCapabilities((*own & ~sys::kFilesystemCapabilities) |
+                                             (caller_effective & sys::kFilesystemCapabilities));
+}
+
 // Whether the O_PATH fd `fd` and `path` name the same directory of the same mount.
 bool SamePlace(int fd, const char* path) {
   auto here = Identify(fd, "");
@@ -196,7 +212,8 @@ bool SamePlace(int fd, const char* path) {
 }
 
 // Runs `work` on a thread that stands where the caller stands: its mount
-// namespace, root and cwd, its fsuid/fsgid and groups. A thread of the
+// namespace, root and cwd, its fsuid/fsgid, groups and filesystem
+// capabilities. A thread of the
 // supervisor's own, because these are per-thread (unshare(CLONE_FS)) and must
 // not leak into the serving thread or the next call.
 //
@@ -229,7 +246,8 @@ class CallerPlaces {
       if (!started && makes_namespaces) return Fail(started.error().code);
     }
     if (!AtHome(caller)) return RunOnce(caller, work);
-    Credentials credentials{caller.fsuid, caller.fsgid, caller.groups};
+    Credentials credentials{caller.fsuid, caller.fsgid, caller.groups,
+                            caller.effective & sys::kFilesystemCapabilities};
     if (!kept_ || kept_->credentials() != credentials) {
       kept_.reset();  // joins the previous callers' thread
       kept_ = KeptThread::Start(std::move(credentials));
@@ -243,6 +261,7 @@ class CallerPlaces {
     uid_t fsuid;
     gid_t fsgid;
     std::vector<gid_t> groups;
+    std::uint64_t filesystem_capabilities;
     bool operator==(const Credentials&) const = default;
   };
   struct Home {
@@ -262,7 +281,7 @@ class CallerPlaces {
   // The thread kept for callers at home with `credentials`: its fs_struct
   // unshared (its cwd stays "/": a caller's cwd there would be searched with
   // the caller's ids, which 7.2 never does for a call that does not use it),
-  // their groups and fs ids taken once.
+  // their groups, fs ids and filesystem capabilities taken once.
   class KeptThread {
    public:
     static std::unique_ptr<KeptThread> Start(Credentials credentials) {
@@ -299,6 +318,7 @@ class CallerPlaces {
     void Serve() {
       ready_ = sys::Unshare(CLONE_FS).has_value() && sys::SetThreadGroups(credentials_.groups).has_value();
       if (ready_) sys::SetThreadFilesystemIds(credentials_.fsuid, credentials_.fsgid);
+      ready_ = ready_ && TakeCallersFilesystemCapabilities(credentials_.filesystem_capabilities).has_value();
       done_.release();
       if (!ready_) return;
       for (;;) {
@@ -340,9 +360,11 @@ class CallerPlaces {
         if (auto r = sys::ChrootToWorkingDirectory(); !r) return void(answer = Fail(ENOSYS));
       }
       if (auto r = sys::Fchdir(caller.cwd.Get()); !r) return void(answer = Fail(ENOSYS));
-      // Permission checks as the caller's: its groups and fs ids, not the supervisor's.
+      // Permission checks as the caller's: its groups, fs ids and
+      // filesystem capabilities, not the supervisor's.
       if (auto r = sys::SetThreadGroups(caller.groups); !r) return void(answer = Fail(ENOSYS));
       sys::SetThreadFilesystemIds(caller.fsuid, caller.fsgid);
+      if (auto r = TakeCallersFilesystemCapabilities(caller.effective); !r) return void(answer = Fail(ENOSYS));
       answer = work();
     });
     if (!thread) return Fail(ENOSYS);
@@ -369,7 +391,7 @@ class CallerPlaces {
 // (root's) would pass the owner checks of every file root owns, which the
 // caller, whose capabilities count only in its user namespace, cannot.
 // CAP_SYS_ADMIN, which the setns calls need, is no filesystem capability
-// and stays.
+// and stays; the filesystem ones become the caller's once it stands there.
 bool EnterCallersPlace(const Caller& caller) {
   if (!sys::SetThreadGroups(caller.groups)) return false;
   sys::SetThreadFilesystemIds(caller.fsuid, caller.fsgid);
@@ -380,8 +402,10 @@ bool EnterCallersPlace(const Caller& caller) {
   auto enter_user_ns = [&] { return caller.same_user_ns || sys::Setns(caller.user_ns.Get(), CLONE_NEWUSER).has_value(); };
   auto enter_mount_ns = [&] { return same_mount_ns || sys::Setns(caller.mount_ns.Get(), CLONE_NEWNS).has_value(); };
   const bool entered = enter_mount_ns() ? enter_user_ns() : enter_user_ns() && enter_mount_ns();
+  // Its filesystem capabilities last: the caller's count over its user
+  // namespace, where the child now stands (it has every capability there).
   return entered && sys::Fchdir(caller.root.Get()) && sys::ChrootToWorkingDirectory() &&
-         sys::Fchdir(caller.cwd.Get());
+         sys::Fchdir(caller.cwd.Get()) && TakeCallersFilesystemCapabilities(caller.effective);
 }
 
 // `work` run where the caller stands, as EnterCallersPlace puts a child of

@@ -1,5 +1,6 @@
 #include "sys/seccomp.h"
 
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -129,6 +131,65 @@ void SetThreadFilesystemIds(uid_t fsuid, gid_t fsgid) {
   // Group first: setfsgid needs the capability that setfsuid may drop.
   ::syscall(SYS_setfsgid, fsgid);
   ::syscall(SYS_setfsuid, fsuid);
+}
+
+namespace {
+
+struct CapabilitySets {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};  // pid 0: the calling thread
+  std::array<__user_cap_data_struct, 2> data{};  // version 3: two 32-bit halves
+};
+
+Result<CapabilitySets> ThreadCapabilitySets() {
+  CapabilitySets sets;
+  if (::syscall(SYS_capget, &sets.header, sets.data.data()) != 0) {
+    const int err = errno;
+    return MakeError(err, "capget", "calling thread");
+  }
+  return sets;
+}
+
+}  // namespace
+
+Result<std::uint64_t> ThreadEffectiveCapabilities() {
+  auto sets = ThreadCapabilitySets();
+  if (!sets) return std::unexpected(sets.error());
+  return std::uint64_t{sets->data[0].effective} | (std::uint64_t{sets->data[1].effective} << 32);
+}
+
+Result<void> SetThreadEffectiveCapabilities(std::uint64_t effective) {
+  auto sets = ThreadCapabilitySets();
+  if (!sets) return std::unexpected(sets.error());
+  sets->data[0].effective = static_cast<std::uint32_t>(effective) & sets->data[0].permitted;
+  sets->data[1].effective = static_cast<std::uint32_t>(effective >> 32) & sets->data[1].permitted;
+  if (::syscall(SYS_capset, &sets->header, sets->data.data()) != 0) {
+    const int err = errno;
+    return MakeError(err, "capset", fmt::format("effective {:#x}", effective));
+  }
+  return {};
+}
+
+Result<ThreadCredentials> CallingThreadCredentials() {
+  ThreadCredentials credentials;
+  // setfsuid/setfsgid with an invalid id change nothing and return the current one.
+  credentials.fsuid = static_cast<uid_t>(::syscall(SYS_setfsuid, -1));
+  credentials.fsgid = static_cast<gid_t>(::syscall(SYS_setfsgid, -1));
+  const long count = ::syscall(SYS_getgroups, 0, nullptr);
+  if (count >= 0) credentials.groups.resize(static_cast<std::size_t>(count));
+  if (count < 0 || ::syscall(SYS_getgroups, credentials.groups.size(), credentials.groups.data()) != count) {
+    const int err = errno;
+    return MakeError(err, "getgroups", "calling thread");
+  }
+  auto effective = ThreadEffectiveCapabilities();
+  if (!effective) return std::unexpected(effective.error());
+  credentials.effective = *effective;
+  return credentials;
+}
+
+Result<void> AdoptThreadCredentials(const ThreadCredentials& credentials) {
+  if (auto r = SetThreadGroups(credentials.groups); !r) return r;
+  SetThreadFilesystemIds(credentials.fsuid, credentials.fsgid);
+  return SetThreadEffectiveCapabilities(credentials.effective);
 }
 
 }  // namespace mntns::sys

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "mntns/error.h"
 #include "mntns/fd.h"
@@ -68,5 +69,32 @@ void SetThreadFilesystemIds(uid_t fsuid, gid_t fsgid);
 // (an unprivileged thread may not call it, CAP_SETGID); EPERM where they
 // differ and it may not.
 [[nodiscard]] Result<void> SetThreadGroups(std::span<const gid_t> groups);
+
+// The kernel's CAP_FS_SET: the capabilities that a change of fsuid to or
+// from 0 raises or drops, and that path lookups and file permission checks
+// consult (CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER,
+// CAP_FSETID, CAP_LINUX_IMMUTABLE, CAP_MKNOD, CAP_MAC_OVERRIDE). Bit N: capability N.
+inline constexpr std::uint64_t kFilesystemCapabilities =
+    (1ULL << 0) | (1ULL << 1) | (1ULL << 2) | (1ULL << 3) | (1ULL << 4) | (1ULL << 9) | (1ULL << 27) | (1ULL << 32);
+
+// capget/capset of the calling thread only: its effective set (bit N:
+// capability N). Setting keeps the permitted and inheritable sets and leaves
+// out what the permitted set lacks (no thread can raise that).
+[[nodiscard]] Result<std::uint64_t> ThreadEffectiveCapabilities();
+[[nodiscard]] Result<void> SetThreadEffectiveCapabilities(std::uint64_t effective);
+
+// What the permission checks of a thread look at, taken from one thread and
+// given to another (a thread starts with its creator's, which may be a
+// caller's the supervisor took on).
+struct ThreadCredentials {
+  uid_t fsuid = 0;
+  gid_t fsgid = 0;
+  std::vector<gid_t> groups;
+  std::uint64_t effective = 0;  // capabilities
+};
+[[nodiscard]] Result<ThreadCredentials> CallingThreadCredentials();
+// Groups, then fs ids, then the effective set (a change of fsuid moves the
+// filesystem capabilities, so they come last).
+[[nodiscard]] Result<void> AdoptThreadCredentials(const ThreadCredentials& credentials);
 
 }  // namespace mntns::sys

@@ -14,7 +14,9 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +29,7 @@
 #include "support/namespace.h"
 #include "sys/namespaces.h"
 #include "sys/process.h"
+#include "sys/seccomp.h"
 #include "sys/syscalls.h"
 
 namespace mntns {
@@ -209,6 +212,64 @@ TEST(TemplateFactory, AWorkerThatCannotReturnToTheTemplateIsReplaced) {
       EXPECT_EQ(info->nr_mounts, 2u + (testing::CallerListsARootfs() ? 1 : 0)) << "namespace " << i;
     }
     internal::StopTemplateFactory(**factory);
+  });
+}
+
+// A replacement worker is started by the thread whose job made its
+// predecessor leave, which may have taken on other credentials (the polyfill's
+// supervisor takes a caller's fs ids, groups and filesystem capabilities):
+// the new worker has those of the thread that started the factory.
+TEST(TemplateFactory, AReplacementWorkerHasTheCredentialsOfTheFactorysStarter) {
+  InPrivateMountNamespace([] {
+    const std::string dir = testing::TempDir();
+    auto own = sys::CallingThreadCredentials();
+    ASSERT_TRUE(own) << own.error().Message();
+    std::mutex mutex;
+    std::vector<sys::ThreadCredentials> seen;  // each worker's, as it goes back to the template
+    std::atomic<int> failures_left{1};
+    internal::TemplateFactoryOptions options;
+    options.workers = 1;
+    options.return_to_template = [&](int template_fd) -> Result<void> {
+      if (auto credentials = sys::CallingThreadCredentials()) {
+        std::lock_guard lock(mutex);
+        seen.push_back(std::move(*credentials));
+      }
+      if (failures_left.fetch_sub(1) > 0) return MakeError(EIO, "setns", "back to the template (injected)");
+      return sys::Setns(template_fd, CLONE_NEWNS);
+    };
+    auto factory = internal::StartTemplateFactory(UniqueFd(), std::move(options));
+    ASSERT_TRUE(factory) << factory.error().Message();
+    const auto create = [&]() -> std::optional<Result<UniqueFd>> {
+      auto tree = sys::OpenTree(AT_FDCWD, dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+      if (!tree) return std::unexpected(tree.error());
+      return internal::CreateInTemplateFactory(**factory, tree->Get(), false);
+    };
+    // The failing job comes from a thread as nobody's fs ids and groups
+    // (which drops its filesystem capabilities): it starts the replacement.
+    auto tree = sys::OpenTree(AT_FDCWD, dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    ASSERT_TRUE(tree) << tree.error().Message();
+    std::optional<Result<UniqueFd>> first;
+    std::thread([&] {
+      const gid_t nobody = 65534;
+      if (!sys::SetThreadGroups(std::span(&nobody, 1))) return;
+      sys::SetThreadFilesystemIds(65534, 65534);
+      first = internal::CreateInTemplateFactory(**factory, tree->Get(), false);
+    }).join();
+    ASSERT_TRUE(first.has_value());
+    ASSERT_FALSE(first->has_value());
+    EXPECT_EQ(first->error().code, EIO);
+    auto next = create();
+    ASSERT_TRUE(next.has_value());
+    ASSERT_TRUE(next->has_value()) << next->error().Message();
+    internal::StopTemplateFactory(**factory);
+    std::lock_guard lock(mutex);
+    ASSERT_EQ(seen.size(), 2u);
+    for (const auto& worker : seen) {
+      EXPECT_EQ(worker.fsuid, own->fsuid);
+      EXPECT_EQ(worker.fsgid, own->fsgid);
+      EXPECT_EQ(worker.groups, own->groups);
+      EXPECT_EQ(worker.effective, own->effective);
+    }
   });
 }
 

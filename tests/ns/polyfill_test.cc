@@ -4,6 +4,7 @@
 // `mntns polyfill`, which installs nothing there. Every way must give the
 // same lines: what Linux 7.2 gives (docs/polyfill.md).
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -136,6 +137,15 @@ TEST_P(PolyfillTest, OpenTreeNamespaceWithAPathOfPathMaxIsEnametoolong) {
   EXPECT_EQ(Case("ot_path_too_long"), "ENAMETOOLONG");
 }
 TEST_P(PolyfillTest, OpenTreeNamespaceWithAClosedDirfdIsEbadf) { EXPECT_EQ(Case("ot_bad_dirfd"), "EBADF"); }
+// The lookup has the caller's filesystem capabilities: root without
+// CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH may not search another user's 0700
+// directory, whether by path or from a dirfd on it.
+TEST_P(PolyfillTest, OpenTreeNamespaceLooksUpWithTheCallersFilesystemCapabilities) {
+  ASSERT_EQ(Case("without_dac_drop"), "ok");
+  EXPECT_EQ(Case("ot_without_dac_below_anothers_dir"), "EACCES");
+  EXPECT_EQ(Case("ot_without_dac_from_anothers_dir"), "EACCES");
+  EXPECT_EQ(Case("ot_without_dac_searchable"), "ok mntns=1 cloexec=0 marker=1 sub-mount=0");
+}
 TEST_P(PolyfillTest, OpenTreeNamespaceWithoutCapSysAdminIsEperm) {
   EXPECT_EQ(Case("ot_unprivileged", "unprivileged"), "EPERM");
 }
@@ -721,6 +731,47 @@ TEST(InstallPolyfill, EachTrappedCallLooksUpWithTheCallersFsIdsOfTheMoment) {
     EXPECT_EQ(call(tree), "ok");
     EXPECT_EQ(call("tree"), "ok");
     ASSERT_EQ(::chdir("/"), 0);
+  });
+}
+
+// A trapped call has the caller's filesystem capabilities of the moment: root
+// that dropped CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from its effective set
+// may not search another user's 0700 directory (EACCES, as 7.2 says), and may
+// again once it raises them. The supervisor's thread for callers where it
+// stands, kept between calls, must follow. On 7.x nothing is installed and
+// the kernel answers the same.
+TEST(InstallPolyfill, EachTrappedCallLooksUpWithTheCallersFilesystemCapabilities) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root";
+  testing::InPrivateMountNamespace([] {
+    ASSERT_TRUE(testing::MakeDirs("/mnt") && testing::MountTmpfs("/mnt", "mode=0755"));
+    const std::string others = "/mnt/others";
+    ASSERT_TRUE(testing::MakeDirs(others + "/tree"));
+    ASSERT_EQ(::chmod(others.c_str(), 0700), 0);
+    ASSERT_EQ(::chown(others.c_str(), 65534, 65534), 0);
+    const std::string tree = others + "/tree";
+    auto installed = InstallPolyfill();
+    ASSERT_TRUE(installed) << installed.error().Message();
+    auto call = [](const std::string& path) {
+      const long fd = ::syscall(428, AT_FDCWD, path.c_str(), (1U << 1) | O_CLOEXEC);
+      if (fd < 0) return std::string(strerrorname_np(errno));
+      ::close(static_cast<int>(fd));
+      return std::string("ok");
+    };
+    // capset of this thread alone: the effective set, within the permitted one.
+    auto set_dac = [](bool on) {
+      __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+      __user_cap_data_struct data[2] = {};
+      ASSERT_EQ(::syscall(SYS_capget, &header, data), 0);
+      const unsigned dac = (1U << CAP_DAC_OVERRIDE) | (1U << CAP_DAC_READ_SEARCH);
+      data[0].effective = on ? data[0].effective | dac : data[0].effective & ~dac;
+      ASSERT_EQ(::syscall(SYS_capset, &header, data), 0);
+    };
+    EXPECT_EQ(call(tree), "ok");
+    set_dac(false);
+    EXPECT_EQ(call(tree), "EACCES");
+    EXPECT_EQ(call("/mnt"), "ok");
+    set_dac(true);
+    EXPECT_EQ(call(tree), "ok");
   });
 }
 

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/ioctl.h>
@@ -168,6 +169,40 @@ static void OpenTreeCase(const char* name, int dirfd, const char* path, unsigned
   NamespaceFacts(fd, facts, sizeof facts);
   Report(name, fd, facts);
   if (fd >= 0) close((int)fd);
+}
+
+/* Root that dropped CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from its
+ * effective set (keeping CAP_SYS_ADMIN): another user's 0700 directory stops
+ * its lookups (EACCES), by path and from a dirfd opened before the drop; a
+ * path it may search still works. Its own capabilities, not the supervisor's. */
+static void WithoutDacCapabilitiesCases(void) {
+  char others[128], below[160];
+  snprintf(others, sizeof others, "%s/others", dir);
+  snprintf(below, sizeof below, "%s/tree", others);
+  if (mkdir(others, 0700) != 0 || mkdir(below, 0755) != 0 || chown(others, 65534, 65534) != 0) {
+    perror("mkdir others");
+    return;
+  }
+  int at_others = open(others, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    int ok = syscall(SYS_capget, &header, data) == 0;
+    data[0].effective &= ~((1U << CAP_DAC_OVERRIDE) | (1U << CAP_DAC_READ_SEARCH));
+    ok = ok && syscall(SYS_capset, &header, data) == 0;
+    Report("without_dac_drop", ok ? 0 : -1, "");
+    if (ok) {
+      OpenTreeCase("ot_without_dac_below_anothers_dir", AT_FDCWD, below, OPEN_TREE_NAMESPACE_);
+      OpenTreeCase("ot_without_dac_from_anothers_dir", at_others, "tree", OPEN_TREE_NAMESPACE_);
+      OpenTreeCase("ot_without_dac_searchable", AT_FDCWD, a, OPEN_TREE_NAMESPACE_);
+    }
+    fflush(stdout);
+    _exit(0);
+  }
+  waitpid(pid, NULL, 0);
+  close(at_others);
 }
 
 static void* ThreadCall(void* arg) {
@@ -520,6 +555,7 @@ static void RootCases(void) {
     if (lone >= 0) close((int)lone);
     if (fs >= 0) close(fs);
   }
+  WithoutDacCapabilitiesCases();
   close(at_a);
   close(scratch);
 }
