@@ -174,7 +174,8 @@ class TemplateFactory {
     bool recursive = false;
     Result<UniqueFd> result;
     // Set when the worker could not return to the template and left: the
-    // caller, a thread that shares the process's fs_struct, starts the next one.
+    // caller starts the next one (which takes the factory's credentials and
+    // a fs_struct of its own, SetUpThread).
     std::optional<std::thread::id> retired_worker;
     std::binary_semaphore done{0};
   };

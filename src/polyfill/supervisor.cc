@@ -213,7 +213,8 @@ bool SamePlace(int fd, const char* path) {
 
 // Runs `work` on a thread that stands where the caller stands: its mount
 // namespace, root and cwd, its fsuid/fsgid, groups and filesystem
-// capabilities. A thread of the
+// capabilities (work that needs no credential of the caller's, on the
+// serving thread where that stands there already). A thread of the
 // supervisor's own, because these are per-thread (unshare(CLONE_FS)) and must
 // not leak into the serving thread or the next call.
 //
@@ -235,17 +236,28 @@ class CallerPlaces {
     home_ = Home{ns_st.st_dev, ns_st.st_ino, *root};
   }
 
+  enum class Work {
+    // open_tree, fsmount: a namespace from the template factory, whose threads
+    // must not be started by a thread that took the caller's credentials (a
+    // factory that cannot start fails the call here, with the reason).
+    kMakesANamespace,
+    // statmount BY_FD: no credential of the caller's counts (7.2 checks none),
+    // only where it stands, and none may be in the way of the walk up to a
+    // mount's root (IsLoneDetachedMount). A caller at home has it done on the
+    // serving thread itself (no handoff), any other on a thread that stands
+    // where it stands with the supervisor's credentials.
+    kDescribes,
+  };
+
   // `work` looks up relative paths from caller.cwd as a dirfd, not from its
-  // thread's cwd: the kept thread stays at "/". `makes_namespaces`: the work
-  // may start the template factory, whose threads must not be started by a
-  // thread that took the caller's credentials (a factory that cannot start
-  // fails the call here, with the reason).
-  Answer Run(const Caller& caller, const std::function<Answer()>& work, bool makes_namespaces) {
+  // thread's cwd: the kept thread stays at "/".
+  Answer Run(const Caller& caller, const std::function<Answer()>& work, Work kind) {
     if (Emulation() == NamespaceStrategy::kTemplate) {
       auto started = PrepareTemplateFactory();
-      if (!started && makes_namespaces) return Fail(started.error().code);
+      if (!started && kind == Work::kMakesANamespace) return Fail(started.error().code);
     }
-    if (!AtHome(caller)) return RunOnce(caller, work);
+    if (!AtHome(caller)) return RunOnce(caller, work, kind);
+    if (kind == Work::kDescribes) return work();
     Credentials credentials{caller.fsuid, caller.fsgid, caller.groups,
                             caller.effective & sys::kFilesystemCapabilities};
     if (!kept_ || kept_->credentials() != credentials) {
@@ -341,7 +353,7 @@ class CallerPlaces {
   };
 
   // A thread for this call alone.
-  static Answer RunOnce(const Caller& caller, const std::function<Answer()>& work) {
+  static Answer RunOnce(const Caller& caller, const std::function<Answer()>& work, Work kind) {
     Answer answer = Fail(ENOSYS);
     auto thread = StartHelperThread([&] {
       if (auto r = sys::Unshare(CLONE_FS); !r) return void(answer = Fail(r.error().code));
@@ -360,6 +372,7 @@ class CallerPlaces {
         if (auto r = sys::ChrootToWorkingDirectory(); !r) return void(answer = Fail(ENOSYS));
       }
       if (auto r = sys::Fchdir(caller.cwd.Get()); !r) return void(answer = Fail(ENOSYS));
+      if (kind == Work::kDescribes) return void(answer = work());
       // Permission checks as the caller's: its groups, fs ids and
       // filesystem capabilities, not the supervisor's.
       if (auto r = sys::SetThreadGroups(caller.groups); !r) return void(answer = Fail(ENOSYS));
@@ -579,7 +592,7 @@ Answer OpenTree(int listener, const seccomp_notif& notification, const Caller& c
     auto ns = OpenTreeNamespace(at, *path, flags & ~kOpenTreeNamespace);
     if (!ns) return Fail(ns.error().code);
     return NewFd(std::move(*ns), (flags & O_CLOEXEC) != 0);
-  }, true);
+  }, CallerPlaces::Work::kMakesANamespace);
 }
 
 Answer Fsmount(const seccomp_notif& notification, const Caller& caller, CallerPlaces& places) {
@@ -601,7 +614,7 @@ Answer Fsmount(const seccomp_notif& notification, const Caller& caller, CallerPl
     auto ns = FsmountNamespace(fd->Get(), flags & ~kFsmountNamespace, attr_flags);
     if (!ns) return Fail(ns.error().code);
     return NewFd(std::move(*ns), (flags & kFsmountCloexec) != 0);
-  }, true);
+  }, CallerPlaces::Work::kMakesANamespace);
 }
 
 // Whether the directory fd `fd` lives on a detached tree of one mount (an
@@ -705,7 +718,7 @@ Answer Statmount(int listener, const seccomp_notif& notification, const Caller& 
     if (!described) return Fail(described.error().code);
     bytes = std::move(*described);
     return Success();
-  }, false);
+  }, CallerPlaces::Work::kDescribes);
   // ENOSYS: the supervisor's thread could not stand where the caller stands
   // (an unprivileged supervisor, a caller in a user namespace of its own).
   if (answer.error == ENOSYS && !caller.same_user_ns) {

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -35,6 +36,7 @@
 #include "mntns/query.h"
 #include "support/cli_runner.h"
 #include "support/namespace.h"
+#include "sys/uapi.h"
 
 namespace mntns {
 namespace {
@@ -772,6 +774,56 @@ TEST(InstallPolyfill, EachTrappedCallLooksUpWithTheCallersFilesystemCapabilities
     EXPECT_EQ(call("/mnt"), "ok");
     set_dac(true);
     EXPECT_EQ(call(tree), "ok");
+  });
+}
+
+// statmount BY_FD of a detached tree of one mount is ENOENT on 7.2, whatever
+// the caller may search: the kernel walks nothing. The emulation walks up to
+// the mount's root to tell such a tree from one with submounts, which must
+// not take the caller's permissions (fsuid 65534 cannot search the root-owned
+// 0700 directory above its fd), wherever the caller stands. On 7.x the
+// kernel answers.
+TEST(InstallPolyfill, StatmountOfALoneDetachedMountIsEnoentWhateverTheCallerMaySearch) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root";
+  testing::InPrivateMountNamespace([] {
+    const int fs = ::fsopen("tmpfs", FSOPEN_CLOEXEC);
+    ASSERT_GE(fs, 0) << std::strerror(errno);
+    ASSERT_EQ(::fsconfig(fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0), 0) << std::strerror(errno);
+    const int mount = ::fsmount(fs, FSMOUNT_CLOEXEC, 0);
+    ASSERT_GE(mount, 0) << std::strerror(errno);
+    ASSERT_EQ(::mkdirat(mount, "locked", 0700), 0);
+    ASSERT_EQ(::mkdirat(mount, "locked/inner", 0755), 0);
+    const int inner = ::openat(mount, "locked/inner", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    ASSERT_GE(inner, 0) << std::strerror(errno);
+    auto installed = InstallPolyfill();
+    ASSERT_TRUE(installed) << installed.error().Message();
+    auto call = [](int fd) {
+      sys::MntIdReq request{};
+      request.size = sys::kMntIdReqSizeVer0;
+      request.mnt_ns_fd_or_mnt_fd = static_cast<std::uint32_t>(fd);
+      request.param = 0x2;  // STATMOUNT_MNT_BASIC
+      std::array<std::uint64_t, 512> buffer{};
+      if (::syscall(457, &request, buffer.data(), sizeof buffer, sys::kStatmountByFd) != 0) {
+        return std::string(strerrorname_np(errno));
+      }
+      return std::string("ok");
+    };
+    auto as_nobody = [&](const char* where) {
+      SCOPED_TRACE(where);
+      EXPECT_EQ(call(inner), "ENOENT");
+      (void)::syscall(SYS_setfsuid, 65534);
+      EXPECT_EQ(call(inner), "ENOENT");
+      EXPECT_EQ(call(mount), "ENOENT");
+      (void)::syscall(SYS_setfsuid, 0);
+    };
+    as_nobody("in the supervisor's mount namespace");
+    // A caller in a namespace of its own has a thread of the supervisor's
+    // for the call, which must not take its fs ids either.
+    ASSERT_EQ(::unshare(CLONE_NEWNS), 0) << std::strerror(errno);
+    as_nobody("in a mount namespace of its own");
+    ::close(inner);
+    ::close(mount);
+    ::close(fs);
   });
 }
 
