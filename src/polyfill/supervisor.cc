@@ -213,10 +213,10 @@ bool SamePlace(int fd, const char* path) {
 
 // Runs `work` on a thread that stands where the caller stands: its mount
 // namespace, root and cwd, its fsuid/fsgid, groups and filesystem
-// capabilities (work that needs no credential of the caller's, on the
-// serving thread where that stands there already). A thread of the
-// supervisor's own, because these are per-thread (unshare(CLONE_FS)) and must
-// not leak into the serving thread or the next call.
+// capabilities (work that needs only where it stands, Work::kDescribes, with
+// the supervisor's credentials). A thread of the supervisor's own, because
+// these are per-thread (unshare(CLONE_FS)) and must not leak into the serving
+// thread or the next call.
 //
 // Starting a thread is much of what a trapped call costs, so the thread for
 // callers that stand where the supervisor stands (its mount namespace, at its
