@@ -477,8 +477,9 @@ Result<std::vector<std::byte>> InCallersPlace(const Caller& caller,
 // namespaces, root and cwd, makes the namespace with `make` (kClassic: it
 // needs no factory thread, which a forked child does not have) and passes
 // the fd back. Its capabilities are those of the owner of that user
-// namespace (the caller has CAP_SYS_ADMIN there, checked before); its ids
-// and groups are the caller's (EnterCallersPlace).
+// namespace (the caller has CAP_SYS_ADMIN there, checked before) but the
+// filesystem ones, which are the caller's, as its ids and groups are
+// (EnterCallersPlace).
 Answer InCallersUserNamespace(const Caller& caller, const std::function<Result<UniqueFd>()>& make, bool cloexec) {
   auto channel = sys::SocketPair(AF_UNIX, SOCK_SEQPACKET, "polyfill user namespace helper");
   if (!channel) return Fail(ENOSYS);

@@ -160,8 +160,13 @@ Result<std::uint64_t> ThreadEffectiveCapabilities() {
 Result<void> SetThreadEffectiveCapabilities(std::uint64_t effective) {
   auto sets = ThreadCapabilitySets();
   if (!sets) return std::unexpected(sets.error());
-  sets->data[0].effective = static_cast<std::uint32_t>(effective) & sets->data[0].permitted;
-  sets->data[1].effective = static_cast<std::uint32_t>(effective >> 32) & sets->data[1].permitted;
+  const std::uint32_t low = static_cast<std::uint32_t>(effective) & sets->data[0].permitted;
+  const std::uint32_t high = static_cast<std::uint32_t>(effective >> 32) & sets->data[1].permitted;
+  // No capset where nothing changes: an LSM or a seccomp policy may refuse
+  // capset to a thread that never needed it (every factory worker calls this).
+  if (sets->data[0].effective == low && sets->data[1].effective == high) return {};
+  sets->data[0].effective = low;
+  sets->data[1].effective = high;
   if (::syscall(SYS_capset, &sets->header, sets->data.data()) != 0) {
     const int err = errno;
     return MakeError(err, "capset", fmt::format("effective {:#x}", effective));
