@@ -17,9 +17,7 @@
 #include <cstring>
 #include <deque>
 #include <functional>
-#include <memory>
 #include <optional>
-#include <semaphore>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -190,18 +188,29 @@ std::optional<Place> Identify(int dirfd, const char* path) {
   return Place{*mount_id, st.st_dev, st.st_ino};
 }
 
-// The caller's filesystem capabilities (sys::kFilesystemCapabilities) on the
-// calling thread, which keeps its others: a lookup then passes a directory's
-// permissions as far as the caller's would (root without CAP_DAC_OVERRIDE
-// and CAP_DAC_READ_SEARCH may not search another user's 0700 directory),
-// while the thread keeps what its work needs that is no filesystem
-// capability (CAP_SYS_ADMIN, which the caller has, checked before;
-// CAP_SYS_CHROOT). After the fs ids, whose change moves these capabilities.
-Result<void> TakeCallersFilesystemCapabilities(std::uint64_t caller_effective) {
-  auto own = sys::ThreadEffectiveCapabilities();
-  if (!own) return std::unexpected(own.error());
-  return sys::SetThreadEffectiveCapabilities((*own & ~sys::kFilesystemCapabilities) |
-                                             (caller_effective & sys::kFilesystemCapabilities));
+// The capabilities a path lookup consults: the filesystem ones (directory
+// permissions: root without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH may not
+// search another user's 0700 directory) and CAP_SYS_PTRACE (/proc's magic
+// links, PTRACE_MODE_READ_FSCREDS).
+constexpr std::uint64_t kLookupCapabilities = sys::kFilesystemCapabilities | (1ULL << CAP_SYS_PTRACE);
+
+// `lookup` run on the calling thread with the caller's groups, fs ids and
+// lookup capabilities (its others stay: CAP_SYS_ADMIN, which the caller has,
+// checked before), then the thread's own again. 7.2 checks the caller's
+// credentials in the lookup alone: the work on what it found (a chdir into
+// the tree, the copy) runs with the supervisor's, as the kernel's copy runs
+// with none. ENOSYS where the thread could not take them or give them back
+// (it keeps CAP_SETGID and its own fs ids are its real ones, so giving them
+// back fails only where taking them did).
+Result<UniqueFd> LookUpAsCaller(const Caller& caller, const std::function<Result<UniqueFd>()>& lookup) {
+  auto own = sys::CallingThreadCredentials();
+  if (!own) return MakeError(ENOSYS, "polyfill", "the supervisor thread's credentials");
+  const sys::ThreadCredentials theirs{caller.fsuid, caller.fsgid, caller.groups,
+                                      (own->effective & ~kLookupCapabilities) | (caller.effective & kLookupCapabilities)};
+  Result<UniqueFd> found = MakeError(ENOSYS, "polyfill", "the caller's credentials");
+  if (sys::AdoptThreadCredentials(theirs)) found = lookup();
+  if (!sys::AdoptThreadCredentials(*own)) return MakeError(ENOSYS, "polyfill", "the supervisor thread's credentials");
+  return found;
 }
 
 // Whether the O_PATH fd `fd` and `path` name the same directory of the same mount.
@@ -211,21 +220,14 @@ bool SamePlace(int fd, const char* path) {
   return here && there && *here == *there;
 }
 
-// Runs `work` on a thread that stands where the caller stands: its mount
-// namespace, root and cwd, its fsuid/fsgid, groups and filesystem
-// capabilities (work that needs only where it stands, Work::kDescribes, with
-// the supervisor's credentials). A thread of the supervisor's own, because
-// these are per-thread (unshare(CLONE_FS)) and must not leak into the serving
-// thread or the next call.
-//
-// Starting a thread is much of what a trapped call costs, so the thread for
-// callers that stand where the supervisor stands (its mount namespace, at its
-// root: most programs) is kept between calls, for as long as they come with
-// the same credentials. The kept thread stays at "/" (the work takes the
-// caller's cwd as a dirfd), so that it pins nothing of the caller's. Any
-// other caller gets a thread of its own for the call; entering its
-// namespace and root would keep them alive in a kept thread.
-// Used by the serving thread only.
+// Runs `work` where the caller stands: its mount namespace, root and cwd.
+// The work takes the caller's credentials for its lookup alone
+// (LookUpAsCaller). A caller that stands where the supervisor stands (its
+// mount namespace, at its root: most programs) has it done on the serving
+// thread itself, which is there already; any other on a thread of its own for
+// the call, because these are per-thread (unshare(CLONE_FS)) and must not
+// leak into the serving thread or the next call, nor keep the caller's
+// namespace and root alive. Used by the serving thread only.
 class CallerPlaces {
  public:
   CallerPlaces() {
@@ -237,45 +239,27 @@ class CallerPlaces {
   }
 
   enum class Work {
-    // open_tree, fsmount: a namespace from the template factory, whose threads
-    // must not be started by a thread that took the caller's credentials (a
-    // factory that cannot start fails the call here, with the reason).
+    // open_tree, fsmount: a namespace from the template factory, which is
+    // started here, by the serving thread (a factory that cannot start fails
+    // the call, with the reason), not by a thread in a caller's place.
     kMakesANamespace,
-    // statmount BY_FD: no credential of the caller's counts (7.2 checks none),
-    // only where it stands, and none may be in the way of the walk up to a
-    // mount's root (IsLoneDetachedMount). A caller at home has it done on the
-    // serving thread itself (no handoff), any other on a thread that stands
-    // where it stands with the supervisor's credentials.
+    // statmount BY_FD: none may be in the way of the walk up to a mount's
+    // root (IsLoneDetachedMount), whose factory namespace is not needed.
     kDescribes,
   };
 
   // `work` looks up relative paths from caller.cwd as a dirfd, not from its
-  // thread's cwd: the kept thread stays at "/".
+  // thread's cwd, which is the serving thread's at home.
   Answer Run(const Caller& caller, const std::function<Answer()>& work, Work kind) {
     if (Emulation() == NamespaceStrategy::kTemplate) {
       auto started = PrepareTemplateFactory();
       if (!started && kind == Work::kMakesANamespace) return Fail(started.error().code);
     }
-    if (!AtHome(caller)) return RunOnce(caller, work, kind);
-    if (kind == Work::kDescribes) return work();
-    Credentials credentials{caller.fsuid, caller.fsgid, caller.groups,
-                            caller.effective & sys::kFilesystemCapabilities};
-    if (!kept_ || kept_->credentials() != credentials) {
-      kept_.reset();  // joins the previous callers' thread
-      kept_ = KeptThread::Start(std::move(credentials));
-      if (!kept_) return Fail(ENOSYS);
-    }
-    return kept_->Run(work);
+    if (AtHome(caller)) return work();
+    return RunOnce(caller, work);
   }
 
  private:
-  struct Credentials {
-    uid_t fsuid;
-    gid_t fsgid;
-    std::vector<gid_t> groups;
-    std::uint64_t filesystem_capabilities;
-    bool operator==(const Credentials&) const = default;
-  };
   struct Home {
     dev_t ns_dev;  // the supervisor's mount namespace (nsfs device, inode)
     ino_t ns_ino;
@@ -290,70 +274,10 @@ class CallerPlaces {
     return root && *root == home_->root;
   }
 
-  // The thread kept for callers at home with `credentials`: its fs_struct
-  // unshared (its cwd stays "/": a caller's cwd there would be searched with
-  // the caller's ids, which 7.2 never does for a call that does not use it),
-  // their groups, fs ids and filesystem capabilities taken once.
-  class KeptThread {
-   public:
-    static std::unique_ptr<KeptThread> Start(Credentials credentials) {
-      auto kept = std::unique_ptr<KeptThread>(new KeptThread(std::move(credentials)));
-      auto thread = StartHelperThread([raw = kept.get()] { raw->Serve(); });
-      if (!thread) return nullptr;
-      kept->thread_ = std::move(*thread);
-      kept->done_.acquire();  // its setup
-      if (!kept->ready_) return nullptr;  // the destructor ends it
-      return kept;
-    }
-    KeptThread(const KeptThread&) = delete;
-    KeptThread& operator=(const KeptThread&) = delete;
-    ~KeptThread() {
-      if (!thread_.joinable()) return;
-      stop_ = true;
-      wake_.release();
-      thread_.join();
-    }
-
-    [[nodiscard]] const Credentials& credentials() const { return credentials_; }
-
-    Answer Run(const std::function<Answer()>& work) {
-      work_ = &work;
-      wake_.release();
-      done_.acquire();
-      work_ = nullptr;
-      return std::move(answer_);
-    }
-
-   private:
-    explicit KeptThread(Credentials credentials) : credentials_(std::move(credentials)) {}
-
-    void Serve() {
-      ready_ = sys::Unshare(CLONE_FS).has_value() && sys::SetThreadGroups(credentials_.groups).has_value();
-      if (ready_) sys::SetThreadFilesystemIds(credentials_.fsuid, credentials_.fsgid);
-      ready_ = ready_ && TakeCallersFilesystemCapabilities(credentials_.filesystem_capabilities).has_value();
-      done_.release();
-      if (!ready_) return;
-      for (;;) {
-        wake_.acquire();
-        if (stop_) return;
-        answer_ = (*work_)();
-        done_.release();
-      }
-    }
-
-    const Credentials credentials_;
-    // Handed over through the semaphores (release/acquire orders them).
-    std::binary_semaphore wake_{0};
-    std::binary_semaphore done_{0};
-    bool ready_ = false;
-    bool stop_ = false;
-    const std::function<Answer()>* work_ = nullptr;
-    Answer answer_;
-    std::thread thread_;
-  };
-
-  // A thread for this call alone.
-  static Answer RunOnce(const Caller& caller, const std::function<Answer()>& work, Work kind) {
+  // A thread for this call alone, with the supervisor's credentials: entering
+  // the caller's place needs no permission of the caller's (7.2 does not
+  // search the caller's root or cwd for a call that does not use them).
+  static Answer RunOnce(const Caller& caller, const std::function<Answer()>& work) {
     Answer answer = Fail(ENOSYS);
     auto thread = StartHelperThread([&] {
       if (auto r = sys::Unshare(CLONE_FS); !r) return void(answer = Fail(r.error().code));
@@ -372,12 +296,6 @@ class CallerPlaces {
         if (auto r = sys::ChrootToWorkingDirectory(); !r) return void(answer = Fail(ENOSYS));
       }
       if (auto r = sys::Fchdir(caller.cwd.Get()); !r) return void(answer = Fail(ENOSYS));
-      if (kind == Work::kDescribes) return void(answer = work());
-      // Permission checks as the caller's: its groups, fs ids and
-      // filesystem capabilities, not the supervisor's.
-      if (auto r = sys::SetThreadGroups(caller.groups); !r) return void(answer = Fail(ENOSYS));
-      sys::SetThreadFilesystemIds(caller.fsuid, caller.fsgid);
-      if (auto r = TakeCallersFilesystemCapabilities(caller.effective); !r) return void(answer = Fail(ENOSYS));
       answer = work();
     });
     if (!thread) return Fail(ENOSYS);
@@ -386,7 +304,6 @@ class CallerPlaces {
   }
 
   std::optional<Home> home_;
-  std::unique_ptr<KeptThread> kept_;
 };
 
 // In a child of the supervisor (single-threaded, so that it may enter a user
@@ -399,15 +316,18 @@ class CallerPlaces {
 // where it then holds them, and from there a mount namespace that user
 // namespace owns. A namespace the child is in already is not entered again.
 //
-// The child takes the caller's groups and fs ids first: entering a user
-// namespace changes only the capabilities, and the supervisor's own ids
-// (root's) would pass the owner checks of every file root owns, which the
-// caller, whose capabilities count only in its user namespace, cannot.
-// CAP_SYS_ADMIN, which the setns calls need, is no filesystem capability
-// and stays; the filesystem ones become the caller's once it stands there.
-bool EnterCallersPlace(const Caller& caller) {
-  if (!sys::SetThreadGroups(caller.groups)) return false;
-  sys::SetThreadFilesystemIds(caller.fsuid, caller.fsgid);
+// With `for_a_lookup` (work that looks a path up as the caller,
+// LookUpAsCaller), the child takes the caller's groups and fs ids first:
+// setgroups inside a user namespace is often denied, and the supervisor's
+// own ids (root's) would pass the owner checks of every file root owns, which
+// the caller, whose capabilities count only in its user namespace, cannot.
+// Its capabilities stay those the child has where it stands (all of them
+// over the caller's user namespace); the lookup takes the caller's.
+bool EnterCallersPlace(const Caller& caller, bool for_a_lookup) {
+  if (for_a_lookup) {
+    if (!sys::SetThreadGroups(caller.groups)) return false;
+    sys::SetThreadFilesystemIds(caller.fsuid, caller.fsgid);
+  }
   auto own_mount_ns = InodeOf(AT_FDCWD, "/proc/self/ns/mnt");
   struct stat theirs {};
   if (!own_mount_ns || ::fstat(caller.mount_ns.Get(), &theirs) != 0) return false;
@@ -415,10 +335,8 @@ bool EnterCallersPlace(const Caller& caller) {
   auto enter_user_ns = [&] { return caller.same_user_ns || sys::Setns(caller.user_ns.Get(), CLONE_NEWUSER).has_value(); };
   auto enter_mount_ns = [&] { return same_mount_ns || sys::Setns(caller.mount_ns.Get(), CLONE_NEWNS).has_value(); };
   const bool entered = enter_mount_ns() ? enter_user_ns() : enter_user_ns() && enter_mount_ns();
-  // Its filesystem capabilities last: the caller's count over its user
-  // namespace, where the child now stands (it has every capability there).
   return entered && sys::Fchdir(caller.root.Get()) && sys::ChrootToWorkingDirectory() &&
-         sys::Fchdir(caller.cwd.Get()) && TakeCallersFilesystemCapabilities(caller.effective);
+         sys::Fchdir(caller.cwd.Get());
 }
 
 // `work` run where the caller stands, as EnterCallersPlace puts a child of
@@ -436,7 +354,7 @@ Result<std::vector<std::byte>> InCallersPlace(const Caller& caller,
     read_end.Reset();
     int code = ENOSYS;
     Result<std::vector<std::byte>> bytes = MakeError(ENOSYS, "enter the caller's namespaces");
-    if (EnterCallersPlace(caller)) {
+    if (EnterCallersPlace(caller, false)) {
       bytes = work();
       code = bytes ? 0 : bytes.error().code;
     }
@@ -477,10 +395,11 @@ Result<std::vector<std::byte>> InCallersPlace(const Caller& caller,
 // namespaces, root and cwd, makes the namespace with `make` (kClassic: it
 // needs no factory thread, which a forked child does not have) and passes
 // the fd back. Its capabilities are those of the owner of that user
-// namespace (the caller has CAP_SYS_ADMIN there, checked before) but the
-// filesystem ones, which are the caller's, as its ids and groups are
-// (EnterCallersPlace).
-Answer InCallersUserNamespace(const Caller& caller, const std::function<Result<UniqueFd>()>& make, bool cloexec) {
+// namespace (the caller has CAP_SYS_ADMIN there, checked before); with
+// `for_a_lookup`, its ids and groups are the caller's (EnterCallersPlace)
+// and `make` takes the caller's capabilities for its lookup.
+Answer InCallersUserNamespace(const Caller& caller, const std::function<Result<UniqueFd>()>& make, bool cloexec,
+                              bool for_a_lookup) {
   auto channel = sys::SocketPair(AF_UNIX, SOCK_SEQPACKET, "polyfill user namespace helper");
   if (!channel) return Fail(ENOSYS);
   auto [ours, theirs] = std::move(*channel);
@@ -489,7 +408,7 @@ Answer InCallersUserNamespace(const Caller& caller, const std::function<Result<U
   if (*pid == 0) {
     ours.Reset();
     int code = 0;
-    if (!EnterCallersPlace(caller)) {
+    if (!EnterCallersPlace(caller, for_a_lookup)) {
       code = ENOSYS;
     } else if (auto ns = make(); !ns) {
       code = ns.error().code;
@@ -565,32 +484,40 @@ Answer OpenTree(int listener, const seccomp_notif& notification, const Caller& c
     dir = std::move(*fd);
     at = dir.Get();
   }
+  // The lookup, as the caller (LookUpAsCaller): open_tree without
+  // OPEN_TREE_CLONE finds what the call names, with the call's own lookup
+  // flags, and needs no privilege. The namespace is then made from what it
+  // found, which looks nothing up again.
+  const unsigned lookup_flags = (flags & (AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT)) | O_CLOEXEC;
+  const unsigned make_flags = ((flags & ~kOpenTreeNamespace) & ~AT_SYMLINK_NOFOLLOW) | AT_EMPTY_PATH;
   if (!caller.same_user_ns) {
     const bool owns_mount_ns = OwnsItsMountNamespace(caller);
     return InCallersUserNamespace(caller, [&]() -> Result<UniqueFd> {
+      auto found = LookUpAsCaller(caller, [&] { return sys::OpenTree(at, path->c_str(), lookup_flags); });
+      if (!found) return std::unexpected(found.error());
       // 7.2 copies a tree of a mount namespace the caller's user namespace
       // does not own (recursively; its mounts are locked in the copy). The
       // classic strategy clones the tree, which takes a namespace of its
       // own: a copy, whose mounts are locked as 7.2's are (so a
-      // non-recursive copy of "/" is EINVAL, as on 7.2).
-      // A dirfd names a mount of the original namespace, which the copy
-      // cannot clone from: it becomes the cwd, which the unshare moves into
-      // the copy.
-      int from = at;
+      // non-recursive copy of "/" is EINVAL, as on 7.2). What the lookup
+      // found lives in the original namespace, which the copy cannot clone
+      // from: it becomes the cwd, which the unshare moves into the copy
+      // (a file is ENOTDIR here, as it is on 7.2).
+      int from = found->Get();
       if (!owns_mount_ns) {
-        if (at != AT_FDCWD) {
-          if (auto r = sys::Fchdir(at); !r) return std::unexpected(r.error());
-          from = AT_FDCWD;
-        }
+        if (auto r = sys::Fchdir(from); !r) return std::unexpected(r.error());
         if (auto r = sys::Unshare(CLONE_NEWNS); !r) return std::unexpected(r.error());
+        from = AT_FDCWD;
       }
-      return OpenTreeNamespace(from, *path, flags & ~kOpenTreeNamespace, {.strategy = NamespaceStrategy::kClassic});
-    }, (flags & O_CLOEXEC) != 0);
+      return OpenTreeNamespace(from, "", make_flags, {.strategy = NamespaceStrategy::kClassic});
+    }, (flags & O_CLOEXEC) != 0, true);
   }
   // A relative path (or AT_EMPTY_PATH) with AT_FDCWD: from the caller's cwd.
   if (at == AT_FDCWD && (path->empty() || (*path)[0] != '/')) at = caller.cwd.Get();
   return places.Run(caller, [&] {
-    auto ns = OpenTreeNamespace(at, *path, flags & ~kOpenTreeNamespace);
+    auto found = LookUpAsCaller(caller, [&] { return sys::OpenTree(at, path->c_str(), lookup_flags); });
+    if (!found) return Fail(found.error().code);
+    auto ns = OpenTreeNamespace(found->Get(), "", make_flags);
     if (!ns) return Fail(ns.error().code);
     return NewFd(std::move(*ns), (flags & O_CLOEXEC) != 0);
   }, CallerPlaces::Work::kMakesANamespace);
@@ -609,7 +536,7 @@ Answer Fsmount(const seccomp_notif& notification, const Caller& caller, CallerPl
     return InCallersUserNamespace(caller, [&] {
       return FsmountNamespace(fd->Get(), flags & ~kFsmountNamespace, attr_flags,
                               {.strategy = NamespaceStrategy::kClassic});
-    }, (flags & kFsmountCloexec) != 0);
+    }, (flags & kFsmountCloexec) != 0, false);
   }
   return places.Run(caller, [&] {
     auto ns = FsmountNamespace(fd->Get(), flags & ~kFsmountNamespace, attr_flags);

@@ -5,6 +5,7 @@
 // in the first statement after the call; every fd is close-on-exec.
 #pragma once
 
+#include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <sys/types.h>
 
@@ -75,7 +76,8 @@ void SetThreadFilesystemIds(uid_t fsuid, gid_t fsgid);
 // consult (CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER,
 // CAP_FSETID, CAP_LINUX_IMMUTABLE, CAP_MKNOD, CAP_MAC_OVERRIDE). Bit N: capability N.
 inline constexpr std::uint64_t kFilesystemCapabilities =
-    (1ULL << 0) | (1ULL << 1) | (1ULL << 2) | (1ULL << 3) | (1ULL << 4) | (1ULL << 9) | (1ULL << 27) | (1ULL << 32);
+    (1ULL << CAP_CHOWN) | (1ULL << CAP_DAC_OVERRIDE) | (1ULL << CAP_DAC_READ_SEARCH) | (1ULL << CAP_FOWNER) |
+    (1ULL << CAP_FSETID) | (1ULL << CAP_LINUX_IMMUTABLE) | (1ULL << CAP_MKNOD) | (1ULL << CAP_MAC_OVERRIDE);
 
 // capget/capset of the calling thread only: its effective set (bit N:
 // capability N). Setting keeps the permitted and inheritable sets and leaves

@@ -249,12 +249,18 @@ TEST(TemplateFactory, AReplacementWorkerHasTheCredentialsOfTheFactorysStarter) {
     auto tree = sys::OpenTree(AT_FDCWD, dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
     ASSERT_TRUE(tree) << tree.error().Message();
     std::optional<Result<UniqueFd>> first;
+    std::optional<Result<sys::ThreadCredentials>> failing_jobs;  // its thread's, as it asked
     std::thread([&] {
       const gid_t nobody = 65534;
       if (!sys::SetThreadGroups(std::span(&nobody, 1))) return;
       sys::SetThreadFilesystemIds(65534, 65534);
+      failing_jobs = sys::CallingThreadCredentials();
       first = internal::CreateInTemplateFactory(**factory, tree->Get(), false);
     }).join();
+    // The job's thread had other credentials than the starter's, or the test proves nothing.
+    ASSERT_TRUE(failing_jobs.has_value() && failing_jobs->has_value());
+    ASSERT_EQ((*failing_jobs)->fsuid, 65534u);
+    ASSERT_NE((*failing_jobs)->groups, own->groups);
     ASSERT_TRUE(first.has_value());
     ASSERT_FALSE(first->has_value());
     EXPECT_EQ(first->error().code, EIO);

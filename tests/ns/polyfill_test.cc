@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -148,6 +149,24 @@ TEST_P(PolyfillTest, OpenTreeNamespaceLooksUpWithTheCallersFilesystemCapabilitie
   EXPECT_EQ(Case("ot_without_dac_from_anothers_dir"), "EACCES");
   EXPECT_EQ(Case("ot_without_dac_searchable"), "ok mntns=1 cloexec=0 marker=1 sub-mount=0");
 }
+// ... in the lookup alone: the copy of what it found takes no permission, so
+// a tree whose root the caller may not search (its own 0000 directory) is
+// copied, also where it holds a mount-namespace file (left out of the copy);
+// fsmount looks nothing up, so a tmpfs of mode 0 makes a namespace too. On
+// the host and in a user namespace of the caller's own (a child of the
+// supervisor serves that one).
+TEST_P(PolyfillTest, OpenTreeAndFsmountNamespaceCheckNoPermissionAfterTheLookup) {
+  for (const std::string mode : {"cases", "userns"}) {
+    const std::string prefix = mode == "cases" ? "without_dac" : "without_dac_in_user_namespace";
+    ASSERT_EQ(Case(prefix + "_unsearchable_drop", mode), "ok") << mode;
+    EXPECT_EQ(Case("ot_" + prefix + "_own_unsearchable_dir", mode), "ok mntns=1 cloexec=0 marker=0 sub-mount=0")
+        << mode;
+    EXPECT_EQ(Case("ot_" + prefix + "_own_unsearchable_dir_with_a_namespace_file", mode),
+              "ok mntns=1 cloexec=0 marker=0 sub-mount=0")
+        << mode;
+    EXPECT_EQ(Case("fm_" + prefix + "_unsearchable_root", mode), "ok mntns=1 cloexec=0") << mode;
+  }
+}
 TEST_P(PolyfillTest, OpenTreeNamespaceWithoutCapSysAdminIsEperm) {
   EXPECT_EQ(Case("ot_unprivileged", "unprivileged"), "EPERM");
 }
@@ -250,6 +269,7 @@ TEST_P(PolyfillTest, AUserInAUserNamespaceOfItsOwnGetsWhat72GivesIt) {
   EXPECT_EQ(Case("userns_of_its_own_enter", "unprivileged"), "ok");
   EXPECT_EQ(Case("ot_userns_of_its_own_recursive", "unprivileged"), "ok mntns=1 cloexec=0 marker=1 sub-mount=1");
   EXPECT_EQ(Case("ot_userns_of_its_own_plain", "unprivileged"), "EINVAL");
+  EXPECT_EQ(Case("ot_userns_of_its_own_from_a_dirfd", "unprivileged"), "ok mntns=1 cloexec=0 marker=1 sub-mount=1");
   // The path is looked up as the caller: its ids and groups, not the supervisor's (root's).
   EXPECT_EQ(Case("ot_userns_of_its_own_below_a_locked_dir", "unprivileged"), "EACCES");
   EXPECT_EQ(Case("sm_userns_of_its_own_own_mntns", "unprivileged"),
@@ -729,6 +749,20 @@ TEST(InstallPolyfill, EachTrappedCallLooksUpWithTheCallersFsIdsOfTheMoment) {
     EXPECT_EQ(call(tree), "EACCES");
     EXPECT_EQ(call("tree"), "EACCES");
     EXPECT_EQ(call(open + "/tree"), "ok");
+    // fsuid 65534 that raised CAP_DAC_READ_SEARCH again (setfsuid dropped it)
+    // searches anything: the caller's capabilities count after its fs ids.
+    auto set_read_search = [](bool on) {
+      __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+      __user_cap_data_struct data[2] = {};
+      ASSERT_EQ(::syscall(SYS_capget, &header, data), 0);
+      const unsigned read_search = 1U << CAP_DAC_READ_SEARCH;
+      data[0].effective = on ? data[0].effective | read_search : data[0].effective & ~read_search;
+      ASSERT_EQ(::syscall(SYS_capset, &header, data), 0);
+    };
+    set_read_search(true);
+    EXPECT_EQ(call(tree), "ok");
+    set_read_search(false);
+    EXPECT_EQ(call(tree), "EACCES");
     (void)::syscall(SYS_setfsuid, 0);
     EXPECT_EQ(call(tree), "ok");
     EXPECT_EQ(call("tree"), "ok");
@@ -739,9 +773,9 @@ TEST(InstallPolyfill, EachTrappedCallLooksUpWithTheCallersFsIdsOfTheMoment) {
 // A trapped call has the caller's filesystem capabilities of the moment: root
 // that dropped CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from its effective set
 // may not search another user's 0700 directory (EACCES, as 7.2 says), and may
-// again once it raises them. The supervisor's thread for callers where it
-// stands, kept between calls, must follow. On 7.x nothing is installed and
-// the kernel answers the same.
+// again once it raises them. The serving thread, which takes the caller's
+// credentials for the lookup and gives them back, must follow. On 7.x nothing
+// is installed and the kernel answers the same.
 TEST(InstallPolyfill, EachTrappedCallLooksUpWithTheCallersFilesystemCapabilities) {
   if (getuid() != 0) GTEST_SKIP() << "needs root";
   testing::InPrivateMountNamespace([] {
@@ -825,6 +859,69 @@ TEST(InstallPolyfill, StatmountOfALoneDetachedMountIsEnoentWhateverTheCallerMayS
     ::close(mount);
     ::close(fs);
   });
+}
+
+// The same in a user namespace of the caller's own, served by an
+// unprivileged supervisor: its threads cannot enter the caller's mount
+// namespace, so a child of the supervisor walks, which must not take the
+// caller's filesystem capabilities (the caller dropped CAP_DAC_OVERRIDE and
+// CAP_DAC_READ_SEARCH, and may not search its own directory of mode 0
+// above its fd). On 7.x the kernel answers.
+TEST(InstallPolyfill, StatmountOfALoneDetachedMountIsEnoentForAnUnprivilegedSupervisorsCallerInItsUserNamespace) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root (to become uid 65534)";
+  int report[2];
+  ASSERT_EQ(::pipe2(report, O_CLOEXEC), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto say = [&](const std::string& text) {
+      (void)!::write(report[1], text.data(), text.size());
+      ::_exit(0);
+    };
+    if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0 ||
+        ::prctl(PR_SET_DUMPABLE, 1) != 0) {
+      say(std::string("drop privileges: ") + strerrorname_np(errno));
+    }
+    if (auto installed = InstallPolyfill(); !installed) say("install: " + installed.error().Message());
+    if (::unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) say(std::string("unshare: ") + strerrorname_np(errno));
+    auto write_file = [](const char* path, const char* text) {
+      std::ofstream out(path);
+      out << text;
+      out.close();
+      return !out.fail();
+    };
+    if (!write_file("/proc/self/uid_map", "0 65534 1") || !write_file("/proc/self/setgroups", "deny") ||
+        !write_file("/proc/self/gid_map", "0 65534 1")) {
+      say("id maps");
+    }
+    const int fs = ::fsopen("tmpfs", FSOPEN_CLOEXEC);
+    if (fs < 0 || ::fsconfig(fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) say("fsopen");
+    const int mount = ::fsmount(fs, FSMOUNT_CLOEXEC, 0);
+    if (mount < 0 || ::mkdirat(mount, "own", 0755) != 0 || ::mkdirat(mount, "own/inner", 0755) != 0) say("fsmount");
+    const int inner = ::openat(mount, "own/inner", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (inner < 0 || ::fchmodat(mount, "own", 0, 0) != 0) say("own/inner");
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2] = {};
+    if (::syscall(SYS_capget, &header, data) != 0) say("capget");
+    data[0].effective &= ~((1U << CAP_DAC_OVERRIDE) | (1U << CAP_DAC_READ_SEARCH));
+    if (::syscall(SYS_capset, &header, data) != 0) say("capset");
+    if (::faccessat(inner, "..", X_OK, AT_EACCESS) == 0) say("own is searchable without CAP_DAC_*");
+    sys::MntIdReq request{};
+    request.size = sys::kMntIdReqSizeVer0;
+    request.mnt_ns_fd_or_mnt_fd = static_cast<std::uint32_t>(inner);
+    request.param = 0x2;  // STATMOUNT_MNT_BASIC
+    std::array<std::uint64_t, 512> buffer{};
+    if (::syscall(457, &request, buffer.data(), sizeof buffer, sys::kStatmountByFd) != 0) say(strerrorname_np(errno));
+    say("ok");
+  }
+  ::close(report[1]);
+  std::string reported;
+  std::array<char, 256> chunk{};
+  for (ssize_t n; (n = ::read(report[0], chunk.data(), chunk.size())) > 0;) reported.append(chunk.data(), n);
+  ::close(report[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_EQ(reported, "ENOENT");
 }
 
 // An exec() keeps the filter, and the supervisor, a process of its own,
@@ -950,6 +1047,7 @@ TEST(Polyfill, WorksForAnUnprivilegedUser) {
   // namespaces from a thread; its helper enters the user namespace first.
   EXPECT_NE(result.out.find("ot_nobody_userns_recursive ok mntns=1 cloexec=0 marker=0 sub-mount=0\n"
                             "ot_nobody_userns_plain EINVAL\n"
+                            "ot_nobody_userns_from_a_dirfd ok mntns=1 cloexec=0 marker=0 sub-mount=0\n"
                             "nobody_userns_unshare_newns ok\n"
                             "sm_nobody_userns_own_mntns ok point=/ has_ns_id=0 same-as-by-id=1\n"
                             "ot_nobody_userns_own_mntns_recursive ok mntns=1 cloexec=0 marker=0 sub-mount=0\n"),

@@ -229,6 +229,81 @@ static void FsmountCase(const char* name, int fs, unsigned flags) {
   if (fd >= 0) close((int)fd);
 }
 
+static int NewTmpfsContextWithMode(const char* mode) {
+  int fs = (int)syscall(430, "tmpfs", 1 /* FSOPEN_CLOEXEC */);
+  if (fs >= 0 && (syscall(431, fs, 1 /* FSCONFIG_SET_STRING */, "mode", mode, 0) != 0 ||
+                  syscall(431, fs, 6 /* FSCONFIG_CMD_CREATE */, NULL, NULL, 0) != 0)) {
+    close(fs);
+    return -1;
+  }
+  return fs;
+}
+
+/* A caller without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH and a tree whose
+ * root it may not search (its own directory, mode 0000): 7.2 checks the
+ * caller's permissions in the lookup alone, which does not search the last
+ * component, and copies the tree without another check. Also with a
+ * mount-namespace file in the tree (7.2 leaves it out of the copy), and an
+ * fsmount of a tmpfs whose root is mode 0. `prefix` names the cases. */
+static void OwnUnsearchableTreeCases(const char* prefix) {
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid != 0) {
+    waitpid(pid, NULL, 0);
+    return;
+  }
+  /* A mount-namespace file may be bound only where it is newer than the
+   * namespace it is bound in, and 6.18 hands out namespace ids in per-CPU
+   * batches: this process and the child that makes the newer namespace stay
+   * on one CPU, and this process takes a namespace of its own first. */
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(sched_getcpu(), &one);
+  char own[128], ns_file[160], name[128], newer[64];
+  snprintf(own, sizeof own, "%s/%s-own", dir, prefix);
+  snprintf(ns_file, sizeof ns_file, "%s/namespace", own);
+  int ready[2];
+  if (sched_setaffinity(0, sizeof one, &one) != 0 || unshare(CLONE_NEWNS) != 0 || pipe(ready) != 0) {
+    perror("a namespace on one CPU");
+    _exit(0);
+  }
+  pid_t maker = fork();
+  if (maker == 0) {
+    char byte = unshare(CLONE_NEWNS) == 0 ? 1 : 0;
+    (void)!write(ready[1], &byte, 1);
+    pause(); /* until killed: its namespace is bound by then */
+    _exit(0);
+  }
+  char made = 0;
+  (void)!read(ready[0], &made, 1);
+  snprintf(newer, sizeof newer, "/proc/%d/ns/mnt", (int)maker);
+  int bound = made && mkdir(own, 0755) == 0 && close(open(ns_file, O_CREAT | O_WRONLY | O_CLOEXEC, 0644)) == 0 &&
+              mount(newer, ns_file, NULL, MS_BIND, NULL) == 0 && chmod(own, 0) == 0;
+  if (!bound) perror("own unsearchable tree");
+  kill(maker, SIGKILL);
+  waitpid(maker, NULL, 0);
+  if (!bound) _exit(0);
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2];
+  int ok = syscall(SYS_capget, &header, data) == 0;
+  data[0].effective &= ~((1U << CAP_DAC_OVERRIDE) | (1U << CAP_DAC_READ_SEARCH));
+  ok = ok && syscall(SYS_capset, &header, data) == 0;
+  snprintf(name, sizeof name, "%s_unsearchable_drop", prefix);
+  Report(name, ok ? 0 : -1, "");
+  if (ok) {
+    snprintf(name, sizeof name, "ot_%s_own_unsearchable_dir", prefix);
+    OpenTreeCase(name, AT_FDCWD, own, OPEN_TREE_NAMESPACE_);
+    snprintf(name, sizeof name, "ot_%s_own_unsearchable_dir_with_a_namespace_file", prefix);
+    OpenTreeCase(name, AT_FDCWD, own, OPEN_TREE_NAMESPACE_ | AT_RECURSIVE);
+    int fs = NewTmpfsContextWithMode("0");
+    snprintf(name, sizeof name, "fm_%s_unsearchable_root", prefix);
+    FsmountCase(name, fs, FSMOUNT_NAMESPACE_);
+    if (fs >= 0) close(fs);
+  }
+  fflush(stdout);
+  _exit(0);
+}
+
 static uint64_t UniqueMountId(int fd) {
   struct statx stx;
   memset(&stx, 0, sizeof stx);
@@ -556,6 +631,7 @@ static void RootCases(void) {
     if (fs >= 0) close(fs);
   }
   WithoutDacCapabilitiesCases();
+  OwnUnsearchableTreeCases("without_dac");
   close(at_a);
   close(scratch);
 }
@@ -865,6 +941,13 @@ static void OwnUserNamespaceCases(const char* prefix, const char* path) {
     OpenTreeCase(name, AT_FDCWD, path, OPEN_TREE_NAMESPACE_ | AT_RECURSIVE);
     snprintf(name, sizeof name, "ot_%s_plain", prefix);
     OpenTreeCase(name, AT_FDCWD, path, OPEN_TREE_NAMESPACE_);
+    {
+      /* A dirfd on a mount of the namespace its user namespace does not own. */
+      int at_path = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+      snprintf(name, sizeof name, "ot_%s_from_a_dirfd", prefix);
+      OpenTreeCase(name, at_path, "", OPEN_TREE_NAMESPACE_ | AT_RECURSIVE | AT_EMPTY_PATH);
+      close(at_path);
+    }
     if (locked_pub[0] != '\0') {
       /* Below a directory only root may search: the lookup is the caller's (EACCES). */
       snprintf(name, sizeof name, "ot_%s_below_a_locked_dir", prefix);
@@ -984,6 +1067,7 @@ int main(int argc, char** argv) {
     close(fs);
     int at_a = open(a, O_PATH | O_DIRECTORY | O_CLOEXEC);
     StatmountCase("sm_in_user_namespace", 24, (uint32_t)at_a, 0, SM_MNT_BASIC | SM_MNT_POINT, sizeof buffer, 1);
+    OwnUnsearchableTreeCases("without_dac_in_user_namespace");
     return 0;
   }
   fprintf(stderr, "raw_calls: unknown mode %s\n", argv[1]);
