@@ -490,10 +490,14 @@ Answer OpenTree(int listener, const seccomp_notif& notification, const Caller& c
   // found, which looks nothing up again.
   const unsigned lookup_flags = (flags & (AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT)) | O_CLOEXEC;
   const unsigned make_flags = ((flags & ~kOpenTreeNamespace) & ~AT_SYMLINK_NOFOLLOW) | AT_EMPTY_PATH;
+  // `at` as it is when the lookup runs: a relative path from the caller's cwd.
+  auto look_up = [&] {
+    return LookUpAsCaller(caller, [&] { return sys::OpenTree(at, path->c_str(), lookup_flags); });
+  };
   if (!caller.same_user_ns) {
     const bool owns_mount_ns = OwnsItsMountNamespace(caller);
     return InCallersUserNamespace(caller, [&]() -> Result<UniqueFd> {
-      auto found = LookUpAsCaller(caller, [&] { return sys::OpenTree(at, path->c_str(), lookup_flags); });
+      auto found = look_up();
       if (!found) return std::unexpected(found.error());
       // 7.2 copies a tree of a mount namespace the caller's user namespace
       // does not own (recursively; its mounts are locked in the copy). The
@@ -515,7 +519,7 @@ Answer OpenTree(int listener, const seccomp_notif& notification, const Caller& c
   // A relative path (or AT_EMPTY_PATH) with AT_FDCWD: from the caller's cwd.
   if (at == AT_FDCWD && (path->empty() || (*path)[0] != '/')) at = caller.cwd.Get();
   return places.Run(caller, [&] {
-    auto found = LookUpAsCaller(caller, [&] { return sys::OpenTree(at, path->c_str(), lookup_flags); });
+    auto found = look_up();
     if (!found) return Fail(found.error().code);
     auto ns = OpenTreeNamespace(found->Get(), "", make_flags);
     if (!ns) return Fail(ns.error().code);

@@ -45,6 +45,16 @@ namespace {
 using testing::CliPath;
 using testing::RunProgram;
 
+// Raises or drops `bits` (capabilities 0-31) in the calling thread's
+// effective set, within its permitted one (capset of this thread alone).
+bool SetEffectiveCapabilities(unsigned bits, bool on) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (::syscall(SYS_capget, &header, data) != 0) return false;
+  data[0].effective = on ? data[0].effective | bits : data[0].effective & ~bits;
+  return ::syscall(SYS_capset, &header, data) == 0;
+}
+
 // kDirect: raw_calls alone; kPolyfill: under `mntns polyfill`; kInstalled:
 // the same cases in a process that called InstallPolyfill() first.
 enum class Way { kDirect, kPolyfill, kInstalled };
@@ -751,14 +761,7 @@ TEST(InstallPolyfill, EachTrappedCallLooksUpWithTheCallersFsIdsOfTheMoment) {
     EXPECT_EQ(call(open + "/tree"), "ok");
     // fsuid 65534 that raised CAP_DAC_READ_SEARCH again (setfsuid dropped it)
     // searches anything: the caller's capabilities count after its fs ids.
-    auto set_read_search = [](bool on) {
-      __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-      __user_cap_data_struct data[2] = {};
-      ASSERT_EQ(::syscall(SYS_capget, &header, data), 0);
-      const unsigned read_search = 1U << CAP_DAC_READ_SEARCH;
-      data[0].effective = on ? data[0].effective | read_search : data[0].effective & ~read_search;
-      ASSERT_EQ(::syscall(SYS_capset, &header, data), 0);
-    };
+    auto set_read_search = [](bool on) { ASSERT_TRUE(SetEffectiveCapabilities(1U << CAP_DAC_READ_SEARCH, on)); };
     set_read_search(true);
     EXPECT_EQ(call(tree), "ok");
     set_read_search(false);
@@ -793,14 +796,8 @@ TEST(InstallPolyfill, EachTrappedCallLooksUpWithTheCallersFilesystemCapabilities
       ::close(static_cast<int>(fd));
       return std::string("ok");
     };
-    // capset of this thread alone: the effective set, within the permitted one.
     auto set_dac = [](bool on) {
-      __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-      __user_cap_data_struct data[2] = {};
-      ASSERT_EQ(::syscall(SYS_capget, &header, data), 0);
-      const unsigned dac = (1U << CAP_DAC_OVERRIDE) | (1U << CAP_DAC_READ_SEARCH);
-      data[0].effective = on ? data[0].effective | dac : data[0].effective & ~dac;
-      ASSERT_EQ(::syscall(SYS_capset, &header, data), 0);
+      ASSERT_TRUE(SetEffectiveCapabilities((1U << CAP_DAC_OVERRIDE) | (1U << CAP_DAC_READ_SEARCH), on));
     };
     EXPECT_EQ(call(tree), "ok");
     set_dac(false);
@@ -900,11 +897,7 @@ TEST(InstallPolyfill, StatmountOfALoneDetachedMountIsEnoentForAnUnprivilegedSupe
     if (mount < 0 || ::mkdirat(mount, "own", 0755) != 0 || ::mkdirat(mount, "own/inner", 0755) != 0) say("fsmount");
     const int inner = ::openat(mount, "own/inner", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (inner < 0 || ::fchmodat(mount, "own", 0, 0) != 0) say("own/inner");
-    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-    __user_cap_data_struct data[2] = {};
-    if (::syscall(SYS_capget, &header, data) != 0) say("capget");
-    data[0].effective &= ~((1U << CAP_DAC_OVERRIDE) | (1U << CAP_DAC_READ_SEARCH));
-    if (::syscall(SYS_capset, &header, data) != 0) say("capset");
+    if (!SetEffectiveCapabilities((1U << CAP_DAC_OVERRIDE) | (1U << CAP_DAC_READ_SEARCH), false)) say("capset");
     if (::faccessat(inner, "..", X_OK, AT_EACCESS) == 0) say("own is searchable without CAP_DAC_*");
     sys::MntIdReq request{};
     request.size = sys::kMntIdReqSizeVer0;

@@ -171,6 +171,16 @@ static void OpenTreeCase(const char* name, int dirfd, const char* path, unsigned
   if (fd >= 0) close((int)fd);
 }
 
+/* Drops CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the calling thread's
+ * effective set (1: done). */
+static int DropDacCapabilities(void) {
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2];
+  if (syscall(SYS_capget, &header, data) != 0) return 0;
+  data[0].effective &= ~((1U << CAP_DAC_OVERRIDE) | (1U << CAP_DAC_READ_SEARCH));
+  return syscall(SYS_capset, &header, data) == 0;
+}
+
 /* Root that dropped CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from its
  * effective set (keeping CAP_SYS_ADMIN): another user's 0700 directory stops
  * its lookups (EACCES), by path and from a dirfd opened before the drop; a
@@ -187,11 +197,7 @@ static void WithoutDacCapabilitiesCases(void) {
   fflush(stdout);
   pid_t pid = fork();
   if (pid == 0) {
-    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
-    struct __user_cap_data_struct data[2];
-    int ok = syscall(SYS_capget, &header, data) == 0;
-    data[0].effective &= ~((1U << CAP_DAC_OVERRIDE) | (1U << CAP_DAC_READ_SEARCH));
-    ok = ok && syscall(SYS_capset, &header, data) == 0;
+    int ok = DropDacCapabilities();
     Report("without_dac_drop", ok ? 0 : -1, "");
     if (ok) {
       OpenTreeCase("ot_without_dac_below_anothers_dir", AT_FDCWD, below, OPEN_TREE_NAMESPACE_);
@@ -283,11 +289,7 @@ static void OwnUnsearchableTreeCases(const char* prefix) {
   kill(maker, SIGKILL);
   waitpid(maker, NULL, 0);
   if (!bound) _exit(0);
-  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
-  struct __user_cap_data_struct data[2];
-  int ok = syscall(SYS_capget, &header, data) == 0;
-  data[0].effective &= ~((1U << CAP_DAC_OVERRIDE) | (1U << CAP_DAC_READ_SEARCH));
-  ok = ok && syscall(SYS_capset, &header, data) == 0;
+  int ok = DropDacCapabilities();
   snprintf(name, sizeof name, "%s_unsearchable_drop", prefix);
   Report(name, ok ? 0 : -1, "");
   if (ok) {
