@@ -7,6 +7,8 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "mntns/error.h"
@@ -16,6 +18,29 @@
 #include "sys/uapi.h"
 
 namespace mntns::internal {
+
+// The task whose lookup a supervisor thread does: procfs's "self" and
+// "thread-self" are its. Its process and thread ids in each pid namespace it
+// is in, the outermost first (/proc/TID/status NStgid, NSpid): a procfs
+// names it by the ids of the pid namespace it was mounted for.
+struct PathOwner {
+  std::vector<pid_t> tgids;
+  std::vector<pid_t> tids;
+};
+
+// What open_tree(dirfd, path, flags | OPEN_TREE_NAMESPACE) names, an O_PATH
+// fd, looked up as `owner`'s own lookup would go, by a thread that stands
+// where the owner stands and has its credentials (`flags`: AT_EMPTY_PATH,
+// AT_SYMLINK_NOFOLLOW, AT_NO_AUTOMOUNT count). What this thread cannot
+// have is the owner's identity: procfs answers "self" and "thread-self"
+// with the reader, and /proc/self/fd/N (or /dev/fd/N) would be this
+// process's fd N. So a lookup that meets a procfs magic link or ends on
+// procfs is walked one component at a time, each step a lookup of the
+// kernel's (permissions, mounts, ".."), with "self" and "thread-self" of a
+// procfs root read as the owner's pid and the magic links of procfs's pid
+// directories followed by the kernel.
+[[nodiscard]] Result<UniqueFd> FindAsCaller(int dirfd, const std::string& path, unsigned flags,
+                                            const PathOwner& owner);
 
 // The BPF program: SECCOMP_RET_USER_NOTIF for exactly the calls in `calls`
 // with their 7.x flag bit set, SECCOMP_RET_TRACE for unshare with

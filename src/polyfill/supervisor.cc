@@ -61,6 +61,7 @@ constexpr std::size_t kMaximumStatmountBuffer = 1 << 20;
 // notification was valid (checked after every open: a pid can be reused).
 struct Caller {
   pid_t tid = 0;
+  PathOwner ids;       // its process and thread ids (/proc/TID/status NStgid, NSpid)
   UniqueFd pidfd;
   UniqueFd proc;       // /proc/TID
   UniqueFd mount_ns;   // /proc/TID/ns/mnt
@@ -158,7 +159,12 @@ std::optional<Caller> OpenCaller(int listener, const seccomp_notif& notification
   const auto uids = sys::ProcStatusField(*status, "Uid");
   const auto gids = sys::ProcStatusField(*status, "Gid");
   const auto groups = sys::ProcStatusField(*status, "Groups");
-  if (!effective || !uids || !gids || !groups) return std::nullopt;
+  const auto tgids = sys::ProcStatusField(*status, "NStgid");
+  const auto tids = sys::ProcStatusField(*status, "NSpid");
+  if (!effective || !uids || !gids || !groups || !tgids || !tids) return std::nullopt;
+  for (const auto id : sys::ProcStatusNumbers(*tgids)) caller.ids.tgids.push_back(static_cast<pid_t>(id));
+  for (const auto id : sys::ProcStatusNumbers(*tids)) caller.ids.tids.push_back(static_cast<pid_t>(id));
+  if (caller.ids.tgids.empty() || caller.ids.tgids.size() != caller.ids.tids.size()) return std::nullopt;
   const auto caps = sys::ProcStatusNumbers(*effective, 16);
   const auto uid_set = sys::ProcStatusNumbers(*uids);  // real, effective, saved, fs
   const auto gid_set = sys::ProcStatusNumbers(*gids);
@@ -194,22 +200,50 @@ std::optional<Place> Identify(int dirfd, const char* path) {
 // links, PTRACE_MODE_READ_FSCREDS).
 constexpr std::uint64_t kLookupCapabilities = sys::kFilesystemCapabilities | (1ULL << CAP_SYS_PTRACE);
 
+// Whether the calling thread has `wanted`'s fs ids and groups and no
+// capability beyond `wanted`'s (setfsuid fails silently; capset leaves out
+// what the permitted set lacks).
+bool HasCredentials(const sys::ThreadCredentials& wanted) {
+  auto now = sys::CallingThreadCredentials();
+  if (!now) return false;
+  auto sorted = [](std::vector<gid_t> groups) {
+    std::sort(groups.begin(), groups.end());
+    return groups;
+  };
+  return now->fsuid == wanted.fsuid && now->fsgid == wanted.fsgid && sorted(now->groups) == sorted(wanted.groups) &&
+         (now->effective & ~wanted.effective) == 0;
+}
+
+// Where the calling thread's fs ids and groups come from for a lookup.
+enum class CallerIds {
+  kTake,   // the caller's, as the supervisor read them (its user namespace)
+  kTaken,  // the thread's own: a child that took the caller's before it entered
+           // the caller's user namespace, inside which those numbers mean others
+};
+
 // `lookup` run on the calling thread with the caller's groups, fs ids and
 // lookup capabilities (its others stay: CAP_SYS_ADMIN, which the caller has,
 // checked before), then the thread's own again. 7.2 checks the caller's
 // credentials in the lookup alone: the work on what it found (a chdir into
 // the tree, the copy) runs with the supervisor's, as the kernel's copy runs
-// with none. ENOSYS where the thread could not take them or give them back
-// (it keeps CAP_SETGID and its own fs ids are its real ones, so giving them
-// back fails only where taking them did).
-Result<UniqueFd> LookUpAsCaller(const Caller& caller, const std::function<Result<UniqueFd>()>& lookup) {
+// with none. ENOSYS where the thread could not take them all. A thread that
+// cannot take its own back (never seen: it keeps CAP_SETGID, and its own fs
+// ids are its real ones) would serve the next callers with this one's: the
+// supervisor stops instead, and trapped calls fail with ENOSYS.
+Result<UniqueFd> LookUpAsCaller(const Caller& caller, const std::function<Result<UniqueFd>()>& lookup,
+                                CallerIds ids = CallerIds::kTake) {
   auto own = sys::CallingThreadCredentials();
   if (!own) return MakeError(ENOSYS, "polyfill", "the supervisor thread's credentials");
-  const sys::ThreadCredentials theirs{caller.fsuid, caller.fsgid, caller.groups,
-                                      (own->effective & ~kLookupCapabilities) | (caller.effective & kLookupCapabilities)};
+  sys::ThreadCredentials theirs = *own;
+  if (ids == CallerIds::kTake) theirs = {caller.fsuid, caller.fsgid, caller.groups, 0};
+  theirs.effective = (own->effective & ~kLookupCapabilities) | (caller.effective & kLookupCapabilities);
   Result<UniqueFd> found = MakeError(ENOSYS, "polyfill", "the caller's credentials");
-  if (sys::AdoptThreadCredentials(theirs)) found = lookup();
-  if (!sys::AdoptThreadCredentials(*own)) return MakeError(ENOSYS, "polyfill", "the supervisor thread's credentials");
+  if (sys::AdoptThreadCredentials(theirs) && HasCredentials(theirs)) found = lookup();
+  if (!sys::AdoptThreadCredentials(*own) || !HasCredentials(*own)) {
+    fmt::print(stderr, "mntns polyfill: the supervisor could not take its own credentials back after a "
+                       "caller's lookup; it stops (trapped calls now fail with ENOSYS)\n");
+    std::abort();
+  }
   return found;
 }
 
@@ -316,17 +350,20 @@ class CallerPlaces {
 // where it then holds them, and from there a mount namespace that user
 // namespace owns. A namespace the child is in already is not entered again.
 //
-// With `for_a_lookup` (work that looks a path up as the caller,
-// LookUpAsCaller), the child takes the caller's groups and fs ids first:
-// setgroups inside a user namespace is often denied, and the supervisor's
-// own ids (root's) would pass the owner checks of every file root owns, which
-// the caller, whose capabilities count only in its user namespace, cannot.
-// Its capabilities stay those the child has where it stands (all of them
-// over the caller's user namespace); the lookup takes the caller's.
-bool EnterCallersPlace(const Caller& caller, bool for_a_lookup) {
-  if (for_a_lookup) {
+// With `as_caller` (for a lookup: LookUpAsCaller with CallerIds::kTaken),
+// the child takes the caller's groups and fs ids first, here, where they mean
+// what the supervisor read in /proc (inside the caller's user namespace the
+// same numbers name other users, and setgroups is often denied there).
+// Without it the child keeps the supervisor's: its work checks no permission
+// of the caller's. Its capabilities are those the child has where it stands
+// (all of them over the caller's user namespace).
+bool EnterCallersPlace(const Caller& caller, bool as_caller) {
+  if (as_caller) {
     if (!sys::SetThreadGroups(caller.groups)) return false;
     sys::SetThreadFilesystemIds(caller.fsuid, caller.fsgid);
+    // setfsuid fails silently: a lookup with the supervisor's ids would pass more.
+    auto now = sys::CallingThreadCredentials();
+    if (!now || now->fsuid != caller.fsuid || now->fsgid != caller.fsgid) return false;
   }
   auto own_mount_ns = InodeOf(AT_FDCWD, "/proc/self/ns/mnt");
   struct stat theirs {};
@@ -392,41 +429,44 @@ Result<std::vector<std::byte>> InCallersPlace(const Caller& caller,
 // namespace must be owned by the caller's user namespace (as 7.2's is), and
 // only a single-threaded process can enter one (setns(CLONE_NEWUSER)). So a
 // short-lived child of the supervisor enters the caller's user and mount
-// namespaces, root and cwd, makes the namespace with `make` (kClassic: it
-// needs no factory thread, which a forked child does not have) and passes
-// the fd back. Its capabilities are those of the owner of that user
+// namespaces, root and cwd (EnterCallersPlace), runs `work` there and passes
+// the fd it makes back. Its capabilities are those of the owner of that user
 // namespace (the caller has CAP_SYS_ADMIN there, checked before); with
-// `for_a_lookup`, its ids and groups are the caller's (EnterCallersPlace)
-// and `make` takes the caller's capabilities for its lookup.
-Answer InCallersUserNamespace(const Caller& caller, const std::function<Result<UniqueFd>()>& make, bool cloexec,
-                              bool for_a_lookup) {
+// `as_caller` its ids and groups are the caller's (for a lookup), else the
+// supervisor's.
+Result<UniqueFd> FdFromCallersPlace(const Caller& caller, bool as_caller, const std::function<Result<UniqueFd>()>& work) {
   auto channel = sys::SocketPair(AF_UNIX, SOCK_SEQPACKET, "polyfill user namespace helper");
-  if (!channel) return Fail(ENOSYS);
+  if (!channel) return MakeError(ENOSYS, "socketpair");
   auto [ours, theirs] = std::move(*channel);
   auto pid = sys::Fork("polyfill user namespace helper");
-  if (!pid) return Fail(ENOSYS);
+  if (!pid) return MakeError(ENOSYS, "fork");
   if (*pid == 0) {
     ours.Reset();
     int code = 0;
-    if (!EnterCallersPlace(caller, for_a_lookup)) {
+    if (!EnterCallersPlace(caller, as_caller)) {
       code = ENOSYS;
-    } else if (auto ns = make(); !ns) {
-      code = ns.error().code;
-    } else if (!sys::SendFileDescriptor(theirs.Get(), ns->Get())) {
+    } else if (auto fd = work(); !fd) {
+      code = fd.error().code;
+    } else if (!sys::SendFileDescriptor(theirs.Get(), fd->Get())) {
       code = ENOSYS;
     }
     if (code != 0) (void)!::write(theirs.Get(), &code, sizeof code);
     ::_exit(0);
   }
   theirs.Reset();
-  // One message: the namespace fd, or the errno without one.
+  // One message: the fd, or the errno without one.
   int code = ENOSYS;
   auto received = sys::ReceiveWithFileDescriptor(ours.Get(), std::as_writable_bytes(std::span(&code, 1)),
-                                                 "the polyfill helper's namespace");
+                                                 "the polyfill helper's fd");
   (void)sys::WaitPid(*pid, 0);
-  if (received && received->fd) return NewFd(std::move(received->fd), cloexec);
-  if (!received || received->size != sizeof code || code == 0) return Fail(ENOSYS);
-  return Fail(code);
+  if (received && received->fd) return std::move(received->fd);
+  if (!received || received->size != sizeof code || code == 0) return MakeError(ENOSYS, "polyfill helper");
+  return MakeError(code, "polyfill helper");
+}
+
+Answer FdAnswer(Result<UniqueFd> fd, bool cloexec) {
+  if (!fd) return Fail(fd.error().code);
+  return NewFd(std::move(*fd), cloexec);
 }
 
 // A NUL-terminated string of the caller's, as getname() reads it: EFAULT
@@ -484,21 +524,23 @@ Answer OpenTree(int listener, const seccomp_notif& notification, const Caller& c
     dir = std::move(*fd);
     at = dir.Get();
   }
-  // The lookup, as the caller (LookUpAsCaller): open_tree without
-  // OPEN_TREE_CLONE finds what the call names, with the call's own lookup
-  // flags, and needs no privilege. The namespace is then made from what it
-  // found, which looks nothing up again.
-  const unsigned lookup_flags = (flags & (AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT)) | O_CLOEXEC;
+  // The lookup, as the caller (LookUpAsCaller, FindAsCaller), needs no
+  // privilege. The namespace is then made from what it found, which looks
+  // nothing up again.
   const unsigned make_flags = ((flags & ~kOpenTreeNamespace) & ~AT_SYMLINK_NOFOLLOW) | AT_EMPTY_PATH;
   // `at` as it is when the lookup runs: a relative path from the caller's cwd.
-  auto look_up = [&] {
-    return LookUpAsCaller(caller, [&] { return sys::OpenTree(at, path->c_str(), lookup_flags); });
-  };
   if (!caller.same_user_ns) {
+    // Two children: one looks the path up with the caller's ids (taken
+    // where they mean what the supervisor read, before it enters the
+    // caller's user namespace), one makes the namespace from what it found
+    // with the supervisor's: its work (a chdir into the tree) checks no
+    // permission of the caller's, as 7.2's copy checks none.
+    auto found = FdFromCallersPlace(caller, true, [&] {
+      return LookUpAsCaller(caller, [&] { return FindAsCaller(at, *path, flags, caller.ids); }, CallerIds::kTaken);
+    });
+    if (!found) return Fail(found.error().code);
     const bool owns_mount_ns = OwnsItsMountNamespace(caller);
-    return InCallersUserNamespace(caller, [&]() -> Result<UniqueFd> {
-      auto found = look_up();
-      if (!found) return std::unexpected(found.error());
+    return FdAnswer(FdFromCallersPlace(caller, false, [&]() -> Result<UniqueFd> {
       // 7.2 copies a tree of a mount namespace the caller's user namespace
       // does not own (recursively; its mounts are locked in the copy). The
       // classic strategy clones the tree, which takes a namespace of its
@@ -514,12 +556,12 @@ Answer OpenTree(int listener, const seccomp_notif& notification, const Caller& c
         from = AT_FDCWD;
       }
       return OpenTreeNamespace(from, "", make_flags, {.strategy = NamespaceStrategy::kClassic});
-    }, (flags & O_CLOEXEC) != 0, true);
+    }), (flags & O_CLOEXEC) != 0);
   }
   // A relative path (or AT_EMPTY_PATH) with AT_FDCWD: from the caller's cwd.
   if (at == AT_FDCWD && (path->empty() || (*path)[0] != '/')) at = caller.cwd.Get();
   return places.Run(caller, [&] {
-    auto found = look_up();
+    auto found = LookUpAsCaller(caller, [&] { return FindAsCaller(at, *path, flags, caller.ids); });
     if (!found) return Fail(found.error().code);
     auto ns = OpenTreeNamespace(found->Get(), "", make_flags);
     if (!ns) return Fail(ns.error().code);
@@ -537,10 +579,10 @@ Answer Fsmount(const seccomp_notif& notification, const Caller& caller, CallerPl
   auto fd = CallerFd(caller, fs_fd);
   if (!fd) return Fail(fd.error().code);
   if (!caller.same_user_ns) {
-    return InCallersUserNamespace(caller, [&] {
+    return FdAnswer(FdFromCallersPlace(caller, false, [&] {
       return FsmountNamespace(fd->Get(), flags & ~kFsmountNamespace, attr_flags,
                               {.strategy = NamespaceStrategy::kClassic});
-    }, (flags & kFsmountCloexec) != 0, false);
+    }), (flags & kFsmountCloexec) != 0);
   }
   return places.Run(caller, [&] {
     auto ns = FsmountNamespace(fd->Get(), flags & ~kFsmountNamespace, attr_flags);

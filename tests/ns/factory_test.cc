@@ -216,9 +216,10 @@ TEST(TemplateFactory, AWorkerThatCannotReturnToTheTemplateIsReplaced) {
 }
 
 // A replacement worker is started by the thread whose job made its
-// predecessor leave, which may have taken on other credentials (the polyfill's
-// supervisor takes a caller's fs ids, groups and filesystem capabilities):
-// the new worker has those of the thread that started the factory.
+// predecessor leave, which may have other credentials than the factory's
+// starter (a program's thread that changed its fs ids; the polyfill's
+// supervisor gives its threads a caller's for a lookup): the new worker has
+// those of the thread that started the factory.
 TEST(TemplateFactory, AReplacementWorkerHasTheCredentialsOfTheFactorysStarter) {
   InPrivateMountNamespace([] {
     const std::string dir = testing::TempDir();

@@ -177,6 +177,23 @@ TEST_P(PolyfillTest, OpenTreeAndFsmountNamespaceCheckNoPermissionAfterTheLookup)
     EXPECT_EQ(Case("fm_" + prefix + "_unsearchable_root", mode), "ok mntns=1 cloexec=0") << mode;
   }
 }
+// procfs's "self" is the caller, not the supervisor that looks the path up
+// for it: /proc/self/fd/N, /proc/thread-self/fd/N, a symlink of the
+// caller's to /proc/self/fd and /proc/self/cwd name the caller's own fd and
+// cwd (the tree "a"); without following the last symlink, the magic link
+// itself is no directory. On the host and in a user namespace of the
+// caller's own (which also holds a supplementary group it does not map).
+TEST_P(PolyfillTest, OpenTreeNamespaceThroughProcSelfNamesTheCallersOwnFdAndCwd) {
+  const std::string tree = "ok mntns=1 cloexec=0 marker=1 sub-mount=0";
+  for (const std::string mode : {"cases", "userns"}) {
+    const std::string prefix = mode == "cases" ? "ot" : "ot_in_user_namespace";
+    EXPECT_EQ(Case(prefix + "_through_proc_self_fd", mode), tree) << mode;
+    EXPECT_EQ(Case(prefix + "_through_proc_thread_self_fd", mode), tree) << mode;
+    EXPECT_EQ(Case(prefix + "_through_a_link_to_proc_self_fd", mode), tree) << mode;
+    EXPECT_EQ(Case(prefix + "_through_proc_self_cwd", mode), tree) << mode;
+    EXPECT_EQ(Case(prefix + "_through_proc_self_fd_nofollow", mode), "ENOTDIR") << mode;
+  }
+}
 TEST_P(PolyfillTest, OpenTreeNamespaceWithoutCapSysAdminIsEperm) {
   EXPECT_EQ(Case("ot_unprivileged", "unprivileged"), "EPERM");
 }

@@ -26,6 +26,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sched.h>
@@ -209,6 +210,32 @@ static void WithoutDacCapabilitiesCases(void) {
   }
   waitpid(pid, NULL, 0);
   close(at_others);
+}
+
+/* Paths through procfs's "self": the caller's own fd `at` (a directory of
+ * tree "a") and cwd, also through a symlink of its own to /proc/self/fd.
+ * `prefix` names the cases. */
+static void ProcSelfCases(const char* prefix, int at) {
+  char path[160], name[128], link[128];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", at);
+  snprintf(name, sizeof name, "%s_through_proc_self_fd", prefix);
+  OpenTreeCase(name, AT_FDCWD, path, OPEN_TREE_NAMESPACE_);
+  snprintf(name, sizeof name, "%s_through_proc_self_fd_nofollow", prefix);
+  OpenTreeCase(name, AT_FDCWD, path, OPEN_TREE_NAMESPACE_ | AT_SYMLINK_NOFOLLOW);
+  snprintf(path, sizeof path, "/proc/thread-self/fd/%d", at);
+  snprintf(name, sizeof name, "%s_through_proc_thread_self_fd", prefix);
+  OpenTreeCase(name, AT_FDCWD, path, OPEN_TREE_NAMESPACE_);
+  snprintf(link, sizeof link, "%s/%s-fd", dir, prefix);
+  if (symlink("/proc/self/fd", link) == 0) {
+    snprintf(path, sizeof path, "%s/%d", link, at);
+    snprintf(name, sizeof name, "%s_through_a_link_to_proc_self_fd", prefix);
+    OpenTreeCase(name, AT_FDCWD, path, OPEN_TREE_NAMESPACE_);
+  }
+  if (fchdir(at) == 0) {
+    snprintf(name, sizeof name, "%s_through_proc_self_cwd", prefix);
+    OpenTreeCase(name, AT_FDCWD, "/proc/self/cwd", OPEN_TREE_NAMESPACE_);
+    if (chdir("/") != 0) perror("chdir /");
+  }
 }
 
 static void* ThreadCall(void* arg) {
@@ -518,6 +545,7 @@ static void RootCases(void) {
   int at_a = open(a, O_PATH | O_DIRECTORY | O_CLOEXEC);
   OpenTreeCase("ot_empty_path", at_a, "", OPEN_TREE_NAMESPACE_ | AT_EMPTY_PATH);
   OpenTreeCase("ot_empty_path_without_flag", at_a, "", OPEN_TREE_NAMESPACE_);
+  ProcSelfCases("ot", at_a);
   if (chdir(dir) == 0) OpenTreeCase("ot_relative_to_cwd", AT_FDCWD, "a", OPEN_TREE_NAMESPACE_);
   if (chdir("/") != 0) return;
   {
@@ -1056,6 +1084,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (strcmp(argv[1], "userns") == 0) {
+    /* A supplementary group its user namespace does not map (shown as 65534 inside). */
+    const gid_t daemon_group = 1;
+    if (setgroups(1, &daemon_group) != 0) return perror("setgroups"), 1;
     if (Setup(1) != 0) return 1;
     OpenTreeCase("ot_in_user_namespace", AT_FDCWD, a, OPEN_TREE_NAMESPACE_);
     OpenTreeCase("ot_recursive_in_user_namespace", AT_FDCWD, a, OPEN_TREE_NAMESPACE_ | AT_RECURSIVE);
@@ -1070,6 +1101,7 @@ int main(int argc, char** argv) {
     int at_a = open(a, O_PATH | O_DIRECTORY | O_CLOEXEC);
     StatmountCase("sm_in_user_namespace", 24, (uint32_t)at_a, 0, SM_MNT_BASIC | SM_MNT_POINT, sizeof buffer, 1);
     OwnUnsearchableTreeCases("without_dac_in_user_namespace");
+    ProcSelfCases("ot_in_user_namespace", at_a);
     return 0;
   }
   fprintf(stderr, "raw_calls: unknown mode %s\n", argv[1]);
