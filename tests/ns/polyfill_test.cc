@@ -192,6 +192,8 @@ TEST_P(PolyfillTest, OpenTreeNamespaceThroughProcSelfNamesTheCallersOwnFdAndCwd)
     EXPECT_EQ(Case(prefix + "_through_a_link_to_proc_self_fd", mode), tree) << mode;
     EXPECT_EQ(Case(prefix + "_through_proc_self_cwd", mode), tree) << mode;
     EXPECT_EQ(Case(prefix + "_through_proc_self_fd_nofollow", mode), "ENOTDIR") << mode;
+    EXPECT_EQ(Case(prefix + "_through_proc_self_fd_and_dotdot", mode), tree) << mode;
+    EXPECT_EQ(Case(prefix + "_symlink_loop_below_proc_self", mode), "E40") << mode;  // ELOOP
   }
 }
 TEST_P(PolyfillTest, OpenTreeNamespaceWithoutCapSysAdminIsEperm) {

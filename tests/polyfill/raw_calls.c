@@ -222,6 +222,15 @@ static void ProcSelfCases(const char* prefix, int at) {
   OpenTreeCase(name, AT_FDCWD, path, OPEN_TREE_NAMESPACE_);
   snprintf(name, sizeof name, "%s_through_proc_self_fd_nofollow", prefix);
   OpenTreeCase(name, AT_FDCWD, path, OPEN_TREE_NAMESPACE_ | AT_SYMLINK_NOFOLLOW);
+  snprintf(path, sizeof path, "/proc/self/fd/%d/../a/.", at);
+  snprintf(name, sizeof name, "%s_through_proc_self_fd_and_dotdot", prefix);
+  OpenTreeCase(name, AT_FDCWD, path, OPEN_TREE_NAMESPACE_);
+  snprintf(link, sizeof link, "%s/%s-loop", dir, prefix);
+  if (symlink(link, link) == 0) {
+    snprintf(path, sizeof path, "/proc/self/root/%s", link + 1);
+    snprintf(name, sizeof name, "%s_symlink_loop_below_proc_self", prefix);
+    OpenTreeCase(name, AT_FDCWD, path, OPEN_TREE_NAMESPACE_);
+  }
   snprintf(path, sizeof path, "/proc/thread-self/fd/%d", at);
   snprintf(name, sizeof name, "%s_through_proc_thread_self_fd", prefix);
   OpenTreeCase(name, AT_FDCWD, path, OPEN_TREE_NAMESPACE_);
