@@ -169,8 +169,11 @@ Result<UniqueFd> FindAsCaller(int dirfd, const std::string& path, unsigned flags
   auto found = sys::Openat2(dirfd, path.c_str(),
                             O_PATH | (follow_last ? 0 : O_NOFOLLOW) | (automount_last ? O_DIRECTORY : 0),
                             RESOLVE_NO_MAGICLINKS);
-  const bool crossed_procfs = found ? OnProcfs(found->Get()) : found.error().code == ELOOP;
-  if (!crossed_procfs) return found;
+  // A lookup through /proc/self fails here where this process lacks what
+  // the caller has (its fd N: ENOENT), meets a magic link (ELOOP) or ends
+  // on procfs: each is walked again as the caller's, which answers for it.
+  // Any other lookup never read "self", or left it by "..".
+  if (found && !OnProcfs(found->Get())) return found;
   return WalkAsCaller(dirfd, path, owner, follow_last, automount_last);
 }
 

@@ -34,8 +34,8 @@ struct PathOwner {
 // AT_SYMLINK_NOFOLLOW, AT_NO_AUTOMOUNT count). What this thread cannot
 // have is the owner's identity: procfs answers "self" and "thread-self"
 // with the reader, and /proc/self/fd/N (or /dev/fd/N) would be this
-// process's fd N. So a lookup that meets a procfs magic link or ends on
-// procfs is walked one component at a time, each step a lookup of the
+// process's fd N. So a lookup that fails, meets a procfs magic link or ends
+// on procfs is walked one component at a time, each step a lookup of the
 // kernel's (permissions, mounts, ".."), with "self" and "thread-self" of a
 // procfs root read as the owner's pid and the magic links of procfs's pid
 // directories followed by the kernel.

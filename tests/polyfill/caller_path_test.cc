@@ -1,0 +1,161 @@
+// FindAsCaller: open_tree's lookup as another task's own would go, done by
+// this process for it (the supervisor's position). The other task is a child
+// that holds a directory at an fd number this process does not have open.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "polyfill/internal.h"
+#include "support/namespace.h"
+#include "sys/process.h"
+
+namespace mntns {
+namespace {
+
+constexpr int kChildsFd = 321;  // a number this process leaves unused
+
+// A child holding `dir` open at kChildsFd until the object goes.
+class ChildWithADirectory {
+ public:
+  explicit ChildWithADirectory(const std::string& dir) {
+    int ready[2], hold[2];
+    if (::pipe2(ready, O_CLOEXEC) != 0 || ::pipe2(hold, O_CLOEXEC) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::close(hold[1]);
+      ::close(ready[0]);
+      const int fd = ::open(dir.c_str(), O_PATH | O_DIRECTORY);
+      const char ok = fd >= 0 && ::dup2(fd, kChildsFd) == kChildsFd ? 1 : 0;
+      (void)!::write(ready[1], &ok, 1);
+      char byte;
+      (void)!::read(hold[0], &byte, 1);  // until the parent's end closes
+      ::_exit(0);
+    }
+    ::close(ready[1]);
+    ::close(hold[0]);
+    hold_ = hold[1];
+    char ok = 0;
+    if (pid_ > 0 && ::read(ready[0], &ok, 1) == 1 && ok == 1) ready_ = true;
+    ::close(ready[0]);
+  }
+  ~ChildWithADirectory() {
+    if (hold_ >= 0) ::close(hold_);
+    if (pid_ > 0) ::waitpid(pid_, nullptr, 0);
+  }
+  ChildWithADirectory(const ChildWithADirectory&) = delete;
+  ChildWithADirectory& operator=(const ChildWithADirectory&) = delete;
+
+  [[nodiscard]] bool ready() const { return ready_; }
+  // Its ids as the supervisor reads them.
+  [[nodiscard]] internal::PathOwner Owner() const {
+    internal::PathOwner owner;
+    auto status = sys::ReadProcStatus(AT_FDCWD, fmt::format("/proc/{}/status", pid_).c_str());
+    if (!status) return owner;
+    for (const auto id : sys::ProcStatusNumbers(sys::ProcStatusField(*status, "NStgid").value_or(""))) {
+      owner.tgids.push_back(static_cast<pid_t>(id));
+    }
+    for (const auto id : sys::ProcStatusNumbers(sys::ProcStatusField(*status, "NSpid").value_or(""))) {
+      owner.tids.push_back(static_cast<pid_t>(id));
+    }
+    return owner;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int hold_ = -1;
+  bool ready_ = false;
+};
+
+bool SameFile(int fd, const std::string& path) {
+  struct stat a {}, b {};
+  return ::fstat(fd, &a) == 0 && ::stat(path.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+std::string Outcome(const Result<UniqueFd>& found, const std::string& expected_path) {
+  if (!found) return strerrorname_np(found.error().code);
+  return SameFile(found->Get(), expected_path) ? "the directory" : "another file";
+}
+
+TEST(FindAsCaller, ProcSelfIsTheOwnersNotTheLookingProcesss) {
+  ASSERT_EQ(::fcntl(kChildsFd, F_GETFD), -1) << "fd " << kChildsFd << " is open here";
+  const std::string dir = testing::TempDir();
+  ChildWithADirectory child(dir);
+  ASSERT_TRUE(child.ready());
+  const auto owner = child.Owner();
+  ASSERT_FALSE(owner.tgids.empty());
+  for (const std::string& path : {fmt::format("/proc/self/fd/{}", kChildsFd),
+                                 fmt::format("/proc/thread-self/fd/{}", kChildsFd),
+                                 fmt::format("/proc/self/root/../../proc/self/fd/{}/.", kChildsFd),
+                                 fmt::format("/proc/self/fd/{}/../{}", kChildsFd,
+                                             dir.substr(dir.rfind('/') + 1))}) {
+    EXPECT_EQ(Outcome(internal::FindAsCaller(AT_FDCWD, path, 0, owner), dir), "the directory") << path;
+  }
+  // Not following the last symlink: the magic link itself.
+  auto link = internal::FindAsCaller(AT_FDCWD, fmt::format("/proc/self/fd/{}", kChildsFd), AT_SYMLINK_NOFOLLOW, owner);
+  ASSERT_TRUE(link) << link.error().Message();
+  struct stat st {};
+  ASSERT_EQ(::fstat(link->Get(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+}
+
+// A task that procfs's pid namespace does not show has no "self" there (the
+// kernel's ENOENT), and an fd it does not have is ENOENT too.
+TEST(FindAsCaller, ATaskThisProcfsDoesNotShowHasNoSelf) {
+  const internal::PathOwner nobody{{2000000000}, {2000000000}};
+  EXPECT_EQ(Outcome(internal::FindAsCaller(AT_FDCWD, "/proc/self/fd/0", 0, nobody), "/"), "ENOENT");
+  const std::string dir = testing::TempDir();
+  ChildWithADirectory child(dir);
+  ASSERT_TRUE(child.ready());
+  EXPECT_EQ(Outcome(internal::FindAsCaller(AT_FDCWD, fmt::format("/proc/self/fd/{}", kChildsFd + 1), 0,
+                                           child.Owner()), dir),
+            "ENOENT");
+}
+
+// Every step is a lookup of the kernel's with the thread's credentials: fsuid
+// 65534 (no filesystem capabilities) may not search root's 0700 directory
+// reached through /proc/self/root. 40 symlinks at most.
+TEST(FindAsCaller, EachStepChecksTheThreadsPermissionsAndSymlinksAreBounded) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root (a root-owned directory, setfsuid)";
+  const std::string dir = testing::TempDir();
+  ASSERT_TRUE(testing::MakeDirs(dir + "/locked/inner"));
+  ASSERT_EQ(::chmod((dir + "/locked").c_str(), 0700), 0);
+  ChildWithADirectory child(dir);
+  ASSERT_TRUE(child.ready());
+  const auto owner = child.Owner();
+  const std::string through_root = "/proc/self/root" + dir + "/locked/inner";
+  EXPECT_EQ(Outcome(internal::FindAsCaller(AT_FDCWD, through_root, 0, owner), dir + "/locked/inner"),
+            "the directory");
+  std::string as_nobody;
+  std::thread([&] {
+    (void)::syscall(SYS_setfsuid, 65534);
+    as_nobody = Outcome(internal::FindAsCaller(AT_FDCWD, through_root, 0, owner), dir + "/locked/inner");
+  }).join();
+  EXPECT_EQ(as_nobody, "EACCES");
+  // link0 -> link1 -> ... -> linkN -> locked: with "self" and "root" on the
+  // way, 38 links of its own make 40 symlinks (found), 39 make 41 (ELOOP).
+  for (int links : {38, 39}) {
+    const std::string chain = fmt::format("{}/chain{}", dir, links);
+    ASSERT_TRUE(testing::MakeDirs(chain));
+    for (int i = 0; i < links; ++i) {
+      const std::string target = i + 1 == links ? dir + "/locked" : fmt::format("link{}", i + 1);
+      ASSERT_EQ(::symlink(target.c_str(), fmt::format("{}/link{}", chain, i).c_str()), 0);
+    }
+    const std::string path = "/proc/self/root" + chain + "/link0";
+    EXPECT_EQ(Outcome(internal::FindAsCaller(AT_FDCWD, path, 0, owner), dir + "/locked"),
+              links == 38 ? "the directory" : "ELOOP")
+        << links;
+  }
+}
+
+}  // namespace
+}  // namespace mntns
