@@ -71,6 +71,7 @@ struct Caller {
   bool has_sys_admin = false;  // CAP_SYS_ADMIN in its effective set (over its own user namespace)
   std::uint64_t effective = 0; // its effective capabilities (bit N: capability N)
   bool same_user_ns = false;   // in the supervisor's user namespace
+  uid_t euid = 0;
   uid_t fsuid = 0;
   gid_t fsgid = 0;
   std::vector<gid_t> groups;  // its supplementary groups
@@ -171,6 +172,7 @@ std::optional<Caller> OpenCaller(int listener, const seccomp_notif& notification
   if (caps.size() != 1 || uid_set.size() != 4 || gid_set.size() != 4) return std::nullopt;
   caller.effective = caps[0];
   caller.has_sys_admin = (caps[0] & (1ULL << CAP_SYS_ADMIN)) != 0;
+  caller.euid = static_cast<uid_t>(uid_set[1]);
   caller.fsuid = static_cast<uid_t>(uid_set[3]);
   caller.fsgid = static_cast<gid_t>(gid_set[3]);
   for (const auto group : sys::ProcStatusNumbers(*groups)) caller.groups.push_back(static_cast<gid_t>(group));
@@ -802,22 +804,29 @@ class HiddenRoots {
       ++counted;
       id = next->parent_id;
     }
-    auto owner = sys::OwningUserNamespace(ns_fd);
-    struct stat owner_st {};
-    if (hidden.empty() || !owner || ::fstat(owner->Get(), &owner_st) != 0) return;
+    auto owners = OwnersOf(ns_fd);
+    if (hidden.empty() || owners.empty()) return;
     if (order_.size() == kRemembered) {
       by_namespace_.erase(order_.front());
       order_.pop_front();
     }
-    Namespace entry{std::move(hidden), counted, owner_st.st_dev, owner_st.st_ino};
+    Namespace entry{std::move(hidden), counted, std::move(owners)};
     if (by_namespace_.insert_or_assign(*ns_id, std::move(entry)).second) order_.push_back(*ns_id);
   }
 
+  // A user namespace: its nsfs device and inode, and the uid that made it
+  // (in the supervisor's user namespace).
+  struct UserNamespace {
+    dev_t dev;
+    ino_t ino;
+    uid_t owner;
+  };
   struct Namespace {
     std::vector<std::uint64_t> hidden;  // the mounts below the tree that listmount lists
     std::uint32_t counted;              // how many of them NS_MNT_GET_INFO counts
-    dev_t owner_dev;                    // its owning user namespace (nsfs device, inode)
-    ino_t owner_ino;
+    // Its owning user namespace, then that one's parents up to the
+    // supervisor's: where a capability can count over it.
+    std::vector<UserNamespace> owners;
   };
   [[nodiscard]] const Namespace* Find(std::uint64_t ns_id) const {
     const auto found = by_namespace_.find(ns_id);
@@ -825,14 +834,50 @@ class HiddenRoots {
   }
 
  private:
+  // The user namespace that owns `ns_fd`, then its parents as far as the
+  // supervisor sees them (user namespaces nest 32 deep at most).
+  static std::vector<UserNamespace> OwnersOf(int ns_fd) {
+    std::vector<UserNamespace> owners;
+    auto at = sys::OwningUserNamespace(ns_fd);
+    for (int depth = 0; at && depth <= 32; ++depth) {
+      struct stat st {};
+      auto owner = sys::UserNamespaceOwner(at->Get());
+      if (::fstat(at->Get(), &st) != 0 || !owner) break;
+      owners.push_back({st.st_dev, st.st_ino, *owner});
+      at = sys::ParentNamespace(at->Get());
+    }
+    return owners;
+  }
+
   std::unordered_map<std::uint64_t, Namespace> by_namespace_;
   std::deque<std::uint64_t> order_;
 };
 
+// Whether `caller` has CAP_SYS_ADMIN over the user namespace that owns
+// `made`, as the kernel's cap_capable walks up from it: the caller's own
+// user namespace with the capability in its effective set, or the child of
+// the caller's that the caller's euid made (whose owner has every capability
+// in it). A uid the supervisor's user namespace does not map (shown as the
+// overflow uid 65534) is nobody's here.
+bool CapableOver(const Caller& caller, const HiddenRoots::Namespace& made) {
+  struct stat user_st {};
+  if (::fstat(caller.user_ns.Get(), &user_st) != 0) return false;
+  auto is_callers = [&](const HiddenRoots::UserNamespace& ns) {
+    return ns.dev == user_st.st_dev && ns.ino == user_st.st_ino;
+  };
+  constexpr uid_t kOverflowUid = 65534;
+  for (std::size_t at = 0; at < made.owners.size(); ++at) {
+    if (is_callers(made.owners[at])) return caller.has_sys_admin;
+    const bool child_of_callers = at + 1 < made.owners.size() && is_callers(made.owners[at + 1]);
+    if (child_of_callers && made.owners[at].owner == caller.euid && caller.euid != kOverflowUid) return true;
+  }
+  return false;
+}
+
 // The kernel's listing, without the hidden mounts, where the call lists a
 // namespace the supervisor made from outside it, for a caller with
-// CAP_SYS_ADMIN in the user namespace that owns it; every other listmount is
-// the kernel's own (Native), its errors included.
+// CAP_SYS_ADMIN over the user namespace that owns it (CapableOver); every
+// other listmount is the kernel's own (Native), its errors included.
 Answer Listmount(int listener, const seccomp_notif& notification, const Caller& caller,
                  const HiddenRoots& hidden_roots) {
   const std::uint64_t ids_address = notification.data.args[1];
@@ -858,14 +903,9 @@ Answer Listmount(int listener, const seccomp_notif& notification, const Caller& 
   const std::vector<std::uint64_t>* hidden = &made->hidden;
   // From inside, the listing starts at the caller's root, above the hidden
   // mounts. From outside it takes CAP_SYS_ADMIN over the namespace's owner
-  // (else the kernel's ENOENT): here a caller with it in that very user
-  // namespace; any other is left to the kernel.
+  // (else the kernel's ENOENT, left to the kernel).
   auto own = sys::MountNamespaceId(caller.mount_ns.Get());
-  struct stat user_st {};
-  if (!own || *own == ns_id || !caller.has_sys_admin || ::fstat(caller.user_ns.Get(), &user_st) != 0 ||
-      user_st.st_dev != made->owner_dev || user_st.st_ino != made->owner_ino) {
-    return Native();
-  }
+  if (!own || *own == ns_id || !CapableOver(caller, *made)) return Native();
   sys::MntIdReq ours = *request;
   ours.size = sys::kMntIdReqSizeVer1;
   ours.mnt_ns_fd_or_mnt_fd = 0;

@@ -136,6 +136,15 @@ Result<UniqueFd> OwningUserNamespace(int ns_fd) {
   return UniqueFd(fd);
 }
 
+Result<UniqueFd> ParentNamespace(int ns_fd) {
+  const int fd = InjectFault(Call::kIoctl) ? -1 : ::ioctl(ns_fd, kNsGetParent);
+  if (fd < 0) {
+    const int err = errno;
+    return MakeError(err, "ioctl(NS_GET_PARENT)", fmt::format("fd {}", ns_fd));
+  }
+  return UniqueFd(fd);
+}
+
 Result<uid_t> UserNamespaceOwner(int userns_fd) {
   uid_t owner = 0;
   if (InjectFault(Call::kIoctl) || ::ioctl(userns_fd, kNsGetOwnerUid, &owner) != 0) {

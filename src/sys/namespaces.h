@@ -56,6 +56,11 @@ namespace mntns::sys {
 // owns the namespace `ns_fd`. EPERM when that one is outside the caller's.
 [[nodiscard]] Result<UniqueFd> OwningUserNamespace(int ns_fd);
 
+// ioctl(NS_GET_PARENT) (4.9) on a user (or pid) namespace fd: a
+// close-on-exec fd for its parent. EPERM where that one is outside the
+// caller's user namespace (or the namespace is the initial one).
+[[nodiscard]] Result<UniqueFd> ParentNamespace(int ns_fd);
+
 // ioctl(NS_GET_OWNER_UID) (4.11) on a user namespace fd: the uid (in the
 // caller's user namespace) of the process that created it.
 [[nodiscard]] Result<uid_t> UserNamespaceOwner(int userns_fd);

@@ -152,6 +152,7 @@ struct MntNsInfo {
 };
 inline constexpr std::uint32_t kMntNsInfoSizeVer0 = 16;
 inline constexpr unsigned long kNsGetUserns = _IO(kNsIoctlMagic, 0x1);
+inline constexpr unsigned long kNsGetParent = _IO(kNsIoctlMagic, 0x2);
 inline constexpr unsigned long kNsGetNsType = _IO(kNsIoctlMagic, 0x3);
 inline constexpr unsigned long kNsGetOwnerUid = _IO(kNsIoctlMagic, 0x4);
 inline constexpr unsigned long kNsGetMntnsId = _IOR(kNsIoctlMagic, 0x5, std::uint64_t);

@@ -236,6 +236,13 @@ TEST_P(PolyfillTest, OpenTreeNamespaceListedByItsNamespaceFd) {
             "umounted=2/2");
 }
 TEST_P(PolyfillTest, OpenTreeNamespaceInAUserNamespaceKeepsItsRootLocked) {
+  // A namespace owned by a child's user namespace, listed by root in the
+  // parent one: the tree alone; a plain copy of a tree with a locked mount
+  // below was EINVAL already.
+  EXPECT_EQ(Case("ot_userns_made_listed_from_its_parent"), "EINVAL");
+  EXPECT_EQ(Case("ot_userns_made_recursive_listed_from_its_parent"),
+            "ok listed=2 first=tmpfs://own-parent=0/attr=0 paged=2 ordered=1 forward=2 unprivileged=ENOENT "
+            "counted=2 umounted=0/2/EINVAL");
   EXPECT_EQ(Case("ot_listed_in_user_namespace", "userns"),
             "ok listed=2 first=tmpfs://own-parent=0/attr=0 paged=2 ordered=1 forward=2 unprivileged=no-uid-65534 "
             "counted=2 umounted=1/2/EINVAL");

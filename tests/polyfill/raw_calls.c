@@ -40,8 +40,10 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -532,6 +534,56 @@ static void ListingCase(const char* name, long fd, int by_fd) {
   if (fd >= 0) close((int)fd);
 }
 
+/* A namespace that a child in a user namespace of its own (root mapped to
+ * root, owning its mount namespace) makes of `path`, listed by this process,
+ * root in the parent user namespace: CAP_SYS_ADMIN there counts over the
+ * child's user namespace. `recursive`: AT_RECURSIVE. */
+static void ListedFromAnAncestorCase(const char* name, const char* path, int recursive) {
+  int channel[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, channel) != 0) return perror("socketpair");
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    long ns = -1;
+    if (unshare(CLONE_NEWUSER) == 0 && WriteFile("/proc/self/uid_map", "0 0 1\n") == 0 &&
+        WriteFile("/proc/self/setgroups", "deny") == 0 && WriteFile("/proc/self/gid_map", "0 0 1\n") == 0 &&
+        unshare(CLONE_NEWNS) == 0) {
+      ns = OpenTree(AT_FDCWD, path, OPEN_TREE_NAMESPACE_ | O_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
+    }
+    char byte = ns >= 0 ? 0 : (char)errno;
+    struct iovec iov = {&byte, 1};
+    char control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof control);
+    struct msghdr message = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (ns >= 0) {
+      message.msg_control = control;
+      message.msg_controllen = sizeof control;
+      struct cmsghdr* header = CMSG_FIRSTHDR(&message);
+      header->cmsg_level = SOL_SOCKET;
+      header->cmsg_type = SCM_RIGHTS;
+      header->cmsg_len = CMSG_LEN(sizeof(int));
+      int number = (int)ns;
+      memcpy(CMSG_DATA(header), &number, sizeof number);
+    }
+    (void)!sendmsg(channel[1], &message, 0);
+    _exit(0);
+  }
+  close(channel[1]);
+  char byte = 0;
+  char control[CMSG_SPACE(sizeof(int))];
+  struct iovec iov = {&byte, 1};
+  struct msghdr message = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+  int fd = -1;
+  if (recvmsg(channel[0], &message, MSG_CMSG_CLOEXEC) == 1) {
+    struct cmsghdr* header = CMSG_FIRSTHDR(&message);
+    if (header != NULL && header->cmsg_type == SCM_RIGHTS) memcpy(&fd, CMSG_DATA(header), sizeof fd);
+  }
+  close(channel[0]);
+  waitpid(pid, NULL, 0);
+  if (fd < 0) errno = byte != 0 ? byte : ENOSYS;
+  ListingCase(name, fd, 0);
+}
+
 static void RootCases(void) {
   OpenTreeCase("ot_plain", AT_FDCWD, a, OPEN_TREE_NAMESPACE_);
   OpenTreeCase("ot_cloexec", AT_FDCWD, a, OPEN_TREE_NAMESPACE_ | O_CLOEXEC);
@@ -583,6 +635,8 @@ static void RootCases(void) {
   ListingCase("ot_listed_from_outside", OpenTree(AT_FDCWD, a, OPEN_TREE_NAMESPACE_), 0);
   ListingCase("ot_recursive_listed_from_outside", OpenTree(AT_FDCWD, a, OPEN_TREE_NAMESPACE_ | AT_RECURSIVE), 0);
   ListingCase("ot_listed_by_ns_fd", OpenTree(AT_FDCWD, a, OPEN_TREE_NAMESPACE_ | AT_RECURSIVE), 1);
+  ListedFromAnAncestorCase("ot_userns_made_listed_from_its_parent", a, 0);
+  ListedFromAnAncestorCase("ot_userns_made_recursive_listed_from_its_parent", a, 1);
   {
     int fs = NewTmpfsContext();
     ListingCase("fm_listed_from_outside",
