@@ -26,7 +26,12 @@ namespace mntns::internal {
 struct PathOwner {
   std::vector<pid_t> tgids;
   std::vector<pid_t> tids;
+  unsigned long long start_time = 0;  // the thread's, in clock ticks after boot (/proc/TID/stat)
 };
+
+// The start time (clock ticks after boot, field 22 of stat) of the task
+// whose procfs directory is `task` from `dirfd` ("/proc/TID", "PID/task/TID").
+[[nodiscard]] std::optional<unsigned long long> TaskStartTime(int dirfd, const std::string& task);
 
 // What open_tree(dirfd, path, flags | OPEN_TREE_NAMESPACE) names, an O_PATH
 // fd, looked up as `owner`'s own lookup would go, by a thread that stands

@@ -144,13 +144,16 @@ std::optional<Caller> OpenCaller(int listener, const seccomp_notif& notification
   auto root = OpenAt(caller.proc.Get(), "root", O_PATH | O_DIRECTORY);
   auto cwd = OpenAt(caller.proc.Get(), "cwd", O_PATH | O_DIRECTORY);
   auto status = sys::ReadProcStatus(caller.proc.Get(), "status");
+  auto start_time = TaskStartTime(caller.proc.Get(), ".");
   // Everything above was read from whatever task has TID now: only a
   // notification still pending proves that it is the caller.
   if (!sys::NotificationStillValid(listener, notification.id)) return std::nullopt;
   struct stat user_ns {};
-  if (!mount_ns || !user_ns_fd || !root || !cwd || !status || ::fstat(user_ns_fd->Get(), &user_ns) != 0) {
+  if (!mount_ns || !user_ns_fd || !root || !cwd || !status || !start_time ||
+      ::fstat(user_ns_fd->Get(), &user_ns) != 0) {
     return std::nullopt;
   }
+  caller.ids.start_time = *start_time;
   caller.mount_ns = std::move(*mount_ns);
   caller.user_ns = std::move(*user_ns_fd);
   caller.root = std::move(*root);
@@ -228,10 +231,12 @@ enum class CallerIds {
 // checked before), then the thread's own again. 7.2 checks the caller's
 // credentials in the lookup alone: the work on what it found (a chdir into
 // the tree, the copy) runs with the supervisor's, as the kernel's copy runs
-// with none. ENOSYS where the thread could not take them all. A thread that
-// cannot take its own back (never seen: it keeps CAP_SETGID, and its own fs
-// ids are its real ones) would serve the next callers with this one's: the
-// supervisor stops instead, and trapped calls fail with ENOSYS.
+// with none (in a user-namespace helper the make step is another child:
+// FdFromCallersPlace). ENOSYS where the thread could not take them all. A
+// thread that cannot take its own back (never seen: it keeps CAP_SETGID, and
+// its own fs ids are its real ones) would serve the next callers with this
+// one's: the process stops instead (the supervisor: trapped calls fail with
+// ENOSYS; a helper child: its call does).
 Result<UniqueFd> LookUpAsCaller(const Caller& caller, const std::function<Result<UniqueFd>()>& lookup,
                                 CallerIds ids = CallerIds::kTake) {
   auto own = sys::CallingThreadCredentials();
@@ -242,8 +247,8 @@ Result<UniqueFd> LookUpAsCaller(const Caller& caller, const std::function<Result
   Result<UniqueFd> found = MakeError(ENOSYS, "polyfill", "the caller's credentials");
   if (sys::AdoptThreadCredentials(theirs) && HasCredentials(theirs)) found = lookup();
   if (!sys::AdoptThreadCredentials(*own) || !HasCredentials(*own)) {
-    fmt::print(stderr, "mntns polyfill: the supervisor could not take its own credentials back after a "
-                       "caller's lookup; it stops (trapped calls now fail with ENOSYS)\n");
+    fmt::print(stderr, "mntns polyfill: a supervisor thread or helper could not take its own credentials back "
+                       "after a caller's lookup; it stops (what it serves now fails with ENOSYS)\n");
     std::abort();
   }
   return found;

@@ -2,6 +2,8 @@
 // this process for it (the supervisor's position). The other task is a child
 // that holds a directory at an fd number this process does not have open.
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -9,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -67,6 +70,7 @@ class ChildWithADirectory {
     for (const auto id : sys::ProcStatusNumbers(sys::ProcStatusField(*status, "NSpid").value_or(""))) {
       owner.tids.push_back(static_cast<pid_t>(id));
     }
+    owner.start_time = internal::TaskStartTime(AT_FDCWD, fmt::format("/proc/{}", pid_)).value_or(0);
     return owner;
   }
 
@@ -119,6 +123,67 @@ TEST(FindAsCaller, ATaskThisProcfsDoesNotShowHasNoSelf) {
   EXPECT_EQ(Outcome(internal::FindAsCaller(AT_FDCWD, fmt::format("/proc/self/fd/{}", kChildsFd + 1), 0,
                                            child.Owner()), dir),
             "ENOENT");
+}
+
+// The owner is its process only where it started when the owner did: a
+// process of an outer pid namespace may have the owner's inner pid.
+TEST(FindAsCaller, AProcessWithTheOwnersPidButAnotherStartIsNotTheOwner) {
+  const std::string dir = testing::TempDir();
+  ChildWithADirectory child(dir);
+  ASSERT_TRUE(child.ready());
+  auto owner = child.Owner();
+  ASSERT_NE(owner.start_time, 0u);
+  const std::string path = fmt::format("/proc/self/fd/{}", kChildsFd);
+  EXPECT_EQ(Outcome(internal::FindAsCaller(AT_FDCWD, path, 0, owner), dir), "the directory");
+  owner.start_time += 1;
+  EXPECT_EQ(Outcome(internal::FindAsCaller(AT_FDCWD, path, 0, owner), dir), "ENOENT");
+}
+
+// The start time counts fields after the last ')': a thread name with
+// ") 1 2 3" in it changes nothing.
+TEST(TaskStartTime, ReadsFieldTwentyTwoWhateverTheTasksName) {
+  std::optional<unsigned long long> before, after;
+  std::thread([&] {
+    const std::string task = fmt::format("/proc/self/task/{}", ::gettid());
+    before = internal::TaskStartTime(AT_FDCWD, task);
+    ASSERT_EQ(::prctl(PR_SET_NAME, "x) 1 2 3 4 5 6"), 0);
+    after = internal::TaskStartTime(AT_FDCWD, task);
+  }).join();
+  ASSERT_TRUE(before.has_value());
+  EXPECT_GT(*before, 0u);
+  EXPECT_EQ(before, after);
+}
+
+// The kernel lets a process follow its own magic links unchecked; the caller
+// it walks for would need CAP_SYS_PTRACE over it. So this process's own
+// /proc/PID/fd/N is EACCES for a thread without CAP_SYS_PTRACE, and found
+// with it.
+TEST(FindAsCaller, TheWalkingProcesssOwnFdsTakeCapSysPtrace) {
+  if (getuid() != 0) GTEST_SKIP() << "needs root (CAP_SYS_PTRACE to drop)";
+  const std::string dir = testing::TempDir();
+  const int ours = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(ours, 0);
+  ChildWithADirectory child(dir);
+  ASSERT_TRUE(child.ready());
+  const auto owner = child.Owner();
+  const std::string by_pid = fmt::format("/proc/{}/fd/{}", ::getpid(), ours);
+  const std::string by_task = fmt::format("/proc/{}/task/{}/fd/{}", ::getpid(), ::getpid(), ours);
+  for (const bool ptrace : {true, false}) {
+    std::string found_by_pid, found_by_task;
+    std::thread([&] {
+      __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+      __user_cap_data_struct data[2] = {};
+      if (!ptrace && ::syscall(SYS_capget, &header, data) == 0) {
+        data[0].effective &= ~(1U << CAP_SYS_PTRACE);
+        (void)::syscall(SYS_capset, &header, data);
+      }
+      found_by_pid = Outcome(internal::FindAsCaller(AT_FDCWD, by_pid, 0, owner), dir);
+      found_by_task = Outcome(internal::FindAsCaller(AT_FDCWD, by_task, 0, owner), dir);
+    }).join();
+    EXPECT_EQ(found_by_pid, ptrace ? "the directory" : "EACCES") << ptrace;
+    EXPECT_EQ(found_by_task, ptrace ? "the directory" : "EACCES") << ptrace;
+  }
+  ::close(ours);
 }
 
 // Every step is a lookup of the kernel's with the thread's credentials: fsuid
