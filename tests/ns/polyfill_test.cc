@@ -43,17 +43,8 @@ namespace mntns {
 namespace {
 
 using testing::CliPath;
+using testing::SetEffectiveCapabilities;
 using testing::RunProgram;
-
-// Raises or drops `bits` (capabilities 0-31) in the calling thread's
-// effective set, within its permitted one (capset of this thread alone).
-bool SetEffectiveCapabilities(unsigned bits, bool on) {
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2] = {};
-  if (::syscall(SYS_capget, &header, data) != 0) return false;
-  data[0].effective = on ? data[0].effective | bits : data[0].effective & ~bits;
-  return ::syscall(SYS_capset, &header, data) == 0;
-}
 
 // kDirect: raw_calls alone; kPolyfill: under `mntns polyfill`; kInstalled:
 // the same cases in a process that called InstallPolyfill() first.

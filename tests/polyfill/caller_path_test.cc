@@ -171,12 +171,7 @@ TEST(FindAsCaller, TheWalkingProcesssOwnFdsTakeCapSysPtrace) {
   for (const bool ptrace : {true, false}) {
     std::string found_by_pid, found_by_task;
     std::thread([&] {
-      __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-      __user_cap_data_struct data[2] = {};
-      if (!ptrace && ::syscall(SYS_capget, &header, data) == 0) {
-        data[0].effective &= ~(1U << CAP_SYS_PTRACE);
-        (void)::syscall(SYS_capset, &header, data);
-      }
+      if (!ptrace && !testing::SetEffectiveCapabilities(1U << CAP_SYS_PTRACE, false)) return;
       found_by_pid = Outcome(internal::FindAsCaller(AT_FDCWD, by_pid, 0, owner), dir);
       found_by_task = Outcome(internal::FindAsCaller(AT_FDCWD, by_task, 0, owner), dir);
     }).join();

@@ -2,11 +2,13 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <ftw.h>
 #include <grp.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -212,6 +214,14 @@ int OpenFdCount() {
   }
   ::closedir(dir);
   return count - 1;  // the opendir fd itself
+}
+
+bool SetEffectiveCapabilities(unsigned bits, bool on) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (::syscall(SYS_capget, &header, data) != 0) return false;
+  data[0].effective = on ? data[0].effective | bits : data[0].effective & ~bits;
+  return ::syscall(SYS_capset, &header, data) == 0;
 }
 
 }  // namespace mntns::testing

@@ -47,4 +47,8 @@ bool CallerListsARootfs();
 // The number of fds open in this process (counts /proc/self/fd).
 int OpenFdCount();
 
+// Raises or drops `bits` (capabilities 0-31) in the calling thread's
+// effective set, within its permitted one (capset of this thread alone).
+bool SetEffectiveCapabilities(unsigned bits, bool on);
+
 }  // namespace mntns::testing
