@@ -9,8 +9,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <optional>
 #include <deque>
+#include <optional>
 #include <string>
 #include <string_view>
 

@@ -11,7 +11,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -152,6 +155,13 @@ TEST(TaskStartTime, ReadsFieldTwentyTwoWhateverTheTasksName) {
   ASSERT_TRUE(before.has_value());
   EXPECT_GT(*before, 0u);
   EXPECT_EQ(before, after);
+  // Field 22 as proc(5) counts it, read here apart: this process's own.
+  std::ifstream stat("/proc/self/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::istringstream fields(text.substr(text.rfind(')') + 1));
+  std::string field;
+  for (int number = 3; number <= 22; ++number) fields >> field;
+  EXPECT_EQ(internal::TaskStartTime(AT_FDCWD, "/proc/self"), std::stoull(field));
 }
 
 // The kernel lets a process follow its own magic links unchecked; the caller
