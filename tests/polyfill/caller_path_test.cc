@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <optional>
@@ -196,8 +197,16 @@ TEST(FindAsCaller, TheWalkingProcesssOwnFdsTakeCapSysPtrace) {
 // reached through /proc/self/root. 40 symlinks at most.
 TEST(FindAsCaller, EachStepChecksTheThreadsPermissionsAndSymlinksAreBounded) {
   if (getuid() != 0) GTEST_SKIP() << "needs root (a root-owned directory, setfsuid)";
-  const std::string dir = testing::TempDir();
-  ASSERT_TRUE(testing::MakeDirs(dir + "/locked/inner"));
+  // A directory anyone may search (TempDir()'s parents are mkdtemp's 0700),
+  // with root's 0700 "locked" in it.
+  std::string dir = "/tmp/mntns-walk-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir.data()), nullptr) << std::strerror(errno);
+  struct Remove {
+    std::string path;
+    ~Remove() { std::filesystem::remove_all(path); }
+  } remove{dir};
+  ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);
+  ASSERT_TRUE(testing::MakeDirs(dir + "/locked/inner") && testing::MakeDirs(dir + "/open"));
   ASSERT_EQ(::chmod((dir + "/locked").c_str(), 0700), 0);
   ChildWithADirectory child(dir);
   ASSERT_TRUE(child.ready());
@@ -205,12 +214,15 @@ TEST(FindAsCaller, EachStepChecksTheThreadsPermissionsAndSymlinksAreBounded) {
   const std::string through_root = "/proc/self/root" + dir + "/locked/inner";
   EXPECT_EQ(Outcome(internal::FindAsCaller(AT_FDCWD, through_root, 0, owner), dir + "/locked/inner"),
             "the directory");
-  std::string as_nobody;
+  std::string locked_as_nobody, open_as_nobody;
   std::thread([&] {
     (void)::syscall(SYS_setfsuid, 65534);
-    as_nobody = Outcome(internal::FindAsCaller(AT_FDCWD, through_root, 0, owner), dir + "/locked/inner");
+    locked_as_nobody = Outcome(internal::FindAsCaller(AT_FDCWD, through_root, 0, owner), dir + "/locked/inner");
+    open_as_nobody = Outcome(internal::FindAsCaller(AT_FDCWD, "/proc/self/root" + dir + "/open", 0, owner),
+                             dir + "/open");
   }).join();
-  EXPECT_EQ(as_nobody, "EACCES");
+  EXPECT_EQ(locked_as_nobody, "EACCES");
+  EXPECT_EQ(open_as_nobody, "the directory");
   // link0 -> link1 -> ... -> linkN -> locked: with "self" and "root" on the
   // way, 38 links of its own make 40 symlinks (found), 39 make 41 (ELOOP).
   for (int links : {38, 39}) {
