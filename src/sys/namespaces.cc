@@ -126,24 +126,26 @@ Result<UniqueFd> OpenMountNamespaceFile(const std::string& path) {
   return fd;
 }
 
-Result<UniqueFd> OwningUserNamespace(int ns_fd) {
-  const int fd = InjectFault(Call::kIoctl) ? -1 : ::ioctl(ns_fd, kNsGetUserns);
+namespace {
+
+// An nsfs ioctl that answers with a namespace fd (NS_GET_USERNS, NS_GET_PARENT).
+Result<UniqueFd> RelatedNamespace(int ns_fd, unsigned long request, const char* operation) {
+  const int fd = InjectFault(Call::kIoctl) ? -1 : ::ioctl(ns_fd, request);
   if (fd < 0) {
     const int err = errno;
-    return MakeError(err, "ioctl(NS_GET_USERNS)", fmt::format("fd {}", ns_fd));
+    return MakeError(err, operation, fmt::format("fd {}", ns_fd));
   }
   // nsfs opens it close-on-exec (O_CLOEXEC in ns_get_path's open).
   return UniqueFd(fd);
 }
 
-Result<UniqueFd> ParentNamespace(int ns_fd) {
-  const int fd = InjectFault(Call::kIoctl) ? -1 : ::ioctl(ns_fd, kNsGetParent);
-  if (fd < 0) {
-    const int err = errno;
-    return MakeError(err, "ioctl(NS_GET_PARENT)", fmt::format("fd {}", ns_fd));
-  }
-  return UniqueFd(fd);
+}  // namespace
+
+Result<UniqueFd> OwningUserNamespace(int ns_fd) {
+  return RelatedNamespace(ns_fd, kNsGetUserns, "ioctl(NS_GET_USERNS)");
 }
+
+Result<UniqueFd> ParentNamespace(int ns_fd) { return RelatedNamespace(ns_fd, kNsGetParent, "ioctl(NS_GET_PARENT)"); }
 
 Result<uid_t> UserNamespaceOwner(int userns_fd) {
   uid_t owner = 0;
